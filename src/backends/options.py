@@ -1,0 +1,138 @@
+"""Typed options for each backend kind, validated as part of a policy file.
+
+The ``kind`` field discriminates the union, so a policy error names the kind's own fields. This
+module is light (pydantic only): the router validates policies without importing any model code.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+FaultMode = Literal["sticky_cuda", "cuda_oom", "hang", "segfault", "exit", "garbage", "slow"]
+
+
+class _Options(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OcrOptions(_Options):
+    """How Tesseract reads a page."""
+
+    lang: str = Field("eng", description="Tesseract language(s), e.g. 'eng' or 'eng+deu'.")
+    psm: int = Field(6, ge=0, le=13, description="Page segmentation mode; 6 reads receipts best.")
+    min_chars: int = Field(40, ge=0, description="OCR text shorter than this is a failure to escalate, not an answer.")
+    timeout_s: float = Field(60.0, gt=0, description="Time limit for one Tesseract run.")
+
+
+class GenerationOptions(_Options):
+    """Generation parameters passed to ``model.generate``, checked before use by each backend."""
+
+    max_new_tokens: int = Field(384, ge=1, le=8192, description="Upper bound on generated tokens.")
+    do_sample: bool = Field(False, description="Sample instead of greedy decoding.")
+    temperature: float | None = Field(None, gt=0, description="Sampling temperature (do_sample).")
+    top_p: float | None = Field(None, gt=0, le=1, description="Nucleus sampling mass (do_sample).")
+    num_beams: int = Field(1, ge=1, le=8, description="Beam search width; 1 is greedy.")
+    early_stopping: bool | None = Field(None, description="Beam search only (num_beams > 1).")
+    repetition_penalty: float | None = Field(
+        None, gt=0, description="Penalty for repeated tokens; applied vocabulary-safely where needed."
+    )
+    no_repeat_ngram_size: int | None = Field(None, ge=0, description="Forbid repeated n-grams.")
+    encoder_repetition_penalty: float | None = Field(
+        None, gt=0, description="Crashes multimodal models; replaced by a vocabulary-safe penalty."
+    )
+    encoder_no_repeat_ngram_size: int | None = Field(
+        None, ge=0, description="Crashes multimodal models; replaced by a vocabulary-safe penalty."
+    )
+
+    @model_validator(mode="after")
+    def _coherent(self) -> GenerationOptions:
+        if self.early_stopping is not None and self.num_beams == 1:
+            raise ValueError(
+                "early_stopping only applies to beam search; with num_beams=1 it does nothing. "
+                "Remove early_stopping or set num_beams > 1"
+            )
+        if not self.do_sample and (self.temperature is not None or self.top_p is not None):
+            raise ValueError("temperature and top_p need do_sample: true")
+        return self
+
+
+class ModelOptions(_Options):
+    """Where a model's weights come from and how it is placed on a device."""
+
+    model: str = Field(description="Local directory, or a Hugging Face model id looked up in the cache.")
+    revision: str | None = Field(None, description="Model revision (branch, tag or commit).")
+    cache_dir: str | None = Field(None, description="Hugging Face cache directory, if not the default.")
+    allow_download: bool = Field(False, description="Allow fetching weights from the Hub.")
+    trust_remote_code: bool = Field(False, description="Run the checkpoint's own Python code.")
+    device: Literal["cuda", "cpu"] = Field("cuda", description="Where the model runs.")
+    gpu: int = Field(0, ge=0, description="CUDA device index (device: cuda).")
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = Field("bfloat16", description="Weights dtype.")
+    quantization: Literal["none", "4bit", "8bit"] = Field(
+        "none", description="bitsandbytes quantisation of the language model."
+    )
+    generation: GenerationOptions = Field(default_factory=GenerationOptions, description="Generation parameters.")
+
+
+class OcrRulesOptions(_Options):
+    """Tesseract OCR and hand-written rules: no model, CPU only."""
+
+    kind: Literal["ocr_rules"] = "ocr_rules"
+    ocr: OcrOptions = Field(default_factory=OcrOptions, description="How Tesseract reads pages.")
+
+
+class InternVLOptions(ModelOptions):
+    """InternVL3: native transformers "-hf" checkpoints, or remote code when trusted."""
+
+    kind: Literal["internvl3"] = "internvl3"
+    max_tiles: int = Field(12, ge=1, le=40, description="Most 448-px tiles an image is cut into.")
+
+
+class LlamaVisionOptions(ModelOptions):
+    """Llama 3.2 Vision (Mllama), on one GPU, with generation parameters made CUDA-safe."""
+
+    kind: Literal["llama_vision"] = "llama_vision"
+
+
+class OcrLlmOptions(ModelOptions):
+    """Tesseract OCR text into a text-only Llama 3.2 Instruct."""
+
+    kind: Literal["ocr_llm"] = "ocr_llm"
+    ocr: OcrOptions = Field(default_factory=OcrOptions, description="How Tesseract reads pages.")
+
+
+class FaultyOptions(_Options):
+    """Injects faults for tests and chaos drills, and otherwise answers like ``answer_with``."""
+
+    kind: Literal["faulty"] = "faulty"
+    faults: dict[FaultMode, float] = Field(
+        default_factory=dict, description="Probability of each fault mode per call (0..1)."
+    )
+    seed: int | None = Field(None, description="Seed for the fault draws (per process).")
+    hang_s: float = Field(3600.0, gt=0, description="How long a 'hang' blocks.")
+    slow_s: float = Field(0.5, ge=0, description="Extra latency of a 'slow' call.")
+    startup_s: float = Field(0.0, ge=0, description="Extra time spent in load().")
+    fail_load: str | None = Field(None, description="Make load() fail with this message (e.g. a missing-weights text).")
+    answer_with: Literal["fixed", "ocr_rules"] = Field(
+        "fixed", description="Where a fault-free call's answer comes from."
+    )
+    fields: dict[str, str] = Field(
+        default_factory=lambda: {"merchant": "FAULTY MART", "date": "2024-01-31", "total": "12.50"},
+        description="The answer for answer_with: fixed.",
+    )
+
+    @model_validator(mode="after")
+    def _probabilities(self) -> FaultyOptions:
+        bad = {mode: p for mode, p in self.faults.items() if not 0 <= p <= 1}
+        if bad:
+            raise ValueError(f"fault probabilities must lie in 0..1, got {bad}")
+        if sum(self.faults.values()) > 1 + 1e-9:
+            raise ValueError("fault probabilities must add up to at most 1")
+        return self
+
+
+BackendOptions = Annotated[
+    OcrRulesOptions | InternVLOptions | LlamaVisionOptions | OcrLlmOptions | FaultyOptions,
+    Field(discriminator="kind"),
+]

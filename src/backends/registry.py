@@ -1,0 +1,41 @@
+"""From a policy's backend ``kind`` to its class, imported only when first needed.
+
+Importing a model backend's module is cheap (heavy imports happen in ``load``), but the registry
+still imports lazily so that listing kinds or validating a policy never touches model code.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from backends.base import Backend
+
+BACKENDS: dict[str, str] = {
+    "ocr_rules": "backends.ocr_rules:OcrRulesBackend",
+    "internvl3": "backends.internvl:InternVLBackend",
+    "llama_vision": "backends.llama_vision:LlamaVisionBackend",
+    "ocr_llm": "backends.ocr_llm:OcrLlmBackend",
+    "faulty": "backends.faulty:FaultyBackend",
+}
+
+
+def backend_class(kind: str) -> Any:
+    """The class registered for ``kind``."""
+    try:
+        module_name, _, class_name = BACKENDS[kind].partition(":")
+    except KeyError:
+        raise KeyError(f"unknown backend kind {kind!r}; known: {', '.join(sorted(BACKENDS))}") from None
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def create(options: Any) -> Backend:
+    """A new, not yet loaded, backend for the given options."""
+    backend: Backend = backend_class(options.kind)(options)
+    return backend
+
+
+def preflight(options: Any) -> str | None:
+    """Why the backend for these options cannot run on this machine, or None."""
+    reason: str | None = backend_class(options.kind).preflight(options)
+    return reason

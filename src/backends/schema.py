@@ -1,0 +1,83 @@
+"""The result schema every backend returns, validated with pydantic.
+
+Dates are ISO 8601 (``YYYY-MM-DD``) with the printed text kept in ``date_raw``; amounts are
+decimal strings (``"12.50"``) with the printed text in ``total_raw``; currency is an ISO 4217 code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+FieldName = Literal["merchant", "date", "total", "address", "currency", "line_items"]
+FIELD_NAMES: tuple[str, ...] = ("merchant", "date", "total", "address", "currency", "line_items")
+
+_AMOUNT = re.compile(r"^-?\d+(\.\d{1,4})?$")
+
+
+def _iso_date(value: str | None) -> str | None:
+    if value is not None:
+        dt.date.fromisoformat(value)  # raises ValueError with a clear message
+    return value
+
+
+def _decimal_string(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not _AMOUNT.match(value):
+        raise ValueError(f"expected a decimal amount such as '12.50', got {len(value)} characters")
+    try:
+        Decimal(value)
+    except InvalidOperation as exc:  # pragma: no cover - the regex admits only valid decimals
+        raise ValueError("not a decimal amount") from exc
+    return value
+
+
+def _currency(value: str | None) -> str | None:
+    if value is not None and not re.fullmatch(r"[A-Z]{3}", value):
+        raise ValueError("expected an ISO 4217 currency code such as 'MYR' or 'EUR'")
+    return value
+
+
+def _nonblank(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = " ".join(value.split())
+    return value or None
+
+
+IsoDate = Annotated[str | None, AfterValidator(_iso_date)]
+Amount = Annotated[str | None, AfterValidator(_decimal_string)]
+Currency = Annotated[str | None, AfterValidator(_currency)]
+Text = Annotated[str | None, AfterValidator(_nonblank)]
+
+
+class LineItem(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    description: Text = Field(None, description="Item text as printed.")
+    quantity: Amount = Field(None, description="Quantity as a decimal string.")
+    amount: Amount = Field(None, description="Line total as a decimal string.")
+
+
+class ReceiptFields(BaseModel):
+    """The structured fields of one business document."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    merchant: Text = Field(None, description="Merchant or store name.")
+    date: IsoDate = Field(None, description="Document date, ISO 8601 (YYYY-MM-DD).")
+    date_raw: Text = Field(None, description="The date as printed.")
+    total: Amount = Field(None, description="Amount due, as a decimal string.")
+    total_raw: Text = Field(None, description="The total as printed.")
+    currency: Currency = Field(None, description="ISO 4217 code, when printed or implied.")
+    address: Text = Field(None, description="Merchant address.")
+    line_items: list[LineItem] = Field(default_factory=list, description="Purchased items.")
+
+    def present(self) -> set[str]:
+        """Names of the fields that hold a value."""
+        return {name for name in FIELD_NAMES if getattr(self, name) not in (None, [], "")}

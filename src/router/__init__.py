@@ -1,0 +1,30 @@
+"""docroute's router: policies, the tier chain, worker supervision and the decision log.
+
+Never imports torch or transformers: the supervising process must stay free of CUDA. The public
+names below are imported on first use, so that ``docroute --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "Router": "router.api",
+    "Result": "router.result",
+    "Policy": "router.policy",
+    "load_policy": "router.policy",
+    "DocrouteError": "router.errors",
+    "PolicyError": "router.errors",
+    "BadInputError": "router.errors",
+    "ErrorClass": "router.errors",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'router' has no attribute {name!r}")

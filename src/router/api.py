@@ -1,0 +1,152 @@
+"""The Python API: build a router from a policy, extract from paths, bytes or images.
+
+    with Router.from_policy("policies/default.yaml") as router:
+        result = router.extract("receipt.jpg")
+        print(result.status, result.values())
+
+A router is safe to use from many threads; ``close`` stops its worker processes.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from backends import registry
+from router import logs
+from router.breaker import Breaker, BreakerState
+from router.engine import Engine
+from router.errors import BadInputError, ErrorClass, RouterClosedError
+from router.inputs import Source, load_document
+from router.policy import Policy, TierPolicy, load_policy
+from router.result import DocumentInfo, ErrorSummary, Result
+from router.runners import InlineRunner, Runner, UnavailableRunner
+from router.tiers import Tier
+
+
+class Router:
+    def __init__(
+        self,
+        policy: Policy,
+        *,
+        configure_logging: bool = True,
+        log_json: str | os.PathLike[str] | None = None,
+        log_stderr: bool | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        if configure_logging:
+            logs.configure(policy.logging, json_path=log_json, stderr=log_stderr)
+        self.policy = policy
+        self.policy_hash = policy.digest()
+        self._clock = clock
+        self._log = logs.get_logger(policy=policy.name, policy_hash=self.policy_hash)
+        self._closed = False
+        self._lock = threading.Lock()
+        self._log.info("router.starting", tiers=[t.name for t in policy.tiers])
+        tiers = [self._build_tier(t) for t in policy.tiers]
+        self.engine = Engine(policy, tiers, clock=clock, sleep=sleep)
+        for tier in tiers:
+            if tier.policy.preload and tier.unavailable_reason() is None:
+                tier.runner.start()
+
+    @classmethod
+    def from_policy(cls, policy: str | os.PathLike[str] | Policy, **kwargs: Any) -> Router:
+        """A router for a policy file, a built-in policy name (``default``, ``cpu``) or a Policy."""
+        return cls(policy if isinstance(policy, Policy) else load_policy(policy), **kwargs)
+
+    @property
+    def tiers(self) -> list[Tier]:
+        return self.engine.tiers
+
+    def _build_tier(self, tier_policy: TierPolicy) -> Tier:
+        log = self._log.bind(tier=tier_policy.name, backend=tier_policy.backend.kind)
+
+        def on_change(state: BreakerState, reason: str, probe_at: float | None) -> None:
+            in_s = None if probe_at is None else round(max(0.0, probe_at - self._clock()), 3)
+            log.warning(f"breaker.{state.value}", reason=reason, probe_in_s=in_s)
+
+        breaker = Breaker(tier_policy.breaker, clock=self._clock, on_change=on_change)
+        reason = registry.preflight(tier_policy.backend)
+        if reason:
+            log.info("tier.unavailable", reason=reason)
+            return Tier(tier_policy, UnavailableRunner(reason), breaker, clock=self._clock)
+        return Tier(tier_policy, self._runner(tier_policy, breaker, log), breaker, clock=self._clock)
+
+    def _runner(self, tier_policy: TierPolicy, breaker: Breaker, log: Any) -> Runner:
+        if tier_policy.effective_isolation == "inline":
+            return InlineRunner(tier_policy.backend, slots=tier_policy.workers)
+        from router.workers import WorkerPool
+
+        return WorkerPool(tier_policy, on_recycle=breaker.record_recycle, log=log)
+
+    def extract(self, source: Source, *, name: str | None = None, request_id: str | None = None) -> Result:
+        """Extract fields from one document. Always returns a Result; failures are data in it."""
+        if self._closed:
+            raise RouterClosedError("router is closed")
+        request_id = request_id or uuid.uuid4().hex
+        started = self._clock()
+        display = name or (str(source) if isinstance(source, str | os.PathLike) else None)
+        try:
+            document = load_document(source, self.policy.limits, name=display)
+        except BadInputError as exc:
+            return self._refused(request_id, exc, started)
+        try:
+            return self.engine.run(document, request_id)
+        except Exception as exc:  # a bug must not lose the document: it becomes a classified failure
+            self._log.exception("request.crashed", request_id=request_id, error_type=type(exc).__name__)
+            return Result(
+                request_id=request_id,
+                status="failed",
+                document=DocumentInfo(source=document.source, sha256=document.sha256),
+                policy=self.policy.name,
+                policy_hash=self.policy_hash,
+                duration_ms=round((self._clock() - started) * 1000, 2),
+                error=ErrorSummary(error_class=ErrorClass.UNKNOWN, message=f"internal error: {exc!r}"[:300]),
+            )
+
+    def _refused(self, request_id: str, error: BadInputError, started: float) -> Result:
+        log = logs.get_logger(request_id=request_id, policy_hash=self.policy_hash)
+        log.warning("request.rejected", error_class=ErrorClass.BAD_INPUT, problem=error.problem)
+        duration_ms = round((self._clock() - started) * 1000, 2)
+        log.info("request.done", status="failed", error_class=ErrorClass.BAD_INPUT, attempts=0, duration_ms=duration_ms)
+        return Result(
+            request_id=request_id,
+            status="failed",
+            document=DocumentInfo(source=error.source),
+            policy=self.policy.name,
+            policy_hash=self.policy_hash,
+            duration_ms=duration_ms,
+            error=ErrorSummary(error_class=ErrorClass.BAD_INPUT, message=str(error)),
+        )
+
+    def status(self) -> dict[str, Any]:
+        """Each tier's state, for health checks and ``/readyz``."""
+        return {
+            tier.name: {
+                "backend": tier.kind,
+                "state": tier.runner.state().value,
+                "breaker": tier.breaker.state.value,
+                "unavailable": tier.unavailable_reason(),
+            }
+            for tier in self.tiers
+        }
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        for tier in self.tiers:
+            tier.runner.close()
+        self._log.info("router.closed")
+
+    def __enter__(self) -> Router:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

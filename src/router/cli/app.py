@@ -1,0 +1,15 @@
+"""The Typer applications that command modules register on. Kept free of heavy imports."""
+
+import typer
+
+app = typer.Typer(
+    name="docroute",
+    help="Read business documents through a chain of models, OCR and rules, and never fall over.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+policy_app = typer.Typer(help="Check, explain and compare policy files.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+
+POLICY_HELP = "Policy file, or a built-in policy name (default, cpu)."

@@ -1,0 +1,36 @@
+"""``docroute extract``: one JSON result per document on stdout, the decision log on stderr."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from router.cli.app import POLICY_HELP, app
+
+
+@app.command()
+def extract(
+    files: list[Path] = typer.Argument(..., help="Images (JPEG, PNG, TIFF, ...) or PDFs."),
+    policy: str = typer.Option("default", "--policy", "-p", help=POLICY_HELP),
+    log_json: Path | None = typer.Option(None, "--log-json", help="Also append JSON events to this file."),
+    pretty: bool = typer.Option(False, "--pretty", help="Indent the JSON results."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No decision log on stderr."),
+) -> None:
+    """Extract merchant, date, total (and more) from each file. Exit code 1 if any failed."""
+    from router.api import Router
+    from router.cli.common import load_policy_or_exit
+
+    router = Router(load_policy_or_exit(policy), log_json=log_json, log_stderr=False if quiet else None)
+    failed = 0
+    try:
+        for file in files:
+            result = router.extract(file)
+            failed += result.status == "failed"
+            typer.echo(json.dumps(result.model_dump(mode="json"), indent=2 if pretty else None))
+    finally:
+        router.close()
+    if failed:
+        typer.echo(f"docroute: {failed} of {len(files)} documents failed", err=True)
+        raise typer.Exit(1)

@@ -1,0 +1,183 @@
+"""Reading inputs into documents, and refusing the ones that cannot be read.
+
+Every refusal is a ``BadInputError`` naming the input and the problem. Checks run before any
+expensive decode: the file's size, its magic bytes, the pixel count the header declares
+(decompression bombs), the page count of a PDF. Images that can be read are normalised to RGB:
+CMYK converted, 16-bit scaled to 8-bit, transparency flattened onto white, EXIF rotation applied.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from backends.document import Document
+from router.errors import BadInputError
+from router.policy import InputLimits
+
+Source = str | os.PathLike[str] | bytes | Image.Image
+MAX_SIDE_PX = 30_000  # no real document page is longer than this at any sane resolution
+
+
+def load_document(source: Source, limits: InputLimits, *, name: str | None = None) -> Document:
+    """Read a path, bytes or PIL image into a validated ``Document``."""
+    if isinstance(source, Image.Image):
+        return _from_pil(source, limits, name or "<image>")
+    if isinstance(source, bytes | bytearray | memoryview):
+        data = bytes(source)
+        return _from_bytes(data, limits, name or "<bytes>", suffix=Path(name or "").suffix)
+    path = Path(source)
+    return _from_bytes(_read_file(path, limits), limits, name or str(path), suffix=path.suffix)
+
+
+def _read_file(path: Path, limits: InputLimits) -> bytes:
+    if not path.exists():
+        raise BadInputError(str(path), "file not found")
+    if path.is_dir():
+        raise BadInputError(str(path), "is a directory, expected an image or PDF file")
+    if not path.is_file():
+        raise BadInputError(str(path), "not a regular file")
+    size = path.stat().st_size
+    if size > limits.max_bytes:
+        raise BadInputError(str(path), f"file is {size} bytes, over the limit of {limits.max_bytes}")
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise BadInputError(str(path), f"cannot read file: {exc.strerror or exc}") from None
+
+
+def _from_bytes(data: bytes, limits: InputLimits, name: str, *, suffix: str = "") -> Document:
+    if not data:
+        raise BadInputError(name, "file is empty (0 bytes)")
+    if len(data) > limits.max_bytes:
+        raise BadInputError(name, f"input is {len(data)} bytes, over the limit of {limits.max_bytes}")
+    digest = hashlib.sha256(data).hexdigest()
+    if data.startswith(b"%PDF-"):
+        pages = _render_pdf(data, limits, name)
+        return Document(digest, tuple(pages), "application/pdf", name, len(data))
+    image = _open_image(data, name, suffix)
+    media_type = Image.MIME.get(image.format or "", "image/unknown")
+    pages = _image_pages(image, limits, name)
+    return Document(digest, tuple(pages), media_type, name, len(data))
+
+
+def _from_pil(image: Image.Image, limits: InputLimits, name: str) -> Document:
+    _check_dimensions(image.size, limits, name)
+    page = _to_rgb(image, name)
+    digest = hashlib.sha256(f"{page.mode}{page.size}".encode() + page.tobytes()).hexdigest()
+    return Document(digest, (page,), "image/x-pil", name, len(page.tobytes()))
+
+
+def _open_image(data: bytes, name: str, suffix: str) -> Image.Image:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return Image.open(io.BytesIO(data))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise BadInputError(name, "image declares too many pixels: possible decompression bomb") from None
+    except UnidentifiedImageError:
+        raise BadInputError(name, _not_an_image(data, suffix)) from None
+
+
+def _not_an_image(data: bytes, suffix: str) -> str:
+    looks_like_text = all(32 <= b < 127 or b in b"\t\r\n" for b in data[:512])
+    kind = "text" if looks_like_text else "unrecognised binary data"
+    claimed = f" (despite the {suffix} extension)" if suffix else ""
+    return f"not an image or PDF: content is {kind}{claimed}"
+
+
+def _image_pages(image: Image.Image, limits: InputLimits, name: str) -> list[Image.Image]:
+    _check_dimensions(image.size, limits, name)
+    frames = getattr(image, "n_frames", 1)
+    if frames > 1 and image.format in ("GIF", "PNG", "WEBP"):
+        raise BadInputError(name, f"animated image ({frames} frames); docroute reads still images and PDFs")
+    if frames > limits.max_pages:
+        raise BadInputError(name, f"{frames} pages, over the limit of {limits.max_pages}")
+    pages = []
+    for index in range(frames):  # multi-page TIFF: each frame is a page
+        image.seek(index)
+        pages.append(_to_rgb(_decode(image, name), name))
+    return pages
+
+
+def _decode(image: Image.Image, name: str) -> Image.Image:
+    try:
+        image.load()
+    except OSError as exc:
+        raise BadInputError(name, f"truncated or corrupt image data ({exc})") from None
+    except (Image.DecompressionBombError, ValueError, SyntaxError) as exc:
+        raise BadInputError(name, f"corrupt image data ({exc})") from None
+    try:
+        return ImageOps.exif_transpose(image) or image
+    except Exception:  # a broken EXIF block must not lose an otherwise readable page
+        return image
+
+
+def _check_dimensions(size: tuple[int, int], limits: InputLimits, name: str) -> None:
+    width, height = size
+    if width < 1 or height < 1:
+        raise BadInputError(name, f"image has no pixels ({width}x{height})")
+    if width * height > limits.max_pixels:
+        raise BadInputError(
+            name,
+            f"image is {width}x{height} ({width * height / 1e6:.0f} MP), over the limit of "
+            f"{limits.max_pixels / 1e6:.0f} MP: possible decompression bomb",
+        )
+    if max(width, height) > MAX_SIDE_PX:
+        raise BadInputError(name, f"image is {width}x{height}: a side is over {MAX_SIDE_PX} px")
+
+
+def _to_rgb(image: Image.Image, name: str) -> Image.Image:
+    """One RGB page: 16-bit scaled down, palette and alpha flattened onto white, CMYK converted."""
+    mode = image.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I"):
+        array = np.asarray(image, dtype=np.uint32)
+        shift = 8 if array.max(initial=0) > 255 else 0
+        image = Image.fromarray((array >> shift).clip(0, 255).astype(np.uint8), "L")
+    elif mode == "F":
+        array = np.asarray(image, dtype=np.float32)
+        scale = 255.0 if array.max(initial=0) <= 1.0 else 1.0
+        image = Image.fromarray((array * scale).clip(0, 255).astype(np.uint8), "L")
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(background, rgba)
+    try:
+        return image.convert("RGB")
+    except (ValueError, OSError) as exc:
+        raise BadInputError(name, f"unsupported image mode {mode!r} ({exc})") from None
+
+
+def _render_pdf(data: bytes, limits: InputLimits, name: str) -> list[Image.Image]:
+    import pypdfium2 as pdfium  # only when a PDF arrives
+
+    try:
+        pdf = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as exc:
+        problem = "password-protected" if "password" in str(exc).lower() else f"unreadable ({exc})"
+        raise BadInputError(name, f"PDF is {problem}") from None
+    try:
+        count = len(pdf)
+        if count == 0:
+            raise BadInputError(name, "PDF has no pages")
+        if count > limits.max_pages:
+            raise BadInputError(name, f"PDF has {count} pages, over the limit of {limits.max_pages}")
+        scale = limits.pdf_dpi / 72
+        pages = []
+        for index in range(count):
+            page = pdf[index]
+            width, height = page.get_size()
+            _check_dimensions((int(width * scale), int(height * scale)), limits, f"{name} page {index + 1}")
+            pages.append(page.render(scale=scale).to_pil().convert("RGB"))
+            page.close()
+        return pages
+    finally:
+        pdf.close()

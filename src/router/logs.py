@@ -1,0 +1,128 @@
+"""The decision log: structlog events with stable dotted names, one per decision.
+
+Events go through the stdlib logger ``docroute`` (which does not propagate to the root logger), so
+one event can be rendered as JSON into a rotating file and for a person on stderr at once. Each
+record is written and flushed as one line: if the process dies, every line before is complete.
+
+Document text and extracted values are dropped from events unless the policy sets
+``logging.log_content``; see docs/log-schema.md for every event and field.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import os
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+import structlog
+
+from router.policy import LoggingPolicy
+
+SCHEMA_VERSION = 1
+LOGGER_NAME = "docroute"
+#: Keys that may carry document content; dropped unless the policy opts in.
+CONTENT_KEYS = frozenset({"fields", "text", "raw_output", "values", "ocr_text"})
+
+_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
+_log_content = False
+
+
+def _add_static(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+    event.setdefault("schema_version", SCHEMA_VERSION)
+    event.setdefault("pid", os.getpid())
+    return event
+
+
+def _redact_content(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+    if not _log_content:
+        for key in CONTENT_KEYS & event.keys():
+            del event[key]
+    return event
+
+
+_SHARED: list[Any] = [
+    structlog.stdlib.add_log_level,
+    structlog.processors.TimeStamper(fmt="iso", utc=True, key="ts"),
+    _add_static,
+    _redact_content,
+]
+
+
+def _formatter(renderer: Any) -> logging.Formatter:
+    return structlog.stdlib.ProcessorFormatter(
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        foreign_pre_chain=_SHARED,
+    )
+
+
+def _json_renderer() -> Any:
+    return structlog.processors.JSONRenderer(sort_keys=False, default=str)
+
+
+def configure(
+    settings: LoggingPolicy | None = None,
+    *,
+    json_path: str | os.PathLike[str] | None = None,
+    stderr: bool | None = None,
+    stream: TextIO | None = None,
+) -> None:
+    """Send docroute's events where ``settings`` say; ``json_path`` and ``stderr`` override them.
+
+    Idempotent: replaces the handlers of the ``docroute`` logger each call.
+    """
+    global _log_content
+    settings = settings or LoggingPolicy()
+    _log_content = settings.log_content
+    logger = logging.getLogger(LOGGER_NAME)
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+        handler.close()
+    logger.propagate = False
+    logger.setLevel(_LEVELS[settings.level])
+
+    path = json_path if json_path is not None else settings.json_path
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        file_handler = logging.handlers.RotatingFileHandler(
+            path, maxBytes=settings.rotate_bytes, backupCount=settings.backups, encoding="utf-8"
+        )
+        file_handler.setFormatter(_formatter(_json_renderer()))
+        logger.addHandler(file_handler)
+
+    if settings.stderr if stderr is None else stderr:
+        out = stream or sys.stderr
+        console = settings.format == "console" or (settings.format == "auto" and out.isatty())
+        stream_handler = logging.StreamHandler(out)
+        renderer = structlog.dev.ConsoleRenderer(colors=out.isatty()) if console else _json_renderer()
+        stream_handler.setFormatter(_formatter(renderer))
+        logger.addHandler(stream_handler)
+
+    if not logger.handlers:
+        logger.addHandler(logging.NullHandler())
+    _configure_structlog()
+
+
+def _configure_structlog() -> None:
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *_SHARED,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+
+
+def get_logger(**context: Any) -> Any:
+    """A logger for docroute's events with ``context`` bound to every event."""
+    return structlog.get_logger(LOGGER_NAME).bind(**context)
+
+
+def content_allowed() -> bool:
+    """Whether the current configuration puts document content into events."""
+    return _log_content

@@ -1,0 +1,244 @@
+"""The policy file: which tiers answer, in what order, and what happens when they fail.
+
+A policy is YAML read with ``yaml.safe_load`` and validated into frozen pydantic models that forbid
+unknown keys. A bad policy raises ``PolicyError`` listing every problem with the file, the field
+path (``tiers[1].retry.attempts``) and what was expected. See docs/policy.md for the reference.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from backends.options import BackendOptions
+from backends.schema import FieldName
+from router.errors import ErrorClass, PolicyError
+
+#: Kinds that may touch CUDA and therefore run in a worker process unless told otherwise.
+GPU_KINDS = frozenset({"internvl3", "llama_vision", "ocr_llm"})
+ALL_BUT_BAD_INPUT: list[ErrorClass] = [c for c in ErrorClass if c is not ErrorClass.BAD_INPUT]
+BUILTIN_POLICY_DIR = Path(__file__).resolve().parents[2] / "policies"
+
+
+DEFAULT_REQUIRED: tuple[FieldName, ...] = ("merchant", "date", "total")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Backoff(_Model):
+    """Exponential backoff between retries of one tier."""
+
+    initial_s: float = Field(0.2, ge=0, description="Wait before the first retry.")
+    max_s: float = Field(5.0, ge=0, description="Longest wait between retries.")
+    multiplier: float = Field(2.0, ge=1, description="Growth of the wait per retry.")
+    jitter_s: float = Field(0.1, ge=0, description="Random extra wait, up to this much.")
+
+
+class RetryPolicy(_Model):
+    """How often one tier is tried for one request before the router moves on."""
+
+    attempts: int = Field(1, ge=1, le=10, description="Tries in all, the first included.")
+    retry_on: list[ErrorClass] = Field(
+        default_factory=lambda: [ErrorClass.CUDA_OOM],
+        description="Error classes worth another try on the same tier.",
+    )
+    backoff: Backoff = Field(default_factory=Backoff, description="Waits between tries.")
+
+
+class BreakerPolicy(_Model):
+    """When a tier is taken out of the chain for a while."""
+
+    failure_threshold: int = Field(5, ge=1, description="Consecutive failed attempts that open the breaker.")
+    cooldown_s: float = Field(30.0, gt=0, description="Time open before one half-open probe.")
+    max_recycles: int = Field(
+        3, ge=1, description="Worker recycles within recycle_window_s that count as a crash loop."
+    )
+    recycle_window_s: float = Field(300.0, gt=0, description="Window for counting recycles.")
+
+
+class QualityGate(_Model):
+    """What an answer must hold to be accepted; anything less is ``invalid_output``."""
+
+    required: list[FieldName] = Field(
+        default_factory=lambda: list(DEFAULT_REQUIRED),
+        description="Fields that must be present in an accepted answer.",
+    )
+
+
+class TierPolicy(_Model):
+    """One step of the chain: a backend and how the router treats it."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,39}$", description="Unique tier name, used in logs.")
+    backend: BackendOptions = Field(description="The backend and its options; 'kind' selects it.")
+    isolation: Literal["process", "inline"] | None = Field(
+        None,
+        description="Run in worker processes or in the router's process. "
+        "Default: process for model kinds and 'faulty', inline for ocr_rules.",
+    )
+    workers: int = Field(1, ge=1, le=64, description="Worker processes (or inline slots) for this tier.")
+    preload: bool = Field(False, description="Start workers when the router starts, not on first use.")
+    idle_unload_s: float | None = Field(
+        None, gt=0, description="Stop idle workers after this long; they restart on demand."
+    )
+    timeout_s: float = Field(60.0, gt=0, description="Time limit for one attempt.")
+    start_timeout_s: float = Field(600.0, gt=0, description="Time limit for a worker to load.")
+    retry: RetryPolicy = Field(default_factory=RetryPolicy, description="Retries of this tier within a request.")
+    fallback_on: list[ErrorClass] = Field(
+        default_factory=lambda: list(ALL_BUT_BAD_INPUT),
+        description="Error classes after which the next tier is tried; any other fails the request.",
+    )
+    breaker: BreakerPolicy = Field(default_factory=BreakerPolicy, description="When to take the tier out for a while.")
+    quality_gate: QualityGate | None = Field(None, description="Overrides the policy's quality gate.")
+    quarantine_s: float = Field(
+        3600.0, ge=0, description="How long a document that poisoned this tier skips it (0: never)."
+    )
+
+    @property
+    def effective_isolation(self) -> Literal["process", "inline"]:
+        if self.isolation is not None:
+            return self.isolation
+        return "inline" if self.backend.kind == "ocr_rules" else "process"
+
+
+class InputLimits(_Model):
+    """What the router refuses to read."""
+
+    max_bytes: int = Field(50 * 2**20, gt=0, description="Largest input file, in bytes.")
+    max_pixels: int = Field(40_000_000, gt=0, description="Largest page, in pixels (larger is a decompression bomb).")
+    max_pages: int = Field(20, ge=1, description="Most pages of a PDF that are read.")
+    pdf_dpi: int = Field(200, ge=50, le=600, description="Resolution PDF pages are rendered at.")
+
+
+class LoggingPolicy(_Model):
+    """Where the decision log goes and what it may contain."""
+
+    format: Literal["auto", "json", "console"] = Field(
+        "auto", description="stderr rendering: console on a terminal, JSON otherwise (auto)."
+    )
+    stderr: bool = Field(True, description="Write events to stderr.")
+    json_path: str | None = Field(None, description="Also append JSON events to this file.")
+    rotate_bytes: int = Field(50 * 2**20, gt=0, description="Rotate the JSON file at this size.")
+    backups: int = Field(5, ge=0, description="Rotated files kept.")
+    level: Literal["debug", "info", "warning", "error"] = Field("info", description="Least level logged.")
+    log_content: bool = Field(
+        False, description="Put extracted values in the log. Receipts hold personal data: off by default."
+    )
+
+
+class Policy(_Model):
+    """A whole routing policy."""
+
+    version: Literal[1] = Field(1, description="Policy format version.")
+    name: str = Field("unnamed", description="A name for logs and reports.")
+    description: str = Field("", description="What this policy is for.")
+    deadline_s: float = Field(120.0, gt=0, description="Time limit for one request across all tiers.")
+    quality_gate: QualityGate = Field(default_factory=QualityGate, description="What an accepted answer holds.")
+    limits: InputLimits = Field(default_factory=InputLimits, description="What inputs are refused.")
+    logging: LoggingPolicy = Field(default_factory=LoggingPolicy, description="The decision log.")
+    tiers: list[TierPolicy] = Field(min_length=1, description="The chain, tried in order.")
+
+    @field_validator("tiers")
+    @classmethod
+    def _unique_names(cls, tiers: list[TierPolicy]) -> list[TierPolicy]:
+        names = [t.name for t in tiers]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"tier names must be unique; repeated: {', '.join(duplicates)}")
+        return tiers
+
+    @model_validator(mode="after")
+    def _trust_needs_isolation(self) -> Policy:
+        for tier in self.tiers:
+            if getattr(tier.backend, "trust_remote_code", False) and tier.effective_isolation != "process":
+                raise ValueError(f"tier {tier.name!r}: trust_remote_code requires isolation: process")
+        return self
+
+    def tier(self, name: str) -> TierPolicy:
+        for tier in self.tiers:
+            if tier.name == name:
+                return tier
+        raise KeyError(name)
+
+    def digest(self) -> str:
+        """A short hash of the policy's content, logged with every event."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+def resolve_policy_path(name_or_path: str | os.PathLike[str]) -> Path:
+    """A file path as given, or a built-in policy by name (``default``, ``cpu``)."""
+    path = Path(name_or_path)
+    if path.exists() or path.suffix in (".yaml", ".yml") or len(path.parts) > 1:
+        return path
+    search = [Path(d) for d in os.environ.get("DOCROUTE_POLICY_DIR", "").split(os.pathsep) if d]
+    for directory in [*search, BUILTIN_POLICY_DIR]:
+        candidate = directory / f"{name_or_path}.yaml"
+        if candidate.exists():
+            return candidate
+    return path
+
+
+def load_policy(name_or_path: str | os.PathLike[str]) -> Policy:
+    """Read and validate a policy file (or a built-in policy by name)."""
+    path = resolve_policy_path(name_or_path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PolicyError(str(path), ["file not found"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyError(str(path), [f"cannot read: {exc}"]) from None
+    return parse_policy(text, source=str(path))
+
+
+def parse_policy(text: str, source: str = "<string>") -> Policy:
+    """Validate policy YAML text; ``source`` names it in errors."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise PolicyError(source, [f"not valid YAML: {exc}"]) from None
+    if not isinstance(data, dict):
+        raise PolicyError(source, [f"expected a mapping at the top level, got {type(data).__name__}"])
+    return policy_from_dict(data, source)
+
+
+def policy_from_dict(data: dict[str, Any], source: str = "<dict>") -> Policy:
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as exc:
+        raise PolicyError(source, [_describe(err) for err in exc.errors()]) from None
+
+
+def _describe(error: Any) -> str:
+    path = _field_path(error["loc"])
+    message = error["msg"].removeprefix("Value error, ")
+    given = error.get("input")
+    shown = "" if isinstance(given, dict | list) or given is None else f" (got {given!r})"
+    return f"{path or '<top level>'}: {message}{shown}"
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        elif item in {"ocr_rules", "internvl3", "llama_vision", "ocr_llm", "faulty"} and parts:
+            continue  # the discriminator tag pydantic inserts, not a field the user wrote
+        else:
+            parts.append(("." if parts else "") + str(item))
+    return "".join(parts)
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema of the policy format, for editors."""
+    schema = Policy.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "docroute policy"
+    return schema

@@ -1,0 +1,37 @@
+"""Fixtures shared by the whole suite."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def pytest_collection_modifyitems(config, items):
+    """GPU tests run only where CUDA is, checked in a child process: the test process stays CUDA-free."""
+    if not any("gpu" in item.keywords for item in items):
+        return
+    if not _cuda_available():
+        skip = pytest.mark.skip(reason="needs a CUDA GPU")
+        for item in items:
+            if "gpu" in item.keywords:
+                item.add_marker(skip)
+
+
+def _cuda_available() -> bool:
+    import subprocess
+    import sys
+
+    probe = "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)"
+    return subprocess.run([sys.executable, "-c", probe], capture_output=True, check=False).returncode == 0
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _quiet_decision_log():
+    """Events go nowhere unless a test captures them (capture_logs) or configures a sink itself."""
+    from router import logs
+
+    logs.configure(stderr=False)

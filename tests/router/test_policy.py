@@ -1,0 +1,117 @@
+"""Policy files validate into typed models; bad ones name the file, the field path and what was expected."""
+
+from pathlib import Path
+
+import pytest
+
+from router.errors import ErrorClass, PolicyError
+from router.policy import BUILTIN_POLICY_DIR, json_schema, load_policy, parse_policy
+
+POLICIES = sorted(BUILTIN_POLICY_DIR.glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", POLICIES, ids=[p.stem for p in POLICIES])
+def test_every_shipped_policy_loads(path):
+    policy = load_policy(path)
+    assert policy.tiers
+    assert len(policy.digest()) == 12
+
+
+def test_default_policy_is_the_full_chain_ending_in_ocr_rules():
+    policy = load_policy("default")
+    assert [t.backend.kind for t in policy.tiers] == ["internvl3", "llama_vision", "ocr_llm", "ocr_rules"]
+    assert [t.effective_isolation for t in policy.tiers] == ["process", "process", "process", "inline"]
+    assert not any(getattr(t.backend, "trust_remote_code", False) for t in policy.tiers)
+    assert not any(getattr(t.backend, "allow_download", False) for t in policy.tiers)
+
+
+def test_cpu_policy_is_ocr_rules_only():
+    assert [t.backend.kind for t in load_policy("cpu").tiers] == ["ocr_rules"]
+
+
+MINIMAL = "tiers: [{name: rules, backend: {kind: ocr_rules}}]\n"
+
+
+def test_defaults_fill_a_minimal_policy():
+    tier = parse_policy(MINIMAL).tiers[0]
+    assert tier.retry.attempts == 1
+    assert ErrorClass.BAD_INPUT not in tier.fallback_on
+    assert ErrorClass.STICKY_CUDA in tier.fallback_on
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "tiers: [{name: rules, backend: {kind: ocr_rules}, retries: 3}]",
+            "tiers[0].retries: Extra inputs are not permitted",
+        ),
+        (
+            "tiers: [{name: rules, backend: {kind: ocr_rules}, timeout_s: -1}]",
+            "tiers[0].timeout_s: Input should be greater than 0",
+        ),
+        (
+            "tiers: [{name: rules, backend: {kind: tesseract}}]",
+            "tiers[0].backend: Input tag 'tesseract' found using 'kind' does not match",
+        ),
+        ("tiers: [{name: m, backend: {kind: internvl3}}]", "tiers[0].backend.model: Field required"),
+        (
+            "tiers: [{name: m, backend: {kind: llama_vision, model: x, generation: {early_stopping: true}}}]",
+            "tiers[0].backend.generation: early_stopping only applies to beam search",
+        ),
+        (
+            "tiers: [{name: rules, backend: {kind: ocr_rules}, retry: {retry_on: [flaky]}}]",
+            "tiers[0].retry.retry_on[0]: Input should be",
+        ),
+        (
+            MINIMAL.replace("]\n", ", {name: rules, backend: {kind: ocr_rules}}]"),
+            "tiers: Value error, tier names must be unique; repeated: rules",
+        ),
+        ("tiers: []", "tiers: List should have at least 1 item"),
+        ("deadline_s: soon\n" + MINIMAL, "deadline_s: Input should be a valid number"),
+        ("- just\n- a list", "expected a mapping at the top level"),
+        ("tiers: [unclosed", "not valid YAML"),
+    ],
+)
+def test_bad_policies_name_the_field_and_the_expectation(text, expected):
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(text, source="bad.yaml")
+    assert "bad.yaml" in str(caught.value)
+    assert any(expected.replace("Value error, ", "") in problem for problem in caught.value.problems), (
+        caught.value.problems
+    )
+
+
+def test_every_problem_is_reported_at_once():
+    text = "deadline_s: -1\ntiers: [{name: Bad Name, backend: {kind: ocr_rules}, workers: 0}]"
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(text)
+    assert len(caught.value.problems) == 3
+
+
+def test_missing_file_is_a_policy_error(tmp_path: Path):
+    with pytest.raises(PolicyError, match="file not found"):
+        load_policy(tmp_path / "nope.yaml")
+
+
+def test_yaml_is_read_safely(tmp_path: Path):
+    path = tmp_path / "evil.yaml"
+    path.write_text("tiers: !!python/object/apply:os.system ['echo pwned']\n")
+    with pytest.raises(PolicyError, match="not valid YAML"):
+        load_policy(path)
+
+
+def test_digest_changes_with_content():
+    a = parse_policy(MINIMAL)
+    b = parse_policy("deadline_s: 30\n" + MINIMAL)
+    assert a.digest() != b.digest()
+    assert a.digest() == parse_policy(MINIMAL).digest()
+
+
+def test_json_schema_describes_every_field():
+    schema = json_schema()
+    assert schema["title"] == "docroute policy"
+    tier = schema["$defs"]["TierPolicy"]["properties"]
+    assert all("description" in spec for name, spec in tier.items()), [
+        n for n, s in tier.items() if "description" not in s
+    ]
