@@ -1,0 +1,193 @@
+"""Inputs become validated RGB pages, or a BadInputError that names the input and the problem."""
+
+import io
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from router.errors import BadInputError
+from router.inputs import load_document
+from router.policy import InputLimits
+
+LIMITS = InputLimits()
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def jpeg_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=90)
+    return buffer.getvalue()
+
+
+def bomb_png(width: int, height: int) -> bytes:
+    """A tiny PNG whose header declares a huge image (one compressed row of zeros, repeated)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit greyscale
+    compressor = zlib.compressobj(9)
+    row = b"\x00" * (width + 1)
+    data = b"".join(compressor.compress(row) for _ in range(64)) + compressor.flush()
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+
+
+def write(tmp_path: Path, name: str, data: bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return path
+
+
+def page(mode: str = "RGB", size=(60, 40), color=(200, 10, 10)) -> Image.Image:
+    return Image.new(mode, size, color)
+
+
+BAD_INPUTS = {
+    "missing file": (lambda d: d / "nope.jpg", "file not found"),
+    "directory": (lambda d: d, "is a directory"),
+    "zero bytes": (lambda d: write(d, "empty.jpg", b""), "file is empty (0 bytes)"),
+    "truncated jpeg": (
+        lambda d: write(d, "cut.jpg", jpeg_bytes(Image.effect_noise((400, 400), 60).convert("RGB"))[:3000]),
+        "truncated or corrupt image data",
+    ),
+    "text named .jpg": (
+        lambda d: write(d, "notes.jpg", b"Dear diary,\nthis is not a receipt.\n"),
+        "not an image or PDF: content is text (despite the .jpg extension)",
+    ),
+    "binary junk": (lambda d: write(d, "junk.png", bytes(range(256)) * 4), "content is unrecognised binary data"),
+    "decompression bomb": (lambda d: write(d, "bomb.png", bomb_png(20_000, 20_000)), "possible decompression bomb"),
+    "enormous dimensions": (lambda d: write(d, "strip.png", bomb_png(60_000, 2)), "a side is over 30000 px"),
+    "animated gif": (lambda d: _animated_gif(d / "anim.gif"), "animated image (3 frames)"),
+    "not a pdf": (lambda d: write(d, "broken.pdf", b"%PDF-1.4\n%garbage that is not a pdf\n"), "PDF is unreadable"),
+    "oversized file": (lambda d: write(d, "big.png", b"\x89PNG" + b"\x00" * 2048), "over the limit of 1024"),
+}
+
+
+def _animated_gif(path: Path) -> Path:
+    frames = [page(color=(60 * i, 0, 0)) for i in (1, 2, 3)]
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    return path
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_is_refused_with_the_problem_named(tmp_path: Path, case: str):
+    make, expected = BAD_INPUTS[case]
+    path = make(tmp_path)
+    limits = InputLimits(max_bytes=1024) if case == "oversized file" else LIMITS
+    with pytest.raises(BadInputError) as caught:
+        load_document(path, limits)
+    assert expected in str(caught.value)
+    assert str(path) in str(caught.value)  # names the input
+
+
+def test_unreadable_file_is_refused(tmp_path: Path, monkeypatch):
+    path = write(tmp_path, "secret.png", png_bytes(page()))
+
+    def denied(self):  # the OS edge: root ignores chmod, so the refusal is simulated there
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "read_bytes", denied)
+    with pytest.raises(BadInputError, match="cannot read file: Permission denied"):
+        load_document(path, LIMITS)
+
+
+def test_special_files_are_refused(tmp_path: Path):
+    import os
+
+    fifo = tmp_path / "pipe.jpg"
+    os.mkfifo(fifo)
+    with pytest.raises(BadInputError, match="not a regular file"):
+        load_document(fifo, LIMITS)
+
+
+@pytest.mark.parametrize(
+    ("mode", "color"),
+    [("CMYK", (0, 255, 255, 0)), ("RGBA", (255, 0, 0, 255)), ("LA", (80, 255)), ("P", 3), ("L", 128), ("1", 1)],
+)
+def test_readable_modes_become_rgb_pages(mode, color):
+    image = page(mode, color=color)
+    buffer = io.BytesIO()
+    image.save(buffer, "TIFF" if mode == "CMYK" else "PNG")
+    document = load_document(buffer.getvalue(), LIMITS, name=f"{mode}.img")
+    assert [p.mode for p in document.pages] == ["RGB"]
+    assert document.pages[0].size == (60, 40)
+
+
+def test_cmyk_jpeg_converts_to_the_right_colour():
+    buffer = io.BytesIO()
+    page("CMYK", color=(0, 255, 255, 0)).save(buffer, "JPEG", quality=95)  # pure red in CMYK
+    red, green, blue = load_document(buffer.getvalue(), LIMITS).pages[0].getpixel((5, 5))
+    assert red > 200 and green < 60 and blue < 60
+
+
+def test_transparency_is_flattened_onto_white_not_black():
+    transparent = Image.new("RGBA", (10, 10), (0, 0, 0, 0))
+    document = load_document(png_bytes(transparent), LIMITS)
+    assert document.pages[0].getpixel((3, 3)) == (255, 255, 255)
+
+
+def test_sixteen_bit_greyscale_is_scaled_not_clipped():
+    ramp = np.tile(np.linspace(0, 65535, 256).astype(np.uint16), (4, 1))
+    document = load_document(png_bytes(Image.fromarray(ramp)), LIMITS)
+    row = [document.pages[0].getpixel((x, 0))[0] for x in (0, 128, 255)]
+    assert row[0] < 5 and 120 < row[1] < 135 and row[2] > 250
+
+
+def test_exif_rotation_is_applied():
+    image = page(size=(60, 40))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90° clockwise when displayed
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", exif=exif)
+    assert load_document(buffer.getvalue(), LIMITS).pages[0].size == (40, 60)
+
+
+def test_multi_page_tiff_gives_one_page_per_frame(tmp_path: Path):
+    path = tmp_path / "fax.tiff"
+    page(color=(1, 2, 3)).save(path, save_all=True, append_images=[page(color=(4, 5, 6))])
+    assert len(load_document(path, LIMITS).pages) == 2
+
+
+def test_pdf_pages_are_rendered(tmp_path: Path):
+    path = tmp_path / "doc.pdf"
+    page(size=(200, 300)).save(path, "PDF", save_all=True, append_images=[page(size=(200, 300))], resolution=100)
+    document = load_document(path, InputLimits(pdf_dpi=100))
+    assert document.media_type == "application/pdf"
+    assert len(document.pages) == 2 and document.pages[0].size == (200, 300)
+
+
+def test_pdf_with_too_many_pages_is_refused(tmp_path: Path):
+    path = tmp_path / "long.pdf"
+    page().save(path, "PDF", save_all=True, append_images=[page() for _ in range(4)])
+    with pytest.raises(BadInputError, match="PDF has 5 pages, over the limit of 3"):
+        load_document(path, InputLimits(max_pages=3))
+
+
+def test_same_bytes_same_sha256_whatever_the_name(tmp_path: Path):
+    data = png_bytes(page())
+    a = load_document(write(tmp_path, "a.png", data), LIMITS)
+    b = load_document(data, LIMITS, name="upload")
+    assert a.sha256 == b.sha256 and a.source.endswith("a.png") and b.source == "upload"
+
+
+def test_pil_images_are_accepted_directly():
+    document = load_document(page("RGBA", color=(0, 0, 0, 255)), LIMITS)
+    assert document.pages[0].mode == "RGB" and len(document.sha256) == 64
+
+
+def test_wire_format_round_trips():
+    from backends.document import Document
+
+    document = load_document(png_bytes(page()), LIMITS, name="x.png")
+    header, buffers = document.to_wire()
+    again = Document.from_wire(header, buffers)
+    assert again.sha256 == document.sha256 and again.pages[0].tobytes() == document.pages[0].tobytes()
