@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""Write the field tables of docs/policy.md from the policy models, so the reference cannot drift.
+
+python scripts/policy_reference.py          # rewrite docs/policy.md
+python scripts/policy_reference.py --check  # exit 1 if docs/policy.md is out of date
+"""
+
+from __future__ import annotations
+
+import sys
+import typing
+from pathlib import Path
+
+from pydantic import BaseModel
+from pydantic_core import PydanticUndefined
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from backends import options  # noqa: E402
+from router import policy  # noqa: E402
+
+DOC = ROOT / "docs" / "policy.md"
+BEGIN, END = "<!-- BEGIN GENERATED: scripts/policy_reference.py -->", "<!-- END GENERATED -->"
+
+SECTIONS: list[tuple[str, type[BaseModel]]] = [
+    ("Policy (top level)", policy.Policy),
+    ("tiers[]", policy.TierPolicy),
+    ("tiers[].retry", policy.RetryPolicy),
+    ("tiers[].retry.backoff", policy.Backoff),
+    ("tiers[].breaker", policy.BreakerPolicy),
+    ("quality_gate (and tiers[].quality_gate)", policy.QualityGate),
+    ("limits", policy.InputLimits),
+    ("logging", policy.LoggingPolicy),
+    ("backend: kind ocr_rules", options.OcrRulesOptions),
+    ("backend: kind internvl3", options.InternVLOptions),
+    ("backend: kind llama_vision", options.LlamaVisionOptions),
+    ("backend: kind ocr_llm", options.OcrLlmOptions),
+    ("backend: kind faulty", options.FaultyOptions),
+    ("backend.ocr", options.OcrOptions),
+    ("backend.generation", options.GenerationOptions),
+]
+
+
+def type_name(annotation: typing.Any) -> str:
+    text = str(annotation).replace("typing.", "").replace("router.errors.", "").replace("backends.options.", "")
+    text = text.replace("router.policy.", "").replace("NoneType", "null").replace("<class '", "").replace("'>", "")
+    return text.replace("|", "\\|")
+
+
+def default_of(field: typing.Any) -> str:
+    if field.default_factory is not None:
+        value = field.default_factory()
+        if isinstance(value, BaseModel):
+            return "(see below)"
+        return f"`{_plain(value)}`"
+    if field.default is PydanticUndefined:
+        return "**required**"
+    return f"`{_plain(field.default)}`"
+
+
+def _plain(value: typing.Any) -> typing.Any:
+    if isinstance(value, list):
+        return [getattr(v, "value", v) for v in value]
+    if isinstance(value, dict):
+        return {k: getattr(v, "value", v) for k, v in value.items()}
+    return getattr(value, "value", value)
+
+
+def table(model: type[BaseModel]) -> str:
+    rows = ["| field | type | default | meaning |", "| --- | --- | --- | --- |"]
+    for name, field in model.model_fields.items():
+        description = (field.description or "").replace("|", "\\|")
+        rows.append(f"| `{name}` | {type_name(field.annotation)} | {default_of(field)} | {description} |")
+    return "\n".join(rows)
+
+
+def generated() -> str:
+    parts = [BEGIN]
+    for title, model in SECTIONS:
+        parts += [f"\n### {title}\n", (model.__doc__ or "").strip().splitlines()[0], "", table(model)]
+    parts.append(END)
+    return "\n".join(parts)
+
+
+def main() -> int:
+    text = DOC.read_text()
+    head, _, rest = text.partition(BEGIN)
+    _, _, tail = rest.partition(END)
+    new = head + generated() + tail
+    if "--check" in sys.argv:
+        if new != text:
+            print("docs/policy.md is out of date: run python scripts/policy_reference.py", file=sys.stderr)
+            return 1
+        return 0
+    DOC.write_text(new)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
