@@ -199,3 +199,18 @@ def test_failed_canaries_count_as_recycles_back_off_and_open_the_breaker_without
     assert {e["stage"] for e in failed} == {"canary"} and {e["error_class"] for e in failed} == {"sticky_cuda"}
     assert [e["retry_in_s"] for e in failed[:2]] == [0.5, 1.0]
     assert events(captured, "worker.ready") == []
+
+
+def test_a_timeout_set_by_the_request_deadline_does_not_kill_a_healthy_slow_worker():
+    slow = png(8)
+    primary = primary_tier({"triggers": {sha(slow): "slow"}, "slow_s": 0.6}, preload=True, timeout_s=5)
+    with capture_logs() as captured, make_router(primary, deadline_s=0.3) as router:
+        wait_ready(router)
+        cut = router.extract(slow)
+        assert cut.status == "failed" and cut.attempts[0].error_class is ErrorClass.TIMEOUT
+        pid = cut.attempts[0].worker_pid
+        wait_until(lambda: events(captured, "worker.drained"), what="the slow answer to be drained")
+        assert router.status()["primary"]["state"] == "ready"
+        after = router.extract(GOOD)
+        assert after.tier == "primary" and after.attempts[0].worker_pid == pid
+    assert events(captured, "worker.recycling") == [] and events(captured, "worker.timeout") == []

@@ -9,6 +9,10 @@ which must pass the canary before it takes traffic. Each recycle is reported to 
 tier's breaker counts them to detect a crash loop); failed starts are retried with backoff, except
 those classified ``unavailable`` (missing weights...), which mark the tier unavailable for good.
 
+A timeout is proof of a hang only at the tier's own ``timeout_s``. When a request's deadline left
+it less time, the request still gets its timeout at once, but the worker is left to finish in the
+background ("drained", still busy) and killed only if it passes the tier's timeout too.
+
 States of a slot: idle -> starting -> ready <-> busy -> recycling -> ready ...; any -> stopped.
 """
 
@@ -101,10 +105,14 @@ class WorkerPool:
         deadline = time.monotonic() + timeout_s
         slot, worker = self._acquire(deadline, timeout_s)
         ref = {"pid": worker.pid, "generation": worker.generation}
+        sent = time.monotonic()
         try:
-            answer = worker.request(request_id, document, max(0.0, deadline - time.monotonic()))
+            answer = worker.request(request_id, document, max(0.0, deadline - sent))
         except WorkerFailure as failure:
-            self._after_failure(slot, worker, failure.info, request_id)
+            if self._cut_short(failure, deadline - sent):
+                self._spawn_thread(self._drain, f"drain-{slot.index}", slot, worker, request_id, sent)
+            else:
+                self._after_failure(slot, worker, failure.info, request_id)
             raise AttemptError(failure.info, worker=ref) from None
         self._release(slot)
         try:
@@ -156,6 +164,22 @@ class WorkerPool:
                 slot.phase = "ready"
                 slot.last_used = time.monotonic()
                 self._cond.notify_all()
+
+    def _cut_short(self, failure: WorkerFailure, limit_s: float) -> bool:
+        """A timeout set by the request's deadline, shorter than the tier's: not proof of a hang."""
+        timed_out = classify(failure.info).error_class is ErrorClass.TIMEOUT
+        return timed_out and limit_s < self.policy.timeout_s - 1e-3
+
+    def _drain(self, slot: _Slot, worker: WorkerProcess, request_id: str, sent: float) -> None:
+        """Let a worker finish the request whose caller gave up; a hang is still a hang at the
+        tier's own timeout. The answer is dropped; the worker serves again after it."""
+        try:
+            worker.collect(request_id, sent + self.policy.timeout_s, self.policy.timeout_s)
+        except WorkerFailure as failure:
+            self._after_failure(slot, worker, failure.info, request_id)
+            return
+        self._log.info("worker.drained", worker_pid=worker.pid, generation=worker.generation, request_id=request_id)
+        self._release(slot)
 
     def _after_failure(self, slot: _Slot, worker: WorkerProcess, info: ErrorInfo, request_id: str) -> None:
         verdict = classify(info)

@@ -74,7 +74,8 @@ class WorkerProcess:
                 child_conn.close()
             self._conn = parent_conn
             self.pid = self._process.pid
-            weakref.finalize(self, _reap, self._process, self._conn, self._region)
+            # the safety net for a dropped handle; at exit the pools stop their workers themselves
+            weakref.finalize(self, _reap, self._process, self._conn, self._region).atexit = False
 
     def wait_ready(self, timeout_s: float) -> dict[str, float]:
         """Block until the handshake; the start-up timings (spawn, import, load) in ms."""
@@ -105,7 +106,11 @@ class WorkerProcess:
                 self._conn.send_bytes(buffer)
         except (OSError, ValueError):  # the pipe or region is gone: the worker died or was stopped
             raise self._crashed(stage) from None
-        reply = self._receive(deadline, stage, timeout_s)
+        return self.collect(request_id, deadline, timeout_s, stage=stage)
+
+    def collect(self, request_id: str, deadline: float, limit_s: float, *, stage: str = "serving") -> Any:
+        """Wait until ``deadline`` for the answer to ``request_id`` (sent before)."""
+        reply = self._receive(deadline, stage, limit_s)
         if reply.get("id") != request_id:
             mismatch = WorkerCrashed(f"worker {self.pid} answered {reply.get('id')!r} to {request_id!r}")
             raise WorkerFailure(ErrorInfo.from_exception(mismatch, pid=self.pid), stage)
