@@ -88,7 +88,7 @@ def test_a_request_waits_for_a_starting_tier_when_no_other_tier_can_answer():
 def test_a_busy_worker_is_waited_for_not_skipped():
     slow = png(2)
     with make_router(
-        primary_tier({"triggers": {sha(slow): "slow"}, "slow_s": 0.4}, preload=True), fallback_tier()
+        primary_tier({"triggers": {sha(slow): "slow"}, "slow_s": 1.0}, preload=True), fallback_tier()
     ) as router:
         wait_ready(router)
         results = {}

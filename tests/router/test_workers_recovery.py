@@ -203,8 +203,8 @@ def test_failed_canaries_count_as_recycles_back_off_and_open_the_breaker_without
 
 def test_a_timeout_set_by_the_request_deadline_does_not_kill_a_healthy_slow_worker():
     slow = png(8)
-    primary = primary_tier({"triggers": {sha(slow): "slow"}, "slow_s": 0.6}, preload=True, timeout_s=5)
-    with capture_logs() as captured, make_router(primary, deadline_s=0.3) as router:
+    primary = primary_tier({"triggers": {sha(slow): "slow"}, "slow_s": 1.0}, preload=True, timeout_s=5)
+    with capture_logs() as captured, make_router(primary, deadline_s=0.5) as router:
         wait_ready(router)
         cut = router.extract(slow)
         assert cut.status == "failed" and cut.attempts[0].error_class is ErrorClass.TIMEOUT
