@@ -50,7 +50,8 @@ def test_after_a_sticky_error_every_call_in_that_process_fails_until_a_new_proce
         fresh.wait_ready(30)
         assert fresh.request("ok-2", document(), 5)["fields"]["merchant"] == "FAULTY MART"
     finally:
-        assert fresh.stop(0.5, graceful=True) == 0
+        assert fresh.stop(0.5, graceful=True) and fresh.exitcode == 0
+    assert not fresh.stop(0.5, graceful=True)  # stopping twice is harmless
 
 
 def test_a_slow_start_up_times_out_as_data():
@@ -61,7 +62,7 @@ def test_a_slow_start_up_times_out_as_data():
         assert failed.value.stage == "start-up"
         assert classify(failed.value.info).error_class is ErrorClass.TIMEOUT
     finally:
-        assert worker.stop(0.5, graceful=False) == -15
+        assert worker.stop(0.5, graceful=False) and worker.exitcode == -15
 
 
 def test_a_hung_request_times_out_and_stop_kills_the_process():
@@ -74,7 +75,7 @@ def test_a_hung_request_times_out_and_stop_kills_the_process():
         assert failed.value.info.type == "router.runners.AttemptTimeout"
         assert "gave no answer within 0.3s" in failed.value.info.message
     finally:
-        assert worker.stop(0.5, graceful=True) in (-15, -9)
+        assert worker.stop(0.5, graceful=True) and worker.exitcode in (-15, -9)
 
 
 def _pages() -> tuple[Image.Image, ...]:

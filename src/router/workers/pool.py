@@ -332,17 +332,17 @@ class WorkerPool:
 
     def _stop(self, worker: WorkerProcess, *, graceful: bool, reason: str) -> float:
         began = time.monotonic()
-        exitcode = worker.stop(self.policy.stop_grace_s, graceful=graceful)
+        stopped = worker.stop(self.policy.stop_grace_s, graceful=graceful)
         with self._cond:
             self._live.discard(worker)
         stop_ms = round((time.monotonic() - began) * 1000, 2)
-        if worker.pid is not None:
+        if stopped:
             self._log.info(
                 "worker.stopped",
                 worker_pid=worker.pid,
                 generation=worker.generation,
                 reason=reason,
-                exitcode=exitcode,
+                exitcode=worker.exitcode,
                 stop_ms=stop_ms,
             )
         return stop_ms

@@ -150,13 +150,15 @@ class WorkerProcess:
     def exitcode(self) -> int | None:
         return None if self._process is None else self._process.exitcode
 
-    def stop(self, grace_s: float, *, graceful: bool) -> int | None:
-        """Ask (if ``graceful``), then terminate, then kill; always reaps. Returns the exit code."""
+    def stop(self, grace_s: float, *, graceful: bool) -> bool:
+        """Ask (if ``graceful``), then terminate, then kill; always reaps. False if there was
+        nothing to stop (never spawned, or stopped before); the exit code is in ``exitcode``."""
         with self._lock:
-            self._stopped = True
             process = self._process
-            if process is None:
-                return None
+            if process is None or self._stopped:
+                self._stopped = True
+                return False
+            self._stopped = True
             if graceful and process.is_alive():
                 with contextlib.suppress(OSError, ValueError):
                     self._conn.send({"kind": protocol.STOP})
@@ -166,7 +168,7 @@ class WorkerProcess:
                     end()
                     process.join(grace_s)
             _close_quietly(self._conn, self._region)
-            return process.exitcode
+            return True
 
 
 def _region_or_none() -> transport.PageRegion | None:
