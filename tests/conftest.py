@@ -57,7 +57,7 @@ def _no_child_process_left():
         time.sleep(0.1)
     left = leftovers()
     if left:
-        described = [f"{c.pid} {c.status()} {' '.join(_cmdline(c))[:120]}" for c in left]
+        described = [f"{c.pid} {' '.join(_cmdline(c))[:120]}" for c in left]
         pytest.fail(f"child processes left after the test session: {described}", pytrace=False)
 
 
@@ -70,5 +70,7 @@ def _cmdline(process) -> list[str]:
 
     try:
         return process.cmdline()
-    except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
+    except psutil.ZombieProcess:
+        return ["<zombie>"]
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
         return ["<gone>"]
