@@ -35,3 +35,42 @@ def _quiet_decision_log():
     from router import logs
 
     logs.configure(stderr=False)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_child_process_left():
+    """After the suite, no child process of the test process remains (no orphan workers, no zombies).
+
+    multiprocessing's resource tracker is the standard library's own helper: it lives until this
+    process exits, and is not ours to stop."""
+    yield
+    import time
+
+    import psutil
+
+    def leftovers() -> list[psutil.Process]:
+        children = psutil.Process().children(recursive=True)
+        return [c for c in children if not _is_resource_tracker(c)]
+
+    deadline = time.monotonic() + 5
+    while leftovers() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = leftovers()
+    if left:
+        described = [f"{c.pid} {' '.join(_cmdline(c))[:120]}" for c in left]
+        pytest.fail(f"child processes left after the test session: {described}", pytrace=False)
+
+
+def _is_resource_tracker(process) -> bool:
+    return "multiprocessing.resource_tracker" in " ".join(_cmdline(process))
+
+
+def _cmdline(process) -> list[str]:
+    import psutil
+
+    try:
+        return process.cmdline()
+    except psutil.ZombieProcess:
+        return ["<zombie>"]
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return ["<gone>"]

@@ -113,7 +113,25 @@ class FaultyOptions(_Options):
     hang_s: float = Field(3600.0, gt=0, description="How long a 'hang' blocks.")
     slow_s: float = Field(0.5, ge=0, description="Extra latency of a 'slow' call.")
     startup_s: float = Field(0.0, ge=0, description="Extra time spent in load().")
-    fail_load: str | None = Field(None, description="Make load() fail with this message (e.g. a missing-weights text).")
+    fail_load: str | None = Field(
+        None, description="Make load() fail with an OSError of this message (e.g. a missing-weights text)."
+    )
+    triggers: dict[str, FaultMode] = Field(
+        default_factory=dict,
+        description="Documents that always trigger a fault: sha256 (or a prefix of at least 8 hex digits) to "
+        "fault mode. Checked before the random draws; models poison inputs deterministically.",
+    )
+    cuda: Literal["auto", "off", "on"] = Field(
+        "auto",
+        description="Real CUDA faults: 'on' makes sticky_cuda a real device-side assert (an out-of-range gather "
+        "on the GPU) and cuda_oom a real allocation failure; 'auto' does so where an NVIDIA GPU is present; "
+        "'off' simulates both without importing torch (the same error texts).",
+    )
+    exit_code: int = Field(3, ge=0, le=255, description="Exit status of the 'exit' fault.")
+    imports: list[str] = Field(
+        default_factory=list,
+        description="Modules imported at start-up, to model a real backend's import cost (e.g. ['torch']).",
+    )
     answer_with: Literal["fixed", "ocr_rules"] = Field(
         "fixed", description="Where a fault-free call's answer comes from."
     )
@@ -129,6 +147,9 @@ class FaultyOptions(_Options):
             raise ValueError(f"fault probabilities must lie in 0..1, got {bad}")
         if sum(self.faults.values()) > 1 + 1e-9:
             raise ValueError("fault probabilities must add up to at most 1")
+        short = [key for key in self.triggers if len(key) < 8 or not all(c in "0123456789abcdef" for c in key)]
+        if short:
+            raise ValueError(f"triggers must be sha256 hex digests or prefixes of at least 8 digits, got {short}")
         return self
 
 

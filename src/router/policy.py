@@ -90,6 +90,9 @@ class TierPolicy(_Model):
     )
     timeout_s: float = Field(60.0, gt=0, description="Time limit for one attempt.")
     start_timeout_s: float = Field(600.0, gt=0, description="Time limit for a worker to load.")
+    stop_grace_s: float = Field(
+        5.0, gt=0, description="Time a stopping worker gets at each step (ask, terminate) before it is killed."
+    )
     retry: RetryPolicy = Field(default_factory=RetryPolicy, description="Retries of this tier within a request.")
     fallback_on: list[ErrorClass] = Field(
         default_factory=lambda: list(ALL_BUT_BAD_INPUT),

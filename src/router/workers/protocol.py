@@ -1,0 +1,64 @@
+"""What crosses a worker's pipe: plain-data messages, never pickled exceptions or objects.
+
+Parent to child::
+
+    {"kind": "run", "id": request_id, "document": header, "overflow": n}   then n raw page buffers
+    {"kind": "stop"}
+
+Child to parent::
+
+    {"kind": "ready", "pid", "entered", "import_ms", "load_ms"}       the handshake, once
+    {"kind": "start_failed", "pid", "error": ErrorInfo dict, ...}       instead of ready
+    {"kind": "result", "id", "extraction": Extraction dict, "elapsed_ms"}
+    {"kind": "error", "id", "error": ErrorInfo dict}
+
+``entered`` is the child's ``time.monotonic()`` when its main function began: the clock is shared by
+all processes of a machine, so the parent splits a start into spawn, imports and load.
+
+The exceptions below are raised by the parent about a worker, and travel as ``ErrorInfo`` data;
+the signature table matches them by type name.
+"""
+
+from __future__ import annotations
+
+import signal
+from typing import Any
+
+RUN = "run"
+STOP = "stop"
+READY = "ready"
+START_FAILED = "start_failed"
+RESULT = "result"
+ERROR = "error"
+
+Message = dict[str, Any]
+
+
+class WorkerCrashed(Exception):
+    """A worker process died (a signal, or an exit) while starting or serving a request."""
+
+
+class WorkerStartFailed(Exception):
+    """A worker process exited with a status before its ready handshake (it could not start)."""
+
+
+def describe_exit(pid: int | None, exitcode: int | None) -> str:
+    """'worker 123 killed by signal SIGSEGV' or 'worker 123 exited with code 3'."""
+    if exitcode is None:
+        return f"worker {pid} is gone (exit status unknown)"
+    if exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = str(-exitcode)
+        return f"worker {pid} killed by signal {name}"
+    return f"worker {pid} exited with code {exitcode}"
+
+
+def signal_name(exitcode: int | None) -> str | None:
+    if exitcode is None or exitcode >= 0:
+        return None
+    try:
+        return signal.Signals(-exitcode).name
+    except ValueError:
+        return str(-exitcode)
