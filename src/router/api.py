@@ -124,6 +124,25 @@ class Router:
             error=ErrorSummary(error_class=ErrorClass.BAD_INPUT, message=str(error)),
         )
 
+    def warm_up(self, timeout_s: float | None = None) -> dict[str, str]:
+        """Start every tier that can run here and wait until none is still starting.
+
+        For one-shot jobs (CLI, batch, eval) that would otherwise send their first documents to later
+        tiers while the best ones load. A service does not call this: it answers from whatever tier
+        is ready and reports the rest on /readyz. Waits at most ``timeout_s`` (default: the longest
+        ``start_timeout_s`` of the policy); returns each tier's state.
+        """
+        runnable = [t for t in self.tiers if t.unavailable_reason() is None]
+        for tier in runnable:
+            tier.runner.start()
+        limit = timeout_s if timeout_s is not None else max(t.policy.start_timeout_s for t in self.tiers)
+        until = time.monotonic() + limit
+        while any(t.warming() and t.unavailable_reason() is None for t in runnable) and time.monotonic() < until:
+            time.sleep(0.05)
+        states = {tier.name: tier.runner.state().value for tier in self.tiers}
+        self._log.info("router.warmed", states=states)
+        return states
+
     def status(self) -> dict[str, Any]:
         """Each tier's state, for health checks and ``/readyz``."""
         return {

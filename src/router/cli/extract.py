@@ -17,6 +17,7 @@ def extract(
     log_json: Path | None = typer.Option(None, "--log-json", help="Also append JSON events to this file."),
     pretty: bool = typer.Option(False, "--pretty", help="Indent the JSON results."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No decision log on stderr."),
+    warm_up: bool = typer.Option(True, help="Wait for model tiers to load before the first document."),
 ) -> None:
     """Extract merchant, date, total (and more) from each file. Exit code 1 if any failed."""
     from router.api import Router
@@ -25,6 +26,8 @@ def extract(
     router = Router(load_policy_or_exit(policy), log_json=log_json, log_stderr=False if quiet else None)
     failed = 0
     try:
+        if warm_up:
+            router.warm_up()
         for file in files:
             result = router.extract(file)
             failed += result.status == "failed"

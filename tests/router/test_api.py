@@ -1,0 +1,81 @@
+"""The Python API: a router from a policy, extraction from paths, bytes and images, warm-up."""
+
+import io
+from concurrent.futures import ThreadPoolExecutor
+
+from PIL import Image
+
+from router import Router
+from router.policy import policy_from_dict
+
+FIXED_INLINE = {"name": "fixed", "backend": {"kind": "faulty"}, "isolation": "inline"}
+
+
+def white_png() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), "white").save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_extract_from_path_bytes_and_image(tmp_path):
+    path = tmp_path / "doc.png"
+    path.write_bytes(white_png())
+    with Router(policy_from_dict({"tiers": [FIXED_INLINE]}), configure_logging=False) as router:
+        results = [
+            router.extract(path),
+            router.extract(white_png(), name="upload.png"),
+            router.extract(Image.open(path)),
+        ]
+    assert [r.status for r in results] == ["ok"] * 3
+    assert results[0].document.sha256 == results[1].document.sha256
+    assert results[1].document.source == "upload.png"
+
+
+def test_threads_share_one_router():
+    policy = policy_from_dict({"tiers": [{**FIXED_INLINE, "workers": 4}]})
+    with Router(policy, configure_logging=False) as router, ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: router.extract(white_png()), range(20)))
+    assert len({r.request_id for r in results}) == 20 and all(r.ok for r in results)
+
+
+def test_warm_up_waits_for_a_starting_worker_so_the_best_tier_answers_the_first_document():
+    policy = policy_from_dict(
+        {
+            "tiers": [
+                {
+                    "name": "model",
+                    "backend": {
+                        "kind": "faulty",
+                        "startup_s": 0.3,
+                        "fields": {"merchant": "MODEL", "date": "2024-01-02", "total": "1.00"},
+                    },
+                },
+                FIXED_INLINE,
+            ]
+        }
+    )
+    with Router(policy, configure_logging=False) as router:
+        assert router.warm_up(timeout_s=60) == {"model": "ready", "fixed": "ready"}
+        result = router.extract(white_png())
+    assert (result.status, result.tier) == ("ok", "model")
+
+
+def test_without_warm_up_the_first_document_does_not_wait_for_a_starting_worker():
+    policy = policy_from_dict(
+        {"tiers": [{"name": "model", "backend": {"kind": "faulty", "startup_s": 0.3}}, FIXED_INLINE]}
+    )
+    with Router(policy, configure_logging=False) as router:
+        result = router.extract(white_png())
+    assert (result.status, result.tier) == ("degraded", "fixed")
+    assert [(s.tier, s.reason) for s in result.skipped] == [("model", "starting")]
+
+
+def test_closed_router_refuses_work():
+    import pytest
+
+    from router.errors import RouterClosedError
+
+    router = Router(policy_from_dict({"tiers": [FIXED_INLINE]}), configure_logging=False)
+    router.close()
+    with pytest.raises(RouterClosedError):
+        router.extract(white_png())

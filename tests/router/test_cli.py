@@ -1,0 +1,84 @@
+"""The command line, run as a real process: results on stdout, exit codes that say what happened."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from PIL import Image
+
+FIXED = {
+    "name": "fixed",
+    "tiers": [{"name": "fixed", "backend": {"kind": "faulty"}, "isolation": "inline"}],
+}
+
+
+def docroute(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "router", *args], capture_output=True, text=True, cwd=cwd, timeout=120)
+
+
+@pytest.fixture
+def fixed_policy(tmp_path: Path) -> Path:
+    path = tmp_path / "fixed.yaml"
+    path.write_text(yaml.safe_dump(FIXED))
+    return path
+
+
+def test_extract_prints_one_result_per_file_and_exit_1_when_some_failed(tmp_path: Path, fixed_policy: Path):
+    good = tmp_path / "good.png"
+    Image.new("RGB", (40, 30), "white").save(good)
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    text = tmp_path / "note.jpg"
+    text.write_text("not an image\n")
+    out = docroute("extract", str(good), str(empty), str(tmp_path / "missing.png"), str(text), "-p", str(fixed_policy))
+    results = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [r["status"] for r in results] == ["ok", "failed", "failed", "failed"]
+    assert results[0]["fields"]["merchant"]["value"] == "FAULTY MART"
+    assert [r["error"]["error_class"] for r in results[1:]] == ["bad_input"] * 3
+    assert "empty.jpg: file is empty" in results[1]["error"]["message"]
+    assert "missing.png: file not found" in results[2]["error"]["message"]
+    assert "content is text (despite the .jpg extension)" in results[3]["error"]["message"]
+    assert out.returncode == 1
+    assert "3 of 4 documents failed" in out.stderr
+
+
+def test_extract_exits_0_when_all_answered_and_writes_the_json_log(tmp_path: Path, fixed_policy: Path):
+    good = tmp_path / "good.png"
+    Image.new("RGB", (40, 30), "white").save(good)
+    log = tmp_path / "events.jsonl"
+    out = docroute("extract", str(good), "-p", str(fixed_policy), "--log-json", str(log), "-q")
+    assert out.returncode == 0, out.stderr
+    assert out.stderr == ""
+    events = [json.loads(line)["event"] for line in log.read_text().splitlines()]
+    assert "request.received" in events and "request.done" in events
+
+
+def test_invalid_policy_exits_2_with_every_problem(tmp_path: Path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("deadline_s: -1\ntiers: [{name: x, backend: {kind: nope}}]\n")
+    out = docroute("extract", "whatever.png", "-p", str(bad))
+    assert out.returncode == 2
+    assert "deadline_s: Input should be greater than 0" in out.stderr
+    assert "tiers[0].backend" in out.stderr
+
+
+def test_policy_check_accepts_the_shipped_policies_and_rejects_a_bad_one(tmp_path: Path):
+    assert docroute("policy", "check", "default", "cpu").returncode == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("tiers: [{name: x, backend: {kind: ocr_rules}, retries: 2}]\n")
+    out = docroute("policy", "check", "cpu", str(bad))
+    assert out.returncode == 1
+    assert "tiers[0].retries: Extra inputs are not permitted" in out.stderr
+
+
+def test_policy_schema_is_json_schema():
+    schema = json.loads(docroute("policy", "schema").stdout)
+    assert schema["title"] == "docroute policy" and "tiers" in schema["properties"]
+
+
+def test_version():
+    out = docroute("--version")
+    assert out.stdout.startswith("docroute ")
