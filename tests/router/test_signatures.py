@@ -11,6 +11,11 @@ SCATTER_ASSERT = (
     "../aten/src/ATen/native/cuda/ScatterGatherKernel.cu:367: operator(): block: [0,0,0], thread: [0,0,0] "
     'Assertion `idx_dim >= 0 && idx_dim < index_size && "index out of bounds"` failed.'
 )
+# As printed by torch 2.11 + CUDA 13 on an H100 (bench: tests/router/test_workers_gpu.py on the device).
+SCATTER_ASSERT_2_11 = (
+    "/pytorch/aten/src/ATen/native/cuda/ScatterGatherKernel.cu:163: operator(): block: [0,0,0], thread: [0,0,0] "
+    'Assertion `idx_dim >= 0 && idx_dim < index_size && "scatter gather kernel index out of bounds"` failed.'
+)
 INDEX_ASSERT = (
     "../aten/src/ATen/native/cuda/IndexKernel.cu:92: operator(): block: [5,0,0], thread: [64,0,0] "
     'Assertion `-sizes[i] <= index && index < sizes[i] && "index out of bounds"` failed.'
@@ -34,6 +39,7 @@ HUB_MISSING = (
 CASES = [
     # (exception type, bases, message, expected class, expected signature)
     ("RuntimeError", (), SCATTER_ASSERT, C.STICKY_CUDA, "cuda_kernel_assert"),
+    ("RuntimeError", (), SCATTER_ASSERT_2_11, C.STICKY_CUDA, "cuda_kernel_assert"),
     ("RuntimeError", (), INDEX_ASSERT, C.STICKY_CUDA, "cuda_kernel_assert"),
     ("torch.AcceleratorError", ("RuntimeError",), DEVICE_ASSERT, C.STICKY_CUDA, "cuda_device_assert"),
     ("RuntimeError", (), "CUDA error: an illegal memory access was encountered", C.STICKY_CUDA, "cuda_illegal_address"),
