@@ -249,9 +249,9 @@ def build_llama_text(directory: Path, *, teach_on: str | None = None) -> Path:
         pad_token="<|finetune_right_pad_id|>",
     )
     config = LlamaConfig(
-        **TINY_TEXT,
+        **TINY_TEXT | {"hidden_size": 64},  # bitsandbytes' CPU 4-bit kernels fail on 16-wide k/v projections
         vocab_size=len(tokenizer),
-        intermediate_size=64,
+        intermediate_size=128,
         max_position_embeddings=131072,
         rope_parameters=LLAMA3_ROPE,
         bos_token_id=tokenizer.bos_token_id,

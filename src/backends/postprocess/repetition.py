@@ -58,9 +58,14 @@ def _loop_at(keys: Sequence[Hashable], i: int, min_repeats: int, max_period: int
 
 
 def _partial_copy(keys: Sequence[Hashable], start: int, end: int, period: int) -> int:
-    """Length of a truncated copy of the unit right after a run (the model stopped mid-loop)."""
+    """Length of a truncated copy of the unit that ends the sequence right after a run (the model
+    stopped mid-loop); its last element may itself be cut short (a prefix of the unit's)."""
     length = 0
-    while length < period - 1 and end + length < len(keys) and keys[end + length] == keys[start + length]:
+    while length < period and end + length < len(keys):
+        here, unit = keys[end + length], keys[start + length]
+        last = end + length == len(keys) - 1
+        if here != unit and not (last and isinstance(here, str) and isinstance(unit, str) and unit.startswith(here)):
+            break
         length += 1
     return length if end + length == len(keys) else 0
 
