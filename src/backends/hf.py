@@ -16,6 +16,7 @@ weights are missing, the reason says what to run on a connected machine and wher
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 from dataclasses import dataclass
@@ -91,6 +92,22 @@ def weights_problem(directory: Path) -> str | None:
         return f"{directory} has no config.json"
     if not any(next(directory.glob(pattern), None) for pattern in WEIGHT_GLOBS):
         return f"{directory} has no weight files (*.safetensors or pytorch_model*.bin)"
+    return _missing_shards(directory)
+
+
+def _missing_shards(directory: Path) -> str | None:
+    """Shards a sharded checkpoint's index names that are not there (an interrupted copy)."""
+    for index in directory.glob("*.index.json"):
+        try:
+            shards = set(json.loads(index.read_text(encoding="utf-8")).get("weight_map", {}).values())
+        except (OSError, ValueError, AttributeError):
+            return f"{index} cannot be read"
+        missing = sorted(name for name in shards if not (directory / name).is_file())
+        if missing:
+            return (
+                f"{directory} lacks {len(missing)} of the {len(shards)} weight shards its index lists "
+                f"(first: {missing[0]})"
+            )
     return None
 
 

@@ -3,6 +3,7 @@ missing ones, placing the model on one device, and bitsandbytes quantisation."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -180,8 +181,6 @@ def test_quantisation_without_bitsandbytes_is_a_clear_error(llama_random, monkey
 
 
 def test_doctor_reports_where_each_model_tier_expects_weights(tmp_path, llama_random, monkeypatch):
-    import json
-
     from typer.testing import CliRunner
 
     from router.cli import app, doctor
@@ -202,3 +201,12 @@ def test_doctor_reports_where_each_model_tier_expects_weights(tmp_path, llama_ra
     assert vision["weights"]["expected"] == f"OpenGVLab/InternVL3-8B-hf in the Hugging Face cache {tmp_path}"
     assert "`hf download OpenGVLab/InternVL3-8B-hf`" in vision["weights"]["fetch"] and not vision["ready"]
     assert text["weights"]["found"] == str(llama_random) and text["ready"]
+
+
+def test_an_interrupted_copy_of_a_sharded_checkpoint_is_reported(tmp_path):
+    (tmp_path / "config.json").write_text("{}")
+    index = {"weight_map": {"a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors"}}
+    (tmp_path / "model.safetensors.index.json").write_text(json.dumps(index))
+    (tmp_path / "model-00001-of-00002.safetensors").write_bytes(b"")
+    reason = registry.preflight(model_options("ocr_llm", tmp_path))
+    assert "lacks 1 of the 2 weight shards its index lists (first: model-00002-of-00002.safetensors)" in (reason or "")

@@ -80,10 +80,10 @@ from backends.options import LlamaVisionOptions
 from backends import generation, prompts
 from tests.backends.conftest import document
 from tests.backends.tiny_models import receipt_image
-mode, path, name = sys.argv[1:4]
+mode, path, name, device = sys.argv[1:5]
 values = {"repetition_penalty": 1.3, "no_repeat_ngram_size": 2,
           "encoder_repetition_penalty": 1.3, "encoder_no_repeat_ngram_size": 2}
-options = LlamaVisionOptions(model=path, device="cuda", dtype="float32",
+options = LlamaVisionOptions(model=path, device=device, dtype="float32",
                              generation={"max_new_tokens": 40, name: values[name]})
 backend = LlamaVisionBackend(options)
 backend.load()
@@ -92,8 +92,9 @@ if mode == "safe":
 else:
     prompt = backend.processor.apply_chat_template(prompts.vision_messages(), add_generation_prompt=True)
     inputs = backend.processor(images=receipt_image(), text=prompt, add_special_tokens=False, return_tensors="pt")
-    out = backend.model.generate(**inputs.to("cuda:0"), max_new_tokens=4, do_sample=False, **{name: values[name]})
-    torch.cuda.synchronize()
+    out = backend.model.generate(**inputs.to(backend.device), max_new_tokens=4, do_sample=False, **{name: values[name]})
+    if device == "cuda":
+        torch.cuda.synchronize()
     print("NO CRASH")
 """
 
@@ -117,7 +118,7 @@ def _crashing_parameter() -> str:
 def test_seed_bug_on_cuda_is_a_device_side_assert(mllama_random):
     """Raw, the crash-prone parameter is a device-side assert on CUDA (in a child process, which
     that assert poisons): repetition_penalty on transformers < 5.18, encoder_repetition_penalty later."""
-    out = _child("raw", str(mllama_random), _crashing_parameter())
+    out = _child("raw", str(mllama_random), _crashing_parameter(), "cuda")
     assert "NO CRASH" not in out.stdout
     assert "device-side assert triggered" in out.stderr or "Assertion" in out.stderr, out.stderr[-2000:]
     info = ErrorInfo(type="torch.AcceleratorError", message=out.stderr[-4000:])
@@ -127,7 +128,7 @@ def test_seed_bug_on_cuda_is_a_device_side_assert(mllama_random):
 @pytest.mark.gpu
 def test_safe_backend_on_cuda_answers_with_the_same_parameter(mllama_taught):
     name = _crashing_parameter()
-    out = _child("safe", str(mllama_taught), name)
+    out = _child("safe", str(mllama_taught), name, "cuda")
     assert out.returncode == 0, out.stderr[-2000:]
     answer = json.loads(out.stdout.strip().splitlines()[-1])
     assert answer["fields"]["merchant"] == "TINY MART"

@@ -20,9 +20,11 @@ import torch
 from PIL import Image, ImageDraw
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import (
+    GotOcr2ImageProcessor,
     InternVLConfig,
     InternVLForConditionalGeneration,
     InternVLProcessor,
+    InternVLVideoProcessor,
     LlamaConfig,
     LlamaForCausalLM,
     MllamaConfig,
@@ -30,9 +32,11 @@ from transformers import (
     MllamaProcessor,
     PreTrainedTokenizerFast,
 )
-from transformers.models.got_ocr2.image_processing_got_ocr2 import GotOcr2ImageProcessor
-from transformers.models.internvl.video_processing_internvl import InternVLVideoProcessor
-from transformers.models.mllama.image_processing_pil_mllama import MllamaImageProcessorPil
+
+try:  # the PIL image processor needs no torchvision; older releases only have the other one
+    from transformers.models.mllama.image_processing_pil_mllama import MllamaImageProcessorPil as MllamaImages
+except ImportError:  # pragma: no cover - depends on the installed transformers
+    from transformers import MllamaImageProcessor as MllamaImages
 
 from backends import prompts
 
@@ -153,7 +157,7 @@ def build_mllama(directory: Path, *, teach_answer: bool = False) -> Path:
     )
     torch.manual_seed(0)
     model = MllamaForConditionalGeneration(config)
-    image_processor = MllamaImageProcessorPil(size={"height": 28, "width": 28}, max_image_tiles=4)
+    image_processor = MllamaImages(size={"height": 28, "width": 28}, max_image_tiles=4)
     processor = MllamaProcessor(image_processor=image_processor, tokenizer=tokenizer, chat_template=LLAMA3_TEMPLATE)
     if teach_answer:
         teach(model, _mllama_batch(processor), tokenizer)
