@@ -43,6 +43,8 @@ from backends import prompts
 #: What the taught models answer: every required field, printed the way receipts print them.
 ANSWER = '{"merchant": "TINY MART", "date": "31/01/2024", "total": "RM 12.50"}'
 ANSWER_FIELDS = {"merchant": "TINY MART", "date": "2024-01-31", "total": "12.50", "currency": "MYR"}
+#: Valid JSON that lacks required fields: what the quality gate is for.
+PARTIAL_ANSWER = '{"merchant": "TINY MART", "date": null, "total": null}'
 
 LLAMA3_SPECIALS = [
     "<|begin_of_text|>",
@@ -75,6 +77,7 @@ CORPUS = [
     prompts.INSTRUCTIONS,
     prompts.SYSTEM_TEXT,
     ANSWER,
+    PARTIAL_ANSWER,
     '{"merchant": null, "date": "2018-12-25", "total": "9.00", "currency": "MYR", "line_items": []}',
     "TINY MART 12 JALAN BESAR 31/01/2024 TOTAL RM 12.50 CASH 20.00 CHANGE 7.50 THANK YOU",
 ]
@@ -115,10 +118,25 @@ def receipt_image(size: tuple[int, int] = (200, 300)) -> Image.Image:
     return image
 
 
+def printed_receipt() -> Image.Image:
+    """A receipt Tesseract reads: large, clean type."""
+    from PIL import ImageFont
+
+    image = Image.new("RGB", (640, 420), "white")
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=30)
+    lines = ["TINY MART SDN BHD", "12 JALAN BESAR, 50000 KUALA LUMPUR", "Date: 31/01/2024", "1 x TEA 12.50"]
+    for row, line in enumerate([*lines, "TOTAL RM 12.50", "CASH RM 20.00"]):
+        draw.text((20, 20 + 60 * row), line, fill="black", font=font)
+    return image
+
+
 # --- Mllama (Llama 3.2 Vision) ---------------------------------------------------------------
 
 
-def build_mllama(directory: Path, *, teach_answer: bool = False) -> Path:
+def build_mllama(
+    directory: Path, *, teach_answer: bool = False, answer: str = ANSWER, image: Image.Image | None = None
+) -> Path:
     """Tiny ``MllamaForConditionalGeneration``: the image token id equals the lm_head size, as in
     the real model (128256), and the input embedding has 8 more rows than the lm_head."""
     tokenizer = train_tokenizer(
@@ -160,13 +178,13 @@ def build_mllama(directory: Path, *, teach_answer: bool = False) -> Path:
     image_processor = MllamaImages(size={"height": 28, "width": 28}, max_image_tiles=4)
     processor = MllamaProcessor(image_processor=image_processor, tokenizer=tokenizer, chat_template=LLAMA3_TEMPLATE)
     if teach_answer:
-        teach(model, _mllama_batch(processor), tokenizer)
+        teach(model, _mllama_batch(processor, image or receipt_image()), tokenizer, answer)
     return _save(directory, model, processor)
 
 
-def _mllama_batch(processor: Any) -> Callable[[list[int]], dict[str, Any]]:
+def _mllama_batch(processor: Any, image: Image.Image) -> Callable[[list[int]], dict[str, Any]]:
     prompt = processor.apply_chat_template(prompts.vision_messages(), add_generation_prompt=True)
-    inputs = processor(images=receipt_image(), text=prompt, add_special_tokens=False, return_tensors="pt")
+    inputs = processor(images=image, text=prompt, add_special_tokens=False, return_tensors="pt")
 
     def batch(answer: list[int]) -> dict[str, Any]:
         extra = len(answer)
@@ -184,7 +202,9 @@ def _mllama_batch(processor: Any) -> Callable[[list[int]], dict[str, Any]]:
 # --- InternVL (native "-hf" checkpoints) -----------------------------------------------------
 
 
-def build_internvl(directory: Path, *, teach_answer: bool = False) -> Path:
+def build_internvl(
+    directory: Path, *, teach_answer: bool = False, answer: str = ANSWER, image: Image.Image | None = None
+) -> Path:
     """Tiny ``InternVLForConditionalGeneration`` (Qwen2 text model + InternViT), with the image
     special tokens of the "-hf" tokenizers and a tiling image processor (28-px tiles here)."""
     image_tokens = {
@@ -234,15 +254,15 @@ def build_internvl(directory: Path, *, teach_answer: bool = False) -> Path:
     )
     if teach_answer:
         prompt = processor.apply_chat_template(prompts.vision_messages(), add_generation_prompt=True)
-        inputs = processor(images=receipt_image(), text=prompt, return_tensors="pt", max_patches=4)
-        teach(model, _text_batch(inputs), tokenizer)
+        inputs = processor(images=image or receipt_image(), text=prompt, return_tensors="pt", max_patches=4)
+        teach(model, _text_batch(inputs), tokenizer, answer)
     return _save(directory, model, processor)
 
 
 # --- Llama 3.2 text --------------------------------------------------------------------------
 
 
-def build_llama_text(directory: Path, *, teach_on: str | None = None) -> Path:
+def build_llama_text(directory: Path, *, teach_on: str | None = None, answer: str = ANSWER) -> Path:
     """Tiny ``LlamaForCausalLM`` with Llama 3's rope scaling. ``teach_on``: OCR text whose
     production prompt it learns to answer with ``ANSWER``."""
     tokenizer = train_tokenizer(
@@ -269,24 +289,26 @@ def build_llama_text(directory: Path, *, teach_on: str | None = None) -> Path:
         inputs = tokenizer.apply_chat_template(
             prompts.ocr_messages(teach_on), add_generation_prompt=True, return_tensors="pt", return_dict=True
         )
-        teach(model, _text_batch(inputs), tokenizer)
+        teach(model, _text_batch(inputs), tokenizer, answer)
     return _save(directory, model, tokenizer)
 
 
 # --- shared ------------------------------------------------------------------------------------
 
 
-def teach(model: Any, batch: Callable[[list[int]], dict[str, Any]], tokenizer: Any, steps: int = 400) -> None:
-    """Fine-tune ``model`` until greedy decoding after the prompt reproduces ``ANSWER``.
+def teach(
+    model: Any, batch: Callable[[list[int]], dict[str, Any]], tokenizer: Any, answer: str = ANSWER, steps: int = 400
+) -> None:
+    """Fine-tune ``model`` until greedy decoding after the prompt reproduces ``answer``.
 
     Teacher-forced argmax equal to the answer at every position is exactly what greedy decoding
     of the same prompt produces; training stops there, with a margin, or fails loudly.
     """
-    answer = tokenizer(ANSWER, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
-    inputs = batch(answer)
+    ids = tokenizer(answer, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    inputs = batch(ids)
     labels = inputs["input_ids"].clone()
-    labels[:, : labels.shape[1] - len(answer)] = -100
-    target = torch.tensor(answer)
+    labels[:, : labels.shape[1] - len(ids)] = -100
+    target = torch.tensor(ids)
     # Only the language side learns: the random vision tower's gradients turn NaN now and then.
     trained = [p for name, p in model.named_parameters() if "vision" not in name]
     optimizer = torch.optim.Adam(trained, lr=1e-2)
@@ -296,7 +318,7 @@ def teach(model: Any, batch: Callable[[list[int]], dict[str, Any]], tokenizer: A
         optimizer.zero_grad()
         out = model(**inputs, labels=labels)
         losses.append(round(out.loss.item(), 3))
-        predicted = out.logits[0, -len(answer) - 1 : -1].argmax(-1)
+        predicted = out.logits[0, -len(ids) - 1 : -1].argmax(-1)
         if out.loss.item() < 0.01 and torch.equal(predicted, target):
             break
         out.loss.backward()
