@@ -8,13 +8,14 @@ Which parameters crash depends on the transformers version::
     encoder_repetition_penalty, encoder_no_repeat_ngram_size   every version
     repetition_penalty, no_repeat_ngram_size                   before 5.18 (later ones clamp ids)
 
-``plan_generation`` replaces the crash-prone ones, wherever they come from (the policy or the
-checkpoint's own ``generation_config.json``), by one ``VocabSafeRepetitionPenalty`` that skips ids
-outside the score range, so repetition control keeps working. Its strength is the policy's
-``repetition_penalty``, else ``encoder_repetition_penalty``, else ``DEFAULT_PENALTY`` when only an
-n-gram size asked for repetition control. ``check_token_ids`` is the last line of defence: an id
-outside the embedding, or an id that a remaining processor will index outside the lm_head, raises
-``IndexOutOfVocabulary`` before any kernel runs.
+``plan_generation`` switches the crash-prone ones off, wherever they come from (the policy or the
+checkpoint's own ``generation_config.json``), and adds one ``VocabSafeRepetitionPenalty`` that
+skips ids outside the score range, so repetition control keeps working. Its strength is the
+replaced ``repetition_penalty``, else the replaced ``encoder_repetition_penalty``, else
+``DEFAULT_PENALTY`` when only an n-gram size asked for repetition control; none is added when a
+``repetition_penalty`` that is safe on this version stays in force. ``check_token_ids`` is the last
+line of defence: an id outside the embedding, or an id that a remaining processor will index
+outside the lm_head, raises ``IndexOutOfVocabulary`` before any kernel runs.
 
 Imported only inside a backend's ``load``/``extract`` (it imports torch and transformers).
 """
@@ -113,11 +114,10 @@ def plan_generation(
     """
     kwargs = requested(options, checkpoint_defaults)
     replaced = [name for name in NEUTRAL if name in unsafe and _active(name, kwargs.get(name))]
-    plan = GenerationPlan(kwargs=kwargs, replaced=replaced)
-    if replaced:
-        penalty = _replacement_strength(kwargs)
-        plan.kwargs |= {name: NEUTRAL[name] for name in replaced}
-        plan.processors.append(VocabSafeRepetitionPenalty(penalty))
+    plan = GenerationPlan(kwargs=kwargs | {name: NEUTRAL[name] for name in replaced}, replaced=replaced)
+    if replaced and not _active("repetition_penalty", plan.kwargs.get("repetition_penalty")):
+        # (a repetition_penalty that is safe on this version already controls repetition)
+        plan.processors.append(VocabSafeRepetitionPenalty(_replacement_strength(kwargs, replaced)))
     really_unsafe = unsafe_parameters(transformers_version)
     plan.indexing = [n for n in really_unsafe if _active(n, plan.kwargs.get(n))]
     return plan
@@ -127,9 +127,9 @@ def _active(name: str, value: Any) -> bool:
     return value is not None and value != NEUTRAL[name]
 
 
-def _replacement_strength(kwargs: dict[str, Any]) -> float:
+def _replacement_strength(kwargs: dict[str, Any], replaced: list[str]) -> float:
     for name in ("repetition_penalty", "encoder_repetition_penalty"):
-        if _active(name, kwargs.get(name)):
+        if name in replaced:
             return float(kwargs[name])
     return DEFAULT_PENALTY
 

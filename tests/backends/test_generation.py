@@ -110,7 +110,11 @@ def test_safe_plan_replaces_every_unsafe_parameter_and_generates(mllama, mllama_
     )
     assert plan.replaced == list(generation.unsafe_parameters(INSTALLED))
     assert plan.indexing == []
-    assert [type(p) for p in plan.processors] == [generation.VocabSafeRepetitionPenalty]
+    assert all(plan.kwargs[name] == generation.NEUTRAL[name] for name in plan.replaced)
+    if "repetition_penalty" in plan.replaced:  # transformers < 5.18
+        assert [(type(p), p.penalty) for p in plan.processors] == [(generation.VocabSafeRepetitionPenalty, 1.3)]
+    else:  # the native penalty is safe here and stays; no second penalty on top of it
+        assert plan.kwargs["repetition_penalty"] == 1.3 and plan.processors == []
     output = generation.generate(mllama.model, dict(mllama_inputs), plan)
     assert output.shape[1] == mllama_inputs["input_ids"].shape[1] + 8
 
@@ -173,6 +177,21 @@ def test_checkpoint_defaults_that_crash_are_replaced_too():
     assert plan.replaced == ["repetition_penalty"]
     assert plan.kwargs["repetition_penalty"] == 1.0
     assert plan.processors[0].penalty == 1.2
+
+
+def test_replaced_encoder_penalty_keeps_its_strength_and_is_not_doubled():
+    alone = generation.plan_generation(
+        GenerationOptions(encoder_repetition_penalty=1.4),
+        unsafe=generation.ALWAYS_UNSAFE,
+        transformers_version="5.24.0",
+    )
+    assert [p.penalty for p in alone.processors] == [1.4]
+    with_native = generation.plan_generation(
+        GenerationOptions(encoder_repetition_penalty=1.4, repetition_penalty=1.2),
+        unsafe=generation.ALWAYS_UNSAFE,
+        transformers_version="5.24.0",
+    )
+    assert with_native.processors == [] and with_native.kwargs["repetition_penalty"] == 1.2
 
 
 def test_ngram_sizes_alone_get_the_default_penalty():
