@@ -73,7 +73,7 @@ class OcrLlmBackend(ModelBackend):
         meta = {
             "ocr_chars": len(page.text),
             "ocr_chars_used": len(text),
-            "ocr_confidence": page.mean_confidence,
+            "ocr_confidence": round(float(page.mean_confidence), 1),
             "prompt_tokens": int(inputs["input_ids"].shape[1]),
             "new_tokens": int(new_tokens.numel()),
         }

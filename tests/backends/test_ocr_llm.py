@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +14,7 @@ from backends.ocr_llm import OcrLlmBackend
 from router.errors import ErrorClass, ErrorInfo
 from router.signatures import classify
 from tests.backends.conftest import OCR_TEXT, document, model_options
-from tests.backends.tiny_models import ANSWER_FIELDS
+from tests.backends.tiny_models import ANSWER_FIELDS, build_llama_text, printed_receipt
 
 
 @dataclass
@@ -22,11 +23,8 @@ class Page:
 
     text: str
     mean_confidence: float = 91.0
-    words: list[str] = field(default_factory=list)
-
-    @property
-    def chars(self) -> int:
-        return len(self.text)
+    words: int = 0
+    chars: int = 0
 
 
 def given_text(text: str):
@@ -89,3 +87,23 @@ def test_too_little_ocr_text_fails_before_the_model_runs(llama_random):
 def test_registry_creates_the_backend_with_the_shared_ocr_code(llama_random):
     backend = registry.create(model_options("ocr_llm", llama_random))
     assert isinstance(backend, OcrLlmBackend) and backend._ocr is None  # backends.ocr.ocr_document on first use
+
+
+@pytest.fixture(scope="module")
+def llama_taught_on_real_ocr(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny Llama taught to answer the prompt built from Tesseract's reading of printed_receipt()."""
+    ocr = pytest.importorskip("backends.ocr", reason="the OCR module has not landed on this branch")
+    from backends.options import OcrOptions
+
+    text = ocr.ocr_document(document(printed_receipt()), OcrOptions()).text
+    return build_llama_text(tmp_path_factory.mktemp("llama-real-ocr"), teach_on=text)
+
+
+def test_full_path_from_image_through_tesseract(llama_taught_on_real_ocr):
+    """image -> Tesseract (the OCR + rules tier's code) -> chat prompt -> generate -> decode -> fields."""
+    backend = registry.create(model_options("ocr_llm", llama_taught_on_real_ocr))
+    extraction = backend.extract(document(printed_receipt()))
+    assert extraction.fields.model_dump(exclude_none=True, exclude={"line_items", "date_raw", "total_raw"}) == (
+        ANSWER_FIELDS
+    )
+    assert extraction.meta["ocr_chars"] > 40 and extraction.meta["ocr_confidence"] > 50
