@@ -82,24 +82,40 @@ class OcrRulesOptions(_Options):
     ocr: OcrOptions = Field(default_factory=OcrOptions, description="How Tesseract reads pages.")
 
 
+class _NativeOnly(ModelOptions):
+    """A model transformers implements itself: there is no remote code to trust."""
+
+    @model_validator(mode="after")
+    def _no_remote_code(self) -> _NativeOnly:
+        if self.trust_remote_code:
+            raise ValueError(
+                "trust_remote_code: this backend uses transformers' own model class and never runs "
+                "checkpoint code; remove trust_remote_code"
+            )
+        return self
+
+
 class InternVLOptions(ModelOptions):
-    """InternVL3: native transformers "-hf" checkpoints, or remote code when trusted."""
+    """InternVL3: native transformers "-hf" checkpoints, or the original remote-code ones when trusted."""
 
     kind: Literal["internvl3"] = "internvl3"
     max_tiles: int = Field(12, ge=1, le=40, description="Most 448-px tiles an image is cut into.")
 
 
-class LlamaVisionOptions(ModelOptions):
-    """Llama 3.2 Vision (Mllama), on one GPU, with generation parameters made CUDA-safe."""
+class LlamaVisionOptions(_NativeOnly):
+    """Llama 3.2 Vision (Mllama), whole on one GPU, with generation parameters made CUDA-safe."""
 
     kind: Literal["llama_vision"] = "llama_vision"
 
 
-class OcrLlmOptions(ModelOptions):
+class OcrLlmOptions(_NativeOnly):
     """Tesseract OCR text into a text-only Llama 3.2 Instruct."""
 
     kind: Literal["ocr_llm"] = "ocr_llm"
     ocr: OcrOptions = Field(default_factory=OcrOptions, description="How Tesseract reads pages.")
+    max_ocr_chars: int = Field(
+        6000, ge=100, le=100_000, description="OCR text beyond this many characters is cut before prompting."
+    )
 
 
 class FaultyOptions(_Options):

@@ -31,6 +31,7 @@ def doctor(
             "backend": t.backend.kind,
             "ready": (reason := registry.preflight(t.backend)) is None,
             "reason": reason,
+            "weights": _weights(registry, t.backend),
         }
         for t in loaded.tiers
     ]
@@ -38,6 +39,12 @@ def doctor(
         typer.echo(json.dumps(report, indent=2))
     else:
         _print(report)
+
+
+def _weights(registry: Any, options: Any) -> dict[str, Any] | None:
+    """Where a model tier expects its weights and how to fetch them; None for tiers without weights."""
+    weights = getattr(registry.backend_class(options.kind), "weights", None)
+    return None if weights is None else dict(weights(options))
 
 
 def tesseract_version() -> str | None:
@@ -73,8 +80,12 @@ def _print(report: dict[str, Any]) -> None:
     bnb = report.get("bitsandbytes", {})
     console.print(f"bitsandbytes  {bnb.get('version', bnb.get('error', '?'))} backends: {bnb.get('backends', '-')}")
     table = Table(title=f"policy {report['policy']['name']} [{report['policy']['hash']}]")
-    for column in ("tier", "backend", "can run", "why not"):
+    for column in ("tier", "backend", "can run", "weights", "why not"):
         table.add_column(column, overflow="fold")
     for tier in report["tiers"]:
-        table.add_row(tier["tier"], tier["backend"], "yes" if tier["ready"] else "no", tier["reason"] or "")
+        weights = tier["weights"] or {}
+        where = (
+            f"found: {weights['found']} ({weights['source']})" if weights.get("found") else weights.get("expected", "")
+        )
+        table.add_row(tier["tier"], tier["backend"], "yes" if tier["ready"] else "no", where, tier["reason"] or "")
     console.print(table)

@@ -1,0 +1,165 @@
+"""InternVL3: the native transformers model by default, the original remote code only when trusted.
+
+- Native (default): ``InternVLForConditionalGeneration`` with its ``AutoProcessor`` for the "-hf"
+  checkpoints (OpenGVLab/InternVL3-8B-hf). The processor tiles the page (``max_patches`` =
+  ``max_tiles``) and expands ``<IMG_CONTEXT>``; those ids lie inside the lm_head, so generation
+  parameters pass through unchanged (the id preflight check still runs).
+- Remote code (``trust_remote_code: true``, which the policy also requires to run in a worker
+  process): the original checkpoints (OpenGVLab/InternVL3-8B) with their own ``chat()``. They need
+  timm and einops, and the caller does the dynamic tiling (``backends.internvl_tiles``).
+
+A checkpoint of the other flavour than the policy asks for is refused with the fix in the message.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from backends import prompts
+from backends.document import Document
+from backends.errors import BackendUnavailable
+from backends.hf import Checkpoint, locate
+from backends.model_backend import ModelBackend
+from backends.options import InternVLOptions
+
+REMOTE_CODE_PACKAGES = ("timm", "einops", "torchvision")
+
+
+class InternVLBackend(ModelBackend):
+    kind = "internvl3"
+    suggested_model = "OpenGVLab/InternVL3-8B-hf"
+    packages = ("torch", "transformers", "torchvision", "PIL")
+
+    def __init__(self, options: InternVLOptions):
+        super().__init__(options)
+        self.options: InternVLOptions = options
+        self.processor: Any = None
+        self.tokenizer: Any = None
+        self.plan: Any = None
+        self.vocab: tuple[int, int] = (0, 0)
+
+    @classmethod
+    def required_packages(cls, options: Any) -> tuple[str, ...]:
+        return cls.packages + (REMOTE_CODE_PACKAGES if options.trust_remote_code else ())
+
+    @classmethod
+    def suggested_for(cls, options: Any) -> str:
+        return "OpenGVLab/InternVL3-8B" if options.trust_remote_code else cls.suggested_model
+
+    @classmethod
+    def preflight(cls, options: Any) -> str | None:
+        reason = super().preflight(options)
+        if reason is None:
+            found = locate(options)
+            reason = flavour_mismatch(Path(found.ref), options.trust_remote_code) if found and found.offline else None
+        return reason
+
+    def _load(self, checkpoint: Checkpoint, device: str) -> None:
+        from backends import generation, loading
+
+        if checkpoint.offline:
+            mismatch = flavour_mismatch(Path(checkpoint.ref), self.options.trust_remote_code)
+            if mismatch:
+                raise BackendUnavailable(mismatch)
+        if self.options.trust_remote_code:
+            self._load_remote_code(checkpoint, device)
+        else:
+            self._load_native(checkpoint, device)
+        version = loading.transformers_version()
+        self.plan = generation.plan_generation(
+            self.options.generation,
+            unsafe=(),  # image ids lie inside the lm_head
+            transformers_version=version,
+            checkpoint_defaults=getattr(self.model, "generation_config", None),
+        )
+
+    def _load_native(self, checkpoint: Checkpoint, device: str) -> None:
+        from transformers import AutoProcessor, InternVLForConditionalGeneration
+
+        from backends import generation, loading
+
+        self.processor = AutoProcessor.from_pretrained(
+            checkpoint.ref, **loading.pretrained_kwargs(self.options, checkpoint)
+        )
+        self.model = loading.load_model(InternVLForConditionalGeneration, self.options, checkpoint, device)
+        self.vocab = generation.model_vocab_sizes(self.model)
+
+    def _load_remote_code(self, checkpoint: Checkpoint, device: str) -> None:
+        from transformers import AutoModel, AutoTokenizer
+
+        from backends import loading
+
+        common = loading.pretrained_kwargs(self.options, checkpoint)
+        self.tokenizer = AutoTokenizer.from_pretrained(checkpoint.ref, use_fast=False, **common)
+        self.model = loading.load_model(AutoModel, self.options, checkpoint, device)
+
+    def _answer(self, document: Document) -> tuple[str, dict[str, Any]]:
+        if self.options.trust_remote_code:
+            return self._answer_remote_code(document)
+        return self._answer_native(document)
+
+    def _answer_native(self, document: Document) -> tuple[str, dict[str, Any]]:
+        from backends import generation
+
+        prompt = self.processor.apply_chat_template(prompts.vision_messages(), add_generation_prompt=True)
+        inputs = self.processor(
+            images=document.pages[0], text=prompt, max_patches=self.options.max_tiles, return_tensors="pt"
+        ).to(self.device)
+        inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
+        embedding_rows, lm_head_rows = self.vocab
+        generation.check_token_ids(
+            inputs["input_ids"], embedding_rows=embedding_rows, lm_head_rows=lm_head_rows, indexing=self.plan.indexing
+        )
+        output = generation.generate(self.model, inputs, self.plan)
+        new_tokens = output[0, inputs["input_ids"].shape[1] :]
+        text = self.processor.decode(new_tokens, skip_special_tokens=True)
+        meta = {
+            "tiles": int(inputs["pixel_values"].shape[0]),
+            "prompt_tokens": int(inputs["input_ids"].shape[1]),
+            "new_tokens": int(new_tokens.numel()),
+        }
+        return text, meta
+
+    def _answer_remote_code(self, document: Document) -> tuple[str, dict[str, Any]]:
+        import torch
+
+        from backends.internvl_tiles import tiles_tensor
+
+        tile = remote_code_tile_size(self.model.config)
+        pixel_values = tiles_tensor(document.pages[0], self.options.max_tiles, tile).to(self.device, self.model.dtype)
+        with torch.inference_mode():
+            text = self.model.chat(self.tokenizer, pixel_values, prompts.REMOTE_CODE_QUESTION, dict(self.plan.kwargs))
+        return str(text), {"tiles": int(pixel_values.shape[0])}
+
+    def _release(self) -> None:
+        self.processor = None
+        self.tokenizer = None
+
+
+def remote_code_tile_size(config: Any) -> int:
+    """The tile side an original InternVL checkpoint was trained on (448 for InternVL3)."""
+    size: Any = getattr(config, "force_image_size", None) or getattr(config.vision_config, "image_size", 448)
+    return int(size[0] if isinstance(size, list | tuple) else size)
+
+
+def flavour_mismatch(directory: Path, trust_remote_code: bool) -> str | None:
+    """Why this checkpoint does not fit the policy's ``trust_remote_code`` choice, or None."""
+    try:
+        config = json.loads((directory / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None  # the loader reports unreadable checkpoints itself
+    remote = "auto_map" in config or config.get("model_type") == "internvl_chat"
+    if remote and not trust_remote_code:
+        return (
+            f"{directory} is an original InternVL checkpoint that runs its own code: use the "
+            "transformers-native '-hf' checkpoint (e.g. OpenGVLab/InternVL3-8B-hf), or set "
+            "trust_remote_code: true for this tier if you trust that code"
+        )
+    if not remote and trust_remote_code:
+        return (
+            f"{directory} is a transformers-native InternVL checkpoint: remove trust_remote_code "
+            "(it only applies to the original checkpoints such as OpenGVLab/InternVL3-8B)"
+        )
+    return None

@@ -1,0 +1,75 @@
+"""Llama 3.2 Vision (Mllama), CUDA-safe.
+
+Mllama's quirk: the ``<|image|>`` token id equals the lm_head size (128256 in the real model; the
+input embedding has 8 spare rows for it), so any logits processor that indexes scores with prompt
+ids reads outside the logits. On CUDA that is a device-side assert which poisons the worker for
+good (transformers issue #34304). This backend therefore
+
+- loads the model whole onto ``cuda:{gpu}`` (or the CPU), never with ``device_map="auto"``;
+- replaces the generation parameters that crash on the installed transformers version by a
+  vocabulary-safe repetition penalty (``backends.generation``), including ones the checkpoint's
+  ``generation_config.json`` sets, and records the replacement in the answer's metadata;
+- checks every input id against the embedding, and every id a remaining processor will index
+  against the lm_head, before generating: a would-be assert becomes ``IndexOutOfVocabulary``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from backends import prompts
+from backends.document import Document
+from backends.hf import Checkpoint
+from backends.model_backend import ModelBackend
+from backends.options import LlamaVisionOptions
+
+
+class LlamaVisionBackend(ModelBackend):
+    kind = "llama_vision"
+    suggested_model = "meta-llama/Llama-3.2-11B-Vision-Instruct"
+    packages = ("torch", "transformers", "PIL")
+
+    def __init__(self, options: LlamaVisionOptions):
+        super().__init__(options)
+        self.processor: Any = None
+        self.plan: Any = None
+        self.vocab: tuple[int, int] = (0, 0)
+
+    def _load(self, checkpoint: Checkpoint, device: str) -> None:
+        from transformers import AutoProcessor, MllamaForConditionalGeneration
+
+        from backends import generation, loading
+
+        self.processor = AutoProcessor.from_pretrained(
+            checkpoint.ref, **loading.pretrained_kwargs(self.options, checkpoint)
+        )
+        self.model = loading.load_model(MllamaForConditionalGeneration, self.options, checkpoint, device)
+        version = loading.transformers_version()
+        self.plan = generation.plan_generation(
+            self.options.generation,
+            unsafe=generation.unsafe_parameters(version),
+            transformers_version=version,
+            checkpoint_defaults=self.model.generation_config,
+        )
+        self.vocab = generation.model_vocab_sizes(self.model)
+
+    def _answer(self, document: Document) -> tuple[str, dict[str, Any]]:
+        from backends import generation
+
+        prompt = self.processor.apply_chat_template(prompts.vision_messages(), add_generation_prompt=True)
+        inputs = self.processor(images=document.pages[0], text=prompt, add_special_tokens=False, return_tensors="pt")
+        inputs = inputs.to(self.device)
+        inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
+        embedding_rows, lm_head_rows = self.vocab
+        generation.check_token_ids(
+            inputs["input_ids"], embedding_rows=embedding_rows, lm_head_rows=lm_head_rows, indexing=self.plan.indexing
+        )
+        output = generation.generate(self.model, inputs, self.plan)
+        new_tokens = output[0, inputs["input_ids"].shape[1] :]
+        text = self.processor.decode(new_tokens, skip_special_tokens=True)
+        return text, {"prompt_tokens": int(inputs["input_ids"].shape[1]), "new_tokens": int(new_tokens.numel())} | (
+            self.plan.meta()
+        )
+
+    def _release(self) -> None:
+        self.processor = None

@@ -1,0 +1,230 @@
+"""The seed bug (transformers #34304) reproduced on the CPU, and avoided by the CUDA-safe plan.
+
+The tiny Mllama has the real model's layout: ``<|image|>`` is the last token, its id equals the
+lm_head size, and the input embedding has 8 spare rows. The parameters that crash depend on the
+installed transformers version (``generation.unsafe_parameters``); each is tried raw.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+import transformers
+from transformers import RepetitionPenaltyLogitsProcessor
+
+from backends import generation, prompts
+from backends.errors import IndexOutOfVocabulary
+from backends.llama_vision import LlamaVisionBackend
+from backends.options import GenerationOptions
+from router.errors import ErrorClass, ErrorInfo, PolicyError
+from router.policy import policy_from_dict
+from router.signatures import classify
+from tests.backends.conftest import model_options
+from tests.backends.tiny_models import receipt_image
+
+INSTALLED = transformers.__version__
+RAW_VALUES: dict[str, Any] = {
+    "repetition_penalty": 1.3,
+    "no_repeat_ngram_size": 2,
+    "encoder_repetition_penalty": 1.3,
+    "encoder_no_repeat_ngram_size": 2,
+}
+
+
+@pytest.fixture(scope="module")
+def mllama(mllama_random: Path) -> LlamaVisionBackend:
+    backend = LlamaVisionBackend(model_options("llama_vision", mllama_random))
+    backend.load()  # the production loading path
+    return backend
+
+
+@pytest.fixture(scope="module")
+def mllama_inputs(mllama: LlamaVisionBackend) -> Any:
+    prompt = mllama.processor.apply_chat_template(prompts.vision_messages(), add_generation_prompt=True)
+    return mllama.processor(images=receipt_image(), text=prompt, add_special_tokens=False, return_tensors="pt")
+
+
+def test_tiny_mllama_has_the_real_layout_image_token_id_equals_lm_head_rows(mllama, mllama_inputs):
+    embedding_rows, lm_head_rows = generation.model_vocab_sizes(mllama.model)
+    assert mllama.model.config.image_token_index == lm_head_rows
+    assert embedding_rows == lm_head_rows + 8
+    assert int(mllama_inputs["input_ids"].max()) == lm_head_rows  # the prompt holds the image token
+
+
+@pytest.mark.parametrize(
+    ("version", "unsafe"),
+    [
+        ("4.45.2", generation.ALWAYS_UNSAFE + generation.UNSAFE_BEFORE_CLAMP),
+        ("5.17.0", generation.ALWAYS_UNSAFE + generation.UNSAFE_BEFORE_CLAMP),
+        ("5.18.0", generation.ALWAYS_UNSAFE),
+        ("5.24.0", generation.ALWAYS_UNSAFE),
+    ],
+)
+def test_which_parameters_crash_depends_on_the_transformers_version(version, unsafe):
+    assert generation.unsafe_parameters(version) == unsafe
+
+
+@pytest.mark.parametrize("name", generation.unsafe_parameters(INSTALLED))
+def test_seed_bug_raw_parameter_raises_the_out_of_range_error_on_cpu(mllama, mllama_inputs, name):
+    """Raw, each crash-prone parameter makes a logits processor index the logits at the image id."""
+    lm_head_rows = generation.model_vocab_sizes(mllama.model)[1]
+    with torch.inference_mode(), pytest.raises((RuntimeError, IndexError)) as caught:
+        mllama.model.generate(**mllama_inputs, max_new_tokens=3, do_sample=False, **{name: RAW_VALUES[name]})
+    assert re.search(
+        rf"index {lm_head_rows} is out of bounds for dimension \d with size {lm_head_rows}", str(caught.value)
+    )
+    assert classify(ErrorInfo.from_exception(caught.value)).error_class is ErrorClass.BAD_INDEX
+
+
+@pytest.mark.parametrize("name", generation.unsafe_parameters(INSTALLED))
+def test_preflight_check_turns_the_raw_parameter_into_index_out_of_vocabulary(mllama, mllama_inputs, name):
+    raw = generation.plan_generation(
+        GenerationOptions(**{name: RAW_VALUES[name]}), unsafe=(), transformers_version=INSTALLED
+    )
+    embedding_rows, lm_head_rows = generation.model_vocab_sizes(mllama.model)
+    with pytest.raises(
+        IndexOutOfVocabulary, match=f"{name} would index the logits at prompt id {lm_head_rows}"
+    ) as caught:
+        generation.check_token_ids(
+            mllama_inputs["input_ids"], embedding_rows=embedding_rows, lm_head_rows=lm_head_rows, indexing=raw.indexing
+        )
+    assert classify(ErrorInfo.from_exception(caught.value)).error_class is ErrorClass.BAD_INDEX
+
+
+def test_preflight_check_rejects_an_input_id_outside_the_embedding(mllama, mllama_inputs):
+    embedding_rows, lm_head_rows = generation.model_vocab_sizes(mllama.model)
+    ids = mllama_inputs["input_ids"].clone()
+    ids[0, 0] = embedding_rows
+    with pytest.raises(IndexOutOfVocabulary, match=f"input id {embedding_rows} lies outside the input embedding"):
+        generation.check_token_ids(ids, embedding_rows=embedding_rows, lm_head_rows=lm_head_rows, indexing=())
+
+
+def test_safe_plan_replaces_every_unsafe_parameter_and_generates(mllama, mllama_inputs):
+    options = GenerationOptions(max_new_tokens=8, **RAW_VALUES)
+    plan = generation.plan_generation(
+        options, unsafe=generation.unsafe_parameters(INSTALLED), transformers_version=INSTALLED
+    )
+    assert plan.replaced == list(generation.unsafe_parameters(INSTALLED))
+    assert plan.indexing == []
+    assert all(plan.kwargs[name] == generation.NEUTRAL[name] for name in plan.replaced)
+    if "repetition_penalty" in plan.replaced:  # transformers < 5.18
+        assert [(type(p), p.penalty) for p in plan.processors] == [(generation.VocabSafeRepetitionPenalty, 1.3)]
+    else:  # the native penalty is safe here and stays; no second penalty on top of it
+        assert plan.kwargs["repetition_penalty"] == 1.3 and plan.processors == []
+    output = generation.generate(mllama.model, dict(mllama_inputs), plan)
+    assert output.shape[1] == mllama_inputs["input_ids"].shape[1] + 8
+
+
+def test_repetition_control_still_applies_after_the_replacement(mllama, mllama_inputs):
+    """The replacement penalty runs inside generate: the processed scores differ from the raw
+    logits at exactly the prompt ids inside the vocabulary, and the untaught model's loop is gone."""
+    n = 30
+    results = {}
+    for penalty in (None, 1.5):
+        plan = generation.plan_generation(
+            GenerationOptions(max_new_tokens=n, encoder_repetition_penalty=penalty),
+            unsafe=generation.unsafe_parameters(INSTALLED),
+            transformers_version=INSTALLED,
+        )
+        with torch.inference_mode():
+            results[penalty] = mllama.model.generate(
+                **mllama_inputs,
+                **plan.kwargs,
+                logits_processor=plan.processors,
+                return_dict_in_generate=True,
+                output_scores=True,
+                output_logits=True,
+            )
+    lm_head_rows = generation.model_vocab_sizes(mllama.model)[1]
+    prompt_ids = {i for i in mllama_inputs["input_ids"][0].tolist() if i < lm_head_rows}
+    penalized = results[1.5]
+    changed = (penalized.scores[0][0] != penalized.logits[0][0]).nonzero().flatten().tolist()
+    assert set(changed) == prompt_ids
+    assert torch.equal(results[None].scores[0], results[None].logits[0])
+    new = {p: r.sequences[0, -n:].tolist() for p, r in results.items()}
+    assert len(set(new[None])) < n  # greedy random weights fall into a loop
+    assert len(set(new[1.5])) == n  # the penalty breaks it
+
+
+def test_vocab_safe_penalty_matches_transformers_inside_the_vocabulary():
+    torch.manual_seed(1)
+    scores = torch.randn(2, 50)
+    ids = torch.randint(0, 50, (2, 12))
+    expected = RepetitionPenaltyLogitsProcessor(1.4)(ids, scores.clone())
+    assert torch.allclose(generation.VocabSafeRepetitionPenalty(1.4)(ids, scores.clone()), expected)
+
+
+def test_vocab_safe_penalty_skips_ids_outside_the_scores():
+    scores = torch.tensor([[2.0, -2.0, 1.0, 4.0]])
+    ids = torch.tensor([[0, 1, 4, 4, -1, 99]])  # 4 and 99 lie past the 4 columns, -1 before them
+    out = generation.VocabSafeRepetitionPenalty(2.0)(ids, scores.clone())
+    assert out.tolist() == [[1.0, -4.0, 1.0, 4.0]]
+
+
+def test_checkpoint_defaults_that_crash_are_replaced_too():
+    """A checkpoint's generation_config.json may set repetition_penalty itself."""
+    defaults = transformers.GenerationConfig(repetition_penalty=1.2)
+    plan = generation.plan_generation(
+        GenerationOptions(),
+        unsafe=generation.unsafe_parameters("5.17.0"),
+        transformers_version="5.17.0",
+        checkpoint_defaults=defaults,
+    )
+    assert plan.replaced == ["repetition_penalty"]
+    assert plan.kwargs["repetition_penalty"] == 1.0
+    assert plan.processors[0].penalty == 1.2
+
+
+def test_replaced_encoder_penalty_keeps_its_strength_and_is_not_doubled():
+    alone = generation.plan_generation(
+        GenerationOptions(encoder_repetition_penalty=1.4),
+        unsafe=generation.ALWAYS_UNSAFE,
+        transformers_version="5.24.0",
+    )
+    assert [p.penalty for p in alone.processors] == [1.4]
+    with_native = generation.plan_generation(
+        GenerationOptions(encoder_repetition_penalty=1.4, repetition_penalty=1.2),
+        unsafe=generation.ALWAYS_UNSAFE,
+        transformers_version="5.24.0",
+    )
+    assert with_native.processors == [] and with_native.kwargs["repetition_penalty"] == 1.2
+
+
+def test_ngram_sizes_alone_get_the_default_penalty():
+    plan = generation.plan_generation(
+        GenerationOptions(encoder_no_repeat_ngram_size=3),
+        unsafe=generation.ALWAYS_UNSAFE,
+        transformers_version="5.24.0",
+    )
+    assert plan.replaced == ["encoder_no_repeat_ngram_size"]
+    assert plan.kwargs["encoder_no_repeat_ngram_size"] == 0
+    assert plan.processors[0].penalty == generation.DEFAULT_PENALTY
+
+
+def test_safe_parameters_pass_through_unchanged():
+    plan = generation.plan_generation(
+        GenerationOptions(repetition_penalty=1.1, no_repeat_ngram_size=4),
+        unsafe=generation.unsafe_parameters("5.24.0"),
+        transformers_version="5.24.0",
+    )
+    assert (plan.replaced, plan.processors, plan.indexing) == ([], [], [])
+    assert plan.kwargs["repetition_penalty"] == 1.1 and plan.kwargs["no_repeat_ngram_size"] == 4
+
+
+def test_early_stopping_with_greedy_search_is_a_policy_error_naming_the_field():
+    policy = {
+        "tiers": [
+            {
+                "name": "llama-vision",
+                "backend": {"kind": "llama_vision", "model": "/models/x", "generation": {"early_stopping": True}},
+            }
+        ]
+    }
+    with pytest.raises(PolicyError) as caught:
+        policy_from_dict(policy)
+    assert "tiers[0].backend.generation" in str(caught.value)
+    assert "early_stopping only applies to beam search" in str(caught.value)
