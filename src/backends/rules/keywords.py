@@ -35,7 +35,9 @@ NOT_TOTAL: str = "|".join(
         r"\bsub\s*-?\s*tota",
         r"zwischensumme|sous[\s-]*total|subtotale|subtotaal",
         r"excl|exclud|before\s*(?:tax|gst|vat)|\bex\b|\(ex\)|w/o|ohne\s*mwst|\bht\b|netto",
-        r"\b(?:qty|quantity|item|items|item\(s\)|count|pcs|no\.?\s*of)\b",
+        _TOTAL + r"\s*(?:no\.?\s*of\s*)?(?:qty|quantity|items?|item\(s\)|[l1]tems|count|pcs|units?|articles?)\b",
+        r"^\W*(?:qty|quantity|items?|item\(s\)|item\s*count|no\.?\s*of\s*items|anzahl)\b(?!.*t[o0]tal)",
+        r"\b(?:item\s*count|no\.?\s*of\s*items)\b",
         r"\bsav(?:e|ed|ing|ings)\b|discount|\bdisc\b|rabatt|remise|descuento",
         r"chang|\bchg\b|kembalian|r[üu]ckgeld|wechselgeld|rendu|monnaie|cambio",
         r"tender|cash\b|(?<!be )(?<!to )\bpaid\b|received|bezahlt|gegeben|esp[èe]ces|efectivo",
@@ -112,7 +114,7 @@ NOT_MERCHANT = (
     r"|\bgst\b|\bsst\b|\bvat\b|\bmwst\b|\bust\b|\btva\b|\btax\b|\babn\b|\bnpwp\b|\bsiret\b|\breg\b|registration"
     r"|\bco\.?\s*(?:no|reg)|company\s*(?:no|reg)|\broc\b|\bbrn\b|\bid\b|st\.?-?nr|steuer"
     r"|\bdate\b|\btime\b|\bcashier\b|\bcounter\b|\btable\b|\bserver\b|\border\b|\bstaff\b|\bterminal\b"
-    r"|\bcopy\b|\bduplicate\b|\bsimplified\b|\bcash\s*bill\b|\bcash\s*sale|\bhours\b|\bopen\b|opening|\bmember"
+    r"|\bdocument\b|\bdoc\b|\bslip\b|\btrans\b|\bcopy\b|\bduplicate\b|\bsimplified\b|\bcash\s*bill\b|\bcash\s*sale|\bhours\b|\bopen\b|opening|\bmember"
 )
 
 #: Address lines in several countries: street words that mark an address wherever they stand, a house
