@@ -7,9 +7,10 @@ documents in parallel processes instead) without touching ``os.environ``, which 
 torch in a process that hosts a model. The binary is ``pytesseract.pytesseract.tesseract_cmd``
 (``tesseract`` on the PATH unless configured), so a program that configured pytesseract is obeyed.
 
-Failures: no binary -> ``BackendUnavailable`` with the install hint; past ``timeout_s`` -> the
-process is killed and ``TimeoutError`` raised; too little text -> ``InvalidOutput`` (a failure to
-escalate, never an answer). Messages carry counts, never the document's text.
+Failures: no binary, or no data for the language -> ``BackendUnavailable`` with the install hint;
+past ``timeout_s`` -> the process is killed and ``TimeoutError`` raised; too little text ->
+``InvalidOutput`` (a failure to escalate, never an answer). Messages carry counts, never the
+document's text.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -32,6 +34,9 @@ INSTALL_HINT = (
     "'sudo apt-get install tesseract-ocr', macOS: 'brew install tesseract') or set "
     "pytesseract.pytesseract.tesseract_cmd to the binary"
 )
+
+
+_MISSING_LANGUAGE = re.compile(r"Failed loading language|Error opening data file", re.IGNORECASE)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,8 +117,28 @@ def run_tesseract(image: Image.Image, options: OcrOptions) -> str:
     except subprocess.TimeoutExpired:
         raise TimeoutError(f"tesseract took longer than timeout_s={options.timeout_s:g}s") from None
     if done.returncode != 0:
-        raise RuntimeError(f"tesseract exited with status {done.returncode}: {_last_line(done.stderr)}")
+        message = _last_line(done.stderr)
+        if _MISSING_LANGUAGE.search(done.stderr.decode("utf-8", errors="replace")):
+            raise BackendUnavailable(language_hint(options.lang))
+        raise RuntimeError(f"tesseract exited with status {done.returncode}: {message}")
     return done.stdout.decode("utf-8", errors="replace")
+
+
+def missing_languages(lang: str) -> list[str]:
+    """The languages in ``lang`` (``"eng+deu"``) that this Tesseract has no data for."""
+    binary = tesseract_cmd()
+    if binary is None:
+        return lang.split("+")
+    listed = subprocess.run([binary, "--list-langs"], capture_output=True, timeout=30, check=False)
+    installed = set(listed.stdout.decode("utf-8", errors="replace").split()[1:]) if listed.returncode == 0 else set()
+    return [name for name in lang.split("+") if name not in installed]
+
+
+def language_hint(lang: str) -> str:
+    packages = " ".join(f"tesseract-ocr-{name}" for name in lang.split("+"))
+    return (
+        f"tesseract has no data for language(s) {lang!r}: install it (Debian/Ubuntu: 'sudo apt-get install {packages}')"
+    )
 
 
 def parse_tsv(tsv: str) -> OcrPage:

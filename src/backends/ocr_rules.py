@@ -13,7 +13,7 @@ from typing import Any
 
 from backends.base import BaseBackend, Extraction
 from backends.document import Document
-from backends.ocr import INSTALL_HINT, OcrPage, ocr_document, tesseract_cmd
+from backends.ocr import INSTALL_HINT, OcrPage, language_hint, missing_languages, ocr_document, tesseract_cmd
 from backends.options import OcrRulesOptions
 from backends.rules import read_receipt
 
@@ -27,8 +27,10 @@ class OcrRulesBackend(BaseBackend):
 
     @classmethod
     def preflight(cls, options: Any) -> str | None:
-        """Why this backend cannot run here: only a missing tesseract binary."""
-        return None if tesseract_cmd() else INSTALL_HINT
+        """Why this backend cannot run here: no tesseract binary, or no data for the languages."""
+        if tesseract_cmd() is None:
+            return INSTALL_HINT
+        return language_hint(options.ocr.lang) if missing_languages(options.ocr.lang) else None
 
     def extract(self, document: Document) -> Extraction:
         page = ocr_document(document, self.options.ocr)

@@ -104,10 +104,16 @@ def test_tesseract_runs_with_one_openmp_thread_without_touching_os_environ(monke
 
 
 def test_a_failing_tesseract_raises_with_its_last_error_line(monkeypatch, tmp_path):
-    fake = _fake_tesseract(tmp_path, 'echo "Error opening data file eng.traineddata" >&2; exit 1')
+    fake = _fake_tesseract(tmp_path, 'echo "Warning: something" >&2; echo "Image too large: (1, 99999)" >&2; exit 1')
     monkeypatch.setattr("pytesseract.pytesseract.tesseract_cmd", str(fake))
-    with pytest.raises(RuntimeError, match=r"status 1: Error opening data file eng.traineddata"):
+    with pytest.raises(RuntimeError, match=r"status 1: Image too large: \(1, 99999\)$"):
         ocr_page(Image.new("RGB", (10, 10)), OcrOptions())
+
+
+def test_a_language_without_data_is_unavailable_with_the_package_to_install(receipt):
+    assert ocr.missing_languages("eng+xyz") == ["xyz"]  # preflight's check
+    with pytest.raises(BackendUnavailable, match=r"no data for language\(s\) 'xyz'.*tesseract-ocr-xyz"):
+        ocr_page(receipt[1], OcrOptions(lang="xyz"))
 
 
 def test_parse_tsv_groups_words_into_lines_and_skips_empty_and_unscored_rows():

@@ -124,8 +124,10 @@ def test_min_chars_comes_from_the_policy_options():
         strict.extract(document_of(image))
 
 
-def test_preflight_checks_only_for_the_tesseract_binary(monkeypatch):
+def test_preflight_checks_for_the_tesseract_binary_and_its_languages(monkeypatch):
     assert OcrRulesBackend.preflight(OcrRulesOptions()) is None
+    missing = OcrRulesBackend.preflight(OcrRulesOptions(ocr=OcrOptions(lang="eng+xyz")))
+    assert missing is not None and "tesseract-ocr-xyz" in missing
     monkeypatch.setattr("pytesseract.pytesseract.tesseract_cmd", "/nonexistent/tesseract")
     assert "tesseract is not installed" in (OcrRulesBackend.preflight(OcrRulesOptions()) or "")
 
