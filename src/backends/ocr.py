@@ -4,8 +4,8 @@ Tesseract runs as a subprocess reading the image from stdin and writing TSV (``i
 format) to stdout, so one run gives the text, the layout and the confidences. Each call gets its
 own environment with ``OMP_THREAD_LIMIT=1`` (2.7x faster on receipts, identical output; run
 documents in parallel processes instead) without touching ``os.environ``, which would also throttle
-torch in a process that hosts a model. The binary is ``pytesseract.pytesseract.tesseract_cmd``
-(``tesseract`` on the PATH unless configured), so a program that configured pytesseract is obeyed.
+torch in a process that hosts a model. The binary is ``tesseract`` on the PATH, or
+``pytesseract.pytesseract.tesseract_cmd`` when a program configured pytesseract.
 
 Failures: no binary, or no data for the language -> ``BackendUnavailable`` with the install hint;
 past ``timeout_s`` -> the process is killed and ``TimeoutError`` raised; too little text ->
@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import time
 
 from PIL import Image
@@ -79,13 +80,13 @@ class OcrPage:
 
 
 def tesseract_cmd() -> str | None:
-    """The path of the tesseract binary to run, or None when there is none."""
-    try:
-        import pytesseract
+    """The path of the tesseract binary to run, or None when there is none.
 
-        configured = str(pytesseract.pytesseract.tesseract_cmd)
-    except ImportError:
-        configured = "tesseract"
+    A program that set ``pytesseract.pytesseract.tesseract_cmd`` has imported pytesseract, so it
+    is only consulted when already imported (importing it costs numpy).
+    """
+    pytesseract = sys.modules.get("pytesseract.pytesseract")
+    configured = str(getattr(pytesseract, "tesseract_cmd", "tesseract"))
     return shutil.which(configured)
 
 

@@ -247,3 +247,17 @@ def test_notes_hold_no_document_text():
     notes = read_text(MALAYSIA).notes
     assert all(isinstance(value, int | float | str | None) for value in notes.values())
     assert "TAMAN" not in json.dumps(notes) and "9.00" not in json.dumps(notes)
+
+
+@pytest.mark.parametrize(
+    ("lines", "total"),
+    [
+        (("Totale complessivo 12,40", "Contanti 20,00", "Resto 7,60"), "12.40"),  # Italian
+        (("Subtotaal 8,10", "Te betalen 8,10", "Contant 10,00", "Wisselgeld 1,90"), "8.10"),  # Dutch
+        (("Importe total 15,00", "Efectivo 20,00", "Cambio 5,00"), "15.00"),  # Spanish
+        (("Nettobetrag 4,62", "MwSt-Betrag 0,88", "Brutto 5,50", "Bar 10,00", "Rückgeld 4,50"), "5.50"),  # German
+        (("SUBTOTAL 25.48", "TAX 1 8.25 % 2.10", "TOTAL 27.58", "TOTAL NUMBER OF ITEMS SOLD = 2"), "27.58"),  # US
+    ],
+)
+def test_totals_in_other_languages(lines, total):
+    assert total_of(*lines) == total

@@ -19,12 +19,13 @@ TOTAL_KEYWORDS: tuple[tuple[str, float], ...] = (
     (r"balance\s*due|grand\s*" + _TOTAL + r"|" + _TOTAL + r"\s*(?:amt\s*)?(?:rounded|after\s*(?:rounding|adj))", 5.0),
     (r"round(?:ed|ing)\s*" + _TOTAL + r"|net[t]?\s*" + _TOTAL + r"|" + _TOTAL + r"\s*ttc|net\s*[àa]\s*payer", 4.5),
     (r"zu\s*zahlen|gesamtbetrag|[àa]\s*payer|montant\s*total|importe\s*total|totale\s*(?:euro|eur)?", 4.5),
+    (r"te\s*betalen|totale\s*complessivo|(?:total|importe)?\s*a\s*pagar", 4.5),
     (r"jumlah\s*(?:besar|bayaran|perlu\s*dibayar)", 4.5),
     # the total, tax included
     (_TOTAL + r"\s*(?:sales\s*)?\(?\s*(?:incl|inc\b|inc\.|including|inclusive|with\s*(?:gst|tax|vat))", 4.0),
     (_TOTAL + r"\s*(?:rm|myr|eur|usd|sgd|gbp|chf)?\s*(?:incl|inc\b|inc\.|including|inclusive)", 4.0),
     (_TOTAL + r"\s*(?:sales|amount|amt|price|bill|purchase|payment)\b", 3.5),
-    (r"\bsumme\b|\bbetrag\b|\bgesamt\b|\bendsumme\b|\btotaal\b|\bjumlah\b|\bimporte\b|\bmontant\b", 3.0),
+    (r"\bsumme\b|\bbetrag\b|\bgesamt\b|\bendsumme\b|\bbrutto\b|\btotaal\b|\bjumlah\b|\bimporte\b|\bmontant\b", 3.0),
     (_TOTAL, 3.0),
 )
 
@@ -37,10 +38,10 @@ NOT_TOTAL: str = "|".join(
         r"excl|exclud|before\s*(?:tax|gst|vat)|\bex\b|\(ex\)|w/o|ohne\s*mwst|\bht\b|netto",
         _TOTAL + r"\s*(?:no\.?\s*of\s*)?(?:qty|quantity|items?|item\(s\)|[l1]tems|count|pcs|units?|articles?)\b",
         r"^\W*(?:qty|quantity|items?|item\(s\)|item\s*count|no\.?\s*of\s*items|anzahl)\b(?!.*t[o0]tal)",
-        r"\b(?:item\s*count|no\.?\s*of\s*items)\b",
+        r"\b(?:item\s*count|(?:no\.?|number)\s*of\s*items)\b",
         r"\bsav(?:e|ed|ing|ings)\b|discount|\bdisc\b|rabatt|remise|descuento",
-        r"chang|\bchg\b|kembalian|r[üu]ckgeld|wechselgeld|rendu|monnaie|cambio",
-        r"tender|cash\b|(?<!be )(?<!to )\bpaid\b|received|bezahlt|gegeben|esp[èe]ces|efectivo",
+        r"chang|\bchg\b|kembalian|r[üu]ckgeld|wechselgeld|rendu|monnaie|cambio|\bresto\b|vuelto",
+        r"tender|cash\b|(?<!be )(?<!to )\bpaid\b|received|bezahlt|gegeben|^\W*bar\b|esp[èe]ces|efectivo|contant",
         r"\bincluded\b|\bincludes\b|enthalten|inclus\b",
         r"^\W*(?:gst|tax|vat|mwst|ust|tva|iva|sst|steuer)\b",
         r"\b" + _TOTAL + r"\s*(?:gst|tax|vat|mwst|tva)\b|\btax\s*" + _TOTAL,
@@ -62,8 +63,11 @@ ROUNDING = r"\bround|\brndg\b|rundung|arrondi|redondeo|pembundaran"
 SUBTOTAL = r"sub\s*-?\s*t[o0]t|zwischensumme|sous[\s-]*total|subtotale|subtotaal"
 
 #: What paying looks like: the amount handed over, and what came back.
-PAYMENT = r"\bcash\b|tender|\bpaid\b|payment|received|visa|master\s*card|credit|debit|\bcard\b|bezahlt|gegeben"
-CHANGE = r"chang|\bchg\b|kembalian|r[üu]ckgeld|wechselgeld|rendu|cambio|balance"
+PAYMENT = (
+    r"\bcash\b|tender|\bpaid\b|payment|received|visa|master\s*card|credit|debit|\bcard\b|bezahlt|gegeben|\bbar\b"
+    r"|esp[èe]ces|efectivo|contant"
+)
+CHANGE = r"chang|\bchg\b|kembalian|r[üu]ckgeld|wechselgeld|rendu|monnaie|cambio|\bresto\b|vuelto|balance"
 
 #: A currency mark printed next to an amount.
 CURRENCY_MARK = r"(?:(?<![A-Za-z])(?:RM|MYR|USD|EUR|SGD|GBP|CHF|AUD|CAD|Rp\.?|Rs\.?|Fr\.)|[A-Z]{0,2}\$|€|£|¥|₹)"
