@@ -107,11 +107,8 @@ class ReceiptSpec:
 
     @property
     def date_raw(self) -> str:
-        return (
-            self.date.strftime(self.date_format).upper()
-            if "%b" in self.date_format
-            else self.date.strftime(self.date_format)
-        )
+        printed = self.date.strftime(self.date_format)
+        return printed.upper() if "%b" in self.date_format else printed
 
     def truth(self) -> dict[str, str]:
         """The fields a reader should return for this receipt."""

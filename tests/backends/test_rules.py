@@ -261,3 +261,19 @@ def test_notes_hold_no_document_text():
 )
 def test_totals_in_other_languages(lines, total):
     assert total_of(*lines) == total
+
+
+@pytest.mark.parametrize(
+    ("lines", "currency"),
+    [
+        (("UNIHAKKA INTERNATIONAL SDN BHD", "Total Amount: $8.20", "Change $0.00"), "MYR"),  # a bare $ in Malaysia
+        (("Lucky Noodle House Pte Ltd", "TOTAL $12.40"), "SGD"),
+        (("Main Street Hardware", "New York, NY 10012", "TOTAL $12.40"), "USD"),
+        (("ACME TRADING", "£ ~~ noise", "TOTAL RM 12.40", "CASH RM 20.00"), "MYR"),  # a stray symbol is not a price
+        (("ACME TRADING", "Description Amount (RM)", "TOTAL 12.40"), "MYR"),  # a code written as a word
+        (("ACME TRADING", "Summe 12,40 EUR"), "EUR"),
+        (("ACME TRADING", "TOTAL 12.40", "CASH 20.00"), None),  # nothing printed, nothing claimed
+    ],
+)
+def test_the_currency_is_what_is_printed_beside_the_amounts(lines, currency):
+    assert read_text("\n".join(lines)).fields.currency == currency

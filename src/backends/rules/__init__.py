@@ -7,22 +7,18 @@ are meant to hold on receipts from many countries, and measured on real ones by
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from backends.normalize import detect_currency, format_amount
+from backends.normalize import format_amount
 from backends.rules.address import find_address
+from backends.rules.currency import find_currency, printed_amount
 from backends.rules.date import find_date, infer_dayfirst
-from backends.rules.keywords import CURRENCY_MARK
 from backends.rules.lines import make_lines
 from backends.rules.merchant import clean_name, find_merchant
 from backends.rules.total import find_total
 from backends.schema import ReceiptFields
-
-_MARK_BEFORE = re.compile(CURRENCY_MARK + r"\s?$")
-_MARK_AFTER = re.compile(r"^\s?" + CURRENCY_MARK + r"(?![A-Za-z])")
 
 __all__ = ["RuleReading", "read_receipt", "read_text"]
 
@@ -43,17 +39,17 @@ def read_text(text: str) -> RuleReading:
 def read_receipt(texts: Sequence[str], confidences: Sequence[float] | None = None) -> RuleReading:
     """Read a receipt from its OCR lines (and each line's confidence, 0-100, when known)."""
     lines = make_lines(list(texts), list(confidences) if confidences is not None else None)
-    currency = detect_currency("\n".join(line.text for line in lines))
     merchant = find_merchant(lines)
     date = find_date(lines, dayfirst=infer_dayfirst(lines))
     total = find_total(lines)
+    currency = find_currency(lines, total.line if total else None)
     address = find_address(lines, merchant)
     fields = ReceiptFields(
         merchant=clean_name(merchant.text) if merchant else None,
         date=date.match.date.isoformat() if date else None,
         date_raw=date.match.raw if date else None,
         total=format_amount(total.amount.value) if total else None,
-        total_raw=_printed_total(total.line.text, total.amount.start, total.amount.end) if total else None,
+        total_raw=printed_amount(total.line.text, total.amount) if total else None,
         currency=currency,
         address=address,
     )
@@ -64,12 +60,3 @@ def read_receipt(texts: Sequence[str], confidences: Sequence[float] | None = Non
         "total_from": total.source if total else None,
     }
     return RuleReading(fields, notes)
-
-
-def _printed_total(text: str, start: int, end: int) -> str | None:
-    """The amount as printed, with a currency mark printed right beside it (``RM 9.00``, ``9,00 €``)."""
-    if start == end:
-        return None
-    prefix = _MARK_BEFORE.search(text[:start])
-    suffix = _MARK_AFTER.search(text[end:])
-    return (prefix.group() if prefix else "") + text[start:end] + (suffix.group() if suffix else "")

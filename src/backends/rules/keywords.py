@@ -78,6 +78,16 @@ US_MARKERS = (
     r"|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY),?\s+\d{5}(?:-\d{4})?\b|\bUSD\b|US\$"
 )
 
+#: What a bare "$" means, by the legal forms and places printed on the receipt: (pattern, currency).
+DOLLAR_HINTS: tuple[tuple[str, str], ...] = (
+    (r"\bsdn\.?\s*bhd\b|\bbhd\b|\bs/b\b|malaysia|\bgst\s*(?:reg|id)|\bsst\b", "MYR"),
+    (r"\bpte\.?\s*ltd\b|singapore|\buen\b", "SGD"),
+    (r"\bpty\.?\s*ltd\b|australia|\babn\b", "AUD"),
+    (r"\bcanada\b|\bhst\b|\bgst/hst\b", "CAD"),
+    (r"hong\s*kong", "HKD"),
+    (r"new\s*zealand", "NZD"),
+)
+
 #: Labels of the document date, and of dates that are something else.
 DATE_LABELS = r"\bdate\b|\bdated\b|\btarikh\b|\bdatum\b|\bfecha\b|\bdata\b|\bdt\b|\bbill\b|\binvoice\b|\bdate/time\b"
 NOT_DOCUMENT_DATE = (
