@@ -9,18 +9,21 @@ from backends.rules.lines import Line
 MAX_LINES = 5
 _ADDRESS = compile_pattern(ADDRESS_WORDS)
 _NOT_ADDRESS = compile_pattern(NOT_MERCHANT)
-_REGISTRATION = compile_pattern(r"^\W*\(?[A-Z]{0,3}\d[\w-]{3,}\)?\W*$")
+#: Registration and tax numbers printed between the name and the address.
+_REGISTRATION = compile_pattern(
+    r"^\W*\(?[A-Z]{0,3}\d[\w-]{3,}\)?\W*$|\b(?:co|company|br|brn|roc|reg|gst|sst|vat|tax|abn|uen)\b.*\d"
+)
 
 
 def find_address(lines: list[Line], merchant: Line | None) -> str | None:
     """The address lines after the merchant, joined with spaces; None when none look like one."""
     if merchant is None:
         return None
-    start = next((i for i, line in enumerate(lines) if line.index > merchant.index), len(lines))
-    while start < len(lines) and _REGISTRATION.search(lines[start].text):
-        start += 1
+    after = [line for line in lines if line.index > merchant.index]
+    while after and _REGISTRATION.search(after[0].text):
+        after.pop(0)
     block: list[str] = []
-    for line in lines[start : start + MAX_LINES]:
+    for line in after[:MAX_LINES]:
         if _NOT_ADDRESS.search(line.text) or sum(c.isalpha() for c in line.text) < 2:
             break
         block.append(line.text.strip(" |"))

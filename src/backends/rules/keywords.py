@@ -126,7 +126,7 @@ NOT_MERCHANT = (
     r"|welcome|thank|merci|danke|gracias|terima\s*kasih|\bwww\.|https?:|@|\.com\b|e-?mail"
     r"|\btel\b|\bphone\b|\bfax\b|\bmobile\b|\bhp\b|telefon|\bt[ée]l\b|\bph\b"
     r"|\bgst\b|\bsst\b|\bvat\b|\bmwst\b|\bust\b|\btva\b|\btax\b|\babn\b|\bnpwp\b|\bsiret\b|\breg\b|registration"
-    r"|\bco\.?\s*(?:no|reg)|company\s*(?:no|reg)|\broc\b|\bbrn\b|\bid\b|st\.?-?nr|steuer"
+    r"|\b(?:co|company|br|brn|roc|reg|regn|registration)\.?\s*(?:no|reg|number|#)|\broc\b|\bbrn\b|\bid\b|st\.?-?nr|steuer"
     r"|\bdate\b|\btime\b|\bcashier\b|\bcounter\b|\btable\b|\bserver\b|\border\b|\bstaff\b|\bterminal\b"
     r"|\bdocument\b|\bdoc\b|\bslip\b|\btrans\b|\bcopy\b|\bduplicate\b|\bsimplified\b|\bcash\s*bill\b|\bcash\s*sale|\bhours\b|\bopen\b|opening|\bmember"
 )
