@@ -88,14 +88,17 @@ def run_one(job: tuple[str, dict[str, Any], str | None]) -> dict[str, Any]:
 
 
 def _cached_ocr(document: Any, backend: Any, path: Path) -> Any:
-    from backends.ocr import check_length, parse_tsv, run_tesseract
+    from backends.ocr import check_length, parse_tsv, reduction, run_tesseract
 
+    options, page = backend.options.ocr, document.pages[0]
+    factor = reduction(page.size, options.max_side_px)
+    path = path.with_suffix(f".{options.psm}.{factor}.tsv")
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(run_tesseract(document.pages[0], backend.options.ocr))
-    page = parse_tsv(path.read_text())
-    check_length(page, backend.options.ocr)
-    return page
+        path.write_text(run_tesseract(page.reduce(factor) if factor > 1 else page, options))
+    read = parse_tsv(path.read_text(), scale=factor)
+    check_length(read, options)
+    return read
 
 
 def summarise(

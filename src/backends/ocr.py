@@ -10,13 +10,15 @@ torch in a process that hosts a model. The binary is ``tesseract`` on the PATH, 
 Failures: no binary, or no data for the language -> ``BackendUnavailable`` with the install hint;
 past ``timeout_s`` -> the process is killed and ``TimeoutError`` raised; too little text ->
 ``InvalidOutput`` (a failure to escalate, never an answer). Messages carry counts, never the
-document's text.
+document's text. Pages longer than ``max_side_px`` are reduced by an integer factor first: a
+600-dpi scan reads as well at 300 dpi, five times faster (measured on SROIE's 4961x7016 scans).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import io
+import math
 import os
 import re
 import shutil
@@ -142,15 +144,18 @@ def language_hint(lang: str) -> str:
     )
 
 
-def parse_tsv(tsv: str) -> OcrPage:
-    """An ``OcrPage`` from Tesseract's TSV: words grouped into lines by block, paragraph and line."""
+def parse_tsv(tsv: str, *, scale: int = 1) -> OcrPage:
+    """An ``OcrPage`` from Tesseract's TSV: words grouped into lines by block, paragraph and line.
+
+    ``scale`` maps positions back to the page when Tesseract read it reduced by that factor.
+    """
     grouped: dict[tuple[str, str, str], list[list[str]]] = {}
     for row in tsv.splitlines()[1:]:
         cells = row.split("\t")
         if len(cells) < 12 or cells[0] != "5" or not cells[11].strip():
             continue
         grouped.setdefault((cells[2], cells[3], cells[4]), []).append(cells)
-    lines = tuple(_line(words) for words in grouped.values())
+    lines = tuple(_line(words, scale) for words in grouped.values())
     confidences = [float(w[10]) for words in grouped.values() for w in words if float(w[10]) >= 0]
     text = "\n".join(line.text for line in lines)
     return OcrPage(
@@ -162,11 +167,11 @@ def parse_tsv(tsv: str) -> OcrPage:
     )
 
 
-def _line(words: list[list[str]]) -> OcrLine:
-    lefts = [int(w[6]) for w in words]
-    tops = [int(w[7]) for w in words]
-    rights = [int(w[6]) + int(w[8]) for w in words]
-    bottoms = [int(w[7]) + int(w[9]) for w in words]
+def _line(words: list[list[str]], scale: int) -> OcrLine:
+    lefts = [int(w[6]) * scale for w in words]
+    tops = [int(w[7]) * scale for w in words]
+    rights = [(int(w[6]) + int(w[8])) * scale for w in words]
+    bottoms = [(int(w[7]) + int(w[9])) * scale for w in words]
     confidences = [max(float(w[10]), 0.0) for w in words]
     return OcrLine(
         text=" ".join(w[11].strip() for w in words),
@@ -195,8 +200,16 @@ def check_length(page: OcrPage, options: OcrOptions) -> None:
 
 def _read(image: Image.Image, options: OcrOptions) -> OcrPage:
     started = time.perf_counter()
-    page = parse_tsv(run_tesseract(image, options))
+    factor = reduction(image.size, options.max_side_px)
+    page = parse_tsv(run_tesseract(image.reduce(factor) if factor > 1 else image, options), scale=factor)
     return dataclasses.replace(page, seconds=time.perf_counter() - started)
+
+
+def reduction(size: tuple[int, int], max_side_px: int) -> int:
+    """The integer factor that brings a page's longer side within ``max_side_px`` (1: as it is)."""
+    if not max_side_px or max(size) <= max_side_px:
+        return 1
+    return math.ceil(max(size) / max_side_px)
 
 
 def _last_line(stderr: bytes) -> str:

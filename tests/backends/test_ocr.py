@@ -54,6 +54,23 @@ def test_ocr_document_joins_pages_and_adds_up_their_counts(receipt):
     assert both.mean_confidence == pytest.approx(one.mean_confidence)
 
 
+def test_a_page_longer_than_max_side_px_is_read_reduced_with_positions_on_the_page(receipt):
+    _, image = receipt
+    big = image.resize((image.width * 2, image.height * 2), Image.Resampling.NEAREST)
+    options = OcrOptions(max_side_px=max(image.size))
+    one, two = ocr_page(image, options), ocr_page(big, options)
+    assert two.text == one.text
+    assert [line.top for line in two.lines] == [2 * line.top for line in one.lines]
+
+
+@pytest.mark.parametrize(
+    ("size", "limit", "factor"),
+    [((463, 1013), 3600, 1), ((4961, 7016), 3600, 2), ((4961, 7016), 2000, 4), ((4961, 7016), 0, 1)],
+)
+def test_reduction_is_the_smallest_integer_factor_within_the_limit(size, limit, factor):
+    assert ocr.reduction(size, limit) == factor
+
+
 def test_a_blank_page_is_a_failure_to_escalate_not_an_empty_answer():
     blank = Image.new("RGB", (400, 300), "white")
     with pytest.raises(InvalidOutput, match=r"OCR read only 0 characters, fewer than min_chars=40"):
