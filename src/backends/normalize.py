@@ -146,7 +146,9 @@ def _full_year(text: str) -> int:
     if not text.isdigit():
         return 0
     year = int(text)
-    return year + 2000 if year < 100 else year
+    if year >= 100:
+        return year
+    return 2000 + year if 2000 + year <= dt.date.today().year + 1 else 1900 + year  # "99" is 1999
 
 
 #: Currency marks, most specific first: a bare "$" means USD only when nothing better is printed.

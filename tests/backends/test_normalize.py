@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from backends.normalize import (
     detect_currency,
@@ -17,6 +20,7 @@ from backends.normalize import (
     parse_amount,
     parse_date,
 )
+from backends.synthetic import LOCALES, random_receipt
 
 
 @pytest.mark.parametrize(
@@ -145,3 +149,27 @@ def test_names_compare_equal_after_normalisation(a, b):
 def test_name_normalisation_keeps_different_names_different():
     assert normalize_text_for_match("SANYU STATIONERY") != normalize_text_for_match("SANYO STATIONERY")
     assert normalize_text_for_match(None) == ""
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    date=st.dates(min_value=dt.date(1995, 1, 1), max_value=dt.date(dt.date.today().year + 1, 12, 31)),
+    locale=st.sampled_from(sorted(LOCALES)),
+    data=st.data(),
+)
+def test_every_date_format_the_renderer_prints_reads_back(date, locale, data):
+    date_format = data.draw(st.sampled_from(LOCALES[locale].date_formats))
+    printed = date.strftime(date_format)
+    assert parse_date(printed, dayfirst=locale != "US") == date
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    value=st.decimals(min_value=Decimal("-99999.99"), max_value=Decimal("999999.99"), places=2),
+    locale=st.sampled_from(sorted(LOCALES)),
+)
+def test_every_amount_the_renderer_prints_reads_back(value, locale):
+    spec = random_receipt(random.Random(0), locale=locale)
+    printed = spec.money(value, mark=True)
+    assert parse_amount(printed) == value
+    assert [a.value for a in find_amounts(printed)] == [value]
