@@ -1,60 +1,104 @@
 """Normalising what receipts print: dates to ISO 8601, amounts to decimal strings, currencies to
-ISO 4217 codes. Shared by the rules and by the post-processing of model output.
+ISO 4217 codes, names to a comparison key. Shared by the rules, by the post-processing of model
+output and by the benchmarks.
+
+``find_dates`` and ``find_amounts`` return every candidate in a text with its position, for rules
+that weigh candidates by context; ``normalize_*`` return the first one, normalised.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 _MONTHS = {
     name: number
     for number, names in enumerate(
         [
-            ("jan", "january", "januar", "janvier", "enero", "gennaio", "januari"),
-            ("feb", "february", "februar", "fevrier", "février", "febrero", "febbraio", "februari"),
-            ("mar", "march", "märz", "marz", "mars", "marzo", "maret", "mac"),
-            ("apr", "april", "avril", "abril", "aprile"),
-            ("may", "mai", "mayo", "maggio", "mei"),
-            ("jun", "june", "juni", "juin", "junio", "giugno"),
-            ("jul", "july", "juli", "juillet", "julio", "luglio", "julai"),
-            ("aug", "august", "aout", "août", "agosto", "agustus", "ogos"),
-            ("sep", "sept", "september", "septembre", "septiembre", "settembre"),
-            ("oct", "october", "oktober", "octobre", "octubre", "ottobre", "okt"),
-            ("nov", "november", "novembre", "noviembre"),
-            ("dec", "december", "dezember", "decembre", "décembre", "diciembre", "dicembre", "dis", "des"),
+            ("jan", "january", "januar", "janvier", "enero", "gennaio", "januari", "janeiro", "ene"),
+            ("feb", "february", "februar", "fevrier", "février", "febrero", "febbraio", "februari", "fev", "fevereiro"),
+            ("mar", "march", "märz", "marz", "maerz", "mars", "marzo", "maret", "mac", "março", "marco"),
+            ("apr", "april", "avril", "abril", "aprile", "abr", "avr"),
+            ("may", "mai", "mayo", "maggio", "mei", "maio", "mag"),
+            ("jun", "june", "juni", "juin", "junio", "giugno", "junho", "giu"),
+            ("jul", "july", "juli", "juillet", "julio", "luglio", "julai", "julho", "lug", "juil"),
+            ("aug", "august", "aout", "août", "agosto", "agustus", "ogos", "ago", "agu"),
+            ("sep", "sept", "september", "septembre", "septiembre", "settembre", "set", "setembro"),
+            ("oct", "october", "oktober", "octobre", "octubre", "ottobre", "okt", "out", "outubro", "ott"),
+            ("nov", "november", "novembre", "noviembre", "novembro"),
+            ("dec", "december", "dezember", "decembre", "décembre", "diciembre", "dicembre", "dis", "des", "dez"),
         ],
         start=1,
     )
     for name in names
 }
 _MONTH_ALT = "|".join(sorted(map(re.escape, _MONTHS), key=len, reverse=True))
+_SEP = r"\s?[-/.]\s?"  # OCR often puts a space beside a separator: "25 /12/2018"
 
 #: Date shapes, most specific first. Named groups: y (year), m (month number), b (month name), d.
-DATE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
-    re.compile(p, re.IGNORECASE)
-    for p in (
-        r"(?<!\d)(?P<y>(?:19|20)\d\d)[-/.](?P<m>\d{1,2})[-/.](?P<d>\d{1,2})(?!\d)",  # 2018-12-25
-        r"(?<!\d)(?P<d>\d{1,2})[-/. ](?P<b>" + _MONTH_ALT + r")\.?[-/., ]+(?P<y>(?:19|20)?\d\d)(?!\d)",
-        r"(?<![a-z])(?P<b>" + _MONTH_ALT + r")\.?[ -](?P<d>\d{1,2})(?:st|nd|rd|th)?,? (?P<y>(?:19|20)\d\d)(?!\d)",
-        r"(?<!\d)(?P<d>\d{1,2})[-/.](?P<m>\d{1,2})[-/.](?P<y>(?:19|20)?\d\d)(?!\d)",  # 25/12/2018
+#: ``ymd`` marks the shapes whose numbers come year first.
+DATE_PATTERNS: tuple[tuple[re.Pattern[str], bool], ...] = tuple(
+    (re.compile(f"(?=(?P<date>{pattern}))", re.IGNORECASE), ymd)  # a lookahead: matches may overlap
+    for pattern, ymd in (
+        (r"(?<![\d.])(?P<y>(?:19|20)\d\d)" + _SEP + r"(?P<m>\d{1,2})" + _SEP + r"(?P<d>\d{1,2})(?![\d])", True),
+        (r"(?<!\d)(?P<y>(?:19|20)\d\d)\s?年\s?(?P<m>\d{1,2})\s?月\s?(?P<d>\d{1,2})\s?日", True),
+        (
+            r"(?<![\d])(?P<d>\d{1,2})(?:st|nd|rd|th)?[-/. ]{0,2}(?P<b>" + _MONTH_ALT + r")(?![a-z])\.?[-/.,' ]{0,3}"
+            r"(?P<y>(?:19|20)?\d\d)(?![\d])",
+            False,
+        ),
+        (
+            r"(?<![a-z])(?P<b>" + _MONTH_ALT + r")\.?[ -](?P<d>\d{1,2})(?:st|nd|rd|th)?,? ?(?P<y>(?:19|20)\d\d)(?!\d)",
+            False,
+        ),
+        (
+            r"(?<![\d.,])(?P<d>\d{1,2})" + _SEP + r"(?P<m>\d{1,2})" + _SEP + r"(?P<y>(?:19|20)?\d\d)(?![\d]|[.,]\d)",
+            False,
+        ),
     )
 )
+_COMPACT = re.compile(r"\d{8}")
+
+
+@dataclass(frozen=True)
+class DateMatch:
+    """A date found in a text: where it is, what was printed, what it means."""
+
+    start: int
+    end: int
+    raw: str
+    date: dt.date
+
+
+def find_dates(text: str, *, dayfirst: bool = True) -> list[DateMatch]:
+    """Every plausible date in ``text``, in order of position; overlapping readings are dropped."""
+    found: list[DateMatch] = []
+    for pattern, ymd in DATE_PATTERNS:
+        for match in pattern.finditer(text):
+            start, end = match.span("date")
+            if any(start < f.end and f.start < end for f in found):
+                continue
+            date = _date_from_groups(match.groupdict(), ymd, dayfirst)
+            if date is not None:
+                found.append(DateMatch(start, end, match.group("date"), date))
+    return sorted(found, key=lambda f: f.start)
 
 
 def parse_date(text: str, *, dayfirst: bool = True) -> dt.date | None:
     """The first plausible date in ``text``, or None.
 
     Numeric dates are read day-first (most of the world) unless that is impossible and month-first
-    is not (``03/25/2018``); ``dayfirst=False`` prefers month-first.
+    is not (``03/25/2018``); ``dayfirst=False`` prefers month-first. A text that is nothing but
+    eight digits is read as a compact date (``20180304``, ``25032018``).
     """
-    for pattern in DATE_PATTERNS:
-        for match in pattern.finditer(text):
-            date = _date_from_match(match.groupdict(), dayfirst)
-            if date is not None:
-                return date
-    return None
+    stripped = text.strip()
+    if _COMPACT.fullmatch(stripped):
+        return _compact_date(stripped)
+    found = find_dates(text, dayfirst=dayfirst)
+    return found[0].date if found else None
 
 
 def normalize_date(text: str | None, *, dayfirst: bool = True) -> str | None:
@@ -65,12 +109,12 @@ def normalize_date(text: str | None, *, dayfirst: bool = True) -> str | None:
     return date.isoformat() if date else None
 
 
-def _date_from_match(groups: dict[str, str | None], dayfirst: bool) -> dt.date | None:
+def _date_from_groups(groups: dict[str, str | None], ymd: bool, dayfirst: bool) -> dt.date | None:
     year = _full_year(groups["y"] or "")
     first = int(groups["d"] or 0)
     if groups.get("b"):
         candidates = [(_MONTHS[(groups["b"] or "").lower()], first)]
-    elif (groups.get("y") or "").startswith(("19", "20")) and len(groups["y"] or "") == 4 and _year_leads(groups):
+    elif ymd:
         candidates = [(int(groups["m"] or 0), first)]
     else:
         # 'd' holds the first number, 'm' the second: day-first reads them as day, month.
@@ -79,38 +123,47 @@ def _date_from_match(groups: dict[str, str | None], dayfirst: bool) -> dt.date |
         if not dayfirst:
             candidates.reverse()
     for month, day in candidates:
-        try:
-            date = dt.date(year, month, day)
-        except ValueError:
-            continue
-        if 1990 <= date.year <= dt.date.today().year + 1:
+        date = _valid_date(year, month, day)
+        if date is not None:
             return date
     return None
 
 
-def _year_leads(groups: dict[str, str | None]) -> bool:
-    """Pattern 1 (year first) is the only one whose groups come in the order y, m, d."""
-    return next(iter(groups)) == "y"
+def _compact_date(digits: str) -> dt.date | None:
+    year_first = _valid_date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
+    return year_first or _valid_date(int(digits[4:]), int(digits[2:4]), int(digits[:2]))
+
+
+def _valid_date(year: int, month: int, day: int) -> dt.date | None:
+    try:
+        date = dt.date(year, month, day)
+    except ValueError:
+        return None
+    return date if 1990 <= date.year <= dt.date.today().year + 1 else None
 
 
 def _full_year(text: str) -> int:
     if not text.isdigit():
         return 0
     year = int(text)
-    return year + 2000 if year < 100 else year
+    if year >= 100:
+        return year
+    return 2000 + year if 2000 + year <= dt.date.today().year + 1 else 1900 + year  # "99" is 1999
 
 
+#: Currency marks, most specific first: a bare "$" means USD only when nothing better is printed.
 _CURRENCY_MARKS: tuple[tuple[str, str], ...] = (
     (r"(?<![A-Za-z])RM(?![A-Za-z])|\bMYR\b", "MYR"),
     (r"S\$|\bSGD\b", "SGD"),
     (r"A\$|\bAUD\b", "AUD"),
     (r"C\$|\bCAD\b", "CAD"),
     (r"HK\$|\bHKD\b", "HKD"),
-    (r"€|\bEUR\b|\bEURO?S?\b", "EUR"),
+    (r"NZ\$|\bNZD\b", "NZD"),
+    (r"€|\bEUR\b|\bEUROS?\b", "EUR"),
     (r"£|\bGBP\b", "GBP"),
     (r"₹|\bINR\b|(?<![A-Za-z])Rs\.?(?![A-Za-z])", "INR"),
     (r"¥|\bJPY\b|円", "JPY"),
-    (r"\bCHF\b|\bFr\.", "CHF"),
+    (r"\bCHF\b|(?<![A-Za-z])Fr\.(?=\s?\d)", "CHF"),
     (r"(?<![A-Za-z])Rp\.?(?![A-Za-z])|\bIDR\b", "IDR"),
     (r"₱|\bPHP\b", "PHP"),
     (r"฿|\bTHB\b", "THB"),
@@ -120,13 +173,41 @@ _CURRENCY_MARKS: tuple[tuple[str, str], ...] = (
 
 
 def detect_currency(text: str | None) -> str | None:
-    """The ISO 4217 code for the first currency mark in ``text`` (``RM 9.00`` -> ``MYR``)."""
+    """The ISO 4217 code for the most specific currency mark in ``text`` (``RM 9.00`` -> ``MYR``)."""
     if not text:
         return None
     for pattern, code in _CURRENCY_MARKS:
         if re.search(pattern, text):
             return code
     return None
+
+
+#: An amount as receipts print it: optional minus, thousands groups, two decimals ("1,234.50",
+#: "1.234,50", "12,50", "-3.00", "1'234.50"). Bare integers are not amounts here (quantities, codes).
+_AMOUNT = re.compile(
+    r"(?<![\d.,])(?P<neg>-\s?)?(?P<num>\d{1,3}(?:[,.']\d{3})+[.,]\d{2}|\d+[.,]\d{2})(?![\d])(?![.,]\d)"
+)
+
+
+@dataclass(frozen=True)
+class AmountMatch:
+    """An amount found in a text: where it is, what was printed, its value."""
+
+    start: int
+    end: int
+    raw: str
+    value: Decimal
+
+
+def find_amounts(text: str) -> list[AmountMatch]:
+    """Every amount with two decimal places in ``text``, in order of position."""
+    found = []
+    for match in _AMOUNT.finditer(text.replace("\u00a0", " ")):
+        value = parse_amount(match.group("num"))
+        if value is not None:
+            value = -value if match.group("neg") else value
+            found.append(AmountMatch(match.start(), match.end(), match.group(), value))
+    return found
 
 
 _AMOUNT_TOKEN = re.compile(r"-?\d[\d.,' ]*\d|-?\d")
@@ -154,7 +235,7 @@ def _decimal_separator_to_dot(token: str) -> str:
         return token
     separator_at = max(last_dot, last_comma)
     decimals = len(token) - separator_at - 1
-    if decimals == 3 and token.count(token[separator_at]) >= 1 and (last_dot == -1 or last_comma == -1):
+    if decimals == 3 and (last_dot == -1 or last_comma == -1):
         # "1,234" or "1.234": a thousands separator, not a decimal point
         return token.replace(",", "").replace(".", "")
     integer = token[:separator_at].replace(",", "").replace(".", "")
@@ -168,5 +249,24 @@ def normalize_amount(text: str | None) -> str | None:
     value = parse_amount(text)
     if value is None:
         return None
-    places = Decimal("0.01") if -value.as_tuple().exponent <= 2 else Decimal("0.0001")  # type: ignore[operator]
+    return format_amount(value)
+
+
+def format_amount(value: Decimal) -> str:
+    """Two decimal places, or four when the amount has more (fuel prices, unit prices)."""
+    exponent = value.as_tuple().exponent
+    places = Decimal("0.01") if isinstance(exponent, int) and -exponent <= 2 else Decimal("0.0001")
     return str(value.quantize(places, rounding=ROUND_HALF_UP))
+
+
+def normalize_text_for_match(text: str | None) -> str:
+    """A key for comparing names: accents folded, uppercase, punctuation dropped, spaces collapsed.
+
+    ``"Mr. D.I.Y. (M) Sdn Bhd"`` and ``"MR D.I.Y (M) SDN. BHD"`` both give ``"MR DIY M SDN BHD"``.
+    """
+    if not text:
+        return ""
+    folded = unicodedata.normalize("NFKD", text)
+    folded = "".join(c for c in folded if not unicodedata.combining(c)).upper()
+    words = re.sub(r"[^\w\s]|_", " ", folded.replace(".", "")).split()
+    return " ".join(words)

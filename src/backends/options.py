@@ -24,6 +24,12 @@ class OcrOptions(_Options):
     psm: int = Field(6, ge=0, le=13, description="Page segmentation mode; 6 reads receipts best.")
     min_chars: int = Field(40, ge=0, description="OCR text shorter than this is a failure to escalate, not an answer.")
     timeout_s: float = Field(60.0, gt=0, description="Time limit for one Tesseract run.")
+    max_side_px: int = Field(
+        3600,
+        ge=0,
+        description="Pages whose longer side exceeds this are reduced by an integer factor before OCR "
+        "(0: never). 600-dpi scans read as well at half the size and about five times faster.",
+    )
 
 
 class GenerationOptions(_Options):

@@ -1,0 +1,55 @@
+"""Tesseract OCR + rules: no model, CPU only, the answer of last resort.
+
+``extract`` reads every page with Tesseract (``backends.ocr``) and the fields off the text with
+keyword rules (``backends.rules``). Too little text is ``InvalidOutput`` (the router escalates or
+reports it), never an empty answer. The metadata holds counts, confidences and timings, never
+text.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from backends.base import BaseBackend, Extraction
+from backends.document import Document
+from backends.ocr import INSTALL_HINT, OcrPage, language_hint, missing_languages, ocr_document, tesseract_cmd
+from backends.options import OcrRulesOptions
+from backends.rules import read_receipt
+
+
+class OcrRulesBackend(BaseBackend):
+    kind = "ocr_rules"
+    uses_gpu = False
+
+    def __init__(self, options: OcrRulesOptions):
+        self.options = options
+
+    @classmethod
+    def preflight(cls, options: Any) -> str | None:
+        """Why this backend cannot run here: no tesseract binary, or no data for the languages."""
+        if tesseract_cmd() is None:
+            return INSTALL_HINT
+        return language_hint(options.ocr.lang) if missing_languages(options.ocr.lang) else None
+
+    def extract(self, document: Document) -> Extraction:
+        page = ocr_document(document, self.options.ocr)
+        return self.read_page(page, pages=len(document.pages))
+
+    def read_page(self, page: OcrPage, *, pages: int = 1) -> Extraction:
+        """The fields the rules read off an OCR page (what ``extract`` does after Tesseract)."""
+        started = time.perf_counter()
+        reading = read_receipt([line.text for line in page.lines], [line.confidence for line in page.lines])
+        meta = {
+            "pages": pages,
+            "ocr_chars": page.chars,
+            "ocr_words": page.words,
+            "ocr_lines": len(page.lines),
+            "ocr_mean_confidence": round(page.mean_confidence, 1),
+            "ocr_s": round(page.seconds, 3),
+            "rules_s": round(time.perf_counter() - started, 4),
+            "psm": self.options.ocr.psm,
+            "lang": self.options.ocr.lang,
+            **{f"rules_{key}": value for key, value in reading.notes.items()},
+        }
+        return Extraction(fields=reading.fields, meta=meta)

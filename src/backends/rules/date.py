@@ -1,0 +1,66 @@
+"""The document date: the date on a line labelled as one, or next to a time, not an expiry date.
+
+Candidates are every date in the text (``normalize.find_dates``). A date on a line with a date
+label or a time of day scores higher; one labelled as an expiry, due or birth date scores lower;
+ties go to the first. Numeric dates are read day-first, as most of the world prints them, unless
+the receipt says otherwise (``infer_dayfirst``): a numeric date that only reads month-first, or a
+US address or dollar amount.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from backends.normalize import DateMatch, find_dates
+from backends.rules.keywords import DATE_LABELS, NOT_DOCUMENT_DATE, TIME, US_MARKERS, compile_pattern
+from backends.rules.lines import Line
+
+_LABEL = compile_pattern(DATE_LABELS)
+_NOT_DOCUMENT_DATE = compile_pattern(NOT_DOCUMENT_DATE)
+_TIME = compile_pattern(TIME)
+_US = re.compile(US_MARKERS)
+_NUMERIC_DATE = re.compile(r"(?<![\d.,])(\d{1,2})[-/.](\d{1,2})[-/.](?:19|20)?\d\d(?![\d])")
+
+
+@dataclass(frozen=True)
+class DateCandidate:
+    match: DateMatch
+    score: float
+    line: Line
+
+
+def find_date(lines: list[Line], *, dayfirst: bool = True) -> DateCandidate | None:
+    """The document's date, or None when the text holds no plausible date."""
+    candidates = [
+        DateCandidate(match, _score(line.text, match), line)
+        for line in lines
+        for match in find_dates(line.text, dayfirst=dayfirst)
+    ]
+    if not candidates:
+        return None
+    return max(candidates, key=lambda c: (c.score, -c.line.index))
+
+
+def _score(text: str, match: DateMatch) -> float:
+    before, after = text[: match.start], text[match.end :]
+    score = 0.0
+    if _LABEL.search(before):
+        score += 2.0
+    if _TIME.search(after) or _TIME.search(before):
+        score += 1.0
+    if _NOT_DOCUMENT_DATE.search(before):
+        score -= 3.0
+    return score
+
+
+def infer_dayfirst(lines: list[Line]) -> bool:
+    """Whether numeric dates on this receipt are day-first: what its unambiguous dates say, else
+    whether it looks American (a state and ZIP code, US dollars)."""
+    votes = 0
+    for line in lines:
+        for first, second in _NUMERIC_DATE.findall(line.text):
+            votes += (int(first) > 12) - (int(second) > 12)
+    if votes:
+        return votes > 0
+    return not any(_US.search(line.text) for line in lines)

@@ -1,0 +1,154 @@
+"""Keyword tables the rules match receipt lines against, as data.
+
+Patterns are regular expressions searched (case-insensitive) in a line after ``clean_line``. They
+tolerate the OCR confusions that are common on thermal paper (``T0TAL``, ``Tota]``, ``TotaI``) and
+cover the languages receipts are printed in most often. Order and weights matter; the rules that
+use them are in ``total.py``, ``date.py`` and ``merchant.py``.
+"""
+
+from __future__ import annotations
+
+import re
+
+_TOTAL = r"(?:\b|(?<=\d))(?:t?[o0]t[a4@][l1i|\]!]|t[o0]t[a4@]\b)"  # "total", "T0TAL", "Tota]", "otal", "Tota |"
+
+#: Lines that state the amount to pay, strongest first: (pattern, weight).
+TOTAL_KEYWORDS: tuple[tuple[str, float], ...] = (
+    # what is due after rounding / in the end
+    (r"amount\s*(?:due|payable|to\s*(?:be\s*)?pa(?:y|id))|total\s*(?:amt\s*)?(?:due|payable|to\s*pay)", 5.0),
+    (r"balance\s*due|grand\s*" + _TOTAL + r"|" + _TOTAL + r"\s*(?:amt\s*)?(?:rounded|after\s*(?:rounding|adj))", 5.0),
+    (r"round(?:ed|ing)\s*" + _TOTAL + r"|net[t]?\s*" + _TOTAL + r"|" + _TOTAL + r"\s*ttc|net\s*[àa]\s*payer", 4.5),
+    (r"zu\s*zahlen|gesamtbetrag|[àa]\s*payer|montant\s*total|importe\s*total|totale\s*(?:euro|eur)?", 4.5),
+    (r"te\s*betalen|totale\s*complessivo|(?:total|importe)?\s*a\s*pagar", 4.5),
+    (r"jumlah\s*(?:besar|bayaran|perlu\s*dibayar)", 4.5),
+    # the total, tax included
+    (_TOTAL + r"\s*(?:sales\s*)?\(?\s*(?:incl|inc\b|inc\.|including|inclusive|with\s*(?:gst|tax|vat))", 4.0),
+    (_TOTAL + r"\s*(?:rm|myr|eur|usd|sgd|gbp|chf)?\s*(?:incl|inc\b|inc\.|including|inclusive)", 4.0),
+    (_TOTAL + r"\s*(?:sales|amount|amt|price|bill|purchase|payment)\b", 3.5),
+    (r"\bsumme\b|\bbetrag\b|\bgesamt\b|\bendsumme\b|\bbrutto\b|\btotaal\b|\bjumlah\b|\bimporte\b|\bmontant\b", 3.0),
+    (_TOTAL, 3.0),
+)
+
+#: Lines whose amount is not the total, whatever else they say.
+NOT_TOTAL: str = "|".join(
+    (
+        r"sub\s*-?\s*" + _TOTAL,
+        r"\bsub\s*-?\s*tota",
+        r"zwischensumme|sous[\s-]*total|subtotale|subtotaal",
+        r"excl|exclud|before\s*(?:tax|gst|vat)|\bex\b|\(ex\)|w/o|ohne\s*mwst|\bht\b|netto",
+        _TOTAL + r"\s*(?:no\.?\s*of\s*)?(?:qty|quantity|items?|item\(s\)|[l1]tems|count|pcs|units?|articles?)\b",
+        r"^\W*(?:qty|quantity|items?|item\(s\)|item\s*count|no\.?\s*of\s*items|anzahl)\b(?!.*t[o0]tal)",
+        r"\b(?:item\s*count|(?:no\.?|number)\s*of\s*items)\b",
+        r"\bsav(?:e|ed|ing|ings)\b|discount|\bdisc\b|rabatt|remise|descuento",
+        r"chang|\bchg\b|kembalian|r[üu]ckgeld|wechselgeld|rendu|monnaie|cambio|\bresto\b|vuelto",
+        r"tender|cash\b|(?<!be )(?<!to )\bpaid\b|received|bezahlt|gegeben|^\W*bar\b|esp[èe]ces|efectivo|contant",
+        r"\bincluded\b|\bincludes\b|enthalten|inclus\b",
+        r"^\W*(?:gst|tax|vat|mwst|ust|tva|iva|sst|steuer)\b",
+        r"\b" + _TOTAL + r"\s*(?:gst|tax|vat|mwst|tva)\b|\btax\s*" + _TOTAL,
+        r"supplies|summary|zusammenfassung|analysis",
+        r"service\s*(?:charge|chg)|\btips?\b|trinkgeld|pourboire",
+        r"\bpoints?\b|\bpts\b|loyalty|bonus",
+        r"round(?:ing)?\s*(?:adj|adjustment)?\s*[:\-]?\s*-?\s*\d|rounding\s*adj|round\s*adj",
+        r"deposit|pfand|refund",
+    )
+)
+
+#: A heading after which amounts belong to a tax table, not to the bill.
+TAX_TABLE_HEADING = r"(?:gst|tax|vat|mwst|tva|iva)\s*[-_ ]*(?:su[mn]+ary|analysis|breakdown)|summar|zusammenfassung"
+
+#: A rounding line: either the rounding adjustment or the rounded total.
+ROUNDING = r"\bround|\brndg\b|rundung|arrondi|redondeo|pembundaran"
+
+#: A subtotal line: the fallback when no line says it holds the total.
+SUBTOTAL = r"sub\s*-?\s*t[o0]t|zwischensumme|sous[\s-]*total|subtotale|subtotaal"
+
+#: What paying looks like: the amount handed over, and what came back.
+PAYMENT = (
+    r"\bcash\b|tender|\bpaid\b|payment|received|visa|master\s*card|credit|debit|\bcard\b|bezahlt|gegeben|\bbar\b"
+    r"|esp[èe]ces|efectivo|contant"
+)
+CHANGE = r"chang|\bchg\b|kembalian|r[üu]ckgeld|wechselgeld|rendu|monnaie|cambio|\bresto\b|vuelto|balance"
+
+#: A currency mark printed next to an amount.
+CURRENCY_MARK = r"(?:(?<![A-Za-z])(?:RM|MYR|USD|EUR|SGD|GBP|CHF|AUD|CAD|Rp\.?|Rs\.?|Fr\.)|[A-Z]{0,2}\$|€|£|¥|₹)"
+
+#: Signs of an American receipt (month-first dates): a state code and ZIP code, or US dollars.
+US_MARKERS = (
+    r"\b(?:AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM"
+    r"|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY),?\s+\d{5}(?:-\d{4})?\b|\bUSD\b|US\$"
+)
+
+#: What a bare "$" means, by the legal forms and places printed on the receipt: (pattern, currency).
+DOLLAR_HINTS: tuple[tuple[str, str], ...] = (
+    (r"\bsdn\.?\s*bhd\b|\bbhd\b|\bs/b\b|malaysia|\bgst\s*(?:reg|id)|\bsst\b", "MYR"),
+    (r"\bpte\.?\s*ltd\b|singapore|\buen\b", "SGD"),
+    (r"\bpty\.?\s*ltd\b|australia|\babn\b", "AUD"),
+    (r"\bcanada\b|\bhst\b|\bgst/hst\b", "CAD"),
+    (r"hong\s*kong", "HKD"),
+    (r"new\s*zealand", "NZD"),
+)
+
+#: Labels of the document date, and of dates that are something else.
+DATE_LABELS = r"\bdate\b|\bdated\b|\btarikh\b|\bdatum\b|\bfecha\b|\bdata\b|\bdt\b|\bbill\b|\binvoice\b|\bdate/time\b"
+NOT_DOCUMENT_DATE = (
+    r"expir|\bexp\b|valid|\bdue\b|birth|\bdob\b|until|\bbis\b|since|member\s*since|f[äa]llig|return\s*by|best\s*before"
+)
+TIME = r"(?<!\d)(?:[01]?\d|2[0-3])[:h][0-5]\d(?:[:.][0-5]\d)?(?:\s*[ap]\.?m\.?)?(?!\d)"
+
+#: Legal forms of companies in several countries: a line that ends in one names a business.
+LEGAL_FORMS = (
+    r"\b(?:sdn\.?\s*bhd|s/b|bhd|berhad|pte\.?\s*ltd|pty\.?\s*ltd|ltd|limited|llc|l\.l\.c|inc|incorporated|corp"
+    r"|corporation|co\.?,?\s*ltd|plc|gmbh|ag|kg|ohg|e\.?\s*k|ug|sarl|s\.?a\.?r\.?l|sas|s\.a\.s|s\.?a|s\.?l|s\.?r\.?l"
+    r"|s\.?p\.?a|b\.?v|n\.?v|oy|ab|a/s|as|k\.?k|pvt\.?\s*ltd|tbk|pt|cv|enterprise|enterprises|trading|company)\b\.?"
+)
+
+#: OCR misreadings of legal forms, repaired in a merchant's name: (pattern, replacement).
+LEGAL_FORM_REPAIRS: tuple[tuple[str, str], ...] = (
+    (r"\bS[DO0UIH][NM](\.?\s*)B(?:H|N|I|IL|L|E)[DO0]\b", r"SDN\1BHD"),  # "SON BHD", "SDN BILD"
+    (r"(?<=\s)[S5§]/[B8](?=[^\w]*$)", "S/B"),  # "5/8" at the end of a name
+    (r"\bGmb(?:II|Il|lI|ll|1I|I1)\b", "GmbH"),
+    (r"\bL[T7][D0O]\b\.?", "LTD"),
+)
+
+#: Words that make a line look like a business name (shop types, in several languages).
+BUSINESS_WORDS = (
+    r"\b(?:restaurant|restoran|restaurante|ristorante|cafe|caf[ée]|coffee|kopitiam|bistro|bar|grill|kitchen|bakery"
+    r"|bakeries|b[äa]ckerei|boulangerie|patisserie|pizza|pizzeria|hardware|stationery|bookstore|bookstores|books"
+    r"|mart|market|supermarket|minimarket|hypermarket|pasaraya|kedai|perniagaan|syarikat|store|stores|shop|boutique"
+    r"|pharmacy|farmasi|apotheke|pharmacie|farmacia|gallery|hotel|motel|station|petrol|marketing|services|centre"
+    r"|center|healthcare|clinic|electrical|electronics|timber|optical|salon|laundry|florist|deli|foods?|fresh"
+    r"|supermercado|tienda|magasin|markt|drogerie|tankstelle|cash\s*&\s*carry)\b"
+)
+
+#: Lines near the top that are not the merchant's name.
+NOT_MERCHANT = (
+    r"tax\s*invoice|invoice|receipt|\bbill\b|quittung|rechnung|kassenbon|beleg|facture|ticket|recibo|factura"
+    r"|welcome|thank|merci|danke|gracias|terima\s*kasih|\bwww\.|https?:|@|\.com\b|e-?mail"
+    r"|\btel\b|\bphone\b|\bfax\b|\bmobile\b|\bhp\b|telefon|\bt[ée]l\b|\bph\b"
+    r"|\bgst\b|\bsst\b|\bvat\b|\bmwst\b|\bust\b|\btva\b|\btax\b|\babn\b|\bnpwp\b|\bsiret\b|\breg\b|registration"
+    r"|\b(?:co|company|br|brn|roc|reg|regn|registration)\.?\s*(?:no|reg|number|#)|\broc\b|\bbrn\b|\bid\b|st\.?-?nr|steuer"
+    r"|\bdate\b|\btime\b|\bcashier\b|\bcounter\b|\btable\b|\bserver\b|\border\b|\bstaff\b|\bterminal\b"
+    r"|\bdocument\b|\bdoc\b|\bslip\b|\btrans\b|\bcopy\b|\bduplicate\b|\bsimplified\b|\bcash\s*bill\b|\bcash\s*sale|\bhours\b|\bopen\b|opening|\bmember"
+)
+
+#: Address lines in several countries: street words that mark an address wherever they stand, a house
+#: number before a street type ("1234 Market St", "12 rue de la Paix"), German-style street names
+#: ("Hauptstrasse 5"), postcodes before or after a city.
+ADDRESS_WORDS = "|".join(
+    (
+        r"\b(?:jalan|jln|lorong|lrg|taman|tmn|lot|blok|block|blk|level|lvl|floor|flr|suite|unit|bangunan|seksyen"
+        r"|kawasan|bandar|kampung|persiaran|lebuh|lebuhraya|p\.?\s*o\.?\s*box|postfach)\b",
+        r"\bno\.?\s*\d",
+        r"\b\d+[a-z]?,?\s+(?:[\w.'-]+\s+){0,3}(?:st|street|rd|road|ave|avenue|blvd|boulevard|lane|ln|drive|dr|way"
+        r"|highway|hwy|place|pl|square|sq|court|ct|terrace|crescent|parkway|pkwy)\b\.?",
+        r"\b\d+[a-z]?,?\s+(?:rue|avenue|bd|boulevard|place|chemin|all[ée]e|quai|impasse|via|viale|piazza|calle|avenida"
+        r"|plaza|carrer|paseo)\b",
+        r"\w+(?:stra(?:ss|ß)e|str\.|platz|weg|gasse|allee|ring|damm|ufer)\s+\d+",
+        r"^\W*\d{4,5}\s+[A-Za-zÀ-ÿ]{3,}",  # "10115 Berlin", "8001 Zürich"
+        r"\b\d{5}(?:-\d{4})?\b|\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b|\bsingapore\s+\d{6}\b",
+    )
+)
+
+
+def compile_pattern(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.IGNORECASE)

@@ -1,0 +1,149 @@
+"""The total: the amount on the line that says it is what is due.
+
+Each line with a total keyword offers its last amount (or the next line's, when the amount is
+printed below its label); the strongest keyword wins, then the later line (a final total follows
+the first one). Lines that only look like totals (subtotal, tax, change, cash, quantity) are
+excluded, and so is everything in a tax summary table. Cash rounding (to 0.05 in Malaysia,
+Switzerland, Australia, ...) is then applied when a rounding line follows the total. Without any
+total line: the payment less the change, else the subtotal, else the payment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from backends.normalize import AmountMatch, find_amounts
+from backends.rules.keywords import (
+    CHANGE,
+    NOT_TOTAL,
+    PAYMENT,
+    ROUNDING,
+    SUBTOTAL,
+    TAX_TABLE_HEADING,
+    TOTAL_KEYWORDS,
+    compile_pattern,
+)
+from backends.rules.lines import Line
+
+_KEYWORDS = tuple((compile_pattern(pattern), weight) for pattern, weight in TOTAL_KEYWORDS)
+_NOT_TOTAL = compile_pattern(NOT_TOTAL)
+_TAX_TABLE = compile_pattern(TAX_TABLE_HEADING)
+_PAYMENT = compile_pattern(PAYMENT)
+_CHANGE = compile_pattern(CHANGE)
+_ROUNDING = compile_pattern(ROUNDING)
+_SUBTOTAL = compile_pattern(SUBTOTAL)
+#: Keyword weight of a line that already states the final amount due (rounded, payable).
+FINAL = 4.5
+#: The largest cash-rounding step.
+ROUNDING_STEP = Decimal("0.05")
+
+
+@dataclass(frozen=True)
+class TotalCandidate:
+    """An amount offered as the total, how strongly its line says so, and where it came from."""
+
+    amount: AmountMatch
+    weight: float
+    line: Line
+    source: str = "line"
+
+
+def find_total(lines: list[Line]) -> TotalCandidate | None:
+    """The receipt's total, or None when nothing says which amount it is."""
+    lines = _before_tax_table(lines)
+    candidates = [c for c in (_candidate(lines, i) for i in range(len(lines))) if c is not None]
+    candidates = [c for c in candidates if c.amount.value > 0]
+    if candidates:
+        best = max(candidates, key=lambda c: (c.weight, c.line.index))
+        return best if best.weight >= FINAL else _rounded(best, lines)
+    return _fallback(lines)
+
+
+def keyword_weight(text: str) -> float:
+    """How strongly a line says it holds the total: 0 when it does not or is something else."""
+    if _NOT_TOTAL.search(text):
+        return 0.0
+    return next((weight for pattern, weight in _KEYWORDS if pattern.search(text)), 0.0)
+
+
+def _candidate(lines: list[Line], i: int) -> TotalCandidate | None:
+    weight = keyword_weight(lines[i].text)
+    if not weight:
+        return None
+    amounts = find_amounts(lines[i].text)
+    if amounts:
+        return TotalCandidate(amounts[-1], weight, lines[i])
+    following = lines[i + 1] if i + 1 < len(lines) else None
+    if following is not None and _only_amount(following.text):
+        return TotalCandidate(find_amounts(following.text)[-1], weight, following)
+    return None
+
+
+def _only_amount(text: str) -> bool:
+    amounts = find_amounts(text)
+    if len(amounts) != 1:
+        return False
+    rest = text[: amounts[0].start] + text[amounts[0].end :]
+    return sum(c.isalpha() for c in rest) <= 3
+
+
+def _before_tax_table(lines: list[Line]) -> list[Line]:
+    for position, line in enumerate(lines):
+        if position > len(lines) // 3 and _TAX_TABLE.search(line.text):
+            return lines[:position]
+    return lines
+
+
+def _rounded(total: TotalCandidate, lines: list[Line]) -> TotalCandidate:
+    """The total after cash rounding, when a rounding line right after it says so."""
+    after = [line for line in lines if line.index > total.line.index][:3]
+    for line in after:
+        if _PAYMENT.search(line.text) or _CHANGE.search(line.text):
+            break  # rounding printed after the payment is the change's, not the total's
+        if not _ROUNDING.search(line.text):
+            continue
+        amounts = find_amounts(line.text)
+        if not amounts:
+            continue
+        amount = amounts[-1]
+        if _is_rounded(amount.value) and 0 < abs(amount.value - total.amount.value) <= ROUNDING_STEP:
+            return TotalCandidate(amount, total.weight, line, "rounded_total")
+        adjusted = _adjusted(total.amount.value, amount.value)
+        if adjusted is not None:
+            return TotalCandidate(AmountMatch(0, 0, "", adjusted), total.weight, line, "rounding_adjustment")
+    return total
+
+
+def _adjusted(total: Decimal, adjustment: Decimal) -> Decimal | None:
+    """The total plus a rounding adjustment, trying both signs when OCR lost the minus."""
+    if not 0 < abs(adjustment) < ROUNDING_STEP or _is_rounded(total):
+        return None
+    options = [total + adjustment] if adjustment < 0 else [total + adjustment, total - adjustment]
+    return next((value for value in options if _is_rounded(value)), None)
+
+
+def _is_rounded(value: Decimal) -> bool:
+    return value % ROUNDING_STEP == 0
+
+
+def _fallback(lines: list[Line]) -> TotalCandidate | None:
+    paid = _last_amount(lines, lambda text: bool(_PAYMENT.search(text) and not _CHANGE.search(text)))
+    change = _last_amount(lines, lambda text: bool(_CHANGE.search(text)))
+    if paid is not None and change is not None and 0 <= abs(change.amount.value) < paid.amount.value:
+        value = paid.amount.value - abs(change.amount.value)
+        return TotalCandidate(AmountMatch(0, 0, "", value), 0.0, paid.line, "payment_less_change")
+    subtotal = _last_amount(lines, lambda text: bool(_SUBTOTAL.search(text)))
+    if subtotal is not None and (paid is None or subtotal.amount.value <= paid.amount.value):
+        return replace(subtotal, source="subtotal")
+    return replace(paid, source="payment") if paid is not None else None
+
+
+def _last_amount(lines: list[Line], matches: Callable[[str], bool]) -> TotalCandidate | None:
+    for line in reversed(lines):
+        if matches(line.text):
+            amounts = find_amounts(line.text)
+            if amounts:
+                return TotalCandidate(amounts[-1], 0.0, line)
+    return None
