@@ -127,6 +127,7 @@ def _predict(request: RecordedRequest, state: SessionState) -> Prediction:
     elif request.rejected:
         return _rejected(base, state)
     if base.unknown:
+        state.doubt([t.name for t in state.policy.tiers], request)
         return base
     result = walk(request, state)
     if isinstance(result, Unknown):

@@ -1,11 +1,15 @@
 """Render the event registry (``router.events``) as docs/log-schema.md.
 
-    python -m router.forensics.schemadoc > docs/log-schema.md
+    python -m router.forensics.schemadoc          # rewrite docs/log-schema.md
+    python -m router.forensics.schemadoc --check  # exit 1 if it is out of date
 
-A test checks that the file in the repository is what this prints.
+A test checks that the file in the repository is what this renders.
 """
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 from router.events import COMMON, CONTEXT, EVENTS, SCHEMA_VERSION, Field
 
@@ -14,8 +18,7 @@ INTRO = f"""# Decision log schema (version {SCHEMA_VERSION})
 docroute logs every routing decision as one JSON object per line (the file set by
 `logging.json_path` or `--log-json`, rotated at `logging.rotate_bytes`; and stderr, as JSON or for
 people). This page lists every event and every field. It is generated from `src/router/events.py`
-(`python -m router.forensics.schemadoc > docs/log-schema.md`); a test checks that the events of real
-runs match it.
+(`python -m router.forensics.schemadoc`); a test checks that the events of real runs match it.
 
 Stability: event and field names are stable within a schema version; every event carries
 `schema_version`. New events and new optional fields may appear without a new version; a renamed,
@@ -57,5 +60,19 @@ def render() -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+DOC = Path(__file__).resolve().parents[3] / "docs" / "log-schema.md"
+
+
+def main(argv: list[str]) -> int:
+    if "--check" in argv:
+        current = DOC.read_text(encoding="utf-8") if DOC.exists() else ""
+        if current != render():
+            print(f"{DOC} is out of date: run python -m router.forensics.schemadoc", file=sys.stderr)
+            return 1
+        return 0
+    DOC.write_text(render(), encoding="utf-8")
+    return 0
+
+
 if __name__ == "__main__":
-    print(render(), end="")
+    sys.exit(main(sys.argv[1:]))

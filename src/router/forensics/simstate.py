@@ -44,6 +44,16 @@ class TierModel:
 
 
 @dataclass
+class Doubt:
+    """What requests replay could not decide may have done to a tier."""
+
+    failures: int = 0  # failed attempts they may have added to the breaker's streak
+    recycles: list[float] = field(default_factory=list)  # when they may have recycled its workers
+    documents: set[str] = field(default_factory=set)  # documents they may have got quarantined
+    by: str = ""  # the latest such request
+
+
+@dataclass
 class Use:
     request_id: str
     number: int
@@ -63,12 +73,56 @@ class SessionState:
     replayed_uses: dict[str, list[Use]] = field(default_factory=dict)
     recorded_uses: dict[str, list[Use]] = field(default_factory=dict)
     poisoned_at: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
+    streak: dict[str, int] = field(default_factory=dict)  # consecutive failures, as the breaker counts
+    recycle_times: dict[str, list[float]] = field(default_factory=dict)
+    doubts: dict[str, Doubt] = field(default_factory=dict)
 
     # -- what the tier's state is ------------------------------------------------------------
 
-    def quarantined(self, tier: str, sha256: str | None) -> bool:
+    def quarantined(self, tier: str, sha256: str | None) -> bool | str:
+        """Whether the document skips the tier; 'unknown: why' if an undecided request may have put it there."""
         expiry = self.quarantine.get(tier, {}).get(sha256 or "")
-        return expiry is not None and expiry > self.clock.now
+        if expiry is not None and expiry > self.clock.now:
+            return True
+        doubt = self.doubts.get(tier)
+        if doubt and sha256 in doubt.documents:
+            return f"unknown: whether this document is quarantined on {tier} depends on request {doubt.by}"
+        return False
+
+    def breaker_allows(self, tier: str) -> bool | str:
+        """The breaker's verdict, or 'unknown: why' when undecided requests may have opened it."""
+        doubt = self.doubts.get(tier)
+        breaker = self.breakers[tier]
+        if doubt is None or (doubt.failures == 0 and not doubt.recycles):
+            return breaker.allow()
+        settings = self.tiers[tier].policy.breaker
+        window = [
+            t
+            for t in self.recycle_times.get(tier, []) + doubt.recycles
+            if self.clock.now - t <= settings.recycle_window_s
+        ]
+        safe = (
+            breaker.state is BreakerState.CLOSED
+            and self.streak.get(tier, 0) + doubt.failures < settings.failure_threshold
+            and len(window) <= settings.max_recycles
+        )
+        if safe:
+            return breaker.allow()
+        return f"unknown: {tier}'s breaker may be open after request {doubt.by}, which replay cannot decide"
+
+    def doubt(self, tiers: list[str], request: RecordedRequest) -> None:
+        """An undecided request may have tried these tiers: widen what their state could be."""
+        for name in tiers:
+            model = self.tiers[name]
+            doubt = self.doubts.setdefault(name, Doubt())
+            attempts = model.policy.retry.attempts
+            doubt.failures += attempts
+            doubt.by = request.request_id
+            if not model.inline:
+                doubt.recycles += [self.clock.now] * attempts
+                self.poisoned_at.setdefault(name, []).append((self.clock.now, request.request_id))
+            if model.policy.quarantine_s > 0 and request.sha256:
+                doubt.documents.add(request.sha256)
 
     def warming(self, tier: str, request: RecordedRequest) -> str | None:
         """'starting'/'recycling', None when ready, or 'unknown: why'."""
@@ -99,6 +153,9 @@ class SessionState:
         breaker = self.breakers[tier]
         if label == "ok":
             breaker.record_success()
+            self.streak[tier] = 0
+            if tier in self.doubts:
+                self.doubts[tier].failures = 0  # a success resets the streak, whatever came before
             return
         error = ErrorClass(label)
         if error is ErrorClass.UNAVAILABLE:
@@ -107,8 +164,10 @@ class SessionState:
             self.quarantine.setdefault(tier, {})[request.sha256] = self.clock.now + model.policy.quarantine_s
         if error not in NOT_THE_TIERS_FAULT:
             breaker.record_failure()
+            self.streak[tier] = self.streak.get(tier, 0) + 1
         if error in PROCESS_POISONING and not model.inline:
             breaker.record_recycle()
+            self.recycle_times.setdefault(tier, []).append(self.clock.now)
             self.poisoned_at.setdefault(tier, []).append((self.clock.now, request.request_id))
 
     def recorded(self, request: RecordedRequest) -> None:

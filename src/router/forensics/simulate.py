@@ -36,10 +36,16 @@ class _Unknowable(Exception):
 
 
 def walk(request: RecordedRequest, state: SessionState) -> Walk | Unknown:
-    """The request under the state's policy, or why that cannot be told from the recording."""
+    """The request under the state's policy, or why that cannot be told from the recording.
+
+    When it cannot, the tiers the request may still have tried are put in doubt: later requests
+    that depend on their breaker, quarantine or workers become unknown too, until a decided
+    attempt settles the question."""
+    walker = _Walker(request, state)
     try:
-        return _Walker(request, state).run()
+        return walker.run()
     except _Unknowable as exc:
+        state.doubt(walker.pending, request)
         return Unknown(exc.reason)
 
 
@@ -51,6 +57,7 @@ class _Walker:
         self.start = request.received_at or state.clock.now
         self.result = Walk()
         self.attempts: dict[str, int] = {}
+        self.pending = [t.name for t in self.policy.tiers]  # tiers the request may still try
 
     @property
     def remaining(self) -> float:
@@ -65,15 +72,19 @@ class _Walker:
                 self._skip(tier, reason)
                 if reason in WARMING:
                     deferred.append(tier)
+                else:
+                    self.pending.remove(tier.name)
                 continue
             if self._try(tier):
                 return self.result
+            self.pending.remove(tier.name)
         for tier in deferred:
             reason = self._skip_reason(tier, deferrable=False)
             if reason:
                 self._skip(tier, reason)
             elif self._try(tier):
                 return self.result
+            self.pending.remove(tier.name)
         return self._failed(None)
 
     # -- skipping -----------------------------------------------------------------------------
@@ -89,14 +100,20 @@ class _Walker:
             raise _Unknowable(f"needs the outcome of {tier.name}: {model.unknown}")
         if tier.name in self.state.unavailable or self._recorded_skip(tier.name) == "unavailable":
             return "unavailable"
-        if self.state.quarantined(tier.name, self.request.sha256):
+        quarantined = self.state.quarantined(tier.name, self.request.sha256)
+        if isinstance(quarantined, str):
+            raise _Unknowable(quarantined.removeprefix("unknown: "))
+        if quarantined:
             return "quarantined"
         warming = self.state.warming(tier.name, self.request) if deferrable else None
         if warming and warming.startswith("unknown: "):
             raise _Unknowable(warming.removeprefix("unknown: "))
         if warming:
             return warming
-        if not self.state.breakers[tier.name].allow():
+        allowed = self.state.breaker_allows(tier.name)
+        if isinstance(allowed, str):
+            raise _Unknowable(allowed.removeprefix("unknown: "))
+        if not allowed:
             return "breaker_open"
         return None
 
