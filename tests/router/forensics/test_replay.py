@@ -45,7 +45,7 @@ def test_a_narrower_fallback_list_fails_requests_and_the_prediction_holds(tmp_pa
     world = World({(docs[0].sha256, "a"): [("garbage", 0.2)], (docs[1].sha256, "a"): [("sticky", 0.3)]})
     a = policy("a", [tier("a"), tier("b")])
     b = policy("b", [tier("a", fallback_on=["sticky_cuda"]), tier("b")])
-    recorded, report, actual = record_and_replay(tmp_path, world, docs, a, b)
+    _, report, actual = record_and_replay(tmp_path, world, docs, a, b)
     changes = [p.change for p in report.predictions]
     assert changes == ["newly_failed", "same", "same"]
     assert [predicted(p) for p in report.predictions] == [outcome(r) for r in actual]
