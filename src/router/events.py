@@ -69,10 +69,16 @@ _WORKER_GEN = F("worker_generation", "integer?", "How many times the tier's work
 _SIGNATURE = F("signature", "string", "The row of the signature table that matched.")
 _GENERATION = F("generation", "integer", "The worker slot's generation: 0 for the first process, +1 per recycle.")
 _RECENT = F(
-    "recent_request_ids",
+    "recent_requests",
     "array",
-    "The requests the worker served last, newest last: CUDA errors are "
-    "asynchronous, the request that saw one may not be the one that caused it.",
+    "The ids of the requests the worker served last, newest last (canary-N: its start-up check). CUDA "
+    "errors are asynchronous: the request that saw one may not be the one that caused it.",
+)
+_STARTUP = (
+    F("spawn_ms", "number", "Process spawn until the child ran."),
+    F("import_ms", "number?", "The backend's imports in the child."),
+    F("load_ms", "number?", "The backend's load() in the child."),
+    F("canary_ms", "number", "The canary request a new worker must answer before it takes traffic."),
 )
 
 EVENTS: tuple[Event, ...] = (
@@ -268,58 +274,66 @@ EVENTS: tuple[Event, ...] = (
     Event(
         "worker.starting",
         "tier",
-        "A worker process is being spawned.",
-        (_GENERATION, F("worker_pid", "integer?", "The new process, once known.", False)),
+        "A worker process is being spawned for a slot.",
+        (_GENERATION, F("reason", "string", "Why: preload, first use, recycle (the error class), restart.")),
     ),
     Event(
         "worker.ready",
         "tier",
-        "A worker loaded its backend and answered the READY handshake.",
-        (_GENERATION, F("worker_pid", "integer", "The worker process."), _DURATION),
+        "A new worker loaded its backend and passed the canary: it takes traffic.",
+        (
+            _GENERATION,
+            F("worker_pid", "integer", "The worker process."),
+            F("reason", "string", "Why it was started."),
+            F("duration_ms", "number", "From spawn to ready, canary included."),
+            *_STARTUP,
+        ),
     ),
     Event(
         "worker.start_failed",
         "tier",
-        "A worker could not start (its backend failed to load, or it took longer than start_timeout_s).",
+        "A worker could not start: its backend failed to load, the canary failed, or it took too long.",
         (
             _GENERATION,
+            F("worker_pid", "integer?", "The process that failed."),
+            F("stage", "string", "start-up or canary."),
+            F("error_type", "string", "The failure's qualified type name."),
             F("error_class", "string", _CLASS),
-            F("message", "string", "The failure's first line."),
-            _DURATION,
+            _SIGNATURE,
+            F("message", "string?", "The failure's first line (start-up failures)."),
+            F("exitcode", "integer?", "Its exit status, if it died."),
+            F("retry_in_s", "number?", "When the slot tries again; null: the tier is unavailable for good."),
         ),
     ),
-    Event(
-        "worker.died",
-        "tier",
-        "A worker process exited while serving or idle.",
-        (
-            _GENERATION,
-            F("worker_pid", "integer", "The process that died."),
-            F("exitcode", "integer?", "Its exit status; negative: killed by that signal (-9 SIGKILL, -11 SIGSEGV)."),
-            F("request_id", "string?", "The request it was serving, if any.", False),
-            _RECENT,
-        ),
-    ),
-    Event(
-        "worker.timeout",
-        "tier",
-        "A worker ran past an attempt's time limit and is killed.",
-        (
-            _GENERATION,
-            F("worker_pid", "integer", "The hung process."),
-            F("request_id", "string", "The request it was serving."),
-            F("timeout_s", "number", "The limit it ran past."),
-        ),
+    *(
+        Event(
+            name,
+            "tier",
+            doc,
+            (
+                _GENERATION,
+                F("worker_pid", "integer", "The worker process."),
+                F("error_class", "string", _CLASS),
+                _SIGNATURE,
+                F("exitcode", "integer?", "Its exit status; negative: the signal that killed it (-9, -11)."),
+                F("request_id", "string", "The request it was serving."),
+                _RECENT,
+            ),
+        )
+        for name, doc in (
+            ("worker.died", "A worker process died while serving a request (worker_crashed)."),
+            ("worker.timeout", "A worker ran past an attempt's time limit: it is killed (timeout)."),
+            ("worker.poisoned", "A worker's CUDA context is poisoned for good (sticky_cuda): it must be replaced."),
+        )
     ),
     Event(
         "worker.recycling",
         "tier",
-        "A worker must not serve again (sticky CUDA error, crash, timeout): it is replaced in the background.",
+        "A poisoned, dead or hung worker is being replaced in the background; requests go elsewhere.",
         (
             _GENERATION,
-            F("old_pid", "integer?", "The process being replaced."),
-            F("reason", "string", "The error class that poisoned it."),
-            _RECENT,
+            F("worker_pid", "integer?", "The process being replaced."),
+            F("reason", "string", "The error class that retired it."),
         ),
     ),
     Event(
@@ -330,17 +344,32 @@ EVENTS: tuple[Event, ...] = (
             _GENERATION,
             F("old_pid", "integer?", "The process replaced."),
             F("new_pid", "integer", "The new process."),
-            F("reason", "string", "Why the old one was replaced."),
+            F("reason", "string", "Why the old one was replaced (an error class)."),
             F("duration_ms", "number", "From the decision to recycle until the new worker was ready."),
+            F("stop_ms", "number", "Time spent stopping the old process."),
+            *_STARTUP,
         ),
     ),
     Event(
         "worker.stopped",
         "tier",
-        "A worker was stopped on purpose (router closed, idle unload).",
+        "A worker process was stopped (recycle, router closed, idle unload).",
         (
             F("worker_pid", "integer", "The process stopped."),
-            F("reason", "string", "close, idle."),
+            _GENERATION,
+            F("reason", "string", "Why: close, idle, or the error class of a recycle."),
+            F("exitcode", "integer?", "Its exit status."),
+            F("stop_ms", "number", "Time it took to stop (ask, terminate, kill)."),
+        ),
+    ),
+    Event(
+        "worker.idle_unloaded",
+        "tier",
+        "A worker idle for longer than idle_unload_s is stopped; it restarts on demand.",
+        (
+            F("worker_pid", "integer", "The process unloaded."),
+            _GENERATION,
+            F("idle_s", "number", "How long it had been idle."),
         ),
     ),
 )

@@ -55,9 +55,22 @@ def _render(report: dict[str, Any], top: int) -> None:
         console.print(_pivot("Skipped tiers by reason", report["skips"]))
     recycles = report["recycles"]
     if recycles["events"] or recycles["deaths"]:
-        console.print(_rows("Worker recycles", ["ts", "tier", "event", "detail"], _briefs(recycles["events"]), top))
+        rows = [
+            [
+                e["ts"],
+                e["tier"],
+                e["detail"].get("reason"),
+                f"{e['detail'].get('old_pid')} -> {e['detail'].get('new_pid')}",
+                e["detail"].get("duration_ms"),
+            ]
+            for e in recycles["events"]
+        ]
+        console.print(_rows("Worker recycles", ["ts", "tier", "reason", "pid", "ms"], rows, top))
         console.print("worker deaths: " + (", ".join(f"{k} x{v}" for k, v in recycles["deaths"].items()) or "none"))
-    console.print(_rows("Breaker transitions", ["ts", "tier", "event", "detail"], _briefs(report["breakers"]), top))
+    if report["breakers"]:
+        console.print(_rows("Breaker transitions", ["ts", "tier", "event", "detail"], _briefs(report["breakers"]), top))
+    else:
+        console.print("breaker transitions: none")
     console.print(_rows("Timeline", ["ts", "tier", "event", "detail"], _briefs(report["timeline"]), top))
     spans = [[s["tier"], s["error_class"], s["count"], s["first"], s["last"]] for s in report["failure_spans"]]
     console.print(_rows("Failures over time", ["tier", "class", "count", "first", "last"], spans, top))
@@ -97,8 +110,12 @@ def _briefs(items: list[dict[str, Any]]) -> list[list[Any]]:
     return [[i["ts"], i["tier"] or "", i["event"], _detail(i["detail"])] for i in items]
 
 
+#: Fields a timeline line leaves out: the JSON report has them.
+_QUIET = frozenset({"backend", "stop_ms", "spawn_ms", "import_ms", "load_ms", "canary_ms", "signature", "generation"})
+
+
 def _detail(detail: dict[str, Any]) -> str:
-    return " ".join(f"{k}={_short(v)}" for k, v in detail.items() if v is not None)
+    return " ".join(f"{k}={_short(v)}" for k, v in detail.items() if v is not None and k not in _QUIET)
 
 
 def _short(value: Any) -> str:

@@ -110,10 +110,10 @@ def _print_diff(result: Any) -> None:
         console.print(escape(f"{result.a} and {result.b}: no differences"))
         return
     table = Table(title=escape(f"{result.a} -> {result.b}"), title_justify="left")
-    for column in ("path", "a", "b"):
+    for column in ("path", "a", "b", "change"):
         table.add_column(column, overflow="fold")
     for change in result.changes:
-        table.add_row(escape(change.path), escape(_show(change.a)), escape(_show(change.b)))
+        table.add_row(escape(change.path), escape(_show(change.a)), escape(_show(change.b)), escape(change.note or ""))
     console.print(table)
 
 

@@ -11,7 +11,9 @@ from router.cli.app import app
 from router.cli.incidents import LOGS_HELP
 
 #: Fields every line shows in its own column, or that say nothing new about the step.
-_COLUMNS = frozenset({"event", "ts", "level", "pid", "schema_version", "policy_hash", "request_id", "tier", "policy"})
+_COLUMNS = frozenset(
+    {"event", "ts", "level", "pid", "schema_version", "policy_hash", "request_id", "tier", "policy", "backend"}
+)
 
 
 @app.command()

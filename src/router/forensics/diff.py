@@ -17,6 +17,7 @@ class Change:
     path: str
     a: Any
     b: Any
+    note: str | None = None  # for lists: what was added and removed
 
 
 @dataclass
@@ -60,7 +61,14 @@ def _compare(left: Any, right: Any, path: str) -> list[Change]:
             sub = f"{path}.{key}" if path else key
             changes += _compare(left.get(key), right.get(key), sub)
         return changes
-    return [] if left == right else [Change(path, left, right)]
+    if left == right:
+        return []
+    if isinstance(left, list) and isinstance(right, list):
+        added = [x for x in right if x not in left]
+        removed = [x for x in left if x not in right]
+        note = " ".join([*(f"+{x}" for x in added), *(f"-{x}" for x in removed)]) or "reordered"
+        return [Change(path, left, right, note)]
+    return [Change(path, left, right)]
 
 
 def _tier_summary(tier: dict[str, Any]) -> str:

@@ -178,7 +178,7 @@ def _poisoning_documents(recording: Recording, events: list[dict[str, Any]]) -> 
 def _recent_requests_by_pid(events: list[dict[str, Any]]) -> dict[int | None, list[str]]:
     recent: dict[int | None, list[str]] = {}
     for event in events:
-        ids = event.get("recent_request_ids")
+        ids = event.get("recent_requests")
         pid = event.get("old_pid", event.get("worker_pid"))
         if isinstance(ids, list) and isinstance(pid, int):
             recent.setdefault(pid, [])

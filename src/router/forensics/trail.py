@@ -73,7 +73,7 @@ def _about(event: dict[str, Any], request_id: str, pids: set[int]) -> bool:
     """Whether a worker event concerns the request or a worker process that served it."""
     if event.get("request_id") == request_id:
         return True
-    recent = event.get("recent_request_ids")
+    recent = event.get("recent_requests")
     if isinstance(recent, list) and request_id in recent:
         return True
     return any(event.get(key) in pids for key in ("worker_pid", "old_pid"))
