@@ -171,8 +171,9 @@ def _apply(request: RecordedRequest, event: dict[str, Any]) -> None:
         request.sha256 = request.sha256 or event.get("sha256")
     elif name == "request.rejected":
         request.rejected = True
-    elif name == "request.crashed":
+    elif name == "request.crashed":  # the caller got a failed result of class unknown; no request.done follows
         request.crashed = True
+        request.status, request.error_class = "failed", "unknown"
 
 
 def _attempt(request: RecordedRequest, event: dict[str, Any]) -> Attempt:
