@@ -92,10 +92,10 @@ class _Walker:
     def _skip_reason(self, tier: TierPolicy, *, deferrable: bool) -> str | None:
         self._tick()
         model = self.state.tiers[tier.name]
+        if self.result.elapsed_s > 0 and abs(self.remaining) <= margin(self.result.elapsed_s):
+            raise _Unknowable(f"reaching {tier.name} {self.remaining:.2f} s from the deadline is too close to call")
         if self.remaining <= 0:
             return "deadline"
-        if self.result.elapsed_s > 0 and self.remaining <= margin(self.result.elapsed_s):
-            raise _Unknowable(f"reaching {tier.name} {self.remaining:.2f} s before the deadline is too close to call")
         if model.unknown:
             raise _Unknowable(f"needs the outcome of {tier.name}: {model.unknown}")
         if tier.name in self.state.unavailable or self._recorded_skip(tier.name) == "unavailable":
