@@ -91,6 +91,12 @@ EVENTS: tuple[Event, ...] = (
             F("policy_spec", "object", "The whole policy as validated (no document content), for replay.", False),
         ),
     ),
+    Event(
+        "router.warmed",
+        "router",
+        "warm_up() waited for the tiers to start (one-shot jobs: CLI, batch).",
+        (F("states", "object", "Each tier's state after the wait: ready, unavailable, loading..."),),
+    ),
     Event("router.closed", "router", "The router was closed; its workers are stopped."),
     Event(
         "tier.unavailable",
@@ -325,6 +331,13 @@ EVENTS: tuple[Event, ...] = (
             ("worker.timeout", "A worker ran past an attempt's time limit: it is killed (timeout)."),
             ("worker.poisoned", "A worker's CUDA context is poisoned for good (sticky_cuda): it must be replaced."),
         )
+    ),
+    Event(
+        "worker.drained",
+        "tier",
+        "A worker finished a request whose caller gave up (its deadline cut the attempt short): the "
+        "answer is dropped and the worker serves again.",
+        (_GENERATION, F("worker_pid", "integer", "The worker process."), F("request_id", "string", "The request.")),
     ),
     Event(
         "worker.recycling",

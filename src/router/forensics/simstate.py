@@ -146,7 +146,7 @@ class SessionState:
 
     # -- what an attempt does to it ---------------------------------------------------------
 
-    def record(self, tier: str, request: RecordedRequest, number: int, label: str) -> None:
+    def record(self, tier: str, request: RecordedRequest, number: int, label: str, *, recycles: bool = True) -> None:
         """The effects of one replayed attempt on the tier: breaker, quarantine, recycling."""
         model = self.tiers[tier]
         self.replayed_uses.setdefault(tier, []).append(Use(request.request_id, number, label))
@@ -165,7 +165,7 @@ class SessionState:
         if error not in NOT_THE_TIERS_FAULT:
             breaker.record_failure()
             self.streak[tier] = self.streak.get(tier, 0) + 1
-        if error in PROCESS_POISONING and not model.inline:
+        if error in PROCESS_POISONING and not model.inline and recycles:
             breaker.record_recycle()
             self.recycle_times.setdefault(tier, []).append(self.clock.now)
             self.poisoned_at.setdefault(tier, []).append((self.clock.now, request.request_id))

@@ -132,13 +132,15 @@ class _Walker:
         while True:
             number = self.attempts.get(tier.name, 0) + 1
             self.attempts[tier.name] = number
-            outcome = self._attempt(tier, number, inline=model.inline, gates=model.gates)
+            outcome, limit = self._attempt(tier, number, inline=model.inline, gates=model.gates)
             self.result.path.append(f"{tier.name}:{outcome.label}")
             if outcome.note:
                 self.result.notes.append(outcome.note)
             self.result.elapsed_s += outcome.duration_s
             self._tick()
-            self.state.record(tier.name, self.request, number, outcome.label)
+            # a timeout set by the deadline, shorter than the tier's, is no proof of a hang: no recycle
+            cut_short = outcome.label == "timeout" and limit < tier.timeout_s - 1e-3
+            self.state.record(tier.name, self.request, number, outcome.label, recycles=not cut_short)
             if outcome.ok:
                 return self._answered(tier)
             self.result.last_failure = outcome.label
@@ -149,7 +151,7 @@ class _Walker:
             return True
         return False
 
-    def _attempt(self, tier: TierPolicy, number: int, **how: object) -> Projected:
+    def _attempt(self, tier: TierPolicy, number: int, **how: object) -> tuple[Projected, float]:
         recorded = next((a for a in self.request.attempts_on(tier.name) if a.number == number), None)
         if recorded is None:
             raise _Unknowable(f"needs the outcome of {tier.name} attempt {number}, never recorded for this request")
@@ -157,7 +159,7 @@ class _Walker:
         projected = project(recorded, timeout, **how)  # type: ignore[arg-type]
         if isinstance(projected, Unknown):
             raise _Unknowable(projected.reason)
-        return projected
+        return projected, timeout
 
     def _retry(self, tier: TierPolicy, number: int, label: str) -> bool:
         settings = tier.retry

@@ -53,6 +53,7 @@ def run_policy(policy: dict[str, Any], documents: list[bytes], log: Path) -> Run
     router = Router(parsed, log_json=log, log_stderr=False)
     try:
         ready = lambda: router.status()["vision"]["state"] == "ready"  # noqa: E731
+        router.warm_up(30)
         wait_until(ready, 30, "vision ready")
         gap = 2 * (time.monotonic() - started) + 0.2
         for index, document in enumerate(documents):
@@ -128,3 +129,45 @@ def crash_loop(tmp_path_factory) -> dict[str, Run]:
         "a": run_policy(loop_policy("loop-a", max_recycles=2), LOOP, folder / "a.jsonl"),
         "b": run_policy(loop_policy("loop-b", max_recycles=1), LOOP, folder / "b.jsonl"),
     }
+
+
+# -- the rarer events: a tier that cannot start, retries, a breaker that recovers, idle unload --
+
+MISC = [png(700 + i) for i in range(3)]
+
+
+@pytest.fixture(scope="session")
+def misc_run(tmp_path_factory) -> Path:
+    """Bad input; a tier whose weights are missing; retries of an OOM; a breaker that opens, probes
+    and closes; a worker unloaded when idle, which a later request waits for."""
+    log = tmp_path_factory.mktemp("misc") / "log.jsonl"
+    missing = "/models/x does not appear to have a file named config.json"
+    broken = {"name": "broken", "backend": {"kind": "faulty", "cuda": "off", "fail_load": missing}, "preload": True}
+    flaky = inline(
+        "flaky",
+        VISION_FIELDS,
+        {sha(MISC[0]): "cuda_oom", sha(MISC[2]): "garbage"},
+        retry={"attempts": 2, "retry_on": ["cuda_oom"], "backoff": {"initial_s": 0.05, "jitter_s": 0}},
+        breaker={"failure_threshold": 2, "cooldown_s": 0.3},
+    )
+    sleepy = {
+        "name": "sleepy",
+        "backend": {"kind": "faulty", "cuda": "off", "fields": VISION_FIELDS},
+        "preload": True,
+        "idle_unload_s": 0.3,
+        "stop_grace_s": 0.5,
+    }
+    router = Router(
+        policy_from_dict({"name": "misc", "tiers": [broken, flaky, sleepy]}), log_json=log, log_stderr=False
+    )
+    try:
+        router.warm_up(30)
+        router.extract(b"not an image", name="junk.bin")
+        router.extract(MISC[0])
+        wait_until(lambda: router.status()["sleepy"]["state"] == "idle", 10, "sleepy unloaded")
+        router.extract(MISC[1])
+        router.extract(MISC[2])
+    finally:
+        router.close()
+        logs.configure(stderr=False)
+    return log
