@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from router.forensics.diff import diff
@@ -104,10 +107,15 @@ def test_repetition_penalty_on_llama_vision_depends_on_the_installed_transformer
 
 
 def test_the_installed_version_is_read_without_importing_transformers():
-    import sys
-
-    lint(load_policy("default"))
-    assert "transformers" not in sys.modules
+    code = (
+        "import sys\n"
+        "from router.forensics.lint import lint\n"
+        "from router.policy import load_policy\n"
+        "lint(load_policy('default'))\n"
+        "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_faulty_tiers_can_raise_what_their_faults_inject():
