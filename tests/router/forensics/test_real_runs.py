@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from router import events
-from router.forensics import schemadoc
 from router.forensics.incidents import incident_report
 from router.forensics.reader import read_logs
 from router.forensics.replay import replay
@@ -24,10 +23,6 @@ def outcome(result):
 
 def attempts_of(result):
     return [f"{a.tier}:{'ok' if a.outcome == 'succeeded' else a.error_class}" for a in result.attempts]
-
-
-def test_the_schema_doc_is_generated_from_the_registry():
-    assert schemadoc.DOC.read_text(encoding="utf-8") == schemadoc.render()
 
 
 def test_every_event_of_real_runs_matches_the_schema(chaos, crash_loop, misc_run):
