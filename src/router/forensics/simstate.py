@@ -14,6 +14,7 @@ from typing import Any
 
 from router.breaker import Breaker, BreakerState
 from router.errors import PROCESS_POISONING, ErrorClass
+from router.forensics.projection import margin
 from router.forensics.recorded import RecordedRequest, Recording, Session
 from router.policy import Policy, TierPolicy, policy_from_dict
 from router.tiers import NOT_THE_TIERS_FAULT, QUARANTINE_CLASSES
@@ -93,6 +94,10 @@ class SessionState:
         """The breaker's verdict, or 'unknown: why' when undecided requests may have opened it."""
         doubt = self.doubts.get(tier)
         breaker = self.breakers[tier]
+        cooldown = self.tiers[tier].policy.breaker.cooldown_s
+        if breaker.probe_at is not None and abs(self.clock.now - breaker.probe_at) <= margin(cooldown):
+            offset = breaker.probe_at - self.clock.now
+            return f"unknown: {tier}'s breaker lets a probe through {offset:+.2f} s from here: too close to call"
         if doubt is None or (doubt.failures == 0 and not doubt.recycles):
             return breaker.allow()
         settings = self.tiers[tier].policy.breaker

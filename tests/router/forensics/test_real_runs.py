@@ -116,3 +116,14 @@ def test_replay_of_a_crash_loop_under_a_tighter_breaker(crash_loop):
     assert [s.reason for s in actual[2].skipped] == ["breaker_open"]
     assert [(t["state"], t["reason"]) for t in report.breaker_transitions] == [("open", "crash_loop")]
     assert len(LOOP) == len(actual)
+
+
+def test_replaying_a_log_under_its_own_policy_changes_nothing(chaos, misc_run):
+    """The identity: retries with their recorded waits, a breaker that opens, probes and closes, a
+    tier found unavailable at start-up, a request that waits for an unloaded worker."""
+    for log in (chaos["a"].log, misc_run):
+        logged = read_logs([log]).events
+        spec = next(e for e in logged if e["event"] == "router.starting")["policy_spec"]
+        report = replay(logged, policy_from_dict(spec))
+        assert report.counts()["same"] == len(report.predictions), [p.unknown for p in report.predictions]
+        assert all(p.predicted.path == p.recorded.path for p in report.predictions)
