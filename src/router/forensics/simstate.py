@@ -83,6 +83,8 @@ class SessionState:
     def quarantined(self, tier: str, sha256: str | None) -> bool | str:
         """Whether the document skips the tier; 'unknown: why' if an undecided request may have put it there."""
         expiry = self.quarantine.get(tier, {}).get(sha256 or "")
+        if expiry is not None and abs(expiry - self.clock.now) <= margin(self.tiers[tier].policy.quarantine_s):
+            return f"unknown: this document's quarantine on {tier} ends too close to this request to call"
         if expiry is not None and expiry > self.clock.now:
             return True
         doubt = self.doubts.get(tier)
