@@ -57,3 +57,26 @@ def test_model_tiers_carry_the_opentelemetry_model_attribute():
         "gen_ai.request.model": "/models/llama"
     }
     assert events.gen_ai_attributes(object()) == {}
+
+
+def test_every_event_name_in_the_router_source_is_in_the_registry():
+    """A new event cannot be logged without being documented: scan the log calls in src/router."""
+    import ast
+    from pathlib import Path
+
+    source = Path(events.__file__).parent
+    logged: set[str] = set()
+    for path in source.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in {"debug", "info", "warning", "error", "exception"}
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
+                and "." in node.args[0].value
+            ):
+                logged.add(node.args[0].value)
+    assert {"request.received", "worker.recycled", "router.starting"} <= logged
+    assert logged - set(events.BY_NAME) == set()
