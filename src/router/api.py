@@ -47,7 +47,9 @@ class Router:
         self._log = logs.get_logger(policy=policy.name, policy_hash=self.policy_hash)
         self._closed = False
         self._lock = threading.Lock()
-        self._log.info("router.starting", tiers=[t.name for t in policy.tiers])
+        self._log.info(
+            "router.starting", tiers=[t.name for t in policy.tiers], policy_spec=policy.model_dump(mode="json")
+        )
         tiers = [self._build_tier(t) for t in policy.tiers]
         self.engine = Engine(policy, tiers, clock=clock, sleep=sleep)
         for tier in tiers:
@@ -113,7 +115,15 @@ class Router:
         log = logs.get_logger(request_id=request_id, policy_hash=self.policy_hash)
         log.warning("request.rejected", error_class=ErrorClass.BAD_INPUT, problem=error.problem)
         duration_ms = round((self._clock() - started) * 1000, 2)
-        log.info("request.done", status="failed", error_class=ErrorClass.BAD_INPUT, attempts=0, duration_ms=duration_ms)
+        log.info(
+            "request.done",
+            status="failed",
+            tier=None,
+            error_class=ErrorClass.BAD_INPUT,
+            attempts=0,
+            duration_ms=duration_ms,
+            sha256=None,
+        )
         return Result(
             request_id=request_id,
             status="failed",

@@ -30,6 +30,7 @@ from tenacity.stop import stop_base
 from backends.document import Document
 from router import quality
 from router.errors import AttemptError, Classification, ErrorClass, ErrorInfo
+from router.events import gen_ai_attributes
 from router.logs import get_logger
 from router.policy import Policy
 from router.result import AttemptRecord, DocumentInfo, ErrorSummary, FieldValue, Outcome, Result, SkippedTier, Status
@@ -192,7 +193,12 @@ class Engine:
         number = sum(1 for a in request.attempts if a.tier == tier.name) + 1
         timeout = min(tier.policy.timeout_s, self._remaining(request))
         request.log.info(
-            "attempt.started", tier=tier.name, backend=tier.kind, attempt=number, timeout_s=round(timeout, 3)
+            "attempt.started",
+            tier=tier.name,
+            backend=tier.kind,
+            attempt=number,
+            timeout_s=round(timeout, 3),
+            **gen_ai_attributes(tier.policy.backend),
         )
         started = self._clock()
         try:
@@ -224,6 +230,7 @@ class Engine:
             attempt=number,
             duration_ms=round(duration_ms, 2),
             worker_pid=outcome.worker_pid,
+            worker_generation=outcome.worker_generation,
             fields_present=sorted(outcome.extraction.fields.present()),
             fields=outcome.extraction.fields.model_dump(exclude_none=True),
             meta=outcome.extraction.meta,
@@ -277,6 +284,7 @@ class Engine:
             message=message,
             duration_ms=duration_ms,
             worker_pid=worker.get("pid"),
+            worker_generation=worker.get("generation"),
         )
         tier.record_failure(verdict, request.document)
         request.last_failure = verdict

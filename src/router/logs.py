@@ -5,7 +5,8 @@ one event can be rendered as JSON into a rotating file and for a person on stder
 record is written and flushed as one line: if the process dies, every line before is complete.
 
 Document text and extracted values are dropped from events unless the policy sets
-``logging.log_content``; see docs/log-schema.md for every event and field.
+``logging.log_content``. Every event and field is listed in ``router.events`` (rendered as
+docs/log-schema.md).
 """
 
 from __future__ import annotations
@@ -19,12 +20,11 @@ from typing import Any, TextIO
 
 import structlog
 
+from router.events import CONTENT_KEYS, SCHEMA_VERSION
 from router.policy import LoggingPolicy
 
-SCHEMA_VERSION = 1
+__all__ = ["CONTENT_KEYS", "SCHEMA_VERSION", "configure", "content_allowed", "get_logger"]
 LOGGER_NAME = "docroute"
-#: Keys that may carry document content; dropped unless the policy opts in.
-CONTENT_KEYS = frozenset({"fields", "text", "raw_output", "values", "ocr_text"})
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 _log_content = False
@@ -51,9 +51,9 @@ _SHARED: list[Any] = [
 ]
 
 
-def _formatter(renderer: Any) -> logging.Formatter:
+def _formatter(renderer: Any, *extra: Any) -> logging.Formatter:
     return structlog.stdlib.ProcessorFormatter(
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *extra, renderer],
         foreign_pre_chain=_SHARED,
     )
 
@@ -89,15 +89,17 @@ def configure(
         file_handler = logging.handlers.RotatingFileHandler(
             path, maxBytes=settings.rotate_bytes, backupCount=settings.backups, encoding="utf-8"
         )
-        file_handler.setFormatter(_formatter(_json_renderer()))
+        file_handler.setFormatter(_formatter(_json_renderer(), structlog.processors.format_exc_info))
         logger.addHandler(file_handler)
 
     if settings.stderr if stderr is None else stderr:
         out = stream or sys.stderr
         console = settings.format == "console" or (settings.format == "auto" and out.isatty())
         stream_handler = logging.StreamHandler(out)
-        renderer = structlog.dev.ConsoleRenderer(colors=out.isatty()) if console else _json_renderer()
-        stream_handler.setFormatter(_formatter(renderer))
+        if console:
+            stream_handler.setFormatter(_formatter(structlog.dev.ConsoleRenderer(colors=out.isatty())))
+        else:
+            stream_handler.setFormatter(_formatter(_json_renderer(), structlog.processors.format_exc_info))
         logger.addHandler(stream_handler)
 
     if not logger.handlers:

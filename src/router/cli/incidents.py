@@ -1,0 +1,153 @@
+"""``docroute incidents LOG...``: what failed where, what the router did about it, and when."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import typer
+
+from router.cli.app import app
+
+LOGS_HELP = "Decision log files (JSON lines), rotated ones too: log.jsonl*"
+
+
+@app.command()
+def incidents(
+    logs: list[str] = typer.Argument(..., help=LOGS_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    top: int = typer.Option(10, "--top", min=1, help="Rows of the longer tables (slowest, timeline, ...)."),
+    since: str | None = typer.Option(None, "--since", help="Only events from this time (ISO 8601, UTC)."),
+    until: str | None = typer.Option(None, "--until", help="Only events up to this time (ISO 8601, UTC)."),
+) -> None:
+    """What failed where, what the router did about it, and when.
+
+    Failures by tier and error class, recycles, breaker transitions, a timeline, the slowest requests,
+    the documents that poisoned workers (by sha256) and the requests that degraded to later tiers."""
+    from router.cli.common import read_logs_or_exit
+    from router.forensics.incidents import incident_report
+    from router.forensics.reader import between
+
+    try:
+        selected = between(read_logs_or_exit(logs), since, until)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    report = incident_report(selected, top=top)
+    if as_json:
+        typer.echo(json.dumps(report, indent=2, default=str))
+    else:
+        _render(report, top)
+
+
+def _render(report: dict[str, Any], top: int) -> None:
+    from rich.console import Console
+
+    console = Console()
+    window = report["window"]
+    console.print(
+        f"[bold]{window['requests']} requests[/], {window['events']} events "
+        f"from {window['first']} to {window['last']}; "
+        f"{window['routers']} router session(s), processes {window['processes']}"
+    )
+    console.print("status: " + ", ".join(f"{k} {v}" for k, v in sorted(report["status"].items())))
+    console.print(_pivot("Failed attempts by tier and error class", report["failures"]))
+    if report["skips"]:
+        console.print(_pivot("Skipped tiers by reason", report["skips"]))
+    recycles = report["recycles"]
+    if recycles["events"] or recycles["deaths"]:
+        rows = [
+            [
+                e["ts"],
+                e["tier"],
+                e["detail"].get("reason"),
+                f"{e['detail'].get('old_pid')} -> {e['detail'].get('new_pid')}",
+                e["detail"].get("duration_ms"),
+            ]
+            for e in recycles["events"]
+        ]
+        console.print(_rows("Worker recycles", ["ts", "tier", "reason", "pid", "ms"], rows, top))
+        console.print("worker deaths: " + (", ".join(f"{k} x{v}" for k, v in recycles["deaths"].items()) or "none"))
+    if report["breakers"]:
+        console.print(_rows("Breaker transitions", ["ts", "tier", "event", "detail"], _briefs(report["breakers"]), top))
+    else:
+        console.print("breaker transitions: none")
+    console.print(_rows("Timeline", ["ts", "tier", "event", "detail"], _briefs(report["timeline"]), top))
+    spans = [[s["tier"], s["error_class"], s["count"], s["first"], s["last"]] for s in report["failure_spans"]]
+    console.print(_rows("Failures over time", ["tier", "class", "count", "first", "last"], spans, top))
+    console.print(_requests("Slowest requests", report["slowest"], top))
+    poison = [
+        [
+            d["sha256"],
+            d["count"],
+            ", ".join(f"{k} x{v}" for k, v in d["classes"].items()),
+            ", ".join(d["tiers"]),
+            ", ".join(r[:12] for r in d["requests"]),
+            ", ".join(s[:12] for s in d["suspects"]),
+        ]
+        for d in report["poisoning_documents"]
+    ]
+    headers = ["sha256", "times", "classes", "tiers", "requests", "served just before (suspects)"]
+    console.print(_rows("Documents that poisoned a worker (sticky CUDA error or crash)", headers, poison, top))
+    console.print(_requests("Degraded requests (answered by a later tier)", report["degraded"], top))
+    if report["unfinished"]:
+        console.print(_requests("Unfinished requests (the router died?)", report["unfinished"], top))
+
+
+def _pivot(title: str, counts: dict[str, dict[str, int]]) -> Any:
+    from rich.markup import escape
+    from rich.table import Table
+
+    columns = sorted({c for row in counts.values() for c in row})
+    table = Table(title=title, title_justify="left")
+    for column in ["tier", *columns, "total"]:
+        table.add_column(column, justify="left" if column == "tier" else "right")
+    for tier, row in counts.items():
+        table.add_row(escape(tier), *[str(row.get(c, "")) for c in columns], str(sum(row.values())))
+    return table
+
+
+def _briefs(items: list[dict[str, Any]]) -> list[list[Any]]:
+    return [[i["ts"], i["tier"] or "", i["event"], _detail(i["detail"])] for i in items]
+
+
+#: Fields a timeline line leaves out: the JSON report has them.
+_QUIET = frozenset({"backend", "stop_ms", "spawn_ms", "import_ms", "load_ms", "canary_ms", "signature", "generation"})
+
+
+def _detail(detail: dict[str, Any]) -> str:
+    return " ".join(f"{k}={_short(v)}" for k, v in detail.items() if v is not None and k not in _QUIET)
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, default=str) if isinstance(value, list | dict) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _requests(title: str, requests: list[dict[str, Any]], top: int) -> Any:
+    rows = [
+        [
+            r["request_id"][:12],
+            (r["sha256"] or "")[:12],
+            r["status"],
+            r["tier"] or r["error_class"] or "",
+            r["duration_ms"] if r["duration_ms"] is not None else "",
+            " > ".join(r["path"]),
+        ]
+        for r in requests
+    ]
+    return _rows(title, ["request", "sha256", "status", "tier/class", "ms", "path"], rows, top)
+
+
+def _rows(title: str, headers: list[str], rows: list[list[Any]], top: int) -> Any:
+    from rich.markup import escape
+    from rich.table import Table
+
+    more = len(rows) - top
+    table = Table(title=title, title_justify="left", caption=f"... {more} more (--top, --json)" if more > 0 else None)
+    for header in headers:
+        table.add_column(header, overflow="fold")
+    for row in rows[:top]:
+        table.add_row(*[escape(str(cell)) for cell in row])
+    if not rows:
+        table.add_row("none", *[""] * (len(headers) - 1))
+    return table

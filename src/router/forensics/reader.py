@@ -1,0 +1,130 @@
+"""Reading decision logs: JSON lines from files (rotated ones too), merged into one time order.
+
+A line that is not a JSON event is skipped with a warning naming the file and line. The usual
+one is a torn last line: the process died while writing it (the log handler flushes each event
+whole, so only the last line of a file can be torn).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from router.events import SCHEMA_VERSION
+
+#: Per file, skipped lines reported one by one before they are only counted.
+WARN_LIMIT = 5
+_ROTATED = re.compile(r"^(?P<base>.*)\.(?P<index>\d+)$")
+
+
+@dataclass
+class LogSet:
+    """Events from every file, oldest first, and what was skipped on the way."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+
+
+def when(event: dict[str, Any]) -> float:
+    """An event's time in seconds since the epoch (0.0 if it has none)."""
+    ts = event.get("ts")
+    if not isinstance(ts, str):
+        return 0.0
+    try:
+        return datetime.fromisoformat(ts).timestamp()
+    except ValueError:
+        return 0.0
+
+
+def read_logs(paths: Iterable[str | Path]) -> LogSet:
+    """All events of the given files; rotated files (``log.jsonl.1``...) are read oldest first."""
+    result = LogSet()
+    keyed: list[tuple[float, int, dict[str, Any]]] = []
+    for path in _oldest_first(paths):
+        result.files.append(str(path))
+        for event in _read_file(path, result.warnings):
+            keyed.append((when(event), len(keyed), event))
+    keyed.sort(key=lambda item: (item[0], item[1]))
+    result.events = [event for _, _, event in keyed]
+    newer = sorted({e["schema_version"] for e in result.events if _newer(e.get("schema_version"))})
+    if newer:
+        result.warnings.append(f"events of schema version {newer} are newer than this reader's ({SCHEMA_VERSION})")
+    return result
+
+
+def between(logs: LogSet, since: str | None = None, until: str | None = None) -> LogSet:
+    """The events of ``logs`` from ``since`` to ``until`` (ISO 8601 times, UTC unless they say)."""
+    low = _instant(since) if since else float("-inf")
+    high = _instant(until) if until else float("inf")
+    events = [e for e in logs.events if low <= when(e) <= high]
+    return LogSet(events, list(logs.warnings), list(logs.files))
+
+
+def _instant(text: str) -> float:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"not an ISO 8601 time: {text!r} (e.g. 2025-03-01T14:05:00)") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def _newer(version: Any) -> bool:
+    return isinstance(version, int) and version > SCHEMA_VERSION
+
+
+def _oldest_first(paths: Iterable[str | Path]) -> list[Path]:
+    unique: dict[Path, Path] = {}
+    for path in paths:
+        unique.setdefault(Path(path).resolve(), Path(path))
+
+    def rank(path: Path) -> tuple[str, int]:
+        match = _ROTATED.match(str(path))
+        return (match["base"], -int(match["index"])) if match else (str(path), 0)
+
+    return sorted(unique.values(), key=rank)
+
+
+def _read_file(path: Path, warnings: list[str]) -> list[dict[str, Any]]:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        warnings.append(f"{path}: cannot read ({exc.strerror or exc})")
+        return []
+    lines = text.split("\n")
+    torn_last = not text.endswith("\n")
+    if not torn_last:
+        lines.pop()  # the empty string after the final newline
+    events: list[dict[str, Any]] = []
+    skipped = 0
+    for number, line in enumerate(lines, start=1):
+        event = _parse(line)
+        if event is not None:
+            events.append(event)
+            continue
+        if not line.strip():
+            continue
+        skipped += 1
+        last = number == len(lines)
+        if last and torn_last:
+            warnings.append(f"{path}:{number}: torn last line skipped (the process died while writing it?)")
+        elif skipped <= WARN_LIMIT:
+            warnings.append(f"{path}:{number}: not a JSON event, skipped")
+    if skipped > WARN_LIMIT:
+        warnings.append(f"{path}: {skipped - WARN_LIMIT} more lines that are not JSON events skipped")
+    return events
+
+
+def _parse(line: str) -> dict[str, Any] | None:
+    if not line.startswith("{"):
+        return None
+    try:
+        event = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    return event if isinstance(event, dict) and isinstance(event.get("event"), str) else None
