@@ -79,6 +79,16 @@ def test_policy_schema_is_json_schema():
     assert schema["title"] == "docroute policy" and "tiers" in schema["properties"]
 
 
+@pytest.mark.slow
+def test_doctor_reports_the_machine_and_each_tier(tmp_path: Path):
+    out = docroute("doctor", "--json")
+    report = json.loads(out.stdout)
+    assert report["torch"]["version"]
+    assert isinstance(report["cuda"]["available"], bool)
+    assert [t["tier"] for t in report["tiers"]] == ["internvl3", "llama-vision", "ocr-llm", "ocr-rules"]
+    assert "bitsandbytes" in report
+
+
 def test_version():
     out = docroute("--version")
     assert out.stdout.startswith("docroute ")
