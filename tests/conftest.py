@@ -6,7 +6,6 @@ import os
 
 import pytest
 
-os.environ.setdefault("OMP_THREAD_LIMIT", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 

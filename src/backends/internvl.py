@@ -27,6 +27,10 @@ from backends.options import InternVLOptions
 REMOTE_CODE_PACKAGES = ("timm", "einops", "torchvision")
 
 
+#: Left unquantised: the policy's quantisation is for the language model only.
+VISION_MODULES = ("vision_tower", "multi_modal_projector")
+
+
 class InternVLBackend(ModelBackend):
     kind = "internvl3"
     suggested_model = "OpenGVLab/InternVL3-8B-hf"
@@ -83,7 +87,9 @@ class InternVLBackend(ModelBackend):
         self.processor = AutoProcessor.from_pretrained(
             checkpoint.ref, **loading.pretrained_kwargs(self.options, checkpoint)
         )
-        self.model = loading.load_model(InternVLForConditionalGeneration, self.options, checkpoint, device)
+        self.model = loading.load_model(
+            InternVLForConditionalGeneration, self.options, checkpoint, device, keep=VISION_MODULES
+        )
         self.vocab = generation.model_vocab_sizes(self.model)
 
     def _load_remote_code(self, checkpoint: Checkpoint, device: str) -> None:

@@ -23,6 +23,10 @@ from backends.hf import Checkpoint
 from backends.model_backend import ModelBackend
 from backends.options import LlamaVisionOptions
 
+#: Left unquantised: the policy's quantisation is for the language model, and bitsandbytes' int8
+#: matmul rejects the tiled vision encoder's 4-D activations (seen on an H100, bitsandbytes 0.50.2).
+VISION_MODULES = ("vision_model", "multi_modal_projector")
+
 
 class LlamaVisionBackend(ModelBackend):
     kind = "llama_vision"
@@ -43,7 +47,9 @@ class LlamaVisionBackend(ModelBackend):
         self.processor = AutoProcessor.from_pretrained(
             checkpoint.ref, **loading.pretrained_kwargs(self.options, checkpoint)
         )
-        self.model = loading.load_model(MllamaForConditionalGeneration, self.options, checkpoint, device)
+        self.model = loading.load_model(
+            MllamaForConditionalGeneration, self.options, checkpoint, device, keep=VISION_MODULES
+        )
         version = loading.transformers_version()
         self.plan = generation.plan_generation(
             self.options.generation,

@@ -90,8 +90,12 @@ def bitsandbytes_support() -> tuple[tuple[int, ...] | None, set[str], str | None
     return version, devices, None
 
 
-def quantization_config(options: ModelOptions, device: str) -> Any:
-    """A ``BitsAndBytesConfig`` for the policy's quantisation, None for ``none``."""
+def quantization_config(options: ModelOptions, device: str, keep: tuple[str, ...] = ()) -> Any:
+    """A ``BitsAndBytesConfig`` for the policy's quantisation, None for ``none``.
+
+    ``keep`` names modules left unquantised (a vision tower: bitsandbytes' int8 matmul takes only 2-D
+    and 3-D inputs, which Mllama's tiled vision encoder does not give it). ``lm_head`` is always kept.
+    """
     if options.quantization == "none":
         return None
     version, devices, import_error = bitsandbytes_support()
@@ -100,11 +104,16 @@ def quantization_config(options: ModelOptions, device: str) -> Any:
         raise BackendUnavailable(problem + (f" [import failed: {import_error}]" if import_error else ""))
     from transformers import BitsAndBytesConfig
 
+    skip = sorted({"lm_head", *keep})
     if options.quantization == "8bit":
-        return BitsAndBytesConfig(load_in_8bit=True)
+        return BitsAndBytesConfig(load_in_8bit=True, llm_int8_skip_modules=skip)
     compute = torch_dtype(options.dtype if options.dtype != "auto" else "bfloat16")
     return BitsAndBytesConfig(
-        load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=compute
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=compute,
+        llm_int8_skip_modules=skip,
     )
 
 
@@ -116,18 +125,22 @@ def pretrained_kwargs(options: ModelOptions, checkpoint: Checkpoint) -> dict[str
     return kwargs
 
 
-def model_kwargs(options: ModelOptions, checkpoint: Checkpoint, device: str) -> dict[str, Any]:
+def model_kwargs(
+    options: ModelOptions, checkpoint: Checkpoint, device: str, keep: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """``from_pretrained`` arguments for the model: dtype, quantisation, the whole model on one device."""
     kwargs = pretrained_kwargs(options, checkpoint) | {"dtype": torch_dtype(options.dtype), "device_map": {"": device}}
-    quantization = quantization_config(options, device)
+    quantization = quantization_config(options, device, keep)
     if quantization is not None:
         kwargs["quantization_config"] = quantization
     return kwargs
 
 
-def load_model(model_class: Any, options: ModelOptions, checkpoint: Checkpoint, device: str) -> Any:
-    """The model, in eval mode, on ``device``."""
-    model = model_class.from_pretrained(checkpoint.ref, **model_kwargs(options, checkpoint, device))
+def load_model(
+    model_class: Any, options: ModelOptions, checkpoint: Checkpoint, device: str, keep: tuple[str, ...] = ()
+) -> Any:
+    """The model, in eval mode, on ``device``; ``keep``: modules never quantised."""
+    model = model_class.from_pretrained(checkpoint.ref, **model_kwargs(options, checkpoint, device, keep))
     model.eval()
     return model
 

@@ -161,12 +161,18 @@ def _bnb_on_cpu() -> bool:
 @pytest.mark.skipif(not _bnb_on_cpu(), reason="bitsandbytes cannot quantise on the CPU here")
 @pytest.mark.parametrize(
     ("kind", "quantization", "module"),
-    [("ocr_llm", "4bit", "Linear4bit"), ("ocr_llm", "8bit", "Linear8bitLt"), ("internvl3", "8bit", "Linear8bitLt")],
+    [
+        ("ocr_llm", "4bit", "Linear4bit"),
+        ("ocr_llm", "8bit", "Linear8bitLt"),
+        ("internvl3", "8bit", "Linear8bitLt"),
+        ("llama_vision", "8bit", "Linear8bitLt"),
+    ],
 )
 def test_quantised_loading_on_cpu(request, kind, quantization, module):
     """Quantised layers load and generate on the CPU (bitsandbytes >= 0.45). Not covered on the CPU:
-    tiny Mllama (bitsandbytes' CPU kernels reject its shapes) and 4-bit with 16-wide projections."""
-    path = request.getfixturevalue("llama_random" if kind == "ocr_llm" else "internvl_random")
+    4-bit with the tiny vision models' 16-wide projections (bitsandbytes' CPU kernels reject them)."""
+    fixture = {"ocr_llm": "llama_random", "internvl3": "internvl_random", "llama_vision": "mllama_random"}[kind]
+    path = request.getfixturevalue(fixture)
     backend = registry.create(model_options(kind, path, quantization=quantization, generation={"max_new_tokens": 5}))
     if kind == "ocr_llm":
         backend._ocr = given_text(OCR_TEXT)
@@ -174,6 +180,19 @@ def test_quantised_loading_on_cpu(request, kind, quantization, module):
     assert module in {type(m).__name__ for m in backend.model.modules()}
     with pytest.raises(InvalidOutput):  # generation runs through the quantised layers; the answer is garbage
         backend.extract(document())
+
+
+@pytest.mark.parametrize(("kind", "tower"), [("llama_vision", "vision_model"), ("internvl3", "vision_tower")])
+def test_quantisation_is_for_the_language_model_only(kind, tower):
+    """The vision tower and projector stay unquantised: bitsandbytes' int8 matmul rejects the tiled
+    Mllama vision encoder's 4-D activations (found by test_quantised_mllama_on_cuda[8bit] on an H100)."""
+    from backends import internvl, llama_vision
+
+    keep = {"llama_vision": llama_vision.VISION_MODULES, "internvl3": internvl.VISION_MODULES}[kind]
+    if not _bnb_on_cpu():
+        pytest.skip("bitsandbytes cannot quantise on the CPU here")
+    config = loading.quantization_config(model_options(kind, Path("/m"), quantization="8bit"), "cpu", keep)
+    assert {tower, "multi_modal_projector", "lm_head"} <= set(config.llm_int8_skip_modules)
 
 
 @pytest.mark.gpu
