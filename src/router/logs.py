@@ -51,6 +51,16 @@ _SHARED: list[Any] = [
 ]
 
 
+#: Keys that machines need (replay reads the whole policy) but that bury a console line.
+MACHINE_ONLY_KEYS = frozenset({"policy_spec"})
+
+
+def _drop_machine_only(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+    for key in MACHINE_ONLY_KEYS & event.keys():
+        del event[key]
+    return event
+
+
 def _formatter(renderer: Any, *extra: Any) -> logging.Formatter:
     return structlog.stdlib.ProcessorFormatter(
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *extra, renderer],
@@ -97,7 +107,8 @@ def configure(
         console = settings.format == "console" or (settings.format == "auto" and out.isatty())
         stream_handler = logging.StreamHandler(out)
         if console:
-            stream_handler.setFormatter(_formatter(structlog.dev.ConsoleRenderer(colors=out.isatty())))
+            renderer = structlog.dev.ConsoleRenderer(colors=out.isatty())
+            stream_handler.setFormatter(_formatter(renderer, _drop_machine_only))
         else:
             stream_handler.setFormatter(_formatter(_json_renderer(), structlog.processors.format_exc_info))
         logger.addHandler(stream_handler)

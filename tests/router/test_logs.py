@@ -60,6 +60,13 @@ def test_console_rendering_for_people(restore_logging):
     assert "request.received" in first and not first.startswith("{")
 
 
+def test_console_leaves_out_what_only_machines_read(restore_logging):
+    stream = io.StringIO()
+    logs.configure(LoggingPolicy(format="console"), stream=stream)
+    logs.get_logger().info("router.starting", tiers=["a"], policy_spec={"tiers": ["..."] * 50})
+    assert "router.starting" in stream.getvalue() and "policy_spec" not in stream.getvalue()
+
+
 def test_every_line_is_complete_even_mid_run(tmp_path, restore_logging):
     """Each event is flushed as one whole line: a reader (or a crash) never sees half an event."""
     path = tmp_path / "log.jsonl"

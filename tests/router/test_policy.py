@@ -115,3 +115,11 @@ def test_json_schema_describes_every_field():
     assert all("description" in spec for name, spec in tier.items()), [
         n for n, s in tier.items() if "description" not in s
     ]
+
+
+@pytest.mark.parametrize("path", [p for p in POLICIES if p.stem in ("default", "cpu")], ids=lambda p: p.stem)
+def test_shipped_chains_lint_clean_so_the_last_resort_tier_is_always_reached(path):
+    from router.forensics.lint import lint
+
+    findings = [f for f in lint(load_policy(path)) if f.severity in ("error", "warning")]
+    assert findings == []
