@@ -132,7 +132,9 @@ class _Batch:
         self.inbox: queue.Queue[Item | None] = queue.Queue()
         self.outbox: queue.Queue[tuple[Item, dict[str, Any] | None]] = queue.Queue()
         self.summary = Summary()
-        self.in_flight = 0
+        self.in_flight = 0  # handed to the threads and not yet collected
+        self.running: set[Path] = set()  # being extracted now (not waiting in the inbox)
+        self.lock = threading.Lock()
         self.log = get_logger()
 
     def run(self, paths: Sequence[Path]) -> Summary:
@@ -146,6 +148,10 @@ class _Batch:
             thread.start()
         try:
             self._loop(iter(paths))
+            if self.stop.abandon.is_set():
+                with self.lock:  # a result that arrives after this is counted as abandoned, not lost silently
+                    self._drain()
+                    self.summary.abandoned = len(self.running)
         finally:
             for _ in threads:
                 self.inbox.put(None)
@@ -153,7 +159,6 @@ class _Batch:
         if not self.stop.abandon.is_set():
             for thread in threads:
                 thread.join()
-        self.summary.abandoned = self.in_flight
         self.summary.interrupted_by = self.stop.reason
         self.summary.elapsed_s = time.monotonic() - started
         self.log.info("batch.finished", **{k: v for k, v in self.summary.to_dict().items() if k != "latency_ms"})
@@ -170,7 +175,6 @@ class _Batch:
             if self.stop.requested.is_set():
                 stopping_since = stopping_since or time.monotonic()
                 if self.stop.abandon.is_set() or time.monotonic() - stopping_since > self.settings.grace_s:
-                    self._drain()
                     self.stop.abandon.set()
                     return
             with contextlib.suppress(queue.Empty):
@@ -193,7 +197,7 @@ class _Batch:
         return False
 
     def _drain(self) -> None:
-        """Write the results that arrived before abandoning the rest."""
+        """Write the results that arrived before the rest were abandoned."""
         while True:
             try:
                 self._collect(*self.outbox.get_nowait())
@@ -216,7 +220,12 @@ class _Batch:
             if self.stop.requested.is_set():
                 self.outbox.put((item, None))
                 continue
-            self.outbox.put((item, self._process(item)))
+            with self.lock:
+                self.running.add(item.path)
+            record = self._process(item)
+            with self.lock:
+                self.running.discard(item.path)
+                self.outbox.put((item, record))
 
     def _process(self, item: Item) -> dict[str, Any]:
         request_id = uuid.uuid4().hex
