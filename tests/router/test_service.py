@@ -202,7 +202,8 @@ def test_requests_are_served_concurrently_and_overload_is_503(tmp_path, receipt)
     with serving(policy_file(tmp_path, slow), settings) as client, ThreadPoolExecutor(3) as pool:
         started = time.monotonic()
         both = [pool.submit(upload, client, receipt) for _ in range(2)]
-        time.sleep(0.3)
+        while metric(client.get("/metrics").text, "docroute_requests_in_flight") < 2:
+            time.sleep(0.01)
         third = pool.submit(upload, client, receipt).result()
         codes = [f.result().status_code for f in both]
         elapsed = time.monotonic() - started
