@@ -9,7 +9,7 @@ import os
 import pytest
 
 from router.batch import ResultSink, Summary, discover, percentile
-from router.batch.progress import PlainProgress
+from router.batch.progress import BarProgress, PlainProgress, make_progress
 from router.batch.run import read_item
 from router.batch.sink import read_records
 from tests.router.surfaces_kit import images
@@ -103,3 +103,19 @@ def test_plain_progress_prints_rate_and_eta():
     assert stream.getvalue() == "batch: 3/10 (30%), failed 0, 0.50 docs/s, eta 14 s\n"
     progress.close()
     assert stream.getvalue().splitlines()[-1] == "batch: 4/10 (40%), failed 1, 1.00 docs/s, eta 6 s"
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_a_bar_on_a_terminal_and_plain_lines_elsewhere():
+    assert isinstance(make_progress("auto", 3, io.StringIO()), PlainProgress)
+    terminal = FakeTerminal()
+    bar = make_progress("auto", 3, terminal)
+    assert isinstance(bar, BarProgress)
+    bar.skipped(1)
+    bar.advance("ok")
+    bar.close()
+    assert "2/3" in terminal.getvalue() and "docs/s" in terminal.getvalue()
