@@ -182,7 +182,7 @@ class _Batch:
 
     def _feed(self, todo: Iterator[Path]) -> bool:
         """Keep every thread busy and one input ready for each; True when no input is left."""
-        while self.in_flight < 2 * self.settings.jobs:
+        while self.in_flight < 2 * self.settings.jobs and not self.stop.requested.is_set():
             path = next(todo, None)
             if path is None:
                 return True
