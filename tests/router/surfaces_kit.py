@@ -62,12 +62,8 @@ def env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
 
 
-#: ``python -m router`` (INTERIM: with the faulty stand-in installed until backends.faulty lands).
-MAIN = "import tests.router.faulty_standin as s; s.install(); from router.cli import main; main()"
-
-
 def cli(*args: str) -> list[str]:
-    return [sys.executable, "-c", MAIN, *args]
+    return [sys.executable, "-m", "router", *args]
 
 
 def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

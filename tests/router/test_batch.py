@@ -11,10 +11,7 @@ from router.api import Router
 from router.batch import BatchSettings, ResultSink, StopFlag, run_batch
 from router.batch.sink import read_records
 from router.policy import load_policy
-from tests.router import faulty_standin
 from tests.router.surfaces_kit import FIXED, bad_files, images, one_line_per_input, pdf, policy_file, tier
-
-faulty_standin.install()
 
 
 def router_for(tmp_path, *tiers, **settings) -> Router:

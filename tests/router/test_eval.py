@@ -12,10 +12,7 @@ from router.batch import BatchSettings
 from router.evaluation import DatasetError, evaluate, load_labels
 from router.evaluation.scoring import normalised_match, strict_match
 from router.policy import load_policy
-from tests.router import faulty_standin
 from tests.router.surfaces_kit import images, policy_file, run_cli, tier
-
-faulty_standin.install()
 
 SCORING = [
     # field, label, predicted, strict, normalised

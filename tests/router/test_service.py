@@ -17,10 +17,7 @@ import uvicorn
 from router.api import Router
 from router.policy import load_policy
 from router.service import ServiceSettings, create_app
-from tests.router import faulty_standin
 from tests.router.surfaces_kit import FIXED, images, policy_file, tier
-
-faulty_standin.install()
 
 
 @contextlib.contextmanager

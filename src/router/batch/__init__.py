@@ -1,7 +1,7 @@
 """Batch jobs: many documents in, one JSONL line per document out, resumable and interrupt-safe."""
 
 from router.batch.discover import discover
-from router.batch.run import BatchSettings, StopFlag, handle_signals, policy_parallelism, run_batch
+from router.batch.run import BatchSettings, StopFlag, handle_signals, policy_parallelism, run_batch, warm_up
 from router.batch.sink import ResultSink
 from router.batch.summary import Summary, percentile
 
@@ -15,4 +15,5 @@ __all__ = [
     "percentile",
     "policy_parallelism",
     "run_batch",
+    "warm_up",
 ]

@@ -106,6 +106,22 @@ def policy_parallelism(router: Any) -> int:
     return max(1, slots)
 
 
+def warm_up(router: Any, stop: StopFlag) -> None:
+    """Start every tier and wait until none is still starting (``Router.warm_up``), so the first
+    documents reach the best tiers; a stop ends the wait (the router's close stops the start-ups)."""
+    done = threading.Event()
+
+    def warm() -> None:
+        try:
+            router.warm_up()
+        finally:
+            done.set()
+
+    threading.Thread(target=warm, name="warm-up", daemon=True).start()
+    while not done.wait(0.1) and not stop.requested.is_set():
+        pass
+
+
 def run_batch(
     router: Extractor,
     paths: Sequence[Path],

@@ -23,6 +23,9 @@ def batch(
     ),
     log_json: Path | None = typer.Option(None, "--log-json", help="Append the decision log (JSON) to this file."),
     log_stderr: bool = typer.Option(False, "--log-stderr", help="Also print the decision log on stderr."),
+    warm: bool = typer.Option(
+        True, "--warm-up/--no-warm-up", help="Wait for model tiers to load before the first document."
+    ),
     progress: str = typer.Option("auto", "--progress", help="auto (a bar on a terminal), bar, plain or none."),
     summary_json: Path | None = typer.Option(None, "--summary-json", help="Write the summary as JSON here."),
     grace_s: float = typer.Option(30.0, "--grace", help="Seconds documents in flight get to finish on Ctrl-C."),
@@ -41,6 +44,7 @@ def batch(
         handle_signals,
         policy_parallelism,
         run_batch,
+        warm_up,
     )
     from router.batch.progress import make_progress
     from router.cli.common import load_policy_or_exit
@@ -60,6 +64,8 @@ def batch(
 
         router = Router(loaded, log_json=log_json, log_stderr=log_stderr)
         try:
+            if warm:
+                warm_up(router, stop)
             with ResultSink(out) as sink:
                 settings = BatchSettings(
                     jobs=jobs or policy_parallelism(router), max_bytes=loaded.limits.max_bytes, grace_s=grace_s

@@ -18,11 +18,14 @@ def evaluate(
     jobs: int | None = typer.Option(None, "--jobs", "-j", min=1, help="Documents at once (default: the policy's)."),
     resume: bool = typer.Option(False, "--resume", help="Keep OUT/results.jsonl and read only what is missing."),
     log_json: Path | None = typer.Option(None, "--log-json", help="Append the decision log (JSON) to this file."),
+    warm: bool = typer.Option(
+        True, "--warm-up/--no-warm-up", help="Wait for model tiers to load before the first document."
+    ),
     progress: str = typer.Option("auto", "--progress", help="auto, bar, plain or none."),
 ) -> None:
     """Per-field strict and normalised accuracy, by answering tier, and latency percentiles."""
     from router.api import Router
-    from router.batch import BatchSettings, StopFlag, handle_signals, policy_parallelism
+    from router.batch import BatchSettings, StopFlag, handle_signals, policy_parallelism, warm_up
     from router.batch.progress import make_progress
     from router.cli.batch import SIGNAL_EXIT
     from router.cli.common import load_policy_or_exit
@@ -38,6 +41,8 @@ def evaluate(
     with handle_signals(stop):
         router = Router(loaded, log_json=log_json, log_stderr=False)
         try:
+            if warm:
+                warm_up(router, stop)
             settings = BatchSettings(jobs=jobs or policy_parallelism(router), max_bytes=loaded.limits.max_bytes)
             bar = make_progress(progress, count)  # type: ignore[arg-type]
             try:
