@@ -12,6 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from router.events import validate
 from tests.router.surfaces_kit import bad_files, cli, env, images, lines, one_line_per_input, policy_file, run_cli, tier
 
 pytestmark = pytest.mark.slow
@@ -72,8 +73,11 @@ def test_a_batch_with_crashing_workers_and_bad_files_gives_every_input_one_line(
     for index in (1, 3):  # warmed up, and garbage recycles nothing: these two faults meet a worker
         first = records[docs[index].name]["attempts"][0]
         assert (first["tier"], first["error_class"]) == ("workers", TRIGGERS[index][1])
-    events = [json.loads(line)["event"] for line in log.read_text().splitlines()]
+    records_logged = [json.loads(line) for line in log.read_text().splitlines()]
+    events = [record["event"] for record in records_logged]
     assert "worker.poisoned" in events and "worker.recycling" in events
+    assert {"batch.started", "batch.finished"} <= set(events)
+    assert [problem for record in records_logged for problem in validate(record)] == []
     assert alive(worker_pids(log)) == set(), "worker processes outlived the batch"
 
 

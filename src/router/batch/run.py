@@ -177,7 +177,7 @@ class _Batch:
                 thread.join()
         self.summary.interrupted_by = self.stop.reason
         self.summary.elapsed_s = time.monotonic() - started
-        self.log.info("batch.finished", **{k: v for k, v in self.summary.to_dict().items() if k != "latency_ms"})
+        self.log.info("batch.finished", **self.summary.to_dict())
         return self.summary
 
     def _loop(self, todo: Iterator[Path]) -> None:
