@@ -184,11 +184,13 @@ def _line(words: list[list[str]], scale: int) -> OcrLine:
 
 
 def _encode(image: Image.Image) -> bytes:
-    """The image as uncompressed PNM (fast to write, read by Leptonica from stdin)."""
+    """The image as PNG with light compression. Tesseract reads stdin a byte at a time and Leptonica's
+    PNM reader is slow: an uncompressed 1.4-megapixel page costs ~0.1 s more to read than the ~20 ms
+    this encoding takes (same pixels, same text)."""
     if image.mode not in ("RGB", "L", "1"):
         image = image.convert("RGB")
     buffer = io.BytesIO()
-    image.save(buffer, format="PPM")
+    image.save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
 
 
