@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import random
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
+from backends.synthetic import random_receipt, render_receipt
 from router.api import Router
 from router.batch import BatchSettings, ResultSink, StopFlag, run_batch
 from router.batch.sink import read_records
@@ -183,3 +186,21 @@ def test_jobs_bound_the_documents_in_flight(tmp_path, jobs):
         batch(counting, inputs, tmp_path / "out.jsonl", jobs=jobs)
     assert 1 <= counting.most <= jobs
     assert counting.most > 1 or jobs == 1
+
+
+@pytest.mark.slow
+def test_receipt_images_and_pdfs_are_read_by_the_cpu_policy(tmp_path):
+    """Real Tesseract and rules: a PNG and a PDF of rendered receipts, each one line with its fields."""
+    specs = [random_receipt(random.Random(seed), locale="UK", degrade=False) for seed in (11, 12)]
+    (tmp_path / "in").mkdir()
+    png, pdf_path = tmp_path / "in" / "a.png", tmp_path / "in" / "b.pdf"
+    render_receipt(specs[0]).save(png)
+    render_receipt(specs[1]).save(pdf_path, "PDF", resolution=200)
+    out = tmp_path / "out.jsonl"
+    with Router.from_policy("cpu", configure_logging=False) as router:
+        batch(router, [png, pdf_path], out)
+    records = {Path(r["input"]).name: r for r in read_records(out)}
+    for name, spec in (("a.png", specs[0]), ("b.pdf", specs[1])):
+        assert records[name]["status"] == "ok", records[name]["error"]
+        assert records[name]["fields"]["total"]["value"] == str(spec.total)
+    assert records["b.pdf"]["document"]["media_type"] == "application/pdf"

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import pytest
 
+from backends.synthetic import random_receipt, render_receipt
 from router.api import Router
 from router.batch import BatchSettings
 from router.evaluation import DatasetError, evaluate, load_labels
@@ -101,3 +103,25 @@ def test_the_eval_command_prints_the_summary_and_names_its_outputs(tmp_path):
     assert f"chart:  {out / 'accuracy.png'}" in done.stdout
     bad = run_cli("eval", str(tmp_path), "--policy", str(policy))
     assert bad.returncode == 2 and "no labels.jsonl" in bad.stderr
+
+
+@pytest.mark.slow
+def test_the_cpu_policy_is_scored_on_receipts_rendered_here(tmp_path):
+    """Real Tesseract and rules on clean rendered receipts, scored against what was printed."""
+    rows = []
+    (tmp_path / "set" / "images").mkdir(parents=True)
+    for seed in range(4):
+        spec = random_receipt(random.Random(seed), locale="MY", degrade=False)
+        render_receipt(spec).save(tmp_path / "set" / "images" / f"r{seed}.png")
+        total = spec.money(spec.total, mark=True)
+        rows.append({"id": f"r{seed}", "image": f"images/r{seed}.png", "company": spec.merchant,
+                     "date": spec.date_raw, "total": total, "address": ", ".join(spec.address)})  # fmt: skip
+    (tmp_path / "set" / "labels.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    with Router.from_policy("cpu", configure_logging=False) as router:
+        evaluate(router, tmp_path / "set", tmp_path / "out", BatchSettings(jobs=2))
+    scores = json.loads((tmp_path / "out" / "scores.json").read_text())["groups"]
+    overall = scores["(all)"]
+    assert overall["documents"] == 4 and "ocr-rules" in scores
+    assert overall["fields"]["total"]["normalised"] >= 0.75
+    assert overall["fields"]["date"]["normalised"] >= 0.75
+    assert overall["fields"]["merchant"]["normalised"] >= 0.5
