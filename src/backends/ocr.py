@@ -1,7 +1,9 @@
 """The shared Tesseract layer: one page image in, its text with lines and confidences out.
 
-Tesseract runs as a subprocess reading the image from stdin and writing TSV (``image_to_data``'s
-format) to stdout, so one run gives the text, the layout and the confidences. Each call gets its
+Tesseract runs as a subprocess writing TSV (``image_to_data``'s format) to stdout, so one run gives
+the text, the layout and the confidences. It reads the page as an uncompressed BMP from an anonymous
+in-memory file (Linux ``memfd``: nothing on disk, nothing left behind by a killed process), or as
+PNG from stdin elsewhere; Tesseract reads stdin a byte at a time, so the file is ~15% faster. Each call gets its
 own environment with ``OMP_THREAD_LIMIT=1`` (2.7x faster on receipts, identical output; run
 documents in parallel processes instead) without touching ``os.environ``, which would also throttle
 torch in a process that hosts a model. The binary is ``tesseract`` on the PATH, or
@@ -111,14 +113,25 @@ def run_tesseract(image: Image.Image, options: OcrOptions) -> str:
     binary = tesseract_cmd()
     if binary is None:
         raise BackendUnavailable(INSTALL_HINT)
-    command = [binary, "stdin", "stdout", "-l", options.lang, "--psm", str(options.psm), "tsv"]
     env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
+    fd = _memory_file(image)
+    source, data = ("stdin", _encode(image)) if fd is None else (f"/dev/fd/{fd}", None)
+    command = [binary, source, "stdout", "-l", options.lang, "--psm", str(options.psm), "tsv"]
     try:
         done = subprocess.run(
-            command, input=_encode(image), capture_output=True, env=env, timeout=options.timeout_s, check=False
+            command,
+            input=data,
+            pass_fds=() if fd is None else (fd,),
+            capture_output=True,
+            env=env,
+            timeout=options.timeout_s,
+            check=False,
         )
     except subprocess.TimeoutExpired:
         raise TimeoutError(f"tesseract took longer than timeout_s={options.timeout_s:g}s") from None
+    finally:
+        if fd is not None:
+            os.close(fd)
     if done.returncode != 0:
         message = _last_line(done.stderr)
         if _MISSING_LANGUAGE.search(done.stderr.decode("utf-8", errors="replace")):
@@ -183,13 +196,33 @@ def _line(words: list[list[str]], scale: int) -> OcrLine:
     )
 
 
+def _memory_file(image: Image.Image) -> int | None:
+    """The page as BMP in an anonymous in-memory file (its descriptor), or None without ``memfd``.
+
+    BMP because Leptonica reads it as fast as a JPEG file while PIL writes it in ~2 ms; PNM reads
+    slowly, and PNG costs ~50 ms to write for a receipt photo."""
+    try:
+        fd = os.memfd_create("docroute-page", os.MFD_CLOEXEC)
+    except (AttributeError, OSError):  # not Linux, or a sandbox without memfd
+        return None
+    try:
+        with open(fd, "wb", closefd=False) as file:
+            _rgb_or_grey(image).save(file, format="BMP")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 def _encode(image: Image.Image) -> bytes:
-    """The image as uncompressed PNM (fast to write, read by Leptonica from stdin)."""
-    if image.mode not in ("RGB", "L", "1"):
-        image = image.convert("RGB")
+    """The image as PNG with light compression, for stdin (small, so the slow read costs little)."""
     buffer = io.BytesIO()
-    image.save(buffer, format="PPM")
+    _rgb_or_grey(image).save(buffer, format="PNG", compress_level=1)
     return buffer.getvalue()
+
+
+def _rgb_or_grey(image: Image.Image) -> Image.Image:
+    return image if image.mode in ("RGB", "L", "1") else image.convert("RGB")
 
 
 def check_length(page: OcrPage, options: OcrOptions) -> None:

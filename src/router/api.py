@@ -13,6 +13,7 @@ import os
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -47,6 +48,7 @@ class Router:
         self._log = logs.get_logger(policy=policy.name, policy_hash=self.policy_hash)
         self._closed = False
         self._lock = threading.Lock()
+        self._recycles: Counter[str] = Counter()  # worker processes replaced, per tier (for metrics)
         self._log.info(
             "router.starting", tiers=[t.name for t in policy.tiers], policy_spec=policy.model_dump(mode="json")
         )
@@ -84,7 +86,12 @@ class Router:
             return InlineRunner(tier_policy.backend, slots=tier_policy.workers)
         from router.workers import WorkerPool
 
-        return WorkerPool(tier_policy, on_recycle=breaker.record_recycle, log=log)
+        def on_recycle() -> None:
+            with self._lock:
+                self._recycles[tier_policy.name] += 1
+            breaker.record_recycle()
+
+        return WorkerPool(tier_policy, on_recycle=on_recycle, log=log)
 
     def extract(self, source: Source, *, name: str | None = None, request_id: str | None = None) -> Result:
         """Extract fields from one document. Always returns a Result; failures are data in it."""
@@ -154,13 +161,14 @@ class Router:
         return states
 
     def status(self) -> dict[str, Any]:
-        """Each tier's state, for health checks and ``/readyz``."""
+        """Each tier's state, for health checks and ``/readyz``; ``recycles`` counts replaced workers."""
         return {
             tier.name: {
                 "backend": tier.kind,
                 "state": tier.runner.state().value,
                 "breaker": tier.breaker.state.value,
                 "unavailable": tier.unavailable_reason(),
+                "recycles": self._recycles[tier.name],
             }
             for tier in self.tiers
         }

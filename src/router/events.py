@@ -59,6 +59,7 @@ CONTEXT: dict[str, tuple[Field, ...]] = {
     "router": (_POLICY, _HASH),
     "tier": (_POLICY, _HASH, _TIER, _BACKEND),
     "request": (_REQUEST, _HASH),
+    "batch": (),
 }
 
 _CLASS = "The error class (see docs/policy.md): sticky_cuda, cuda_oom, bad_index, unavailable, timeout, ..."
@@ -270,6 +271,50 @@ EVENTS: tuple[Event, ...] = (
         "request.crashed",
         "router",
         "A bug in the router; the request still gets a failed result (class unknown).",
+        (
+            _REQUEST,
+            F("error_type", "string", "The exception's type name."),
+            F("exception", "string", "The traceback.", False),
+        ),
+    ),
+    # Batch jobs (router.batch): one batch run, around the requests it makes.
+    Event(
+        "batch.started",
+        "batch",
+        "A batch began (docroute batch or eval).",
+        (
+            F("inputs", "integer", "Inputs found."),
+            F("already_in_output", "integer", "Lines the output file already held (a rerun resumes)."),
+        ),
+    ),
+    Event(
+        "batch.finished",
+        "batch",
+        "A batch ended, completed or interrupted: its summary.",
+        (
+            F("inputs", "integer", "Inputs found."),
+            F("processed", "integer", "Inputs that got their line in this run."),
+            F("already_done", "integer", "Inputs skipped: their line was already in the output."),
+            F("abandoned", "integer", "Inputs in flight when a second signal or the grace period ended the run."),
+            F("interrupted_by", "string?", "SIGINT or SIGTERM; null when the run completed."),
+            F("by_status", "object", "Lines written in this run by status."),
+            F("by_tier", "object", "Lines written in this run by answering tier (none: failed)."),
+            F("by_error_class", "object", "Failed lines by error class."),
+            F("latency_ms", "object", "p50 and p95 of the requests' durations in this run."),
+            F("elapsed_s", "number", "Wall time of the run."),
+            F("docs_per_s", "number?", "Inputs processed per second."),
+        ),
+    ),
+    Event(
+        "batch.output_repaired",
+        "batch",
+        "The output's last line was torn (a crash mid-write) and was cut off; its input is read again.",
+        (F("path", "string", "The output file."), F("cut_bytes", "integer", "Bytes removed.")),
+    ),
+    Event(
+        "batch.extract_crashed",
+        "batch",
+        "extract() raised (a bug); the input still gets its line, failed with class unknown.",
         (
             _REQUEST,
             F("error_type", "string", "The exception's type name."),

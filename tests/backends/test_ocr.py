@@ -158,3 +158,12 @@ def _fake_tesseract(tmp_path: Path, body: str) -> Path:
     script.write_text(f'#!/bin/sh\ncat > /dev/null\nHEADER="{header}"\n{body}\n')
     script.chmod(script.stat().st_mode | stat.S_IEXEC)
     return script
+
+
+def test_pages_reach_tesseract_through_an_in_memory_file_or_stdin_alike(receipt, monkeypatch):
+    """Linux hands tesseract a BMP in a memfd (fast, nothing on disk); elsewhere PNG on stdin: same text."""
+    _, image = receipt
+    through_memory = ocr.run_tesseract(image, OcrOptions())
+    monkeypatch.setattr(ocr, "_memory_file", lambda _image: None)
+    assert ocr.run_tesseract(image.convert("RGBA"), OcrOptions()) == through_memory
+    assert ocr.run_tesseract(image, OcrOptions()) == through_memory

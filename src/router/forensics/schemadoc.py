@@ -51,7 +51,7 @@ def render() -> str:
     lines = [INTRO, "## Fields of every event", "", *_table(COMMON), ""]
     lines += ["## Context fields", "", "Bound once by the logger that emits the event, by its scope:", ""]
     for scope, fields in CONTEXT.items():
-        lines += [f"- **{scope}**: " + ", ".join(f"`{f.name}`" for f in fields)]
+        lines += [f"- **{scope}**: " + (", ".join(f"`{f.name}`" for f in fields) or "none")]
     lines += ["", *_table(tuple({f.name: f for fs in CONTEXT.values() for f in fs}.values())), ""]
     lines += ["## Events", ""]
     for event in EVENTS:

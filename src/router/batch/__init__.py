@@ -1,0 +1,19 @@
+"""Batch jobs: many documents in, one JSONL line per document out, resumable and interrupt-safe."""
+
+from router.batch.discover import discover
+from router.batch.run import BatchSettings, StopFlag, handle_signals, policy_parallelism, run_batch, warm_up
+from router.batch.sink import ResultSink
+from router.batch.summary import Summary, percentile
+
+__all__ = [
+    "BatchSettings",
+    "ResultSink",
+    "StopFlag",
+    "Summary",
+    "discover",
+    "handle_signals",
+    "percentile",
+    "policy_parallelism",
+    "run_batch",
+    "warm_up",
+]

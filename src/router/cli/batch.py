@@ -1,0 +1,87 @@
+"""``docroute batch``: many documents to a JSONL file, one line each, resumable."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from router.cli.app import POLICY_HELP, app
+
+#: Exit codes of an interrupted run, as a shell reports a process killed by the signal.
+SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143}
+
+
+@app.command()
+def batch(
+    inputs: list[str] = typer.Argument(..., help="Files, folders (walked for images and PDFs) and globs."),
+    out: Path = typer.Option(..., "--out", "-o", help="JSONL output; appended to, so a rerun resumes."),
+    policy: str = typer.Option("default", "--policy", "-p", help=POLICY_HELP),
+    jobs: int | None = typer.Option(
+        None, "--jobs", "-j", min=1, help="Documents at once. Default: the worker slots of the tiers that can run."
+    ),
+    log_json: Path | None = typer.Option(None, "--log-json", help="Append the decision log (JSON) to this file."),
+    log_stderr: bool = typer.Option(False, "--log-stderr", help="Also print the decision log on stderr."),
+    warm: bool = typer.Option(
+        True, "--warm-up/--no-warm-up", help="Wait for model tiers to load before the first document."
+    ),
+    progress: str = typer.Option("auto", "--progress", help="auto (a bar on a terminal), bar, plain or none."),
+    summary_json: Path | None = typer.Option(None, "--summary-json", help="Write the summary as JSON here."),
+    grace_s: float = typer.Option(30.0, "--grace", help="Seconds documents in flight get to finish on Ctrl-C."),
+) -> None:
+    """Extract every input into OUT, one JSON line per input (a result or a classified error).
+
+    A rerun skips inputs already in OUT (by the sha256 of their bytes) and appends. On Ctrl-C or
+    SIGTERM, documents in flight finish (a second signal abandons them), the summary is printed and
+    the exit code is 130 or 143; otherwise 0, or 1 if any document failed.
+    """
+    from router.batch import (
+        BatchSettings,
+        ResultSink,
+        StopFlag,
+        discover,
+        handle_signals,
+        policy_parallelism,
+        run_batch,
+        warm_up,
+    )
+    from router.batch.progress import make_progress
+    from router.cli.common import load_policy_or_exit
+
+    if progress not in ("auto", "bar", "plain", "none"):
+        raise typer.BadParameter("expected auto, bar, plain or none", param_hint="--progress")
+    paths, unmatched = discover(inputs)
+    for pattern in unmatched:
+        typer.echo(f"docroute: no file matches {pattern}", err=True)
+    if not paths:
+        typer.echo("docroute: no inputs", err=True)
+        raise typer.Exit(2)
+    loaded = load_policy_or_exit(policy)
+    stop = StopFlag()
+    with handle_signals(stop):
+        from router.api import Router
+
+        router = Router(loaded, log_json=log_json, log_stderr=log_stderr)
+        try:
+            if warm:
+                warm_up(router, stop)
+            with ResultSink(out) as sink:
+                settings = BatchSettings(
+                    jobs=jobs or policy_parallelism(router), max_bytes=loaded.limits.max_bytes, grace_s=grace_s
+                )
+                bar = make_progress(progress, len(paths))  # type: ignore[arg-type]
+                try:
+                    summary = run_batch(router, paths, sink, settings, stop=stop, progress=bar)
+                finally:
+                    bar.close()
+        finally:
+            router.close()
+    for line in summary.lines():
+        typer.echo(line, err=True)
+    if summary_json:
+        summary_json.write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
+    if summary.interrupted_by:
+        raise typer.Exit(SIGNAL_EXIT.get(summary.interrupted_by, 130))
+    if summary.failed:
+        raise typer.Exit(1)

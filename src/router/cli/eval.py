@@ -1,0 +1,58 @@
+"""``docroute eval``: accuracy and latency on a labelled dataset, as a report and a chart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from router.cli.app import POLICY_HELP, app
+
+
+@app.command("eval")
+def evaluate(
+    dataset: Path = typer.Argument(..., exists=True, file_okay=False, help="A folder with labels.jsonl and images."),
+    policy: str = typer.Option("default", "--policy", "-p", help=POLICY_HELP),
+    out: Path = typer.Option(Path("eval-report"), "--out", "-o", help="Where report.md, accuracy.png go."),
+    limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="Only the first N labelled documents."),
+    jobs: int | None = typer.Option(None, "--jobs", "-j", min=1, help="Documents at once (default: the policy's)."),
+    resume: bool = typer.Option(False, "--resume", help="Keep OUT/results.jsonl and read only what is missing."),
+    log_json: Path | None = typer.Option(None, "--log-json", help="Append the decision log (JSON) to this file."),
+    warm: bool = typer.Option(
+        True, "--warm-up/--no-warm-up", help="Wait for model tiers to load before the first document."
+    ),
+    progress: str = typer.Option("auto", "--progress", help="auto, bar, plain or none."),
+) -> None:
+    """Per-field strict and normalised accuracy, by answering tier, and latency percentiles."""
+    from router.api import Router
+    from router.batch import BatchSettings, StopFlag, handle_signals, policy_parallelism, warm_up
+    from router.batch.progress import make_progress
+    from router.cli.batch import SIGNAL_EXIT
+    from router.cli.common import load_policy_or_exit
+    from router.evaluation import DatasetError, evaluate, load_labels
+
+    try:
+        count = len(load_labels(dataset, limit=limit))
+    except DatasetError as exc:
+        typer.echo(f"docroute: {exc}", err=True)
+        raise typer.Exit(2) from None
+    loaded = load_policy_or_exit(policy)
+    stop = StopFlag()
+    with handle_signals(stop):
+        router = Router(loaded, log_json=log_json, log_stderr=False)
+        try:
+            if warm:
+                warm_up(router, stop)
+            settings = BatchSettings(jobs=jobs or policy_parallelism(router), max_bytes=loaded.limits.max_bytes)
+            bar = make_progress(progress, count)  # type: ignore[arg-type]
+            try:
+                result = evaluate(router, dataset, out, settings, limit=limit, resume=resume, stop=stop, progress=bar)
+            finally:
+                bar.close()
+        finally:
+            router.close()
+    if result.summary.interrupted_by:
+        typer.echo(f"docroute: interrupted; rerun with --resume to finish ({out / 'results.jsonl'})", err=True)
+        raise typer.Exit(SIGNAL_EXIT.get(result.summary.interrupted_by, 130))
+    typer.echo(result.outputs["report"].read_text(encoding="utf-8").split("\n## By answering tier")[0])
+    typer.echo(f"report: {result.outputs['report']}\nchart:  {result.outputs['chart']}")

@@ -1,0 +1,49 @@
+"""``docroute serve``: the HTTP service under uvicorn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from router.cli.app import POLICY_HELP, app
+
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+@app.command()
+def serve(
+    policy: str = typer.Option("default", "--policy", "-p", help=POLICY_HELP),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; 0.0.0.0 exposes the service."),
+    port: int = typer.Option(8000, "--port", min=0, max=65535, help="Port to listen on."),
+    token: str | None = typer.Option(
+        None, "--token", envvar="DOCROUTE_TOKEN", help="Require 'Authorization: Bearer TOKEN' on /v1/* and /metrics."
+    ),
+    max_upload_mb: float = typer.Option(50.0, "--max-upload-mb", min=0.001, help="Largest request body, in MB."),
+    allow_path: Path | None = typer.Option(
+        None,
+        "--allow-path",
+        file_okay=False,
+        exists=True,
+        help='Allow {"path": ...} requests for files in this folder.',
+    ),
+    max_in_flight: int = typer.Option(64, "--max-in-flight", min=1, help="Requests at once; more get 503."),
+    log_json: Path | None = typer.Option(None, "--log-json", help="Append the decision log (JSON) to this file."),
+) -> None:
+    """Serve POST /v1/extract, GET /healthz, /readyz and /metrics. SIGTERM finishes requests in flight."""
+    import uvicorn
+
+    from router.api import Router
+    from router.cli.common import load_policy_or_exit
+    from router.service import ServiceSettings, create_app
+
+    loaded = load_policy_or_exit(policy)
+    if host not in LOOPBACK and not token:
+        typer.echo(
+            f"docroute: warning: serving on {host} without --token: anyone who can reach it may use it", err=True
+        )
+    settings = ServiceSettings(
+        token=token, max_upload_bytes=int(max_upload_mb * 1_000_000), allow_path=allow_path, max_in_flight=max_in_flight
+    )
+    service = create_app(lambda: Router(loaded, log_json=log_json), settings)
+    uvicorn.run(service, host=host, port=port, timeout_graceful_shutdown=int(loaded.deadline_s) + 5, log_level="info")

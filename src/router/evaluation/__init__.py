@@ -1,0 +1,72 @@
+"""``docroute eval``: run a labelled dataset through the router and score each field.
+
+The documents go through the batch machinery (so an evaluation is parallel, and resumable with
+``resume=True``); their lines land in ``OUT/results.jsonl``, the scores in ``OUT/report.md``,
+``OUT/scores.json`` and ``OUT/accuracy.png``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from router.batch.progress import Progress
+from router.batch.run import BatchSettings, Extractor, StopFlag, run_batch
+from router.batch.sink import ResultSink, read_records
+from router.batch.summary import Summary
+from router.evaluation.dataset import DatasetError, Label, load_labels
+from router.evaluation.report import write_outputs
+from router.evaluation.scoring import Group, score
+
+__all__ = ["DatasetError", "Evaluation", "evaluate"]
+
+
+@dataclass
+class Evaluation:
+    summary: Summary
+    groups: dict[str, Group]
+    outputs: dict[str, Path]
+
+
+def evaluate(
+    router: Extractor,
+    dataset: Path,
+    out: Path,
+    settings: BatchSettings,
+    *,
+    limit: int | None = None,
+    resume: bool = False,
+    stop: StopFlag | None = None,
+    progress: Progress | None = None,
+) -> Evaluation:
+    """Run and score ``dataset``. An interrupted run returns no outputs (rerun with ``resume``)."""
+    labels = load_labels(dataset, limit=limit)
+    results = out / "results.jsonl"
+    if results.exists() and not resume:
+        results.unlink()
+    with ResultSink(results) as sink:
+        summary = run_batch(router, [label.image for label in labels], sink, settings, stop=stop, progress=progress)
+    if summary.interrupted_by:
+        return Evaluation(summary, {}, {})
+    groups = score(_pair(labels, read_records(results)))
+    return Evaluation(summary, groups, write_outputs(groups, _context(router, dataset, summary, settings), out))
+
+
+def _pair(labels: list[Label], records: list[dict[str, Any]]) -> list[tuple[Label, dict[str, Any]]]:
+    by_input = {os.path.realpath(r["input"]): r for r in records if "input" in r}
+    return [(label, by_input[key]) for label in labels if (key := os.path.realpath(label.image)) in by_input]
+
+
+def _context(router: Any, dataset: Path, summary: Summary, settings: BatchSettings) -> dict[str, Any]:
+    policy = getattr(router, "policy", None)
+    return {
+        "dataset": str(dataset),
+        "policy": getattr(policy, "name", "?"),
+        "policy_hash": getattr(router, "policy_hash", "?"),
+        "elapsed_s": summary.elapsed_s,
+        "jobs": settings.jobs,
+        "when": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }

@@ -1,0 +1,112 @@
+"""Scoring answers against labels, field by field, strictly and after normalisation.
+
+Strict: the label equals, character for character (outer whitespace and runs of spaces aside),
+the value docroute returns or the text it read (``date_raw``, ``total_raw``).
+
+Normalised:
+- merchant, address: upper case, every run of characters other than letters and digits becomes one
+  space (``SDN. BHD.`` = ``SDN BHD``; line breaks and punctuation do not count);
+- date: both read as a calendar date with ``backends.normalize.normalize_date`` (day first, as
+  printed on receipts outside the US) and compared as ISO dates;
+- total: both read as an amount with ``backends.normalize.normalize_amount`` (``RM 9.00`` = ``9.0``).
+
+A document that failed, or lacks the field, counts as wrong; a label without the field is not scored.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from backends.normalize import normalize_amount, normalize_date
+from router.batch.summary import percentile
+from router.evaluation.dataset import SCORED_FIELDS, Label
+
+RAW_FORMS = {"date": "date_raw", "total": "total_raw"}
+ALL = "(all)"
+FAILED = "(failed)"  # tier names cannot hold parentheses, so these never clash with one
+REQUIRED = ("merchant", "date", "total")
+
+
+def strict_match(name: str, label: str, predicted: dict[str, Any]) -> bool:
+    wanted = _squash(label)
+    candidates = [predicted.get(name), predicted.get(RAW_FORMS.get(name, ""))]
+    return any(c is not None and _squash(str(c)) == wanted for c in candidates)
+
+
+def normalised_match(name: str, label: str, predicted: dict[str, Any]) -> bool:
+    value = predicted.get(name)
+    if value is None:
+        return False
+    if name == "date":
+        expected = normalize_date(label)
+        return expected is not None and expected == normalize_date(str(value))
+    if name == "total":
+        expected = normalize_amount(label)
+        return expected is not None and expected == normalize_amount(str(value))
+    return normalise_text(label) == normalise_text(str(value))
+
+
+def normalise_text(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).upper()
+    return " ".join(re.sub(r"[^0-9A-Z]+", " ", text).split())
+
+
+def _squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+@dataclass
+class FieldScore:
+    scored: int = 0
+    strict: int = 0
+    normalised: int = 0
+
+    def rate(self, kind: str) -> float | None:
+        return getattr(self, kind) / self.scored if self.scored else None
+
+
+@dataclass
+class Group:
+    """Scores of a set of documents (all of them, or those one tier answered)."""
+
+    documents: int = 0
+    statuses: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    fields: dict[str, FieldScore] = field(default_factory=lambda: {n: FieldScore() for n in SCORED_FIELDS})
+    all_required: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+
+    def add(self, label: Label, record: dict[str, Any]) -> None:
+        predicted = values(record)
+        self.documents += 1
+        self.statuses[record["status"]] += 1
+        self.latencies_ms.append(float(record["duration_ms"]))
+        required_ok = True
+        for name, expected in label.fields.items():
+            score = self.fields[name]
+            score.scored += 1
+            score.strict += strict_match(name, expected, predicted)
+            matched = normalised_match(name, expected, predicted)
+            score.normalised += matched
+            required_ok &= matched or name not in REQUIRED
+        self.all_required += required_ok
+
+    def latency(self, q: float) -> float | None:
+        return percentile(self.latencies_ms, q)
+
+
+def values(record: dict[str, Any]) -> dict[str, Any]:
+    """Field name to value in a batch output line."""
+    return {name: entry.get("value") for name, entry in (record.get("fields") or {}).items()}
+
+
+def score(pairs: list[tuple[Label, dict[str, Any]]]) -> dict[str, Group]:
+    """Groups keyed ``(all)`` and by answering tier (``(failed)`` for documents no tier answered)."""
+    groups: dict[str, Group] = defaultdict(Group)
+    for label, record in pairs:
+        groups[ALL].add(label, record)
+        groups[record.get("tier") or FAILED].add(label, record)
+    return dict(groups)

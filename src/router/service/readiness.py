@@ -1,0 +1,18 @@
+"""Readiness: can any tier answer a request now? Each tier's state says why or why not."""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: Runner states in which a tier takes a request: idle tiers start on their first request.
+ANSWERING_STATES = frozenset({"ready", "busy", "idle"})
+
+
+def can_answer(tier: dict[str, Any]) -> bool:
+    return tier.get("unavailable") is None and tier.get("state") in ANSWERING_STATES and tier.get("breaker") != "open"
+
+
+def readiness(status: dict[str, dict[str, Any]]) -> tuple[bool, dict[str, dict[str, Any]]]:
+    """Whether at least one tier can answer, and each tier's status with ``can_answer`` added."""
+    tiers = {name: {**info, "can_answer": can_answer(info)} for name, info in status.items()}
+    return any(t["can_answer"] for t in tiers.values()), tiers
