@@ -38,7 +38,8 @@ def load_document(source: Source, limits: InputLimits, *, name: str | None = Non
 
 def _read_file(path: Path, limits: InputLimits) -> bytes:
     if not path.exists():
-        raise BadInputError(str(path), "file not found")
+        missing = "symbolic link to a missing file (or a link loop)" if path.is_symlink() else "file not found"
+        raise BadInputError(str(path), missing)
     if path.is_dir():
         raise BadInputError(str(path), "is a directory, expected an image or PDF file")
     if not path.is_file():
@@ -86,10 +87,22 @@ def _open_image(data: bytes, name: str, suffix: str) -> Image.Image:
 
 
 def _not_an_image(data: bytes, suffix: str) -> str:
+    declared = _declared_size(data)
+    if declared is not None and 0 in declared:
+        return f"image has no pixels ({declared[0]}x{declared[1]})"
     looks_like_text = all(32 <= b < 127 or b in b"\t\r\n" for b in data[:512])
     kind = "text" if looks_like_text else "unrecognised binary data"
     claimed = f" (despite the {suffix} extension)" if suffix else ""
     return f"not an image or PDF: content is {kind}{claimed}"
+
+
+def _declared_size(data: bytes) -> tuple[int, int] | None:
+    """The width and height a PNG or GIF header declares (Pillow refuses zero-sized ones unnamed)."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n") and data[12:16] == b"IHDR" and len(data) >= 24:
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if data[:6] in (b"GIF87a", b"GIF89a") and len(data) >= 10:
+        return int.from_bytes(data[6:8], "little"), int.from_bytes(data[8:10], "little")
+    return None
 
 
 def _image_pages(image: Image.Image, limits: InputLimits, name: str) -> list[Image.Image]:
