@@ -4,10 +4,11 @@ glibc's malloc serves a large allocation with its own ``mmap`` and unmaps it whe
 above a threshold that it raises by itself (up to 32 MiB) whenever such a block is freed. After the
 first decoded page is freed, pages of a megabyte or so come from the heap arenas instead (one per
 thread) and stay there, fragmented: measured with ``docroute drill``, a router answering 2,000
-receipts from 4 threads grew its RSS by about 60% with no Python object leaking, and by 3-5% with
-the threshold held at 256 KiB. ``hold_mmap_threshold`` holds it there (``mallopt``), once per
-process. It does nothing off glibc, or when ``MALLOC_MMAP_THRESHOLD_`` is set in the environment
-(glibc then already uses that value: set it to choose another).
+receipts from 4 threads, a fifth of model calls faulty, grew its anonymous RSS by 24-30% with no
+Python object leaking, and by 5-6% with the threshold held at 256 KiB. ``hold_mmap_threshold``
+holds it there (``mallopt``), once per process. It does nothing off glibc, or when
+``MALLOC_MMAP_THRESHOLD_`` is set in the environment (glibc then already uses that value: set it
+to choose another).
 """
 
 from __future__ import annotations
