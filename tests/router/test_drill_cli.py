@@ -81,3 +81,17 @@ def test_a_bad_fault_spec_is_a_usage_error():
     out = docroute("drill", "-n", "1", "--faults", "meltdown=0.1", timeout=60)
     assert out.returncode == 2
     assert "unknown fault mode 'meltdown'" in out.stderr
+
+
+@pytest.mark.slow
+def test_a_drill_with_ocr_rules_last_reads_the_rendered_receipts_with_tesseract():
+    """The smaller drill that proves the real last tier: Tesseract answers what the models drop."""
+    out = docroute(
+        "drill", "-n", "30", "--warmup", "4", "--last-tier", "ocr_rules", "-f", "sticky_cuda=0.4,garbage=0.1", "--json"
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    report = json.loads(out.stdout)
+    assert report["policy"] == "drill-ocr_rules"
+    assert report["lost"] == 0 and report["children_left"] == 0
+    assert report["answered_by_tier"].get("ocr-rules", 0) > 0
+    assert report["failed_by_class"].keys() <= {"invalid_output"}  # a receipt Tesseract misread, at worst

@@ -41,7 +41,7 @@ def write_corpus(directory: Path, limits: InputLimits | None = None) -> list[Cas
     """Write every case into ``directory`` (created) and return them."""
     limits = limits or InputLimits()
     directory.mkdir(parents=True, exist_ok=True)
-    page = receipt(random.Random(7))
+    page = receipt(random.Random(7), degrade=False)
     return [make(directory, page, limits) for make in _MAKERS]
 
 

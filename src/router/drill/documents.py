@@ -35,7 +35,7 @@ class DrillInput:
 class DrillInputs:
     def __init__(self, *, seed: int = 0, bad_input_rate: float = 0.0, corpus_dir: Path | None = None):
         rng = random.Random(seed)
-        self._receipts = [encode(receipt(rng, n)) for n in range(RECEIPTS)]
+        self._receipts = [encode(receipt(rng)) for _ in range(RECEIPTS)]
         self._bad_rate = bad_input_rate
         self._seed = seed
         self.cases: list[Case] = []

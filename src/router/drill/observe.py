@@ -11,6 +11,8 @@ import logging
 import threading
 import time
 from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
 
 import psutil
 
@@ -75,9 +77,41 @@ class EventTally(logging.Handler):
         logging.getLogger(LOGGER_NAME).removeHandler(self)
 
 
-def rss_mb(process: psutil.Process | None = None) -> float:
-    """Resident memory of this process (or ``process``), in MiB."""
-    return round((process or psutil.Process()).memory_info().rss / 2**20, 1)
+@dataclass(frozen=True)
+class Memory:
+    """This process's resident memory, in MiB, in the kernel's three parts (``/proc/self/status``).
+
+    ``anon_mb`` (heap, anonymous maps, stacks) is what a leak grows. ``file_mb`` (code and data of
+    libraries, paged in on first use and evicted under pressure) and ``shmem_mb`` (the page buffers
+    shared with workers, 8 MiB each, as many as there are workers alive at that instant) move with
+    the machine and with recycles under way.
+    """
+
+    total_mb: float
+    anon_mb: float
+    file_mb: float
+    shmem_mb: float
+
+
+def memory() -> Memory:
+    total = round(psutil.Process().memory_info().rss / 2**20, 1)
+    parts = _status_kib(("RssAnon", "RssFile", "RssShmem"))
+    if parts is None:  # not Linux: no parts, all of it counts as the process's own
+        return Memory(total, total, 0.0, 0.0)
+    anon, file, shmem = (round(kib / 1024, 1) for kib in parts)
+    return Memory(total, anon, file, shmem)
+
+
+def _status_kib(keys: tuple[str, ...]) -> tuple[int, ...] | None:
+    try:
+        lines = Path("/proc/self/status").read_text().splitlines()
+    except OSError:
+        return None
+    values = dict(line.split(":", 1) for line in lines if ":" in line)
+    try:
+        return tuple(int(values[key].split()[0]) for key in keys)
+    except (KeyError, ValueError, IndexError):
+        return None
 
 
 def children_left(wait_s: float = 5.0) -> list[str]:

@@ -6,6 +6,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from router.drill.observe import Memory
+
 
 @dataclass
 class DrillReport:
@@ -32,10 +34,12 @@ class DrillReport:
     breaker_transitions: dict[str, dict[str, int]] = field(default_factory=dict)
     children_left: int = 0
     children_left_detail: list[str] = field(default_factory=list)
-    rss_start_mb: float = 0.0
+    rss_start_mb: float = 0.0  # the router process's anonymous RSS (heap, maps, stacks): what a leak grows
     rss_end_mb: float = 0.0
     rss_after_close_mb: float = 0.0
     rss_growth_pct: float = 0.0
+    rss_total_start_mb: float = 0.0  # all of it: with libraries paged in and page buffers shared with workers
+    rss_total_end_mb: float = 0.0
     p50_ms: float = 0.0
     p95_ms: float = 0.0
     p99_ms: float = 0.0
@@ -44,6 +48,13 @@ class DrillReport:
     requests_per_s: float = 0.0
     warmup_requests: int = 0
     stalled: bool = False
+
+    def set_memory(self, when: str, memory: Memory) -> None:
+        """Record memory at the ``start`` (after warm-up) or the ``end`` (after the last request)."""
+        setattr(self, f"rss_{when}_mb", memory.anon_mb)
+        setattr(self, f"rss_total_{when}_mb", memory.total_mb)
+        if self.rss_start_mb:
+            self.rss_growth_pct = round(100 * (self.rss_end_mb - self.rss_start_mb) / self.rss_start_mb, 2)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -72,7 +83,8 @@ class DrillReport:
             f"  latency    p50 {self.p50_ms:.0f} ms, p95 {self.p95_ms:.0f} ms, p99 {self.p99_ms:.0f} ms, "
             f"max {self.max_ms:.0f} ms; {self.requests_per_s:.1f} requests/s over {self.duration_s:.1f} s",
             f"  memory     RSS {self.rss_start_mb:.1f} MiB after warm-up, {self.rss_end_mb:.1f} MiB after the last "
-            f"request ({self.rss_growth_pct:+.1f}%), {self.rss_after_close_mb:.1f} MiB after close",
+            f"request ({self.rss_growth_pct:+.1f}%), {self.rss_after_close_mb:.1f} MiB after close (anonymous; "
+            f"in all {self.rss_total_start_mb:.1f} and {self.rss_total_end_mb:.1f} MiB)",
             f"  children   {self.children_left} left after close",
             f"  verdict    {'PASS' if self.passed else 'FAIL'}",
         ]

@@ -2,8 +2,10 @@
 
 Every request has its own id (``drill-000042``). An input is *lost* unless it got exactly one
 ``Result`` carrying its id and exactly one terminal event in the decision log (``request.done``).
-Memory is measured after the warm-up (workers started, every code path touched once by requests
-that are not counted), after the last request, and after ``close``; child processes after close.
+Memory is measured after the warm-up (workers started, the same load run on uncounted requests, every
+corpus case read once), after the last request, and after ``close``: the router's anonymous RSS,
+apart from libraries paged in and the page buffers it shares with workers (``observe.Memory``).
+Child processes are counted after close.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pathlib import Path
 
 from router.api import Router
 from router.drill.documents import DrillInput, DrillInputs
-from router.drill.observe import EventTally, children_left, rss_mb
+from router.drill.observe import EventTally, children_left, memory
 from router.drill.report import DrillReport, percentile
 from router.errors import ErrorClass
 from router.policy import Policy
@@ -56,17 +58,16 @@ def run_drill(
             router.warm_up()
             report.warmup_requests = _warm_up(router, inputs, settings)
             tally.reset()
-            report.rss_start_mb = rss_mb()
+            report.set_memory("start", memory())
             load = _Load(router, inputs, settings)
             load.run(settings.stall_s or policy.deadline_s + 60)
-            report.rss_end_mb = rss_mb()
+            report.set_memory("end", memory())
         finally:
             router.close()
             tally.detach()
     left = children_left()
     report.children_left, report.children_left_detail = len(left), left
-    report.rss_after_close_mb = rss_mb()
-    report.rss_growth_pct = round(100 * (report.rss_end_mb - report.rss_start_mb) / report.rss_start_mb, 2)
+    report.rss_after_close_mb = memory().anon_mb
     load.fill(report, tally)
     return report
 
