@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import threading
 import warnings
 from pathlib import Path
 
@@ -33,24 +34,24 @@ def load_document(source: Source, limits: InputLimits, *, name: str | None = Non
         data = bytes(source)
         return _from_bytes(data, limits, name or "<bytes>", suffix=Path(name or "").suffix)
     path = Path(source)
-    return _from_bytes(_read_file(path, limits), limits, name or str(path), suffix=path.suffix)
+    return _from_bytes(_read_file(path, limits, name or str(path)), limits, name or str(path), suffix=path.suffix)
 
 
-def _read_file(path: Path, limits: InputLimits) -> bytes:
+def _read_file(path: Path, limits: InputLimits, name: str) -> bytes:
     if not path.exists():
         missing = "symbolic link to a missing file (or a link loop)" if path.is_symlink() else "file not found"
-        raise BadInputError(str(path), missing)
+        raise BadInputError(name, missing)
     if path.is_dir():
-        raise BadInputError(str(path), "is a directory, expected an image or PDF file")
+        raise BadInputError(name, "is a directory, expected an image or PDF file")
     if not path.is_file():
-        raise BadInputError(str(path), "not a regular file")
+        raise BadInputError(name, "not a regular file")
     size = path.stat().st_size
     if size > limits.max_bytes:
-        raise BadInputError(str(path), f"file is {size} bytes, over the limit of {limits.max_bytes}")
+        raise BadInputError(name, f"file is {size} bytes, over the limit of {limits.max_bytes}")
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise BadInputError(str(path), f"cannot read file: {exc.strerror or exc}") from None
+        raise BadInputError(name, f"cannot read file: {exc.strerror or exc}") from None
 
 
 def _from_bytes(data: bytes, limits: InputLimits, name: str, *, suffix: str = "") -> Document:
@@ -170,6 +171,16 @@ def _to_rgb(image: Image.Image, name: str) -> Image.Image:
 
 
 def _render_pdf(data: bytes, limits: InputLimits, name: str) -> list[Image.Image]:
+    """The pages of a PDF, rendered. PDFium is not thread-safe (its last-error state is global: two
+    threads reading a corrupt and a locked PDF at once swapped their errors), so one PDF at a time."""
+    with _PDFIUM:
+        return _render_pdf_unlocked(data, limits, name)
+
+
+_PDFIUM = threading.Lock()
+
+
+def _render_pdf_unlocked(data: bytes, limits: InputLimits, name: str) -> list[Image.Image]:
     import pypdfium2 as pdfium  # only when a PDF arrives
 
     try:
@@ -189,7 +200,9 @@ def _render_pdf(data: bytes, limits: InputLimits, name: str) -> list[Image.Image
             page = pdf[index]
             width, height = page.get_size()
             _check_dimensions((int(width * scale), int(height * scale)), limits, f"{name} page {index + 1}")
-            pages.append(page.render(scale=scale).to_pil().convert("RGB"))
+            bitmap = page.render(scale=scale)
+            pages.append(bitmap.to_pil().convert("RGB"))  # a copy: PDFium's buffers are closed here, locked
+            bitmap.close()
             page.close()
         return pages
     finally:
