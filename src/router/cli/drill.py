@@ -31,7 +31,9 @@ def drill(
         "their settings. Default: the drill's own chain of two faulty model tiers and --last-tier.",
     ),
     last_tier: str = typer.Option(
-        "fixed", "--last-tier", help="The drill chain's last tier: fixed (instant answers) or ocr_rules (Tesseract)."
+        "fixed",
+        "--last-tier",
+        help="The drill chain's last tier: fixed (instant answers), ocr_rules (Tesseract) or none (no safety net).",
     ),
     concurrency: int = typer.Option(4, "--concurrency", "-c", min=1, max=256, help="Requests at once."),
     workers: int = typer.Option(2, "--workers", min=1, max=16, help="Worker processes per model tier (own chain)."),
@@ -51,8 +53,8 @@ def drill(
     """
     from router.drill import DrillSettings, FaultSpecError, drill_policy, parse_faults, run_drill, with_fault_stand_ins
 
-    if last_tier not in ("fixed", "ocr_rules"):
-        raise typer.BadParameter("expected fixed or ocr_rules", param_hint="--last-tier")
+    if last_tier not in ("fixed", "ocr_rules", "none"):
+        raise typer.BadParameter("expected fixed, ocr_rules or none", param_hint="--last-tier")
     try:
         rates = parse_faults(faults)
     except FaultSpecError as exc:

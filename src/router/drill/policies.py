@@ -3,7 +3,8 @@
 The drill's own chain: two ``faulty`` model tiers in worker processes (``model-a``, ``model-b``)
 inject the drill's faults in front of a last tier that answers everything: ``fixed`` (an inline
 faulty backend without faults, so thousands of requests finish quickly) or ``ocr_rules`` (real
-Tesseract on the rendered receipts). Timeouts are short and breakers quick to recover, so a drill
+Tesseract on the rendered receipts); or ``none``, no safety net: a request both model tiers fail
+fails (the HTTP service answers it with a classified 503). Timeouts are short and breakers quick to recover, so a drill
 of a few thousand requests with a fifth of them faulty runs in minutes on two cores and still
 opens, probes and closes breakers along the way.
 
@@ -17,7 +18,7 @@ from typing import Any, Literal
 
 from router.policy import GPU_KINDS, Policy, policy_from_dict
 
-LastTier = Literal["fixed", "ocr_rules"]
+LastTier = Literal["fixed", "ocr_rules", "none"]
 MODEL_ANSWER = {"merchant": "MODEL MART", "date": "2024-01-31", "total": "12.50"}
 FIXED_ANSWER = {"merchant": "FALLBACK MART", "date": "2024-02-29", "total": "3.00"}
 
@@ -36,7 +37,7 @@ def drill_policy(
             "name": f"drill-{last_tier}",
             "description": "docroute drill: faulty model tiers in front of a last tier that answers",
             "deadline_s": 4 * timeout_s + 30,
-            "tiers": [*models, _last_tier(last_tier)],
+            "tiers": models if last_tier == "none" else [*models, _last_tier(last_tier)],
         },
         source="<drill policy>",
     )
