@@ -43,33 +43,8 @@ def _no_child_process_left():
     multiprocessing's resource tracker is the standard library's own helper: it lives until this
     process exits, and is not ours to stop."""
     yield
-    import time
+    from router.drill.observe import children_left  # the drill counts leftovers the same way
 
-    import psutil
-
-    def leftovers() -> list[psutil.Process]:
-        children = psutil.Process().children(recursive=True)
-        return [c for c in children if not _is_resource_tracker(c)]
-
-    deadline = time.monotonic() + 5
-    while leftovers() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    left = leftovers()
+    left = children_left(wait_s=5)
     if left:
-        described = [f"{c.pid} {' '.join(_cmdline(c))[:120]}" for c in left]
-        pytest.fail(f"child processes left after the test session: {described}", pytrace=False)
-
-
-def _is_resource_tracker(process) -> bool:
-    return "multiprocessing.resource_tracker" in " ".join(_cmdline(process))
-
-
-def _cmdline(process) -> list[str]:
-    import psutil
-
-    try:
-        return process.cmdline()
-    except psutil.ZombieProcess:
-        return ["<zombie>"]
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
-        return ["<gone>"]
+        pytest.fail(f"child processes left after the test session: {left}", pytrace=False)

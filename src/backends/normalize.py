@@ -12,7 +12,7 @@ import datetime as dt
 import re
 import unicodedata
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 
 _MONTHS = {
     name: number
@@ -256,7 +256,8 @@ def format_amount(value: Decimal) -> str:
     """Two decimal places, or four when the amount has more (fuel prices, unit prices)."""
     exponent = value.as_tuple().exponent
     places = Decimal("0.01") if isinstance(exponent, int) and -exponent <= 2 else Decimal("0.0001")
-    return str(value.quantize(places, rounding=ROUND_HALF_UP))
+    digits = max(28, value.adjusted() + 6)  # the default 28 digits cannot hold a misread 30-digit "amount"
+    return str(value.quantize(places, rounding=ROUND_HALF_UP, context=Context(prec=digits)))
 
 
 def normalize_text_for_match(text: str | None) -> str:

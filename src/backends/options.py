@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 FaultMode = Literal["sticky_cuda", "cuda_oom", "hang", "segfault", "exit", "garbage", "slow"]
 
 
 class _Options(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class OcrOptions(_Options):
@@ -162,17 +162,23 @@ class FaultyOptions(_Options):
         description="The answer for answer_with: fixed.",
     )
 
-    @model_validator(mode="after")
-    def _probabilities(self) -> FaultyOptions:
-        bad = {mode: p for mode, p in self.faults.items() if not 0 <= p <= 1}
+    @field_validator("faults")
+    @classmethod
+    def _probabilities(cls, faults: dict[str, float]) -> dict[str, float]:
+        bad = {mode: p for mode, p in faults.items() if not 0 <= p <= 1}
         if bad:
             raise ValueError(f"fault probabilities must lie in 0..1, got {bad}")
-        if sum(self.faults.values()) > 1 + 1e-9:
+        if sum(faults.values()) > 1 + 1e-9:
             raise ValueError("fault probabilities must add up to at most 1")
-        short = [key for key in self.triggers if len(key) < 8 or not all(c in "0123456789abcdef" for c in key)]
+        return faults
+
+    @field_validator("triggers")
+    @classmethod
+    def _digests(cls, triggers: dict[str, str]) -> dict[str, str]:
+        short = [key for key in triggers if len(key) < 8 or not all(c in "0123456789abcdef" for c in key)]
         if short:
             raise ValueError(f"triggers must be sha256 hex digests or prefixes of at least 8 digits, got {short}")
-        return self
+        return triggers
 
 
 BackendOptions = Annotated[

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from backends import registry
-from router import logs
+from router import logs, memory
 from router.breaker import Breaker, BreakerState
 from router.engine import Engine
 from router.errors import BadInputError, ErrorClass, RouterClosedError
@@ -42,6 +42,7 @@ class Router:
     ):
         if configure_logging:
             logs.configure(policy.logging, json_path=log_json, stderr=log_stderr)
+        memory.hold_mmap_threshold()  # a long-running router must not grow by heap fragmentation
         self.policy = policy
         self.policy_hash = policy.digest()
         self._clock = clock

@@ -69,9 +69,11 @@ class Breaker:
             return False
 
     def record_success(self) -> None:
+        """A success closes a half-open breaker; an open one stays open: that success came from a
+        request let through before the breaker opened, and says nothing against a crash loop."""
         with self._lock:
             self._failures = 0
-            if self._state is not BreakerState.CLOSED:
+            if self._state is BreakerState.HALF_OPEN:
                 self._transition(BreakerState.CLOSED, "probe_succeeded")
 
     def record_failure(self) -> None:

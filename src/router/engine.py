@@ -146,6 +146,7 @@ class Engine:
             outcome = self._retrying(tier, request)(self._attempt, tier, request)
         except _Failed as failed:
             verdict = failed.verdict
+            _drop_frames(failed)
             if verdict.error_class not in tier.policy.fallback_on:
                 request.log.info(
                     "request.stopped", tier=tier.name, error_class=verdict.error_class, reason="not in fallback_on"
@@ -163,18 +164,9 @@ class Engine:
         return self._finish(request, tier, outcome)
 
     def _retrying(self, tier: Tier, request: _Request) -> Retrying:
+        """Tenacity's loop for one tier. It must not hold the request: a Retrying is a reference
+        cycle of its own, and whatever it holds waits for a full garbage collection."""
         settings = tier.policy.retry
-
-        def before_sleep(state: RetryCallState) -> None:
-            verdict = state.outcome.exception().verdict  # type: ignore[union-attr]
-            request.log.info(
-                "attempt.retry",
-                tier=tier.name,
-                attempt=state.attempt_number + 1,
-                error_class=verdict.error_class,
-                sleep_s=round(state.upcoming_sleep, 3),
-            )
-
         return Retrying(
             stop=stop_after_attempt(settings.attempts) | _StopBeforeDeadline(self._clock, request.deadline),
             wait=wait_exponential(
@@ -183,7 +175,7 @@ class Engine:
             + wait_random(0, settings.backoff.jitter_s),
             retry=retry_if_exception(lambda e: isinstance(e, _Failed) and e.verdict.error_class in settings.retry_on),
             sleep=self._sleep,
-            before_sleep=before_sleep,
+            before_sleep=_log_retry,
             reraise=True,
         )
 
@@ -348,6 +340,37 @@ class Engine:
         deadline = any(s.reason == "deadline" for s in request.skipped)
         error_class = ErrorClass.TIMEOUT if deadline else ErrorClass.UNAVAILABLE
         return ErrorSummary(error_class=error_class, message=f"no tier could answer ({reasons})")
+
+
+def _log_retry(state: RetryCallState) -> None:
+    """tenacity's before_sleep: the tier and the request are the attempt's arguments."""
+    tier, request = state.args
+    verdict = state.outcome.exception().verdict  # type: ignore[union-attr]
+    request.log.info(
+        "attempt.retry",
+        tier=tier.name,
+        attempt=state.attempt_number + 1,
+        error_class=verdict.error_class,
+        sleep_s=round(state.upcoming_sleep, 3),
+    )
+
+
+def _drop_frames(error: BaseException) -> None:
+    """Cut a failed tier's exception chain from its tracebacks (the failure is data by now).
+
+    Their frames hold the request and its pages, and tenacity's retry state closes them into a
+    cycle (exception -> traceback -> frame -> retry state -> exception) that only a full garbage
+    collection frees: under faults, megabytes of pages per failed request stayed alive for minutes
+    (found by the chaos drill).
+    """
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        following = current.__cause__ or current.__context__
+        current.__traceback__ = None
+        current.__cause__ = current.__context__ = None
+        current = following
 
 
 class _StopBeforeDeadline(stop_base):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import threading
 import warnings
 from pathlib import Path
 
@@ -33,23 +34,24 @@ def load_document(source: Source, limits: InputLimits, *, name: str | None = Non
         data = bytes(source)
         return _from_bytes(data, limits, name or "<bytes>", suffix=Path(name or "").suffix)
     path = Path(source)
-    return _from_bytes(_read_file(path, limits), limits, name or str(path), suffix=path.suffix)
+    return _from_bytes(_read_file(path, limits, name or str(path)), limits, name or str(path), suffix=path.suffix)
 
 
-def _read_file(path: Path, limits: InputLimits) -> bytes:
+def _read_file(path: Path, limits: InputLimits, name: str) -> bytes:
     if not path.exists():
-        raise BadInputError(str(path), "file not found")
+        missing = "symbolic link to a missing file (or a link loop)" if path.is_symlink() else "file not found"
+        raise BadInputError(name, missing)
     if path.is_dir():
-        raise BadInputError(str(path), "is a directory, expected an image or PDF file")
+        raise BadInputError(name, "is a directory, expected an image or PDF file")
     if not path.is_file():
-        raise BadInputError(str(path), "not a regular file")
+        raise BadInputError(name, "not a regular file")
     size = path.stat().st_size
     if size > limits.max_bytes:
-        raise BadInputError(str(path), f"file is {size} bytes, over the limit of {limits.max_bytes}")
+        raise BadInputError(name, f"file is {size} bytes, over the limit of {limits.max_bytes}")
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise BadInputError(str(path), f"cannot read file: {exc.strerror or exc}") from None
+        raise BadInputError(name, f"cannot read file: {exc.strerror or exc}") from None
 
 
 def _from_bytes(data: bytes, limits: InputLimits, name: str, *, suffix: str = "") -> Document:
@@ -86,10 +88,22 @@ def _open_image(data: bytes, name: str, suffix: str) -> Image.Image:
 
 
 def _not_an_image(data: bytes, suffix: str) -> str:
+    declared = _declared_size(data)
+    if declared is not None and 0 in declared:
+        return f"image has no pixels ({declared[0]}x{declared[1]})"
     looks_like_text = all(32 <= b < 127 or b in b"\t\r\n" for b in data[:512])
     kind = "text" if looks_like_text else "unrecognised binary data"
     claimed = f" (despite the {suffix} extension)" if suffix else ""
     return f"not an image or PDF: content is {kind}{claimed}"
+
+
+def _declared_size(data: bytes) -> tuple[int, int] | None:
+    """The width and height a PNG or GIF header declares (Pillow refuses zero-sized ones unnamed)."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n") and data[12:16] == b"IHDR" and len(data) >= 24:
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    if data[:6] in (b"GIF87a", b"GIF89a") and len(data) >= 10:
+        return int.from_bytes(data[6:8], "little"), int.from_bytes(data[8:10], "little")
+    return None
 
 
 def _image_pages(image: Image.Image, limits: InputLimits, name: str) -> list[Image.Image]:
@@ -157,6 +171,16 @@ def _to_rgb(image: Image.Image, name: str) -> Image.Image:
 
 
 def _render_pdf(data: bytes, limits: InputLimits, name: str) -> list[Image.Image]:
+    """The pages of a PDF, rendered. PDFium is not thread-safe (its last-error state is global: two
+    threads reading a corrupt and a locked PDF at once swapped their errors), so one PDF at a time."""
+    with _PDFIUM:
+        return _render_pdf_unlocked(data, limits, name)
+
+
+_PDFIUM = threading.Lock()
+
+
+def _render_pdf_unlocked(data: bytes, limits: InputLimits, name: str) -> list[Image.Image]:
     import pypdfium2 as pdfium  # only when a PDF arrives
 
     try:
@@ -176,7 +200,9 @@ def _render_pdf(data: bytes, limits: InputLimits, name: str) -> list[Image.Image
             page = pdf[index]
             width, height = page.get_size()
             _check_dimensions((int(width * scale), int(height * scale)), limits, f"{name} page {index + 1}")
-            pages.append(page.render(scale=scale).to_pil().convert("RGB"))
+            bitmap = page.render(scale=scale)
+            pages.append(bitmap.to_pil().convert("RGB"))  # a copy: PDFium's buffers are closed here, locked
+            bitmap.close()
             page.close()
         return pages
     finally:

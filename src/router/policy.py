@@ -30,7 +30,7 @@ DEFAULT_REQUIRED: tuple[FieldName, ...] = ("merchant", "date", "total")
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Backoff(_Model):
@@ -207,9 +207,14 @@ def parse_policy(text: str, source: str = "<string>") -> Policy:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise PolicyError(source, [f"not valid YAML: {exc}"]) from None
+    except RecursionError:
+        raise PolicyError(source, [TOO_DEEP]) from None
     if not isinstance(data, dict):
-        raise PolicyError(source, [f"expected a mapping at the top level, got {type(data).__name__}"])
+        raise PolicyError(source, [f"<top level>: expected a mapping at the top level, got {type(data).__name__}"])
     return policy_from_dict(data, source)
+
+
+TOO_DEEP = "<top level>: nested too deeply to be a policy"
 
 
 def policy_from_dict(data: dict[str, Any], source: str = "<dict>") -> Policy:
@@ -217,6 +222,8 @@ def policy_from_dict(data: dict[str, Any], source: str = "<dict>") -> Policy:
         return Policy.model_validate(data)
     except ValidationError as exc:
         raise PolicyError(source, [_describe(err) for err in exc.errors()]) from None
+    except RecursionError:
+        raise PolicyError(source, [TOO_DEEP]) from None
 
 
 def _describe(error: Any) -> str:
@@ -230,10 +237,12 @@ def _describe(error: Any) -> str:
 def _field_path(loc: tuple[Any, ...]) -> str:
     parts: list[str] = []
     for item in loc:
-        if isinstance(item, int):
+        if isinstance(item, int) and not isinstance(item, bool):
             parts.append(f"[{item}]")
         elif item in {"ocr_rules", "internvl3", "llama_vision", "ocr_llm", "faulty"} and parts:
             continue  # the discriminator tag pydantic inserts, not a field the user wrote
+        elif item == "[key]":
+            parts.append(" (key)")  # pydantic's mark: the key above is wrong, not its value
         else:
             parts.append(("." if parts else "") + str(item))
     return "".join(parts)

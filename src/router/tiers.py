@@ -68,8 +68,12 @@ class Tier:
         if verdict.error_class is ErrorClass.UNAVAILABLE:
             self.mark_unavailable(verdict.info.message.splitlines()[0][:300])
         if verdict.error_class in QUARANTINE_CLASSES and self.policy.quarantine_s > 0:
+            now = self._clock()
             with self._lock:
-                self._quarantine[document.sha256] = self._clock() + self.policy.quarantine_s
+                # expired entries go now: a document that never comes back would stay forever
+                for sha in [sha for sha, expiry in self._quarantine.items() if expiry <= now]:
+                    del self._quarantine[sha]
+                self._quarantine[document.sha256] = now + self.policy.quarantine_s
         if verdict.error_class not in NOT_THE_TIERS_FAULT:
             self.breaker.record_failure()
 

@@ -65,3 +65,18 @@ def test_crash_loop_opens_after_more_than_max_recycles_within_the_window():
     assert breaker.state is BreakerState.CLOSED
     breaker.record_recycle()
     assert events == [(BreakerState.OPEN, "crash_loop")]
+
+
+def test_a_success_admitted_before_the_breaker_opened_does_not_close_it():
+    """Found by the chaos drill: with concurrent requests, a request let through while the breaker
+    was closed can succeed after a crash loop opened it; that must not end the cooldown."""
+    breaker, clock, events = make(max_recycles=1, cooldown_s=10)
+    assert breaker.allow()  # a request is let through, still running...
+    breaker.record_recycle()
+    breaker.record_recycle()  # ...while another worker's crash loop opens the breaker
+    breaker.record_success()  # the first request's success arrives late
+    assert breaker.state is BreakerState.OPEN and not breaker.allow()
+    clock.now += 10
+    assert breaker.allow()  # the probe, after the full cooldown
+    breaker.record_success()
+    assert [e[0] for e in events] == [BreakerState.OPEN, BreakerState.HALF_OPEN, BreakerState.CLOSED]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from backends.errors import InvalidOutput
 from backends.postprocess.fields import build_fields, has_receipt_fields
 from backends.postprocess.jsonout import extract_json
 from backends.postprocess.repetition import collapse_lines
@@ -22,8 +23,11 @@ __all__ = ["parse_answer"]
 def parse_answer(text: str) -> tuple[ReceiptFields, dict[str, Any]]:
     """The fields in a model's answer, and metadata about what it took to get them."""
     cleaned, lines_removed = collapse_lines(text)
-    found = extract_json(cleaned, prefer=has_receipt_fields)
-    built = build_fields(found.value)
+    try:
+        found = extract_json(cleaned, prefer=has_receipt_fields)
+        built = build_fields(found.value)
+    except RecursionError:  # a looping model's "[[[[..." nested past the parsers' recursion limit
+        raise InvalidOutput(f"the model output is nested too deeply to be an answer ({len(text)} characters)") from None
     meta = {
         "output_chars": len(text),
         "json_repaired": found.repaired,

@@ -62,11 +62,14 @@ def _parse(chunk: str, *, complete: bool) -> tuple[Any, bool]:
     if complete:
         try:
             return json.loads(chunk), False
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             pass
     else:
         chunk = chunk[: _scan(chunk, 0)[1]]  # a string cut off mid-value is dropped, not guessed at
-    return json_repair.loads(chunk), True
+    try:
+        return json_repair.loads(chunk), True
+    except (ValueError, RecursionError):  # beyond repair, e.g. nested deeper than its parser goes
+        return None, False
 
 
 def matching_brace(text: str, start: int) -> int | None:

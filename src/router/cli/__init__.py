@@ -6,7 +6,18 @@ from __future__ import annotations
 import typer
 
 from router import __version__
-from router.cli import batch, doctor, eval, extract, incidents, policy, replay, serve, trail  # noqa: F401 - register commands
+from router.cli import (  # noqa: F401 - register commands
+    batch,
+    doctor,
+    drill,
+    eval,
+    extract,
+    incidents,
+    policy,
+    replay,
+    serve,
+    trail,
+)
 from router.cli.app import app
 
 

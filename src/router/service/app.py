@@ -152,7 +152,12 @@ async def _server_path(request: Request, allowed: Path | None) -> tuple[Path, st
     if not isinstance(given, str) or not given:
         return error_response(422, "missing_path", 'expected a JSON body {"path": "..."}')
     root = allowed.resolve()
-    path = (root / given).resolve()
+    try:
+        path = (root / given).resolve()
+    except (OSError, RuntimeError):  # a symbolic link loop (RuntimeError before Python 3.13)
+        return error_response(
+            422, "unresolvable_path", f"{given}: a symbolic link loop, or a path that cannot be resolved"
+        )
     if not path.is_relative_to(root):
         return error_response(403, "path_not_allowed", "the path is outside the folder this service may read")
     return path, given

@@ -1,0 +1,92 @@
+"""The policies a drill runs: its own chain of faulty model tiers, or a user's policy with stand-ins.
+
+The drill's own chain: two ``faulty`` model tiers in worker processes (``model-a``, ``model-b``)
+inject the drill's faults in front of a last tier that answers everything: ``fixed`` (an inline
+faulty backend without faults, so thousands of requests finish quickly) or ``ocr_rules`` (real
+Tesseract on the rendered receipts); or ``none``, no safety net: a request both model tiers fail
+fails (the HTTP service answers it with a classified 503). Timeouts are short and breakers quick to recover, so a drill
+of a few thousand requests with a fifth of them faulty runs in minutes on two cores and still
+opens, probes and closes breakers along the way.
+
+With a user's policy, each model tier (and each faulty tier) keeps all its settings but its backend
+is a faulty stand-in injecting the drill's faults; other tiers run as written.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from router.policy import GPU_KINDS, Policy, policy_from_dict
+
+LastTier = Literal["fixed", "ocr_rules", "none"]
+MODEL_ANSWER = {"merchant": "MODEL MART", "date": "2024-01-31", "total": "12.50"}
+FIXED_ANSWER = {"merchant": "FALLBACK MART", "date": "2024-02-29", "total": "3.00"}
+
+
+def drill_policy(
+    faults: dict[str, float],
+    *,
+    last_tier: LastTier = "fixed",
+    workers: int = 2,
+    timeout_s: float = 2.0,
+) -> Policy:
+    """The drill's own chain: faulty model-a and model-b in front of ``last_tier``."""
+    models = [_model_tier(name, faults, workers, timeout_s) for name in ("model-a", "model-b")]
+    return policy_from_dict(
+        {
+            "name": f"drill-{last_tier}",
+            "description": "docroute drill: faulty model tiers in front of a last tier that answers",
+            "deadline_s": 4 * timeout_s + 30,
+            "tiers": models if last_tier == "none" else [*models, _last_tier(last_tier)],
+        },
+        source="<drill policy>",
+    )
+
+
+def _model_tier(name: str, faults: dict[str, float], workers: int, timeout_s: float) -> dict[str, Any]:
+    return {
+        "name": name,
+        "backend": _faulty(faults, hang_s=60.0, slow_s=timeout_s / 4, fields=MODEL_ANSWER),
+        "workers": workers,
+        "preload": True,
+        "timeout_s": timeout_s,
+        "start_timeout_s": 30,
+        "stop_grace_s": 0.5,
+        "retry": {
+            "attempts": 2,
+            "retry_on": ["cuda_oom"],
+            "backoff": {"initial_s": 0.01, "max_s": 0.05, "jitter_s": 0.01},
+        },
+        "breaker": {"failure_threshold": 5, "cooldown_s": 2.0, "max_recycles": 12, "recycle_window_s": 10.0},
+        "quarantine_s": 60,
+    }
+
+
+def _last_tier(kind: LastTier) -> dict[str, Any]:
+    if kind == "ocr_rules":
+        return {"name": "ocr-rules", "backend": {"kind": "ocr_rules"}, "workers": 2, "timeout_s": 30}
+    return {"name": "fixed", "backend": _faulty({}, fields=FIXED_ANSWER), "isolation": "inline", "workers": 8}
+
+
+def _faulty(faults: dict[str, float], **options: Any) -> dict[str, Any]:
+    return {"kind": "faulty", "cuda": "off", "faults": faults, **options}
+
+
+def with_fault_stand_ins(policy: Policy, faults: dict[str, float]) -> Policy:
+    """``policy`` with each model or faulty tier's backend replaced by a faulty one injecting ``faults``."""
+    data = policy.model_dump(mode="json")
+    stood_in = 0
+    for tier in data["tiers"]:
+        kind = tier["backend"]["kind"]
+        if kind == "faulty":
+            tier["backend"]["faults"] = faults
+        elif kind in GPU_KINDS:
+            tier["backend"] = _faulty(faults, hang_s=tier["timeout_s"] + 60, fields=MODEL_ANSWER)
+            tier["isolation"] = "process"
+        else:
+            continue
+        stood_in += 1
+    if not stood_in:
+        raise ValueError(f"policy {policy.name!r} has no model or faulty tier to inject faults into")
+    data["name"] = f"{policy.name}+drill"
+    return policy_from_dict(data, source=f"<{policy.name} with fault stand-ins>")

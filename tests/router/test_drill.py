@@ -1,0 +1,220 @@
+"""The drill's parts: fault specs, its policies, unique inputs, and an audit that catches lost inputs."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import threading
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from router.drill import DrillSettings, FaultSpecError, drill_policy, parse_faults, run_drill, with_fault_stand_ins
+from router.drill.documents import DrillInputs, with_text_chunk
+from router.drill.observe import EventTally
+from router.drill.report import DrillReport, percentile
+from router.drill.run import _Load
+from router.logs import get_logger
+from router.policy import policy_from_dict
+from router.result import DocumentInfo, Result
+
+# -- fault specs ---------------------------------------------------------------------------------
+
+
+def test_a_fault_spec_reads_as_rates_per_mode():
+    assert parse_faults("sticky_cuda=0.05, hang=0.02,segfault=0.02,") == {
+        "sticky_cuda": 0.05,
+        "hang": 0.02,
+        "segfault": 0.02,
+    }
+
+
+def test_all_spreads_a_rate_over_every_mode():
+    rates = parse_faults("all=0.21")
+    assert set(rates) == {"sticky_cuda", "cuda_oom", "hang", "segfault", "exit", "garbage", "slow"}
+    assert sum(rates.values()) == pytest.approx(0.21)
+
+
+@pytest.mark.parametrize(
+    ("spec", "problem"),
+    [
+        ("hang", "expected mode=rate"),
+        ("boom=0.1", "unknown fault mode 'boom'"),
+        ("hang=lots", "rate 'lots' is not a number"),
+        ("hang=1.5", "rate must lie in 0..1"),
+        ("hang=nan", "rate must lie in 0..1"),
+        ("hang=0.6,exit=0.6", "add up to 1.2"),
+    ],
+)
+def test_a_bad_fault_spec_names_the_part_and_the_problem(spec: str, problem: str):
+    with pytest.raises(FaultSpecError, match=problem):
+        parse_faults(spec)
+
+
+# -- policies ------------------------------------------------------------------------------------
+
+
+def test_the_drill_chain_puts_faulty_model_workers_in_front_of_a_last_tier_that_answers():
+    policy = drill_policy({"hang": 0.1}, last_tier="fixed", workers=3, timeout_s=1.5)
+    assert [(t.name, t.backend.kind, t.effective_isolation) for t in policy.tiers] == [
+        ("model-a", "faulty", "process"),
+        ("model-b", "faulty", "process"),
+        ("fixed", "faulty", "inline"),
+    ]
+    model = policy.tiers[0]
+    assert model.backend.faults == {"hang": 0.1} and model.backend.cuda == "off"  # type: ignore[union-attr]
+    assert model.workers == 3 and model.timeout_s == 1.5 and model.preload
+    assert policy.tiers[2].backend.faults == {}  # type: ignore[union-attr]
+    assert drill_policy({}, last_tier="ocr_rules").tiers[2].backend.kind == "ocr_rules"
+
+
+def test_a_users_policy_keeps_its_tier_settings_with_faulty_stand_ins_for_model_tiers():
+    policy = policy_from_dict(
+        {
+            "name": "prod",
+            "tiers": [
+                {"name": "vision", "backend": {"kind": "internvl3", "model": "/m"}, "timeout_s": 7, "workers": 3},
+                {"name": "chaos", "backend": {"kind": "faulty", "seed": 4}},
+                {"name": "rules", "backend": {"kind": "ocr_rules"}},
+            ],
+        }
+    )
+    drilled = with_fault_stand_ins(policy, {"segfault": 0.2})
+    vision, chaos, rules = drilled.tiers
+    assert (vision.name, vision.backend.kind, vision.timeout_s, vision.workers) == ("vision", "faulty", 7, 3)
+    assert vision.backend.faults == {"segfault": 0.2}  # type: ignore[union-attr]
+    assert chaos.backend.faults == {"segfault": 0.2} and chaos.backend.seed == 4  # type: ignore[union-attr]
+    assert rules == policy.tiers[2]
+    assert drilled.name == "prod+drill"
+
+
+def test_a_policy_without_model_tiers_cannot_be_drilled():
+    rules_only = policy_from_dict({"tiers": [{"name": "rules", "backend": {"kind": "ocr_rules"}}]})
+    with pytest.raises(ValueError, match="no model or faulty tier"):
+        with_fault_stand_ins(rules_only, {"hang": 0.1})
+
+
+# -- inputs --------------------------------------------------------------------------------------
+
+
+def test_each_request_sends_a_distinct_valid_png_of_the_same_receipt():
+    inputs = DrillInputs(seed=1)
+    first, again, ninth = inputs(1), inputs(1), inputs(1 + 8)
+    assert first.source == again.source  # the same for the same index, from any thread
+    assert isinstance(first.source, bytes) and isinstance(ninth.source, bytes)
+    assert hashlib.sha256(first.source).digest() != hashlib.sha256(ninth.source).digest()
+    pixels = [Image.open(io.BytesIO(s)).convert("RGB").tobytes() for s in (first.source, ninth.source)]
+    assert pixels[0] == pixels[1]
+
+
+def test_a_text_chunk_keeps_the_png_valid():
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(buffer, "PNG")
+    tagged = with_text_chunk(buffer.getvalue(), "request 7")
+    image = Image.open(io.BytesIO(tagged))
+    image.load()  # checks every chunk's CRC
+    assert image.info["Comment"] == "request 7"
+
+
+def test_bad_inputs_are_mixed_in_at_their_rate(tmp_path: Path):
+    inputs = DrillInputs(seed=2, bad_input_rate=0.3, corpus_dir=tmp_path)
+    drawn = [inputs(i) for i in range(400)]
+    from_corpus = [d for d in drawn if d.name.startswith("corpus/")]
+    assert 80 < len(from_corpus) < 160
+    assert any(d.expect_bad_input for d in from_corpus) and not all(d.expect_bad_input for d in from_corpus)
+
+
+# -- the audit -----------------------------------------------------------------------------------
+
+
+class ScriptedRouter:
+    """A router stand-in whose requests go wrong on purpose, to prove the audit notices."""
+
+    tiers: list = []
+
+    def __init__(self, hang_on: int | None = None):
+        self.hang_on = hang_on
+        self.release = threading.Event()
+
+    def extract(self, source, *, name, request_id):
+        number = int(request_id.rsplit("-", 1)[1])
+        if number == self.hang_on:
+            self.release.wait(30)
+        if number == 3:
+            raise RuntimeError("a bug in the router")
+        log = get_logger(request_id=request_id)
+        if number != 9:  # 9: no terminal event in the log
+            log.info("request.done")
+        if number == 7:  # 7: two
+            log.info("request.done")
+        answered_id = "someone-else" if number == 5 else request_id  # 5: a result for another request
+        return Result(
+            request_id=answered_id,
+            status="ok",
+            tier="t",
+            document=DocumentInfo(source=name),
+            policy="p",
+            policy_hash="h",
+            duration_ms=1.0,
+        )
+
+
+def audit(router: ScriptedRouter, requests: int, stall_s: float = 30.0) -> DrillReport:
+    settings = DrillSettings(requests=requests, concurrency=3)
+    tally = EventTally(requests).attach()
+    try:
+        load = _Load(router, DrillInputs(), settings)  # type: ignore[arg-type]
+        load.run(stall_s)
+    finally:
+        tally.detach()
+    report = DrillReport(policy="p", faults={}, requests=requests, concurrency=3)
+    load.fill(report, tally)
+    return report
+
+
+def test_the_audit_counts_inputs_without_exactly_one_result_and_one_terminal_event():
+    report = audit(ScriptedRouter(), 12)
+    assert report.lost_ids == ["drill-000003", "drill-000005", "drill-000007", "drill-000009"]
+    assert report.lost == 4 and report.raised == 1
+    assert report.answered == 11
+    assert not report.passed
+
+
+def test_a_request_that_never_returns_stalls_the_drill_and_is_lost():
+    router = ScriptedRouter(hang_on=2)
+    try:
+        report = audit(router, 6, stall_s=1.0)
+    finally:
+        router.release.set()
+    assert report.stalled and "drill-000002" in report.lost_ids
+    assert not report.passed
+
+
+def test_percentiles_by_nearest_rank():
+    values = [float(v) for v in range(1, 101)]
+    assert (percentile(values, 0.5), percentile(values, 0.95), percentile([], 0.5)) == (50.0, 95.0, 0.0)
+
+
+# -- a small real drill, in this process -----------------------------------------------------------
+
+
+def test_a_small_drill_answers_or_classifies_every_input_and_its_counts_match_the_log(tmp_path: Path):
+    log = tmp_path / "drill.jsonl"
+    policy = drill_policy(parse_faults("sticky_cuda=0.1,segfault=0.05,exit=0.05,garbage=0.1,cuda_oom=0.1"))
+    settings = DrillSettings(requests=80, concurrency=3, warmup=6, bad_input_rate=0.1)
+    report = run_drill(policy, settings, log_json=log)
+    assert report.passed, report.lines()
+    assert report.lost == 0 and report.raised == 0 and report.children_left == 0
+    assert report.answered + report.failed == 80
+    assert set(report.failed_by_class) <= {"bad_input"} and report.failed == report.bad_inputs > 0
+    assert sum(report.answered_by_tier.values()) == report.answered
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    drill_events = [e for e in events if str(e.get("request_id", "")).startswith("drill-")]
+    done = [e["request_id"] for e in drill_events if e["event"] == "request.done"]
+    assert sorted(done) == [f"drill-{i:06d}" for i in range(80)]
+    retired = [e for e in drill_events if e["event"] in ("worker.died", "worker.poisoned", "worker.timeout")]
+    assert report.recycles == len(retired) > 0  # each retired worker is recycled once
+    assert set(report.breaker_transitions) == {"model-a", "model-b", "fixed"}
+    assert 0 < report.p50_ms <= report.p95_ms <= report.max_ms

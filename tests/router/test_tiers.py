@@ -1,0 +1,20 @@
+"""A tier's quarantine list stays as long as its live entries, however many documents poisoned it."""
+
+from router.errors import ErrorInfo
+from router.signatures import classify
+from tests.router.fakes import GOOD, Script, document, make_engine, tier_dict
+
+STICKY = classify(ErrorInfo(type="RuntimeError", message="CUDA error: device-side assert triggered"))
+
+
+def test_expired_quarantine_entries_are_dropped_even_for_documents_that_never_return():
+    """Found by the 20,000-request drill: every poisoning document stayed in the list for good."""
+    engine, clock = make_engine({"a": Script([GOOD])}, tiers=[tier_dict("a", quarantine_s=60)])
+    tier = engine.tiers[0]
+    for _ in range(100):
+        tier.record_failure(STICKY, document())
+        clock.now += 1
+    assert len(tier._quarantine) == 60  # the last minute's documents
+    poisoned = document()
+    tier.record_failure(STICKY, poisoned)
+    assert tier.quarantined(poisoned.sha256)
