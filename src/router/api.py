@@ -42,6 +42,8 @@ class Router:
     ):
         if configure_logging:
             logs.configure(policy.logging, json_path=log_json, stderr=log_stderr)
+        else:
+            logs.ensure_configured()
         memory.hold_mmap_threshold()  # a long-running router must not grow by heap fragmentation
         self.policy = policy
         self.policy_hash = policy.digest()

@@ -31,7 +31,7 @@ from backends.document import Document
 from router import quality
 from router.errors import AttemptError, Classification, ErrorClass, ErrorInfo
 from router.events import gen_ai_attributes
-from router.logs import get_logger
+from router.logs import content_allowed, get_logger
 from router.policy import Policy
 from router.result import AttemptRecord, DocumentInfo, ErrorSummary, FieldValue, Outcome, Result, SkippedTier, Status
 from router.runners import RunOutcome
@@ -215,6 +215,9 @@ class Engine:
                 worker_generation=outcome.worker_generation,
             )
         )
+        # Values enter the event only where the policy opts in: a host's own logging config must
+        # not be trusted to drop them.
+        content = {"fields": outcome.extraction.fields.model_dump(exclude_none=True)} if content_allowed() else {}
         request.log.info(
             "attempt.succeeded",
             tier=tier.name,
@@ -224,8 +227,8 @@ class Engine:
             worker_pid=outcome.worker_pid,
             worker_generation=outcome.worker_generation,
             fields_present=sorted(outcome.extraction.fields.present()),
-            fields=outcome.extraction.fields.model_dump(exclude_none=True),
             meta=outcome.extraction.meta,
+            **content,
         )
         return outcome
 

@@ -23,6 +23,7 @@ from router.errors import BadInputError
 from router.policy import InputLimits
 
 Source = str | os.PathLike[str] | bytes | Image.Image
+ORIENTATION = 0x0112  # the EXIF tag
 MAX_SIDE_PX = 30_000  # no real document page is longer than this at any sane resolution
 
 
@@ -116,7 +117,8 @@ def _image_pages(image: Image.Image, limits: InputLimits, name: str) -> list[Ima
     pages = []
     for index in range(frames):  # multi-page TIFF: each frame is a page
         image.seek(index)
-        pages.append(_to_rgb(_decode(image, name), name))
+        page = _to_rgb(_decode(image, name), name)
+        pages.append(page.copy() if page is image and frames > 1 else page)  # the next seek reuses it
     return pages
 
 
@@ -128,6 +130,8 @@ def _decode(image: Image.Image, name: str) -> Image.Image:
     except (Image.DecompressionBombError, ValueError, SyntaxError) as exc:
         raise BadInputError(name, f"corrupt image data ({exc})") from None
     try:
+        if image.getexif().get(ORIENTATION, 1) == 1:
+            return image  # upright already: exif_transpose would only copy the page
         return ImageOps.exif_transpose(image) or image
     except Exception:  # a broken EXIF block must not lose an otherwise readable page
         return image
@@ -165,7 +169,7 @@ def _to_rgb(image: Image.Image, name: str) -> Image.Image:
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         image = Image.alpha_composite(background, rgba)
     try:
-        return image.convert("RGB")
+        return image if image.mode == "RGB" else image.convert("RGB")
     except (ValueError, OSError) as exc:
         raise BadInputError(name, f"unsupported image mode {mode!r} ({exc})") from None
 

@@ -23,7 +23,7 @@ import structlog
 from router.events import CONTENT_KEYS, SCHEMA_VERSION
 from router.policy import LoggingPolicy
 
-__all__ = ["CONTENT_KEYS", "SCHEMA_VERSION", "configure", "content_allowed", "get_logger"]
+__all__ = ["CONTENT_KEYS", "SCHEMA_VERSION", "configure", "content_allowed", "ensure_configured", "get_logger"]
 LOGGER_NAME = "docroute"
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
@@ -116,6 +116,14 @@ def configure(
     if not logger.handlers:
         logger.addHandler(logging.NullHandler())
     _configure_structlog()
+
+
+def ensure_configured() -> None:
+    """For hosts that configure logging themselves: if structlog is unconfigured, route docroute's
+    events through the stdlib logger ``docroute`` (and so to the host's handlers) instead of letting
+    structlog's default print them to stdout. Content stays out unless opted in."""
+    if not structlog.is_configured():
+        _configure_structlog()
 
 
 def _configure_structlog() -> None:

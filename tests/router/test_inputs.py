@@ -154,7 +154,8 @@ def test_exif_rotation_is_applied():
 def test_multi_page_tiff_gives_one_page_per_frame(tmp_path: Path):
     path = tmp_path / "fax.tiff"
     page(color=(1, 2, 3)).save(path, save_all=True, append_images=[page(color=(4, 5, 6))])
-    assert len(load_document(path, LIMITS).pages) == 2
+    pages = load_document(path, LIMITS).pages
+    assert [p.getpixel((0, 0)) for p in pages] == [(1, 2, 3), (4, 5, 6)]
 
 
 def test_pdf_pages_are_rendered(tmp_path: Path):

@@ -85,3 +85,32 @@ def test_the_file_rotates_at_its_size(tmp_path, restore_logging):
     for _ in range(10):
         run(engine)
     assert (tmp_path / "log.jsonl.1").exists() and not (tmp_path / "log.jsonl.3").exists()
+
+
+def test_values_never_enter_events_by_default_whatever_the_hosts_logging_config(restore_logging):
+    """Redaction is not left to a processor a host's own structlog config may not have."""
+    from structlog.testing import capture_logs
+
+    logs.configure(LoggingPolicy(stderr=False))
+    with capture_logs() as events:
+        run(make_engine({"a": Script([GOOD])})[0])
+    succeeded = next(e for e in events if e["event"] == "attempt.succeeded")
+    assert "fields" not in succeeded and succeeded["fields_present"] == ["date", "merchant", "total"]
+
+
+def test_a_router_that_leaves_logging_to_its_host_prints_nothing_on_stdout():
+    import subprocess
+    import sys
+
+    code = (
+        "import io\n"
+        "from PIL import Image\n"
+        "from router import Router\n"
+        "from router.policy import policy_from_dict\n"
+        "tier = {'name': 'f', 'backend': {'kind': 'faulty'}, 'isolation': 'inline'}\n"
+        "buffer = io.BytesIO(); Image.new('RGB', (20, 20)).save(buffer, 'PNG')\n"
+        "with Router(policy_from_dict({'tiers': [tier]}), configure_logging=False) as router:\n"
+        "    assert router.extract(buffer.getvalue()).status == 'ok'\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout == "" and "FAULTY MART" not in out.stderr
