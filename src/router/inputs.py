@@ -114,12 +114,22 @@ def _image_pages(image: Image.Image, limits: InputLimits, name: str) -> list[Ima
         raise BadInputError(name, f"animated image ({frames} frames); docroute reads still images and PDFs")
     if frames > limits.max_pages:
         raise BadInputError(name, f"{frames} pages, over the limit of {limits.max_pages}")
+    if image.format == "JPEG":
+        _decode_smaller(image, limits.decode_max_side_px)
     pages = []
     for index in range(frames):  # multi-page TIFF: each frame is a page
         image.seek(index)
         page = _to_rgb(_decode(image, name), name)
         pages.append(page.copy() if page is image and frames > 1 else page)  # the next seek reuses it
     return pages
+
+
+def _decode_smaller(image: Image.Image, max_side: int) -> None:
+    """Let the JPEG decoder scale by 1/2, 1/4 or 1/8 (DCT scaling) while the page stays >= max_side."""
+    width, height = image.size
+    if max(width, height) > max_side:
+        scale = max_side / max(width, height)
+        image.draft(image.mode, (max(1, round(width * scale)), max(1, round(height * scale))))
 
 
 def _decode(image: Image.Image, name: str) -> Image.Image:

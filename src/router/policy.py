@@ -118,6 +118,12 @@ class InputLimits(_Model):
     max_pixels: int = Field(40_000_000, gt=0, description="Largest page, in pixels (larger is a decompression bomb).")
     max_pages: int = Field(20, ge=1, description="Most pages of a PDF that are read.")
     pdf_dpi: int = Field(200, ge=50, le=600, description="Resolution PDF pages are rendered at.")
+    decode_max_side_px: int = Field(
+        3000,
+        ge=500,
+        description="JPEG pages with a longer side are decoded at 1/2, 1/4 or 1/8 scale, never below this: "
+        "a 600-dpi scan decodes 4x faster and in a quarter of the memory; no tier reads finer detail.",
+    )
 
 
 class LoggingPolicy(_Model):

@@ -192,3 +192,11 @@ def test_wire_format_round_trips():
     header, buffers = document.to_wire()
     again = Document.from_wire(header, buffers)
     assert again.sha256 == document.sha256 and again.pages[0].tobytes() == document.pages[0].tobytes()
+
+
+def test_large_jpeg_scans_decode_at_a_reduced_scale_never_below_the_limit():
+    scan = Image.new("RGB", (4960, 7016), "white")
+    document = load_document(jpeg_bytes(scan), InputLimits(decode_max_side_px=3000))
+    assert document.pages[0].size == (2480, 3508)  # 1/2: the largest reduction that keeps >= 3000
+    small = load_document(jpeg_bytes(Image.new("RGB", (1000, 1400))), InputLimits(decode_max_side_px=3000))
+    assert small.pages[0].size == (1000, 1400)
