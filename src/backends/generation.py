@@ -168,3 +168,22 @@ def generate(model: Any, inputs: dict[str, Any], plan: GenerationPlan) -> Any:
 
     with torch.inference_mode():
         return model.generate(**inputs, **plan.kwargs, logits_processor=LogitsProcessorList(plan.processors))
+
+
+def generate_text(
+    model: Any, inputs: dict[str, Any], plan: GenerationPlan, vocab: tuple[int, int], decoder: Any
+) -> tuple[str, dict[str, int]]:
+    """Check the prompt's ids against the model's vocabulary, generate, decode the new tokens.
+
+    Returns the text and token counts. Every model backend goes through here, so the preflight
+    id check that turns a would-be device-side assert into ``IndexOutOfVocabulary`` is never skipped.
+    """
+    embedding_rows, lm_head_rows = vocab
+    check_token_ids(
+        inputs["input_ids"], embedding_rows=embedding_rows, lm_head_rows=lm_head_rows, indexing=plan.indexing
+    )
+    output = generate(model, inputs, plan)
+    prompt_tokens = int(inputs["input_ids"].shape[1])
+    new_tokens = output[0, prompt_tokens:]
+    text = decoder.decode(new_tokens, skip_special_tokens=True)
+    return text, {"prompt_tokens": prompt_tokens, "new_tokens": int(new_tokens.numel())}

@@ -114,19 +114,8 @@ class InternVLBackend(ModelBackend):
             images=document.pages[0], text=prompt, max_patches=self.options.max_tiles, return_tensors="pt"
         ).to(self.device)
         inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
-        embedding_rows, lm_head_rows = self.vocab
-        generation.check_token_ids(
-            inputs["input_ids"], embedding_rows=embedding_rows, lm_head_rows=lm_head_rows, indexing=self.plan.indexing
-        )
-        output = generation.generate(self.model, inputs, self.plan)
-        new_tokens = output[0, inputs["input_ids"].shape[1] :]
-        text = self.processor.decode(new_tokens, skip_special_tokens=True)
-        meta = {
-            "tiles": int(inputs["pixel_values"].shape[0]),
-            "prompt_tokens": int(inputs["input_ids"].shape[1]),
-            "new_tokens": int(new_tokens.numel()),
-        }
-        return text, meta
+        text, counts = generation.generate_text(self.model, inputs, self.plan, self.vocab, self.processor)
+        return text, {"tiles": int(inputs["pixel_values"].shape[0]), **counts}
 
     def _answer_remote_code(self, document: Document) -> tuple[str, dict[str, Any]]:
         import torch

@@ -66,16 +66,8 @@ class LlamaVisionBackend(ModelBackend):
         inputs = self.processor(images=document.pages[0], text=prompt, add_special_tokens=False, return_tensors="pt")
         inputs = inputs.to(self.device)
         inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
-        embedding_rows, lm_head_rows = self.vocab
-        generation.check_token_ids(
-            inputs["input_ids"], embedding_rows=embedding_rows, lm_head_rows=lm_head_rows, indexing=self.plan.indexing
-        )
-        output = generation.generate(self.model, inputs, self.plan)
-        new_tokens = output[0, inputs["input_ids"].shape[1] :]
-        text = self.processor.decode(new_tokens, skip_special_tokens=True)
-        return text, {"prompt_tokens": int(inputs["input_ids"].shape[1]), "new_tokens": int(new_tokens.numel())} | (
-            self.plan.meta()
-        )
+        text, counts = generation.generate_text(self.model, inputs, self.plan, self.vocab, self.processor)
+        return text, counts | self.plan.meta()
 
     def _release(self) -> None:
         self.processor = None

@@ -64,20 +64,14 @@ class OcrLlmBackend(ModelBackend):
         inputs = self.tokenizer.apply_chat_template(
             prompts.ocr_messages(text), add_generation_prompt=True, return_tensors="pt", return_dict=True
         ).to(self.device)
-        embedding_rows, lm_head_rows = self.vocab
-        generation.check_token_ids(
-            inputs["input_ids"], embedding_rows=embedding_rows, lm_head_rows=lm_head_rows, indexing=self.plan.indexing
-        )
-        output = generation.generate(self.model, inputs, self.plan)
-        new_tokens = output[0, inputs["input_ids"].shape[1] :]
+        answer, counts = generation.generate_text(self.model, inputs, self.plan, self.vocab, self.tokenizer)
         meta = {
             "ocr_chars": len(page.text),
             "ocr_chars_used": len(text),
             "ocr_confidence": round(float(page.mean_confidence), 1),
-            "prompt_tokens": int(inputs["input_ids"].shape[1]),
-            "new_tokens": int(new_tokens.numel()),
+            **counts,
         }
-        return self.tokenizer.decode(new_tokens, skip_special_tokens=True), meta
+        return answer, meta
 
     def _read(self, document: Document) -> Any:
         if self._ocr is None:
