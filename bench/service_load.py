@@ -5,7 +5,7 @@
 Two scenarios, each a real ``docroute serve`` process with the drill's chain (two faulty model
 tiers in worker processes, a fifth of their calls faulty, every fault mode):
 
-- ``safety-net``: OCR + rules stands in as a last tier that always answers (``fixed``): every
+- ``safety-net``: OCR + rules (real Tesseract) as the last tier, as in ``docroute drill``: every
   request must get 200, or 422 for the bad inputs mixed in (2%).
 - ``no-safety-net``: the model tiers alone, so some requests fail on every tier: those must get a
   *classified* 503 (the Result, with the error class), and nothing else may be 5xx.
@@ -33,7 +33,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-SCENARIOS = {"safety-net": "fixed", "no-safety-net": "none"}
+SCENARIOS = {"safety-net": "ocr_rules", "no-safety-net": "none"}
 FAULTS = "sticky_cuda=0.03,cuda_oom=0.03,hang=0.03,segfault=0.03,exit=0.03,garbage=0.03,slow=0.02"
 BAD_INPUT_RATE = 0.02
 

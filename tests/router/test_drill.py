@@ -67,7 +67,8 @@ def test_the_drill_chain_puts_faulty_model_workers_in_front_of_a_last_tier_that_
     assert model.backend.faults == {"hang": 0.1} and model.backend.cuda == "off"  # type: ignore[union-attr]
     assert model.workers == 3 and model.timeout_s == 1.5 and model.preload
     assert policy.tiers[2].backend.faults == {}  # type: ignore[union-attr]
-    assert drill_policy({}, last_tier="ocr_rules").tiers[2].backend.kind == "ocr_rules"
+    assert drill_policy({}).tiers[2].backend.kind == "ocr_rules"  # the default: the real last tier
+    assert [t.name for t in drill_policy({}, last_tier="none").tiers] == ["model-a", "model-b"]
 
 
 def test_a_users_policy_keeps_its_tier_settings_with_faulty_stand_ins_for_model_tiers():
@@ -202,7 +203,8 @@ def test_percentiles_by_nearest_rank():
 
 def test_a_small_drill_answers_or_classifies_every_input_and_its_counts_match_the_log(tmp_path: Path):
     log = tmp_path / "drill.jsonl"
-    policy = drill_policy(parse_faults("sticky_cuda=0.1,segfault=0.05,exit=0.05,garbage=0.1,cuda_oom=0.1"))
+    faults = parse_faults("sticky_cuda=0.1,segfault=0.05,exit=0.05,garbage=0.1,cuda_oom=0.1")
+    policy = drill_policy(faults, last_tier="fixed")  # the router's decisions, without Tesseract's time
     settings = DrillSettings(requests=80, concurrency=3, warmup=6, bad_input_rate=0.1)
     report = run_drill(policy, settings, log_json=log)
     assert report.passed, report.lines()

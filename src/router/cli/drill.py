@@ -31,9 +31,10 @@ def drill(
         "their settings. Default: the drill's own chain of two faulty model tiers and --last-tier.",
     ),
     last_tier: str = typer.Option(
-        "fixed",
+        "ocr_rules",
         "--last-tier",
-        help="The drill chain's last tier: fixed (instant answers), ocr_rules (Tesseract) or none (no safety net).",
+        help="The drill chain's last tier: ocr_rules (Tesseract on the rendered receipts), fixed (instant "
+        "answers: a quicker drill of the router alone) or none (no safety net).",
     ),
     concurrency: int = typer.Option(4, "--concurrency", "-c", min=1, max=256, help="Requests at once."),
     workers: int = typer.Option(2, "--workers", min=1, max=16, help="Worker processes per model tier (own chain)."),

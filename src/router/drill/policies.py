@@ -1,9 +1,9 @@
 """The policies a drill runs: its own chain of faulty model tiers, or a user's policy with stand-ins.
 
 The drill's own chain: two ``faulty`` model tiers in worker processes (``model-a``, ``model-b``)
-inject the drill's faults in front of a last tier that answers everything: ``fixed`` (an inline
-faulty backend without faults, so thousands of requests finish quickly) or ``ocr_rules`` (real
-Tesseract on the rendered receipts); or ``none``, no safety net: a request both model tiers fail
+inject the drill's faults in front of a last tier that answers everything: ``ocr_rules`` (real
+Tesseract on the rendered receipts, the default) or ``fixed`` (an inline faulty backend without
+faults, so thousands of requests finish in seconds); or ``none``, no safety net: a request both model tiers fail
 fails (the HTTP service answers it with a classified 503). Timeouts are short and breakers quick to recover, so a drill
 of a few thousand requests with a fifth of them faulty runs in minutes on two cores and still
 opens, probes and closes breakers along the way.
@@ -26,7 +26,7 @@ FIXED_ANSWER = {"merchant": "FALLBACK MART", "date": "2024-02-29", "total": "3.0
 def drill_policy(
     faults: dict[str, float],
     *,
-    last_tier: LastTier = "fixed",
+    last_tier: LastTier = "ocr_rules",
     workers: int = 2,
     timeout_s: float = 2.0,
 ) -> Policy:
