@@ -44,7 +44,7 @@ class Router:
             logs.configure(policy.logging, json_path=log_json, stderr=log_stderr)
         else:
             logs.ensure_configured()
-        memory.hold_mmap_threshold()  # a long-running router must not grow by heap fragmentation
+        memory.hold_malloc_settings()  # a long-running router must not grow by heap fragmentation
         self.policy = policy
         self.policy_hash = policy.digest()
         self._clock = clock
