@@ -36,21 +36,10 @@ def batch(
     SIGTERM, documents in flight finish (a second signal abandons them), the summary is printed and
     the exit code is 130 or 143; otherwise 0, or 1 if any document failed.
     """
-    from router.batch import (
-        BatchSettings,
-        ResultSink,
-        StopFlag,
-        discover,
-        handle_signals,
-        policy_parallelism,
-        run_batch,
-        warm_up,
-    )
-    from router.batch.progress import make_progress
-    from router.cli.common import load_policy_or_exit
+    from router.batch import BatchSettings, ResultSink, discover, policy_parallelism, run_batch
+    from router.cli.common import batch_run, load_policy_or_exit, progress_mode_or_exit
 
-    if progress not in ("auto", "bar", "plain", "none"):
-        raise typer.BadParameter("expected auto, bar, plain or none", param_hint="--progress")
+    mode = progress_mode_or_exit(progress)
     paths, unmatched = discover(inputs)
     for pattern in unmatched:
         typer.echo(f"docroute: no file matches {pattern}", err=True)
@@ -58,25 +47,11 @@ def batch(
         typer.echo("docroute: no inputs", err=True)
         raise typer.Exit(2)
     loaded = load_policy_or_exit(policy)
-    stop = StopFlag()
-    with handle_signals(stop):
-        from router.api import Router
-
-        router = Router(loaded, log_json=log_json, log_stderr=log_stderr)
-        try:
-            if warm:
-                warm_up(router, stop)
-            with ResultSink(out) as sink:
-                settings = BatchSettings(
-                    jobs=jobs or policy_parallelism(router), max_bytes=loaded.limits.max_bytes, grace_s=grace_s
-                )
-                bar = make_progress(progress, len(paths))  # type: ignore[arg-type]
-                try:
-                    summary = run_batch(router, paths, sink, settings, stop=stop, progress=bar)
-                finally:
-                    bar.close()
-        finally:
-            router.close()
+    with batch_run(loaded, total=len(paths), progress=mode, warm=warm, log_json=log_json, log_stderr=log_stderr) as run:
+        jobs = jobs or policy_parallelism(run.router)
+        settings = BatchSettings(jobs=jobs, max_bytes=loaded.limits.max_bytes, grace_s=grace_s)
+        with ResultSink(out) as sink:
+            summary = run_batch(run.router, paths, sink, settings, stop=run.stop, progress=run.progress)
     for line in summary.lines():
         typer.echo(line, err=True)
     if summary_json:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import typer
 
@@ -10,7 +14,12 @@ from router.errors import PolicyError
 from router.policy import Policy, load_policy
 
 if TYPE_CHECKING:
+    from router.api import Router
+    from router.batch import StopFlag
+    from router.batch.progress import Mode, Progress
     from router.forensics.reader import LogSet
+
+PROGRESS_MODES = ("auto", "bar", "plain", "none")
 
 
 def load_policy_or_exit(name_or_path: str) -> Policy:
@@ -33,3 +42,42 @@ def read_logs_or_exit(paths: list[str]) -> LogSet:
         typer.echo(f"no docroute events in {', '.join(map(str, paths))}", err=True)
         raise typer.Exit(2)
     return logs
+
+
+def progress_mode_or_exit(value: str) -> Mode:
+    """``--progress`` checked: auto, bar, plain or none."""
+    if value not in PROGRESS_MODES:
+        raise typer.BadParameter(f"expected {', '.join(PROGRESS_MODES[:-1])} or none", param_hint="--progress")
+    return cast("Mode", value)
+
+
+@dataclass
+class BatchRun:
+    router: Router
+    stop: StopFlag
+    progress: Progress
+
+
+@contextmanager
+def batch_run(
+    policy: Policy, *, total: int, progress: Mode, warm: bool, log_json: Path | None, log_stderr: bool = False
+) -> Iterator[BatchRun]:
+    """A router for a command over many documents (batch, eval): Ctrl-C and SIGTERM set ``stop``,
+    model tiers load first when ``warm``, a progress display; all closed on the way out."""
+    from router.api import Router
+    from router.batch import StopFlag, handle_signals, warm_up
+    from router.batch.progress import make_progress
+
+    stop = StopFlag()
+    with handle_signals(stop):
+        router = Router(policy, log_json=log_json, log_stderr=log_stderr)
+        try:
+            if warm:
+                warm_up(router, stop)
+            bar = make_progress(progress, total)
+            try:
+                yield BatchRun(router, stop, bar)
+            finally:
+                bar.close()
+        finally:
+            router.close()

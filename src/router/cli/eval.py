@@ -24,33 +24,23 @@ def evaluate(
     progress: str = typer.Option("auto", "--progress", help="auto, bar, plain or none."),
 ) -> None:
     """Per-field strict and normalised accuracy, by answering tier, and latency percentiles."""
-    from router.api import Router
-    from router.batch import BatchSettings, StopFlag, handle_signals, policy_parallelism, warm_up
-    from router.batch.progress import make_progress
+    from router.batch import BatchSettings, policy_parallelism
     from router.cli.batch import SIGNAL_EXIT
-    from router.cli.common import load_policy_or_exit
+    from router.cli.common import batch_run, load_policy_or_exit, progress_mode_or_exit
     from router.evaluation import DatasetError, evaluate, load_labels
 
+    mode = progress_mode_or_exit(progress)
     try:
         count = len(load_labels(dataset, limit=limit))
     except DatasetError as exc:
         typer.echo(f"docroute: {exc}", err=True)
         raise typer.Exit(2) from None
     loaded = load_policy_or_exit(policy)
-    stop = StopFlag()
-    with handle_signals(stop):
-        router = Router(loaded, log_json=log_json, log_stderr=False)
-        try:
-            if warm:
-                warm_up(router, stop)
-            settings = BatchSettings(jobs=jobs or policy_parallelism(router), max_bytes=loaded.limits.max_bytes)
-            bar = make_progress(progress, count)  # type: ignore[arg-type]
-            try:
-                result = evaluate(router, dataset, out, settings, limit=limit, resume=resume, stop=stop, progress=bar)
-            finally:
-                bar.close()
-        finally:
-            router.close()
+    with batch_run(loaded, total=count, progress=mode, warm=warm, log_json=log_json) as run:
+        settings = BatchSettings(jobs=jobs or policy_parallelism(run.router), max_bytes=loaded.limits.max_bytes)
+        result = evaluate(
+            run.router, dataset, out, settings, limit=limit, resume=resume, stop=run.stop, progress=run.progress
+        )
     if result.summary.interrupted_by:
         typer.echo(f"docroute: interrupted; rerun with --resume to finish ({out / 'results.jsonl'})", err=True)
         raise typer.Exit(SIGNAL_EXIT.get(result.summary.interrupted_by, 130))
