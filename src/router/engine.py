@@ -53,6 +53,7 @@ class _Request:
     attempts: list[AttemptRecord] = field(default_factory=list)
     skipped: list[SkippedTier] = field(default_factory=list)
     last_failure: Classification | None = None
+    partial: dict[str, FieldValue] = field(default_factory=dict)  # the fullest answer the gate rejected
 
 
 class _Failed(Exception):
@@ -200,6 +201,7 @@ class Engine:
         gate = tier.policy.quality_gate or self.policy.quality_gate
         rejection = quality.check(outcome.extraction.fields, gate)
         if rejection is not None:
+            self._keep_partial(request, tier, outcome)
             worker = {"pid": outcome.worker_pid, "generation": outcome.worker_generation}
             self._failed(tier, request, number, started, rejection, "rejected", worker)
         duration_ms = (self._clock() - started) * 1000
@@ -295,12 +297,7 @@ class Engine:
         fields: dict[str, FieldValue] = {}
         error = None
         if tier is not None and outcome is not None:
-            values = outcome.extraction.fields.model_dump(exclude_none=True)
-            fields = {
-                name: FieldValue(value=value, tier=tier.name, backend=tier.kind)
-                for name, value in values.items()
-                if value not in ([], "")
-            }
+            fields = _provenanced(tier, outcome)
             status: Status = "ok" if tier is self._first_eligible(request) else "degraded"
         else:
             status = "failed"
@@ -317,6 +314,7 @@ class Engine:
             attempts=request.attempts,
             skipped=request.skipped,
             error=error,
+            partial=request.partial if status == "failed" else {},
             meta=outcome.extraction.meta if outcome else {},
         )
         request.log.info(
@@ -329,6 +327,13 @@ class Engine:
             sha256=request.document.sha256,
         )
         return result
+
+    @staticmethod
+    def _keep_partial(request: _Request, tier: Tier, outcome: RunOutcome) -> None:
+        """Keep the rejected answer with the most fields (the earlier tier on a tie) for a failed result."""
+        fields = _provenanced(tier, outcome)
+        if len(fields) > len(request.partial):
+            request.partial = fields
 
     def _first_eligible(self, request: _Request) -> Tier | None:
         """The first tier not skipped as unavailable: answering from it is 'ok', later 'degraded'."""
@@ -403,3 +408,12 @@ def _short(message: str) -> str:
     if "input_value=" in first:
         first = first.split("[type=")[0].split("input_value=")[0].rstrip(" ,[")
     return first[:MESSAGE_LIMIT]
+
+
+def _provenanced(tier: Tier, outcome: RunOutcome) -> dict[str, FieldValue]:
+    values = outcome.extraction.fields.model_dump(exclude_none=True)
+    return {
+        name: FieldValue(value=value, tier=tier.name, backend=tier.kind)
+        for name, value in values.items()
+        if value not in ([], "")
+    }

@@ -75,6 +75,13 @@ class Result(_Model):
     attempts: list[AttemptRecord] = Field(default_factory=list)
     skipped: list[SkippedTier] = Field(default_factory=list)
     error: ErrorSummary | None = None
+    partial: dict[str, FieldValue] = Field(
+        default_factory=dict,
+        description=(
+            "Only on a failed result: the fields of the fullest answer the quality gate rejected, "
+            "for a review queue. Not an answer: required fields are missing."
+        ),
+    )
     meta: dict[str, Any] = Field(default_factory=dict, description="The answering backend's metadata.")
 
     @property

@@ -114,6 +114,27 @@ def test_quality_gate_rejects_an_answer_without_required_fields_and_falls_back()
     assert "date, total" in rejected.message
 
 
+def test_when_every_answer_fails_the_gate_the_fullest_one_comes_back_as_partial_not_as_fields():
+    engine, _ = make_engine(
+        {"a": Script([{"merchant": "ACME"}]), "b": Script([{"merchant": "ACME SDN BHD", "total": "9.90"}])}
+    )
+    result = run(engine)
+    assert result.status == "failed" and result.error.error_class is ErrorClass.INVALID_OUTPUT
+    assert result.fields == {} and not result.ok
+    assert {name: (fv.value, fv.tier) for name, fv in result.partial.items()} == {
+        "merchant": ("ACME SDN BHD", "b"),
+        "total": ("9.90", "b"),
+    }
+
+
+def test_on_a_tie_the_partial_answer_is_the_earlier_tiers_and_an_answer_clears_it():
+    engine, _ = make_engine({"a": Script([{"total": "1.00"}]), "b": Script([{"total": "2.00"}])})
+    assert run(engine).partial["total"].tier == "a"
+    engine, _ = make_engine({"a": Script([{"total": "1.00"}]), "b": Script([GOOD])})
+    answered = run(engine)
+    assert answered.status == "degraded" and answered.partial == {}
+
+
 def test_a_tier_can_override_the_quality_gate():
     tiers = [tier_dict("a", quality_gate={"required": ["merchant"]})]
     engine, _ = make_engine({"a": Script([{"merchant": "ACME"}])}, tiers=tiers)
