@@ -123,6 +123,47 @@ def test_address_is_the_block_under_the_merchant():
     assert read_text(FRANCE).fields.address == "12 rue de la Paix 75002 Paris"
 
 
+def address_of(*lines: str) -> str | None:
+    return read_text("\n".join(["ACME TRADING SDN BHD", *lines, "TOTAL 5.00"])).fields.address
+
+
+@pytest.mark.parametrize(
+    ("lines", "address"),
+    [
+        # ends at the postcode line; the phone line after it is not part of the address
+        (
+            ["LOT 6, JALAN BATAI,", "50490 KUALA LUMPUR", "T 03 2093 7358 F 03 2093 7359"],
+            "LOT 6, JALAN BATAI, 50490 KUALA LUMPUR",
+        ),
+        # a state line after the postcode is
+        (
+            ["LOT 3, JALAN PELABUR 23/1,", "40300 SHAH ALAM,", "SELANGOR.", "CARRY OUT NOW"],
+            "LOT 3, JALAN PELABUR 23/1, 40300 SHAH ALAM, SELANGOR.",
+        ),
+        # a branch name before the first address line is not
+        (["IKEA CHERAS", "NO 2A, JALAN COCHRANE,", "55100 KUALA LUMPUR"], "NO 2A, JALAN COCHRANE, 55100 KUALA LUMPUR"),
+        # a building name is
+        (["PARADIGM MALL", "LOT NO 4F-27, 4TH FLOOR"], "PARADIGM MALL LOT NO 4F-27, 4TH FLOOR"),
+        # five digits in a lot number do not end it early: the last postcode does
+        (
+            ["LOT PT 1138 & PT 33122,", "BANDAR MAHKOTA CHERAS,", "43200 CHERAS, SELANGOR"],
+            "LOT PT 1138 & PT 33122, BANDAR MAHKOTA CHERAS, 43200 CHERAS, SELANGOR",
+        ),
+        # a registration number under the name is skipped
+        (
+            ["(NO.193673-M)", "LEVEL G2, BLOCK D1, SOLARIS DUTAMAS", "50480 KUALA LUMPUR"],
+            "LEVEL G2, BLOCK D1, SOLARIS DUTAMAS 50480 KUALA LUMPUR",
+        ),
+        # British and US postcodes end it too
+        (["12 High Street", "London SW1A 1AA", "Open daily 9-5 here"], "12 High Street London SW1A 1AA"),
+        (["1234 Market St", "San Francisco, CA 94103", "Store 1182 lane 4"], "1234 Market St San Francisco, CA 94103"),
+    ],
+    ids=["phone-after", "state-after", "branch-before", "building", "lot-number", "registration", "uk", "us"],
+)
+def test_the_address_runs_from_the_first_address_line_to_the_postcode(lines, address):
+    assert address_of(*lines) == address
+
+
 def total_of(*lines: str) -> str | None:
     return read_text("ACME TRADING\n" + "\n".join(lines)).fields.total
 
