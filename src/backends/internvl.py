@@ -17,11 +17,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from PIL import Image
+
 from backends import prompts
-from backends.document import Document
 from backends.errors import BackendUnavailable
 from backends.hf import Checkpoint, locate
-from backends.model_backend import ModelBackend
+from backends.model_backend import VisionBackend
 from backends.options import InternVLOptions
 
 REMOTE_CODE_PACKAGES = ("timm", "einops", "torchvision")
@@ -31,7 +32,7 @@ REMOTE_CODE_PACKAGES = ("timm", "einops", "torchvision")
 VISION_MODULES = ("vision_tower", "multi_modal_projector")
 
 
-class InternVLBackend(ModelBackend):
+class InternVLBackend(VisionBackend):
     kind = "internvl3"
     suggested_model = "OpenGVLab/InternVL3-8B-hf"
     packages = ("torch", "transformers", "torchvision", "PIL")
@@ -101,29 +102,29 @@ class InternVLBackend(ModelBackend):
         self.tokenizer = AutoTokenizer.from_pretrained(checkpoint.ref, use_fast=False, **common)
         self.model = loading.load_model(AutoModel, self.options, checkpoint, device)
 
-    def _answer(self, document: Document) -> tuple[str, dict[str, Any]]:
+    def _answer_page(self, page: Image.Image) -> tuple[str, dict[str, Any]]:
         if self.options.trust_remote_code:
-            return self._answer_remote_code(document)
-        return self._answer_native(document)
+            return self._answer_remote_code(page)
+        return self._answer_native(page)
 
-    def _answer_native(self, document: Document) -> tuple[str, dict[str, Any]]:
+    def _answer_native(self, page: Image.Image) -> tuple[str, dict[str, Any]]:
         from backends import generation
 
         prompt = self.processor.apply_chat_template(prompts.vision_messages(), add_generation_prompt=True)
-        inputs = self.processor(
-            images=document.pages[0], text=prompt, max_patches=self.options.max_tiles, return_tensors="pt"
-        ).to(self.device)
+        inputs = self.processor(images=page, text=prompt, max_patches=self.options.max_tiles, return_tensors="pt").to(
+            self.device
+        )
         inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
         text, counts = generation.generate_text(self.model, inputs, self.plan, self.vocab, self.processor)
         return text, {"tiles": int(inputs["pixel_values"].shape[0]), **counts}
 
-    def _answer_remote_code(self, document: Document) -> tuple[str, dict[str, Any]]:
+    def _answer_remote_code(self, page: Image.Image) -> tuple[str, dict[str, Any]]:
         import torch
 
         from backends.internvl_tiles import tiles_tensor
 
         tile = remote_code_tile_size(self.model.config)
-        pixel_values = tiles_tensor(document.pages[0], self.options.max_tiles, tile).to(self.device, self.model.dtype)
+        pixel_values = tiles_tensor(page, self.options.max_tiles, tile).to(self.device, self.model.dtype)
         with torch.inference_mode():
             text = self.model.chat(self.tokenizer, pixel_values, prompts.REMOTE_CODE_QUESTION, dict(self.plan.kwargs))
         return str(text), {"tiles": int(pixel_values.shape[0])}

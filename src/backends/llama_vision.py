@@ -17,10 +17,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from PIL import Image
+
 from backends import prompts
-from backends.document import Document
 from backends.hf import Checkpoint
-from backends.model_backend import ModelBackend
+from backends.model_backend import VisionBackend
 from backends.options import LlamaVisionOptions
 
 #: Left unquantised: the policy's quantisation is for the language model, and bitsandbytes' int8
@@ -28,7 +29,7 @@ from backends.options import LlamaVisionOptions
 VISION_MODULES = ("vision_model", "multi_modal_projector")
 
 
-class LlamaVisionBackend(ModelBackend):
+class LlamaVisionBackend(VisionBackend):
     kind = "llama_vision"
     suggested_model = "meta-llama/Llama-3.2-11B-Vision-Instruct"
     packages = ("torch", "transformers", "PIL")
@@ -59,11 +60,11 @@ class LlamaVisionBackend(ModelBackend):
         )
         self.vocab = generation.model_vocab_sizes(self.model)
 
-    def _answer(self, document: Document) -> tuple[str, dict[str, Any]]:
+    def _answer_page(self, page: Image.Image) -> tuple[str, dict[str, Any]]:
         from backends import generation
 
         prompt = self.processor.apply_chat_template(prompts.vision_messages(), add_generation_prompt=True)
-        inputs = self.processor(images=document.pages[0], text=prompt, add_special_tokens=False, return_tensors="pt")
+        inputs = self.processor(images=page, text=prompt, add_special_tokens=False, return_tensors="pt")
         inputs = inputs.to(self.device)
         inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
         text, counts = generation.generate_text(self.model, inputs, self.plan, self.vocab, self.processor)

@@ -3,21 +3,28 @@
 A model tier checks packages and weights cheaply (``preflight``, no torch), loads its checkpoint
 in ``load`` (in a worker process), and answers a document by generating text that
 ``backends.postprocess.parse_answer`` turns into validated fields or ``InvalidOutput``. Each
-subclass supplies ``_load`` and ``_answer``; model quirks (Mllama's image token, InternVL's tiles,
-the text model's OCR prompt) live there.
+subclass supplies ``_load`` and ``_answer`` (vision tiers: ``_answer_page``, one page image per
+generation); model quirks (Mllama's image token, InternVL's tiles, the text model's OCR prompt)
+live there.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from backends import hf
 from backends.base import BaseBackend, Extraction
 from backends.document import Document
+from backends.errors import InvalidOutput
 from backends.hf import Checkpoint
-from backends.options import ModelOptions
+from backends.options import ModelOptions, VisionOptions
 from backends.postprocess import parse_answer
+from backends.postprocess.pages import CORE_FIELDS, combine_meta, merge_pages, reading_order
+from backends.schema import ReceiptFields
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 
 class ModelBackend(BaseBackend):
@@ -64,9 +71,8 @@ class ModelBackend(BaseBackend):
     def extract(self, document: Document) -> Extraction:
         self.load()
         started = time.perf_counter()
-        text, meta = self._answer(document)
+        fields, meta = self._extract_fields(document)
         generated_s = time.perf_counter() - started
-        fields, parsed = parse_answer(text)
         return Extraction(
             fields,
             {
@@ -75,9 +81,13 @@ class ModelBackend(BaseBackend):
                 "generate_s": round(generated_s, 3),
                 "pages": len(document.pages),
                 **meta,
-                **parsed,
             },
         )
+
+    def _extract_fields(self, document: Document) -> tuple[ReceiptFields, dict[str, Any]]:
+        text, meta = self._answer(document)
+        fields, parsed = parse_answer(text)
+        return fields, {**meta, **parsed}
 
     def close(self) -> None:
         on_cuda = self.device.startswith("cuda")
@@ -97,3 +107,42 @@ class ModelBackend(BaseBackend):
 
     def _release(self) -> None:
         """Drop references to processors and tokenizers."""
+
+
+class VisionBackend(ModelBackend):
+    """A model tier that sees page images, one page per generation.
+
+    Pages are read first, last, then the rest (``backends.postprocess.pages``), at most the
+    options' ``pages_read``, until merchant, date and total are found; a page whose output is not
+    an answer is passed over, and only when no page answered is the document ``InvalidOutput``.
+    """
+
+    options: VisionOptions
+
+    def _extract_fields(self, document: Document) -> tuple[ReceiptFields, dict[str, Any]]:
+        readings: dict[int, ReceiptFields] = {}
+        metas: list[dict[str, Any]] = []
+        invalid: list[str] = []
+        read: list[int] = []
+        for index in reading_order(len(document.pages), self.options.pages_read):
+            read.append(index)
+            text, meta = self._answer_page(document.pages[index])
+            try:
+                fields, parsed = parse_answer(text)
+            except InvalidOutput as exc:
+                invalid.append(f"page {index + 1}: {exc}" if len(document.pages) > 1 else str(exc))
+                continue
+            readings[index] = fields
+            metas.append({**meta, **parsed})
+            if merge_pages(readings).present() >= CORE_FIELDS:
+                break
+        if not readings:
+            raise InvalidOutput("; ".join(invalid))
+        return merge_pages(readings), {**combine_meta(metas), "pages_read": sorted(i + 1 for i in read)}
+
+    def _answer(self, document: Document) -> tuple[str, dict[str, Any]]:
+        raise TypeError("vision backends answer page by page: _answer_page")
+
+    def _answer_page(self, page: Image.Image) -> tuple[str, dict[str, Any]]:
+        """The model's raw text for one page image and metadata (counts, never text)."""
+        raise NotImplementedError

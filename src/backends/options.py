@@ -101,14 +101,26 @@ class _NativeOnly(ModelOptions):
         return self
 
 
-class InternVLOptions(ModelOptions):
+class VisionOptions(ModelOptions):
+    """A model that sees page images, one page per generation."""
+
+    pages_read: int = Field(
+        2,
+        ge=1,
+        le=20,
+        description="Most pages of a document read, one generation each: the first, the last, then the ones "
+        "between, stopping once merchant, date and total are found. The tier's timeout_s covers them all.",
+    )
+
+
+class InternVLOptions(VisionOptions):
     """InternVL3: native transformers "-hf" checkpoints, or the original remote-code ones when trusted."""
 
     kind: Literal["internvl3"] = "internvl3"
     max_tiles: int = Field(12, ge=1, le=40, description="Most 448-px tiles an image is cut into.")
 
 
-class LlamaVisionOptions(_NativeOnly):
+class LlamaVisionOptions(_NativeOnly, VisionOptions):
     """Llama 3.2 Vision (Mllama), whole on one GPU, with generation parameters made CUDA-safe."""
 
     kind: Literal["llama_vision"] = "llama_vision"
