@@ -163,6 +163,10 @@ class Router:
         self._log.info("router.warmed", states=states)
         return states
 
+    def parallelism(self) -> int:
+        """Documents this router can work on at once: the worker slots of the tiers that can run here."""
+        return max(1, sum(t.policy.workers for t in self.tiers if t.unavailable_reason() is None))
+
     def status(self) -> dict[str, Any]:
         """Each tier's state, for health checks and ``/readyz``; ``recycles`` counts replaced workers."""
         return {

@@ -209,3 +209,19 @@ def test_requests_are_served_concurrently_and_overload_is_503(tmp_path, receipt)
     assert third.status_code == 503
     assert third.json()["error"]["code"] == "overloaded"
     assert third.headers["retry-after"] == "1"
+
+
+def test_beyond_max_parallel_accepted_requests_wait_their_turn_and_are_all_answered(tmp_path, receipt):
+    slow = tier("a", workers=2, backend={"faults": {"slow": 1.0}, "slow_s": 0.8})
+    settings = ServiceSettings(max_in_flight=8, max_parallel=1)
+    with serving(policy_file(tmp_path, slow), settings) as client, ThreadPoolExecutor(3) as pool:
+        sent = [pool.submit(upload, client, receipt) for _ in range(3)]
+        queued = []
+        while not all(f.done() for f in sent):
+            queued.append(metric(client.get("/metrics").text, "docroute_requests_queued"))
+            time.sleep(0.02)
+        codes = [f.result().status_code for f in sent]
+        after = metric(client.get("/metrics").text, "docroute_requests_queued")
+    assert codes == [200, 200, 200]
+    assert max(queued) == 2  # one extracting, two accepted and waiting: the tier's two slots do not count
+    assert after == 0

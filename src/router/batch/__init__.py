@@ -1,7 +1,7 @@
 """Batch jobs: many documents in, one JSONL line per document out, resumable and interrupt-safe."""
 
 from router.batch.discover import discover
-from router.batch.run import BatchSettings, StopFlag, handle_signals, policy_parallelism, run_batch, warm_up
+from router.batch.run import BatchSettings, StopFlag, handle_signals, run_batch, warm_up
 from router.batch.sink import ResultSink
 from router.batch.summary import Summary, percentile
 
@@ -13,7 +13,6 @@ __all__ = [
     "discover",
     "handle_signals",
     "percentile",
-    "policy_parallelism",
     "run_batch",
     "warm_up",
 ]

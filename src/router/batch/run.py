@@ -100,12 +100,6 @@ class BatchSettings:
     poll_s: float = 0.2
 
 
-def policy_parallelism(router: Any) -> int:
-    """Documents the policy can work on at once: the worker slots of the tiers that can run here."""
-    slots = sum(t.policy.workers for t in router.tiers if t.unavailable_reason() is None)
-    return max(1, slots)
-
-
 def warm_up(router: Any, stop: StopFlag) -> None:
     """Start every tier and wait until none is still starting (``Router.warm_up``), so the first
     documents reach the best tiers; a stop ends the wait (the router's close stops the start-ups)."""

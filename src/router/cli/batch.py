@@ -36,7 +36,7 @@ def batch(
     SIGTERM, documents in flight finish (a second signal abandons them), the summary is printed and
     the exit code is 130 or 143; otherwise 0, or 1 if any document failed.
     """
-    from router.batch import BatchSettings, ResultSink, discover, policy_parallelism, run_batch
+    from router.batch import BatchSettings, ResultSink, discover, run_batch
     from router.cli.common import batch_run, load_policy_or_exit, progress_mode_or_exit
 
     mode = progress_mode_or_exit(progress)
@@ -48,7 +48,7 @@ def batch(
         raise typer.Exit(2)
     loaded = load_policy_or_exit(policy)
     with batch_run(loaded, total=len(paths), progress=mode, warm=warm, log_json=log_json, log_stderr=log_stderr) as run:
-        jobs = jobs or policy_parallelism(run.router)
+        jobs = jobs or run.router.parallelism()
         settings = BatchSettings(jobs=jobs, max_bytes=loaded.limits.max_bytes, grace_s=grace_s)
         with ResultSink(out) as sink:
             summary = run_batch(run.router, paths, sink, settings, stop=run.stop, progress=run.progress)

@@ -24,7 +24,7 @@ def evaluate(
     progress: str = typer.Option("auto", "--progress", help="auto, bar, plain or none."),
 ) -> None:
     """Per-field strict and normalised accuracy, by answering tier, and latency percentiles."""
-    from router.batch import BatchSettings, policy_parallelism
+    from router.batch import BatchSettings
     from router.cli.batch import SIGNAL_EXIT
     from router.cli.common import batch_run, load_policy_or_exit, progress_mode_or_exit
     from router.evaluation import DatasetError, evaluate, load_labels
@@ -37,7 +37,7 @@ def evaluate(
         raise typer.Exit(2) from None
     loaded = load_policy_or_exit(policy)
     with batch_run(loaded, total=count, progress=mode, warm=warm, log_json=log_json) as run:
-        settings = BatchSettings(jobs=jobs or policy_parallelism(run.router), max_bytes=loaded.limits.max_bytes)
+        settings = BatchSettings(jobs=jobs or run.router.parallelism(), max_bytes=loaded.limits.max_bytes)
         result = evaluate(
             run.router, dataset, out, settings, limit=limit, resume=resume, stop=run.stop, progress=run.progress
         )

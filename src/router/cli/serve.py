@@ -27,7 +27,14 @@ def serve(
         exists=True,
         help='Allow {"path": ...} requests for files in this folder.',
     ),
-    max_in_flight: int = typer.Option(64, "--max-in-flight", min=1, help="Requests at once; more get 503."),
+    max_in_flight: int = typer.Option(64, "--max-in-flight", min=1, help="Requests accepted at once; more get 503."),
+    max_parallel: int | None = typer.Option(
+        None,
+        "--max-parallel",
+        min=1,
+        help="Documents decoded and routed at once; accepted requests wait their turn with the upload spooled. "
+        "Default: the worker slots of the tiers that can run.",
+    ),
     log_json: Path | None = typer.Option(None, "--log-json", help="Append the decision log (JSON) to this file."),
 ) -> None:
     """Serve POST /v1/extract, GET /healthz, /readyz and /metrics. SIGTERM finishes requests in flight."""
@@ -43,7 +50,11 @@ def serve(
             f"docroute: warning: serving on {host} without --token: anyone who can reach it may use it", err=True
         )
     settings = ServiceSettings(
-        token=token, max_upload_bytes=int(max_upload_mb * 1_000_000), allow_path=allow_path, max_in_flight=max_in_flight
+        token=token,
+        max_upload_bytes=int(max_upload_mb * 1_000_000),
+        allow_path=allow_path,
+        max_in_flight=max_in_flight,
+        max_parallel=max_parallel,
     )
     service = create_app(lambda: Router(loaded, log_json=log_json), settings)
     uvicorn.run(service, host=host, port=port, timeout_graceful_shutdown=int(loaded.deadline_s) + 5, log_level="info")

@@ -7,6 +7,10 @@ Extraction runs in a thread pool, so requests are served concurrently.
 ``/v1/extract`` answers 200 with the ``Result`` when a tier answered, 422 with it when the document
 cannot be read, 503 with it when every tier failed; 401, 413, 415 and 503 ``overloaded`` carry an
 ``{"error": {"code", "message"}}`` body instead.
+
+Memory: up to ``max_in_flight`` requests are accepted, but only ``max_parallel`` of them are read
+into memory, decoded and routed at once; the others wait with their upload spooled (Starlette keeps
+at most 1 MB of each in memory, the rest on disk).
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ class _Live:
     """What exists while the app runs."""
 
     router: Any = None
-    limiter: anyio.CapacityLimiter | None = None
+    limiter: anyio.CapacityLimiter | None = None  # documents read, decoded and routed at once
     in_flight: int = 0
 
 
@@ -54,7 +58,7 @@ def create_app(router_factory: Callable[[], Any], settings: ServiceSettings | No
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         live.router = await anyio.to_thread.run_sync(router_factory)
-        live.limiter = anyio.CapacityLimiter(settings.max_in_flight)
+        live.limiter = anyio.CapacityLimiter(settings.max_parallel or live.router.parallelism())
         try:
             yield
         finally:
@@ -72,11 +76,14 @@ def create_app(router_factory: Callable[[], Any], settings: ServiceSettings | No
         live.in_flight += 1
         metrics.in_flight.inc()
         try:
-            source = await _read_source(request, settings)
-            if isinstance(source, Response):
-                return source
-            call = functools.partial(live.router.extract, source[0], name=source[1], request_id=request_id)
-            result: Result = await anyio.to_thread.run_sync(call, limiter=live.limiter)
+            async with _source(request, settings) as source:
+                if isinstance(source, Response):
+                    return source
+                async with _turn(live.limiter, metrics):
+                    call = functools.partial(
+                        live.router.extract, await source.read(), name=source.name, request_id=request_id
+                    )
+                    result: Result = await anyio.to_thread.run_sync(call)
         finally:
             live.in_flight -= 1
             metrics.in_flight.dec()
@@ -120,28 +127,50 @@ def _request_id(request: Request) -> str:
     return given if _REQUEST_ID.match(given) else uuid.uuid4().hex
 
 
-async def _read_source(request: Request, settings: ServiceSettings) -> tuple[Any, str] | Response:
-    """The document to read (bytes, or a path under the allowed folder) and its name, or a refusal."""
+@asynccontextmanager
+async def _turn(limiter: anyio.CapacityLimiter | None, metrics: Metrics) -> AsyncIterator[None]:
+    """A slot to read, decode and route one document in; waiting for it shows as queued."""
+    assert limiter is not None, "the app has not started"
+    with metrics.queued.track_inprogress():
+        await limiter.acquire()
+    try:
+        yield
+    finally:
+        limiter.release()
+
+
+@dataclass
+class _Source:
+    """The document a request names: an upload (read only once the request's turn comes) or a path."""
+
+    name: str
+    upload: UploadFile | None = None
+    path: Path | None = None
+
+    async def read(self) -> bytes | Path:
+        return await self.upload.read() if self.upload is not None else self.path  # type: ignore[return-value]
+
+
+@asynccontextmanager
+async def _source(request: Request, settings: ServiceSettings) -> AsyncIterator[_Source | Response]:
+    """The document to read, or a refusal; an upload stays open (and spooled) for the context."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data":
-        return await _upload(request)
-    if content_type == "application/json":
-        return await _server_path(request, settings.allow_path)
-    return error_response(
-        415, "unsupported_media_type", "send multipart/form-data with the document in the field 'file'"
-    )
+        async with request.form(max_files=1, max_fields=16) as form:
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                yield error_response(422, "missing_file", "no file in the multipart field 'file'")
+            else:
+                yield _Source(Path(upload.filename or "upload").name[:200] or "upload", upload=upload)
+    elif content_type == "application/json":
+        yield await _server_path(request, settings.allow_path)
+    else:
+        yield error_response(
+            415, "unsupported_media_type", "send multipart/form-data with the document in the field 'file'"
+        )
 
 
-async def _upload(request: Request) -> tuple[bytes, str] | Response:
-    async with request.form(max_files=1, max_fields=16) as form:
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            return error_response(422, "missing_file", "no file in the multipart field 'file'")
-        data = await upload.read()
-        return data, Path(upload.filename or "upload").name[:200] or "upload"
-
-
-async def _server_path(request: Request, allowed: Path | None) -> tuple[Path, str] | Response:
+async def _server_path(request: Request, allowed: Path | None) -> _Source | Response:
     if allowed is None:
         return error_response(403, "server_paths_disabled", "server paths are not enabled; upload the file instead")
     try:
@@ -160,7 +189,7 @@ async def _server_path(request: Request, allowed: Path | None) -> tuple[Path, st
         )
     if not path.is_relative_to(root):
         return error_response(403, "path_not_allowed", "the path is outside the folder this service may read")
-    return path, given
+    return _Source(given, path=path)
 
 
 class _CountRequests:

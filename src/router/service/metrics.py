@@ -57,7 +57,12 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=r,
         )
-        self.in_flight = Gauge("docroute_requests_in_flight", "Documents being extracted now.", registry=r)
+        self.in_flight = Gauge(
+            "docroute_requests_in_flight", "Extraction requests accepted and not yet answered.", registry=r
+        )
+        self.queued = Gauge(
+            "docroute_requests_queued", "Accepted requests waiting for a free slot (max_parallel).", registry=r
+        )
         r.register(_TierCollector(status))
 
     def observe(self, result: Result) -> None:

@@ -18,4 +18,7 @@ class ServiceSettings:
     allow_path: Path | None = None
     """Directory whose files may be named in ``{"path": ...}`` requests; None refuses server paths."""
     max_in_flight: int = 64
-    """Requests extracting at once; beyond this the service answers 503 with Retry-After."""
+    """Requests accepted at once (waiting or extracting); beyond this the service answers 503 with Retry-After."""
+    max_parallel: int | None = None
+    """Documents read into memory, decoded and routed at once; the other accepted requests wait with
+    their uploads spooled. None: the worker slots of the tiers that can run (as ``docroute batch``)."""
