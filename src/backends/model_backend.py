@@ -140,9 +140,6 @@ class VisionBackend(ModelBackend):
             raise InvalidOutput("; ".join(invalid))
         return merge_pages(readings), {**combine_meta(metas), "pages_read": sorted(i + 1 for i in read)}
 
-    def _answer(self, document: Document) -> tuple[str, dict[str, Any]]:
-        raise TypeError("vision backends answer page by page: _answer_page")
-
     def _answer_page(self, page: Image.Image) -> tuple[str, dict[str, Any]]:
         """The model's raw text for one page image and metadata (counts, never text)."""
         raise NotImplementedError

@@ -148,7 +148,10 @@ class _Source:
     path: Path | None = None
 
     async def read(self) -> bytes | Path:
-        return await self.upload.read() if self.upload is not None else self.path  # type: ignore[return-value]
+        if self.upload is not None:
+            return await self.upload.read()
+        assert self.path is not None, "a source is an upload or a path"
+        return self.path
 
 
 @asynccontextmanager
