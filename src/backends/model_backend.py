@@ -20,8 +20,8 @@ from backends.errors import InvalidOutput
 from backends.hf import Checkpoint
 from backends.options import ModelOptions, VisionOptions
 from backends.postprocess import parse_answer
-from backends.postprocess.pages import CORE_FIELDS, combine_meta, merge_pages, reading_order
-from backends.schema import ReceiptFields
+from backends.postprocess.pages import combine_meta, merge_pages, reading_order
+from backends.schema import CORE_FIELDS, ReceiptFields
 
 if TYPE_CHECKING:
     from PIL import Image

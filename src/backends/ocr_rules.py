@@ -13,9 +13,11 @@ from typing import Any
 
 from backends.base import BaseBackend, Extraction
 from backends.document import Document
+from backends.errors import InvalidOutput
 from backends.ocr import INSTALL_HINT, OcrPage, language_hint, missing_languages, ocr_document, tesseract_cmd
 from backends.options import OcrRulesOptions
 from backends.rules import read_receipt
+from backends.schema import CORE_FIELDS
 
 
 class OcrRulesBackend(BaseBackend):
@@ -34,7 +36,32 @@ class OcrRulesBackend(BaseBackend):
 
     def extract(self, document: Document) -> Extraction:
         page = ocr_document(document, self.options.ocr)
-        return self.read_page(page, pages=len(document.pages))
+        return self.reread_if_incomplete(document, self.read_page(page, pages=len(document.pages)))
+
+    def reread_if_incomplete(self, document: Document, extraction: Extraction) -> Extraction:
+        """``extraction`` with missing core fields filled by readings in ``reread_psm``.
+
+        Page segmentation mode 6 reads most receipts best, but a receipt whose date or total sits
+        apart from the columns (a stamp, a footer) often reads only in sparse mode (11).
+        """
+        fields, tried, filled = extraction.fields, [], []
+        started = time.perf_counter()
+        for psm in self.options.reread_psm:
+            if fields.present() >= CORE_FIELDS:
+                break
+            tried.append(psm)
+            try:
+                page = ocr_document(document, self.options.ocr.model_copy(update={"psm": psm}))
+            except InvalidOutput:  # too little text in this mode: the first reading stands
+                continue
+            lines = page.lines
+            other = read_receipt([line.text for line in lines], [line.confidence for line in lines]).fields
+            fields, taken = fields.filled_from(other)
+            filled += taken
+        if not tried:
+            return extraction
+        meta = {**extraction.meta, "reread_psm": tried, "filled_by_reread": filled}
+        return Extraction(fields, meta | {"reread_s": round(time.perf_counter() - started, 3)})
 
     def read_page(self, page: OcrPage, *, pages: int = 1) -> Extraction:
         """The fields the rules read off an OCR page (what ``extract`` does after Tesseract)."""

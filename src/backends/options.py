@@ -86,6 +86,11 @@ class OcrRulesOptions(_Options):
 
     kind: Literal["ocr_rules"] = "ocr_rules"
     ocr: OcrOptions = Field(default_factory=OcrOptions, description="How Tesseract reads pages.")
+    reread_psm: list[Annotated[int, Field(ge=0, le=13)]] = Field(
+        default_factory=lambda: [11],
+        description="When merchant, date or total is missing, the document is read again in these page "
+        "segmentation modes, in order, and each reading fills only what is still missing ([]: never).",
+    )
 
 
 class _NativeOnly(ModelOptions):

@@ -15,6 +15,10 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 FieldName = Literal["merchant", "date", "total", "address", "currency", "line_items"]
 FIELD_NAMES: tuple[str, ...] = ("merchant", "date", "total", "address", "currency", "line_items")
+#: The fields every document should give; a reading without one of them is worth another look.
+CORE_FIELDS = frozenset({"merchant", "date", "total"})
+#: Fields whose printed text travels with them.
+_RAW_OF = {"date": "date_raw", "total": "total_raw"}
 
 _AMOUNT = re.compile(r"^-?\d+(\.\d{1,4})?$")
 
@@ -81,3 +85,11 @@ class ReceiptFields(BaseModel):
     def present(self) -> set[str]:
         """Names of the fields that hold a value."""
         return {name for name in FIELD_NAMES if getattr(self, name) not in (None, [], "")}
+
+    def filled_from(self, other: ReceiptFields) -> tuple[ReceiptFields, list[str]]:
+        """These fields with the ones they lack taken from ``other`` (with their printed text), and
+        the names taken."""
+        taken = sorted(other.present() - self.present())
+        update = {name: getattr(other, name) for name in taken}
+        update |= {_RAW_OF[name]: getattr(other, _RAW_OF[name]) for name in taken if name in _RAW_OF}
+        return self.model_copy(update=update), taken

@@ -143,3 +143,52 @@ def test_importing_the_backend_does_not_import_model_code():
     code = "import sys, backends.ocr_rules; sys.exit(any(m in sys.modules for m in ('torch', 'transformers')))"
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     assert subprocess.run([sys.executable, "-c", code], env=env, check=False).returncode == 0
+
+
+def stamped_receipt() -> Image.Image:
+    """A receipt whose date is a tilted stamp beside the items: in mode 6 Tesseract reads the
+    stamp into the item block and loses the total's line; sparse mode (11) reads both."""
+    from PIL import ImageDraw, ImageFont
+
+    font = ImageFont.truetype("DejaVuSans.ttf", 28)
+    image = Image.new("L", (900, 900), 255)
+    draw = ImageDraw.Draw(image)
+    lines = ["SUNRISE GROCER SDN BHD", "NO 5 JALAN MAWAR", "56000 KUALA LUMPUR", "ITEM A        5.00"]
+    lines += ["ITEM B        2.50", "TOTAL         7.50", "THANK YOU"]
+    for row, text in enumerate(lines):
+        draw.text((40, 40 + row * 60), text, fill=0, font=font)
+    stamp = Image.new("L", (260, 50), 255)
+    ImageDraw.Draw(stamp).text((5, 5), "25/12/2018", fill=0, font=font)
+    image.paste(stamp.rotate(8, expand=True, fillcolor=255), (560, 520))
+    return image.convert("RGB")
+
+
+def test_a_missing_core_field_is_filled_by_a_second_reading_in_sparse_mode():
+    document = document_of(stamped_receipt())
+    once = OcrRulesBackend(OcrRulesOptions(reread_psm=[])).extract(document)
+    assert once.fields.total is None and "reread_psm" not in once.meta  # what mode 6 alone gives
+    twice = OcrRulesBackend(OcrRulesOptions()).extract(document)
+    assert (twice.fields.merchant, twice.fields.date, twice.fields.total) == (
+        "SUNRISE GROCER SDN BHD",
+        "2018-12-25",
+        "7.50",
+    )
+    assert twice.fields.total_raw == "7.50"
+    assert twice.meta["reread_psm"] == [11] and twice.meta["filled_by_reread"] == ["total"]
+
+
+def test_a_complete_first_reading_is_not_read_again(backend):
+    extraction = backend.extract(document_of(Image.open(SAMPLE)))
+    assert extraction.fields.present() >= {"merchant", "date", "total"}
+    assert "reread_psm" not in extraction.meta
+
+
+def test_filling_takes_only_missing_fields_with_their_printed_text():
+    from backends.schema import ReceiptFields
+
+    first = ReceiptFields(merchant="ACME", total="5.00", total_raw="RM5.00")
+    other = ReceiptFields(merchant="OTHER", date="2024-01-02", date_raw="02/01/2024", total="9.00")
+    filled, taken = first.filled_from(other)
+    assert taken == ["date"]
+    assert (filled.merchant, filled.total, filled.total_raw) == ("ACME", "5.00", "RM5.00")
+    assert (filled.date, filled.date_raw) == ("2024-01-02", "02/01/2024")

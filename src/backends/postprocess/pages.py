@@ -13,8 +13,6 @@ from typing import Any
 
 from backends.schema import ReceiptFields
 
-#: Once these are found, no further page is read.
-CORE_FIELDS = frozenset({"merchant", "date", "total"})
 #: Fields the latest page that has a total settles, together.
 _FROM_LAST = ("total", "total_raw")
 
