@@ -5,8 +5,9 @@ Usage (from the repository root)::
     PYTHONPATH=src python bench/ocr_rules_sroie.py [../shared/sroie-dev] [--workers 2] [--json]
 
 Each receipt runs through the tier exactly as ``docroute`` runs it (image loaded by
-``router.inputs``, Tesseract via ``backends.ocr``, rules via ``OcrRulesBackend.read_page``, a second reading when fields are missing), one
-receipt per process at a time, ``--workers`` processes in parallel.
+``router.inputs``, Tesseract via ``backends.ocr``, rules via ``OcrRulesBackend.read_page``, a
+second reading when fields are missing), one receipt per process at a time, ``--workers``
+processes in parallel.
 
 Matching, per field:
 
