@@ -139,3 +139,35 @@ def test_a_real_models_garbage_on_every_page_read_is_invalid_output(internvl_ran
     two = Document(sha256="2" * 64, pages=(image, image), media_type="application/pdf", source="g.pdf", size_bytes=9)
     with pytest.raises(InvalidOutput, match=r"^page 1: .*; page 2: "):
         backend.extract(two)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize(("kind", "checkpoint"), [("internvl3", "internvl_taught"), ("llama_vision", "mllama_taught")])
+def test_a_three_page_document_on_cuda_reads_page_one_and_answers(kind, checkpoint, request):
+    """In a child process (the test process stays CUDA-free): the same page loop on cuda:0."""
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys\n"
+        "from backends import registry\n"
+        "from backends.document import Document\n"
+        "from tests.backends.conftest import model_options\n"
+        "from tests.backends.tiny_models import receipt_image\n"
+        "extra = {'max_tiles': 4} if sys.argv[1] == 'internvl3' else {}\n"
+        "options = model_options(sys.argv[1], sys.argv[2], device='cuda', **extra)\n"
+        "backend = registry.create(options)\n"
+        "page = receipt_image()\n"
+        "doc = Document(sha256='3' * 64, pages=(page,) * 3, media_type='application/pdf', source='r.pdf',\n"
+        "               size_bytes=9)\n"
+        "extraction = backend.extract(doc)\n"
+        "print(json.dumps({'fields': extraction.fields.model_dump(include=set(sys.argv[3].split(','))),\n"
+        "                  'pages_read': extraction.meta['pages_read'], 'device': extraction.meta['device']}))\n"
+    )
+    model = str(request.getfixturevalue(checkpoint))
+    root = Path(__file__).resolve().parents[2]
+    args = [sys.executable, "-c", code, kind, model, ",".join(ANSWER_FIELDS)]
+    out = subprocess.run(args, cwd=root, capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report == {"fields": ANSWER_FIELDS, "pages_read": [1], "device": "cuda:0"}
