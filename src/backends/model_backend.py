@@ -121,6 +121,7 @@ class VisionBackend(ModelBackend):
 
     def _extract_fields(self, document: Document) -> tuple[ReceiptFields, dict[str, Any]]:
         readings: dict[int, ReceiptFields] = {}
+        merged: ReceiptFields | None = None
         metas: list[dict[str, Any]] = []
         invalid: list[str] = []
         read: list[int] = []
@@ -128,17 +129,17 @@ class VisionBackend(ModelBackend):
             read.append(index)
             text, meta = self._answer_page(document.pages[index])
             try:
-                fields, parsed = parse_answer(text)
+                readings[index], parsed = parse_answer(text)
             except InvalidOutput as exc:
                 invalid.append(f"page {index + 1}: {exc}" if len(document.pages) > 1 else str(exc))
                 continue
-            readings[index] = fields
             metas.append({**meta, **parsed})
-            if merge_pages(readings).present() >= CORE_FIELDS:
+            merged = merge_pages(readings)
+            if merged.present() >= CORE_FIELDS:
                 break
-        if not readings:
+        if merged is None:
             raise InvalidOutput("; ".join(invalid))
-        return merge_pages(readings), {**combine_meta(metas), "pages_read": sorted(i + 1 for i in read)}
+        return merged, {**combine_meta(metas), "pages_read": sorted(i + 1 for i in read)}
 
     def _answer_page(self, page: Image.Image) -> tuple[str, dict[str, Any]]:
         """The model's raw text for one page image and metadata (counts, never text)."""

@@ -54,9 +54,7 @@ class OcrRulesBackend(BaseBackend):
                 page = ocr_document(document, self.options.ocr.model_copy(update={"psm": psm}))
             except InvalidOutput:  # too little text in this mode: the first reading stands
                 continue
-            lines = page.lines
-            other = read_receipt([line.text for line in lines], [line.confidence for line in lines]).fields
-            fields, taken = fields.filled_from(other)
+            fields, taken = fields.filled_from(self.read_page(page).fields)
             filled += taken
         if not tried:
             return extraction
