@@ -78,14 +78,14 @@ def run_scenario(name: str, clients: int, duration: float, faults: str = FAULTS)
 class Service:
     """``docroute serve`` as a child process on a free port."""
 
-    def __init__(self, policy: Path, log: Path):
+    def __init__(self, policy: Path, log: Path, options: list[str] | None = None):
         import httpx
 
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
         self.base = f"http://127.0.0.1:{port}"
-        args = ["serve", "--policy", str(policy), "--port", str(port), "--log-json", str(log)]
+        args = ["serve", "--policy", str(policy), "--port", str(port), "--log-json", str(log), *(options or [])]
         self.process = subprocess.Popen(
             [sys.executable, "-m", "router", *args],
             stdout=subprocess.DEVNULL,
