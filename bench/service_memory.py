@@ -1,4 +1,4 @@
-"""The service's memory under large uploads: 8 clients sending ~40 MB, 35-megapixel scans.
+"""The service's memory under large uploads: 8 clients sending 44 MiB, 35-megapixel scans.
 
     PYTHONPATH=src python bench/service_memory.py [--clients 8] [--duration 30] [--parallel 2 8]
 
@@ -69,7 +69,7 @@ def main() -> None:
 
 
 def large_scan(seed: int = 7) -> bytes:
-    """A receipt as a 600-dpi colour scan would give it: large, grainy, ~40 MB as PNG."""
+    """A receipt as a 600-dpi colour scan would give it: large, grainy, 44 MiB as PNG."""
     import numpy as np
     from PIL import Image
 
