@@ -1,10 +1,11 @@
 """Tesseract OCR + a text-only Llama 3.2 Instruct (1B/3B): OCR text in a chat prompt, JSON out.
 
-The OCR is the same code as the OCR + rules tier (``backends.ocr.ocr_document``): too little text
-is ``InvalidOutput`` before the model is asked. The text, cut to ``max_ocr_chars``, goes between
-fences in a chat-templated prompt that asks for JSON only; the answer goes through the shared
-post-processing. A text prompt holds only ids inside the lm_head, so generation parameters pass
-through unchanged (the id preflight check still runs).
+The OCR is the same code as the OCR + rules tier (``backends.ocr.ocr_document``, or a PDF page's
+text layer, ``backends.textlayer``): too little text is ``InvalidOutput`` before the model is
+asked. The text, cut to ``max_ocr_chars``, goes between fences in a chat-templated prompt that
+asks for JSON only; the answer goes through the shared post-processing. A text prompt holds only
+ids inside the lm_head, so generation parameters pass through unchanged (the id preflight check
+still runs).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from backends.document import Document
 from backends.hf import Checkpoint
 from backends.model_backend import ModelBackend
 from backends.options import OcrLlmOptions, OcrOptions
+from backends.textlayer import read_document
 
 OcrFunction = Callable[[Document, OcrOptions], Any]
 
@@ -59,7 +61,7 @@ class OcrLlmBackend(ModelBackend):
     def _answer(self, document: Document) -> tuple[str, dict[str, Any]]:
         from backends import generation
 
-        page = self._read(document)
+        page, sources = read_document(document, self.options.ocr, self._ocr_function())
         text = page.text[: self.options.max_ocr_chars]
         inputs = self.tokenizer.apply_chat_template(
             prompts.ocr_messages(text), add_generation_prompt=True, return_tensors="pt", return_dict=True
@@ -69,16 +71,17 @@ class OcrLlmBackend(ModelBackend):
             "ocr_chars": len(page.text),
             "ocr_chars_used": len(text),
             "ocr_confidence": round(float(page.mean_confidence), 1),
+            "page_sources": sources,
             **counts,
         }
         return answer, meta
 
-    def _read(self, document: Document) -> Any:
+    def _ocr_function(self) -> OcrFunction:
         if self._ocr is None:
             from backends.ocr import ocr_document
 
             self._ocr = ocr_document
-        return self._ocr(document, self.options.ocr)
+        return self._ocr
 
     def _release(self) -> None:
         self.tokenizer = None

@@ -1,7 +1,8 @@
 """Tesseract OCR + rules: no model, CPU only, the answer of last resort.
 
-``extract`` reads every page with Tesseract (``backends.ocr``) and the fields off the text with
-keyword rules (``backends.rules``). Too little text is ``InvalidOutput`` (the router escalates or
+``extract`` reads every page with Tesseract (``backends.ocr``), or from its text layer where a PDF
+page has one (``backends.textlayer``), and the fields off the text with keyword rules
+(``backends.rules``). Too little text is ``InvalidOutput`` (the router escalates or
 reports it), never an empty answer. The metadata holds counts, confidences and timings, never
 text.
 """
@@ -18,6 +19,7 @@ from backends.ocr import INSTALL_HINT, OcrPage, language_hint, missing_languages
 from backends.options import OcrRulesOptions
 from backends.rules import read_receipt
 from backends.schema import CORE_FIELDS
+from backends.textlayer import read_document
 
 
 class OcrRulesBackend(BaseBackend):
@@ -35,8 +37,12 @@ class OcrRulesBackend(BaseBackend):
         return language_hint(options.ocr.lang) if missing_languages(options.ocr.lang) else None
 
     def extract(self, document: Document) -> Extraction:
-        page = ocr_document(document, self.options.ocr)
-        return self.reread_if_incomplete(document, self.read_page(page, pages=len(document.pages)))
+        page, sources = read_document(document, self.options.ocr, ocr_document)
+        extraction = self.read_page(page, pages=len(document.pages))
+        extraction.meta["page_sources"] = sources
+        if "ocr" not in sources:  # a text layer holds the exact characters: another OCR mode adds nothing
+            return extraction
+        return self.reread_if_incomplete(document, extraction)
 
     def reread_if_incomplete(self, document: Document, extraction: Extraction) -> Extraction:
         """``extraction`` with missing core fields filled by readings in ``reread_psm``.
@@ -51,7 +57,7 @@ class OcrRulesBackend(BaseBackend):
                 break
             tried.append(psm)
             try:
-                page = ocr_document(document, self.options.ocr.model_copy(update={"psm": psm}))
+                page, _ = read_document(document, self.options.ocr.model_copy(update={"psm": psm}), ocr_document)
             except InvalidOutput:  # too little text in this mode: the first reading stands
                 continue
             fields, taken = fields.filled_from(self.read_page(page).fields)

@@ -93,6 +93,12 @@ class OcrRulesOptions(_Options):
     )
 
 
+class EInvoiceOptions(_Options):
+    """E-invoice XML embedded in a PDF (ZUGFeRD, Factur-X, XRechnung; CII or UBL), read exactly."""
+
+    kind: Literal["einvoice"] = "einvoice"
+
+
 class _NativeOnly(ModelOptions):
     """A model transformers implements itself: there is no remote code to trust."""
 
@@ -199,6 +205,6 @@ class FaultyOptions(_Options):
 
 
 BackendOptions = Annotated[
-    OcrRulesOptions | InternVLOptions | LlamaVisionOptions | OcrLlmOptions | FaultyOptions,
+    OcrRulesOptions | InternVLOptions | LlamaVisionOptions | OcrLlmOptions | FaultyOptions | EInvoiceOptions,
     Field(discriminator="kind"),
 ]

@@ -10,6 +10,7 @@ import importlib
 from typing import Any
 
 from backends.base import Backend
+from backends.document import Document
 
 BACKENDS: dict[str, str] = {
     "ocr_rules": "backends.ocr_rules:OcrRulesBackend",
@@ -17,6 +18,7 @@ BACKENDS: dict[str, str] = {
     "llama_vision": "backends.llama_vision:LlamaVisionBackend",
     "ocr_llm": "backends.ocr_llm:OcrLlmBackend",
     "faulty": "backends.faulty:FaultyBackend",
+    "einvoice": "backends.einvoice:EInvoiceBackend",
 }
 
 
@@ -33,6 +35,12 @@ def create(options: Any) -> Backend:
     """A new, not yet loaded, backend for the given options."""
     backend: Backend = backend_class(options.kind)(options)
     return backend
+
+
+def declines(options: Any, document: Document) -> str | None:
+    """Why the backend for these options does not read this kind of document, or None (cheap)."""
+    reason: str | None = backend_class(options.kind).declines(options, document)
+    return reason
 
 
 def preflight(options: Any) -> str | None:

@@ -13,8 +13,17 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-FieldName = Literal["merchant", "date", "total", "address", "currency", "line_items"]
-FIELD_NAMES: tuple[str, ...] = ("merchant", "date", "total", "address", "currency", "line_items")
+FieldName = Literal["merchant", "date", "total", "address", "currency", "line_items", "invoice_number", "amount_due"]
+FIELD_NAMES: tuple[str, ...] = (
+    "merchant",
+    "date",
+    "total",
+    "address",
+    "currency",
+    "line_items",
+    "invoice_number",
+    "amount_due",
+)
 #: The fields every document should give; a reading without one of them is worth another look.
 CORE_FIELDS = frozenset({"merchant", "date", "total"})
 #: Fields whose printed text travels with them.
@@ -81,6 +90,10 @@ class ReceiptFields(BaseModel):
     currency: Currency = Field(None, description="ISO 4217 code, when printed or implied.")
     address: Text = Field(None, description="Merchant address.")
     line_items: list[LineItem] = Field(default_factory=list, description="Purchased items.")
+    invoice_number: Text = Field(None, description="The invoice's number, where the document states it.")
+    amount_due: Amount = Field(
+        None, description="What is left to pay (an invoice's amount due, below the total after a prepayment)."
+    )
 
     def present(self) -> set[str]:
         """Names of the fields that hold a value."""

@@ -125,6 +125,9 @@ class Engine:
         unavailable = tier.unavailable_reason()
         if unavailable:
             return "unavailable", unavailable
+        declined = tier.declines(request.document)
+        if declined:
+            return "not_applicable", declined
         if tier.quarantined(request.document.sha256):
             return "quarantined", "this document poisoned the tier's worker before"
         warming = tier.warming()
@@ -336,8 +339,9 @@ class Engine:
             request.partial = fields
 
     def _first_eligible(self, request: _Request) -> Tier | None:
-        """The first tier not skipped as unavailable: answering from it is 'ok', later 'degraded'."""
-        unavailable = {s.tier for s in request.skipped if s.reason == "unavailable"}
+        """The first tier not skipped as unavailable or not applicable: answering from it is 'ok',
+        later 'degraded'."""
+        unavailable = {s.tier for s in request.skipped if s.reason in ("unavailable", "not_applicable")}
         return next((t for t in self.tiers if t.name not in unavailable), None)
 
     def _failure_summary(self, request: _Request) -> ErrorSummary:

@@ -144,7 +144,11 @@ EVENTS: tuple[Event, ...] = (
         (
             _TIER,
             _BACKEND,
-            F("reason", "string", "unavailable, breaker_open, quarantined, starting, recycling, deadline."),
+            F(
+                "reason",
+                "string",
+                "unavailable, not_applicable, breaker_open, quarantined, starting, recycling, deadline.",
+            ),
             F("detail", "string?", "More about the reason (the unavailable reason, time to the breaker probe)."),
         ),
     ),

@@ -108,7 +108,7 @@ class TierPolicy(_Model):
     def effective_isolation(self) -> Literal["process", "inline"]:
         if self.isolation is not None:
             return self.isolation
-        return "inline" if self.backend.kind == "ocr_rules" else "process"
+        return "inline" if self.backend.kind in ("ocr_rules", "einvoice") else "process"
 
 
 class InputLimits(_Model):

@@ -52,7 +52,9 @@ class AttemptRecord(_Model):
 
 class SkippedTier(_Model):
     tier: str
-    reason: str = Field(description="unavailable, breaker_open, quarantined, recycling, starting, deadline")
+    reason: str = Field(
+        description="unavailable, not_applicable, breaker_open, quarantined, recycling, starting, deadline"
+    )
     detail: str | None = None
 
 

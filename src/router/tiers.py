@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from backends import registry
 from backends.document import Document
 from router.breaker import Breaker
 from router.errors import Classification, ErrorClass
@@ -48,6 +49,11 @@ class Tier:
 
     def unavailable_reason(self) -> str | None:
         return self._unavailable or self.runner.unavailable_reason()
+
+    def declines(self, document: Document) -> str | None:
+        """Why this tier's backend does not read this kind of document (``not_applicable``), or None."""
+        decline = getattr(registry.backend_class(self.kind), "declines", None)
+        return decline(self.policy.backend, document) if decline else None
 
     def mark_unavailable(self, reason: str) -> None:
         self._unavailable = reason

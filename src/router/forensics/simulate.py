@@ -100,6 +100,8 @@ class _Walker:
             raise _Unknowable(f"needs the outcome of {tier.name}: {model.unknown}")
         if tier.name in self.state.unavailable or self._recorded_skip(tier.name) == "unavailable":
             return "unavailable"
+        if self._recorded_skip(tier.name) == "not_applicable":  # a fact about the document
+            return "not_applicable"
         quarantined = self.state.quarantined(tier.name, self.request.sha256)
         if isinstance(quarantined, str):
             raise _Unknowable(quarantined.removeprefix("unknown: "))

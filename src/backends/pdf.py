@@ -1,0 +1,157 @@
+"""PDFium in one place: a page's text layer, a PDF's embedded XML files, and pages rendered lazily.
+
+PDFium is not thread-safe (its last-error state is global: two threads reading a corrupt and a
+locked PDF at once swapped their errors), so every call into it holds ``LOCK``. Validation and the
+errors users see stay in ``router.inputs``; this module only reads.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any, overload
+
+from PIL import Image
+
+from backends.document import EmbeddedFile
+from backends.textlayer import Char, PageText, rebuild_lines, usable
+
+LOCK = threading.Lock()
+#: Largest embedded XML file read (an XRechnung or Factur-X file is tens of kilobytes).
+MAX_ATTACHMENT_BYTES = 5 * 2**20
+#: Most embedded files looked at in one PDF.
+MAX_ATTACHMENTS = 32
+
+
+def page_text(page: Any) -> PageText | None:
+    """The page's text layer as lines, or None when it is empty or not text (a scanned page).
+
+    ``page`` is an open ``pypdfium2.PdfPage``; the caller holds ``LOCK``."""
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
+
+    started = time.perf_counter()
+    try:
+        textpage = page.get_textpage()
+    except pdfium.PdfiumError:  # no text to be had: the page is read as an image
+        return None
+    try:
+        height = page.get_height()
+        chars: list[Char] = []
+        space = False
+        for index in range(textpage.count_chars()):
+            code = pdfium_c.FPDFText_GetUnicode(textpage, index)
+            text = chr(code) if 0 < code < 0x110000 else "\ufffd"
+            if text.isspace() or pdfium_c.FPDFText_IsGenerated(textpage, index) == 1:
+                space = True
+                continue
+            # Loose boxes span the font's ascent to descent: one height for every glyph of a font (a
+            # comma's tight box sits below the line), and their widths are the advances, so the gap
+            # between two letters of a word is nil whatever the kerning.
+            left, bottom, right, top = textpage.get_charbox(index, loose=True)
+            size = (top - bottom) or pdfium_c.FPDFText_GetFontSize(textpage, index)
+            chars.append(Char(text, left, height - top, right, height - bottom, size, space_before=space))
+            space = False
+    finally:
+        textpage.close()
+    if not usable("".join(f" {c.text}" if c.space_before else c.text for c in chars)):
+        return None
+    return PageText(rebuild_lines(chars), seconds=time.perf_counter() - started)
+
+
+def embedded_xml(pdf: Any) -> tuple[EmbeddedFile, ...]:
+    """The XML files ``pdf`` embeds (an open ``pypdfium2.PdfDocument``; the caller holds ``LOCK``).
+
+    One that cannot be read, or is larger than ``MAX_ATTACHMENT_BYTES``, comes back without data
+    and with the reason: whether that matters is for the tier that wanted it to say."""
+    import ctypes
+
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
+
+    files: list[EmbeddedFile] = []
+    for index in range(min(pdf.count_attachments(), MAX_ATTACHMENTS)):
+        try:
+            attachment = pdf.get_attachment(index)
+            name = attachment.get_name()
+        except pdfium.PdfiumError:
+            continue
+        if not name.lower().endswith(".xml"):
+            continue
+        size = ctypes.c_ulong()
+        if not pdfium_c.FPDFAttachment_GetFile(attachment, None, 0, ctypes.byref(size)) or not size.value:
+            files.append(EmbeddedFile(name, None, "the embedded file cannot be read"))
+        elif size.value > MAX_ATTACHMENT_BYTES:
+            files.append(EmbeddedFile(name, None, f"{size.value} bytes, over the limit of {MAX_ATTACHMENT_BYTES}"))
+        else:
+            try:
+                files.append(EmbeddedFile(name, bytes(attachment.get_data())))
+            except pdfium.PdfiumError as exc:
+                files.append(EmbeddedFile(name, None, f"the embedded file cannot be read ({exc})"))
+    return tuple(files)
+
+
+def render(page: Any, scale: float) -> Image.Image:
+    """The page as an RGB image (a copy: PDFium's buffer is closed here). The caller holds ``LOCK``."""
+    bitmap = page.render(scale=scale)
+    try:
+        return bitmap.to_pil().convert("RGB")
+    finally:
+        bitmap.close()
+
+
+class LazyPages(Sequence[Image.Image]):
+    """A PDF's pages, rendered on first access: pages already rendered (the scanned ones, read
+    while loading) are given; the others are rendered from the PDF's bytes when a tier asks."""
+
+    def __init__(self, data: bytes, scale: float, count: int, rendered: dict[int, Image.Image]):
+        self._data = data
+        self._scale = scale
+        self._count = count
+        self._rendered = dict(rendered)
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> Image.Image: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Image.Image]: ...
+
+    def __getitem__(self, index: int | slice) -> Image.Image | Sequence[Image.Image]:
+        if isinstance(index, slice):
+            return tuple(self[i] for i in range(*index.indices(self._count)))
+        if index < 0:
+            index += self._count
+        if not 0 <= index < self._count:
+            raise IndexError(f"page {index} of {self._count}")
+        with self._lock:
+            page = self._rendered.get(index)
+            if page is None:
+                page = self._rendered[index] = self._render(index)
+            return page
+
+    def __iter__(self) -> Iterator[Image.Image]:
+        return (self[i] for i in range(self._count))
+
+    def rendered(self) -> list[int]:
+        """The indices of the pages rendered so far."""
+        with self._lock:
+            return sorted(self._rendered)
+
+    def _render(self, index: int) -> Image.Image:
+        import pypdfium2 as pdfium
+
+        with LOCK:
+            pdf = pdfium.PdfDocument(self._data)
+            try:
+                page = pdf[index]
+                try:
+                    return render(page, self._scale)
+                finally:
+                    page.close()
+            finally:
+                pdf.close()
