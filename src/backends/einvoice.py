@@ -134,7 +134,7 @@ def _cii(root: Element) -> dict[str, Any]:
         "amount_due": _amount(_amount_text(summation, "DuePayableAmount", currency)),
         "currency": currency,
         "invoice_number": _text(_first(document, "ID")),
-        "address": _address(address, ("LineOne", "LineTwo", "LineThree"), "PostcodeCode", "CityName", "CountryID"),
+        "address": _address(address, ("LineOne", "LineTwo", "LineThree"), "PostcodeCode", "CityName", ("CountryID",)),
         "line_items": [
             {
                 "description": _text(_first(_first(item, "SpecifiedTradeProduct"), "Name")),
@@ -175,7 +175,7 @@ def _ubl(root: Element) -> dict[str, Any]:
             ("StreetName", "AdditionalStreetName"),
             "PostalZone",
             "CityName",
-            "IdentificationCode",
+            ("Country", "IdentificationCode"),
         ),
         "line_items": [
             {
@@ -270,7 +270,7 @@ def _address(element: Element | None, streets: tuple[str, ...], postcode: str, c
     if element is None:
         return None
     town = " ".join(filter(None, (_text(_first(element, postcode)), _text(_first(element, city)))))
-    parts = [_text(_first(element, name)) for name in streets] + [town, _text(_first(element, country))]
+    parts = [_text(_first(element, name)) for name in streets] + [town, _text(_path(element, *country))]
     return ", ".join(part for part in parts if part) or None
 
 
