@@ -266,7 +266,9 @@ def _iso_date(text: str | None) -> str | None:
         return text
 
 
-def _address(element: Element | None, streets: tuple[str, ...], postcode: str, city: str, country: str) -> str | None:
+def _address(
+    element: Element | None, streets: tuple[str, ...], postcode: str, city: str, country: tuple[str, ...]
+) -> str | None:
     if element is None:
         return None
     town = " ".join(filter(None, (_text(_first(element, postcode)), _text(_first(element, city)))))
