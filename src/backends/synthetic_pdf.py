@@ -82,3 +82,25 @@ def _saved(pdf: object) -> bytes:
     buffer = io.BytesIO()
     pdf.save(buffer)  # type: ignore[attr-defined]
     return buffer.getvalue()
+
+
+def factur_x_xml(seller: str, issued: str, total: str, *, due: str | None = None, currency: str = "EUR") -> bytes:
+    """A minimal Factur-X (CII) invoice: seller, issue date (``YYYYMMDD``), grand total, amount due."""
+    from xml.sax.saxutils import escape
+
+    return f"""<?xml version="1.0" encoding="UTF-8"?>
+<rsm:CrossIndustryInvoice xmlns:rsm="urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100"
+ xmlns:ram="urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100"
+ xmlns:udt="urn:un:unece:uncefact:data:standard:UnqualifiedDataType:100">
+ <rsm:ExchangedDocument><ram:ID>INV-1</ram:ID><ram:IssueDateTime>
+  <udt:DateTimeString format="102">{issued}</udt:DateTimeString></ram:IssueDateTime></rsm:ExchangedDocument>
+ <rsm:SupplyChainTradeTransaction>
+  <ram:ApplicableHeaderTradeAgreement><ram:SellerTradeParty><ram:Name>{escape(seller)}</ram:Name>
+  </ram:SellerTradeParty></ram:ApplicableHeaderTradeAgreement>
+  <ram:ApplicableHeaderTradeSettlement><ram:InvoiceCurrencyCode>{currency}</ram:InvoiceCurrencyCode>
+   <ram:SpecifiedTradeSettlementHeaderMonetarySummation><ram:GrandTotalAmount>{total}</ram:GrandTotalAmount>
+    <ram:DuePayableAmount>{due or total}</ram:DuePayableAmount>
+   </ram:SpecifiedTradeSettlementHeaderMonetarySummation></ram:ApplicableHeaderTradeSettlement>
+ </rsm:SupplyChainTradeTransaction>
+</rsm:CrossIndustryInvoice>
+""".encode()
