@@ -7,9 +7,11 @@ errors users see stay in ``router.inputs``; this module only reads.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, overload
 
 from PIL import Image
@@ -29,7 +31,6 @@ def page_text(page: Any) -> PageText | None:
 
     ``page`` is an open ``pypdfium2.PdfPage``; the caller holds ``LOCK``."""
     import pypdfium2 as pdfium
-    import pypdfium2.raw as pdfium_c
 
     started = time.perf_counter()
     try:
@@ -37,27 +38,64 @@ def page_text(page: Any) -> PageText | None:
     except pdfium.PdfiumError:  # no text to be had: the page is read as an image
         return None
     try:
-        height = page.get_height()
-        chars: list[Char] = []
-        space = False
-        for index in range(textpage.count_chars()):
-            code = pdfium_c.FPDFText_GetUnicode(textpage, index)
-            text = chr(code) if 0 < code < 0x110000 else "\ufffd"
-            if text.isspace() or pdfium_c.FPDFText_IsGenerated(textpage, index) == 1:
-                space = True
-                continue
-            # Loose boxes span the font's ascent to descent: one height for every glyph of a font (a
-            # comma's tight box sits below the line), and their widths are the advances, so the gap
-            # between two letters of a word is nil whatever the kerning.
-            left, bottom, right, top = textpage.get_charbox(index, loose=True)
-            size = (top - bottom) or pdfium_c.FPDFText_GetFontSize(textpage, index)
-            chars.append(Char(text, left, height - top, right, height - bottom, size, space_before=space))
-            space = False
+        raw = list(_raw_chars(textpage))
     finally:
         textpage.close()
+    if not raw:
+        return None
+    # Text drawn sideways (a landscape scan's OCR layer, a page turned by /Rotate) is read in its own
+    # direction: the quarter turn most characters share. Characters at other angles (a note up the
+    # margin) would only break the lines apart, and are left out.
+    quarters = Counter(quarter for *_, quarter in raw)
+    turn = quarters.most_common(1)[0][0]
+    width, height = page.get_size()
+    if page.get_rotation() % 180 == 90:
+        width, height = height, width  # get_size is as shown; the boxes are in the unturned page
+    upright = _TURNS[turn]
+    chars = []
+    for text, box, font_size, space, quarter in raw:
+        if quarter != turn:
+            continue
+        left, top, right, bottom = upright(box, width, height)
+        chars.append(Char(text, left, top, right, bottom, (bottom - top) or font_size, space_before=space))
     if not usable("".join(f" {c.text}" if c.space_before else c.text for c in chars)):
         return None
     return PageText(rebuild_lines(chars), seconds=time.perf_counter() - started)
+
+
+Box = tuple[float, float, float, float]
+
+
+def _raw_chars(textpage: Any) -> Iterator[tuple[str, Box, float, bool, int]]:
+    """Each character that is not a space: its text, loose box in PDF space (left, bottom, right,
+    top), font size, whether a space came before it, and its direction in quarter turns (0-3)."""
+    import pypdfium2.raw as pdfium_c
+
+    space = False
+    for index in range(textpage.count_chars()):
+        code = pdfium_c.FPDFText_GetUnicode(textpage, index)
+        text = chr(code) if 0 < code < 0x110000 else "\ufffd"
+        if text.isspace() or pdfium_c.FPDFText_IsGenerated(textpage, index) == 1:
+            space = True
+            continue
+        # Loose boxes span the font's ascent to descent: one height for every glyph of a font (a
+        # comma's tight box sits below the line), and their widths are the advances, so the gap
+        # between two letters of a word is nil whatever the kerning.
+        box = textpage.get_charbox(index, loose=True)
+        angle = pdfium_c.FPDFText_GetCharAngle(textpage, index)
+        quarter = -round(angle / (math.pi / 2)) % 4 if angle >= 0 else 0  # PDFium measures clockwise
+        yield text, box, pdfium_c.FPDFText_GetFontSize(textpage, index), space, quarter
+        space = False
+
+
+#: A box in PDF space (left, bottom, right, top; y up) as read along text turned by 0-3 quarters
+#: counter-clockwise: (left, top, right, bottom) from the top left corner of the text's own page.
+_TURNS: dict[int, Callable[[Box, float, float], Box]] = {
+    0: lambda box, w, h: (box[0], h - box[3], box[2], h - box[1]),
+    1: lambda box, w, h: (box[1], box[0], box[3], box[2]),
+    2: lambda box, w, h: (w - box[2], box[1], w - box[0], box[3]),
+    3: lambda box, w, h: (h - box[3], w - box[2], h - box[1], w - box[0]),
+}
 
 
 def embedded_xml(pdf: Any) -> tuple[EmbeddedFile, ...]:

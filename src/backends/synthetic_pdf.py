@@ -20,21 +20,30 @@ Row = str | tuple[str, str]
 
 
 def text_pdf(
-    pages: Sequence[Sequence[Row]], *, attachments: dict[str, bytes] | None = None, font_size: float = 11
+    pages: Sequence[Sequence[Row]],
+    *,
+    attachments: dict[str, bytes] | None = None,
+    font_size: float = 11,
+    sideways: bool = False,
 ) -> bytes:
-    """A born-digital PDF: one A4 page per list of rows, each row a line of text from the top."""
+    """A born-digital PDF: one A4 page per list of rows, each row a line of text from the top.
+
+    ``sideways``: the page is stored landscape with its text drawn a quarter turn counter-clockwise
+    and shown upright by /Rotate 90, as scanners and some generators store portrait pages."""
     import pypdfium2 as pdfium
 
     pdf = pdfium.PdfDocument.new()
     try:
         for rows in pages:
-            page = pdf.new_page(*A4)
+            page = pdf.new_page(*(reversed(A4) if sideways else A4))
             placed = [(A4[1] - 60 - n * font_size * 1.6, row) for n, row in enumerate(rows)]
             for y, row in placed:
-                _text(pdf, page, row if isinstance(row, str) else row[0], 50, y, font_size)
+                _text(pdf, page, row if isinstance(row, str) else row[0], 50, y, font_size, sideways)
             for y, row in placed:  # the amounts' column after all labels, as a table generator writes it
                 if not isinstance(row, str):
-                    _text(pdf, page, row[1], 420, y, font_size)
+                    _text(pdf, page, row[1], 420, y, font_size, sideways)
+            if sideways:
+                page.set_rotation(90)
             page.gen_content()
             page.close()
         for name, data in (attachments or {}).items():
@@ -67,14 +76,17 @@ def joined_pdf(*parts: bytes) -> bytes:
         pdf.close()
 
 
-def _text(pdf: object, page: object, text: str, x: float, y: float, size: float) -> None:
+def _text(pdf: object, page: object, text: str, x: float, y: float, size: float, sideways: bool) -> None:
     import pypdfium2.raw as pdfium_c
 
     obj = pdfium_c.FPDFPageObj_NewTextObj(pdf.raw, b"Helvetica", ctypes.c_float(size))  # type: ignore[attr-defined]
     encoded = (text + "\x00").encode("utf-16-le")
     buffer = ctypes.create_string_buffer(encoded, len(encoded))
     pdfium_c.FPDFText_SetText(obj, ctypes.cast(buffer, pdfium_c.FPDF_WIDESTRING))
-    pdfium_c.FPDFPageObj_Transform(obj, 1, 0, 0, 1, x, y)
+    if sideways:  # a quarter turn counter-clockwise, into the landscape page
+        pdfium_c.FPDFPageObj_Transform(obj, 0, 1, -1, 0, A4[1] - y, x)
+    else:
+        pdfium_c.FPDFPageObj_Transform(obj, 1, 0, 0, 1, x, y)
     pdfium_c.FPDFPage_InsertObject(page.raw, obj)  # type: ignore[attr-defined]
 
 

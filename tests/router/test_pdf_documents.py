@@ -83,6 +83,12 @@ def test_a_born_digital_page_beside_a_scanned_one_each_read_its_way(receipt):
     assert document.pages.rendered() == [1]
 
 
+def test_a_page_stored_sideways_is_read_in_its_text_direction():
+    document = load_document(text_pdf([INVOICE], sideways=True), InputLimits(), name="sideways.pdf")
+    assert [line.text for line in document.text_layer[0].lines][-1] == "TOTAL EUR 56.58"
+    assert document.pages[0].size == (1653, 2339)  # shown upright (/Rotate 90): portrait
+
+
 def test_a_page_whose_text_layer_is_garbage_is_ocrd():
     garbage = ["#$%& ()*+ ,-./ {|}~ <=>?"] * 8
     document = load_document(text_pdf([garbage]), InputLimits(), name="garbage.pdf")
