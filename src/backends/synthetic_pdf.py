@@ -25,11 +25,13 @@ def text_pdf(
     attachments: dict[str, bytes] | None = None,
     font_size: float = 11,
     sideways: bool = False,
+    invisible: bool = False,
 ) -> bytes:
     """A born-digital PDF: one A4 page per list of rows, each row a line of text from the top.
 
     ``sideways``: the page is stored landscape with its text drawn a quarter turn counter-clockwise
-    and shown upright by /Rotate 90, as scanners and some generators store portrait pages."""
+    and shown upright by /Rotate 90, as scanners and some generators store portrait pages.
+    ``invisible``: the text is drawn in render mode 3, as a scanner app's OCR layer over a scan."""
     import pypdfium2 as pdfium
 
     pdf = pdfium.PdfDocument.new()
@@ -38,10 +40,10 @@ def text_pdf(
             page = pdf.new_page(*(reversed(A4) if sideways else A4))
             placed = [(A4[1] - 60 - n * font_size * 1.6, row) for n, row in enumerate(rows)]
             for y, row in placed:
-                _text(pdf, page, row if isinstance(row, str) else row[0], 50, y, font_size, sideways)
+                _text(pdf, page, row if isinstance(row, str) else row[0], 50, y, font_size, sideways, invisible)
             for y, row in placed:  # the amounts' column after all labels, as a table generator writes it
                 if not isinstance(row, str):
-                    _text(pdf, page, row[1], 420, y, font_size, sideways)
+                    _text(pdf, page, row[1], 420, y, font_size, sideways, invisible)
             if sideways:
                 page.set_rotation(90)
             page.gen_content()
@@ -76,7 +78,9 @@ def joined_pdf(*parts: bytes) -> bytes:
         pdf.close()
 
 
-def _text(pdf: object, page: object, text: str, x: float, y: float, size: float, sideways: bool) -> None:
+def _text(
+    pdf: object, page: object, text: str, x: float, y: float, size: float, sideways: bool, invisible: bool
+) -> None:
     import pypdfium2.raw as pdfium_c
 
     obj = pdfium_c.FPDFPageObj_NewTextObj(pdf.raw, b"Helvetica", ctypes.c_float(size))  # type: ignore[attr-defined]
@@ -87,6 +91,8 @@ def _text(pdf: object, page: object, text: str, x: float, y: float, size: float,
         pdfium_c.FPDFPageObj_Transform(obj, 0, 1, -1, 0, A4[1] - y, x)
     else:
         pdfium_c.FPDFPageObj_Transform(obj, 1, 0, 0, 1, x, y)
+    if invisible:
+        pdfium_c.FPDFTextObj_SetTextRenderMode(obj, pdfium_c.FPDF_TEXTRENDERMODE_INVISIBLE)
     pdfium_c.FPDFPage_InsertObject(page.raw, obj)  # type: ignore[attr-defined]
 
 

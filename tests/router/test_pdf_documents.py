@@ -89,6 +89,11 @@ def test_a_page_stored_sideways_is_read_in_its_text_direction():
     assert document.pages[0].size == (1653, 2339)  # shown upright (/Rotate 90): portrait
 
 
+def test_a_scan_under_an_invisible_ocr_layer_is_ocrd_by_docroute():
+    document = load_document(text_pdf([INVOICE], invisible=True), InputLimits(), name="app-scan.pdf")
+    assert document.text_layer == (None,) and document.pages.rendered() == [0]
+
+
 def test_a_page_whose_text_layer_is_garbage_is_ocrd():
     garbage = ["#$%& ()*+ ,-./ {|}~ <=>?"] * 8
     document = load_document(text_pdf([garbage]), InputLimits(), name="garbage.pdf")
