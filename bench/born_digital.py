@@ -5,7 +5,9 @@
 Documents: a one-page invoice with a text layer (read from it, never rendered), the same invoice
 with its Factur-X XML embedded (answered by the einvoice tier), and the same page as a scan (an
 image-only PDF, rendered at 200 dpi and OCR'd: what every PDF cost before). ``--pdf`` adds real
-files, each timed on its own. Target: a born-digital one-page PDF answered in under 100 ms p50.
+files, each timed on its own, then all of them together. The breaker is set out of reach, so that
+documents the rules cannot answer do not take the tier out (it is the speed that is measured).
+Target: a born-digital one-page PDF answered in under 100 ms p50.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ def main() -> None:
     from backends.synthetic_pdf import factur_x_xml, scanned_pdf, text_pdf
     from router import Router
     from router.inputs import load_document
-    from router.policy import InputLimits
+    from router.policy import InputLimits, load_policy, policy_from_dict
 
     born = text_pdf([INVOICE])
     xml = factur_x_xml("Eisenwaren Huber GmbH", "20240314", "449.28")
@@ -50,8 +52,11 @@ def main() -> None:
     documents.append(("the same page scanned (200 dpi)", scanned_pdf([page]), args.scans))
     documents += [(path.name, path.read_bytes(), args.n) for path in args.pdf]
 
-    rows = []
-    with Router.from_policy("cpu", configure_logging=False) as router:
+    cpu = load_policy("cpu").model_dump(mode="json")
+    for tier in cpu["tiers"]:
+        tier["breaker"]["failure_threshold"] = 1_000_000
+    rows, pooled = [], []
+    with Router(policy_from_dict(cpu), configure_logging=False) as router:
         router.extract(born, name="warm-up.pdf")
         for label, data, count in documents:
             times, result = [], None
@@ -63,6 +68,11 @@ def main() -> None:
             stats = summary(times)
             sources = ",".join(result.meta.get("page_sources", [])) or "-"
             rows.append((label, result.tier or result.status, sources, stats["median"], stats["p90"], stats["n"]))
+            if label in {path.name for path in args.pdf}:
+                pooled += times
+    if pooled:
+        stats = summary(pooled)
+        rows.append((f"all {len(args.pdf)} --pdf files", "", "", stats["median"], stats["p90"], stats["n"]))
     table(
         "Born-digital PDFs, cpu policy, whole request (ms)",
         ["document", "answered by", "pages read from", "p50", "p90", "n"],
