@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
 from pathlib import Path
 
@@ -29,6 +31,12 @@ def batch(
     progress: str = typer.Option("auto", "--progress", help="auto (a bar on a terminal), bar, plain or none."),
     summary_json: Path | None = typer.Option(None, "--summary-json", help="Write the summary as JSON here."),
     grace_s: float = typer.Option(30.0, "--grace", help="Seconds documents in flight get to finish on Ctrl-C."),
+    engine: str = typer.Option(
+        "local", "--engine", help="local, or ray: a Ray cluster (needs docroute[ray]); OUT and --log-json are then folders."
+    ),
+    address: str | None = typer.Option(None, "--address", help="Ray cluster to join (--engine ray). Default: local."),
+    routers: int = typer.Option(1, "--routers", min=1, help="Router actors (--engine ray)."),
+    gpus_per_router: float = typer.Option(0.0, "--gpus-per-router", min=0, help="GPUs per router (--engine ray)."),
 ) -> None:
     """Extract every input into OUT, one JSON line per input (a result or a classified error).
 
@@ -40,6 +48,11 @@ def batch(
     from router.cli.common import batch_run, load_policy_or_exit, progress_mode_or_exit
 
     mode = progress_mode_or_exit(progress)
+    if engine != "local":
+        scale = _engine_or_exit(engine)
+        scale.batch(inputs, out, policy=policy, address=address, routers=routers, gpus_per_router=gpus_per_router,
+                    progress=mode, log_json=log_json, warm=warm, summary_json=summary_json)  # fmt: skip
+        return
     paths, unmatched = discover(inputs)
     for pattern in unmatched:
         typer.echo(f"docroute: no file matches {pattern}", err=True)
@@ -60,3 +73,13 @@ def batch(
         raise typer.Exit(SIGNAL_EXIT.get(summary.interrupted_by, 130))
     if summary.failed:
         raise typer.Exit(1)
+
+
+def _engine_or_exit(engine: str):  # type: ignore[no-untyped-def]
+    """The CLI side of ``router.scale``, imported only here (it needs the ``docroute[ray]`` extra)."""
+    if engine != "ray":
+        raise typer.BadParameter("expected local or ray", param_hint="--engine")
+    if importlib.util.find_spec("ray") is None:
+        typer.echo("docroute: --engine ray needs the ray extra: pip install 'docroute[ray]'", err=True)
+        raise typer.Exit(2)
+    return importlib.import_module("router.scale.cli")
