@@ -6,7 +6,10 @@ import json
 import os
 import signal
 import subprocess
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -116,3 +119,37 @@ def _records(out: Path):
     from router.scale.output import read_parts
 
     return list(read_parts(out))
+
+
+@pytest.mark.slow
+def test_a_node_sigkilled_mid_run_loses_and_repeats_nothing(ray_cluster, tmp_path):
+    """The routers run on a simulated node of their own (a custom resource puts them there); it is
+    SIGKILLed mid-run and a replacement node joins, as an autoscaler would bring one. Ray starts
+    nodes only from the main thread, so here the run goes on in another."""
+    from tests.router.scale.conftest import node_args
+
+    cluster = ray_cluster.cluster
+    docs = images(tmp_path / "docs", 80)
+    out = tmp_path / "out"
+    node = cluster.add_node(**node_args(ray_cluster.temp_dir, num_cpus=2, resources={"routers": 2}))
+    settings = ClusterSettings(address=ray_cluster.address, routers=2, batch_size=8, resources={"routers": 1})
+    result: dict[str, Any] = {}
+    run = threading.Thread(
+        target=lambda: result.update(summary=run_cluster_batch(docs, out, slow_policy(0.1), settings)), daemon=True
+    )
+    run.start()
+    deadline = time.monotonic() + 120
+    while parts(out) < 2 and run.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    killed_mid_run = run.is_alive()
+    cluster.remove_node(node, allow_graceful=False)  # SIGKILL to every process of the node
+    spare = cluster.add_node(**node_args(ray_cluster.temp_dir, num_cpus=2, resources={"routers": 2}))
+    try:
+        run.join(timeout=180)
+    finally:
+        cluster.remove_node(spare)
+
+    assert killed_mid_run, "the run ended before the node could be killed"
+    assert exactly_one_line_each(out, docs)
+    assert result["summary"].processed == 80 and result["summary"].failed == 0
+    assert len({a["host"] for a in actors(out)}) == 2  # routers on the killed node, then on its replacement
