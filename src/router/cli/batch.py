@@ -32,7 +32,9 @@ def batch(
     summary_json: Path | None = typer.Option(None, "--summary-json", help="Write the summary as JSON here."),
     grace_s: float = typer.Option(30.0, "--grace", help="Seconds documents in flight get to finish on Ctrl-C."),
     engine: str = typer.Option(
-        "local", "--engine", help="local, or ray: a Ray cluster (needs docroute[ray]); OUT and --log-json are then folders."
+        "local",
+        "--engine",
+        help="local, or ray: a Ray cluster (needs the ray extra); OUT and --log-json are then folders.",
     ),
     address: str | None = typer.Option(None, "--address", help="Ray cluster to join (--engine ray). Default: local."),
     routers: int = typer.Option(1, "--routers", min=1, help="Router actors (--engine ray)."),
@@ -50,8 +52,18 @@ def batch(
     mode = progress_mode_or_exit(progress)
     if engine != "local":
         scale = _engine_or_exit(engine)
-        scale.batch(inputs, out, policy=policy, address=address, routers=routers, gpus_per_router=gpus_per_router,
-                    progress=mode, log_json=log_json, warm=warm, summary_json=summary_json)  # fmt: skip
+        scale.batch(
+            inputs,
+            out,
+            policy=policy,
+            address=address,
+            routers=routers,
+            gpus_per_router=gpus_per_router,
+            progress=mode,
+            log_json=log_json,
+            warm=warm,
+            summary_json=summary_json,
+        )
         return
     paths, unmatched = discover(inputs)
     for pattern in unmatched:
@@ -75,7 +87,7 @@ def batch(
         raise typer.Exit(1)
 
 
-def _engine_or_exit(engine: str):  # type: ignore[no-untyped-def]
+def _engine_or_exit(engine: str):
     """The CLI side of ``router.scale``, imported only here (it needs the ``docroute[ray]`` extra)."""
     if engine != "ray":
         raise typer.BadParameter("expected local or ray", param_hint="--engine")

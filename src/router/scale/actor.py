@@ -35,9 +35,7 @@ def where_am_i() -> dict[str, Any]:
 class RouterActor:
     """A callable class for ``Dataset.map_batches``: Ray Data makes one per actor of the pool."""
 
-    def __init__(
-        self, policy_spec: dict[str, Any], out_dir: str, *, log_dir: str | None, crash_limit: int, warm: bool
-    ):
+    def __init__(self, policy_spec: dict[str, Any], out_dir: str, *, log_dir: str | None, crash_limit: int, warm: bool):
         from router.api import Router
         from router.policy import policy_from_dict
 

@@ -87,10 +87,8 @@ def batch_size(policy: Policy, settings: ClusterSettings) -> int:
     return settings.batch_size or max(1, 2 * sum(t.workers for t in policy.tiers))
 
 
-def _pipeline(todo: list[str], out_dir: Path, policy: Policy, settings: ClusterSettings):  # type: ignore[no-untyped-def]
+def _pipeline(todo: list[str], out_dir: Path, policy: Policy, settings: ClusterSettings):
     import ray.data
-
-    from router.scale.actor import RouterActor
 
     size = batch_size(policy, settings)
     items = ray.data.from_items([{"input": name} for name in todo], override_num_blocks=math.ceil(len(todo) / size))
@@ -99,7 +97,7 @@ def _pipeline(todo: list[str], out_dir: Path, policy: Policy, settings: ClusterS
         return _map(items, size, out_dir, policy, settings)
 
 
-def _map(items, size: int, out_dir: Path, policy: Policy, settings: ClusterSettings):  # type: ignore[no-untyped-def]
+def _map(items, size: int, out_dir: Path, policy: Policy, settings: ClusterSettings):
     import ray.data
 
     from router.scale.actor import RouterActor

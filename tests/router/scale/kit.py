@@ -21,7 +21,10 @@ def slow_policy(slow_s: float = 0.05, *, triggers: dict[str, str] | None = None,
     mid-way); ``triggers`` fault chosen documents (``exit`` kills the router process itself)."""
     backend = {"kind": "faulty", "cuda": "off", "faults": {"slow": 1.0}, "slow_s": slow_s, "triggers": triggers or {}}
     return policy_from_dict(
-        {"name": "ray-slow", "tiers": [{"name": "inline", "backend": backend, "isolation": "inline", "workers": workers}]}
+        {
+            "name": "ray-slow",
+            "tiers": [{"name": "inline", "backend": backend, "isolation": "inline", "workers": workers}],
+        }
     )
 
 
