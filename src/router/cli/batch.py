@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import json
 from pathlib import Path
 
@@ -47,11 +45,11 @@ def batch(
     the exit code is 130 or 143; otherwise 0, or 1 if any document failed.
     """
     from router.batch import BatchSettings, ResultSink, discover, run_batch
-    from router.cli.common import batch_run, load_policy_or_exit, progress_mode_or_exit
+    from router.cli.common import batch_run, load_policy_or_exit, progress_mode_or_exit, scale_cli_or_exit
 
     mode = progress_mode_or_exit(progress)
     if engine != "local":
-        scale = _engine_or_exit(engine)
+        scale = scale_cli_or_exit(engine)
         scale.batch(
             inputs,
             out,
@@ -85,13 +83,3 @@ def batch(
         raise typer.Exit(SIGNAL_EXIT.get(summary.interrupted_by, 130))
     if summary.failed:
         raise typer.Exit(1)
-
-
-def _engine_or_exit(engine: str):
-    """The CLI side of ``router.scale``, imported only here (it needs the ``docroute[ray]`` extra)."""
-    if engine != "ray":
-        raise typer.BadParameter("expected local or ray", param_hint="--engine")
-    if importlib.util.find_spec("ray") is None:
-        typer.echo("docroute: --engine ray needs the ray extra: pip install 'docroute[ray]'", err=True)
-        raise typer.Exit(2)
-    return importlib.import_module("router.scale.cli")

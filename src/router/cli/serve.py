@@ -36,6 +36,14 @@ def serve(
         "Default: the worker slots of the tiers that can run.",
     ),
     log_json: Path | None = typer.Option(None, "--log-json", help="Append the decision log (JSON) to this file."),
+    engine: str = typer.Option(
+        "local",
+        "--engine",
+        help="local, or ray: routers as Ray Serve replicas (needs the ray extra; --log-json a folder).",
+    ),
+    address: str | None = typer.Option(None, "--address", help="Ray cluster to join (--engine ray). Default: local."),
+    routers: int = typer.Option(2, "--routers", min=1, help="Router replicas (--engine ray)."),
+    gpus_per_router: float = typer.Option(0.0, "--gpus-per-router", min=0, help="GPUs per replica (--engine ray)."),
 ) -> None:
     """Serve POST /v1/extract, GET /healthz, /readyz and /metrics. SIGTERM finishes requests in flight."""
     import uvicorn
@@ -57,4 +65,8 @@ def serve(
         max_parallel=max_parallel,
     )
     service = create_app(lambda: Router(loaded, log_json=log_json), settings)
+    if engine != "local":
+        from router.cli.common import scale_cli_or_exit
+
+        service = scale_cli_or_exit(engine).service(loaded, settings, address, routers, gpus_per_router, log_json)
     uvicorn.run(service, host=host, port=port, timeout_graceful_shutdown=int(loaded.deadline_s) + 5, log_level="info")

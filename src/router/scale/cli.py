@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from router.batch import discover
 from router.batch.progress import Mode
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from router.policy import Policy
+    from router.service import ServiceSettings
 
 
 def batch(
@@ -62,3 +70,23 @@ def batch(
         raise typer.Exit(SIGNAL_EXIT.get(summary.interrupted_by, 130))
     if summary.failed:
         raise typer.Exit(1)
+
+
+def service(
+    policy: Policy,
+    settings: ServiceSettings,
+    address: str | None,
+    routers: int,
+    gpus_per_router: float,
+    log_dir: Path | None,
+) -> FastAPI:
+    """``docroute serve --engine ray``: the service app, its router the replicas on Ray Serve. The app
+    takes at most what the replicas hold (their slots and queue) before it answers 503 ``overloaded``."""
+    from router.scale.cluster import connect
+    from router.scale.serve import deploy
+    from router.service import create_app
+
+    connect(address)
+    remote = deploy(policy, replicas=routers, gpus_per_router=gpus_per_router, log_dir=log_dir)
+    capped = dataclasses.replace(settings, max_in_flight=min(settings.max_in_flight, remote.parallelism()))
+    return create_app(lambda: remote, capped)

@@ -97,7 +97,6 @@ def deploy(
     queued = max_queued if max_queued is not None else replicas * parallelism  # Serve counts it per handle
     serve.start(proxy_location="Disabled")
     deployment = serve.deployment(
-        RouterReplica,
         name=DEPLOYMENT,
         num_replicas=replicas,
         max_ongoing_requests=parallelism,
@@ -105,7 +104,7 @@ def deploy(
         ray_actor_options={"num_cpus": 1, "num_gpus": gpus_per_router},
         health_check_period_s=10,
         graceful_shutdown_timeout_s=policy.deadline_s + 5,
-    )
+    )(RouterReplica)
     handle = serve.run(
         deployment.bind(policy.model_dump(mode="json"), str(log_dir.resolve()) if log_dir else None, unusable_limit_s),
         name=DEPLOYMENT,
