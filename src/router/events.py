@@ -46,6 +46,8 @@ COMMON = (
     F("level", "string", "debug, info, warning, error."),
     F("pid", "integer", "The process that logged the event (the router's, for worker events too)."),
     F("schema_version", "integer", f"This schema's version ({SCHEMA_VERSION})."),
+    F("host", "string", "On a Ray cluster: the Ray node id of the router's node (pids collide across nodes).", False),
+    F("actor", "string", "On a Ray cluster: the Ray actor id of the router (batch actor or Serve replica).", False),
 )
 
 _POLICY = F("policy", "string", "The policy's name.")

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from router import logs
 from router.errors import ErrorClass
 from router.result import DocumentInfo, ErrorSummary, Result
 from router.scale.ledger import Ledger
@@ -47,6 +48,7 @@ class RouterActor:
         if log_dir:
             Path(log_dir).mkdir(parents=True, exist_ok=True)
             log_json = Path(log_dir) / f"{self.place['host'][:16]}-{self.place['pid']}.jsonl"
+        logs.set_placement(host=self.place["host"], actor=self.place["actor"] or "")
         policy = policy_from_dict(policy_spec, source="<ray batch>")
         self.router = Router(policy, log_json=log_json, log_stderr=False)
         if warm:

@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from router import logs
 from router.errors import ErrorClass
 from router.policy import Policy
 from router.result import DocumentInfo, ErrorSummary, Result
@@ -49,6 +50,7 @@ class RouterReplica:
         if log_dir:
             Path(log_dir).mkdir(parents=True, exist_ok=True)
             log_json = Path(log_dir) / f"{self.place['host'][:16]}-{self.place['pid']}.jsonl"
+        logs.set_placement(host=self.place["host"], actor=self.place["actor"] or "")
         self.router = Router(policy_from_dict(policy_spec, source="<ray serve>"), log_json=log_json, log_stderr=False)
         self.unusable_limit_s = unusable_limit_s
         self.unusable_since: float | None = None

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from router.drill.policies import drill_policy
+from router.events import validate
 from router.scale.batch import ClusterSettings, run_cluster_batch
 from tests.router.scale.kit import (
     actors,
@@ -42,6 +43,8 @@ def test_200_documents_through_faulty_model_tiers_get_one_line_each_and_workers_
     events = [json.loads(line) for log in logs.glob("*.jsonl") for line in log.read_text().splitlines()]
     assert len({e["pid"] for e in events if e["event"] == "router.starting"}) == 2  # one log per router
     assert any(e["event"] == "worker.recycling" for e in events)
+    assert all(e.get("host") and e.get("actor") for e in events)  # pids collide across nodes; host does not
+    assert [problem for e in events for problem in validate(e)] == []
 
 
 def test_a_rerun_sends_nothing_already_in_the_output(ray_cluster, tmp_path):
