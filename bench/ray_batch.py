@@ -5,9 +5,10 @@ multi-node) cluster, same documents, same policy.
 
 The policy is one inline ``faulty`` tier answering after ``--slow-ms`` (default 20 ms): no model,
 no OCR, so the table shows what the engine adds, not what a tier costs. Rows: the local batch
-(router set-up excluded; its rate is the steady one), the Ray batch on a cold local cluster (its start-up shown apart), the
+(router set-up excluded), the Ray batch on a cold local cluster (its start-up shown apart), the
 same again with the cluster up (actors still start per run), and with ``--nodes K`` the same on a
-simulated K-node cluster (``ray.cluster_utils.Cluster``, all on this machine).
+simulated K-node cluster (``ray.cluster_utils.Cluster``, all on this machine). "after 1st batch"
+leaves the actors' start-up out: the rate once results flow.
 """
 
 from __future__ import annotations
