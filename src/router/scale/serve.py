@@ -5,10 +5,10 @@ Each Serve replica holds one whole ``Router`` (``RouterReplica``). The ingress i
 the ``docroute serve`` process; its router is a ``RemoteRouter`` that sends each document to a
 replica through a Serve handle. Limits:
 
-- a replica takes ``max_ongoing_requests`` documents at once (its router's worker slots) and the
-  handle queues at most ``max_queued_requests`` more; the app accepts at most that many in all
-  (``parallelism()``, its ``max_in_flight``) and answers the rest with its documented 503
-  ``overloaded`` (Retry-After); Serve's own refusal, should it come first, is a failed ``timeout``;
+- a replica takes ``max_ongoing_requests`` documents at once (its router's worker slots); the app
+  accepts at most as many again waiting (``parallelism()`` caps its ``max_in_flight``) and answers
+  the rest with its documented 503 ``overloaded`` (Retry-After). Serve's own handle queue is left
+  unbounded: its count includes requests in hand-over, and a second bound raced with the app's;
 - a replica that dies mid-request (its process killed, its node lost) gives that request a failed
   ``Result`` classed ``worker_crashed``, so a 503 with a classified error; Serve starts a new one;
 - ``check_health`` reads ``Router.status()`` (no GPU work) and fails only when every model tier has
@@ -96,13 +96,13 @@ def deploy(
     from ray import serve
 
     parallelism = max(1, sum(t.workers for t in policy.tiers))
-    queued = max_queued if max_queued is not None else replicas * parallelism  # Serve counts it per handle
+    queued = max_queued if max_queued is not None else replicas * parallelism
     serve.start(proxy_location="Disabled")
     deployment = serve.deployment(
         name=DEPLOYMENT,
         num_replicas=replicas,
         max_ongoing_requests=parallelism,
-        max_queued_requests=queued,
+        max_queued_requests=-1,  # the app bounds what waits (capacity below); Serve's bound races with it
         ray_actor_options={"num_cpus": 1, "num_gpus": gpus_per_router},
         health_check_period_s=10,
         graceful_shutdown_timeout_s=policy.deadline_s + 5,
@@ -128,15 +128,12 @@ class RemoteRouter:
 
     def extract(self, source: Any, *, name: str | None = None, request_id: str | None = None) -> Result:
         from ray import exceptions
-        from ray.serve.exceptions import BackPressureError
 
         request_id = request_id or uuid.uuid4().hex
         started = time.monotonic()
         payload = source if isinstance(source, bytes) else os.fspath(source)
         try:
             answer = self.handle.extract.remote(payload, name, request_id).result(timeout_s=self.timeout_s)
-        except BackPressureError:
-            return self._failed(request_id, name, ErrorClass.TIMEOUT, "every router replica is full", started)
         except (exceptions.RayActorError, exceptions.ActorUnavailableError) as exc:
             message = f"the router replica died or was lost while routing this document: {type(exc).__name__}"
             return self._failed(request_id, name, ErrorClass.WORKER_CRASHED, message, started)

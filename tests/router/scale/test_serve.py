@@ -51,3 +51,9 @@ def test_two_replicas_answer_and_a_killed_one_gives_classified_503s_only_until_i
         assert {(b["status"], b["error"]["error_class"]) for b in failures} == {("failed", "worker_crashed")}
         assert len(replica_pids() - {victim}) == 2  # replaced
         assert [code for code, _ in pool.map(post, range(6))] == [200] * 6
+
+        with ThreadPoolExecutor(12) as crowd:  # more than the replicas' slots and the app's queue
+            crowded = list(crowd.map(post, range(12)))
+        refused = [body for code, body in crowded if code == 503]
+        assert refused and all(body["error"]["code"] == "overloaded" for body in refused)
+        assert all(code in (200, 503) for code, _ in crowded)
