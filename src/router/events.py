@@ -323,6 +323,28 @@ EVENTS: tuple[Event, ...] = (
             F("exception", "string", "The traceback.", False),
         ),
     ),
+    Event(
+        "batch.rerun",
+        "batch",
+        "On a Ray cluster: a document is routed again, alone, because a router process died while it was in "
+        "flight (an actor or node lost, or the document itself crashed the process).",
+        (
+            _REQUEST,
+            F("key", "string", "The sha256 of the input's bytes (or path:... when it cannot be read)."),
+            F("crashes", "integer", "How many times a router process died with this document in flight."),
+        ),
+    ),
+    Event(
+        "batch.gave_up",
+        "batch",
+        "On a Ray cluster: a document crashed the router process too many times; it gets a failed line "
+        "(worker_crashed) and is not routed again.",
+        (
+            _REQUEST,
+            F("key", "string", "The sha256 of the input's bytes (or path:... when it cannot be read)."),
+            F("crashes", "integer", "How many times a router process died with this document in flight."),
+        ),
+    ),
     # Worker supervision (router.workers): the router's process logs these about its workers.
     Event(
         "worker.starting",

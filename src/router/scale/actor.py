@@ -54,6 +54,7 @@ class RouterActor:
         if warm:
             self.router.warm_up()
         self.max_bytes = policy.limits.max_bytes
+        self.log = logs.get_logger()
         self.threads = ThreadPoolExecutor(self.router.parallelism(), thread_name_prefix="route")
         _announce(self.out_dir, self.place)
 
@@ -66,7 +67,7 @@ class RouterActor:
                 records[name] = self._crashed(name, crashes)
                 self.ledger.finish(name)
             elif crashes:
-                records[name] = self._route(name)
+                records[name] = self._route(name, crashes)
         rest = [name for name in inputs if name not in records]
         records.update(zip(rest, self.threads.map(self._route, rest), strict=True))
         lines = [records[name] for name in inputs]
@@ -76,10 +77,12 @@ class RouterActor:
             "summary": [json.dumps({k: line.get(k) for k in SUMMARY_FIELDS}) for line in lines],
         }
 
-    def _route(self, name: str) -> dict[str, Any]:
+    def _route(self, name: str, crashes: int = 0) -> dict[str, Any]:
         data, key = _read(Path(name), self.max_bytes)
         self.ledger.begin(name)
         request_id = uuid.uuid4().hex
+        if crashes:
+            self.log.warning("batch.rerun", request_id=request_id, key=key, crashes=crashes)
         started = time.monotonic()
         try:
             result = self.router.extract(data if data is not None else name, name=name, request_id=request_id)
@@ -90,8 +93,10 @@ class RouterActor:
 
     def _crashed(self, name: str, crashes: int) -> dict[str, Any]:
         message = f"the router process died {crashes} times while routing this document; not tried again"
-        result = self._failed(name, uuid.uuid4().hex, ErrorClass.WORKER_CRASHED, message, time.monotonic())
-        return {"input": name, "key": _read(Path(name), self.max_bytes)[1], **result.model_dump(mode="json")}
+        request_id, key = uuid.uuid4().hex, _read(Path(name), self.max_bytes)[1]
+        self.log.error("batch.gave_up", request_id=request_id, key=key, crashes=crashes)
+        result = self._failed(name, request_id, ErrorClass.WORKER_CRASHED, message, time.monotonic())
+        return {"input": name, "key": key, **result.model_dump(mode="json")}
 
     def _failed(self, name: str, request_id: str, error: ErrorClass, message: str, started: float) -> Result:
         return Result(

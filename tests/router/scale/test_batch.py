@@ -82,7 +82,7 @@ def test_a_document_that_kills_the_router_process_gets_one_failed_line_and_the_r
     docs = images(tmp_path / "docs", 24)
     poison = docs[9]
     policy = slow_policy(0.01, triggers={sha256(poison): "exit"})
-    settings = ClusterSettings(address=ray_cluster.address, routers=1, batch_size=8)
+    settings = ClusterSettings(address=ray_cluster.address, routers=1, batch_size=8, log_dir=tmp_path / "logs")
 
     summary = run_cluster_batch(docs, tmp_path / "out", policy, settings)
 
@@ -91,6 +91,10 @@ def test_a_document_that_kills_the_router_process_gets_one_failed_line_and_the_r
     failed = [r for r in _records(tmp_path / "out") if r["status"] == "failed"]
     assert [os.path.realpath(r["input"]) for r in failed] == [os.path.realpath(poison)]
     assert len(actors(tmp_path / "out")) == 3  # crashed twice (alone the second time), then given up
+    events = [json.loads(line) for log in (tmp_path / "logs").glob("*.jsonl") for line in log.read_text().splitlines()]
+    gave_up = [e for e in events if e["event"] == "batch.gave_up"]
+    assert [(e["key"], e["crashes"]) for e in gave_up] == [(sha256(poison), 2)]
+    assert {e["key"] for e in events if e["event"] == "batch.rerun"} >= {sha256(poison)}  # re-runs are named
 
 
 def test_a_driver_killed_mid_run_then_rerun_gives_exactly_one_line_per_input(ray_cluster, tmp_path):
