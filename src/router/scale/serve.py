@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -160,7 +161,11 @@ class RemoteRouter:
         from ray import serve
 
         self._asker.shutdown(wait=False)
-        serve.delete(DEPLOYMENT)
+        # The replicas finish their requests first; a cluster already gone (Ctrl-C reaches a local
+        # cluster's processes too) must not hold the exit forever.
+        stopping = threading.Thread(target=serve.delete, args=(DEPLOYMENT,), name="serve-delete", daemon=True)
+        stopping.start()
+        stopping.join(self.timeout_s)
 
     def _failed(self, request_id: str, name: str | None, error: ErrorClass, message: str, started: float) -> Result:
         return Result(
