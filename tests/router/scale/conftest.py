@@ -18,12 +18,11 @@ from pathlib import Path
 import psutil
 import pytest
 
-# Read by Ray when it is imported, so set before: for every Ray process this session starts.
+# Read by Ray when it is imported, so set before any test imports it: for every Ray process this session starts.
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-ray = pytest.importorskip("ray", reason="needs the ray extra: pip install 'docroute[ray]'")
 
-from tests.router.surfaces_kit import ROOT  # noqa: E402
+from tests.router.surfaces_kit import ROOT
 
 
 @dataclass
@@ -35,6 +34,7 @@ class LocalCluster:
 
 @pytest.fixture(scope="session")
 def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    ray = pytest.importorskip("ray", reason="needs the ray extra: pip install 'docroute[ray]'")
     from ray.cluster_utils import Cluster
 
     base = tmp_path_factory.mktemp("rc")

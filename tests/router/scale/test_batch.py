@@ -15,6 +15,8 @@ import pytest
 
 from router.drill.policies import drill_policy
 from router.events import validate
+from router.forensics.incidents import incident_report
+from router.forensics.reader import read_logs
 from router.scale.batch import ClusterSettings, run_cluster_batch
 from tests.router.scale.kit import (
     actors,
@@ -95,6 +97,10 @@ def test_a_document_that_kills_the_router_process_gets_one_failed_line_and_the_r
     gave_up = [e for e in events if e["event"] == "batch.gave_up"]
     assert [(e["key"], e["crashes"]) for e in gave_up] == [(sha256(poison), 2)]
     assert {e["key"] for e in events if e["event"] == "batch.rerun"} >= {sha256(poison)}  # re-runs are named
+
+    report = incident_report(read_logs(sorted((tmp_path / "logs").glob("*.jsonl"))))
+    assert report["window"]["routers"] == 3 and len(report["window"]["hosts"]) == 1  # three router processes
+    assert {(r["event"], r["detail"]["key"]) for r in report["reruns"]} >= {("batch.gave_up", sha256(poison))}
 
 
 def test_a_driver_killed_mid_run_then_rerun_gives_exactly_one_line_per_input(ray_cluster, tmp_path):
