@@ -67,9 +67,12 @@ class RouterReplica:
         return self.place
 
     async def check_health(self) -> None:
-        """Raise (Serve then replaces this replica) only after the model tiers were unusable for long."""
-        models = [t for t in self.router.status().values() if t["unavailable"] is None and t["backend"] != "ocr_rules"]
-        usable = not models or any(can_answer(t) or t["state"] in RECOVERING for t in models)
+        """Raise (Serve then replaces this replica) only after the model tiers (those in worker processes,
+        that can run here) were unusable for long."""
+        in_workers = {t.name for t in self.router.policy.tiers if t.effective_isolation == "process"}
+        status = self.router.status()
+        models = [status[name] for name in in_workers if status[name]["unavailable"] is None]
+        usable = not models or any(_usable(t) for t in models)
         now = time.monotonic()
         if usable:
             self.unusable_since = None
@@ -82,6 +85,12 @@ class RouterReplica:
         router = getattr(self, "router", None)
         if router is not None:
             router.close()
+
+
+def _usable(tier: dict[str, Any]) -> bool:
+    """Answering, or on its way back from an ordinary recycle (a tier that keeps failing to start
+    opens its breaker: that is not on its way back)."""
+    return can_answer(tier) or (tier["state"] in RECOVERING and tier["breaker"] == "closed")
 
 
 def deploy(
