@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -54,8 +55,6 @@ def run_cluster_batch(
     progress: Progress | None = None,
 ) -> Summary:
     """Route every input without a line in ``out_dir`` on the cluster; return what happened."""
-    import time
-
     stop = stop or StopFlag()
     progress = progress or NoProgress()
     started = time.monotonic()

@@ -55,6 +55,7 @@ def batch(
         address=address, routers=routers, gpus_per_router=gpus_per_router, log_dir=log_json, warm=warm
     )
     connect(address)
+    _quiet_ray_data()
     stop = StopFlag()
     bar = make_progress(progress, len(paths))
     try:
@@ -90,3 +91,12 @@ def service(
     remote = deploy(policy, replicas=routers, gpus_per_router=gpus_per_router, log_dir=log_dir)
     capped = dataclasses.replace(settings, max_in_flight=min(settings.max_in_flight, remote.parallelism()))
     return create_app(lambda: remote, capped)
+
+
+def _quiet_ray_data() -> None:
+    """The command's own progress and summary say it, once (this process is the command's own)."""
+    import ray.data
+
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    context.print_on_execution_start = False
