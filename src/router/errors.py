@@ -26,7 +26,6 @@ from typing import Any
 
 from router.traits import TRAITS, ErrorClass, Traits, classes_where, http_status, traits
 
-
 #: A view of the traits table: classes after which the process that raised them must not serve again.
 PROCESS_POISONING: frozenset[ErrorClass] = classes_where("poisons_process")
 
@@ -165,6 +164,7 @@ class Failure:
 Classification = Failure
 
 __all__ = [
+    "PROCESS_POISONING",
     "TRAITS",
     "AttemptError",
     "BadInputError",
@@ -173,7 +173,6 @@ __all__ = [
     "ErrorClass",
     "ErrorInfo",
     "Failure",
-    "PROCESS_POISONING",
     "PolicyError",
     "RouterClosedError",
     "Traits",

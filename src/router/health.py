@@ -35,7 +35,7 @@ class Health:
                 self.breaker.record_content(document, False, probe=probe)
             return
         meaning = traits(error_class)
-        if error_class is ErrorClass.UNAVAILABLE:
+        if meaning.fault == "neither":  # the tier cannot run on this machine: no use trying again
             self.unavailable = message.splitlines()[0][:300] if message.strip() else "unavailable"
         if meaning.quarantines and document and self.quarantine_s > 0:
             self._quarantine_document(document)

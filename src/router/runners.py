@@ -1,7 +1,8 @@
 """Runners carry out a tier's attempts: in the router's process (inline) or in worker processes.
 
 This is the one boundary where a backend's exceptions become data: whatever a backend raises comes
-out of ``run`` as an ``AttemptError`` carrying a ``Failure``, classified once, here. Worker processes live in ``router.workers``.
+out of ``run`` as an ``AttemptError`` carrying a ``Failure``, classified once, here. Worker
+processes live in ``router.workers``.
 """
 
 from __future__ import annotations

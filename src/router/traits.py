@@ -62,6 +62,7 @@ class Traits:
 
 C = ErrorClass
 
+
 def _tier_fault(
     *,
     poisons: bool,
@@ -138,7 +139,7 @@ _TABLE: dict[ErrorClass, Traits] = {
 }
 
 #: The table, read-only.
-TRAITS: MappingProxyType[ErrorClass, Traits] = MappingProxyType(_TABLE)
+TRAITS: MappingProxyType[ErrorClass, Traits] = MappingProxyType({c: _TABLE[c] for c in ErrorClass})
 
 
 def traits(error_class: ErrorClass | str) -> Traits:
