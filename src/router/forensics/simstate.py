@@ -4,8 +4,8 @@ and how far its workers' history has drifted from the recorded one.
 Each tier's health is the router's own ``Health`` (breaker, quarantines, availability) on a
 simulated clock, and what an outcome does to it is decided there, by the traits table: replay
 decides exactly as the router does. Worker start-up and recycling are not simulated: where the
-replayed history of a tier matches the recording, its recorded state is used; where it drifted (a worker would be recycled
-that was not, recently enough to matter), the state is unknown.
+replayed history of a tier matches the recording, its recorded state is used; where it drifted
+(a worker would be recycled that was not, recently enough to matter), the state is unknown.
 """
 
 from __future__ import annotations
