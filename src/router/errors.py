@@ -5,7 +5,7 @@ Exceptions the library raises to its callers::
     DocrouteError
     ├── PolicyError          a policy file is invalid: file, field path, what was expected
     ├── BadInputError        a document cannot be read: which input, what is wrong with it
-    ├── AttemptError         one tier attempt failed; carries the failure as plain data (ErrorInfo)
+    ├── AttemptError         one tier attempt failed; carries it as data (a classified Failure)
     └── RouterClosedError    the router was used after close()
 
 Failures inside a tier (an exception in a backend, a dead or hung worker) never cross the router as
@@ -159,16 +159,11 @@ class Failure:
     def traits(self) -> Traits:
         return traits(self.error_class)
 
-
-#: The old name of ``Failure``.
-Classification = Failure
-
 __all__ = [
     "PROCESS_POISONING",
     "TRAITS",
     "AttemptError",
     "BadInputError",
-    "Classification",
     "DocrouteError",
     "ErrorClass",
     "ErrorInfo",
