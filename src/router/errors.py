@@ -159,6 +159,7 @@ class Failure:
     def traits(self) -> Traits:
         return traits(self.error_class)
 
+
 __all__ = [
     "PROCESS_POISONING",
     "TRAITS",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -97,7 +95,4 @@ def test_the_policy_reference_lists_every_trait_of_every_class():
     for error_class, meaning in traits.TRAITS.items():
         row = next(line for line in section.splitlines() if line.startswith(f"| `{error_class.value}` |"))
         assert f"| {meaning.fault} |" in row and f"| {meaning.http_status} |" in row
-    check = subprocess.run(
-        [sys.executable, "scripts/policy_reference.py", "--check"], cwd=ROOT, capture_output=True, text=True
-    )
-    assert check.returncode == 0, check.stdout + check.stderr
+    # that the rendered table is current is tests/test_docs.py's check
