@@ -6,12 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from router import errors, traits
+from backends.schema import ReceiptFields
+from router import errors, quality, traits
 from router.breaker import Breaker
-from router.errors import PROCESS_POISONING, ErrorClass, Failure
+from router.errors import PROCESS_POISONING, AttemptError, ErrorClass, ErrorInfo, Failure
 from router.forensics.lint import possible_classes
 from router.health import Health
-from router.policy import BreakerPolicy, RetryPolicy, TierPolicy, policy_from_dict
+from router.policy import BreakerPolicy, QualityGate, RetryPolicy, TierPolicy, policy_from_dict
+from router.signatures import SIGNATURES
 from tests.router.fakes import FakeClock
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,3 +98,13 @@ def test_the_policy_reference_lists_every_trait_of_every_class():
         row = next(line for line in section.splitlines() if line.startswith(f"| `{error_class.value}` |"))
         assert f"| {meaning.fault} |" in row and f"| {meaning.http_status} |" in row
     # that the rendered table is current is tests/test_docs.py's check
+
+
+def test_the_routers_own_failures_are_born_with_their_class_and_foreign_ones_classified_once():
+    rejected = quality.check(ReceiptFields(merchant="ACME"), QualityGate())
+    assert rejected is not None and (rejected.error_class, rejected.signature) == ("invalid_output", "quality_gate")
+    assert "quality_gate" not in {s.name for s in SIGNATURES}  # no name to match: born with its class
+    own = AttemptError(Failure.own(ErrorClass.TIMEOUT, "attempt_timeout", "took 9.0s, limit 5.0s"))
+    assert own.failure.error_class is ErrorClass.TIMEOUT
+    foreign = AttemptError(ErrorInfo("RuntimeError", "CUDA error: device-side assert triggered"))
+    assert (foreign.failure.error_class, foreign.failure.signature) == ("sticky_cuda", "cuda_device_assert")
