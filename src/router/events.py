@@ -295,6 +295,7 @@ EVENTS: tuple[Event, ...] = (
             F("inputs", "integer", "Inputs found."),
             F("processed", "integer", "Inputs that got their line in this run."),
             F("already_done", "integer", "Inputs skipped: their line was already in the output."),
+            F("retried", "integer", "Inputs read again: their line had failed for a passing reason.", False),
             F("abandoned", "integer", "Inputs in flight when a second signal or the grace period ended the run."),
             F("interrupted_by", "string?", "SIGINT or SIGTERM; null when the run completed."),
             F("by_status", "object", "Lines written in this run by status."),
@@ -310,6 +311,12 @@ EVENTS: tuple[Event, ...] = (
         "batch",
         "The output's last line was torn (a crash mid-write) and was cut off; its input is read again.",
         (F("path", "string", "The output file."), F("cut_bytes", "integer", "Bytes removed.")),
+    ),
+    Event(
+        "batch.output_compacted",
+        "batch",
+        "The output was rewritten (temporary file, fsync, rename) without the lines that retries replaced.",
+        (F("path", "string", "The output file."), F("superseded_lines", "integer", "Lines removed.")),
     ),
     Event(
         "batch.extract_crashed",
