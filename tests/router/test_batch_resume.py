@@ -128,7 +128,7 @@ def test_the_cli_refuses_a_second_batch_on_the_same_output_with_one_line(tmp_pat
 
 def test_a_folder_walk_gives_dangling_links_and_fifos_their_lines(tmp_path):
     folder = tmp_path / "in"
-    [doc] = images(folder, 1)
+    images(folder, 1)
     (folder / "dangling.png").symlink_to(folder / "nowhere.png")
     os.mkfifo(folder / "pipe.jpg")
     (folder / "sub.png").mkdir()  # a folder named like a document is walked, not an input

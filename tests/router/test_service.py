@@ -85,7 +85,7 @@ def test_an_upload_is_extracted_and_health_and_readiness_answer(tmp_path, receip
 
 
 def test_a_bad_document_is_422_and_every_tier_failing_is_503_both_with_a_classified_error(tmp_path, receipt):
-    failing = tier("a", backend={"faults": {"garbage": 1.0}})
+    failing = tier("a", backend={"faults": {"cuda_oom": 1.0}})
     with serving(policy_file(tmp_path, failing)) as client:
         bad = client.post("/v1/extract", files={"file": ("notes.png", b"hello there", "image/png")})
         failed = upload(client, receipt)
@@ -93,7 +93,7 @@ def test_a_bad_document_is_422_and_every_tier_failing_is_503_both_with_a_classif
     assert bad.json()["error"]["error_class"] == "bad_input"
     assert "not an image or PDF" in bad.json()["error"]["message"]
     assert failed.status_code == 503
-    assert failed.json()["error"]["error_class"] == "invalid_output"
+    assert failed.json()["error"]["error_class"] == "cuda_oom"
 
 
 def test_the_token_is_required_on_extract_and_metrics_but_not_on_probes(tmp_path, receipt):

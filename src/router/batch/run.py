@@ -1,8 +1,9 @@
 """Running a batch: inputs in, exactly one output line per input, however the run ends.
 
 The main thread reads each input (hashing its bytes for the resume key), skips it if the output
-already holds a final line with its key (a retryable one is replaced: ``router.batch.sink``), and hands it to ``jobs`` daemon threads that call ``router.extract``; it
-alone writes lines, in the order results arrive. ``router.extract`` never raises for a document's
+already holds a final line with its key (a retryable one is replaced: ``router.batch.sink``), and
+hands it to ``jobs`` daemon threads that call ``router.extract``; it alone writes lines, in the
+order results arrive. ``router.extract`` never raises for a document's
 problems; anything else it raises still becomes a failed line (``unknown``), so no input is lost.
 
 Stopping (SIGINT, SIGTERM, or ``StopFlag.request``): no new input is started; the ones in flight

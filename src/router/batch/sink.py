@@ -47,7 +47,9 @@ class OutputBusyError(DocrouteError):
 
     def __init__(self, path: Path):
         self.path = path
-        super().__init__(f"{path} is being written by another batch (lock {lock_path(path)}); wait for it or use --wait")
+        super().__init__(
+            f"{path} is being written by another batch (lock {lock_path(path)}); wait for it or use --wait"
+        )
 
 
 def lock_path(path: Path) -> Path:
@@ -234,4 +236,3 @@ def read_records(path: Path) -> list[dict[str, Any]]:
     """The current line of each input, in file order (torn and superseded lines left out)."""
     superseded = _superseded(path)
     return [r for _, r in _lines(path) if r is not None and str(r.get("request_id")) not in superseded]
-

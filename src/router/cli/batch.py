@@ -62,7 +62,10 @@ def batch(
     except OutputBusyError as exc:
         typer.echo(f"docroute: {exc}", err=True)
         raise typer.Exit(2) from None
-    with sink, batch_run(loaded, total=len(paths), progress=mode, warm=warm, log_json=log_json, log_stderr=log_stderr) as run:
+    with (
+        sink,
+        batch_run(loaded, total=len(paths), progress=mode, warm=warm, log_json=log_json, log_stderr=log_stderr) as run,
+    ):
         jobs = jobs or run.router.parallelism()
         settings = BatchSettings(jobs=jobs, max_bytes=loaded.limits.max_bytes, grace_s=grace_s)
         summary = run_batch(run.router, paths, sink, settings, stop=run.stop, progress=run.progress)
