@@ -1,20 +1,17 @@
 """Which lines of a batch output a rerun leaves alone, and which inputs it reads again.
 
 A line is final when a tier answered (``ok``, ``degraded``), or when the failure is the document's
-own (it cannot be read, or it was read and no tier's answer passed validation): reading it again
-would give the same answer. Any other failure (no tier could run, breaker open, timeout, a worker
-that crashed, an unknown error) is passing, and a rerun retries that input. ``--retry-failed``
-retries the document failures too.
+own (``fault == "document"`` in ``router.traits``: it cannot be read, or it was read and no tier's
+answer passed validation): reading it again would give the same answer. Any other failure (no tier
+could run, breaker open, timeout, a worker that crashed, an unknown error) is passing, and a rerun
+retries that input. ``--retry-failed`` retries the document failures too.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from router.errors import ErrorClass
-
-#: Failures that are the document's fault: a retry would fail the same way.
-DOCUMENT_FAULTS = frozenset({ErrorClass.BAD_INPUT, ErrorClass.INVALID_OUTPUT})
+from router.traits import ErrorClass, traits
 
 
 def is_final(record: dict[str, Any], *, retry_failed: bool = False) -> bool:
@@ -23,5 +20,8 @@ def is_final(record: dict[str, Any], *, retry_failed: bool = False) -> bool:
         return True
     if retry_failed:
         return False
-    error = record.get("error") or {}
-    return error.get("error_class") in DOCUMENT_FAULTS
+    error_class = (record.get("error") or {}).get("error_class")
+    return error_class in _CLASSES and traits(error_class).fault == "document"
+
+
+_CLASSES = frozenset(c.value for c in ErrorClass)  # a line from another version may name another class

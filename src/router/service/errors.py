@@ -4,10 +4,10 @@ Every answer that is not a 200 carries ``{"error": {"code": ..., "message": ...}
 before any document is read gets that body alone (auth, size, shape, overload); a document that failed
 gets its ``Result``, whose ``error`` holds the same ``code`` (the error class) and ``message``.
 
-``status_for`` is the one place that turns an error class into an HTTP status: a failure of the
-document itself (it cannot be read, or it was read and no tier's answer passed validation) is 422, so
-a client does not retry it; any other failure (no tier could run now, timeout, crashed worker) is
-503, which invites a retry.
+``status_for`` is the one place in the service that turns an error class into an HTTP status; it
+reads the traits table (``router.traits``): a failure of the document itself (it cannot be read, or
+it was read and no tier's answer passed validation) is 422, so a client does not retry it; no tier
+able to answer now (none can run, timeout, crashed worker) is 503, which invites a retry.
 """
 
 from __future__ import annotations
@@ -16,10 +16,8 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
+from router import traits
 from router.errors import ErrorClass
-
-#: Failures that are the document's fault: retrying the same bytes fails the same way.
-DOCUMENT_FAULTS = frozenset({ErrorClass.BAD_INPUT, ErrorClass.INVALID_OUTPUT})
 
 #: The ``code`` of a refusal Starlette raises itself (routing, a malformed multipart body).
 CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 408: "request_timeout"}
@@ -30,7 +28,7 @@ CLIENT_CLOSED = 499
 
 def status_for(error_class: ErrorClass | None) -> int:
     """The HTTP status of a failed document of this class."""
-    return 422 if error_class in DOCUMENT_FAULTS else 503
+    return traits.http_status(error_class)
 
 
 def error_response(
