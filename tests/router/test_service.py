@@ -196,6 +196,19 @@ def test_readiness_is_503_when_no_tier_can_answer_and_names_each_tiers_state(tmp
     assert metric(text, "docroute_ready") == 0
 
 
+def test_an_open_breaker_on_the_last_tier_keeps_the_service_ready_because_that_tier_is_the_probe(tmp_path, receipt):
+    breaking = tier("only", backend={"faults": {"cuda_oom": 1.0}}, breaker={"failure_threshold": 2, "cooldown_s": 600})
+    with serving(policy_file(tmp_path, breaking)) as client:
+        codes = [upload(client, receipt).status_code for _ in range(3)]
+        ready = client.get("/readyz")
+        text = client.get("/metrics").text
+    assert codes == [503, 503, 503]  # tried each time (the probe), never refused unread
+    assert ready.json()["tiers"]["only"]["breaker"] == "open"
+    assert ready.status_code == 200
+    assert ready.json()["tiers"]["only"]["can_answer"] is True
+    assert metric(text, "docroute_ready") == 1
+
+
 def test_requests_are_served_concurrently_and_overload_is_503(tmp_path, receipt):
     slow = tier("a", workers=2, backend={"faults": {"slow": 1.0}, "slow_s": 1.0})
     settings = ServiceSettings(max_in_flight=2)
