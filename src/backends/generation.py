@@ -3,10 +3,8 @@
 The seed bug (transformers issue #34304): logits processors that index ``scores`` with prompt ids
 crash when a prompt id lies outside the lm_head. Mllama's image token id equals the lm_head size
 (128256), so on CUDA ``repetition_penalty`` becomes a device-side assert that poisons the process.
-Which parameters crash depends on the transformers version::
-
-    encoder_repetition_penalty, encoder_no_repeat_ngram_size   every version
-    repetition_penalty, no_repeat_ngram_size                   before 5.18 (later ones clamp ids)
+Which parameters crash on which transformers version, and which kinds are exposed, is stated once
+in ``backends.kinds``.
 
 ``plan_generation`` switches the crash-prone ones off, wherever they come from (the policy or the
 checkpoint's own ``generation_config.json``), and adds one ``VocabSafeRepetitionPenalty`` that
@@ -27,30 +25,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from packaging.version import Version
 from transformers import LogitsProcessor
 
 from backends.errors import IndexOutOfVocabulary
+from backends.kinds import NEUTRAL, unsafe_parameters
 from backends.options import GenerationOptions
 
-CLAMPED_SINCE = Version("5.18")
-ALWAYS_UNSAFE = ("encoder_repetition_penalty", "encoder_no_repeat_ngram_size")
-UNSAFE_BEFORE_CLAMP = ("repetition_penalty", "no_repeat_ngram_size")
-#: Values that switch each parameter off (``None`` would let the checkpoint's default back in).
-NEUTRAL: dict[str, float | int] = {
-    "repetition_penalty": 1.0,
-    "no_repeat_ngram_size": 0,
-    "encoder_repetition_penalty": 1.0,
-    "encoder_no_repeat_ngram_size": 0,
-}
 DEFAULT_PENALTY = 1.1
-
-
-def unsafe_parameters(transformers_version: str) -> tuple[str, ...]:
-    """The parameters that index logits with prompt ids unchecked in this transformers version."""
-    if Version(transformers_version).release < CLAMPED_SINCE.release:
-        return ALWAYS_UNSAFE + UNSAFE_BEFORE_CLAMP
-    return ALWAYS_UNSAFE
 
 
 class VocabSafeRepetitionPenalty(LogitsProcessor):
@@ -109,8 +90,9 @@ def plan_generation(
 ) -> GenerationPlan:
     """Replace each parameter in ``unsafe`` by a vocabulary-safe penalty; pass the rest through.
 
-    ``unsafe`` is ``unsafe_parameters(version)`` for a model whose prompts hold ids outside its
-    lm_head (Mllama), and empty for one whose prompt ids all lie inside it.
+    ``unsafe`` is what the kind's spec says (``BackendSpec.unsafe_generation``): the version's
+    ``unsafe_parameters`` for a model whose prompts hold ids outside its lm_head (Mllama), and
+    empty for one whose prompt ids all lie inside it.
     """
     kwargs = requested(options, checkpoint_defaults)
     replaced = [name for name in NEUTRAL if name in unsafe and _active(name, kwargs.get(name))]

@@ -16,12 +16,12 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from backends.options import BackendOptions
+from backends.kinds import KINDS, SPECS, BackendOptions, spec_for
 from backends.schema import FieldName
 from router.errors import ErrorClass, PolicyError
 
-#: Kinds that may touch CUDA and therefore run in a worker process unless told otherwise.
-GPU_KINDS = frozenset({"internvl3", "llama_vision", "ocr_llm"})
+#: Kinds that may touch CUDA (from their specs, ``backends.kinds``).
+GPU_KINDS = frozenset(spec.kind for spec in SPECS if spec.cuda)
 ALL_BUT_BAD_INPUT: list[ErrorClass] = [c for c in ErrorClass if c is not ErrorClass.BAD_INPUT]
 BUILTIN_POLICY_DIR = Path(__file__).resolve().parents[2] / "policies"
 
@@ -80,8 +80,12 @@ class TierPolicy(_Model):
     backend: BackendOptions = Field(description="The backend and its options; 'kind' selects it.")
     isolation: Literal["process", "inline"] | None = Field(
         None,
-        description="Run in worker processes or in the router's process. "
-        "Default: process for model kinds and 'faulty', inline for ocr_rules.",
+        description="Run in worker processes or in the router's process. Default: "
+        + "; ".join(
+            f"{isolation} for {', '.join(s.kind for s in SPECS if s.isolation == isolation)}"
+            for isolation in ("process", "inline")
+        )
+        + ".",
     )
     workers: int = Field(1, ge=1, le=64, description="Worker processes (or inline slots) for this tier.")
     preload: bool = Field(False, description="Start workers when the router starts, not on first use.")
@@ -108,7 +112,7 @@ class TierPolicy(_Model):
     def effective_isolation(self) -> Literal["process", "inline"]:
         if self.isolation is not None:
             return self.isolation
-        return "inline" if self.backend.kind == "ocr_rules" else "process"
+        return spec_for(self.backend.kind).isolation
 
 
 class InputLimits(_Model):
@@ -245,7 +249,7 @@ def _field_path(loc: tuple[Any, ...]) -> str:
     for item in loc:
         if isinstance(item, int) and not isinstance(item, bool):
             parts.append(f"[{item}]")
-        elif item in {"ocr_rules", "internvl3", "llama_vision", "ocr_llm", "faulty"} and parts:
+        elif item in KINDS and parts:
             continue  # the discriminator tag pydantic inserts, not a field the user wrote
         elif item == "[key]":
             parts.append(" (key)")  # pydantic's mark: the key above is wrong, not its value
@@ -259,4 +263,7 @@ def json_schema() -> dict[str, Any]:
     schema = Policy.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "docroute policy"
+    for spec in SPECS:  # what a kind does beyond its fields, from its spec
+        definition = schema["$defs"][spec.options.__name__]
+        definition["description"] = f"{definition.get('description', '').strip()}\n\n{spec.describe()}".strip()
     return schema

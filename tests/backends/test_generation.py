@@ -2,7 +2,7 @@
 
 The tiny Mllama has the real model's layout: ``<|image|>`` is the last token, its id equals the
 lm_head size, and the input embedding has 8 spare rows. The parameters that crash depend on the
-installed transformers version (``generation.unsafe_parameters``); each is tried raw.
+installed transformers version (``kinds.unsafe_parameters``); each is tried raw.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import torch
 import transformers
 from transformers import RepetitionPenaltyLogitsProcessor
 
-from backends import generation, prompts
+from backends import generation, kinds, prompts
 from backends.errors import IndexOutOfVocabulary
 from backends.llama_vision import LlamaVisionBackend
 from backends.options import GenerationOptions
@@ -58,17 +58,17 @@ def test_tiny_mllama_has_the_real_layout_image_token_id_equals_lm_head_rows(mlla
 @pytest.mark.parametrize(
     ("version", "unsafe"),
     [
-        ("4.45.2", generation.ALWAYS_UNSAFE + generation.UNSAFE_BEFORE_CLAMP),
-        ("5.17.0", generation.ALWAYS_UNSAFE + generation.UNSAFE_BEFORE_CLAMP),
-        ("5.18.0", generation.ALWAYS_UNSAFE),
-        ("5.24.0", generation.ALWAYS_UNSAFE),
+        ("4.45.2", kinds.ALWAYS_UNSAFE + kinds.UNSAFE_BEFORE_CLAMP),
+        ("5.17.0", kinds.ALWAYS_UNSAFE + kinds.UNSAFE_BEFORE_CLAMP),
+        ("5.18.0", kinds.ALWAYS_UNSAFE),
+        ("5.24.0", kinds.ALWAYS_UNSAFE),
     ],
 )
 def test_which_parameters_crash_depends_on_the_transformers_version(version, unsafe):
-    assert generation.unsafe_parameters(version) == unsafe
+    assert kinds.unsafe_parameters(version) == unsafe
 
 
-@pytest.mark.parametrize("name", generation.unsafe_parameters(INSTALLED))
+@pytest.mark.parametrize("name", kinds.unsafe_parameters(INSTALLED))
 def test_seed_bug_raw_parameter_raises_the_out_of_range_error_on_cpu(mllama, mllama_inputs, name):
     """Raw, each crash-prone parameter makes a logits processor index the logits at the image id."""
     lm_head_rows = generation.model_vocab_sizes(mllama.model)[1]
@@ -80,7 +80,7 @@ def test_seed_bug_raw_parameter_raises_the_out_of_range_error_on_cpu(mllama, mll
     assert classify(ErrorInfo.from_exception(caught.value)).error_class is ErrorClass.BAD_INDEX
 
 
-@pytest.mark.parametrize("name", generation.unsafe_parameters(INSTALLED))
+@pytest.mark.parametrize("name", kinds.unsafe_parameters(INSTALLED))
 def test_preflight_check_turns_the_raw_parameter_into_index_out_of_vocabulary(mllama, mllama_inputs, name):
     raw = generation.plan_generation(
         GenerationOptions(**{name: RAW_VALUES[name]}), unsafe=(), transformers_version=INSTALLED
@@ -106,9 +106,9 @@ def test_preflight_check_rejects_an_input_id_outside_the_embedding(mllama, mllam
 def test_safe_plan_replaces_every_unsafe_parameter_and_generates(mllama, mllama_inputs):
     options = GenerationOptions(max_new_tokens=8, **RAW_VALUES)
     plan = generation.plan_generation(
-        options, unsafe=generation.unsafe_parameters(INSTALLED), transformers_version=INSTALLED
+        options, unsafe=kinds.unsafe_parameters(INSTALLED), transformers_version=INSTALLED
     )
-    assert plan.replaced == list(generation.unsafe_parameters(INSTALLED))
+    assert plan.replaced == list(kinds.unsafe_parameters(INSTALLED))
     assert plan.indexing == []
     assert all(plan.kwargs[name] == generation.NEUTRAL[name] for name in plan.replaced)
     if "repetition_penalty" in plan.replaced:  # transformers < 5.18
@@ -127,7 +127,7 @@ def test_repetition_control_still_applies_after_the_replacement(mllama, mllama_i
     for penalty in (None, 1.5):
         plan = generation.plan_generation(
             GenerationOptions(max_new_tokens=n, encoder_repetition_penalty=penalty),
-            unsafe=generation.unsafe_parameters(INSTALLED),
+            unsafe=kinds.unsafe_parameters(INSTALLED),
             transformers_version=INSTALLED,
         )
         with torch.inference_mode():
@@ -170,7 +170,7 @@ def test_checkpoint_defaults_that_crash_are_replaced_too():
     defaults = transformers.GenerationConfig(repetition_penalty=1.2)
     plan = generation.plan_generation(
         GenerationOptions(),
-        unsafe=generation.unsafe_parameters("5.17.0"),
+        unsafe=kinds.unsafe_parameters("5.17.0"),
         transformers_version="5.17.0",
         checkpoint_defaults=defaults,
     )
@@ -182,13 +182,13 @@ def test_checkpoint_defaults_that_crash_are_replaced_too():
 def test_replaced_encoder_penalty_keeps_its_strength_and_is_not_doubled():
     alone = generation.plan_generation(
         GenerationOptions(encoder_repetition_penalty=1.4),
-        unsafe=generation.ALWAYS_UNSAFE,
+        unsafe=kinds.ALWAYS_UNSAFE,
         transformers_version="5.24.0",
     )
     assert [p.penalty for p in alone.processors] == [1.4]
     with_native = generation.plan_generation(
         GenerationOptions(encoder_repetition_penalty=1.4, repetition_penalty=1.2),
-        unsafe=generation.ALWAYS_UNSAFE,
+        unsafe=kinds.ALWAYS_UNSAFE,
         transformers_version="5.24.0",
     )
     assert with_native.processors == [] and with_native.kwargs["repetition_penalty"] == 1.2
@@ -197,7 +197,7 @@ def test_replaced_encoder_penalty_keeps_its_strength_and_is_not_doubled():
 def test_ngram_sizes_alone_get_the_default_penalty():
     plan = generation.plan_generation(
         GenerationOptions(encoder_no_repeat_ngram_size=3),
-        unsafe=generation.ALWAYS_UNSAFE,
+        unsafe=kinds.ALWAYS_UNSAFE,
         transformers_version="5.24.0",
     )
     assert plan.replaced == ["encoder_no_repeat_ngram_size"]
@@ -208,7 +208,7 @@ def test_ngram_sizes_alone_get_the_default_penalty():
 def test_safe_parameters_pass_through_unchanged():
     plan = generation.plan_generation(
         GenerationOptions(repetition_penalty=1.1, no_repeat_ngram_size=4),
-        unsafe=generation.unsafe_parameters("5.24.0"),
+        unsafe=kinds.unsafe_parameters("5.24.0"),
         transformers_version="5.24.0",
     )
     assert (plan.replaced, plan.processors, plan.indexing) == ([], [], [])
