@@ -121,7 +121,19 @@ class InputLimits(_Model):
 
     max_bytes: int = Field(50 * 2**20, gt=0, description="Largest input file, in bytes.")
     max_pixels: int = Field(40_000_000, gt=0, description="Largest page, in pixels (larger is a decompression bomb).")
-    max_pages: int = Field(20, ge=1, description="Most pages of a PDF that are read.")
+    max_pages: int = Field(
+        20,
+        ge=1,
+        description="Most pages of a document (PDF or multi-page TIFF) that are read. A longer one is read "
+        "in part: its first max_pages - 1 pages and its last (where an invoice's total is); the result's "
+        "document.pages_read and document.pages_total say which.",
+    )
+    max_document_pages: int = Field(
+        200,
+        ge=1,
+        description="A document with more pages than this is refused as bad_input without reading any: "
+        "no receipt or invoice is that long, and counting is all it costs.",
+    )
     pdf_dpi: int = Field(200, ge=50, le=600, description="Resolution PDF pages are rendered at.")
     decode_max_side_px: int = Field(
         3000,
