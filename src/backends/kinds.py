@@ -38,7 +38,10 @@ NEUTRAL: dict[str, float | int] = {
 }
 Verdict = Literal["passed", "replaced"]
 Isolation = Literal["process", "inline"]
-REPLACEMENT = "a vocabulary-safe repetition penalty that skips ids outside the logits"
+REPLACEMENT = (
+    "its own transformers processor on scores padded past the lm_head instead, so it still does what it says "
+    "without reading outside the logits"
+)
 
 
 def version_tuple(version: str) -> tuple[int, ...]:
@@ -82,9 +85,9 @@ class GenerationSpec:
         return (
             f"{self.why}, so {', '.join(ALWAYS_UNSAFE)} (and, before transformers "
             f"{'.'.join(map(str, CLAMPED_SINCE))}, {', '.join(UNSAFE_BEFORE_CLAMP)}) would index the logits "
-            f"outside their range (a device-side assert on CUDA): the backend switches them off, also when the "
-            f"checkpoint's generation_config sets them, and applies {REPLACEMENT} instead; the answer's meta "
-            "lists them as generation_replaced."
+            f"outside their range (a device-side assert on CUDA): the backend takes each out of generate's "
+            f"arguments, also when the checkpoint's generation_config sets it, and applies {REPLACEMENT}; the "
+            "answer's meta lists them as generation_replaced."
         )
 
 

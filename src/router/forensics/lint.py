@@ -254,31 +254,30 @@ def _generation(policy: Policy, transformers: str | None) -> Iterator[Finding]:
 
 
 def _replaced(tier: TierPolicy, where: str, transformers: str | None) -> Iterator[Finding]:
-    """Parameters the kind's backend will switch off and replace (its spec's verdict), so the model
-    does not get what the policy asks for."""
+    """Parameters the kind's backend takes out of generate's arguments and applies vocabulary-safely
+    (its spec's verdict): they work as asked, through a slower path the author should know of."""
     spec = spec_for(tier.backend.kind)
     generation: Any = getattr(tier.backend, "generation", None)
     if spec.generation is None or generation is None:
         return
     for name in RISKY_GENERATION:
         value = getattr(generation, name)
-        if value is None or value == NEUTRAL[name]:
+        if value is None or value == NEUTRAL[name] or spec.generation.verdict(name, transformers) == "passed":
             continue
-        if spec.generation.verdict(name, transformers) == "replaced":
-            on = f"with transformers {transformers}" if transformers else "(transformers not installed: worst case)"
-            fix = (
-                f"upgrade transformers to {'.'.join(map(str, CLAMPED_SINCE))}+ to keep it"
-                if name in UNSAFE_BEFORE_CLAMP
-                else "remove it"
-            )
-            yield Finding(
-                "generation-replaced",
-                "warning",
-                f"{where}.{name}",
-                f"{on}, {name} on {spec.kind} would index the logits at a prompt id outside the lm_head "
-                f"({spec.generation.why}): a device-side assert on CUDA (transformers issue 34304). The backend "
-                f"switches it off and applies a vocabulary-safe repetition penalty instead: {fix}",
-            )
+        on = f"with transformers {transformers}" if transformers else "(transformers not installed: worst case)"
+        native = (
+            f"; transformers {'.'.join(map(str, CLAMPED_SINCE))}+ runs it natively"
+            if name in UNSAFE_BEFORE_CLAMP
+            else ""
+        )
+        yield Finding(
+            "generation-replaced",
+            "info",
+            f"{where}.{name}",
+            f"{on}, {name} on {spec.kind} would index the logits at a prompt id outside the lm_head "
+            f"({spec.generation.why}): a device-side assert on CUDA (transformers issue 34304). The backend applies "
+            f"it vocabulary-safely instead (its own processor on padded scores){native}",
+        )
 
 
 def _path_key(path: str) -> tuple[int, str]:

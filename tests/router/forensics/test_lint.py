@@ -78,7 +78,7 @@ def test_a_sound_policy_has_no_findings():
         ),
         (
             chain({"name": "a", "backend": VISION | {"generation": {"encoder_repetition_penalty": 1.2}}}, RULES),
-            ("generation-replaced", "warning", "tiers[0].backend.generation.encoder_repetition_penalty"),
+            ("generation-replaced", "info", "tiers[0].backend.generation.encoder_repetition_penalty"),
         ),
         (
             chain({"name": "a", "backend": VISION, "isolation": "inline"}, RULES),
@@ -102,9 +102,9 @@ def test_each_rule_names_the_field(policy, expected):
 def test_repetition_penalty_on_llama_vision_depends_on_the_installed_transformers():
     policy = chain({"name": "a", "backend": VISION | {"generation": {"repetition_penalty": 1.1}}}, RULES)
     path = "tiers[0].backend.generation.repetition_penalty"
-    assert ("generation-replaced", "warning", path) in findings(policy, transformers="4.46.3")
+    assert ("generation-replaced", "info", path) in findings(policy, transformers="4.46.3")
     assert not any(rule == "generation-replaced" for rule, _, _ in findings(policy, transformers="5.18.0"))
-    assert ("generation-replaced", "warning", path) in findings(policy, transformers=None)  # worst case
+    assert ("generation-replaced", "info", path) in findings(policy, transformers=None)  # worst case
 
 
 MODEL_KINDS = [spec for spec in SPECS if spec.generation is not None]
@@ -115,10 +115,10 @@ MODEL_KINDS = [spec for spec in SPECS if spec.generation is not None]
 @pytest.mark.parametrize("name", RISKY_GENERATION)
 def test_lint_says_what_the_kinds_spec_says_about_each_generation_parameter(spec, version, name):
     """Encoder penalties on internvl3 pass through (its image ids lie inside the lm_head): no finding.
-    On llama_vision they are replaced: a warning. The verdict comes from the spec, not from lint."""
+    On llama_vision they are applied vocabulary-safely: an info. The verdict comes from the spec, not from lint."""
     backend = {"kind": spec.kind, "model": "/models/m", "device": "cuda", "generation": {name: 2}}
     path = f"tiers[0].backend.generation.{name}"
-    flagged = ("generation-replaced", "warning", path) in findings(
+    flagged = ("generation-replaced", "info", path) in findings(
         chain({"name": "m", "backend": backend}, RULES), transformers=version
     )
     assert flagged == (spec.generation.verdict(name, version) == "replaced")
