@@ -1,8 +1,10 @@
 """The policy file: which tiers answer, in what order, and what happens when they fail.
 
-A policy is YAML read with ``yaml.safe_load`` and validated into frozen pydantic models that forbid
-unknown keys. A bad policy raises ``PolicyError`` listing every problem with the file, the field
-path (``tiers[1].retry.attempts``) and what was expected. See docs/policy.md for the reference.
+A policy is YAML read with ``yaml.safe_load``'s semantics (``router.policyfile``: lines recorded,
+duplicate keys refused, limits) and validated into frozen pydantic models that forbid unknown keys.
+A bad policy raises ``PolicyError`` listing every problem with the file, the line, the field path
+(``tiers[1].retry.attempts``), what was expected, and the closest valid key for a typo. See
+docs/policy.md for the reference.
 """
 
 from __future__ import annotations
@@ -19,7 +21,16 @@ from backends.kinds import SPECS, BackendOptions, spec_for
 from backends.schema import FieldName
 from router.errors import ErrorClass, PolicyError
 from router.policyerrors import describe_error
-from router.policyfile import MAX_TEXT_CHARS, MAX_TIERS, TOO_DEEP, ParsedYaml, PolicyYamlError, read_yaml
+from router.policyfile import (
+    MAX_POLICY_BYTES,
+    MAX_TEXT_CHARS,
+    MAX_TIERS,
+    TOO_DEEP,
+    ParsedYaml,
+    PolicyYamlError,
+    read_yaml,
+    too_big,
+)
 
 #: Kinds that may touch CUDA (from their specs, ``backends.kinds``).
 GPU_KINDS = frozenset(spec.kind for spec in SPECS if spec.cuda)
@@ -238,6 +249,8 @@ def load_policy(name_or_path: str | os.PathLike[str]) -> Policy:
     """Read and validate a policy file (or a built-in policy by name)."""
     path = resolve_policy_path(name_or_path)
     try:
+        if path.is_file() and (size := path.stat().st_size) > MAX_POLICY_BYTES:  # never read into memory
+            raise PolicyError(str(path), [too_big(size)])
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise PolicyError(str(path), [_not_found(name_or_path)]) from None

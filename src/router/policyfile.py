@@ -70,7 +70,7 @@ def read_yaml(text: str, source: str) -> ParsedYaml:
     """Parse ``text`` (named ``source`` in messages); raise ``PolicyYamlError`` for what cannot be one."""
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > MAX_POLICY_BYTES:
-        raise PolicyYamlError([f"<file>: {size} bytes, over the limit of {MAX_POLICY_BYTES} for a policy file"])
+        raise PolicyYamlError([too_big(size)])
     loader = PolicyLoader(text)
     loader.name = source  # marks name the file, not "<unicode string>"
     try:
@@ -90,6 +90,10 @@ def read_yaml(text: str, source: str) -> ParsedYaml:
         raise PolicyYamlError([TOO_DEEP]) from None
     finally:
         loader.dispose()
+
+
+def too_big(size: int) -> str:
+    return f"<file>: {size} bytes, over the limit of {MAX_POLICY_BYTES} for a policy file"
 
 
 def _syntax(exc: yaml.MarkedYAMLError) -> str:
