@@ -121,38 +121,50 @@ class BackendSpec:
         return text + (f" {self.generation.describe()}" if self.generation else "")
 
 
-MLLAMA_PROMPTS = GenerationSpec(True, "Mllama's <|image|> token id equals the lm_head size")
-
 SPECS: tuple[BackendSpec, ...] = (
-    BackendSpec("ocr_rules", o.OcrRulesOptions, "backends.ocr_rules:OcrRulesBackend", "inline", False, False),
+    BackendSpec(
+        "ocr_rules",
+        options=o.OcrRulesOptions,
+        backend="backends.ocr_rules:OcrRulesBackend",
+        isolation="inline",
+        cuda=False,
+        vision=False,
+    ),
     BackendSpec(
         "internvl3",
-        o.InternVLOptions,
-        "backends.internvl:InternVLBackend",
-        "process",
-        True,
-        True,
-        GenerationSpec(False, "InternVL's image token ids lie inside the lm_head"),
+        options=o.InternVLOptions,
+        backend="backends.internvl:InternVLBackend",
+        isolation="process",
+        cuda=True,
+        vision=True,
+        generation=GenerationSpec(ids_outside_lm_head=False, why="InternVL's image token ids lie inside the lm_head"),
     ),
     BackendSpec(
         "llama_vision",
-        o.LlamaVisionOptions,
-        "backends.llama_vision:LlamaVisionBackend",
-        "process",
-        True,
-        True,
-        MLLAMA_PROMPTS,
+        options=o.LlamaVisionOptions,
+        backend="backends.llama_vision:LlamaVisionBackend",
+        isolation="process",
+        cuda=True,
+        vision=True,
+        generation=GenerationSpec(ids_outside_lm_head=True, why="Mllama's <|image|> token id equals the lm_head size"),
     ),
     BackendSpec(
         "ocr_llm",
-        o.OcrLlmOptions,
-        "backends.ocr_llm:OcrLlmBackend",
-        "process",
-        True,
-        False,
-        GenerationSpec(False, "a text prompt holds only ids inside the lm_head"),
+        options=o.OcrLlmOptions,
+        backend="backends.ocr_llm:OcrLlmBackend",
+        isolation="process",
+        cuda=True,
+        vision=False,
+        generation=GenerationSpec(ids_outside_lm_head=False, why="a text prompt holds only ids inside the lm_head"),
     ),
-    BackendSpec("faulty", o.FaultyOptions, "backends.faulty:FaultyBackend", "process", False, False),
+    BackendSpec(
+        "faulty",
+        options=o.FaultyOptions,
+        backend="backends.faulty:FaultyBackend",
+        isolation="process",
+        cuda=False,
+        vision=False,
+    ),
 )
 BY_KIND: dict[str, BackendSpec] = {spec.kind: spec for spec in SPECS}
 KINDS: tuple[str, ...] = tuple(BY_KIND)
