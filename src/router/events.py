@@ -114,7 +114,8 @@ EVENTS: tuple[Event, ...] = (
                 F(
                     "reason",
                     "string",
-                    "consecutive_failures, crash_loop, probe_failed, cooldown_elapsed, probe_succeeded.",
+                    "consecutive_failures, crash_loop, content_failure_rate, probe_failed, cooldown_elapsed, "
+                    "probe_succeeded.",
                 ),
                 F("probe_in_s", "number?", "Seconds until the half-open probe, while open."),
             ),

@@ -15,20 +15,12 @@ from typing import Any
 from backends.kinds import ALWAYS_UNSAFE, CLAMPED_SINCE, NEUTRAL, UNSAFE_BEFORE_CLAMP, spec_for
 from router.errors import ErrorClass
 from router.policy import GPU_KINDS, Policy, TierPolicy
+from router.traits import class_of_fault_mode
 
 C = ErrorClass
 SEVERITIES = ("error", "warning", "info")
 #: Generation parameters a kind may replace (which ones it does: its spec, ``backends.kinds``).
 RISKY_GENERATION = ALWAYS_UNSAFE + UNSAFE_BEFORE_CLAMP
-_FAULT_CLASSES = {
-    "sticky_cuda": C.STICKY_CUDA,
-    "cuda_oom": C.CUDA_OOM,
-    "hang": C.TIMEOUT,
-    "slow": C.TIMEOUT,
-    "segfault": C.WORKER_CRASHED,
-    "exit": C.WORKER_CRASHED,
-    "garbage": C.INVALID_OUTPUT,
-}
 
 
 @dataclass(frozen=True)
@@ -73,7 +65,7 @@ def possible_classes(tier: TierPolicy) -> set[ErrorClass]:
             found |= {C.STICKY_CUDA, C.CUDA_OOM}
     if backend.kind == "faulty":
         modes = set(backend.faults) | set(getattr(backend, "triggers", {}).values())
-        found |= {_FAULT_CLASSES[m] for m in modes if m in _FAULT_CLASSES}
+        found |= {c for c in map(class_of_fault_mode, modes) if c is not None}
     return found
 
 
