@@ -36,12 +36,29 @@ class Document:
     media_type: str
     source: str
     size_bytes: int
+    #: The 1-based numbers in the file of ``pages`` when only some were read (a long PDF); None: all.
+    page_numbers: tuple[int, ...] | None = None
+    #: How many pages the file has, when more than ``pages`` (None: as many as ``pages``).
+    pages_total: int | None = None
+
     text_layer: tuple[PageText | None, ...] = ()
     attachments: tuple[EmbeddedFile, ...] = ()
 
+    @property
+    def pages_read(self) -> tuple[int, ...]:
+        """The 1-based numbers in the file of the pages held here."""
+        return self.page_numbers if self.page_numbers is not None else tuple(range(1, len(self.pages) + 1))
+
     def page_document(self, index: int) -> Document:
         """Page ``index`` alone, as a one-page document (for reading one page with OCR)."""
-        return replace(self, pages=(self.pages[index],), text_layer=(), attachments=())
+        return replace(
+            self,
+            pages=(self.pages[index],),
+            page_numbers=(self.pages_read[index],),
+            pages_total=self.pages_total or len(self.pages),
+            text_layer=(),
+            attachments=(),
+        )
 
     def extras_to_wire(self) -> dict[str, Any]:
         """The text layers and attachments as plain data, beside the pages on a worker's pipe."""
@@ -66,6 +83,8 @@ class Document:
             "source": self.source,
             "size_bytes": self.size_bytes,
             "pages": [{"mode": p.mode, "size": p.size} for p in self.pages],
+            "page_numbers": None if self.page_numbers is None else list(self.page_numbers),
+            "pages_total": self.pages_total,
             **self.extras_to_wire(),
         }
         return header, [p.tobytes() for p in self.pages]
@@ -82,5 +101,7 @@ class Document:
             media_type=header["media_type"],
             source=header["source"],
             size_bytes=header["size_bytes"],
+            page_numbers=None if header.get("page_numbers") is None else tuple(header["page_numbers"]),
+            pages_total=header.get("pages_total"),
             **cls.extras_from_wire(header),
         )

@@ -155,13 +155,15 @@ def render(page: Any, scale: float) -> Image.Image:
 
 
 class LazyPages(Sequence[Image.Image]):
-    """A PDF's pages, rendered on first access: pages already rendered (the scanned ones, read
-    while loading) are given; the others are rendered from the PDF's bytes when a tier asks."""
+    """A PDF's pages read (``indices``, 0-based in the file), rendered on first access: pages already
+    rendered (the scanned ones, while loading; keyed by position) are given; the others are rendered
+    from the PDF's bytes when a tier asks."""
 
-    def __init__(self, data: bytes, scale: float, count: int, rendered: dict[int, Image.Image]):
+    def __init__(self, data: bytes, scale: float, indices: Sequence[int], rendered: dict[int, Image.Image]):
         self._data = data
         self._scale = scale
-        self._count = count
+        self._indices = tuple(indices)
+        self._count = len(self._indices)
         self._rendered = dict(rendered)
         self._lock = threading.Lock()
 
@@ -184,14 +186,14 @@ class LazyPages(Sequence[Image.Image]):
         with self._lock:
             page = self._rendered.get(index)
             if page is None:
-                page = self._rendered[index] = self._render(index)
+                page = self._rendered[index] = self._render(self._indices[index])
             return page
 
     def __iter__(self) -> Iterator[Image.Image]:
         return (self[i] for i in range(self._count))
 
     def rendered(self) -> list[int]:
-        """The indices of the pages rendered so far."""
+        """The positions of the pages rendered so far."""
         with self._lock:
             return sorted(self._rendered)
 

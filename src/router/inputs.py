@@ -68,7 +68,30 @@ def _from_bytes(data: bytes, limits: InputLimits, name: str, *, suffix: str = ""
     image = _open_image(data, name, suffix)
     media_type = Image.MIME.get(image.format or "", "image/unknown")
     pages = _image_pages(image, limits, name)
-    return Document(digest, tuple(pages), media_type, name, len(data))
+    return _document(digest, pages, getattr(image, "n_frames", 1), media_type, name, len(data), limits)
+
+
+def _document(
+    digest: str, pages: list[Image.Image], total: int, media_type: str, name: str, size: int, limits: InputLimits
+) -> Document:
+    """A document of the pages read; which ones, when not all of them."""
+    if total <= len(pages):
+        return Document(digest, tuple(pages), media_type, name, size)
+    numbers = tuple(index + 1 for index in pages_to_read(total, limits.max_pages))
+    return Document(digest, tuple(pages), media_type, name, size, page_numbers=numbers, pages_total=total)
+
+
+def pages_to_read(total: int, max_pages: int) -> list[int]:
+    """The 0-based pages read of a document of ``total`` pages: all, or the first ``max_pages - 1``
+    and the last (an invoice's total is on its last page)."""
+    if total <= max_pages:
+        return list(range(total))
+    return [*range(max_pages - 1), total - 1] if max_pages > 1 else [0]
+
+
+def _check_page_count(count: int, limits: InputLimits, name: str, what: str) -> None:
+    if count > limits.max_document_pages:
+        raise BadInputError(name, f"{what} {count} pages, over the limit of {limits.max_document_pages}")
 
 
 def _from_pil(image: Image.Image, limits: InputLimits, name: str) -> Document:
@@ -113,12 +136,11 @@ def _image_pages(image: Image.Image, limits: InputLimits, name: str) -> list[Ima
     frames = getattr(image, "n_frames", 1)
     if frames > 1 and image.format in ("GIF", "PNG", "WEBP"):
         raise BadInputError(name, f"animated image ({frames} frames); docroute reads still images and PDFs")
-    if frames > limits.max_pages:
-        raise BadInputError(name, f"{frames} pages, over the limit of {limits.max_pages}")
+    _check_page_count(frames, limits, name, "image has")
     if image.format == "JPEG":
         _decode_smaller(image, limits.decode_max_side_px)
     pages = []
-    for index in range(frames):  # multi-page TIFF: each frame is a page
+    for index in pages_to_read(frames, limits.max_pages):  # multi-page TIFF: each frame is a page
         image.seek(index)
         page = _to_rgb(_decode(image, name), name)
         pages.append(page.copy() if page is image and frames > 1 else page)  # the next seek reuses it
@@ -186,21 +208,34 @@ def _to_rgb(image: Image.Image, name: str) -> Image.Image:
 
 
 def _read_pdf(data: bytes, limits: InputLimits, name: str, digest: str) -> Document:
-    """A PDF as a document. PDFium is not thread-safe, so one PDF at a time (``backends.pdf.LOCK``).
+    """A PDF as a document. PDFium is not thread-safe (its last-error state is global: two threads
+    reading a corrupt and a locked PDF at once swapped their errors), so one PDF at a time
+    (``backends.pdf.LOCK``).
 
     Each page's text layer is read; a page without a usable one (a scan) is rendered now, the others
     only if a tier asks for their image. The XML files the PDF embeds (e-invoices) come along."""
     from backends import pdf as pdf_pages
 
     with pdf_pages.LOCK:
-        layers, rendered, attachments = _read_pdf_unlocked(data, limits, name)
-    pages = pdf_pages.LazyPages(data, limits.pdf_dpi / 72, len(layers), rendered)
-    return Document(digest, pages, "application/pdf", name, len(data), tuple(layers), attachments)
+        indices, total, layers, rendered, attachments = _read_pdf_unlocked(data, limits, name)
+    pages = pdf_pages.LazyPages(data, limits.pdf_dpi / 72, indices, rendered)
+    numbers = tuple(index + 1 for index in indices) if total > len(indices) else None
+    return Document(
+        digest,
+        pages,
+        "application/pdf",
+        name,
+        len(data),
+        page_numbers=numbers,
+        pages_total=total if numbers else None,
+        text_layer=tuple(layers),
+        attachments=attachments,
+    )
 
 
 def _read_pdf_unlocked(
     data: bytes, limits: InputLimits, name: str
-) -> tuple[list[PageText | None], dict[int, Image.Image], tuple[EmbeddedFile, ...]]:
+) -> tuple[list[int], int, list[PageText | None], dict[int, Image.Image], tuple[EmbeddedFile, ...]]:
     import pypdfium2 as pdfium  # only when a PDF arrives
 
     from backends import pdf as pdf_pages
@@ -214,21 +249,21 @@ def _read_pdf_unlocked(
         count = len(pdf)
         if count == 0:
             raise BadInputError(name, "PDF has no pages")
-        if count > limits.max_pages:
-            raise BadInputError(name, f"PDF has {count} pages, over the limit of {limits.max_pages}")
+        _check_page_count(count, limits, name, "PDF has")
         scale = limits.pdf_dpi / 72
+        indices = pages_to_read(count, limits.max_pages)
         layers: list[PageText | None] = []
-        rendered: dict[int, Image.Image] = {}
-        for index in range(count):
+        rendered: dict[int, Image.Image] = {}  # by position among the pages read
+        for position, index in enumerate(indices):
             page = pdf[index]
             try:
                 width, height = page.get_size()
                 _check_dimensions((int(width * scale), int(height * scale)), limits, f"{name} page {index + 1}")
                 layers.append(pdf_pages.page_text(page))
                 if layers[-1] is None:
-                    rendered[index] = pdf_pages.render(page, scale)
+                    rendered[position] = pdf_pages.render(page, scale)
             finally:
                 page.close()
-        return layers, rendered, pdf_pages.embedded_xml(pdf)
+        return indices, count, layers, rendered, pdf_pages.embedded_xml(pdf)
     finally:
         pdf.close()

@@ -141,3 +141,18 @@ def test_documents_without_xml_skip_the_einvoice_tier_without_counting_against_i
     assert (status["breaker"], status["unavailable"]) == ("closed", None)
     answered = cpu_router.extract(text_pdf([INVOICE], attachments={"factur-x.xml": xml.CII}), name="e.pdf")
     assert answered.tier == "einvoice"
+
+
+def test_replay_predicts_the_not_applicable_skip_and_the_einvoice_answer(tmp_path):
+    from router.forensics.reader import read_logs
+    from router.forensics.replay import replay
+    from router.policy import load_policy
+
+    log = tmp_path / "cpu.jsonl"
+    documents = [text_pdf([INVOICE]), text_pdf([INVOICE], attachments={"factur-x.xml": xml.CII})]
+    with Router.from_policy("cpu", log_json=log, log_stderr=False) as router:
+        results = [router.extract(data, name=f"d{i}.pdf") for i, data in enumerate(documents)]
+    report = replay(read_logs([log]).events, load_policy("cpu"))
+    predicted = [(p.predicted.status, p.predicted.tier) for p in report.predictions]
+    assert predicted == [(r.status, r.tier) for r in results] == [("ok", "ocr-rules"), ("ok", "einvoice")]
+    assert report.predictions[0].predicted.path[0] == "einvoice:skip(not_applicable)"
