@@ -45,7 +45,7 @@ def batch(
     or 143; otherwise 0, or 1 if any document failed; 2 for a usage error.
     """
     from router.batch import BatchSettings, ResultSink, discover, run_batch
-    from router.batch.sink import OutputBusyError
+    from router.batch.sink import NotAnOutputError, OutputBusyError
     from router.cli.common import batch_run, check_output_files_or_exit, load_policy_or_exit, progress_mode_or_exit
 
     mode = progress_mode_or_exit(progress)
@@ -59,8 +59,11 @@ def batch(
     loaded = load_policy_or_exit(policy)
     try:
         sink = ResultSink(out, retry_failed=retry_failed, wait=wait)
-    except OutputBusyError as exc:
+    except (OutputBusyError, NotAnOutputError) as exc:
         typer.echo(f"docroute: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except OSError as exc:  # the lock cannot be made next to OUT (a read-only or special folder)
+        typer.echo(f"docroute: --out {out}: {exc.strerror} ({exc.filename})", err=True)
         raise typer.Exit(2) from None
     with (
         sink,

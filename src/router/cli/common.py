@@ -53,6 +53,8 @@ def check_output_files_or_exit(options: dict[str, Path | None]) -> None:
 def _output_problem(path: Path) -> str | None:
     if path.is_dir():
         return "is a folder, expected a file"
+    if path.exists() and not path.is_file():
+        return "is not a regular file (a device, pipe or socket), expected a file"
     folder = path.parent
     if not folder.is_dir():
         return f"folder {folder} does not exist" if not folder.exists() else f"{folder} is not a folder"
