@@ -1,6 +1,7 @@
 """The command line, run as a real process: results on stdout, exit codes that say what happened."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -87,6 +88,23 @@ def test_doctor_reports_the_machine_and_each_tier(tmp_path: Path):
     assert isinstance(report["cuda"]["available"], bool)
     assert [t["tier"] for t in report["tiers"]] == ["internvl3", "llama-vision", "ocr-llm", "ocr-rules"]
     assert "bitsandbytes" in report
+
+
+@pytest.mark.slow
+def test_doctor_reads_well_at_80_columns():
+    out = subprocess.run(
+        [sys.executable, "-m", "router", "doctor"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "80"},
+    )
+    lines = out.stdout.splitlines()
+    assert out.returncode == 0 and all(len(line) <= 80 for line in lines)
+    rows = [line for line in lines if line.startswith("│")]
+    assert len(rows) <= 4 * 3  # a few lines per tier: the long reasons are not folded into a narrow column
+    words = " ".join(out.stdout.split())
+    assert "internvl3: weights for OpenGVLab/InternVL3-8B-hf are not in the Hugging Face cache" in words
 
 
 def test_version():
