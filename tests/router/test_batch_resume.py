@@ -199,3 +199,13 @@ def test_an_out_whose_lock_cannot_be_opened_is_one_line_and_exit_2(tmp_path):
     result = CliRunner().invoke(app, ["batch", str(doc), "-p", "cpu", "--out", str(tmp_path / "out.jsonl")])
     assert result.exit_code == 2, result.output
     assert "out.jsonl.lock" in result.output and result.output.strip().count("\n") == 0
+
+
+def test_a_name_too_long_for_the_file_system_gets_its_failed_line(tmp_path):
+    long = str(tmp_path / ("a" * 300))
+    found, _ = discover([long + ".png"])
+    out = tmp_path / "out.jsonl"
+    with router_for(tmp_path, tier("a")) as router:
+        batch(router, found, out)
+    [record] = read_records(out)
+    assert record["error"]["error_class"] == "bad_input" and "name too long" in record["error"]["message"]
