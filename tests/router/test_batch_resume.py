@@ -209,3 +209,15 @@ def test_a_name_too_long_for_the_file_system_gets_its_failed_line(tmp_path):
         batch(router, found, out)
     [record] = read_records(out)
     assert record["error"]["error_class"] == "bad_input" and "name too long" in record["error"]["message"]
+
+
+def test_a_glob_that_matches_the_batch_own_files_leaves_them_out(tmp_path):
+    folder = tmp_path / "in"
+    docs = images(folder, 2)
+    policy = policy_file(tmp_path, tier("a"))
+    out, log = folder / "out.jsonl", folder / "log.jsonl"
+    for _ in range(3):  # the reruns see out.jsonl, out.jsonl.lock and log.jsonl among the matches
+        args = ["batch", str(folder / "*"), "-p", str(policy), "--out", str(out), "--log-json", str(log)]
+        result = CliRunner().invoke(app, [*args, "--progress", "none"])
+        assert result.exit_code == 0, result.output
+    assert sorted(r["input"] for r in read_records(out)) == sorted(str(d) for d in docs)
