@@ -110,3 +110,28 @@ def test_doctor_reads_well_at_80_columns():
 def test_version():
     out = docroute("--version")
     assert out.stdout.startswith("docroute ")
+
+
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [("extract", "--log-json"), ("drill", "--log-json"), ("eval", "--log-json"), ("eval", "--out")],
+)
+def test_an_output_option_that_cannot_work_is_one_line_and_exit_2(tmp_path: Path, command: str, option: str):
+    from typer.testing import CliRunner
+
+    from router.cli import app
+
+    (tmp_path / "set").mkdir()
+    (tmp_path / "set" / "labels.jsonl").write_text('{"id": "a", "image": "a.png", "total": "1.00"}\n')
+    Image.new("RGB", (40, 30), "white").save(tmp_path / "set" / "a.png")
+    taken = tmp_path / "file.txt"
+    taken.write_text("x")
+    bad = str(taken) if option == "--out" else str(tmp_path)  # eval's --out is a folder; a log is a file
+    args = {
+        "extract": ["extract", str(tmp_path / "set" / "a.png")],
+        "drill": ["drill", "--requests", "1", "--warmup", "0", "--last-tier", "fixed"],
+        "eval": ["eval", str(tmp_path / "set"), "-p", "cpu", "--progress", "none"],
+    }[command]
+    result = CliRunner().invoke(app, [*args, option, bad])
+    assert result.exit_code == 2, result.output
+    assert bad in result.output and result.output.strip().count("\n") == 0

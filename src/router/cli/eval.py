@@ -26,10 +26,14 @@ def evaluate(
     """Per-field strict and normalised accuracy, by answering tier, and latency percentiles."""
     from router.batch import BatchSettings
     from router.cli.batch import SIGNAL_EXIT
-    from router.cli.common import batch_run, load_policy_or_exit, progress_mode_or_exit
+    from router.cli.common import batch_run, check_output_files_or_exit, load_policy_or_exit, progress_mode_or_exit
     from router.evaluation import DatasetError, evaluate, load_labels
 
     mode = progress_mode_or_exit(progress)
+    check_output_files_or_exit({"--log-json": log_json})
+    if out.exists() and not out.is_dir():
+        typer.echo(f"docroute: --out {out}: is a file, expected a folder", err=True)
+        raise typer.Exit(2)
     try:
         count = len(load_labels(dataset, limit=limit))
     except DatasetError as exc:
