@@ -221,3 +221,14 @@ def test_a_glob_that_matches_the_batch_own_files_leaves_them_out(tmp_path):
         result = CliRunner().invoke(app, [*args, "--progress", "none"])
         assert result.exit_code == 0, result.output
     assert sorted(r["input"] for r in read_records(out)) == sorted(str(d) for d in docs)
+
+
+def test_a_log_json_that_is_not_a_log_is_refused_and_left_untouched(tmp_path):
+    [doc] = images(tmp_path / "in", 1)
+    precious = tmp_path / "scan.png"
+    precious.write_bytes(doc.read_bytes())
+    args = ["batch", str(doc), "-p", "cpu", "--out", str(tmp_path / "out.jsonl"), "--log-json", str(precious)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "not a docroute log" in result.output and result.output.strip().count("\n") == 0
+    assert precious.read_bytes() == doc.read_bytes()

@@ -41,7 +41,7 @@ def check_output_files_or_exit(options: dict[str, Path | None]) -> None:
     for option, path in options.items():
         if path is None:
             continue
-        problem = _output_problem(path)
+        problem = _output_problem(path) or (_not_a_log(path) if option == "--log-json" else None)
         if problem:
             typer.echo(f"docroute: {option} {path}: {problem}", err=True)
             raise typer.Exit(2)
@@ -63,6 +63,15 @@ def _output_problem(path: Path) -> str | None:
     if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         return "not writable"
     return None
+
+
+def _not_a_log(path: Path) -> str | None:
+    """A log is appended to (and rotated): an existing file that holds something else is refused."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return None
+    with path.open("rb") as file:
+        first = file.read(1)
+    return None if first == b"{" else "is not a docroute log (JSON lines); expected a new file or an earlier log"
 
 
 def read_logs_or_exit(paths: list[str]) -> LogSet:
