@@ -135,3 +135,24 @@ def test_an_output_option_that_cannot_work_is_one_line_and_exit_2(tmp_path: Path
     result = CliRunner().invoke(app, [*args, option, bad])
     assert result.exit_code == 2, result.output
     assert bad in result.output and result.output.strip().count("\n") == 0
+
+
+@pytest.mark.parametrize("command", ["extract", "batch", "eval"])
+def test_a_policy_log_path_that_cannot_work_is_one_line_and_exit_2(tmp_path: Path, command: str):
+    from typer.testing import CliRunner
+
+    from router.cli import app
+
+    policy = tmp_path / "p.yaml"
+    policy.write_text(yaml.safe_dump({**FIXED, "logging": {"json_path": str(tmp_path)}}))  # a folder
+    (tmp_path / "set").mkdir()
+    (tmp_path / "set" / "labels.jsonl").write_text('{"id": "a", "image": "a.png", "total": "1.00"}\n')
+    Image.new("RGB", (40, 30), "white").save(tmp_path / "set" / "a.png")
+    args = {
+        "extract": ["extract", str(tmp_path / "set" / "a.png")],
+        "batch": ["batch", str(tmp_path / "set" / "a.png"), "--out", str(tmp_path / "out.jsonl")],
+        "eval": ["eval", str(tmp_path / "set"), "--out", str(tmp_path / "report"), "--progress", "none"],
+    }[command]
+    result = CliRunner().invoke(app, [*args, "-p", str(policy)])
+    assert result.exit_code == 2, result.output
+    assert "logging.json_path" in result.output and result.output.strip().count("\n") == 0

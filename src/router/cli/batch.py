@@ -58,6 +58,7 @@ def batch(
     from router.cli.common import (
         batch_run,
         check_output_files_or_exit,
+        check_policy_log_or_exit,
         load_policy_or_exit,
         progress_mode_or_exit,
         scale_cli_or_exit,
@@ -88,6 +89,7 @@ def batch(
         typer.echo("docroute: no inputs", err=True)
         raise typer.Exit(2)
     loaded = load_policy_or_exit(policy)
+    check_policy_log_or_exit(loaded, log_json)
     try:
         sink = ResultSink(out, retry_failed=retry_failed, wait=wait)
     except (OutputBusyError, NotAnOutputError) as exc:

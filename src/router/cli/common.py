@@ -41,7 +41,7 @@ def check_output_files_or_exit(options: dict[str, Path | None]) -> None:
     for option, path in options.items():
         if path is None:
             continue
-        problem = _output_problem(path) or (_not_a_log(path) if option == "--log-json" else None)
+        problem = _output_problem(path) or (_not_a_log(path) if option in LOG_OPTIONS else None)
         if problem:
             typer.echo(f"docroute: {option} {path}: {problem}", err=True)
             raise typer.Exit(2)
@@ -50,6 +50,16 @@ def check_output_files_or_exit(options: dict[str, Path | None]) -> None:
             typer.echo(f"docroute: {seen[identity]} and {option} name the same file ({path})", err=True)
             raise typer.Exit(2)
         seen[identity] = option
+
+
+#: The options that name a decision log, a file appended to and rotated.
+LOG_OPTIONS = ("--log-json", "logging.json_path")
+
+
+def check_policy_log_or_exit(policy: Policy, log_json: Path | None) -> None:
+    """The policy's own ``logging.json_path``, when no ``--log-json`` replaces it, checked as that option is."""
+    if log_json is None and policy.logging.json_path:
+        check_output_files_or_exit({"logging.json_path": Path(policy.logging.json_path)})
 
 
 def _output_problem(path: Path) -> str | None:

@@ -26,7 +26,13 @@ def evaluate(
     """Per-field strict and normalised accuracy, by answering tier, and latency percentiles."""
     from router.batch import BatchSettings
     from router.cli.batch import SIGNAL_EXIT
-    from router.cli.common import batch_run, check_output_files_or_exit, load_policy_or_exit, progress_mode_or_exit
+    from router.cli.common import (
+        batch_run,
+        check_output_files_or_exit,
+        check_policy_log_or_exit,
+        load_policy_or_exit,
+        progress_mode_or_exit,
+    )
     from router.evaluation import DatasetError, evaluate, load_labels
 
     mode = progress_mode_or_exit(progress)
@@ -40,6 +46,7 @@ def evaluate(
         typer.echo(f"docroute: {exc}", err=True)
         raise typer.Exit(2) from None
     loaded = load_policy_or_exit(policy)
+    check_policy_log_or_exit(loaded, log_json)
     with batch_run(loaded, total=count, progress=mode, warm=warm, log_json=log_json) as run:
         settings = BatchSettings(jobs=jobs or run.router.parallelism(), max_bytes=loaded.limits.max_bytes)
         result = evaluate(

@@ -58,12 +58,14 @@ def serve(
     SIGTERM, requests being routed finish; uploads still arriving are dropped.
     """
     from router.api import Router
-    from router.cli.common import check_output_files_or_exit, load_policy_or_exit
+    from router.cli.common import check_output_files_or_exit, check_policy_log_or_exit, load_policy_or_exit
     from router.service import ServiceSettings, create_app
     from router.service.server import bind, server
 
     loaded = load_policy_or_exit(policy)
     check_output_files_or_exit({"--log-json": log_json if engine == "local" else None})  # ray: a folder
+    if engine == "local":
+        check_policy_log_or_exit(loaded, log_json)
     try:
         sock = bind(host, port)
     except OSError as exc:
