@@ -25,6 +25,7 @@ def evaluate(
 ) -> None:
     """Per-field strict and normalised accuracy, by answering tier, and latency percentiles."""
     from router.batch import BatchSettings
+    from router.batch.sink import NotAnOutputError, OutputBusyError
     from router.cli.batch import SIGNAL_EXIT
     from router.cli.common import (
         batch_run,
@@ -47,11 +48,15 @@ def evaluate(
         raise typer.Exit(2) from None
     loaded = load_policy_or_exit(policy)
     check_policy_log_or_exit(loaded, log_json)
-    with batch_run(loaded, total=count, progress=mode, warm=warm, log_json=log_json) as run:
-        settings = BatchSettings(jobs=jobs or run.router.parallelism(), max_bytes=loaded.limits.max_bytes)
-        result = evaluate(
-            run.router, dataset, out, settings, limit=limit, resume=resume, stop=run.stop, progress=run.progress
-        )
+    try:
+        with batch_run(loaded, total=count, progress=mode, warm=warm, log_json=log_json) as run:
+            settings = BatchSettings(jobs=jobs or run.router.parallelism(), max_bytes=loaded.limits.max_bytes)
+            result = evaluate(
+                run.router, dataset, out, settings, limit=limit, resume=resume, stop=run.stop, progress=run.progress
+            )
+    except (OutputBusyError, NotAnOutputError) as exc:  # OUT/results.jsonl: another eval's, or not one at all
+        typer.echo(f"docroute: {exc}", err=True)
+        raise typer.Exit(2) from None
     if result.summary.interrupted_by:
         typer.echo(f"docroute: interrupted; rerun with --resume to finish ({out / 'results.jsonl'})", err=True)
         raise typer.Exit(SIGNAL_EXIT.get(result.summary.interrupted_by, 130))
