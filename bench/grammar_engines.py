@@ -46,9 +46,10 @@ def synthetic_vocab(size: int, seed: int = 0) -> list[bytes]:
 
 
 def tiny_vocab() -> list[bytes]:
-    from backends.constrain import token_bytes
     from tests.backends.tiny_models import build_llama_text
     from transformers import AutoTokenizer
+
+    from backends.constrain import token_bytes
 
     tokenizer = AutoTokenizer.from_pretrained(build_llama_text(Path(tempfile.mkdtemp())))
     by_id = {ids[0]: piece for piece, ids in token_bytes(tokenizer, len(tokenizer)).items()}
@@ -81,7 +82,7 @@ def run_xgrammar(pieces: list[bytes], eos: int, tokens: list[int]) -> tuple[floa
     matcher = xgrammar.GrammarMatcher(compiled)
     bitmask = xgrammar.allocate_token_bitmask(1, info.vocab_size)
     return compile_s, _walk(
-        tokens + [eos],
+        [*tokens, eos],
         eos + 1,
         lambda logits: (
             matcher.fill_next_token_bitmask(bitmask),
@@ -119,7 +120,7 @@ def run_llguidance(pieces: list[bytes], eos: int, tokens: list[int]) -> tuple[fl
         raise RuntimeError(matcher.get_error())
     bitmask = llt.allocate_token_bitmask(1, tokenizer.vocab_size)
     return compile_s, _walk(
-        tokens + [eos],
+        [*tokens, eos],
         eos + 1,
         lambda logits: (
             llt.fill_next_token_bitmask(matcher, bitmask, 0),
@@ -141,21 +142,25 @@ def run_outlines(pieces: list[bytes], eos: int, tokens: list[int], warm: bool) -
         vocab.setdefault(piece, []).append(token_id)
     grammar = AnswerGrammar(vocab, eos + 1, [eos])
     compile_s = time.perf_counter() - started
-    walk = tokens + [eos]
-    for _ in range(2 if warm else 1):
-        state = [grammar.initial]
-        left = [10**6]  # a budget that never binds (the common case)
-
-        def mask(logits: Any) -> None:
-            logits.masked_fill_(~grammar.allowed(state[0], left[0]), float("-inf"))
-
-        def advance(token: int) -> None:
-            left[0] -= 1
-            if token != eos:
-                state[0] = grammar.index.get_next_state(state[0], token)
-
-        times = _walk(walk, eos + 1, mask, advance, torch)
+    walk = [*tokens, eos]
+    times: list[float] = []
+    for _ in range(2 if warm else 1):  # warm: the second walk, with every state's moves cached
+        times = _walk_outlines(grammar, walk, eos, torch)
     return compile_s, times
+
+
+def _walk_outlines(grammar: Any, walk: list[int], eos: int, torch: Any) -> list[float]:
+    state = [grammar.initial]
+    left = 10**6  # a budget that never binds (the common case)
+
+    def mask(logits: Any) -> None:
+        logits.masked_fill_(~grammar.allowed(state[0], left), float("-inf"))
+
+    def advance(token: int) -> None:
+        if token != eos:
+            state[0] = grammar.index.get_next_state(state[0], token)
+
+    return _walk(walk, eos + 1, mask, advance, torch)
 
 
 def _walk(

@@ -157,7 +157,9 @@ class AnswerGrammar:
             final = self.index.is_final_state(state)
             tokens = self.index.get_allowed_tokens(state)
             finish = [
-                0 if final and t in self.eos_ids else self.remaining.get(self.index.get_next_state(state, t), UNREACHABLE)
+                0
+                if final and t in self.eos_ids
+                else self.remaining.get(self.index.get_next_state(state, t), UNREACHABLE)
                 for t in tokens
             ]
             self._moves_of[state] = (torch.tensor(tokens, dtype=torch.long), torch.tensor(finish, dtype=torch.long))

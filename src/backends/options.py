@@ -79,6 +79,31 @@ class ModelOptions(_Options):
         "none", description="bitsandbytes quantisation of the language model."
     )
     generation: GenerationOptions = Field(default_factory=GenerationOptions, description="Generation parameters.")
+    constrained: bool = Field(
+        True,
+        description="Generate only text that fits the answer's JSON Schema, so every answer parses and ends "
+        "inside max_new_tokens (which must then leave room for a whole answer, about 80 tokens). Not with beam "
+        "search or remote code: there the default leaves it off and an explicit true is refused.",
+    )
+
+    @model_validator(mode="after")
+    def _constraint_supported(self) -> ModelOptions:
+        reason = self._unconstrainable()
+        if reason and self.constrained and "constrained" in self.model_fields_set:
+            raise ValueError(f"constrained: true {reason}; set constrained: false")
+        return self
+
+    def _unconstrainable(self) -> str | None:
+        if self.generation.num_beams > 1:
+            return "does not work with beam search (num_beams > 1)"
+        if self.trust_remote_code:
+            return "needs a transformers-native checkpoint (remote code generates through its own chat())"
+        return None
+
+    @property
+    def constrains(self) -> bool:
+        """Whether this tier's generation is constrained: ``constrained``, where it is supported."""
+        return self.constrained and self._unconstrainable() is None
 
 
 class OcrRulesOptions(_Options):
