@@ -17,6 +17,11 @@ replaced ``repetition_penalty``, else the replaced ``encoder_repetition_penalty`
 line of defence: an id outside the embedding, or an id that a remaining processor will index
 outside the lm_head, raises ``IndexOutOfVocabulary`` before any kernel runs.
 
+``generate_texts`` runs one left-padded batch (one row per page or document) with the same plan,
+check and processors for every row; with the plan's ``grammar`` (``constrain``) a
+``backends.constrain.SchemaConstraint`` goes after the repetition penalty, so generation stays
+inside the answer schema and the penalty still applies.
+
 Imported only inside a backend's ``load``/``extract`` (it imports torch and transformers).
 """
 

@@ -235,3 +235,58 @@ def test_a_grammar_needs_an_end_of_sequence_id_inside_the_lm_head(mllama):
     vocab = token_bytes(mllama.processor.tokenizer, mllama.vocab[1])
     with pytest.raises(ValueError, match="end-of-sequence"):
         AnswerGrammar(vocab, mllama.vocab[1], [mllama.vocab[1]])
+
+
+GPU_CHILD = """
+import json, sys
+from backends.document import Document
+from backends.llama_vision import LlamaVisionBackend
+from tests.backends.conftest import model_options
+from tests.backends.tiny_models import receipt_image
+mode, path = sys.argv[1], sys.argv[2]
+generation = {"max_new_tokens": 96, "encoder_repetition_penalty": 1.3}
+options = model_options("llama_vision", path, device="cuda", constrained=True, generation=generation)
+backend = LlamaVisionBackend(options)
+backend.load()
+if mode == "raw":  # undo the plan's protection: the batch's prompts hold the image id
+    backend.plan.kwargs["encoder_repetition_penalty"] = 1.3
+    backend.plan.indexing = []
+shapes = [(200, 300), (300, 90), (120, 120), (90, 400)]
+docs = [Document(f"{i:064x}", (receipt_image(s),), "image/png", "t.png", 1) for i, s in enumerate(shapes)]
+try:
+    results = backend.extract_batch(docs)
+except Exception as exc:
+    print("BATCH RAISED", type(exc).__module__ + "." + type(exc).__name__)
+    sys.exit(0)
+print(json.dumps([type(r).__name__ for r in results]))
+"""
+
+
+def _gpu_child(*args: str) -> Any:
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    return subprocess.run(
+        [sys.executable, "-c", GPU_CHILD, *args], cwd=root, capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+@pytest.mark.gpu
+def test_a_device_side_assert_in_a_batch_of_four_fails_the_whole_batch(mllama_random):
+    """On CUDA, the raw crash-prone parameter asserts inside the batched call: extract_batch raises
+    (every request of the batch fails as sticky_cuda), it does not hand out per-page answers."""
+    from router.errors import ErrorClass, ErrorInfo
+    from router.signatures import classify
+
+    out = _gpu_child("raw", str(mllama_random))
+    assert "BATCH RAISED" in out.stdout, out.stdout + out.stderr[-2000:]
+    info = ErrorInfo(type=out.stdout.split()[-1], message=out.stderr[-4000:])
+    assert classify(info).error_class is ErrorClass.STICKY_CUDA
+
+
+@pytest.mark.gpu
+def test_a_constrained_batch_of_four_on_cuda_answers_every_page(mllama_random):
+    out = _gpu_child("safe", str(mllama_random))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == ["Extraction"] * 4
