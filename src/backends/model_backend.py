@@ -178,7 +178,10 @@ class PageReading:
     def outcome(self) -> Outcome:
         if self.merged is None:
             return InvalidOutput("; ".join(self.invalid))
-        return self.merged, {**combine_meta(self.metas), "pages_read": sorted(i + 1 for i in self.read)}
+        return self.merged, {
+            **combine_meta(self.metas),
+            "pages_read": sorted(self.document.pages_read[i] for i in self.read),
+        }
 
 
 def _parsed(text: str, meta: dict[str, Any]) -> Outcome:

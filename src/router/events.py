@@ -60,6 +60,7 @@ CONTEXT: dict[str, tuple[Field, ...]] = {
     "tier": (_POLICY, _HASH, _TIER, _BACKEND),
     "request": (_REQUEST, _HASH),
     "batch": (),
+    "service": (),
 }
 
 _CLASS = "The error class (see docs/policy.md): sticky_cuda, cuda_oom, bad_index, unavailable, timeout, ..."
@@ -114,7 +115,8 @@ EVENTS: tuple[Event, ...] = (
                 F(
                     "reason",
                     "string",
-                    "consecutive_failures, crash_loop, probe_failed, cooldown_elapsed, probe_succeeded.",
+                    "consecutive_failures, crash_loop, content_failure_rate, probe_failed, cooldown_elapsed, "
+                    "probe_succeeded.",
                 ),
                 F("probe_in_s", "number?", "Seconds until the half-open probe, while open."),
             ),
@@ -295,6 +297,7 @@ EVENTS: tuple[Event, ...] = (
             F("inputs", "integer", "Inputs found."),
             F("processed", "integer", "Inputs that got their line in this run."),
             F("already_done", "integer", "Inputs skipped: their line was already in the output."),
+            F("retried", "integer", "Inputs read again: their line had failed for a passing reason.", False),
             F("abandoned", "integer", "Inputs in flight when a second signal or the grace period ended the run."),
             F("interrupted_by", "string?", "SIGINT or SIGTERM; null when the run completed."),
             F("by_status", "object", "Lines written in this run by status."),
@@ -310,6 +313,49 @@ EVENTS: tuple[Event, ...] = (
         "batch",
         "The output's last line was torn (a crash mid-write) and was cut off; its input is read again.",
         (F("path", "string", "The output file."), F("cut_bytes", "integer", "Bytes removed.")),
+    ),
+    # The HTTP service (router.service): requests refused or cut short before a document is read.
+    Event(
+        "service.auth_failed",
+        "service",
+        "A request without the right bearer token was refused (401); the token given is never logged.",
+        (
+            F("request_id", "string", "The request's id (echoed in X-Request-ID)."),
+            F("path", "string", "The path asked for."),
+            F("reason", "string", "missing bearer token, or wrong bearer token."),
+            F("client", "string", "The client's address."),
+        ),
+    ),
+    Event(
+        "service.client_disconnected",
+        "service",
+        "A client went away before its request was read whole (counted as 499, never a 5xx).",
+        (
+            F("request_id", "string", "The request's id."),
+            F("reason", "string", "client disconnected, or dropped at shutdown (an upload still arriving)."),
+        ),
+    ),
+    Event(
+        "service.request_timeout",
+        "service",
+        "A client was too slow: its headers (the connection is closed) or its body (408) did not arrive in time.",
+        (
+            F("request_id", "string?", "The request's id; null when its headers never arrived."),
+            F("phase", "string", "headers or body."),
+            F("client", "string", "The client's address (headers).", False),
+        ),
+    ),
+    Event(
+        "service.request_id_renamed",
+        "service",
+        "A client-given X-Request-ID was already used here: the request got a unique one (echoed).",
+        (F("given", "string", "The id the client sent."), F("request_id", "string", "The id used.")),
+    ),
+    Event(
+        "batch.output_compacted",
+        "batch",
+        "The output was rewritten (temporary file, fsync, rename) without the lines that retries replaced.",
+        (F("path", "string", "The output file."), F("superseded_lines", "integer", "Lines removed.")),
     ),
     Event(
         "batch.extract_crashed",

@@ -65,7 +65,7 @@ def model_options(kind: str, path: Path, **overrides: Any) -> Any:
     """
     from pydantic import TypeAdapter
 
-    from backends.options import BackendOptions
+    from backends.kinds import BackendOptions
 
     data = {"kind": kind, "model": str(path), "device": "cpu", "dtype": "float32", **overrides}
     data.setdefault("generation", {"max_new_tokens": 40})

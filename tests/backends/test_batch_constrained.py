@@ -195,7 +195,8 @@ def test_seed_bug_stays_avoided_with_the_constraint_in_a_batch(mllama):
     """The crash-prone parameters are replaced (vocabulary-safe penalty kept) and the batch of four,
     whose prompts all hold the image id, generates; the constraint runs after the penalty."""
     assert set(mllama.plan.replaced) == {"encoder_repetition_penalty", "encoder_no_repeat_ngram_size"}
-    assert any(isinstance(p, generation.VocabSafeRepetitionPenalty) for p in mllama.plan.processors)
+    prompt = torch.tensor([[1, mllama.vocab[1], 5]])
+    assert all(isinstance(p, generation.VocabSafe) for p in mllama.plan.processors(prompt))
     assert "encoder_repetition_penalty" not in mllama.plan.indexing
     answers = mllama._answer_pages(PAGES)
     assert all(_fits_schema(text) for text, _ in answers)
