@@ -91,18 +91,19 @@ class ModelOptions(KindOptions):
         "none", description="bitsandbytes quantisation of the language model."
     )
     generation: GenerationOptions = Field(default_factory=GenerationOptions, description="Generation parameters.")
-    constrained: bool = Field(
-        True,
+    constrained: bool | None = Field(
+        None,
         description="Generate only text that fits the answer's JSON Schema, so every answer parses and ends "
-        "inside max_new_tokens (which must then leave room for a whole answer, about 80 tokens). Not with beam "
-        "search or remote code: there the default leaves it off and an explicit true is refused.",
+        "inside max_new_tokens (which must then leave room for a whole answer, about 80 tokens). null (the "
+        "default): on wherever it works, which is everywhere but beam search and remote code; true: on, and "
+        "refused where it cannot be; false: off.",
     )
 
     @model_validator(mode="after")
     def _constraint_supported(self) -> ModelOptions:
         reason = self._unconstrainable()
-        if reason and self.constrained and "constrained" in self.model_fields_set:
-            raise ValueError(f"constrained: true {reason}; set constrained: false")
+        if reason and self.constrained:
+            raise ValueError(f"constrained: true {reason}; set constrained: false or leave it out")
         return self
 
     def _unconstrainable(self) -> str | None:
@@ -114,8 +115,8 @@ class ModelOptions(KindOptions):
 
     @property
     def constrains(self) -> bool:
-        """Whether this tier's generation is constrained: ``constrained``, where it is supported."""
-        return self.constrained and self._unconstrainable() is None
+        """Whether this tier's generation is constrained: unless switched off, wherever it works."""
+        return self.constrained is not False and self._unconstrainable() is None
 
 
 class OcrRulesOptions(KindOptions):

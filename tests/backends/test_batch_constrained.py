@@ -25,6 +25,7 @@ from backends.errors import BackendUnavailable, InvalidOutput
 from backends.internvl import InternVLBackend
 from backends.llama_vision import LlamaVisionBackend
 from backends.ocr_llm import OcrLlmBackend
+from backends.options import OcrLlmOptions
 from backends.postprocess import parse_answer
 from tests.backends.conftest import OCR_TEXT, model_options
 from tests.backends.test_ocr_llm import Page
@@ -113,7 +114,10 @@ def test_options_constrain_by_default_where_supported_and_refuse_it_where_not():
     assert model_options("ocr_llm", Path("/m"), constrained=True).constrains
     assert not model_options("internvl3", Path("/m"), trust_remote_code=True).constrains  # chat() takes no processor
     beams = {"num_beams": 2, "max_new_tokens": 96}
-    assert not model_options("ocr_llm", Path("/m"), generation=beams).constrains  # the default steps aside
+    default = model_options("ocr_llm", Path("/m"), generation=beams)
+    assert not default.constrains  # the default steps aside
+    assert type(default).model_validate(default.model_dump()) == default  # and survives a round trip
+    assert OcrLlmOptions(model="/m").constrains  # on by default where it works
     with pytest.raises(ValidationError, match="beam search"):
         model_options("ocr_llm", Path("/m"), generation=beams, constrained=True)  # an explicit true is refused
 
