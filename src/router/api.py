@@ -40,6 +40,11 @@ class Router:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ):
+        if not isinstance(policy, Policy):
+            raise TypeError(
+                f"Router() takes a Policy, got {type(policy).__name__}; for a policy file or a built-in policy "
+                f"name use Router.from_policy({str(policy)!r})"
+            )
         if configure_logging:
             logs.configure(policy.logging, json_path=log_json, stderr=log_stderr)
         else:

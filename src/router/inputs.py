@@ -41,6 +41,13 @@ def load_document(source: Source, limits: InputLimits, *, name: str | None = Non
 
 
 def _read_file(path: Path, limits: InputLimits, name: str) -> bytes:
+    try:
+        return _read_regular_file(path, limits, name)
+    except OSError as exc:  # a name too long, a folder on the way that cannot be searched
+        raise BadInputError(name, f"cannot read file: {exc.strerror or exc}") from None
+
+
+def _read_regular_file(path: Path, limits: InputLimits, name: str) -> bytes:
     if not path.exists():
         missing = "symbolic link to a missing file (or a link loop)" if path.is_symlink() else "file not found"
         raise BadInputError(name, missing)
@@ -51,10 +58,7 @@ def _read_file(path: Path, limits: InputLimits, name: str) -> bytes:
     size = path.stat().st_size
     if size > limits.max_bytes:
         raise BadInputError(name, f"file is {size} bytes, over the limit of {limits.max_bytes}")
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise BadInputError(name, f"cannot read file: {exc.strerror or exc}") from None
+    return path.read_bytes()
 
 
 def _from_bytes(data: bytes, limits: InputLimits, name: str, *, suffix: str = "") -> Document:

@@ -125,3 +125,19 @@ def test_the_cpu_policy_is_scored_on_receipts_rendered_here(tmp_path):
     assert overall["fields"]["total"]["normalised"] >= 0.75
     assert overall["fields"]["date"]["normalised"] >= 0.75
     assert overall["fields"]["merchant"]["normalised"] >= 0.5
+
+
+def test_resuming_into_a_results_file_that_no_batch_wrote_is_one_line_and_exit_2(tmp_path):
+    from typer.testing import CliRunner
+
+    from router.cli import app
+
+    dataset = tmp_path / "set"
+    [image] = images(dataset, 1)
+    (dataset / "labels.jsonl").write_text(json.dumps({"id": "a", "image": image.name, "total": "1.00"}) + "\n")
+    (tmp_path / "report").mkdir()
+    (tmp_path / "report" / "results.jsonl").write_text("notes\n")
+    args = ["eval", str(dataset), "-p", str(policy_file(tmp_path, tier("a"))), "--out", str(tmp_path / "report")]
+    result = CliRunner().invoke(app, [*args, "--resume", "--progress", "none"])
+    assert result.exit_code == 2, result.output
+    assert "not the output of a batch" in result.output

@@ -80,12 +80,15 @@ def _print(report: dict[str, Any]) -> None:
     bnb = report.get("bitsandbytes", {})
     console.print(f"bitsandbytes  {bnb.get('version', bnb.get('error', '?'))} backends: {bnb.get('backends', '-')}")
     table = Table(title=f"policy {report['policy']['name']} [{report['policy']['hash']}]")
-    for column in ("tier", "backend", "can run", "weights", "why not"):
+    for column in ("tier", "backend", "can run", "weights"):
         table.add_column(column, overflow="fold")
     for tier in report["tiers"]:
         weights = tier["weights"] or {}
         where = (
             f"found: {weights['found']} ({weights['source']})" if weights.get("found") else weights.get("expected", "")
         )
-        table.add_row(tier["tier"], tier["backend"], "yes" if tier["ready"] else "no", where, tier["reason"] or "")
+        table.add_row(tier["tier"], tier["backend"], "yes" if tier["ready"] else "no", where)
     console.print(table)
+    for tier in report["tiers"]:  # below the table: a paragraph folded into a narrow column is unreadable
+        if tier["reason"]:
+            console.print(f"{tier['tier']}: {tier['reason']}", markup=False, highlight=False)

@@ -25,22 +25,38 @@ def evaluate(
 ) -> None:
     """Per-field strict and normalised accuracy, by answering tier, and latency percentiles."""
     from router.batch import BatchSettings
+    from router.batch.sink import NotAnOutputError, OutputBusyError
     from router.cli.batch import SIGNAL_EXIT
-    from router.cli.common import batch_run, load_policy_or_exit, progress_mode_or_exit
+    from router.cli.common import (
+        batch_run,
+        check_output_files_or_exit,
+        check_policy_log_or_exit,
+        load_policy_or_exit,
+        progress_mode_or_exit,
+    )
     from router.evaluation import DatasetError, evaluate, load_labels
 
     mode = progress_mode_or_exit(progress)
+    check_output_files_or_exit({"--log-json": log_json})
+    if out.exists() and not out.is_dir():
+        typer.echo(f"docroute: --out {out}: is a file, expected a folder", err=True)
+        raise typer.Exit(2)
     try:
         count = len(load_labels(dataset, limit=limit))
     except DatasetError as exc:
         typer.echo(f"docroute: {exc}", err=True)
         raise typer.Exit(2) from None
     loaded = load_policy_or_exit(policy)
-    with batch_run(loaded, total=count, progress=mode, warm=warm, log_json=log_json) as run:
-        settings = BatchSettings(jobs=jobs or run.router.parallelism(), max_bytes=loaded.limits.max_bytes)
-        result = evaluate(
-            run.router, dataset, out, settings, limit=limit, resume=resume, stop=run.stop, progress=run.progress
-        )
+    check_policy_log_or_exit(loaded, log_json)
+    try:
+        with batch_run(loaded, total=count, progress=mode, warm=warm, log_json=log_json) as run:
+            settings = BatchSettings(jobs=jobs or run.router.parallelism(), max_bytes=loaded.limits.max_bytes)
+            result = evaluate(
+                run.router, dataset, out, settings, limit=limit, resume=resume, stop=run.stop, progress=run.progress
+            )
+    except (OutputBusyError, NotAnOutputError) as exc:  # OUT/results.jsonl: another eval's, or not one at all
+        typer.echo(f"docroute: {exc}", err=True)
+        raise typer.Exit(2) from None
     if result.summary.interrupted_by:
         typer.echo(f"docroute: interrupted; rerun with --resume to finish ({out / 'results.jsonl'})", err=True)
         raise typer.Exit(SIGNAL_EXIT.get(result.summary.interrupted_by, 130))

@@ -21,9 +21,12 @@ def extract(
 ) -> None:
     """Extract merchant, date, total (and more) from each file. Exit code 1 if any failed."""
     from router.api import Router
-    from router.cli.common import load_policy_or_exit
+    from router.cli.common import check_output_files_or_exit, check_policy_log_or_exit, load_policy_or_exit
 
-    router = Router(load_policy_or_exit(policy), log_json=log_json, log_stderr=False if quiet else None)
+    check_output_files_or_exit({"--log-json": log_json})
+    loaded = load_policy_or_exit(policy)
+    check_policy_log_or_exit(loaded, log_json)
+    router = Router(loaded, log_json=log_json, log_stderr=False if quiet else None)
     failed = 0
     try:
         if warm_up:
