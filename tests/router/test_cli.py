@@ -86,7 +86,7 @@ def test_doctor_reports_the_machine_and_each_tier(tmp_path: Path):
     report = json.loads(out.stdout)
     assert report["torch"]["version"]
     assert isinstance(report["cuda"]["available"], bool)
-    assert [t["tier"] for t in report["tiers"]] == ["internvl3", "llama-vision", "ocr-llm", "ocr-rules"]
+    assert [t["tier"] for t in report["tiers"]] == ["einvoice", "internvl3", "llama-vision", "ocr-llm", "ocr-rules"]
     assert "bitsandbytes" in report
 
 
