@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import re
 
-_TOTAL = r"(?:\b|(?<=\d))(?:t?[o0]t[a4@][l1i|\]!]|t[o0]t[a4@]\b|t[o0]t[l1]\b)"  # "T0TAL", "Tota]", "otal", "TOTL"
+_TOTAL = r"(?:\b|(?<=\d))(?:[tj]?[o0]t[a4@][l1i|\]!]|t[o0]t[a4@]\b|t[o0]t[l1]\b)"  # "T0TAL", "Tota]", "otal", "TOTL"
 
 #: Lines that state the amount to pay, strongest first: (pattern, weight).
 TOTAL_KEYWORDS: tuple[tuple[str, float], ...] = (
     # what is due after rounding / in the end
     (r"amount\s*(?:due|payable|to\s*(?:be\s*)?pa(?:y|id))|total\s*(?:amt\s*)?(?:due|payable|to\s*pay)", 5.0),
+    (r"\ba[mn]t\.?\s*due\b", 5.0),
     (r"balance\s*due|grand\s*" + _TOTAL + r"|" + _TOTAL + r"\s*(?:amt\s*)?(?:rounded|after\s*(?:rounding|adj))", 5.0),
     (r"round(?:ed|ing)\s*" + _TOTAL + r"|net[t]?\s*" + _TOTAL + r"|" + _TOTAL + r"\s*ttc|net\s*[àa]\s*payer", 4.5),
     (r"zu\s*zahlen|gesamtbetrag|[àa]\s*payer|montant\s*total|importe\s*total|totale\s*(?:euro|eur)?", 4.5),
@@ -29,7 +30,7 @@ TOTAL_KEYWORDS: tuple[tuple[str, float], ...] = (
     (_TOTAL + r"\s*(?:rm|myr|eur|usd|sgd|gbp|chf)?\s*(?:incl|inc\b|inc\.|including|inclusive)", 4.0),
     (_TOTAL + r"\s*(?:sales|amount|amt|price|bill|purchase|payment)\b", 3.5),
     (r"\bsumme\b|\bbetrag\b|\bgesamt\b|\bendsumme\b|\bbrutto\b|\btotaal\b|\bjumlah\b|\bimporte\b|\bmontant\b", 3.0),
-    (r"\btotale\b|\bimporto\b|\bsuma\b|\bbedrag\b|\bsumma\b|\bsum\b", 3.0),
+    (r"\btotale\b|\bimporto\b|\bsuma\b|\bbedrag\b|\bsumma\b|\bsum\b|\bsu[mn]{2}i?e\b", 3.0),
     (_TOTAL, 3.0),
 )
 
@@ -54,7 +55,7 @@ NOT_TOTAL: str = "|".join(
         r"\bpoints?\b|\bpts\b|loyalty|bonus",
         r"round(?:ing)?\s*(?:adj|adjustment)?\s*[:\-]?\s*-?\s*\d|rounding\s*adj|round\s*adj",
         r"deposit|pfand|refund",
-        r"zuschl[äa]g|surcharge|suppl[ée]ment|recargo|supplemento|toeslag",
+        r"zuschl[äa]g|surcharge|suppl[ée]ment|recargo|supplemento|toeslag|zuzahlung",
         r"nettobetrag|netto\s*-?\s*summe|summe\s*netto|base\s*imponible|imponibile|total\s*h\.?t|excl\.?\s*btw",
         r"\b(?:mwst|ust|steuer|tax|vat|tva|iva|btw|gst)\s*-?\s*(?:betrag|summe|amount|total|montant|importe|bedrag)",
         r"^\W*(?:btw|iva|tva)\b|\bvorsteuer\b",

@@ -135,6 +135,7 @@ def score(line: Line, position: int, above_address: bool = False) -> float:
     value -= 3.0 if _ONLY_LEGAL.search(text) else 0.0
     value -= 3.0 if line.confidence < 50 else 0.0
     value += 1.0 if _mostly_upper(text) else 0.0
+    value -= 2.0 if text == text.lower() else 0.0  # names are printed in capitals or title case
     value -= 1.5 if len(text.split()) == 1 and letters < 5 else 0.0
     return value
 
@@ -152,14 +153,18 @@ def clean_name(text: str) -> str:
 def _without_debris(words: list[str]) -> list[str]:
     """The words of a name without OCR debris around it: lower-case scraps, stray letters and marks
     before it ("oo ,", "Sb", "Be ee"), and after it ("rae" after an upper-case name, "S|", "2")."""
-    while len(words) > 1 and not any(c.isupper() or c.isdigit() for c in words[0]):
-        words.pop(0)  # "oo , ACME SDN BHD"
+    while len(words) > 1 and not any(c.isupper() or c.isdigit() for c in words[0]) and _scrap(words[0]):
+        words.pop(0)  # "oo , ACME SDN BHD", but not "real GmbH", "toom Baumarkt GmbH"
     while len(words) > 2 and _stray(words[0]) and words[0].lower() not in _NAME_STARTS:
         words.pop(0)
     upper = _mostly_upper(" ".join(words))
     while len(words) > 1 and (_stray(words[-1], end=True) or (upper and words[-1].islower())):
         words.pop()
     return words
+
+
+def _scrap(word: str) -> bool:
+    return len(word) <= 2 or not word.isalpha()
 
 
 def _stray(word: str, *, end: bool = False) -> bool:

@@ -10,6 +10,7 @@ total line: the payment less the change, else the subtotal, else the payment.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
@@ -38,6 +39,9 @@ _SUBTOTAL = compile_pattern(SUBTOTAL)
 _TAX = compile_pattern(TAX)
 #: Keyword weight of a line that already states the final amount due (rounded, payable).
 FINAL = 4.5
+#: How much less a table heading's label counts than the same label beside its amount: a tax
+#: table under the total ("Netto MwSt Brutto") repeats the total's label.
+HEADING_DISCOUNT = 0.5
 #: The largest cash-rounding step.
 ROUNDING_STEP = Decimal("0.05")
 
@@ -59,9 +63,20 @@ def find_total(lines: list[Line]) -> TotalCandidate | None:
     candidates = [c for c in (_candidate(lines, i, whole=whole) for i in range(len(lines))) if c is not None]
     candidates = [c for c in candidates if c.amount.value != 0]  # a refund's total is negative
     if candidates:
-        best = max(candidates, key=lambda c: (c.weight, c.line.index))
+        best = _with_taxes_added(max(candidates, key=lambda c: (c.weight, c.line.index)), candidates, lines)
         return best if best.weight >= FINAL else _rounded(best, lines)
     return _fallback(lines)
+
+
+def _with_taxes_added(best: TotalCandidate, candidates: list[TotalCandidate], lines: list[Line]) -> TotalCandidate:
+    """A later total that is ``best`` plus the taxes printed between them ("Net Total 14.85", tax
+    lines, "TOTAL 16.56"): ``best`` was the amount before tax."""
+    for later in (c for c in candidates if c.line.index > best.line.index and c.amount.value > best.amount.value):
+        between = [line for line in lines if best.line.index < line.index < later.line.index]
+        taxes = sum((a.value for line in between for a in find_amounts(line.text)[-1:]), Decimal(0))
+        if between and abs(best.amount.value + taxes - later.amount.value) <= Decimal("0.01"):
+            return later
+    return best
 
 
 def keyword_weight(text: str) -> float:
@@ -104,18 +119,21 @@ def _under_heading(heading: Line, row: Line | None) -> TotalCandidate | None:
     if len(amounts) < 2:
         return None
     found = [
-        (m, w) for pattern, w in _KEYWORDS if (m := pattern.search(heading.text)) and not _is_part_label(m.group())
+        (m, w) for pattern, w in _KEYWORDS if (m := pattern.search(heading.text)) and not _part_label(heading.text, m)
     ]
     if not found:
         return None
     match, weight = max(found, key=lambda mw: (mw[1], mw[0].start()))
     where = (match.start() + match.end()) / 2 / max(len(heading.text), 1)
     best = min(amounts, key=lambda a: abs((a.start + a.end) / 2 / max(len(row.text), 1) - where))
-    return TotalCandidate(best, weight, row, "table_heading")
+    return TotalCandidate(best, weight - HEADING_DISCOUNT, row, "table_heading")
 
 
-def _is_part_label(text: str) -> bool:
-    return bool(_NOT_TOTAL.search(text))
+def _part_label(heading: str, match: re.Match[str]) -> bool:
+    """Whether the heading's word around ``match`` names a part of the total ("MWST-Betrag", "Netto")."""
+    start = heading.rfind(" ", 0, match.start()) + 1
+    end = heading.find(" ", match.end())
+    return bool(_NOT_TOTAL.search(heading[start : end if end >= 0 else len(heading)]))
 
 
 def _only_amount(text: str) -> bool:

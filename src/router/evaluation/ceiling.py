@@ -16,9 +16,7 @@ import re
 from decimal import Decimal
 from pathlib import Path
 
-from backends.normalize import find_amounts, find_dates, normalize_amount, normalize_date, parse_amount
-
-_WHOLE = re.compile(r"(?<![\d.,])-?\d{1,3}(?:[,.' ]\d{3})*(?:[.,]\d{1,2})?(?![\d])")
+from backends.normalize import find_amounts, find_dates, find_whole_amounts, normalize_amount, normalize_date
 
 
 def answer_in_text(name: str, label: str, text: str) -> bool:
@@ -45,13 +43,8 @@ def _dates(text: str) -> set[str]:
 
 
 def _amounts(text: str) -> set[Decimal]:
-    found = {match.value for match in find_amounts(text)}
-    found |= {abs(match.value) for match in find_amounts(text)}
-    for token in _WHOLE.findall(text):
-        value = parse_amount(token)
-        if value is not None:
-            found |= {value, abs(value)}
-    return found
+    matches = find_amounts(text) + find_whole_amounts(text)
+    return {match.value for match in matches} | {abs(match.value) for match in matches}
 
 
 def read_texts(folder: Path | None) -> dict[str, str]:
