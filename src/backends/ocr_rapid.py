@@ -21,7 +21,7 @@ from PIL import Image
 from backends.errors import BackendUnavailable
 from backends.ocr import OcrLine, OcrPage
 
-INSTALL_HINT = "the rapidocr engine needs the 'rapidocr' and 'onnxruntime' packages: pip install 'docroute[rapidocr]'"
+INSTALL_HINT = "the rapidocr engine needs the 'rapidocr' and 'onnxruntime' packages: pip install rapidocr onnxruntime"
 #: Settings of the engine: one thread per run, quiet, the wheel's own models.
 PARAMS = {
     "Global.log_level": "warning",

@@ -22,17 +22,19 @@ from backends.rules.keywords import (
     LEGAL_FORMS,
     NOT_TOTAL,
     PAYMENT,
+    ROUNDING,
     SUBTOTAL,
     TAX,
     compile_pattern,
 )
 from backends.rules.lines import Line
-from backends.rules.total import FINAL, TotalCandidate, keyword_weight
+from backends.rules.total import FINAL, ROUNDING_STEP, TotalCandidate, keyword_weight
 
 _SUBTOTAL = compile_pattern(SUBTOTAL)
 _TAX = compile_pattern(TAX)
 _DUE = compile_pattern(AMOUNT_DUE)
 _GRAND = compile_pattern(GRAND_TOTAL)
+_ROUNDING = compile_pattern(ROUNDING)
 _LEGAL = compile_pattern(LEGAL_FORMS)
 _NOT_ITEM = compile_pattern("|".join((NOT_TOTAL, PAYMENT, CHANGE, TAX)))
 #: Confidence of a total by where it came from, before the OCR's confidence and the checks.
@@ -115,10 +117,18 @@ def _subtotal_tax(lines: list[Line], total: Decimal) -> bool | None:
     position, value = subtotal
     taxes = [a.value for line in lines[position + 1 :] if _TAX.search(line.text) for a in find_amounts(line.text)]
     taxes = [tax for tax in taxes if 0 < tax < value]
-    if not taxes:
-        return None if value != total else True
+    rounding = sum(
+        (
+            a.value
+            for line in lines[position + 1 :]
+            if _ROUNDING.search(line.text)
+            for a in find_amounts(line.text)[-1:]
+            if abs(a.value) < ROUNDING_STEP
+        ),
+        Decimal(0),
+    )
     sums = {value, value + sum(taxes)} | {value + tax for tax in taxes}
-    return any(abs(total - s) <= CENT for s in sums)
+    return any(abs(total - s - adjust) <= CENT for s in sums for adjust in {Decimal(0), rounding})
 
 
 def _items_sum(lines: list[Line], total: TotalCandidate, value: Decimal) -> bool | None:
