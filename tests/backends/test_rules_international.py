@@ -194,3 +194,23 @@ def test_every_found_core_field_has_a_confidence_between_0_and_1():
     fields = read("ACME SDN BHD", "Date: 25/12/2018", "TOTAL RM 9.00").fields
     assert set(fields.confidence) == {"merchant", "date", "total"}
     assert all(0 < value <= 1 for value in fields.confidence.values())
+
+
+def test_a_name_whose_kind_of_business_is_printed_on_the_next_line_is_joined():
+    reading = read("Crisfield Seafood", "Restaurant", "8012 Georgia Ave.", "Silver Spring, MD 20910", "TOTAL $5.00")
+    assert reading.fields.merchant == "Crisfield Seafood Restaurant"
+
+
+def test_a_name_printed_on_the_row_of_its_address_is_cut_before_the_address():
+    reading = read("KOBE JAPANESE STEAK 69838 HIGHWAY 111", "760-324-1717", "Amount: $158.07")
+    assert reading.fields.merchant == "KOBE JAPANESE STEAK"
+
+
+def test_a_german_street_with_a_separate_strasse_is_an_address_not_a_name():
+    assert read("LiDL", "Warburger Straße 130", "33100 Paderborn", "SUMME 5,00").fields.merchant == "LiDL"
+
+
+def test_a_card_slip_heading_is_not_the_merchant():
+    assert read("** PURCHASE **", "Panda Express #2614", "Brooklyn, NY", "TOTAL 9.10").fields.merchant == (
+        "Panda Express #2614"
+    )

@@ -176,7 +176,7 @@ NOT_MERCHANT = (
     r"|\bgst\b|\bsst\b|\bvat\b|\bmwst\b|\bust\b|\btva\b|\btax\b|\babn\b|\bnpwp\b|\bsiret\b|\breg\b|registration"
     r"|\b(?:co|company|br|brn|roc|reg|regn|registration)\.?\s*(?:no|reg|number|#)|\broc\b|\bbrn\b|\bid\b|st\.?-?nr|steuer"
     r"|\bdate\b|\btime\b|\bcashier\b|\bcounter\b|\btable\b|\bserver\b|\border\b|\bstaff\b|\bterminal\b"
-    r"|\bdocument\b|\bdoc\b|\bslip\b|\btrans\b|\bcopy\b|\bduplicate\b|\bsimplified\b|\bcash\s*bill\b|\bcash\s*sale|\bhours\b|\bopen\b|opening|\bmember"
+    r"|\bpurchase\b|\bsale\b|\bdocument\b|\bdoc\b|\bslip\b|\btrans\b|\bcopy\b|\bduplicate\b|\bsimplified\b|\bcash\s*bill\b|\bcash\s*sale|\bhours\b|\bopen\b|opening|\bmember"
 )
 
 #: Address lines in several countries: street words that mark an address wherever they stand, a house
@@ -191,7 +191,7 @@ ADDRESS_WORDS = "|".join(
         r"|highway|hwy|place|pl|square|sq|court|ct|terrace|crescent|parkway|pkwy)\b\.?",
         r"\b\d+[a-z]?,?\s+(?:rue|avenue|bd|boulevard|place|chemin|all[ée]e|quai|impasse|via|viale|piazza|calle|avenida"
         r"|plaza|carrer|paseo)\b",
-        r"\w+(?:stra(?:ss|ß)e|str\.|platz|weg|gasse|allee|ring|damm|ufer)\s+\d+",
+        r"\w*(?:stra(?:ss|ß)e|str\.|platz|weg|gasse|allee|ring|damm|ufer)\s+\d+",
         r"^\W*\d{4,5}\s+[A-Za-zÀ-ÿ]{3,}",  # "10115 Berlin", "8001 Zürich"
         r"\b\d{5}(?:-\d{4})?\b|\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b|\bsingapore\s+\d{6}\b",
     )

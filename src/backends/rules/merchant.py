@@ -41,8 +41,11 @@ _ADDRESS = compile_pattern(ADDRESS_WORDS)
 _DEBRIS = " -:;|'\",*_=~\u2013\u2014\u2018\u2019\u201c\u201d"
 _REPAIRS = tuple((re.compile(pattern), replacement) for pattern, replacement in LEGAL_FORM_REPAIRS)
 _ONLY_LEGAL = compile_pattern(r"^\W*(?:" + LEGAL_FORMS + r")\W*$")
+#: A kind of business on a line of its own, under the name it belongs to ("Crisfield Seafood" / "Restaurant").
+_ONLY_BUSINESS = compile_pattern(r"^\W*(?:" + BUSINESS_WORDS + r")\W*$")
 _CONTINUES = compile_pattern(r"(?:&|\band|\bund|\bet|,|-)\s*$")
 _REGISTRATION = re.compile(r"[\s(]*\(?\s*(?:co\.?\s*no\.?\s*:?)?\s*[A-Z]{0,3}\d[\w-]{3,}\s*\)?\W*$", re.IGNORECASE)
+_STORE_NO = re.compile(r"[A-Za-z]\s?#\s?\d+\W*$")
 _INVOICE = compile_pattern(INVOICE_TITLES)
 _SELLER = compile_pattern(SELLER_CUES)
 _BUYER = compile_pattern(BUYER_CUES)
@@ -62,7 +65,7 @@ def find_merchant(lines: list[Line]) -> Line | None:
         seller = find_seller(lines)
         if seller is not None:
             return seller
-    top = lines[:TOP_LINES]
+    top = [_before_address(line) for line in lines[:TOP_LINES]]
     scored = [
         (score(line, position, _above_address(top, position)) - _after_address(top, position), position)
         for position, line in enumerate(top)
@@ -145,7 +148,10 @@ def clean_name(text: str) -> str:
     for pattern, replacement in _REPAIRS:
         text = pattern.sub(replacement, text)
     legal = list(_LEGAL.finditer(text))
-    name = text[: legal[-1].end()] if legal else _REGISTRATION.sub("", text)
+    if legal:
+        name = text[: legal[-1].end()]
+    else:  # a registration number goes, a store number ("Panda Express #2614") stays
+        name = text if _STORE_NO.search(text) else _REGISTRATION.sub("", text)
     words = _without_debris(name.split())
     return " ".join(words).strip(_DEBRIS).lstrip(". ")
 
@@ -183,9 +189,25 @@ def _joined(top: list[Line], position: int) -> Line:
     if previous is not None and joins_previous and _name_part(previous):
         return Line(line.index, f"{previous.text} {line.text}", min(line.confidence, previous.confidence))
     following = top[position + 1] if position + 1 < len(top) else None
-    continues = following is not None and (_ONLY_LEGAL.search(following.text) or _CONTINUES.search(line.text))
+    continues = following is not None and (
+        _ONLY_LEGAL.search(following.text) or _CONTINUES.search(line.text) or _ONLY_BUSINESS.search(following.text)
+    )
     if following is not None and continues and _name_part(following):
         return Line(following.index, f"{line.text} {following.text}", min(line.confidence, following.confidence))
+    return line
+
+
+def _before_address(line: Line) -> Line:
+    """The line's text before an address printed on the same row ("KOBE STEAK 69838 HIGHWAY 111")."""
+    found = _ADDRESS.search(line.text)
+    if found is None or not any(c.isdigit() for c in found.group()) or _NOT_MERCHANT.search(line.text):
+        return line
+    if _LEGAL.search(line.text):  # "BOOK TA .K (TAMAN DAYA) SDN BHD": a place in the name, no address
+        return line
+    prefix = line.text[: found.start()].strip(_DEBRIS)
+    named = len(prefix.split()) >= 2 and sum(c.isalpha() for c in prefix) >= 4  # not "Warburger" Straße 130
+    if named and not any(c.isdigit() for c in prefix):
+        return Line(line.index, prefix, line.confidence)
     return line
 
 
