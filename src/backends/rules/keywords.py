@@ -170,7 +170,7 @@ BUYER_CUES = (
 
 #: Lines near the top that are not the merchant's name.
 NOT_MERCHANT = (
-    r"tax\s*invoice|invoice|receipt|\bbill\b|quittung|rechnung|kassenbon|beleg|facture|ticket|recibo|factura"
+    r"tax\s*invoice|invoice|receipt|\bfolio\b|\bbill\b|quittung|rechnung|kassenbon|beleg|facture|ticket|recibo|factura"
     r"|welcome|thank|merci|danke|gracias|terima\s*kasih|\bwww\.|https?:|@|\.com\b|e-?mail"
     r"|\btel\b|\bphone\b|\bfax\b|\bmobile\b|\bhp\b|telefon|\bt[ée]l\b|\bph\b"
     r"|\bgst\b|\bsst\b|\bvat\b|\bmwst\b|\bust\b|\btva\b|\btax\b|\babn\b|\bnpwp\b|\bsiret\b|\breg\b|registration"

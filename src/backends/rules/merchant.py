@@ -38,7 +38,7 @@ _BUSINESS = compile_pattern(BUSINESS_WORDS)
 _NOT_MERCHANT = compile_pattern(NOT_MERCHANT)
 _ADDRESS = compile_pattern(ADDRESS_WORDS)
 #: Characters OCR leaves around a name: rules, bars, quotes (typographic ones too), dashes.
-_DEBRIS = " -:;|'\",*_=~\u2013\u2014\u2018\u2019\u201c\u201d"
+_DEBRIS = " -:;|'\",*_=~\u00b7\u2013\u2014\u2018\u2019\u201c\u201d"
 _REPAIRS = tuple((re.compile(pattern), replacement) for pattern, replacement in LEGAL_FORM_REPAIRS)
 _ONLY_LEGAL = compile_pattern(r"^\W*(?:" + LEGAL_FORMS + r")\W*$")
 #: A kind of business on a line of its own, under the name it belongs to ("Crisfield Seafood" / "Restaurant").
@@ -47,6 +47,8 @@ _CONTINUES = compile_pattern(r"(?:&|\band|\bund|\bet|,|-)\s*$")
 _REGISTRATION = re.compile(r"[\s(]*\(?\s*(?:co\.?\s*no\.?\s*:?)?\s*[A-Z]{0,3}\d[\w-]{3,}\s*\)?\W*$", re.IGNORECASE)
 _STORE_NO = re.compile(r"[A-Za-z]\s?#\s?\d+\W*$")
 _INVOICE = compile_pattern(INVOICE_TITLES)
+#: What a seller's name line is not (narrower than ``NOT_MERCHANT``: "bol.com b.v." is a name).
+_NOT_SELLER = compile_pattern(r"@|www\.|https?:|\btel\b|\bfax\b|\biban\b|\bbic\b|" + INVOICE_TITLES)
 _SELLER = compile_pattern(SELLER_CUES)
 _BUYER = compile_pattern(BUYER_CUES)
 #: Short words a name may start with (articles, titles); other one- or two-letter words before a
@@ -86,7 +88,7 @@ def find_seller(lines: list[Line]) -> Line | None:
         if not _LEGAL.search(name) or line.index in buyer or _ONLY_LEGAL.search(name) or _FIELD.match(line.text):
             continue
         letters = sum(c.isalpha() for c in name)
-        if letters < 4 or _NOT_MERCHANT.search(name) or len(name.split()) > 8:
+        if letters < 4 or _NOT_SELLER.search(name) or len(name.split()) > 8:
             continue
         value = 5.0 - 0.05 * min(position, 40)
         value += 2.0 if _SELLER.search(" ".join(x.text for x in lines[max(0, position - 2) : position + 1])) else 0.0
@@ -100,7 +102,12 @@ def find_seller(lines: list[Line]) -> Line | None:
 
 def _in_buyer_block(lines: list[Line], i: int) -> bool:
     """Whether line ``i`` is in a buyer's block: a buyer's label ("Bill to", "Kunde") and the lines
-    after it, up to its address (at most four)."""
+    after it, up to its address (at most four). A label printed after a name on the same row
+    ("Example, LLC   Bill To") heads the other column."""
+    own = _BUYER.search(lines[i].text)
+    legal = _LEGAL.search(lines[i].text)
+    if own and legal and legal.start() < own.start():
+        return False
     for start in range(max(0, i - 4), i + 1):
         if _BUYER.search(lines[start].text):
             between = lines[start + 1 : i]
@@ -148,12 +155,14 @@ def clean_name(text: str) -> str:
     for pattern, replacement in _REPAIRS:
         text = pattern.sub(replacement, text)
     legal = list(_LEGAL.finditer(text))
-    if legal:
-        name = text[: legal[-1].end()]
-    else:  # a registration number goes, a store number ("Panda Express #2614") stays
-        name = text if _STORE_NO.search(text) else _REGISTRATION.sub("", text)
+    name = text[: legal[-1].end()] if legal else _without_registration(text)
     words = _without_debris(name.split())
     return " ".join(words).strip(_DEBRIS).lstrip(". ")
+
+
+def _without_registration(text: str) -> str:
+    """The text without a registration number after the name; a store number ("#2614") stays."""
+    return text if _STORE_NO.search(text) else _REGISTRATION.sub("", text)
 
 
 def _without_debris(words: list[str]) -> list[str]:
