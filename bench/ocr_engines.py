@@ -59,7 +59,7 @@ def raw_rate(paths: list[str], engine: str, jobs: int) -> float:
     return len(paths) / (time.perf_counter() - started)
 
 
-def policy_for(engine: str, folder: Path) -> Path:
+def policy_for(engine: str, folder: Path, isolation: str | None = None) -> Path:
     """The cpu policy with its OCR tier on ``engine`` and a breaker that never opens."""
     import yaml
 
@@ -70,15 +70,19 @@ def policy_for(engine: str, folder: Path) -> Path:
             tier["backend"]["ocr"] = {**tier["backend"].get("ocr", {}), "engine": engine}
             tier["breaker"] = {"failure_threshold": 100000, "cooldown_s": 1}
             tier["timeout_s"] = 300
+            if isolation:
+                tier["isolation"] = isolation
     path = folder / f"cpu-{engine}.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
 
 
-def batch(dataset: Path, engine: str, jobs: int, limit: int | None, folder: Path) -> tuple[float, dict[str, float]]:
+def batch(
+    dataset: Path, engine: str, jobs: int, limit: int | None, folder: Path, isolation: str | None = None
+) -> tuple[float, dict[str, float]]:
     """(documents per second of the batch loop, normalised accuracy per field) of ``docroute eval``."""
     out = folder / f"eval-{engine}"
-    args = [sys.executable, "-m", "router", "eval", str(dataset), "--policy", str(policy_for(engine, folder))]
+    args = [sys.executable, "-m", "router", "eval", str(dataset), "--policy", str(policy_for(engine, folder, isolation))]
     args += ["--out", str(out), "--jobs", str(jobs), "--progress", "none", "--no-ceiling"]
     args += ["--limit", str(limit)] if limit else []
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
@@ -97,6 +101,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="Only the first N labelled documents.")
     parser.add_argument("--jobs", type=int, default=2, help="Documents at once (raw and batch alike).")
     parser.add_argument("--engines", default="tesseract,rapidocr")
+    parser.add_argument("--isolation", choices=("inline", "process"), default=None, help="Override the tier's.")
     args = parser.parse_args()
 
     from router.evaluation import load_labels
@@ -106,7 +111,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for engine in args.engines.split(","):
             raw = raw_rate(paths, engine, args.jobs)
-            rate, accuracy = batch(args.dataset, engine, args.jobs, args.limit, Path(tmp))
+            rate, accuracy = batch(args.dataset, engine, args.jobs, args.limit, Path(tmp), args.isolation)
             cells = [accuracy.get(name) for name in ("merchant", "date", "total")]
             rows.append((engine, len(paths), raw, rate, rate / raw, *cells))
             print(f"{engine}: raw {raw:.3f} docs/s, batch {rate:.3f} docs/s", flush=True)
