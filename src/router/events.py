@@ -46,6 +46,8 @@ COMMON = (
     F("level", "string", "debug, info, warning, error."),
     F("pid", "integer", "The process that logged the event (the router's, for worker events too)."),
     F("schema_version", "integer", f"This schema's version ({SCHEMA_VERSION})."),
+    F("host", "string", "On a Ray cluster: the Ray node id of the router's node (pids collide across nodes).", False),
+    F("actor", "string", "On a Ray cluster: the Ray actor id of the router (batch actor or Serve replica).", False),
 )
 
 _POLICY = F("policy", "string", "The policy's name.")
@@ -60,6 +62,7 @@ CONTEXT: dict[str, tuple[Field, ...]] = {
     "tier": (_POLICY, _HASH, _TIER, _BACKEND),
     "request": (_REQUEST, _HASH),
     "batch": (),
+    "service": (),
 }
 
 _CLASS = "The error class (see docs/policy.md): sticky_cuda, cuda_oom, bad_index, unavailable, timeout, ..."
@@ -114,7 +117,8 @@ EVENTS: tuple[Event, ...] = (
                 F(
                     "reason",
                     "string",
-                    "consecutive_failures, crash_loop, probe_failed, cooldown_elapsed, probe_succeeded.",
+                    "consecutive_failures, crash_loop, content_failure_rate, probe_failed, cooldown_elapsed, "
+                    "probe_succeeded.",
                 ),
                 F("probe_in_s", "number?", "Seconds until the half-open probe, while open."),
             ),
@@ -295,6 +299,7 @@ EVENTS: tuple[Event, ...] = (
             F("inputs", "integer", "Inputs found."),
             F("processed", "integer", "Inputs that got their line in this run."),
             F("already_done", "integer", "Inputs skipped: their line was already in the output."),
+            F("retried", "integer", "Inputs read again: their line had failed for a passing reason.", False),
             F("abandoned", "integer", "Inputs in flight when a second signal or the grace period ended the run."),
             F("interrupted_by", "string?", "SIGINT or SIGTERM; null when the run completed."),
             F("by_status", "object", "Lines written in this run by status."),
@@ -311,6 +316,49 @@ EVENTS: tuple[Event, ...] = (
         "The output's last line was torn (a crash mid-write) and was cut off; its input is read again.",
         (F("path", "string", "The output file."), F("cut_bytes", "integer", "Bytes removed.")),
     ),
+    # The HTTP service (router.service): requests refused or cut short before a document is read.
+    Event(
+        "service.auth_failed",
+        "service",
+        "A request without the right bearer token was refused (401); the token given is never logged.",
+        (
+            F("request_id", "string", "The request's id (echoed in X-Request-ID)."),
+            F("path", "string", "The path asked for."),
+            F("reason", "string", "missing bearer token, or wrong bearer token."),
+            F("client", "string", "The client's address."),
+        ),
+    ),
+    Event(
+        "service.client_disconnected",
+        "service",
+        "A client went away before its request was read whole (counted as 499, never a 5xx).",
+        (
+            F("request_id", "string", "The request's id."),
+            F("reason", "string", "client disconnected, or dropped at shutdown (an upload still arriving)."),
+        ),
+    ),
+    Event(
+        "service.request_timeout",
+        "service",
+        "A client was too slow: its headers (the connection is closed) or its body (408) did not arrive in time.",
+        (
+            F("request_id", "string?", "The request's id; null when its headers never arrived."),
+            F("phase", "string", "headers or body."),
+            F("client", "string", "The client's address (headers).", False),
+        ),
+    ),
+    Event(
+        "service.request_id_renamed",
+        "service",
+        "A client-given X-Request-ID was already used here: the request got a unique one (echoed).",
+        (F("given", "string", "The id the client sent."), F("request_id", "string", "The id used.")),
+    ),
+    Event(
+        "batch.output_compacted",
+        "batch",
+        "The output was rewritten (temporary file, fsync, rename) without the lines that retries replaced.",
+        (F("path", "string", "The output file."), F("superseded_lines", "integer", "Lines removed.")),
+    ),
     Event(
         "batch.extract_crashed",
         "batch",
@@ -319,6 +367,28 @@ EVENTS: tuple[Event, ...] = (
             _REQUEST,
             F("error_type", "string", "The exception's type name."),
             F("exception", "string", "The traceback.", False),
+        ),
+    ),
+    Event(
+        "batch.rerun",
+        "batch",
+        "On a Ray cluster: a document is routed again, alone, because a router process died while it was in "
+        "flight (an actor or node lost, or the document itself crashed the process).",
+        (
+            _REQUEST,
+            F("key", "string", "The sha256 of the input's bytes (or path:... when it cannot be read)."),
+            F("crashes", "integer", "How many times a router process died with this document in flight."),
+        ),
+    ),
+    Event(
+        "batch.gave_up",
+        "batch",
+        "On a Ray cluster: a document crashed the router process too many times; it gets a failed line "
+        "(worker_crashed) and is not routed again.",
+        (
+            _REQUEST,
+            F("key", "string", "The sha256 of the input's bytes (or path:... when it cannot be read)."),
+            F("crashes", "integer", "How many times a router process died with this document in flight."),
         ),
     ),
     # Worker supervision (router.workers): the router's process logs these about its workers.

@@ -28,11 +28,19 @@ LOGGER_NAME = "docroute"
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 _log_content = False
+_placement: dict[str, str] = {}  # host and actor of a router on a Ray cluster (router.scale sets them)
+
+
+def set_placement(**placement: str) -> None:
+    """Add these fields (``host``, ``actor``) to every event of this process from now on."""
+    _placement.update(placement)
 
 
 def _add_static(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     event.setdefault("schema_version", SCHEMA_VERSION)
     event.setdefault("pid", os.getpid())
+    for key, value in _placement.items():
+        event.setdefault(key, value)
     return event
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import typer
 
@@ -29,6 +32,35 @@ def load_policy_or_exit(name_or_path: str) -> Policy:
     except PolicyError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
+
+
+def check_output_files_or_exit(options: dict[str, Path | None]) -> None:
+    """Files a command will write: each in an existing folder, none a folder, no two the same file.
+    A problem is one line on stderr and exit code 2, before any work starts."""
+    seen: dict[str, str] = {}
+    for option, path in options.items():
+        if path is None:
+            continue
+        problem = _output_problem(path)
+        if problem:
+            typer.echo(f"docroute: {option} {path}: {problem}", err=True)
+            raise typer.Exit(2)
+        identity = os.path.realpath(path)
+        if identity in seen:
+            typer.echo(f"docroute: {seen[identity]} and {option} name the same file ({path})", err=True)
+            raise typer.Exit(2)
+        seen[identity] = option
+
+
+def _output_problem(path: Path) -> str | None:
+    if path.is_dir():
+        return "is a folder, expected a file"
+    folder = path.parent
+    if not folder.is_dir():
+        return f"folder {folder} does not exist" if not folder.exists() else f"{folder} is not a folder"
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        return "not writable"
+    return None
 
 
 def read_logs_or_exit(paths: list[str]) -> LogSet:
@@ -81,3 +113,13 @@ def batch_run(
                 bar.close()
         finally:
             router.close()
+
+
+def scale_cli_or_exit(engine: str) -> Any:
+    """The CLI side of ``router.scale``, imported only here (it needs the ``docroute[ray]`` extra)."""
+    if engine != "ray":
+        raise typer.BadParameter("expected local or ray", param_hint="--engine")
+    if importlib.util.find_spec("ray") is None:
+        typer.echo("docroute: --engine ray needs the ray extra: pip install 'docroute[ray]'", err=True)
+        raise typer.Exit(2)
+    return importlib.import_module("router.scale.cli")
