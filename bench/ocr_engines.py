@@ -82,7 +82,15 @@ def batch(
 ) -> tuple[float, dict[str, float]]:
     """(documents per second of the batch loop, normalised accuracy per field) of ``docroute eval``."""
     out = folder / f"eval-{engine}"
-    args = [sys.executable, "-m", "router", "eval", str(dataset), "--policy", str(policy_for(engine, folder, isolation))]
+    args = [
+        sys.executable,
+        "-m",
+        "router",
+        "eval",
+        str(dataset),
+        "--policy",
+        str(policy_for(engine, folder, isolation)),
+    ]
     args += ["--out", str(out), "--jobs", str(jobs), "--progress", "none", "--no-ceiling"]
     args += ["--limit", str(limit)] if limit else []
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
