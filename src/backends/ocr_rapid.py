@@ -2,7 +2,7 @@
 
 The models ship inside the ``rapidocr`` wheel (nothing is downloaded). One engine is built per
 process, lazily, with onnxruntime pinned to one thread (like Tesseract's ``OMP_THREAD_LIMIT=1``:
-parallelise by documents instead), and its log level raised to warnings so that it prints nothing
+parallelise by documents instead), and its log level raised to errors so that it prints nothing
 per page. RapidOCR returns text fragments with their quadrilaterals; ``rebuild_lines`` puts the
 fragments printed on one row back together (``TOTAL`` and ``56.58`` are two boxes on a receipt),
 so that the rules, which read lines, see ``TOTAL 56.58``.
@@ -22,9 +22,9 @@ from backends.errors import BackendUnavailable
 from backends.ocr import OcrLine, OcrPage
 
 INSTALL_HINT = "the rapidocr engine needs the 'rapidocr' and 'onnxruntime' packages: pip install rapidocr onnxruntime"
-#: Settings of the engine: one thread per run, quiet, the wheel's own models.
+#: Settings of the engine: one thread per run, quiet (errors only), the wheel's own models.
 PARAMS = {
-    "Global.log_level": "warning",
+    "Global.log_level": "error",  # its warnings ("detection result is empty") would reach stderr
     "EngineConfig.onnxruntime.intra_op_num_threads": 1,
     "EngineConfig.onnxruntime.inter_op_num_threads": 1,
 }
