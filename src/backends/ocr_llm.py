@@ -9,7 +9,7 @@ through unchanged (the id preflight check still runs).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from backends import hf, prompts
@@ -56,19 +56,38 @@ class OcrLlmBackend(ModelBackend):
             checkpoint_defaults=self.model.generation_config,
         )
         self.vocab = generation.model_vocab_sizes(self.model)
+        self.tokenizer.padding_side = "left"  # every row's new tokens start at the same column
+        if self.options.constrains:
+            self.plan = generation.constrain(self.plan, self.tokenizer, self.model, device)
 
-    def _answer(self, document: Document) -> tuple[str, dict[str, Any]]:
+    def _answers(self, documents: Sequence[Document]) -> list[tuple[str, dict[str, Any]] | Exception]:
+        """OCR each document (a failure is that document's alone), then one batch for the rest."""
         from backends import generation
 
-        page = self._read(document)
-        text = page.text[: self.options.max_ocr_chars]
+        pages: list[Any] = []
+        for document in documents:
+            try:
+                pages.append(self._read(document))
+            except Exception as exc:
+                pages.append(exc)
+        readable = [page for page in pages if not isinstance(page, Exception)]
+        if not readable:
+            return list(pages)
+        texts = [page.text[: self.options.max_ocr_chars] for page in readable]
         inputs = self.tokenizer.apply_chat_template(
-            prompts.ocr_messages(text), add_generation_prompt=True, return_tensors="pt", return_dict=True
+            [prompts.ocr_messages(text) for text in texts],
+            add_generation_prompt=True,
+            padding=True,
+            return_tensors="pt",
+            return_dict=True,
         ).to(self.device)
-        answer, counts = generation.generate_text(self.model, inputs, self.plan, self.vocab, self.tokenizer)
+        answers = iter(generation.generate_texts(self.model, inputs, self.plan, self.vocab, self.tokenizer))
+        return [page if isinstance(page, Exception) else self._with_ocr_meta(*next(answers), page) for page in pages]
+
+    def _with_ocr_meta(self, answer: str, counts: dict[str, Any], page: Any) -> tuple[str, dict[str, Any]]:
         meta = {
             "ocr_chars": len(page.text),
-            "ocr_chars_used": len(text),
+            "ocr_chars_used": min(len(page.text), self.options.max_ocr_chars),
             "ocr_confidence": round(float(page.mean_confidence), 1),
             **counts,
         }

@@ -112,6 +112,32 @@ class ModelOptions(KindOptions):
         "none", description="bitsandbytes quantisation of the language model."
     )
     generation: GenerationOptions = Field(default_factory=GenerationOptions, description="Generation parameters.")
+    constrained: bool | None = Field(
+        None,
+        description="Generate only text that fits the answer's JSON Schema, so every answer parses and ends "
+        "inside max_new_tokens (which must then leave room for a whole answer, about 80 tokens). null (the "
+        "default): on wherever it works, which is everywhere but beam search and remote code; true: on, and "
+        "refused where it cannot be; false: off.",
+    )
+
+    @model_validator(mode="after")
+    def _constraint_supported(self) -> ModelOptions:
+        reason = self._unconstrainable()
+        if reason and self.constrained:
+            raise ValueError(f"constrained: true {reason}; set constrained: false or leave it out")
+        return self
+
+    def _unconstrainable(self) -> str | None:
+        if self.generation.num_beams > 1:
+            return "does not work with beam search (num_beams > 1)"
+        if self.trust_remote_code:
+            return "needs a transformers-native checkpoint (remote code generates through its own chat())"
+        return None
+
+    @property
+    def constrains(self) -> bool:
+        """Whether this tier's generation is constrained: unless switched off, wherever it works."""
+        return self.constrained is not False and self._unconstrainable() is None
 
 
 class OcrRulesOptions(KindOptions):

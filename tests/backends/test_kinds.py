@@ -105,7 +105,7 @@ def test_each_backend_replaces_exactly_what_its_spec_says(loaded, kind):
     backend = loaded[kind]
     expected = [n for n in generation.NEUTRAL if spec_for(kind).generation.verdict(n, INSTALLED) == "replaced"]
     assert backend.plan.replaced == expected
-    text, _ = backend._answer_page(receipt_image())  # and generating with the plan works
+    [(text, _)] = backend._answer_pages([receipt_image()])  # and generating with the plan works
     assert isinstance(text, str)
 
 
@@ -123,8 +123,8 @@ def test_a_raw_parameter_crashes_the_real_model_exactly_when_the_spec_replaces_i
     try:
         if spec_for(kind).generation.verdict(name, INSTALLED) == "replaced":
             with pytest.raises((RuntimeError, IndexError), match="out of bounds"):
-                backend._answer_page(receipt_image())
+                backend._answer_pages([receipt_image()])
         else:
-            backend._answer_page(receipt_image())
+            backend._answer_pages([receipt_image()])
     finally:
         backend.plan = original

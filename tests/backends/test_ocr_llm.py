@@ -71,7 +71,7 @@ def test_untaught_model_garbage_is_invalid_output(llama_random):
 def test_long_ocr_text_is_cut_before_prompting(llama_random):
     backend = OcrLlmBackend(model_options("ocr_llm", llama_random, max_ocr_chars=100), ocr=given_text("X " * 500))
     backend.load()
-    _, meta = backend._answer(document())
+    [(_, meta)] = backend._answers([document()])
     assert (meta["ocr_chars"], meta["ocr_chars_used"]) == (1000, 100)
 
 
