@@ -28,8 +28,10 @@ from xml.etree.ElementTree import Element, ParseError
 from backends.base import BaseBackend, Extraction
 from backends.document import Document, EmbeddedFile
 from backends.errors import InvalidOutput, NotApplicable
+from backends.ocr import keep_text
 from backends.options import EInvoiceOptions
 from backends.schema import ReceiptFields
+from backends.textlayer import layer_text
 
 #: The names the standards give the embedded file (Factur-X, ZUGFeRD 1 and 2, XRechnung), lower case.
 KNOWN_NAMES = ("factur-x.xml", "zugferd-invoice.xml", "xrechnung.xml", "order-x.xml")
@@ -62,6 +64,7 @@ class EInvoiceBackend(BaseBackend):
         embedded = candidates[0]
         if embedded.data is None:
             raise InvalidOutput(f"embedded {embedded.name}: {embedded.problem}")
+        keep_text(document, layer_text(document))  # an evaluation's ceiling: what the PDF's text says
         root = parse_xml(embedded.data, embedded.name)
         fields, syntax = read_invoice(root, embedded.name)
         meta = {

@@ -1,10 +1,11 @@
-"""Tesseract OCR + rules: no model, CPU only, the answer of last resort.
+"""OCR + rules: no model, CPU only, the answer of last resort.
 
-``extract`` reads every page with Tesseract (``backends.ocr``), or from its text layer where a PDF
-page has one (``backends.textlayer``), and the fields off the text with keyword rules
-(``backends.rules``). Too little text is ``InvalidOutput`` (the router escalates or
-reports it), never an empty answer. The metadata holds counts, confidences and timings, never
-text.
+``extract`` reads every page with the policy's OCR engine (``backends.ocr``: Tesseract or RapidOCR),
+or from its text layer where a PDF page has one (``backends.textlayer``), and the fields off the
+text with keyword rules (``backends.rules``), each field with a confidence that the rules'
+cross-checks lower where the document contradicts them. Too little text is ``InvalidOutput`` (the
+router escalates or reports it), never an empty answer. The metadata holds counts, confidences and
+timings, never text.
 """
 
 from __future__ import annotations
@@ -31,10 +32,22 @@ class OcrRulesBackend(BaseBackend):
 
     @classmethod
     def preflight(cls, options: Any) -> str | None:
-        """Why this backend cannot run here: no tesseract binary, or no data for the languages."""
+        """Why this backend cannot run here: no tesseract binary, or no data for the languages; for
+        RapidOCR, its packages missing."""
+        if options.ocr.engine == "rapidocr":
+            from backends import ocr_rapid
+
+            return None if ocr_rapid.available() else ocr_rapid.INSTALL_HINT
         if tesseract_cmd() is None:
             return INSTALL_HINT
         return language_hint(options.ocr.lang) if missing_languages(options.ocr.lang) else None
+
+    def load(self) -> None:
+        """Build the OCR engine now rather than on the first document (RapidOCR loads its models)."""
+        if self.options.ocr.engine == "rapidocr":
+            from backends.ocr_rapid import engine
+
+            engine()
 
     def extract(self, document: Document) -> Extraction:
         page, sources = read_document(document, self.options.ocr, ocr_document)
@@ -52,7 +65,8 @@ class OcrRulesBackend(BaseBackend):
         """
         fields, tried, filled = extraction.fields, [], []
         started = time.perf_counter()
-        for psm in self.options.reread_psm:
+        rereads = self.options.reread_psm if self.options.ocr.engine == "tesseract" else []
+        for psm in rereads:
             if fields.present() >= CORE_FIELDS:
                 break
             tried.append(psm)
@@ -70,7 +84,11 @@ class OcrRulesBackend(BaseBackend):
     def read_page(self, page: OcrPage, *, pages: int = 1) -> Extraction:
         """The fields the rules read off an OCR page (what ``extract`` does after Tesseract)."""
         started = time.perf_counter()
-        reading = read_receipt([line.text for line in page.lines], [line.confidence for line in page.lines])
+        reading = read_receipt(
+            [line.text for line in page.lines],
+            [line.confidence for line in page.lines],
+            date_order=self.options.date_order,
+        )
         meta = {
             "pages": pages,
             "ocr_chars": page.chars,
@@ -79,8 +97,11 @@ class OcrRulesBackend(BaseBackend):
             "ocr_mean_confidence": round(page.mean_confidence, 1),
             "ocr_s": round(page.seconds, 3),
             "rules_s": round(time.perf_counter() - started, 4),
+            "engine": self.options.ocr.engine,
             "psm": self.options.ocr.psm,
             "lang": self.options.ocr.lang,
+            "pages_rotated": page.rotated,
+            "pages_enlarged": page.enlarged,
             **{f"rules_{key}": value for key, value in reading.notes.items()},
         }
         return Extraction(fields=reading.fields, meta=meta)

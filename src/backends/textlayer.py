@@ -138,7 +138,7 @@ def read_document(document: Document, options: OcrOptions, ocr: OcrFunction) -> 
     ``ocr`` whole, exactly as before.
     """
     from backends.errors import InvalidOutput
-    from backends.ocr import OcrPage, check_length
+    from backends.ocr import OcrPage, check_length, keep_text
 
     layers = document.text_layer
     if not any(layers):
@@ -148,6 +148,7 @@ def read_document(document: Document, options: OcrOptions, ocr: OcrFunction) -> 
     for index, layer in enumerate(layers):
         if layer is not None:
             pages.append(_as_ocr_page(layer))
+            keep_text(document, pages[-1].text)  # for an evaluation's ceiling, as OCR text is kept
             sources.append("text_layer")
             continue
         sources.append("ocr")
@@ -158,6 +159,11 @@ def read_document(document: Document, options: OcrOptions, ocr: OcrFunction) -> 
     page = OcrPage.join(pages)
     check_length(page, options)
     return page, sources
+
+
+def layer_text(document: Document) -> str:
+    """The text of the document's text layers, pages apart by a blank line."""
+    return "\n\n".join("\n".join(line.text for line in layer.lines) for layer in document.text_layer if layer)
 
 
 def _as_ocr_page(layer: PageText) -> OcrPage:

@@ -22,6 +22,11 @@ class FieldValue(_Model):
     value: Any
     tier: str
     backend: str
+    confidence: float | None = Field(
+        None,
+        description="How far to trust the value, 0-1, where the backend can judge (the OCR + rules tier does; "
+        "a failed cross-check lowers it); None where it cannot.",
+    )
 
 
 class DocumentInfo(_Model):
