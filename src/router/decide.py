@@ -27,6 +27,8 @@ from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from tenacity import RetryCallState, Retrying, wait_exponential
+
 from router.errors import ErrorClass
 from router.policy import Backoff as BackoffPolicy
 from router.policy import TierPolicy
@@ -139,8 +141,12 @@ class Verdict:
 
 
 def backoff_base(settings: BackoffPolicy, number: int) -> float:
-    """The wait after the ``number``-th attempt, before jitter: exponential, capped."""
-    return float(min(settings.max_s, settings.initial_s * settings.multiplier ** (number - 1)))
+    """The wait after the ``number``-th attempt, before jitter: tenacity's exponential wait, capped.
+    The core only decides; the engine sleeps (and adds jitter), replay reads the recorded sleep."""
+    wait = wait_exponential(multiplier=settings.initial_s, exp_base=settings.multiplier, max=settings.max_s)
+    state = RetryCallState(retry_object=Retrying(), fn=None, args=(), kwargs={})
+    state.attempt_number = number
+    return float(wait(state))
 
 
 def walk(
