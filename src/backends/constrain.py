@@ -47,7 +47,9 @@ def answer_schema() -> dict[str, Any]:
         "required": list(LineItem.model_fields),
         "additionalProperties": False,
     }
-    fields = sorted(FIELD_NAMES, key=prompts.SHAPE.index)  # the order the prompt asks for
+    # The fields the prompt asks for, in its order (fields only some backends fill, such as an
+    # e-invoice's invoice_number, are not asked of a model).
+    fields = sorted((name for name in FIELD_NAMES if f'"{name}"' in prompts.SHAPE), key=prompts.SHAPE.index)
     properties = {name: {"type": "array", "items": item} if name == "line_items" else text for name in fields}
     return {"type": "object", "properties": properties, "required": fields, "additionalProperties": False}
 

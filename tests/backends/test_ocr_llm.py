@@ -42,9 +42,9 @@ def test_taught_model_answers_validated_fields_from_ocr_text(llama_taught):
     ocr = given_text(OCR_TEXT)
     backend = OcrLlmBackend(model_options("ocr_llm", llama_taught), ocr=ocr)
     extraction = backend.extract(document())
-    assert extraction.fields.model_dump(exclude_none=True, exclude={"line_items", "date_raw", "total_raw", "confidence"}) == (
-        ANSWER_FIELDS
-    )
+    assert extraction.fields.model_dump(
+        exclude_none=True, exclude={"line_items", "date_raw", "total_raw", "confidence"}
+    ) == (ANSWER_FIELDS)
     assert ocr.calls == [("0" * 64, 6)]  # the tier's OCR options reach the OCR
     assert extraction.meta["ocr_chars"] == len(OCR_TEXT) and extraction.meta["ocr_confidence"] == 91.0
     assert "TINY" not in json.dumps(extraction.meta)
@@ -103,7 +103,7 @@ def test_full_path_from_image_through_tesseract(llama_taught_on_real_ocr):
     """image -> Tesseract (the OCR + rules tier's code) -> chat prompt -> generate -> decode -> fields."""
     backend = registry.create(model_options("ocr_llm", llama_taught_on_real_ocr))
     extraction = backend.extract(document(printed_receipt()))
-    assert extraction.fields.model_dump(exclude_none=True, exclude={"line_items", "date_raw", "total_raw", "confidence"}) == (
-        ANSWER_FIELDS
-    )
+    assert extraction.fields.model_dump(
+        exclude_none=True, exclude={"line_items", "date_raw", "total_raw", "confidence"}
+    ) == (ANSWER_FIELDS)
     assert extraction.meta["ocr_chars"] > 40 and extraction.meta["ocr_confidence"] > 50
