@@ -18,6 +18,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from router import events
 from router.logs import get_logger
 
 
@@ -33,7 +34,7 @@ class ResultSink:
         self._unsynced = 0
         self._synced_at = time.monotonic()
         if self.repaired_bytes:
-            get_logger().warning("batch.output_repaired", path=str(path), cut_bytes=self.repaired_bytes)
+            events.BATCH_OUTPUT_REPAIRED.emit(get_logger(), path=str(path), cut_bytes=self.repaired_bytes)
 
     def write(self, record: dict[str, Any]) -> None:
         """Append one line, whole."""

@@ -31,6 +31,17 @@ def load_policy_or_exit(name_or_path: str) -> Policy:
         raise typer.Exit(2) from None
 
 
+def configure_process(policy: Policy, *, stderr: bool, level: str | None = None, hold_malloc: bool = False) -> None:
+    """What a command sets up for its own process (a library router never does): the decision log
+    on stderr (if ``stderr``; at ``level``, or the policy's) and, for long runs, the allocator
+    settings that keep memory flat (``router.memory``)."""
+    from router import logs, memory
+
+    logs.configure(policy.logging, stderr=stderr, level=level)
+    if hold_malloc:
+        memory.hold_malloc_settings()
+
+
 def read_logs_or_exit(paths: list[str]) -> LogSet:
     """The events of the given log files; warnings (skipped lines) on stderr; exit 2 if none was read."""
     from router.forensics.reader import read_logs
@@ -69,8 +80,9 @@ def batch_run(
     from router.batch.progress import make_progress
 
     stop = StopFlag()
+    configure_process(policy, stderr=log_stderr, hold_malloc=True)
     with handle_signals(stop):
-        router = Router(policy, log_json=log_json, log_stderr=log_stderr)
+        router = Router(policy, log_json=log_json)
         try:
             if warm:
                 warm_up(router, stop)
@@ -81,3 +93,11 @@ def batch_run(
                 bar.close()
         finally:
             router.close()
+
+
+_LEVELS = ("debug", "info", "warning", "error")
+
+
+def quieter(level: str, floor: str) -> str:
+    """The quieter of two log levels."""
+    return max(level, floor, key=_LEVELS.index)

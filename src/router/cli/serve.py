@@ -41,7 +41,7 @@ def serve(
     import uvicorn
 
     from router.api import Router
-    from router.cli.common import load_policy_or_exit
+    from router.cli.common import configure_process, load_policy_or_exit
     from router.service import ServiceSettings, create_app
 
     loaded = load_policy_or_exit(policy)
@@ -56,5 +56,6 @@ def serve(
         max_in_flight=max_in_flight,
         max_parallel=max_parallel,
     )
+    configure_process(loaded, stderr=loaded.logging.stderr, hold_malloc=True)
     service = create_app(lambda: Router(loaded, log_json=log_json), settings)
     uvicorn.run(service, host=host, port=port, timeout_graceful_shutdown=int(loaded.deadline_s) + 5, log_level="info")

@@ -55,23 +55,35 @@ class WorkerProcess:
     # -- starting ------------------------------------------------------------------------------
 
     def spawn(self) -> None:
+        """Start the process. Whatever the OS refuses (too many open files, no memory) is raised
+        as is, with nothing left open (no fd, no region file)."""
         with self._lock:
             if self._stopped:
                 raise WorkerFailure(ErrorInfo.from_exception(WorkerCrashed("stopped before it started")), "start-up")
             self._region = _region_or_none()
-            parent_conn, child_conn = self._ctx.Pipe(duplex=True)
-            region = (self._region.path, self._region.size) if self._region else (None, 0)
-            self._process = self._ctx.Process(
-                target=child.main,
-                args=(child_conn, self.options, os.getpid(), *region),
-                name=self.name,
-                daemon=True,
-            )
-            self._spawned_at = time.monotonic()
+            opened: list[Any] = []
             try:
+                parent_conn, child_conn = self._ctx.Pipe(duplex=True)
+                opened += [parent_conn, child_conn]
+                region = (self._region.path, self._region.size) if self._region else (None, 0)
+                self._process = self._ctx.Process(
+                    target=child.main,
+                    args=(child_conn, self.options, os.getpid(), *region),
+                    name=self.name,
+                    daemon=True,
+                )
+                self._spawned_at = time.monotonic()
                 self._process.start()
+            except BaseException:
+                self._stopped, self._process = True, None
+                for conn in opened:
+                    _close_quietly(conn, None)
+                if self._region is not None:
+                    _close_quietly(None, self._region)
+                raise
             finally:
-                child_conn.close()
+                if opened:
+                    opened[1].close()
             self._conn = parent_conn
             self.pid = self._process.pid
             # the safety net for a dropped handle; at exit the pools stop their workers themselves
@@ -92,6 +104,20 @@ class WorkerProcess:
         if message["kind"] == protocol.START_FAILED:
             raise WorkerFailure(dataclasses.replace(ErrorInfo.from_dict(message["error"]), pid=self.pid), "start-up")
         return timings
+
+    # -- watching ------------------------------------------------------------------------------
+
+    @property
+    def sentinel(self) -> int | None:
+        """Becomes ready (``multiprocessing.connection.wait``) when the process ends, whatever the cause."""
+        return None if self._process is None else self._process.sentinel
+
+    def alive(self) -> bool:
+        return self._process is not None and self._process.is_alive()
+
+    def death(self) -> ErrorInfo:
+        """The failure of a worker that died while idle: its exit code or signal, as data."""
+        return self._crashed("idle").info
 
     # -- serving -------------------------------------------------------------------------------
 
@@ -181,8 +207,9 @@ def _region_or_none() -> transport.PageRegion | None:
 
 
 def _close_quietly(conn: Any, region: transport.PageRegion | None) -> None:
-    with contextlib.suppress(OSError):
-        conn.close()
+    if conn is not None:
+        with contextlib.suppress(OSError):
+            conn.close()
     if region is not None:
         region.unlink()
         region.close()
