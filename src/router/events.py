@@ -82,10 +82,6 @@ def F(name: str, type_: str, doc: str, required: bool = True, values: tuple[str,
     return Field(name, type_, doc, required, values)
 
 
-def _listed(values: tuple[str, ...]) -> str:
-    return ", ".join(values)
-
-
 COMMON = (
     F("event", "string", "The event's name, e.g. `attempt.failed`."),
     F("ts", "string", "When, ISO 8601 in UTC with microseconds."),
@@ -139,9 +135,9 @@ _STARTUP = (
 _EXITCODE = F("exitcode", "integer?", "Its exit status; negative: the signal that killed it (-9, -11).")
 _SIGNAL = F("signal", "string?", "The signal that killed it (SIGKILL, SIGSEGV...); null if it exited.", False)
 
-#: Why a worker is started: a first start, a restart after idle unload, a retry after an unexpected
-#: failure of the slot's start-up thread, or the error class of the recycle that replaces one.
-START_REASONS = ("start", "restart_after_idle", "retry", *ERROR_CLASSES)
+#: Why a worker is started: a first start, a restart after idle unload, or the error class of the
+#: recycle that replaces one (worker_crashed for one that died while idle too).
+START_REASONS = ("start", "restart_after_idle", *ERROR_CLASSES)
 #: Why a worker is stopped.
 STOP_REASONS = ("close", "idle", "recycle", "start_failed")
 SKIP_REASONS = ("unavailable", "breaker_open", "quarantined", "starting", "recycling", "deadline")
@@ -425,7 +421,8 @@ WORKER_STARTING = Event(
         F(
             "reason",
             "string",
-            "Why: " + _listed(START_REASONS[:3]) + ", or a recycle's error class.",
+            "Why: start (its first), restart_after_idle (after an idle unload), or the error class of the "
+            "recycle that replaces a worker.",
             values=START_REASONS,
         ),
     ),
