@@ -34,7 +34,8 @@ def test_every_event_of_real_runs_matches_the_schema(chaos, crash_loop, misc_run
     # not in these runs: a preflight failure, a router bug, a deadline that cuts a worker's attempt short,
     # and batch jobs (their events are checked against the schema in tests/router/test_batch_faults.py)
     batch = {name for name in events.BY_NAME if name.startswith("batch.")}
-    assert set(events.BY_NAME) - seen - batch == {"tier.unavailable", "request.crashed", "worker.drained"}
+    unseen = {"tier.unavailable", "request.crashed", "worker.drained", "worker.supervision_failed"}
+    assert set(events.BY_NAME) - seen - batch == unseen
 
 
 def test_incidents_of_a_chaos_run(chaos):
