@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Write the field tables of docs/policy.md from the policy models, so the reference cannot drift.
+"""Write the field tables of docs/policy.md from the policy models, and its error-class table from
+the traits table (router.traits), so the reference cannot drift.
 
 python scripts/policy_reference.py          # rewrite docs/policy.md
 python scripts/policy_reference.py --check  # exit 1 if docs/policy.md is out of date
@@ -18,10 +19,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from backends import options  # noqa: E402
-from router import policy  # noqa: E402
+from router import policy, traits  # noqa: E402
 
 DOC = ROOT / "docs" / "policy.md"
 BEGIN, END = "<!-- BEGIN GENERATED: scripts/policy_reference.py -->", "<!-- END GENERATED -->"
+BEGIN_TRAITS = "<!-- BEGIN GENERATED: scripts/policy_reference.py (error classes) -->"
 
 SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("Policy (top level)", policy.Policy),
@@ -29,6 +31,7 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("tiers[].retry", policy.RetryPolicy),
     ("tiers[].retry.backoff", policy.Backoff),
     ("tiers[].breaker", policy.BreakerPolicy),
+    ("tiers[].breaker.content", policy.ContentBreakerPolicy),
     ("quality_gate (and tiers[].quality_gate)", policy.QualityGate),
     ("limits", policy.InputLimits),
     ("logging", policy.LoggingPolicy),
@@ -83,11 +86,34 @@ def generated() -> str:
     return "\n".join(parts)
 
 
+def _yes(value: bool) -> str:
+    return "yes" if value else "no"
+
+
+def traits_table() -> str:
+    rows = [
+        BEGIN_TRAITS,
+        "| class | fault | poisons the process | quarantines the document | counts toward the breaker "
+        "| content breaker | retried | falls back | HTTP | meaning |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for error_class, t in traits.TRAITS.items():
+        flags = (t.poisons_process, t.quarantines, t.counts_toward_breaker, t.content, t.retry, t.fall_back)
+        cells = " | ".join(_yes(flag) for flag in flags)
+        rows.append(f"| `{error_class.value}` | {t.fault} | {cells} | {t.http_status} | {t.meaning} |")
+    rows.append(END)
+    return "\n".join(rows)
+
+
+def _replace(text: str, begin: str, block: str) -> str:
+    head, _, rest = text.partition(begin)
+    _, _, tail = rest.partition(END)
+    return head + block + tail
+
+
 def main() -> int:
     text = DOC.read_text()
-    head, _, rest = text.partition(BEGIN)
-    _, _, tail = rest.partition(END)
-    new = head + generated() + tail
+    new = _replace(_replace(text, BEGIN_TRAITS, traits_table()), BEGIN, generated())
     if "--check" in sys.argv:
         if new != text:
             print("docs/policy.md is out of date: run python scripts/policy_reference.py", file=sys.stderr)

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from backends import registry
-from router import events, logs, memory
+from router import decide, events, logs, memory
 from router.breaker import Breaker, BreakerState
 from router.engine import Engine
 from router.errors import BadInputError, ErrorClass, RouterClosedError
@@ -189,16 +189,19 @@ class Router:
         return max(1, sum(t.policy.workers for t in self.tiers if t.unavailable_reason() is None))
 
     def status(self) -> dict[str, Any]:
-        """Each tier's state, for health checks and ``/readyz``; ``recycles`` counts replaced workers."""
+        """Each tier's state, for health checks and ``/readyz``; ``recycles`` counts replaced workers;
+        ``admits`` says whether its breaker lets a request in now, by the decision core's rule (an open
+        breaker on the last tier that runs here still admits: that tier is the probe)."""
         return {
             tier.name: {
                 "backend": tier.kind,
                 "state": tier.runner.state().value,
                 "breaker": tier.breaker.state.value,
+                "admits": decide.can_answer(self.tiers, index),
                 "unavailable": tier.unavailable_reason(),
                 "recycles": self._recycles[tier.name],
             }
-            for tier in self.tiers
+            for index, tier in enumerate(self.tiers)
         }
 
     def close(self) -> None:

@@ -1,41 +1,27 @@
 """The engine: one document, one deadline, the chain of tiers, every decision logged.
 
-For each tier in order the engine decides to skip it (unavailable, breaker open, document
-quarantined, worker still starting or recycling), or to try it: attempts are retried per policy
-with tenacity, each answer goes through the quality gate, and a failure either falls back to the
-next tier or ends the request, depending on its class and the tier's ``fallback_on``.
-
-Tiers skipped only because a worker was starting or recycling are tried again at the end, if the
-rest of the chain gave no answer and the deadline allows: a request never waits for a process to
-start while another tier can answer it.
+The path itself (skip, attempt, retry and backoff, fall back, stop, ok / degraded / failed) is
+decided by the decision core, ``router.decide``; the engine carries its steps out with the tiers'
+runners and the real clock, applies the quality gate to each answer, records each outcome on the
+tier's health, and logs every step. Replay drives the same core with recorded outcomes.
 """
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_exponential,
-    wait_random,
-)
-from tenacity.stop import stop_base
-
 from backends.document import Document
-from router import quality
-from router.errors import AttemptError, Classification, ErrorClass, ErrorInfo
+from router import decide, quality
+from router.errors import AttemptError, ErrorClass, Failure
 from router.events import gen_ai_attributes
 from router.logs import content_allowed, get_logger
 from router.policy import Policy
-from router.result import AttemptRecord, DocumentInfo, ErrorSummary, FieldValue, Outcome, Result, SkippedTier, Status
+from router.result import AttemptRecord, DocumentInfo, ErrorSummary, FieldValue, Outcome, Result, SkippedTier
 from router.runners import RunOutcome
-from router.signatures import classify
 from router.tiers import Tier
 
 MESSAGE_LIMIT = 300
@@ -50,17 +36,17 @@ class _Request:
     started: float
     deadline: float
     log: Any
+    clock: Callable[[], float]
     attempts: list[AttemptRecord] = field(default_factory=list)
     skipped: list[SkippedTier] = field(default_factory=list)
-    last_failure: Classification | None = None
+    answer: RunOutcome | None = None
     partial: dict[str, FieldValue] = field(default_factory=dict)  # the fullest answer the gate rejected
 
+    def remaining(self) -> float:
+        return self.deadline - self.clock()
 
-class _Failed(Exception):
-    """Internal: one attempt failed with this verdict (drives tenacity's retry decision)."""
-
-    def __init__(self, verdict: Classification):
-        self.verdict = verdict
+    def passed(self) -> bool:
+        return self.remaining() <= 0
 
 
 class Engine:
@@ -86,6 +72,7 @@ class Engine:
             started=now,
             deadline=now + self.policy.deadline_s,
             log=get_logger(request_id=request_id, policy_hash=self.policy_hash),
+            clock=self._clock,
         )
         request.log.info(
             "request.received",
@@ -95,124 +82,90 @@ class Engine:
             media_type=document.media_type,
             deadline_s=self.policy.deadline_s,
         )
-        deferred: list[Tier] = []
-        for index, tier in enumerate(self.tiers):
-            reason, detail = self._skip_reason(tier, request, deferrable=True)
-            if reason:
-                self._skip(request, tier, reason, detail)
-                if reason in ("starting", "recycling"):
-                    deferred.append(tier)
-                continue
-            result = self._try_tier(tier, request, index)
-            if result is not None:
-                return result
-        for tier in deferred:
-            reason, detail = self._skip_reason(tier, request, deferrable=False)
-            if reason:
-                self._skip(request, tier, reason, detail)
-                continue
-            request.log.info("tier.waited", tier=tier.name, reason="no later tier answered")
-            result = self._try_tier(tier, request, self.tiers.index(tier))
-            if result is not None:
-                return result
-        return self._finish(request, None, None)
+        steps = decide.walk(self.tiers, document.sha256, request)
+        reply: Any = None
+        while True:
+            try:
+                step = steps.send(reply)
+            except StopIteration as done:
+                return self._finish(request, done.value)
+            reply = self._carry_out(step, request)
 
-    # -- deciding ----------------------------------------------------------------------------
-
-    def _skip_reason(self, tier: Tier, request: _Request, *, deferrable: bool) -> tuple[str | None, str | None]:
-        if self._remaining(request) <= 0:
-            return "deadline", None
-        unavailable = tier.unavailable_reason()
-        if unavailable:
-            return "unavailable", unavailable
-        if tier.quarantined(request.document.sha256):
-            return "quarantined", "this document poisoned the tier's worker before"
-        warming = tier.warming()
-        if deferrable and warming:
-            tier.runner.start()
-            return warming, None
-        if not tier.breaker.allow():  # last: in half-open, allow() hands out the one probe
-            probe_at = tier.breaker.probe_at
-            detail = f"probe in {max(0.0, probe_at - self._clock()):.1f}s" if probe_at else "probe in flight"
-            return "breaker_open", detail
-        return None, None
-
-    def _skip(self, request: _Request, tier: Tier, reason: str, detail: str | None) -> None:
-        request.skipped.append(SkippedTier(tier=tier.name, reason=reason, detail=detail))
-        request.log.info("tier.skipped", tier=tier.name, backend=tier.kind, reason=reason, detail=detail)
-
-    def _try_tier(self, tier: Tier, request: _Request, index: int) -> Result | None:
-        """The tier's attempts. A Result ends the request; None means fall back."""
-        try:
-            outcome = self._retrying(tier, request)(self._attempt, tier, request)
-        except _Failed as failed:
-            verdict = failed.verdict
-            _drop_frames(failed)
-            if verdict.error_class not in tier.policy.fallback_on:
-                request.log.info(
-                    "request.stopped", tier=tier.name, error_class=verdict.error_class, reason="not in fallback_on"
+    def _carry_out(self, step: decide.Step, request: _Request) -> Any:
+        """Do one step the decision core asked for; its reply goes back to the core."""
+        log = request.log
+        match step:
+            case decide.Attempt():
+                return self._attempt(self.tiers[step.index], request, step)
+            case decide.Skip(tier=name, reason=reason, detail=detail):
+                request.skipped.append(SkippedTier(tier=name, reason=reason, detail=detail))
+                log.info("tier.skipped", tier=name, backend=self._tier(name).kind, reason=reason, detail=detail)
+            case decide.Backoff():
+                return step.base_s + random.uniform(0, self._tier(step.tier).policy.retry.backoff.jitter_s)
+            case decide.Sleep():
+                log.info(
+                    "attempt.retry",
+                    tier=step.tier,
+                    attempt=step.number,
+                    error_class=step.error_class,
+                    sleep_s=round(step.seconds, 3),
                 )
-                return self._finish(request, None, None)
-            following = self.tiers[index + 1].name if index + 1 < len(self.tiers) else None
-            request.log.info(
-                "route.fallback",
-                from_tier=tier.name,
-                to_tier=following,
-                error_class=verdict.error_class,
-                signature=verdict.signature,
-            )
-            return None
-        return self._finish(request, tier, outcome)
+                self._sleep(step.seconds)
+            case decide.Wait():
+                log.info("tier.waited", tier=step.tier, reason="no later tier answered")
+            case decide.Fallback():
+                log.info(
+                    "route.fallback",
+                    from_tier=step.tier,
+                    to_tier=step.to_tier,
+                    error_class=step.error_class,
+                    signature=_last_signature(request, step.tier),
+                )
+            case decide.Stop():
+                log.info("request.stopped", tier=step.tier, error_class=step.error_class, reason="not in fallback_on")
+        return None
 
-    def _retrying(self, tier: Tier, request: _Request) -> Retrying:
-        """Tenacity's loop for one tier. It must not hold the request: a Retrying is a reference
-        cycle of its own, and whatever it holds waits for a full garbage collection."""
-        settings = tier.policy.retry
-        return Retrying(
-            stop=stop_after_attempt(settings.attempts) | _StopBeforeDeadline(self._clock, request.deadline),
-            wait=wait_exponential(
-                multiplier=settings.backoff.initial_s, exp_base=settings.backoff.multiplier, max=settings.backoff.max_s
-            )
-            + wait_random(0, settings.backoff.jitter_s),
-            retry=retry_if_exception(lambda e: isinstance(e, _Failed) and e.verdict.error_class in settings.retry_on),
-            sleep=self._sleep,
-            before_sleep=_log_retry,
-            reraise=True,
-        )
+    def _tier(self, name: str) -> Tier:
+        return next(t for t in self.tiers if t.name == name)
 
     # -- one attempt -------------------------------------------------------------------------
 
-    def _attempt(self, tier: Tier, request: _Request) -> RunOutcome:
-        number = sum(1 for a in request.attempts if a.tier == tier.name) + 1
-        timeout = min(tier.policy.timeout_s, self._remaining(request))
+    def _attempt(self, tier: Tier, request: _Request, step: decide.Attempt) -> decide.Tried:
         request.log.info(
             "attempt.started",
             tier=tier.name,
             backend=tier.kind,
-            attempt=number,
-            timeout_s=round(timeout, 3),
+            attempt=step.number,
+            timeout_s=round(step.timeout_s, 3),
             **gen_ai_attributes(tier.policy.backend),
         )
         started = self._clock()
         try:
-            outcome = tier.runner.run(request.document, timeout_s=timeout, request_id=request.request_id)
+            outcome = tier.runner.run(request.document, timeout_s=step.timeout_s, request_id=request.request_id)
         except AttemptError as error:
-            self._failed(tier, request, number, started, error.info, "failed", error.worker)
+            return self._failed(tier, request, step, started, error.failure, "failed", error.worker)
         gate = tier.policy.quality_gate or self.policy.quality_gate
         rejection = quality.check(outcome.extraction.fields, gate)
         if rejection is not None:
             self._keep_partial(request, tier, outcome)
             worker = {"pid": outcome.worker_pid, "generation": outcome.worker_generation}
-            self._failed(tier, request, number, started, rejection, "rejected", worker)
-        duration_ms = (self._clock() - started) * 1000
-        tier.record_success()
+            return self._failed(tier, request, step, started, rejection, "rejected", worker)
+        self._succeeded(tier, request, step, started, outcome)
+        return decide.Tried(None)
+
+    def _succeeded(
+        self, tier: Tier, request: _Request, step: decide.Attempt, started: float, outcome: RunOutcome
+    ) -> None:
+        duration_ms = round((self._clock() - started) * 1000, 2)
+        tier.record(None, request.document.sha256, probe=step.probe)
+        request.answer = outcome
         request.attempts.append(
             AttemptRecord(
                 tier=tier.name,
                 backend=tier.kind,
-                attempt=number,
+                attempt=step.number,
                 outcome="succeeded",
-                duration_ms=round(duration_ms, 2),
+                duration_ms=duration_ms,
                 worker_pid=outcome.worker_pid,
                 worker_generation=outcome.worker_generation,
             )
@@ -224,27 +177,26 @@ class Engine:
             "attempt.succeeded",
             tier=tier.name,
             backend=tier.kind,
-            attempt=number,
-            duration_ms=round(duration_ms, 2),
+            attempt=step.number,
+            duration_ms=duration_ms,
             worker_pid=outcome.worker_pid,
             worker_generation=outcome.worker_generation,
             fields_present=sorted(outcome.extraction.fields.present()),
             meta=outcome.extraction.meta,
             **content,
         )
-        return outcome
 
     def _failed(
         self,
         tier: Tier,
         request: _Request,
-        number: int,
+        step: decide.Attempt,
         started: float,
-        info: ErrorInfo,
+        failure: Failure,
         outcome: Outcome,
         worker: dict[str, Any] | None,
-    ) -> None:
-        verdict = classify(info)
+    ) -> decide.Tried:
+        info = failure.info
         duration_ms = round((self._clock() - started) * 1000, 2)
         worker = worker or {}
         message = _short(info.message)
@@ -252,10 +204,10 @@ class Engine:
             AttemptRecord(
                 tier=tier.name,
                 backend=tier.kind,
-                attempt=number,
+                attempt=step.number,
                 outcome=outcome,
-                error_class=verdict.error_class,
-                signature=verdict.signature,
+                error_class=failure.error_class,
+                signature=failure.signature,
                 error_type=info.type,
                 message=message,
                 duration_ms=duration_ms,
@@ -267,45 +219,39 @@ class Engine:
             "error.classified",
             tier=tier.name,
             error_type=info.type,
-            error_class=verdict.error_class,
-            signature=verdict.signature,
-            action=verdict.action,
+            error_class=failure.error_class,
+            signature=failure.signature,
+            action=failure.traits.remedy,
         )
         request.log.warning(
             "attempt.failed" if outcome == "failed" else "attempt.rejected",
             tier=tier.name,
             backend=tier.kind,
-            attempt=number,
-            error_class=verdict.error_class,
-            signature=verdict.signature,
+            attempt=step.number,
+            error_class=failure.error_class,
+            signature=failure.signature,
             message=message,
             duration_ms=duration_ms,
             worker_pid=worker.get("pid"),
             worker_generation=worker.get("generation"),
         )
-        tier.record_failure(verdict, request.document)
-        request.last_failure = verdict
-        raise _Failed(verdict)
+        tier.record(failure, request.document.sha256, probe=step.probe)
+        return decide.Tried(failure.error_class, failure)
 
     # -- finishing ---------------------------------------------------------------------------
 
-    def _remaining(self, request: _Request) -> float:
-        return request.deadline - self._clock()
-
-    def _finish(self, request: _Request, tier: Tier | None, outcome: RunOutcome | None) -> Result:
+    def _finish(self, request: _Request, verdict: decide.Verdict) -> Result:
         duration_ms = round((self._clock() - request.started) * 1000, 2)
         fields: dict[str, FieldValue] = {}
-        error = None
-        if tier is not None and outcome is not None:
-            fields = _provenanced(tier, outcome)
-            status: Status = "ok" if tier is self._first_eligible(request) else "degraded"
-        else:
-            status = "failed"
-            error = self._failure_summary(request)
+        meta: dict[str, Any] = {}
+        if verdict.tier is not None and request.answer is not None:
+            fields = _provenanced(self._tier(verdict.tier), request.answer)
+            meta = request.answer.extraction.meta
+        error = _error_summary(verdict) if verdict.status == "failed" else None
         result = Result(
             request_id=request.request_id,
-            status=status,
-            tier=tier.name if tier else None,
+            status=verdict.status,
+            tier=verdict.tier,
             fields=fields,
             document=_document_info(request.document),
             policy=self.policy.name,
@@ -314,12 +260,12 @@ class Engine:
             attempts=request.attempts,
             skipped=request.skipped,
             error=error,
-            partial=request.partial if status == "failed" else {},
-            meta=outcome.extraction.meta if outcome else {},
+            partial=request.partial if verdict.status == "failed" else {},
+            meta=meta,
         )
         request.log.info(
             "request.done",
-            status=status,
+            status=verdict.status,
             tier=result.tier,
             error_class=error.error_class if error else None,
             attempts=len(request.attempts),
@@ -335,61 +281,15 @@ class Engine:
         if len(fields) > len(request.partial):
             request.partial = fields
 
-    def _first_eligible(self, request: _Request) -> Tier | None:
-        """The first tier not skipped as unavailable: answering from it is 'ok', later 'degraded'."""
-        unavailable = {s.tier for s in request.skipped if s.reason == "unavailable"}
-        return next((t for t in self.tiers if t.name not in unavailable), None)
 
-    def _failure_summary(self, request: _Request) -> ErrorSummary:
-        verdict = request.last_failure
-        if verdict is not None:
-            return ErrorSummary(error_class=verdict.error_class, message=_short(verdict.info.message))
-        reasons = ", ".join(f"{s.tier}: {s.reason}" for s in request.skipped) or "no tiers"
-        deadline = any(s.reason == "deadline" for s in request.skipped)
-        error_class = ErrorClass.TIMEOUT if deadline else ErrorClass.UNAVAILABLE
-        return ErrorSummary(error_class=error_class, message=f"no tier could answer ({reasons})")
+def _error_summary(verdict: decide.Verdict) -> ErrorSummary:
+    failure: Failure | None = verdict.last_failure
+    message = _short(failure.info.message) if failure else verdict.message or ""
+    return ErrorSummary(error_class=verdict.error_class or ErrorClass.UNKNOWN, message=message)
 
 
-def _log_retry(state: RetryCallState) -> None:
-    """tenacity's before_sleep: the tier and the request are the attempt's arguments."""
-    tier, request = state.args
-    verdict = state.outcome.exception().verdict  # type: ignore[union-attr]
-    request.log.info(
-        "attempt.retry",
-        tier=tier.name,
-        attempt=state.attempt_number + 1,
-        error_class=verdict.error_class,
-        sleep_s=round(state.upcoming_sleep, 3),
-    )
-
-
-def _drop_frames(error: BaseException) -> None:
-    """Cut a failed tier's exception chain from its tracebacks (the failure is data by now).
-
-    Their frames hold the request and its pages, and tenacity's retry state closes them into a
-    cycle (exception -> traceback -> frame -> retry state -> exception) that only a full garbage
-    collection frees: under faults, megabytes of pages per failed request stayed alive for minutes
-    (found by the chaos drill).
-    """
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        following = current.__cause__ or current.__context__
-        current.__traceback__ = None
-        current.__cause__ = current.__context__ = None
-        current = following
-
-
-class _StopBeforeDeadline(stop_base):
-    """Stop retrying when the next wait would end past the request's deadline."""
-
-    def __init__(self, clock: Callable[[], float], deadline: float):
-        self._clock = clock
-        self._deadline = deadline
-
-    def __call__(self, retry_state: RetryCallState) -> bool:
-        return self._clock() + retry_state.upcoming_sleep >= self._deadline
+def _last_signature(request: _Request, tier: str) -> str | None:
+    return next((a.signature for a in reversed(request.attempts) if a.tier == tier), None)
 
 
 def _document_info(document: Document) -> DocumentInfo:

@@ -5,12 +5,16 @@ Exceptions the library raises to its callers::
     DocrouteError
     ├── PolicyError          a policy file is invalid: file, field path, what was expected
     ├── BadInputError        a document cannot be read: which input, what is wrong with it
-    ├── AttemptError         one tier attempt failed; carries the failure as plain data (ErrorInfo)
+    ├── AttemptError         one tier attempt failed; carries it as data (a classified Failure)
     └── RouterClosedError    the router was used after close()
 
 Failures inside a tier (an exception in a backend, a dead or hung worker) never cross the router as
 foreign exceptions: they are turned into ``ErrorInfo`` data at one boundary (the runner), classified
-by ``router.signatures`` into an ``ErrorClass``, and each class carries its default ``Action``.
+by ``router.signatures`` into an ``ErrorClass`` once, where they enter, and travel on as one
+``Failure``. The router's own failures (a quality rejection, an attempt timeout) are born as a
+``Failure`` with their class. What each class means (whose fault, poisons the process, counts toward
+the breaker, retried, HTTP status) is in ``router.traits``, re-exported here: ``traits(c)``,
+``http_status(c)``.
 """
 
 from __future__ import annotations
@@ -18,49 +22,12 @@ from __future__ import annotations
 import os
 import traceback as tb
 from dataclasses import asdict, dataclass, field
-from enum import StrEnum
 from typing import Any
 
+from router.traits import TRAITS, ErrorClass, Traits, classes_where, http_status, traits
 
-class ErrorClass(StrEnum):
-    """What went wrong, at the level the router makes decisions on."""
-
-    STICKY_CUDA = "sticky_cuda"  # the process's CUDA context is poisoned for good
-    CUDA_OOM = "cuda_oom"  # out of GPU memory; the context survives
-    BAD_INDEX = "bad_index"  # an index outside a tensor, caught before it poisoned anything
-    UNAVAILABLE = "unavailable"  # weights, packages or a GPU are missing: the tier cannot run here
-    TIMEOUT = "timeout"  # the attempt ran past its time
-    WORKER_CRASHED = "worker_crashed"  # the worker process died (signal, exit)
-    INVALID_OUTPUT = "invalid_output"  # an answer came back but failed validation or the quality gate
-    BAD_INPUT = "bad_input"  # the document itself cannot be read; no tier can help
-    UNKNOWN = "unknown"  # nothing in the signature table matched
-
-
-class Action(StrEnum):
-    """What the router does about a failure of a class, unless the policy says otherwise."""
-
-    RETRY = "retry"  # try the same tier again (within its retry budget), then fall back
-    RECYCLE_AND_FALL_BACK = "recycle_and_fall_back"  # replace the worker process, move on at once
-    FALL_BACK = "fall_back"  # move on to the next tier
-    FAIL = "fail"  # stop: no tier can do better
-
-
-DEFAULT_ACTIONS: dict[ErrorClass, Action] = {
-    ErrorClass.STICKY_CUDA: Action.RECYCLE_AND_FALL_BACK,
-    ErrorClass.CUDA_OOM: Action.RETRY,
-    ErrorClass.BAD_INDEX: Action.FALL_BACK,
-    ErrorClass.UNAVAILABLE: Action.FALL_BACK,
-    ErrorClass.TIMEOUT: Action.RECYCLE_AND_FALL_BACK,
-    ErrorClass.WORKER_CRASHED: Action.RECYCLE_AND_FALL_BACK,
-    ErrorClass.INVALID_OUTPUT: Action.FALL_BACK,
-    ErrorClass.BAD_INPUT: Action.FAIL,
-    ErrorClass.UNKNOWN: Action.FALL_BACK,
-}
-
-#: Classes after which the process that raised them must not serve again.
-PROCESS_POISONING: frozenset[ErrorClass] = frozenset(
-    {ErrorClass.STICKY_CUDA, ErrorClass.TIMEOUT, ErrorClass.WORKER_CRASHED}
-)
+#: A view of the traits table: classes after which the process that raised them must not serve again.
+PROCESS_POISONING: frozenset[ErrorClass] = classes_where("poisons_process")
 
 
 @dataclass(frozen=True)
@@ -151,23 +118,60 @@ class BadInputError(DocrouteError):
 
 
 class AttemptError(DocrouteError):
-    """One tier attempt failed. Carries the failure as data, not as a foreign exception."""
+    """One tier attempt failed. Carries the failure as data, not as a foreign exception.
 
-    def __init__(self, info: ErrorInfo, worker: dict[str, Any] | None = None):
-        self.info = info
+    Given a foreign failure's ``ErrorInfo``, it is classified here, once; given a ``Failure``, the
+    failure keeps the class it was born with."""
+
+    def __init__(self, failure: Failure | ErrorInfo, worker: dict[str, Any] | None = None):
+        if isinstance(failure, ErrorInfo):
+            from router.signatures import classify
+
+            failure = classify(failure)
+        self.failure = failure
         self.worker = worker  # {"pid": ..., "generation": ...} when a worker process was involved
-        super().__init__(f"{info.type}: {info.message}")
+        super().__init__(f"{failure.info.type}: {failure.info.message}")
+
+    @property
+    def info(self) -> ErrorInfo:
+        return self.failure.info
 
 
 class RouterClosedError(DocrouteError):
     """The router was used after it was closed."""
 
 
-@dataclass
-class Classification:
-    """The verdict on one failure: its class, the signature that matched, and what to do."""
+@dataclass(frozen=True)
+class Failure:
+    """One failure, classified: its class, the signature that matched (or the router's own name for
+    it), and the failure as data. The one type that travels from where a failure enters to the result."""
 
     error_class: ErrorClass
     signature: str
-    action: Action
     info: ErrorInfo = field(repr=False)
+
+    @classmethod
+    def own(cls, error_class: ErrorClass, signature: str, message: str, *, type_: str | None = None) -> Failure:
+        """A failure the router observes itself, born with its class (no signature matching)."""
+        return cls(error_class, signature, ErrorInfo(type=type_ or signature, message=message, pid=os.getpid()))
+
+    @property
+    def traits(self) -> Traits:
+        return traits(self.error_class)
+
+
+__all__ = [
+    "PROCESS_POISONING",
+    "TRAITS",
+    "AttemptError",
+    "BadInputError",
+    "DocrouteError",
+    "ErrorClass",
+    "ErrorInfo",
+    "Failure",
+    "PolicyError",
+    "RouterClosedError",
+    "Traits",
+    "http_status",
+    "traits",
+]

@@ -141,7 +141,14 @@ START_REASONS = ("start", "restart_after_idle", *ERROR_CLASSES)
 #: Why a worker is stopped.
 STOP_REASONS = ("close", "idle", "recycle", "start_failed")
 SKIP_REASONS = ("unavailable", "breaker_open", "quarantined", "starting", "recycling", "deadline")
-BREAKER_REASONS = ("consecutive_failures", "crash_loop", "probe_failed", "cooldown_elapsed", "probe_succeeded")
+BREAKER_REASONS = (
+    "consecutive_failures",
+    "crash_loop",
+    "content_failure_rate",
+    "probe_failed",
+    "cooldown_elapsed",
+    "probe_succeeded",
+)
 STATUSES = ("ok", "degraded", "failed")
 
 # -- the router -----------------------------------------------------------------------------------

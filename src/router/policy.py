@@ -19,10 +19,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from backends.options import BackendOptions
 from backends.schema import FieldName
 from router.errors import ErrorClass, PolicyError
+from router.traits import default_fallback_on, default_retry_on
 
 #: Kinds that may touch CUDA and therefore run in a worker process unless told otherwise.
 GPU_KINDS = frozenset({"internvl3", "llama_vision", "ocr_llm"})
-ALL_BUT_BAD_INPUT: list[ErrorClass] = [c for c in ErrorClass if c is not ErrorClass.BAD_INPUT]
 BUILTIN_POLICY_DIR = Path(__file__).resolve().parents[2] / "policies"
 
 
@@ -47,14 +47,27 @@ class RetryPolicy(_Model):
 
     attempts: int = Field(1, ge=1, le=10, description="Tries in all, the first included.")
     retry_on: list[ErrorClass] = Field(
-        default_factory=lambda: [ErrorClass.CUDA_OOM],
-        description="Error classes worth another try on the same tier.",
+        default_factory=default_retry_on,
+        description="Error classes worth another try on the same tier (default: the traits table's).",
     )
     backoff: Backoff = Field(default_factory=Backoff, description="Waits between tries.")
 
 
+class ContentBreakerPolicy(_Model):
+    """Opt-in: open the breaker of a tier that answers most documents with nothing usable.
+
+    A failure rate over the last ``window`` distinct documents the tier read (resilience4j's
+    count-based sliding window); content failures (invalid output, the quality gate) never count
+    toward the ordinary breaker."""
+
+    failure_rate: float = Field(0.9, gt=0, le=1, description="Share of content failures in the window that opens it.")
+    window: int = Field(20, ge=1, description="Distinct documents the rate is taken over.")
+    min_calls: int = Field(10, ge=1, description="Documents in the window before the rate is judged.")
+
+
 class BreakerPolicy(_Model):
-    """When a tier is taken out of the chain for a while."""
+    """When a tier is taken out of the chain for a while. Only faults of the tier count (see the
+    error classes' traits); the last tier that could answer a document is tried even when open."""
 
     failure_threshold: int = Field(5, ge=1, description="Consecutive failed attempts that open the breaker.")
     cooldown_s: float = Field(30.0, gt=0, description="Time open before one half-open probe.")
@@ -62,6 +75,9 @@ class BreakerPolicy(_Model):
         3, ge=1, description="Worker recycles within recycle_window_s that count as a crash loop."
     )
     recycle_window_s: float = Field(300.0, gt=0, description="Window for counting recycles.")
+    content: ContentBreakerPolicy | None = Field(
+        None, description="Also open on a high rate of content failures (off by default)."
+    )
 
 
 class QualityGate(_Model):
@@ -95,8 +111,9 @@ class TierPolicy(_Model):
     )
     retry: RetryPolicy = Field(default_factory=RetryPolicy, description="Retries of this tier within a request.")
     fallback_on: list[ErrorClass] = Field(
-        default_factory=lambda: list(ALL_BUT_BAD_INPUT),
-        description="Error classes after which the next tier is tried; any other fails the request.",
+        default_factory=default_fallback_on,
+        description="Error classes after which the next tier is tried; any other fails the request "
+        "(default: the traits table's).",
     )
     breaker: BreakerPolicy = Field(default_factory=BreakerPolicy, description="When to take the tier out for a while.")
     quality_gate: QualityGate | None = Field(None, description="Overrides the policy's quality gate.")

@@ -1,7 +1,8 @@
 """Runners carry out a tier's attempts: in the router's process (inline) or in worker processes.
 
 This is the one boundary where a backend's exceptions become data: whatever a backend raises comes
-out of ``run`` as ``AttemptError(ErrorInfo)``. Worker processes live in ``router.workers``.
+out of ``run`` as an ``AttemptError`` carrying a ``Failure``, classified once, here. Worker
+processes live in ``router.workers``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any, Protocol
 from backends import registry
 from backends.base import Backend, Extraction
 from backends.document import Document
-from router.errors import AttemptError, ErrorInfo
+from router.errors import AttemptError, ErrorClass, ErrorInfo, Failure
 
 
 class TierState(StrEnum):
@@ -58,6 +59,11 @@ class AttemptTimeout(Exception):
     """An attempt ran past its time limit (raised as data by runners, never by backends)."""
 
 
+def _timeout(message: str) -> Failure:
+    """An attempt timeout, born with its class."""
+    return Failure.own(ErrorClass.TIMEOUT, "attempt_timeout", message, type_="router.runners.AttemptTimeout")
+
+
 class InlineRunner:
     """Runs a backend in the calling thread, one request per slot.
 
@@ -87,7 +93,7 @@ class InlineRunner:
 
     def run(self, document: Document, *, timeout_s: float, request_id: str) -> RunOutcome:
         if not self._slots.acquire(timeout=timeout_s):
-            raise AttemptError(ErrorInfo.from_exception(AttemptTimeout(f"no free slot within {timeout_s:.1f}s")))
+            raise AttemptError(_timeout(f"no free slot within {timeout_s:.1f}s"))
         try:
             backend = self._checkout()
             started = time.monotonic()
@@ -99,9 +105,7 @@ class InlineRunner:
                 self._checkin(backend)
             elapsed = time.monotonic() - started
             if elapsed > timeout_s:
-                raise AttemptError(
-                    ErrorInfo.from_exception(AttemptTimeout(f"took {elapsed:.1f}s, limit {timeout_s:.1f}s"))
-                )
+                raise AttemptError(_timeout(f"took {elapsed:.1f}s, limit {timeout_s:.1f}s"))
             return RunOutcome(extraction)
         finally:
             self._slots.release()
@@ -148,9 +152,7 @@ class UnavailableRunner:
         return None
 
     def run(self, document: Document, *, timeout_s: float, request_id: str) -> RunOutcome:
-        from backends.errors import BackendUnavailable
-
-        raise AttemptError(ErrorInfo.from_exception(BackendUnavailable(self._reason)))
+        raise AttemptError(Failure.own(ErrorClass.UNAVAILABLE, "backend_unavailable", self._reason))
 
     def close(self) -> None:
         return None

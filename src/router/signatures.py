@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from router.errors import DEFAULT_ACTIONS, Action, Classification, ErrorClass, ErrorInfo
+from router.errors import ErrorClass, ErrorInfo, Failure
 
 C = ErrorClass
 
@@ -34,7 +34,7 @@ class Signature:
 
 
 SIGNATURES: tuple[Signature, ...] = (
-    # Failures the router itself observes (raised by runners, never by backends).
+    # Failures the worker pool observes, sent as exceptions by name (router.workers.protocol).
     Signature("worker_signal", C.WORKER_CRASHED, types=("WorkerCrashed",)),
     Signature("attempt_timeout", C.TIMEOUT, types=("AttemptTimeout",)),
     Signature("worker_start_failed", C.UNAVAILABLE, types=("WorkerStartFailed",)),
@@ -90,15 +90,13 @@ SIGNATURES: tuple[Signature, ...] = (
     Signature("unreadable_image", C.BAD_INPUT, types=("UnidentifiedImageError",)),
     # An answer that is not an answer.
     Signature("invalid_output", C.INVALID_OUTPUT, types=("InvalidOutput", "ValidationError")),
-    Signature("quality_gate", C.INVALID_OUTPUT, types=("QualityRejected",)),
     Signature("timeout_builtin", C.TIMEOUT, types=("TimeoutError",)),
 )
 
 
-def classify(info: ErrorInfo, actions: dict[ErrorClass, Action] | None = None) -> Classification:
-    """Sort a failure into its class by the first matching signature; ``unknown`` otherwise."""
-    actions = DEFAULT_ACTIONS if actions is None else actions
+def classify(info: ErrorInfo) -> Failure:
+    """Sort a foreign failure into its class by the first matching signature; ``unknown`` otherwise."""
     for signature in SIGNATURES:
         if signature.matches(info):
-            return Classification(signature.error_class, signature.name, actions[signature.error_class], info)
-    return Classification(C.UNKNOWN, "unmatched", actions[C.UNKNOWN], info)
+            return Failure(signature.error_class, signature.name, info)
+    return Failure(C.UNKNOWN, "unmatched", info)

@@ -1,21 +1,19 @@
-"""A tier at run time: its policy, its runner, its breaker and its quarantine list."""
+"""A tier at run time: its policy, its runner and its health (breaker, quarantines, availability).
+
+``Tier`` is what the decision core (``router.decide``) asks about a tier in the live router.
+"""
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 
-from backends.document import Document
 from router.breaker import Breaker
-from router.errors import Classification, ErrorClass
+from router.errors import Failure
+from router.health import Health
 from router.policy import TierPolicy
 from router.runners import Runner, TierState
 
-#: Failures that, caused by a document, make that document skip the tier for a while.
-QUARANTINE_CLASSES = frozenset({ErrorClass.STICKY_CUDA, ErrorClass.WORKER_CRASHED})
-#: Failures that say nothing about the tier's health: they do not count against its breaker.
-NOT_THE_TIERS_FAULT = frozenset({ErrorClass.BAD_INPUT, ErrorClass.UNAVAILABLE})
 #: Runner states in which a request would have to wait for a process to start.
 WARMING = {TierState.IDLE: "starting", TierState.LOADING: "starting", TierState.RECYCLING: "recycling"}
 
@@ -33,10 +31,8 @@ class Tier:
         self.policy = policy
         self.runner = runner
         self.breaker = breaker
-        self._unavailable = unavailable
-        self._clock = clock
-        self._quarantine: dict[str, float] = {}
-        self._lock = threading.Lock()
+        self.health = Health(breaker, policy.quarantine_s, clock=clock)
+        self.health.unavailable = unavailable
 
     @property
     def name(self) -> str:
@@ -46,36 +42,32 @@ class Tier:
     def kind(self) -> str:
         return self.policy.backend.kind
 
+    # -- what the decision core asks ----------------------------------------------------------
+
     def unavailable_reason(self) -> str | None:
-        return self._unavailable or self.runner.unavailable_reason()
+        return self.health.unavailable or self.runner.unavailable_reason()
 
-    def mark_unavailable(self, reason: str) -> None:
-        self._unavailable = reason
-
-    def quarantined(self, sha256: str) -> bool:
-        with self._lock:
-            expiry = self._quarantine.get(sha256)
-            if expiry is not None and expiry <= self._clock():
-                del self._quarantine[sha256]
-                return False
-            return expiry is not None
+    def quarantined(self, sha256: str | None) -> bool:
+        return self.health.quarantined(sha256)
 
     def warming(self) -> str | None:
         """'starting' or 'recycling' if a request would wait for a process, else None."""
         return WARMING.get(self.runner.state())
 
-    def record_failure(self, verdict: Classification, document: Document) -> None:
-        if verdict.error_class is ErrorClass.UNAVAILABLE:
-            self.mark_unavailable(verdict.info.message.splitlines()[0][:300])
-        if verdict.error_class in QUARANTINE_CLASSES and self.policy.quarantine_s > 0:
-            now = self._clock()
-            with self._lock:
-                # expired entries go now: a document that never comes back would stay forever
-                for sha in [sha for sha, expiry in self._quarantine.items() if expiry <= now]:
-                    del self._quarantine[sha]
-                self._quarantine[document.sha256] = now + self.policy.quarantine_s
-        if verdict.error_class not in NOT_THE_TIERS_FAULT:
-            self.breaker.record_failure()
+    def start(self) -> None:
+        self.runner.start()
 
-    def record_success(self) -> None:
-        self.breaker.record_success()
+    def admits(self) -> bool:
+        return self.breaker.allow()
+
+    def refusal(self) -> str | None:
+        return self.breaker.refusal()
+
+    # -- what an attempt does to it -----------------------------------------------------------
+
+    def record(self, failure: Failure | None, sha256: str | None, *, probe: bool = False) -> None:
+        """An attempt's outcome (``None``: it answered); the traits table says what it does."""
+        if failure is None:
+            self.health.record(None, sha256, probe=probe)
+        else:
+            self.health.record(failure.error_class, sha256, probe=probe, message=failure.info.message)

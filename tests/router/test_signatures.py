@@ -2,7 +2,7 @@
 
 import pytest
 
-from router.errors import DEFAULT_ACTIONS, Action, ErrorClass, ErrorInfo
+from router.errors import ErrorClass, ErrorInfo
 from router.signatures import SIGNATURES, classify
 
 C = ErrorClass
@@ -138,7 +138,6 @@ CASES = [
         C.INVALID_OUTPUT,
         "invalid_output",
     ),
-    ("router.quality.QualityRejected", (), "missing required fields: total", C.INVALID_OUTPUT, "quality_gate"),
     ("router.errors.BadInputError", (), "x.jpg: file is empty", C.BAD_INPUT, "bad_input"),
     ("PIL.UnidentifiedImageError", ("OSError",), "cannot identify image file", C.BAD_INPUT, "unreadable_image"),
     ("ZeroDivisionError", ("ArithmeticError",), "division by zero", C.UNKNOWN, "unmatched"),
@@ -151,12 +150,10 @@ CASES = [
 def test_real_failure_texts_are_classified(type_, bases, message, expected, signature):
     verdict = classify(ErrorInfo(type=type_, message=message, bases=bases))
     assert (verdict.error_class, verdict.signature) == (expected, signature)
-    assert verdict.action is DEFAULT_ACTIONS[expected]
 
 
-def test_every_class_has_an_action_and_every_signature_a_known_class():
-    assert set(DEFAULT_ACTIONS) == set(ErrorClass)
-    assert all(isinstance(action, Action) for action in DEFAULT_ACTIONS.values())
+def test_every_signature_names_a_known_class_and_every_foreign_class_has_a_signature():
+    # invalid_output is also born inside the router (the quality gate); unknown is what matches nothing
     assert {s.error_class for s in SIGNATURES} | {C.UNKNOWN} == set(ErrorClass)
 
 

@@ -12,9 +12,9 @@ def test_expired_quarantine_entries_are_dropped_even_for_documents_that_never_re
     engine, clock = make_engine({"a": Script([GOOD])}, tiers=[tier_dict("a", quarantine_s=60)])
     tier = engine.tiers[0]
     for _ in range(100):
-        tier.record_failure(STICKY, document())
+        tier.record(STICKY, document().sha256)
         clock.now += 1
-    assert len(tier._quarantine) == 60  # the last minute's documents
+    assert len(tier.health._quarantine) == 60  # the last minute's documents
     poisoned = document()
-    tier.record_failure(STICKY, poisoned)
+    tier.record(STICKY, poisoned.sha256)
     assert tier.quarantined(poisoned.sha256)

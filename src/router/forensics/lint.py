@@ -14,6 +14,7 @@ from typing import Any
 
 from router.errors import ErrorClass
 from router.policy import GPU_KINDS, Policy, TierPolicy
+from router.traits import class_of_fault_mode
 
 C = ErrorClass
 SEVERITIES = ("error", "warning", "info")
@@ -23,15 +24,6 @@ SAFE_REPETITION_FROM = (5, 18)
 #: Generation options that gather scores at every prompt id, image tokens included: a device-side
 #: assert on CUDA for multimodal prompts, in every transformers version checked (up to 5.24).
 ENCODER_PENALTIES = ("encoder_repetition_penalty", "encoder_no_repeat_ngram_size")
-_FAULT_CLASSES = {
-    "sticky_cuda": C.STICKY_CUDA,
-    "cuda_oom": C.CUDA_OOM,
-    "hang": C.TIMEOUT,
-    "slow": C.TIMEOUT,
-    "segfault": C.WORKER_CRASHED,
-    "exit": C.WORKER_CRASHED,
-    "garbage": C.INVALID_OUTPUT,
-}
 
 
 @dataclass(frozen=True)
@@ -76,7 +68,7 @@ def possible_classes(tier: TierPolicy) -> set[ErrorClass]:
             found |= {C.STICKY_CUDA, C.CUDA_OOM}
     if backend.kind == "faulty":
         modes = set(backend.faults) | set(getattr(backend, "triggers", {}).values())
-        found |= {_FAULT_CLASSES[m] for m in modes if m in _FAULT_CLASSES}
+        found |= {c for c in map(class_of_fault_mode, modes) if c is not None}
     return found
 
 

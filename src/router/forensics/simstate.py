@@ -1,10 +1,11 @@
 """What a replayed router remembers between requests: breakers, quarantines, unavailable tiers,
 and how far its workers' history has drifted from the recorded one.
 
-Breakers are the router's own ``Breaker`` on a simulated clock, so replay decides exactly as the
-router does. Worker start-up and recycling are not simulated: where the replayed history of a tier
-matches the recording, its recorded state is used; where it drifted (a worker would be recycled
-that was not, recently enough to matter), the state is unknown.
+Each tier's health is the router's own ``Health`` (breaker, quarantines, availability) on a
+simulated clock, and what an outcome does to it is decided there, by the traits table: replay
+decides exactly as the router does. Worker start-up and recycling are not simulated: where the
+replayed history of a tier matches the recording, its recorded state is used; where it drifted
+(a worker would be recycled that was not, recently enough to matter), the state is unknown.
 """
 
 from __future__ import annotations
@@ -13,13 +14,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from router.breaker import Breaker, BreakerState
-from router.errors import PROCESS_POISONING, ErrorClass
+from router.decide import WARMING
+from router.errors import ErrorClass, traits
 from router.forensics.projection import margin
 from router.forensics.recorded import RecordedRequest, Recording, Session
+from router.health import Health
 from router.policy import Policy, TierPolicy, policy_from_dict
-from router.tiers import NOT_THE_TIERS_FAULT, QUARANTINE_CLASSES
-
-WARMING = ("starting", "recycling")
 
 
 class SimClock:
@@ -67,10 +67,8 @@ class SessionState:
     session: Session
     tiers: dict[str, TierModel]
     clock: SimClock
-    breakers: dict[str, Breaker] = field(default_factory=dict)
+    health: dict[str, Health] = field(default_factory=dict)
     transitions: list[dict[str, Any]] = field(default_factory=list)
-    quarantine: dict[str, dict[str, float]] = field(default_factory=dict)
-    unavailable: dict[str, str] = field(default_factory=dict)
     replayed_uses: dict[str, list[Use]] = field(default_factory=dict)
     recorded_uses: dict[str, list[Use]] = field(default_factory=dict)
     poisoned_at: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
@@ -82,7 +80,7 @@ class SessionState:
 
     def quarantined(self, tier: str, sha256: str | None) -> bool | str:
         """Whether the document skips the tier; 'unknown: why' if an undecided request may have put it there."""
-        expiry = self.quarantine.get(tier, {}).get(sha256 or "")
+        expiry = self.health[tier].quarantine_ends(sha256)
         if expiry is not None and abs(expiry - self.clock.now) <= margin(self.tiers[tier].policy.quarantine_s):
             return f"unknown: this document's quarantine on {tier} ends too close to this request to call"
         if expiry is not None and expiry > self.clock.now:
@@ -95,7 +93,7 @@ class SessionState:
     def breaker_allows(self, tier: str) -> bool | str:
         """The breaker's verdict, or 'unknown: why' when undecided requests may have opened it."""
         doubt = self.doubts.get(tier)
-        breaker = self.breakers[tier]
+        breaker = self.health[tier].breaker
         cooldown = self.tiers[tier].policy.breaker.cooldown_s
         if breaker.probe_at is not None and abs(self.clock.now - breaker.probe_at) <= margin(cooldown):
             offset = breaker.probe_at - self.clock.now
@@ -153,27 +151,31 @@ class SessionState:
 
     # -- what an attempt does to it ---------------------------------------------------------
 
-    def record(self, tier: str, request: RecordedRequest, number: int, label: str, *, recycles: bool = True) -> None:
-        """The effects of one replayed attempt on the tier: breaker, quarantine, recycling."""
+    def record(
+        self,
+        tier: str,
+        request: RecordedRequest,
+        number: int,
+        label: str,
+        *,
+        recycles: bool = True,
+        probe: bool = False,
+    ) -> None:
+        """The effects of one replayed attempt on the tier: its health (as the router's), and the
+        recycling of its workers, which replay tracks itself."""
         model = self.tiers[tier]
         self.replayed_uses.setdefault(tier, []).append(Use(request.request_id, number, label))
-        breaker = self.breakers[tier]
-        if label == "ok":
-            breaker.record_success()
+        error = None if label == "ok" else ErrorClass(label)
+        self.health[tier].record(error, request.sha256, probe=probe, message="an attempt found it unavailable")
+        if error is None:
             self.streak[tier] = 0
             if tier in self.doubts:
                 self.doubts[tier].failures = 0  # a success resets the streak, whatever came before
             return
-        error = ErrorClass(label)
-        if error is ErrorClass.UNAVAILABLE:
-            self.unavailable[tier] = "an attempt found it unavailable"
-        if error in QUARANTINE_CLASSES and model.policy.quarantine_s > 0 and request.sha256:
-            self.quarantine.setdefault(tier, {})[request.sha256] = self.clock.now + model.policy.quarantine_s
-        if error not in NOT_THE_TIERS_FAULT:
-            breaker.record_failure()
+        if traits(error).counts_toward_breaker:
             self.streak[tier] = self.streak.get(tier, 0) + 1
-        if error in PROCESS_POISONING and not model.inline and recycles:
-            breaker.record_recycle()
+        if traits(error).poisons_process and not model.inline and recycles:
+            self.health[tier].breaker.record_recycle()
             self.recycle_times.setdefault(tier, []).append(self.clock.now)
             self.poisoned_at.setdefault(tier, []).append((self.clock.now, request.request_id))
 
@@ -196,9 +198,10 @@ def new_state(policy: Policy, session: Session, recording: Recording, notes: lis
     tiers = {t.name: _tier_model(t, policy, recorded_policy, session, recording) for t in policy.tiers}
     state = SessionState(policy, session, tiers, clock)
     for tier in policy.tiers:
-        state.breakers[tier.name] = Breaker(tier.breaker, clock=clock, on_change=_on_change(state, tier.name))
+        breaker = Breaker(tier.breaker, clock=clock, on_change=_on_change(state, tier.name))
+        state.health[tier.name] = Health(breaker, tier.quarantine_s, clock=clock)
         if tiers[tier.name].unknown is None and tier.name in session.unavailable:
-            state.unavailable[tier.name] = session.unavailable[tier.name]
+            state.health[tier.name].unavailable = session.unavailable[tier.name]
     return state
 
 

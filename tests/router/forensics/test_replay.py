@@ -209,3 +209,29 @@ def test_wherever_replay_predicts_the_new_policy_agrees(tmp_path, steps, policy_
         steps_taken = [f"{a.tier}:{'ok' if a.outcome == 'succeeded' else a.error_class}" for a in result.attempts]
         assert [s for s in prediction.predicted.path if ":skip(" not in s] == steps_taken
         assert abs(prediction.predicted.duration_ms - result.duration_ms) < 1.0
+
+
+def test_the_last_tier_is_the_probe_of_its_open_breaker_in_replay_as_in_the_router(tmp_path):
+    """One decision core: the recorded run never opened the breaker; under a lower threshold it opens,
+    and the only tier still reads every document (as the probe); its success closes it again."""
+    docs = documents(4)
+    world = World({(d.sha256, "a"): [("sticky", 0.2)] for d in docs[:2]})
+    a = policy("a", [tier("a", breaker=NEVER, quarantine_s=0)])
+    b = policy("b", [tier("a", breaker={**NEVER, "failure_threshold": 1}, quarantine_s=0)])
+    _, report, actual = record_and_replay(tmp_path, world, docs, a, b)
+    assert [p.change for p in report.predictions] == ["same"] * 4
+    assert [predicted(p) for p in report.predictions] == [outcome(r) for r in actual]
+    assert [p.predicted.path for p in report.predictions] == [["a:sticky_cuda"], ["a:sticky_cuda"], ["a:ok"], ["a:ok"]]
+    assert [t["state"] for t in report.breaker_transitions] == ["open", "closed"]
+    assert all(r.skipped == [] for r in actual)
+
+
+def test_documents_a_tier_cannot_answer_do_not_open_its_breaker_in_replay(tmp_path):
+    docs = documents(5)
+    world = World({(d.sha256, "a"): [("partial", 0.1)] for d in docs[:3]})
+    a = policy("a", [tier("a", breaker=NEVER), tier("b")])
+    b = policy("b", [tier("a", breaker={**NEVER, "failure_threshold": 1}), tier("b")])
+    _, report, actual = record_and_replay(tmp_path, world, docs, a, b)
+    assert [p.change for p in report.predictions] == ["same"] * 5
+    assert [predicted(p) for p in report.predictions] == [outcome(r) for r in actual]
+    assert report.breaker_transitions == []
