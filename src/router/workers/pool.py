@@ -46,12 +46,11 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, retry_if_exce
 
 from backends.base import Extraction
 from backends.document import Document
-from backends.errors import BackendUnavailable
 from router import events
-from router.errors import PROCESS_POISONING, AttemptError, ErrorClass, ErrorInfo
+from router.errors import PROCESS_POISONING, AttemptError, ErrorClass, ErrorInfo, Failure
 from router.logs import get_logger
 from router.policy import TierPolicy
-from router.runners import AttemptTimeout, RunOutcome, TierState
+from router.runners import RunOutcome, TierState
 from router.signatures import classify
 from router.workers.canary import canary_document
 from router.workers.process import WorkerFailure, WorkerProcess
@@ -90,7 +89,7 @@ class _StartFailed(Exception):
         super().__init__(str(failure))
         self.failure, self.generation, self.worker = failure, generation, worker
         spawned = failure.stage != "spawn"  # the OS refusing a process says nothing about the tier
-        self.unavailable = spawned and classify(failure.info).error_class is ErrorClass.UNAVAILABLE
+        self.unavailable = spawned and failure.failure.error_class is ErrorClass.UNAVAILABLE
 
 
 class _Closed(Exception):
@@ -117,7 +116,7 @@ class WorkerPool:
         self._generations = itertools.count(1)
         self._live: set[WorkerProcess] = set()
         self._threads: set[threading.Thread] = set()
-        self._unavailable: ErrorInfo | None = None
+        self._unavailable: Failure | None = None
         self._closed = False
         self._stopping = threading.Event()
         self._wake_r, self._wake_w = os.pipe()
@@ -143,8 +142,8 @@ class WorkerPool:
         return TierState.LOADING if phases & {"starting", "failed"} else TierState.IDLE
 
     def unavailable_reason(self) -> str | None:
-        info = self._unavailable
-        return None if info is None else info.message.splitlines()[0][:300]
+        failure = self._unavailable
+        return None if failure is None else failure.info.message.splitlines()[0][:300]
 
     def start(self) -> None:
         with self._cond:
@@ -157,12 +156,12 @@ class WorkerPool:
         sent = time.monotonic()
         try:
             answer = worker.request(request_id, document, max(0.0, deadline - sent))
-        except WorkerFailure as failure:
-            if self._cut_short(failure, deadline - sent):
+        except WorkerFailure as failed:
+            if self._cut_short(failed.failure, deadline - sent):
                 self._spawn_thread(self._drain, f"drain-{slot.index}", slot, worker, request_id, sent, task="drain")
             else:
-                self._after_failure(slot, worker, failure.info, request_id)
-            raise AttemptError(failure.info, worker=ref) from None
+                self._after_failure(slot, worker, failed.failure, request_id)
+            raise AttemptError(failed.failure, worker=ref) from None
         self._release(slot)
         try:
             extraction = Extraction.from_dict(answer)
@@ -196,8 +195,8 @@ class WorkerPool:
         with self._cond:
             while True:
                 if self._closed:
-                    closed = BackendUnavailable(f"tier {self.policy.name}: the worker pool is closed")
-                    raise AttemptError(ErrorInfo.from_exception(closed))
+                    closed = f"tier {self.policy.name}: the worker pool is closed"
+                    raise AttemptError(Failure.own(ErrorClass.UNAVAILABLE, "pool_closed", closed))
                 if self._unavailable is not None:
                     raise AttemptError(self._unavailable)
                 for slot in self._slots:
@@ -210,8 +209,12 @@ class WorkerPool:
                 self._start_idle()
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    waited = AttemptTimeout(f"no worker of tier {self.policy.name} was ready within {timeout_s:.1f}s")
-                    raise AttemptError(ErrorInfo.from_exception(waited))
+                    waited = f"no worker of tier {self.policy.name} was ready within {timeout_s:.1f}s"
+                    raise AttemptError(
+                        Failure.own(
+                            ErrorClass.TIMEOUT, "attempt_timeout", waited, type_="router.runners.AttemptTimeout"
+                        )
+                    )
                 self._cond.wait(remaining)
 
     def _release(self, slot: _Slot) -> None:
@@ -222,34 +225,32 @@ class WorkerPool:
                 self._cond.notify_all()
         self._wake()
 
-    def _cut_short(self, failure: WorkerFailure, limit_s: float) -> bool:
+    def _cut_short(self, failure: Failure, limit_s: float) -> bool:
         """A timeout set by the request's deadline, shorter than the tier's: not proof of a hang."""
-        timed_out = classify(failure.info).error_class is ErrorClass.TIMEOUT
-        return timed_out and limit_s < self.policy.timeout_s - 1e-3
+        return failure.error_class is ErrorClass.TIMEOUT and limit_s < self.policy.timeout_s - 1e-3
 
     def _drain(self, slot: _Slot, worker: WorkerProcess, request_id: str, sent: float) -> None:
         """Let a worker finish the request whose caller gave up; a hang is still a hang at the
         tier's own timeout. The answer is dropped; the worker serves again after it."""
         try:
             worker.collect(request_id, sent + self.policy.timeout_s, self.policy.timeout_s)
-        except WorkerFailure as failure:
-            self._after_failure(slot, worker, failure.info, request_id)
+        except WorkerFailure as failed:
+            self._after_failure(slot, worker, failed.failure, request_id)
             return
         events.WORKER_DRAINED.emit(
             self._log, worker_pid=worker.pid, generation=worker.generation, request_id=request_id
         )
         self._release(slot)
 
-    def _after_failure(self, slot: _Slot, worker: WorkerProcess, info: ErrorInfo, request_id: str) -> None:
+    def _after_failure(self, slot: _Slot, worker: WorkerProcess, failure: Failure, request_id: str) -> None:
         """A request's failure: a poisoned, dead or hung worker is retired and replaced."""
-        verdict = classify(info)
-        if verdict.error_class not in PROCESS_POISONING:
+        if failure.error_class not in PROCESS_POISONING:
             self._release(slot)
             return
         with self._cond:
             slot.worker = None
             slot.phase = "stopped" if self._closed else "recycling"
-        self._retire(slot, worker, info, request_id)
+        self._retire(slot, worker, failure, request_id)
 
     # -- watching idle workers -----------------------------------------------------------------
 
@@ -284,18 +285,18 @@ class WorkerPool:
 
     # -- retiring, starting and recycling ------------------------------------------------------
 
-    def _retire(self, slot: _Slot, worker: WorkerProcess, info: ErrorInfo, request_id: str | None) -> None:
+    def _retire(self, slot: _Slot, worker: WorkerProcess, failure: Failure, request_id: str | None) -> None:
         """Log why a worker leaves, then replace it in the background (or just stop it, if closed)."""
-        verdict = classify(info)
-        death = _DEATH_EVENTS.get(verdict.error_class, events.WORKER_POISONED)
-        fields: dict[str, Any] = {"signal": signal_name(info.exitcode)} if death is events.WORKER_DIED else {}
+        exitcode = failure.info.exitcode
+        death = _DEATH_EVENTS.get(failure.error_class, events.WORKER_POISONED)
+        fields: dict[str, Any] = {"signal": signal_name(exitcode)} if death is events.WORKER_DIED else {}
         death.emit(
             self._log,
             worker_pid=worker.pid,
             generation=worker.generation,
-            error_class=verdict.error_class,
-            signature=verdict.signature,
-            exitcode=info.exitcode,
+            error_class=failure.error_class,
+            signature=failure.signature,
+            exitcode=exitcode,
             request_id=request_id,
             recent_requests=list(worker.recent),
             **fields,
@@ -304,10 +305,10 @@ class WorkerPool:
             self._stop(worker, graceful=False, reason="close")
             return
         events.WORKER_RECYCLING.emit(
-            self._log, worker_pid=worker.pid, generation=worker.generation, reason=verdict.error_class
+            self._log, worker_pid=worker.pid, generation=worker.generation, reason=failure.error_class
         )
         self._on_recycle()
-        reason = verdict.error_class.value
+        reason = failure.error_class.value
         self._spawn_thread(self._bring_up, f"recycle-{slot.index}", slot, reason, worker, task="start", slot=slot)
 
     def _start_idle(self) -> None:
@@ -354,7 +355,8 @@ class WorkerPool:
         try:
             worker = self._spawn(self.policy.backend, name=name, generation=generation, context=self._ctx)
         except Exception as exc:  # the OS or multiprocessing refused (EMFILE, ENOMEM, EAGAIN): data, retried
-            raise _StartFailed(WorkerFailure(ErrorInfo.from_exception(exc), "spawn"), generation, None) from exc
+            refused = WorkerFailure(classify(ErrorInfo.from_exception(exc)), "spawn")
+            raise _StartFailed(refused, generation, None) from exc
         with self._cond:
             self._live.add(worker)
         try:
@@ -365,13 +367,13 @@ class WorkerPool:
 
     def _handshake(self, worker: WorkerProcess) -> dict[str, Any]:
         if self._closed:
-            raise WorkerFailure(ErrorInfo.from_exception(BackendUnavailable("pool closed")), "start-up")
+            raise WorkerFailure(Failure.own(ErrorClass.UNAVAILABLE, "pool_closed", "pool closed"), "start-up")
         timings: dict[str, Any] = worker.wait_ready(self.policy.start_timeout_s)
         started = time.monotonic()
         try:
             worker.request(f"canary-{worker.generation}", canary_document(), self.policy.timeout_s, stage="canary")
-        except WorkerFailure as failure:
-            if classify(failure.info).error_class in PROCESS_POISONING:
+        except WorkerFailure as failed:
+            if failed.failure.error_class in PROCESS_POISONING:
                 raise
         timings["canary_ms"] = round((time.monotonic() - started) * 1000, 2)
         return timings
@@ -387,12 +389,12 @@ class WorkerPool:
     def _start_failed_for_good(self, slot: _Slot, failed: _StartFailed) -> None:
         self._log_start_failed(failed, retry_in_s=None)
         with self._cond:
-            self._unavailable = failed.failure.info
+            self._unavailable = failed.failure.failure
             slot.phase = "idle"
             self._cond.notify_all()
 
     def _log_start_failed(self, failed: _StartFailed, retry_in_s: float | None) -> None:
-        failure, verdict = failed.failure, classify(failed.failure.info)
+        failure, verdict = failed.failure, failed.failure.failure
         events.WORKER_START_FAILED.emit(
             self._log,
             worker_pid=None if failed.worker is None else failed.worker.pid,
