@@ -189,3 +189,20 @@ def test_the_start_event_caps_free_text(tmp_path):
     start = events_of(path)[0]
     assert start["event"] == "router.starting" and len(json.dumps(start)) < 5000
     assert start["policy_spec"]["description"].endswith("... (1000000 chars)")
+
+
+def test_a_host_may_pass_its_own_logger_and_gets_every_event_of_that_router_only():
+    from structlog.testing import CapturingLogger
+
+    tier = {"name": "f", "backend": {"kind": "faulty"}, "isolation": "inline"}
+    mine, theirs = CapturingLogger(), CapturingLogger()
+    with (
+        Router(policy_from_dict({"name": "mine", "tiers": [tier]}), logger=mine) as router,
+        Router(policy_from_dict({"name": "theirs", "tiers": [tier]}), logger=theirs),
+    ):
+        result = router.extract(GOOD_PNG, request_id="host-1")
+    names = [call.args[0] for call in mine.calls]
+    assert names[0] == "router.starting" and names[-1] == "router.closed" and "request.done" in names
+    assert {c.kwargs["request_id"] for c in mine.calls if "request_id" in c.kwargs} == {result.request_id}
+    assert [call.args[0] for call in theirs.calls] == ["router.starting", "router.closed"]
+    assert all(c.method_name in ("info", "warning") for c in mine.calls)
