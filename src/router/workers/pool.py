@@ -323,6 +323,9 @@ class WorkerPool:
 
     def _bring_up(self, slot: _Slot, reason: str, old: WorkerProcess | None) -> None:
         """Stop ``old`` (if any), then start workers until one passes the canary, backing off."""
+        with self._cond:
+            if slot.phase not in ("starting", "recycling", "failed"):
+                return  # a rerun after the worker was installed (or the pool closed): nothing left to do
         began = time.monotonic()
         stop_ms = self._stop(old, graceful=False, reason="recycle") if old is not None else None
         retrying = Retrying(
@@ -522,7 +525,7 @@ class WorkerPool:
     def _supervision_failed(self, state: RetryCallState, task: str, slot: _Slot | None) -> None:
         error = state.outcome.exception() if state.outcome else None
         with self._cond:
-            if task == "start" and slot is not None and not self._closed:
+            if task == "start" and slot is not None and slot.phase in ("starting", "recycling"):
                 slot.phase = "failed"  # left when the retried start installs a worker
         events.WORKER_SUPERVISION_FAILED.emit(
             self._log,
