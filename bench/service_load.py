@@ -8,7 +8,11 @@ tiers in worker processes, a fifth of their calls faulty, every fault mode):
 - ``safety-net``: OCR + rules (real Tesseract) as the last tier, as in ``docroute drill``: every
   request must get 200, or 422 for the bad inputs mixed in (2%).
 - ``no-safety-net``: the model tiers alone, so some requests fail on every tier: those must get a
-  *classified* 503 (the Result, with the error class), and nothing else may be 5xx.
+  *classified* 503 (the Result, with the error class), or 422 when the answers failed validation
+  (``invalid_output``: the document's fault), and nothing else may be 5xx.
+
+Every answer but a 200 must carry the documented ``{"error": {"code", "message"}}`` and every answer
+must echo the request's ``X-Request-ID``; the table counts those that did not (``undocumented``).
 
 Each client uploads rendered receipts (each request's bytes unique), a prober checks /healthz
 every 0.5 s. Prints a table per scenario: status codes, error classes, latency, recycles, the
@@ -141,6 +145,7 @@ class Load:
         self.codes: Counter[int] = Counter()
         self.classes: Counter[str] = Counter()
         self.unclassified: list[str] = []
+        self.undocumented: list[str] = []
         self.latency_ms: list[float] = []
         self.health: Counter[str] = Counter()
         self.sent = 0
@@ -170,13 +175,20 @@ class Load:
                 if data is None:  # a case that lives only on disk: send a receipt instead
                     data = self.inputs(rng.randrange(10**6) * 2 + 1_000_000).source
                 started = time.perf_counter()
-                response = client.post("/v1/extract", files={"file": (item.name.split("/")[-1], data)})
-                self._record(response, (time.perf_counter() - started) * 1000)
+                files = {"file": (item.name.split("/")[-1], data)}
+                headers = {"X-Request-ID": f"load-{index}"}
+                response = client.post("/v1/extract", files=files, headers=headers)
+                self._record(response, (time.perf_counter() - started) * 1000, headers["X-Request-ID"])
 
-    def _record(self, response: Any, elapsed_ms: float) -> None:
+    def _record(self, response: Any, elapsed_ms: float, request_id: str) -> None:
         body = _json(response)
         error = body.get("error") if isinstance(body, dict) else None
+        documented = response.status_code == 200 or (
+            isinstance(error, dict) and isinstance(error.get("code"), str) and isinstance(error.get("message"), str)
+        )
         with self._lock:
+            if not documented or response.headers.get("x-request-id") != request_id:
+                self.undocumented.append(f"{response.status_code} {response.text[:200]}")
             self.codes[response.status_code] += 1
             self.latency_ms.append(elapsed_ms)
             if isinstance(error, dict) and "error_class" in error:
@@ -212,6 +224,7 @@ class Load:
         expected_codes = {200, 422} if safety_net else {200, 422, 503}
         passed = (
             not self.unclassified
+            and not self.undocumented
             and set(self.health) <= {"ok"}
             and not left
             and set(self.codes) <= expected_codes
@@ -227,6 +240,7 @@ class Load:
             "error_classes": dict(self.classes.most_common()),
             "answered_or_refused": answered,
             "unclassified_5xx": self.unclassified[:10],
+            "undocumented": self.undocumented[:10],
             "health_probes": dict(self.health),
             "p50_ms": _quantile(ordered, 0.5),
             "p95_ms": _quantile(ordered, 0.95),
@@ -266,6 +280,7 @@ def show(name: str, result: dict[str, Any]) -> None:
         ("status codes", ", ".join(f"{code}: {n}" for code, n in result["status_codes"].items())),
         ("error classes", ", ".join(f"{c}: {n}" for c, n in result["error_classes"].items()) or "-"),
         ("unclassified 5xx", len(result["unclassified_5xx"])),
+        ("undocumented answers", len(result["undocumented"])),
         ("health probes", ", ".join(f"{k}: {n}" for k, n in result["health_probes"].items())),
         ("latency", f"p50 {result['p50_ms']} ms, p95 {result['p95_ms']} ms, max {result['max_ms']} ms"),
         ("recycles", ", ".join(f"{t}: {n}" for t, n in result["recycles"].items())),

@@ -18,7 +18,7 @@ from pydantic_core import PydanticUndefined
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from backends import options  # noqa: E402
+from backends import kinds, options  # noqa: E402
 from router import policy, traits  # noqa: E402
 
 DOC = ROOT / "docs" / "policy.md"
@@ -35,17 +35,15 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("quality_gate (and tiers[].quality_gate)", policy.QualityGate),
     ("limits", policy.InputLimits),
     ("logging", policy.LoggingPolicy),
-    ("backend: kind ocr_rules", options.OcrRulesOptions),
-    ("backend: kind internvl3", options.InternVLOptions),
-    ("backend: kind llama_vision", options.LlamaVisionOptions),
-    ("backend: kind ocr_llm", options.OcrLlmOptions),
-    ("backend: kind faulty", options.FaultyOptions),
+    *[(f"backend: kind {spec.kind}", spec.options) for spec in kinds.SPECS],
     ("backend.ocr", options.OcrOptions),
     ("backend.generation", options.GenerationOptions),
 ]
 
 
 def type_name(annotation: typing.Any) -> str:
+    if typing.get_origin(annotation) is typing.Union and all(isinstance(a, type) for a in typing.get_args(annotation)):
+        return " \\| ".join(a.__name__ for a in typing.get_args(annotation))
     text = str(annotation).replace("typing.", "").replace("router.errors.", "").replace("backends.options.", "")
     text = text.replace("router.policy.", "").replace("NoneType", "null").replace("<class '", "").replace("'>", "")
     return text.replace("|", "\\|")
@@ -80,8 +78,12 @@ def table(model: type[BaseModel]) -> str:
 
 def generated() -> str:
     parts = [BEGIN]
+    notes = {spec.options: spec.describe() for spec in kinds.SPECS}
     for title, model in SECTIONS:
-        parts += [f"\n### {title}\n", (model.__doc__ or "").strip().splitlines()[0], "", table(model)]
+        summary = (model.__doc__ or "").strip().splitlines()[0]
+        if model in notes:
+            summary += f"\n\n{notes[model]}"
+        parts += [f"\n### {title}\n", summary, "", table(model)]
     parts.append(END)
     return "\n".join(parts)
 

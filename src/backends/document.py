@@ -20,6 +20,15 @@ class Document:
     media_type: str
     source: str
     size_bytes: int
+    #: The 1-based numbers in the file of ``pages`` when only some were read (a long PDF); None: all.
+    page_numbers: tuple[int, ...] | None = None
+    #: How many pages the file has, when more than ``pages`` (None: as many as ``pages``).
+    pages_total: int | None = None
+
+    @property
+    def pages_read(self) -> tuple[int, ...]:
+        """The 1-based numbers in the file of the pages held here."""
+        return self.page_numbers if self.page_numbers is not None else tuple(range(1, len(self.pages) + 1))
 
     def to_wire(self) -> tuple[dict[str, Any], list[bytes]]:
         """A header of plain data and one raw buffer per page, for a worker's pipe."""
@@ -29,6 +38,8 @@ class Document:
             "source": self.source,
             "size_bytes": self.size_bytes,
             "pages": [{"mode": p.mode, "size": p.size} for p in self.pages],
+            "page_numbers": None if self.page_numbers is None else list(self.page_numbers),
+            "pages_total": self.pages_total,
         }
         return header, [p.tobytes() for p in self.pages]
 
@@ -44,4 +55,6 @@ class Document:
             media_type=header["media_type"],
             source=header["source"],
             size_bytes=header["size_bytes"],
+            page_numbers=None if header.get("page_numbers") is None else tuple(header["page_numbers"]),
+            pages_total=header.get("pages_total"),
         )

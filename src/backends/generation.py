@@ -3,17 +3,15 @@
 The seed bug (transformers issue #34304): logits processors that index ``scores`` with prompt ids
 crash when a prompt id lies outside the lm_head. Mllama's image token id equals the lm_head size
 (128256), so on CUDA ``repetition_penalty`` becomes a device-side assert that poisons the process.
-Which parameters crash depends on the transformers version::
+Which parameters crash on which transformers version, and which kinds are exposed, is stated once
+in ``backends.kinds``.
 
-    encoder_repetition_penalty, encoder_no_repeat_ngram_size   every version
-    repetition_penalty, no_repeat_ngram_size                   before 5.18 (later ones clamp ids)
-
-``plan_generation`` switches the crash-prone ones off, wherever they come from (the policy or the
-checkpoint's own ``generation_config.json``), and adds one ``VocabSafeRepetitionPenalty`` that
-skips ids outside the score range, so repetition control keeps working. Its strength is the
-replaced ``repetition_penalty``, else the replaced ``encoder_repetition_penalty``, else
-``DEFAULT_PENALTY`` when only an n-gram size asked for repetition control; none is added when a
-``repetition_penalty`` that is safe on this version stays in force. ``check_token_ids`` is the last
+``plan_generation`` switches the crash-prone ones off in ``generate``'s arguments, wherever they
+come from (the policy or the checkpoint's own ``generation_config.json``), and applies each through
+its own transformers processor wrapped in ``VocabSafe``, which pads the scores to cover every id it
+may index: each parameter still means what it says (``encoder_repetition_penalty`` > 1 rewards
+prompt tokens, ``repetition_penalty`` penalises repeats), and nothing is read outside the logits.
+``check_token_ids`` is the last
 line of defence: an id outside the embedding, or an id that a remaining processor will index
 outside the lm_head, raises ``IndexOutOfVocabulary`` before any kernel runs.
 
@@ -22,57 +20,50 @@ Imported only inside a backend's ``load``/``extract`` (it imports torch and tran
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-from packaging.version import Version
-from transformers import LogitsProcessor
+from transformers import (
+    EncoderNoRepeatNGramLogitsProcessor,
+    EncoderRepetitionPenaltyLogitsProcessor,
+    LogitsProcessor,
+    NoRepeatNGramLogitsProcessor,
+    RepetitionPenaltyLogitsProcessor,
+)
 
 from backends.errors import IndexOutOfVocabulary
+from backends.kinds import NEUTRAL, unsafe_parameters
 from backends.options import GenerationOptions
 
-CLAMPED_SINCE = Version("5.18")
-ALWAYS_UNSAFE = ("encoder_repetition_penalty", "encoder_no_repeat_ngram_size")
-UNSAFE_BEFORE_CLAMP = ("repetition_penalty", "no_repeat_ngram_size")
-#: Values that switch each parameter off (``None`` would let the checkpoint's default back in).
-NEUTRAL: dict[str, float | int] = {
-    "repetition_penalty": 1.0,
-    "no_repeat_ngram_size": 0,
-    "encoder_repetition_penalty": 1.0,
-    "encoder_no_repeat_ngram_size": 0,
+#: The transformers processor behind each parameter; the encoder ones also take the prompt's ids.
+_PROCESSORS: dict[str, Callable[[Any, Any], LogitsProcessor]] = {
+    "repetition_penalty": lambda value, prompt: RepetitionPenaltyLogitsProcessor(float(value)),
+    "no_repeat_ngram_size": lambda value, prompt: NoRepeatNGramLogitsProcessor(int(value)),
+    "encoder_repetition_penalty": lambda value, prompt: EncoderRepetitionPenaltyLogitsProcessor(float(value), prompt),
+    "encoder_no_repeat_ngram_size": lambda value, prompt: EncoderNoRepeatNGramLogitsProcessor(int(value), prompt),
 }
-DEFAULT_PENALTY = 1.1
 
 
-def unsafe_parameters(transformers_version: str) -> tuple[str, ...]:
-    """The parameters that index logits with prompt ids unchecked in this transformers version."""
-    if Version(transformers_version).release < CLAMPED_SINCE.release:
-        return ALWAYS_UNSAFE + UNSAFE_BEFORE_CLAMP
-    return ALWAYS_UNSAFE
+class VocabSafe(LogitsProcessor):
+    """A transformers logits processor run on scores padded to cover every id it may index.
 
-
-class VocabSafeRepetitionPenalty(LogitsProcessor):
-    """CTRL's repetition penalty over prompt and generated ids, ignoring ids outside the scores.
-
-    Same arithmetic as transformers' ``RepetitionPenaltyLogitsProcessor`` (divide positive scores,
-    multiply negative ones, at most once per id), but ids ``>= scores.shape[-1]`` (Mllama's image
-    token) or ``< 0`` are skipped instead of indexed.
+    The processor does exactly what its parameter asks (penalise repeats, reward prompt tokens,
+    forbid n-grams), but an id past the lm_head (Mllama's image token) lands in the padding, which
+    is dropped afterwards, instead of outside the tensor.
     """
 
-    def __init__(self, penalty: float):
-        if not penalty > 0:
-            raise ValueError(f"penalty must be > 0, got {penalty}")
-        self.penalty = float(penalty)
+    def __init__(self, inner: LogitsProcessor):
+        self.inner = inner
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         vocab = scores.shape[-1]
-        inside = (input_ids >= 0) & (input_ids < vocab)
-        seen = torch.zeros_like(scores)
-        seen.scatter_add_(1, torch.where(inside, input_ids, 0), inside.to(scores.dtype))
-        penalized = torch.where(scores < 0, scores * self.penalty, scores / self.penalty)
-        return torch.where(seen > 0, penalized, scores)  # type: ignore[return-value]
+        width = max(vocab, int(input_ids.max()) + 1 if input_ids.numel() else 0)
+        if width == vocab:
+            return self.inner(input_ids, scores)
+        padding = scores.new_full((scores.shape[0], width - vocab), torch.finfo(scores.dtype).min)
+        return self.inner(input_ids, torch.cat([scores, padding], dim=-1))[..., :vocab]
 
 
 @dataclass
@@ -80,13 +71,21 @@ class GenerationPlan:
     """What ``generate`` is called with, and what was changed on the way."""
 
     kwargs: dict[str, Any]
-    processors: list[Any] = field(default_factory=list)
-    replaced: list[str] = field(default_factory=list)
+    #: Parameters switched off in ``kwargs`` and applied through ``VocabSafe`` instead, with their values.
+    safe: dict[str, Any] = field(default_factory=dict)
     #: Active parameters whose processors index logits with prompt ids unchecked (should be empty).
     indexing: list[str] = field(default_factory=list)
 
+    @property
+    def replaced(self) -> list[str]:
+        return list(self.safe)
+
+    def processors(self, prompt_ids: Any) -> list[LogitsProcessor]:
+        """The vocabulary-safe processors for one generation from ``prompt_ids``."""
+        return [VocabSafe(_PROCESSORS[name](value, prompt_ids)) for name, value in self.safe.items()]
+
     def meta(self) -> dict[str, Any]:
-        return {"generation_replaced": self.replaced} if self.replaced else {}
+        return {"generation_replaced": self.replaced} if self.safe else {}
 
 
 def requested(options: GenerationOptions, checkpoint_defaults: Any = None) -> dict[str, Any]:
@@ -107,17 +106,15 @@ def plan_generation(
     transformers_version: str,
     checkpoint_defaults: Any = None,
 ) -> GenerationPlan:
-    """Replace each parameter in ``unsafe`` by a vocabulary-safe penalty; pass the rest through.
+    """Apply each parameter in ``unsafe`` vocabulary-safely (``VocabSafe``); pass the rest through.
 
-    ``unsafe`` is ``unsafe_parameters(version)`` for a model whose prompts hold ids outside its
-    lm_head (Mllama), and empty for one whose prompt ids all lie inside it.
+    ``unsafe`` is what the kind's spec says (``BackendSpec.unsafe_generation``): the version's
+    ``unsafe_parameters`` for a model whose prompts hold ids outside its lm_head (Mllama), and
+    empty for one whose prompt ids all lie inside it.
     """
     kwargs = requested(options, checkpoint_defaults)
-    replaced = [name for name in NEUTRAL if name in unsafe and _active(name, kwargs.get(name))]
-    plan = GenerationPlan(kwargs=kwargs | {name: NEUTRAL[name] for name in replaced}, replaced=replaced)
-    if replaced and not _active("repetition_penalty", plan.kwargs.get("repetition_penalty")):
-        # (a repetition_penalty that is safe on this version already controls repetition)
-        plan.processors.append(VocabSafeRepetitionPenalty(_replacement_strength(kwargs, replaced)))
+    safe = {name: kwargs[name] for name in NEUTRAL if name in unsafe and _active(name, kwargs.get(name))}
+    plan = GenerationPlan(kwargs=kwargs | {name: NEUTRAL[name] for name in safe}, safe=safe)
     really_unsafe = unsafe_parameters(transformers_version)
     plan.indexing = [n for n in really_unsafe if _active(n, plan.kwargs.get(n))]
     return plan
@@ -125,13 +122,6 @@ def plan_generation(
 
 def _active(name: str, value: Any) -> bool:
     return value is not None and value != NEUTRAL[name]
-
-
-def _replacement_strength(kwargs: dict[str, Any], replaced: list[str]) -> float:
-    for name in ("repetition_penalty", "encoder_repetition_penalty"):
-        if name in replaced:
-            return float(kwargs[name])
-    return DEFAULT_PENALTY
 
 
 def check_token_ids(input_ids: Any, *, embedding_rows: int, lm_head_rows: int, indexing: Collection[str]) -> None:
@@ -167,7 +157,8 @@ def generate(model: Any, inputs: dict[str, Any], plan: GenerationPlan) -> Any:
     from transformers import LogitsProcessorList
 
     with torch.inference_mode():
-        return model.generate(**inputs, **plan.kwargs, logits_processor=LogitsProcessorList(plan.processors))
+        processors = LogitsProcessorList(plan.processors(inputs["input_ids"]))
+        return model.generate(**inputs, **plan.kwargs, logits_processor=processors)
 
 
 def generate_text(

@@ -22,6 +22,7 @@ from PIL import Image
 from backends import prompts
 from backends.errors import BackendUnavailable
 from backends.hf import Checkpoint, locate
+from backends.kinds import spec_for
 from backends.model_backend import VisionBackend
 from backends.options import InternVLOptions
 
@@ -75,7 +76,7 @@ class InternVLBackend(VisionBackend):
         version = loading.transformers_version()
         self.plan = generation.plan_generation(
             self.options.generation,
-            unsafe=(),  # image ids lie inside the lm_head
+            unsafe=spec_for(self.kind).unsafe_generation(version),  # none: image ids lie inside the lm_head
             transformers_version=version,
             checkpoint_defaults=getattr(self.model, "generation_config", None),
         )

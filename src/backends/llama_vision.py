@@ -21,6 +21,7 @@ from PIL import Image
 
 from backends import prompts
 from backends.hf import Checkpoint
+from backends.kinds import spec_for
 from backends.model_backend import VisionBackend
 from backends.options import LlamaVisionOptions
 
@@ -54,7 +55,7 @@ class LlamaVisionBackend(VisionBackend):
         version = loading.transformers_version()
         self.plan = generation.plan_generation(
             self.options.generation,
-            unsafe=generation.unsafe_parameters(version),
+            unsafe=spec_for(self.kind).unsafe_generation(version),
             transformers_version=version,
             checkpoint_defaults=self.model.generation_config,
         )

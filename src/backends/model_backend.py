@@ -139,7 +139,7 @@ class VisionBackend(ModelBackend):
                 break
         if merged is None:
             raise InvalidOutput("; ".join(invalid))
-        return merged, {**combine_meta(metas), "pages_read": sorted(i + 1 for i in read)}
+        return merged, {**combine_meta(metas), "pages_read": sorted(document.pages_read[i] for i in read)}
 
     def _answer_page(self, page: Image.Image) -> tuple[str, dict[str, Any]]:
         """The model's raw text for one page image and metadata (counts, never text)."""

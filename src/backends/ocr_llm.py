@@ -15,6 +15,7 @@ from typing import Any
 from backends import hf, prompts
 from backends.document import Document
 from backends.hf import Checkpoint
+from backends.kinds import spec_for
 from backends.model_backend import ModelBackend
 from backends.options import OcrLlmOptions, OcrOptions
 
@@ -50,7 +51,7 @@ class OcrLlmBackend(ModelBackend):
         version = loading.transformers_version()
         self.plan = generation.plan_generation(
             self.options.generation,
-            unsafe=(),  # a text prompt holds no id outside the lm_head
+            unsafe=spec_for(self.kind).unsafe_generation(version),  # none: text ids lie inside the lm_head
             transformers_version=version,
             checkpoint_defaults=self.model.generation_config,
         )

@@ -1,6 +1,7 @@
 """Typed options for each backend kind, validated as part of a policy file.
 
-The ``kind`` field discriminates the union, so a policy error names the kind's own fields. This
+The ``kind`` field discriminates the union (``backends.kinds.BackendOptions``, built from the kinds'
+specs), so a policy error names the kind's own fields. This
 module is light (pydantic only): the router validates policies without importing any model code.
 """
 
@@ -15,6 +16,12 @@ FaultMode = Literal["sticky_cuda", "cuda_oom", "hang", "segfault", "exit", "garb
 
 class _Options(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class KindOptions(_Options):
+    """The options of one backend kind; ``kind`` selects it (see ``backends.kinds``)."""
+
+    kind: str
 
 
 class OcrOptions(_Options):
@@ -32,6 +39,9 @@ class OcrOptions(_Options):
     )
 
 
+_SEE_KIND = "Whether the kind passes it through or replaces it: see the kind's notes (backends.kinds)."
+
+
 class GenerationOptions(_Options):
     """Generation parameters passed to ``model.generate``, checked before use by each backend."""
 
@@ -42,14 +52,16 @@ class GenerationOptions(_Options):
     num_beams: int = Field(1, ge=1, le=8, description="Beam search width; 1 is greedy.")
     early_stopping: bool | None = Field(None, description="Beam search only (num_beams > 1).")
     repetition_penalty: float | None = Field(
-        None, gt=0, description="Penalty for repeated tokens; applied vocabulary-safely where needed."
+        None, gt=0, description=f"Penalty (> 1) for tokens already in the prompt or the answer. {_SEE_KIND}"
     )
-    no_repeat_ngram_size: int | None = Field(None, ge=0, description="Forbid repeated n-grams.")
+    no_repeat_ngram_size: int | None = Field(
+        None, ge=0, description=f"Forbid repeating an n-gram of this size. {_SEE_KIND}"
+    )
     encoder_repetition_penalty: float | None = Field(
-        None, gt=0, description="Crashes multimodal models; replaced by a vocabulary-safe penalty."
+        None, gt=0, description=f"Rewards (> 1) or penalises (< 1) tokens of the prompt. {_SEE_KIND}"
     )
     encoder_no_repeat_ngram_size: int | None = Field(
-        None, ge=0, description="Crashes multimodal models; replaced by a vocabulary-safe penalty."
+        None, ge=0, description=f"Forbid repeating an n-gram of the prompt of this size. {_SEE_KIND}"
     )
 
     @model_validator(mode="after")
@@ -64,7 +76,7 @@ class GenerationOptions(_Options):
         return self
 
 
-class ModelOptions(_Options):
+class ModelOptions(KindOptions):
     """Where a model's weights come from and how it is placed on a device."""
 
     model: str = Field(description="Local directory, or a Hugging Face model id looked up in the cache.")
@@ -81,7 +93,7 @@ class ModelOptions(_Options):
     generation: GenerationOptions = Field(default_factory=GenerationOptions, description="Generation parameters.")
 
 
-class OcrRulesOptions(_Options):
+class OcrRulesOptions(KindOptions):
     """Tesseract OCR and hand-written rules: no model, CPU only."""
 
     kind: Literal["ocr_rules"] = "ocr_rules"
@@ -141,7 +153,7 @@ class OcrLlmOptions(_NativeOnly):
     )
 
 
-class FaultyOptions(_Options):
+class FaultyOptions(KindOptions):
     """Injects faults for tests and chaos drills, and otherwise answers like ``answer_with``."""
 
     kind: Literal["faulty"] = "faulty"
@@ -196,9 +208,3 @@ class FaultyOptions(_Options):
         if short:
             raise ValueError(f"triggers must be sha256 hex digests or prefixes of at least 8 digits, got {short}")
         return triggers
-
-
-BackendOptions = Annotated[
-    OcrRulesOptions | InternVLOptions | LlamaVisionOptions | OcrLlmOptions | FaultyOptions,
-    Field(discriminator="kind"),
-]

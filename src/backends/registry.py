@@ -1,7 +1,8 @@
 """From a policy's backend ``kind`` to its class, imported only when first needed.
 
 Importing a model backend's module is cheap (heavy imports happen in ``load``), but the registry
-still imports lazily so that listing kinds or validating a policy never touches model code.
+still imports lazily so that listing kinds or validating a policy never touches model code. Which
+class serves which kind is part of the kind's spec (``backends.kinds``).
 """
 
 from __future__ import annotations
@@ -10,22 +11,15 @@ import importlib
 from typing import Any
 
 from backends.base import Backend
+from backends.kinds import BY_KIND, spec_for
 
-BACKENDS: dict[str, str] = {
-    "ocr_rules": "backends.ocr_rules:OcrRulesBackend",
-    "internvl3": "backends.internvl:InternVLBackend",
-    "llama_vision": "backends.llama_vision:LlamaVisionBackend",
-    "ocr_llm": "backends.ocr_llm:OcrLlmBackend",
-    "faulty": "backends.faulty:FaultyBackend",
-}
+#: kind -> "module:Class", as the specs say.
+BACKENDS: dict[str, str] = {kind: spec.backend for kind, spec in BY_KIND.items()}
 
 
 def backend_class(kind: str) -> Any:
     """The class registered for ``kind``."""
-    try:
-        module_name, _, class_name = BACKENDS[kind].partition(":")
-    except KeyError:
-        raise KeyError(f"unknown backend kind {kind!r}; known: {', '.join(sorted(BACKENDS))}") from None
+    module_name, _, class_name = spec_for(kind).backend.partition(":")
     return getattr(importlib.import_module(module_name), class_name)
 
 

@@ -299,6 +299,8 @@ def _document_info(document: Document) -> DocumentInfo:
         size_bytes=document.size_bytes,
         media_type=document.media_type,
         pages=len(document.pages),
+        pages_read=None if document.page_numbers is None else list(document.page_numbers),
+        pages_total=document.pages_total,
     )
 
 

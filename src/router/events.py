@@ -102,6 +102,7 @@ CONTEXT: dict[str, tuple[Field, ...]] = {
     "tier": (_POLICY, _HASH, _TIER, _BACKEND),
     "request": (_REQUEST, _HASH),
     "batch": (),
+    "service": (),
 }
 
 ERROR_CLASSES = tuple(c.value for c in ErrorClass)
@@ -388,6 +389,7 @@ BATCH_FINISHED = Event(
         F("inputs", "integer", "Inputs found."),
         F("processed", "integer", "Inputs that got their line in this run."),
         F("already_done", "integer", "Inputs skipped: their line was already in the output."),
+        F("retried", "integer", "Inputs read again: their line had failed for a passing reason.", False),
         F("abandoned", "integer", "Inputs in flight when a second signal or the grace period ended the run."),
         F("interrupted_by", "string?", "SIGINT or SIGTERM; null when the run completed.", values=("SIGINT", "SIGTERM")),
         F("by_status", "object", "Lines written in this run by status."),
@@ -405,6 +407,12 @@ BATCH_OUTPUT_REPAIRED = Event(
     (F("path", "string", "The output file."), F("cut_bytes", "integer", "Bytes removed.")),
     level="warning",
 )
+BATCH_OUTPUT_COMPACTED = Event(
+    "batch.output_compacted",
+    "batch",
+    "The output was rewritten (temporary file, fsync, rename) without the lines that retries replaced.",
+    (F("path", "string", "The output file."), F("superseded_lines", "integer", "Lines removed.")),
+)
 BATCH_EXTRACT_CRASHED = Event(
     "batch.extract_crashed",
     "batch",
@@ -415,6 +423,58 @@ BATCH_EXTRACT_CRASHED = Event(
         F("exception", "string", "The traceback.", False),
     ),
     level="exception",
+)
+
+# -- the HTTP service (router.service): requests refused or cut short before a document is read ----
+
+SERVICE_AUTH_FAILED = Event(
+    "service.auth_failed",
+    "service",
+    "A request without the right bearer token was refused (401); the token given is never logged.",
+    (
+        F("request_id", "string", "The request's id (echoed in X-Request-ID)."),
+        F("path", "string", "The path asked for."),
+        F(
+            "reason",
+            "string",
+            "Why it was refused.",
+            values=("missing bearer token", "wrong bearer token"),
+        ),
+        F("client", "string", "The client's address."),
+    ),
+    level="warning",
+)
+SERVICE_CLIENT_DISCONNECTED = Event(
+    "service.client_disconnected",
+    "service",
+    "A client went away before its request was read whole (counted as 499, never a 5xx).",
+    (
+        F("request_id", "string", "The request's id."),
+        F(
+            "reason",
+            "string",
+            "Why the request ended early (dropped at shutdown: an upload still arriving).",
+            values=("client disconnected", "dropped at shutdown"),
+        ),
+    ),
+)
+SERVICE_REQUEST_TIMEOUT = Event(
+    "service.request_timeout",
+    "service",
+    "A client was too slow: its headers (the connection is closed) or its body (408) did not arrive in time.",
+    (
+        F("request_id", "string?", "The request's id; null when its headers never arrived."),
+        F("phase", "string", "headers or body.", values=("headers", "body")),
+        F("client", "string", "The client's address (headers).", False),
+    ),
+    level="warning",
+)
+SERVICE_REQUEST_ID_RENAMED = Event(
+    "service.request_id_renamed",
+    "service",
+    "A client-given X-Request-ID was already used here: the request got a unique one (echoed).",
+    (F("given", "string", "The id the client sent."), F("request_id", "string", "The id used.")),
+    level="warning",
 )
 
 # -- worker supervision (router.workers): the router's process logs these about its workers -------

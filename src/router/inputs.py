@@ -62,12 +62,35 @@ def _from_bytes(data: bytes, limits: InputLimits, name: str, *, suffix: str = ""
         raise BadInputError(name, f"input is {len(data)} bytes, over the limit of {limits.max_bytes}")
     digest = hashlib.sha256(data).hexdigest()
     if data.startswith(b"%PDF-"):
-        pages = _render_pdf(data, limits, name)
-        return Document(digest, tuple(pages), "application/pdf", name, len(data))
+        pages, total = _render_pdf(data, limits, name)
+        return _document(digest, pages, total, "application/pdf", name, len(data), limits)
     image = _open_image(data, name, suffix)
     media_type = Image.MIME.get(image.format or "", "image/unknown")
     pages = _image_pages(image, limits, name)
-    return Document(digest, tuple(pages), media_type, name, len(data))
+    return _document(digest, pages, getattr(image, "n_frames", 1), media_type, name, len(data), limits)
+
+
+def _document(
+    digest: str, pages: list[Image.Image], total: int, media_type: str, name: str, size: int, limits: InputLimits
+) -> Document:
+    """A document of the pages read; which ones, when not all of them."""
+    if total <= len(pages):
+        return Document(digest, tuple(pages), media_type, name, size)
+    numbers = tuple(index + 1 for index in pages_to_read(total, limits.max_pages))
+    return Document(digest, tuple(pages), media_type, name, size, page_numbers=numbers, pages_total=total)
+
+
+def pages_to_read(total: int, max_pages: int) -> list[int]:
+    """The 0-based pages read of a document of ``total`` pages: all, or the first ``max_pages - 1``
+    and the last (an invoice's total is on its last page)."""
+    if total <= max_pages:
+        return list(range(total))
+    return [*range(max_pages - 1), total - 1] if max_pages > 1 else [0]
+
+
+def _check_page_count(count: int, limits: InputLimits, name: str, what: str) -> None:
+    if count > limits.max_document_pages:
+        raise BadInputError(name, f"{what} {count} pages, over the limit of {limits.max_document_pages}")
 
 
 def _from_pil(image: Image.Image, limits: InputLimits, name: str) -> Document:
@@ -112,12 +135,11 @@ def _image_pages(image: Image.Image, limits: InputLimits, name: str) -> list[Ima
     frames = getattr(image, "n_frames", 1)
     if frames > 1 and image.format in ("GIF", "PNG", "WEBP"):
         raise BadInputError(name, f"animated image ({frames} frames); docroute reads still images and PDFs")
-    if frames > limits.max_pages:
-        raise BadInputError(name, f"{frames} pages, over the limit of {limits.max_pages}")
+    _check_page_count(frames, limits, name, "image has")
     if image.format == "JPEG":
         _decode_smaller(image, limits.decode_max_side_px)
     pages = []
-    for index in range(frames):  # multi-page TIFF: each frame is a page
+    for index in pages_to_read(frames, limits.max_pages):  # multi-page TIFF: each frame is a page
         image.seek(index)
         page = _to_rgb(_decode(image, name), name)
         pages.append(page.copy() if page is image and frames > 1 else page)  # the next seek reuses it
@@ -184,9 +206,10 @@ def _to_rgb(image: Image.Image, name: str) -> Image.Image:
         raise BadInputError(name, f"unsupported image mode {mode!r} ({exc})") from None
 
 
-def _render_pdf(data: bytes, limits: InputLimits, name: str) -> list[Image.Image]:
-    """The pages of a PDF, rendered. PDFium is not thread-safe (its last-error state is global: two
-    threads reading a corrupt and a locked PDF at once swapped their errors), so one PDF at a time."""
+def _render_pdf(data: bytes, limits: InputLimits, name: str) -> tuple[list[Image.Image], int]:
+    """The pages of a PDF that are read, rendered, and how many it has. PDFium is not thread-safe (its
+    last-error state is global: two threads reading a corrupt and a locked PDF at once swapped their
+    errors), so one PDF at a time."""
     with _PDFIUM:
         return _render_pdf_unlocked(data, limits, name)
 
@@ -194,7 +217,7 @@ def _render_pdf(data: bytes, limits: InputLimits, name: str) -> list[Image.Image
 _PDFIUM = threading.Lock()
 
 
-def _render_pdf_unlocked(data: bytes, limits: InputLimits, name: str) -> list[Image.Image]:
+def _render_pdf_unlocked(data: bytes, limits: InputLimits, name: str) -> tuple[list[Image.Image], int]:
     import pypdfium2 as pdfium  # only when a PDF arrives
 
     try:
@@ -206,11 +229,10 @@ def _render_pdf_unlocked(data: bytes, limits: InputLimits, name: str) -> list[Im
         count = len(pdf)
         if count == 0:
             raise BadInputError(name, "PDF has no pages")
-        if count > limits.max_pages:
-            raise BadInputError(name, f"PDF has {count} pages, over the limit of {limits.max_pages}")
+        _check_page_count(count, limits, name, "PDF has")
         scale = limits.pdf_dpi / 72
         pages = []
-        for index in range(count):
+        for index in pages_to_read(count, limits.max_pages):
             page = pdf[index]
             width, height = page.get_size()
             _check_dimensions((int(width * scale), int(height * scale)), limits, f"{name} page {index + 1}")
@@ -218,6 +240,6 @@ def _render_pdf_unlocked(data: bytes, limits: InputLimits, name: str) -> list[Im
             pages.append(bitmap.to_pil().convert("RGB"))  # a copy: PDFium's buffers are closed here, locked
             bitmap.close()
             page.close()
-        return pages
+        return pages, count
     finally:
         pdf.close()

@@ -1,8 +1,10 @@
 """The policy file: which tiers answer, in what order, and what happens when they fail.
 
-A policy is YAML read with ``yaml.safe_load`` and validated into frozen pydantic models that forbid
-unknown keys. A bad policy raises ``PolicyError`` listing every problem with the file, the field
-path (``tiers[1].retry.attempts``) and what was expected. See docs/policy.md for the reference.
+A policy is YAML read with ``yaml.safe_load``'s semantics (``router.policyfile``: lines recorded,
+duplicate keys refused, limits) and validated into frozen pydantic models that forbid unknown keys.
+A bad policy raises ``PolicyError`` listing every problem with the file, the line, the field path
+(``tiers[1].retry.attempts``), what was expected, and the closest valid key for a typo. See
+docs/policy.md for the reference.
 """
 
 from __future__ import annotations
@@ -13,16 +15,26 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from backends.options import BackendOptions
+from backends.kinds import SPECS, BackendOptions, spec_for
 from backends.schema import FieldName
 from router.errors import ErrorClass, PolicyError
+from router.policyerrors import describe_error
+from router.policyfile import (
+    MAX_POLICY_BYTES,
+    MAX_TEXT_CHARS,
+    MAX_TIERS,
+    TOO_DEEP,
+    ParsedYaml,
+    PolicyYamlError,
+    read_yaml,
+    too_big,
+)
 from router.traits import default_fallback_on, default_retry_on
 
-#: Kinds that may touch CUDA and therefore run in a worker process unless told otherwise.
-GPU_KINDS = frozenset({"internvl3", "llama_vision", "ocr_llm"})
+#: Kinds that may touch CUDA (from their specs, ``backends.kinds``).
+GPU_KINDS = frozenset(spec.kind for spec in SPECS if spec.cuda)
 BUILTIN_POLICY_DIR = Path(__file__).resolve().parents[2] / "policies"
 
 
@@ -96,8 +108,12 @@ class TierPolicy(_Model):
     backend: BackendOptions = Field(description="The backend and its options; 'kind' selects it.")
     isolation: Literal["process", "inline"] | None = Field(
         None,
-        description="Run in worker processes or in the router's process. "
-        "Default: process for model kinds and 'faulty', inline for ocr_rules.",
+        description="Run in worker processes or in the router's process. Default: "
+        + "; ".join(
+            f"{isolation} for {', '.join(s.kind for s in SPECS if s.isolation == isolation)}"
+            for isolation in ("process", "inline")
+        )
+        + ".",
     )
     workers: int = Field(1, ge=1, le=64, description="Worker processes (or inline slots) for this tier.")
     preload: bool = Field(False, description="Start workers when the router starts, not on first use.")
@@ -125,7 +141,7 @@ class TierPolicy(_Model):
     def effective_isolation(self) -> Literal["process", "inline"]:
         if self.isolation is not None:
             return self.isolation
-        return "inline" if self.backend.kind == "ocr_rules" else "process"
+        return spec_for(self.backend.kind).isolation
 
 
 class InputLimits(_Model):
@@ -133,7 +149,19 @@ class InputLimits(_Model):
 
     max_bytes: int = Field(50 * 2**20, gt=0, description="Largest input file, in bytes.")
     max_pixels: int = Field(40_000_000, gt=0, description="Largest page, in pixels (larger is a decompression bomb).")
-    max_pages: int = Field(20, ge=1, description="Most pages of a PDF that are read.")
+    max_pages: int = Field(
+        20,
+        ge=1,
+        description="Most pages of a document (PDF or multi-page TIFF) that are read. A longer one is read "
+        "in part: its first max_pages - 1 pages and its last (where an invoice's total is); the result's "
+        "document.pages_read and document.pages_total say which.",
+    )
+    max_document_pages: int = Field(
+        200,
+        ge=1,
+        description="A document with more pages than this is refused as bad_input without reading any: "
+        "no receipt or invoice is that long, and counting is all it costs.",
+    )
     pdf_dpi: int = Field(200, ge=50, le=600, description="Resolution PDF pages are rendered at.")
     decode_max_side_px: int = Field(
         3000,
@@ -166,13 +194,13 @@ class Policy(_Model):
     """A whole routing policy."""
 
     version: Literal[1] = Field(1, description="Policy format version.")
-    name: str = Field("unnamed", description="A name for logs and reports.")
-    description: str = Field("", description="What this policy is for.")
+    name: str = Field("unnamed", max_length=100, description="A name for logs and reports.")
+    description: str = Field("", max_length=MAX_TEXT_CHARS, description="What this policy is for.")
     deadline_s: float = Field(120.0, gt=0, description="Time limit for one request across all tiers.")
     quality_gate: QualityGate = Field(default_factory=QualityGate, description="What an accepted answer holds.")
     limits: InputLimits = Field(default_factory=InputLimits, description="What inputs are refused.")
     logging: LoggingPolicy = Field(default_factory=LoggingPolicy, description="The decision log.")
-    tiers: list[TierPolicy] = Field(min_length=1, description="The chain, tried in order.")
+    tiers: list[TierPolicy] = Field(min_length=1, max_length=MAX_TIERS, description="The chain, tried in order.")
 
     @field_validator("tiers")
     @classmethod
@@ -205,73 +233,75 @@ class Policy(_Model):
 def resolve_policy_path(name_or_path: str | os.PathLike[str]) -> Path:
     """A file path as given, or a built-in policy by name (``default``, ``cpu``)."""
     path = Path(name_or_path)
-    if path.exists() or path.suffix in (".yaml", ".yml") or len(path.parts) > 1:
+    if not _may_be_a_name(path):
         return path
-    search = [Path(d) for d in os.environ.get("DOCROUTE_POLICY_DIR", "").split(os.pathsep) if d]
-    for directory in [*search, BUILTIN_POLICY_DIR]:
+    for directory in _policy_dirs():
         candidate = directory / f"{name_or_path}.yaml"
         if candidate.exists():
             return candidate
     return path
 
 
+def _may_be_a_name(path: Path) -> bool:
+    return not (path.exists() or path.suffix in (".yaml", ".yml") or len(path.parts) > 1)
+
+
+def _policy_dirs() -> list[Path]:
+    search = [Path(d) for d in os.environ.get("DOCROUTE_POLICY_DIR", "").split(os.pathsep) if d]
+    return [*search, BUILTIN_POLICY_DIR]
+
+
+def policy_names() -> list[str]:
+    """The policies that can be named without a path: built-in ones and those in DOCROUTE_POLICY_DIR."""
+    return sorted({p.stem for d in _policy_dirs() if d.is_dir() for p in d.glob("*.yaml")})
+
+
+def _not_found(name_or_path: str | os.PathLike[str]) -> str:
+    if _may_be_a_name(Path(name_or_path)):
+        return (
+            f"no such file, and no policy named {str(name_or_path)!r}; the policies that can be named are: "
+            f"{', '.join(policy_names())} (or give a path to a .yaml file)"
+        )
+    return "file not found"
+
+
 def load_policy(name_or_path: str | os.PathLike[str]) -> Policy:
     """Read and validate a policy file (or a built-in policy by name)."""
     path = resolve_policy_path(name_or_path)
     try:
+        if path.is_file() and (size := path.stat().st_size) > MAX_POLICY_BYTES:  # never read into memory
+            raise PolicyError(str(path), [too_big(size)])
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise PolicyError(str(path), ["file not found"]) from None
+        raise PolicyError(str(path), [_not_found(name_or_path)]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise PolicyError(str(path), [f"cannot read: {exc}"]) from None
     return parse_policy(text, source=str(path))
 
 
 def parse_policy(text: str, source: str = "<string>") -> Policy:
-    """Validate policy YAML text; ``source`` names it in errors."""
+    """Validate policy YAML text; ``source`` names it in errors, which also name lines."""
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise PolicyError(source, [f"not valid YAML: {exc}"]) from None
-    except RecursionError:
-        raise PolicyError(source, [TOO_DEEP]) from None
-    if not isinstance(data, dict):
-        raise PolicyError(source, [f"<top level>: expected a mapping at the top level, got {type(data).__name__}"])
-    return policy_from_dict(data, source)
+        parsed = read_yaml(text, source)
+    except PolicyYamlError as exc:
+        raise PolicyError(source, exc.problems) from None
+    if not isinstance(parsed.data, dict):
+        got = type(parsed.data).__name__
+        raise PolicyError(source, [f"<top level>: expected a mapping at the top level, got {got}"])
+    return policy_from_dict(parsed.data, source, parsed)
 
 
-TOO_DEEP = "<top level>: nested too deeply to be a policy"
-
-
-def policy_from_dict(data: dict[str, Any], source: str = "<dict>") -> Policy:
+def policy_from_dict(data: dict[str, Any], source: str = "<dict>", parsed: ParsedYaml | None = None) -> Policy:
+    """Validate a policy given as data; ``parsed`` (from YAML) lets errors name lines."""
+    tiers = data.get("tiers")
+    if isinstance(tiers, list) and len(tiers) > MAX_TIERS:  # refused before validating them all
+        raise PolicyError(source, [f"tiers: {len(tiers)} tiers, over the limit of {MAX_TIERS}"])
     try:
         return Policy.model_validate(data)
     except ValidationError as exc:
-        raise PolicyError(source, [_describe(err) for err in exc.errors()]) from None
+        raise PolicyError(source, [describe_error(err, parsed, Policy) for err in exc.errors()]) from None
     except RecursionError:
         raise PolicyError(source, [TOO_DEEP]) from None
-
-
-def _describe(error: Any) -> str:
-    path = _field_path(error["loc"])
-    message = error["msg"].removeprefix("Value error, ")
-    given = error.get("input")
-    shown = "" if isinstance(given, dict | list) or given is None else f" (got {given!r})"
-    return f"{path or '<top level>'}: {message}{shown}"
-
-
-def _field_path(loc: tuple[Any, ...]) -> str:
-    parts: list[str] = []
-    for item in loc:
-        if isinstance(item, int) and not isinstance(item, bool):
-            parts.append(f"[{item}]")
-        elif item in {"ocr_rules", "internvl3", "llama_vision", "ocr_llm", "faulty"} and parts:
-            continue  # the discriminator tag pydantic inserts, not a field the user wrote
-        elif item == "[key]":
-            parts.append(" (key)")  # pydantic's mark: the key above is wrong, not its value
-        else:
-            parts.append(("." if parts else "") + str(item))
-    return "".join(parts)
 
 
 def json_schema() -> dict[str, Any]:
@@ -279,4 +309,7 @@ def json_schema() -> dict[str, Any]:
     schema = Policy.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "docroute policy"
+    for spec in SPECS:  # what a kind does beyond its fields, from its spec
+        definition = schema["$defs"][spec.options.__name__]
+        definition["description"] = f"{definition.get('description', '').strip()}\n\n{spec.describe()}".strip()
     return schema

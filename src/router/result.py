@@ -31,7 +31,11 @@ class DocumentInfo(_Model):
     sha256: str | None = None
     size_bytes: int | None = None
     media_type: str | None = None
-    pages: int | None = None
+    pages: int | None = Field(None, description="Pages read.")
+    pages_read: list[int] | None = Field(
+        None, description="Which pages of the file were read (1-based), when not all: see limits.max_pages."
+    )
+    pages_total: int | None = Field(None, description="Pages the file has, when more were there than read.")
 
 
 class AttemptRecord(_Model):

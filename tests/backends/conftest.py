@@ -61,7 +61,7 @@ def model_options(kind: str, path: Path, **overrides: Any) -> Any:
     """Validated options for a tiny model on the CPU in float32, as a policy would give them."""
     from pydantic import TypeAdapter
 
-    from backends.options import BackendOptions
+    from backends.kinds import BackendOptions
 
     data = {"kind": kind, "model": str(path), "device": "cpu", "dtype": "float32", **overrides}
     data.setdefault("generation", {"max_new_tokens": 40})

@@ -2,7 +2,7 @@
 
 The tiny Mllama has the real model's layout: ``<|image|>`` is the last token, its id equals the
 lm_head size, and the input embedding has 8 spare rows. The parameters that crash depend on the
-installed transformers version (``generation.unsafe_parameters``); each is tried raw.
+installed transformers version (``kinds.unsafe_parameters``); each is tried raw.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import torch
 import transformers
-from transformers import RepetitionPenaltyLogitsProcessor
+from transformers import NoRepeatNGramLogitsProcessor, RepetitionPenaltyLogitsProcessor
 
-from backends import generation, prompts
+from backends import generation, kinds, prompts
 from backends.errors import IndexOutOfVocabulary
 from backends.llama_vision import LlamaVisionBackend
 from backends.options import GenerationOptions
@@ -58,17 +58,17 @@ def test_tiny_mllama_has_the_real_layout_image_token_id_equals_lm_head_rows(mlla
 @pytest.mark.parametrize(
     ("version", "unsafe"),
     [
-        ("4.45.2", generation.ALWAYS_UNSAFE + generation.UNSAFE_BEFORE_CLAMP),
-        ("5.17.0", generation.ALWAYS_UNSAFE + generation.UNSAFE_BEFORE_CLAMP),
-        ("5.18.0", generation.ALWAYS_UNSAFE),
-        ("5.24.0", generation.ALWAYS_UNSAFE),
+        ("4.45.2", kinds.ALWAYS_UNSAFE + kinds.UNSAFE_BEFORE_CLAMP),
+        ("5.17.0", kinds.ALWAYS_UNSAFE + kinds.UNSAFE_BEFORE_CLAMP),
+        ("5.18.0", kinds.ALWAYS_UNSAFE),
+        ("5.24.0", kinds.ALWAYS_UNSAFE),
     ],
 )
 def test_which_parameters_crash_depends_on_the_transformers_version(version, unsafe):
-    assert generation.unsafe_parameters(version) == unsafe
+    assert kinds.unsafe_parameters(version) == unsafe
 
 
-@pytest.mark.parametrize("name", generation.unsafe_parameters(INSTALLED))
+@pytest.mark.parametrize("name", kinds.unsafe_parameters(INSTALLED))
 def test_seed_bug_raw_parameter_raises_the_out_of_range_error_on_cpu(mllama, mllama_inputs, name):
     """Raw, each crash-prone parameter makes a logits processor index the logits at the image id."""
     lm_head_rows = generation.model_vocab_sizes(mllama.model)[1]
@@ -80,7 +80,7 @@ def test_seed_bug_raw_parameter_raises_the_out_of_range_error_on_cpu(mllama, mll
     assert classify(ErrorInfo.from_exception(caught.value)).error_class is ErrorClass.BAD_INDEX
 
 
-@pytest.mark.parametrize("name", generation.unsafe_parameters(INSTALLED))
+@pytest.mark.parametrize("name", kinds.unsafe_parameters(INSTALLED))
 def test_preflight_check_turns_the_raw_parameter_into_index_out_of_vocabulary(mllama, mllama_inputs, name):
     raw = generation.plan_generation(
         GenerationOptions(**{name: RAW_VALUES[name]}), unsafe=(), transformers_version=INSTALLED
@@ -106,63 +106,73 @@ def test_preflight_check_rejects_an_input_id_outside_the_embedding(mllama, mllam
 def test_safe_plan_replaces_every_unsafe_parameter_and_generates(mllama, mllama_inputs):
     options = GenerationOptions(max_new_tokens=8, **RAW_VALUES)
     plan = generation.plan_generation(
-        options, unsafe=generation.unsafe_parameters(INSTALLED), transformers_version=INSTALLED
+        options, unsafe=kinds.unsafe_parameters(INSTALLED), transformers_version=INSTALLED
     )
-    assert plan.replaced == list(generation.unsafe_parameters(INSTALLED))
+    assert plan.replaced == list(kinds.unsafe_parameters(INSTALLED))
     assert plan.indexing == []
     assert all(plan.kwargs[name] == generation.NEUTRAL[name] for name in plan.replaced)
-    if "repetition_penalty" in plan.replaced:  # transformers < 5.18
-        assert [(type(p), p.penalty) for p in plan.processors] == [(generation.VocabSafeRepetitionPenalty, 1.3)]
-    else:  # the native penalty is safe here and stays; no second penalty on top of it
-        assert plan.kwargs["repetition_penalty"] == 1.3 and plan.processors == []
+    assert plan.safe == {name: RAW_VALUES[name] for name in plan.replaced}  # each keeps its value
+    if "repetition_penalty" not in plan.replaced:  # transformers >= 5.18: the native one is safe and stays
+        assert plan.kwargs["repetition_penalty"] == 1.3
     output = generation.generate(mllama.model, dict(mllama_inputs), plan)
     assert output.shape[1] == mllama_inputs["input_ids"].shape[1] + 8
 
 
-def test_repetition_control_still_applies_after_the_replacement(mllama, mllama_inputs):
-    """The replacement penalty runs inside generate: the processed scores differ from the raw
-    logits at exactly the prompt ids inside the vocabulary, and the untaught model's loop is gone."""
-    n = 30
-    results = {}
-    for penalty in (None, 1.5):
-        plan = generation.plan_generation(
-            GenerationOptions(max_new_tokens=n, encoder_repetition_penalty=penalty),
-            unsafe=generation.unsafe_parameters(INSTALLED),
-            transformers_version=INSTALLED,
+def _scores(mllama, mllama_inputs, n, **parameters):
+    plan = generation.plan_generation(
+        GenerationOptions(max_new_tokens=n, **parameters),
+        unsafe=kinds.unsafe_parameters("5.17.0"),  # every one of the four is applied vocabulary-safely
+        transformers_version=INSTALLED,
+    )
+    with torch.inference_mode():
+        return mllama.model.generate(
+            **mllama_inputs,
+            **plan.kwargs,
+            logits_processor=plan.processors(mllama_inputs["input_ids"]),
+            return_dict_in_generate=True,
+            output_scores=True,
+            output_logits=True,
         )
-        with torch.inference_mode():
-            results[penalty] = mllama.model.generate(
-                **mllama_inputs,
-                **plan.kwargs,
-                logits_processor=plan.processors,
-                return_dict_in_generate=True,
-                output_scores=True,
-                output_logits=True,
-            )
+
+
+def test_a_replaced_repetition_penalty_still_breaks_the_loop(mllama, mllama_inputs):
+    """Applied vocabulary-safely, the penalty runs inside generate and the untaught model's loop is gone."""
+    n = 30
+    plain, penalised = (_scores(mllama, mllama_inputs, n, repetition_penalty=p) for p in (None, 1.5))
+    assert torch.equal(plain.scores[0], plain.logits[0])
+    assert len(set(plain.sequences[0, -n:].tolist())) < n  # greedy random weights fall into a loop
+    assert len(set(penalised.sequences[0, -n:].tolist())) == n  # the penalty breaks it
+
+
+def test_a_replaced_encoder_penalty_still_means_what_it_says_reward_the_prompt(mllama, mllama_inputs):
+    """encoder_repetition_penalty > 1 rewards prompt tokens (transformers' "hallucination penalty"):
+    the processed scores differ from the raw logits at exactly the prompt ids inside the vocabulary,
+    and each moved the way the parameter asks (positive scores up, negative ones towards zero)."""
+    result = _scores(mllama, mllama_inputs, 1, encoder_repetition_penalty=1.5)
     lm_head_rows = generation.model_vocab_sizes(mllama.model)[1]
     prompt_ids = {i for i in mllama_inputs["input_ids"][0].tolist() if i < lm_head_rows}
-    penalized = results[1.5]
-    changed = (penalized.scores[0][0] != penalized.logits[0][0]).nonzero().flatten().tolist()
+    raw, processed = result.logits[0][0], result.scores[0][0]
+    changed = (processed != raw).nonzero().flatten().tolist()
     assert set(changed) == prompt_ids
-    assert torch.equal(results[None].scores[0], results[None].logits[0])
-    new = {p: r.sequences[0, -n:].tolist() for p, r in results.items()}
-    assert len(set(new[None])) < n  # greedy random weights fall into a loop
-    assert len(set(new[1.5])) == n  # the penalty breaks it
+    assert torch.allclose(processed[changed], torch.where(raw[changed] > 0, raw[changed] * 1.5, raw[changed] / 1.5))
 
 
-def test_vocab_safe_penalty_matches_transformers_inside_the_vocabulary():
+def test_vocab_safe_processor_matches_transformers_inside_the_vocabulary():
     torch.manual_seed(1)
     scores = torch.randn(2, 50)
     ids = torch.randint(0, 50, (2, 12))
     expected = RepetitionPenaltyLogitsProcessor(1.4)(ids, scores.clone())
-    assert torch.allclose(generation.VocabSafeRepetitionPenalty(1.4)(ids, scores.clone()), expected)
+    safe = generation.VocabSafe(RepetitionPenaltyLogitsProcessor(1.4))
+    assert torch.allclose(safe(ids, scores.clone()), expected)
 
 
-def test_vocab_safe_penalty_skips_ids_outside_the_scores():
+def test_vocab_safe_processor_indexes_ids_past_the_scores_in_padding():
     scores = torch.tensor([[2.0, -2.0, 1.0, 4.0]])
-    ids = torch.tensor([[0, 1, 4, 4, -1, 99]])  # 4 and 99 lie past the 4 columns, -1 before them
-    out = generation.VocabSafeRepetitionPenalty(2.0)(ids, scores.clone())
+    ids = torch.tensor([[0, 1, 4, 4, 99]])  # 4 and 99 lie past the 4 columns
+    out = generation.VocabSafe(RepetitionPenaltyLogitsProcessor(2.0))(ids, scores.clone())
     assert out.tolist() == [[1.0, -4.0, 1.0, 4.0]]
+    banned = generation.VocabSafe(NoRepeatNGramLogitsProcessor(2))(torch.tensor([[99, 2, 99]]), scores.clone())
+    assert banned[0, 2] == float("-inf") and banned.shape == scores.shape  # 99, 2 was seen: 2 is banned
 
 
 def test_checkpoint_defaults_that_crash_are_replaced_too():
@@ -170,48 +180,38 @@ def test_checkpoint_defaults_that_crash_are_replaced_too():
     defaults = transformers.GenerationConfig(repetition_penalty=1.2)
     plan = generation.plan_generation(
         GenerationOptions(),
-        unsafe=generation.unsafe_parameters("5.17.0"),
+        unsafe=kinds.unsafe_parameters("5.17.0"),
         transformers_version="5.17.0",
         checkpoint_defaults=defaults,
     )
     assert plan.replaced == ["repetition_penalty"]
     assert plan.kwargs["repetition_penalty"] == 1.0
-    assert plan.processors[0].penalty == 1.2
+    assert plan.safe == {"repetition_penalty": 1.2}
 
 
-def test_replaced_encoder_penalty_keeps_its_strength_and_is_not_doubled():
-    alone = generation.plan_generation(
-        GenerationOptions(encoder_repetition_penalty=1.4),
-        unsafe=generation.ALWAYS_UNSAFE,
-        transformers_version="5.24.0",
-    )
-    assert [p.penalty for p in alone.processors] == [1.4]
-    with_native = generation.plan_generation(
-        GenerationOptions(encoder_repetition_penalty=1.4, repetition_penalty=1.2),
-        unsafe=generation.ALWAYS_UNSAFE,
-        transformers_version="5.24.0",
-    )
-    assert with_native.processors == [] and with_native.kwargs["repetition_penalty"] == 1.2
-
-
-def test_ngram_sizes_alone_get_the_default_penalty():
+def test_each_replaced_parameter_runs_its_own_processor_with_its_own_value():
     plan = generation.plan_generation(
-        GenerationOptions(encoder_no_repeat_ngram_size=3),
-        unsafe=generation.ALWAYS_UNSAFE,
+        GenerationOptions(encoder_repetition_penalty=1.4, encoder_no_repeat_ngram_size=3, repetition_penalty=1.2),
+        unsafe=kinds.ALWAYS_UNSAFE,
         transformers_version="5.24.0",
     )
-    assert plan.replaced == ["encoder_no_repeat_ngram_size"]
-    assert plan.kwargs["encoder_no_repeat_ngram_size"] == 0
-    assert plan.processors[0].penalty == generation.DEFAULT_PENALTY
+    prompt = torch.tensor([[1, 2, 3, 4]])
+    inner = [p.inner for p in plan.processors(prompt)]
+    assert [type(p).__name__ for p in inner] == [
+        "EncoderRepetitionPenaltyLogitsProcessor",
+        "EncoderNoRepeatNGramLogitsProcessor",
+    ]
+    assert inner[0].penalty == pytest.approx(1 / 1.4)  # transformers inverts it: > 1 rewards the prompt
+    assert plan.kwargs["repetition_penalty"] == 1.2  # safe on 5.24: stays native, not doubled
 
 
 def test_safe_parameters_pass_through_unchanged():
     plan = generation.plan_generation(
         GenerationOptions(repetition_penalty=1.1, no_repeat_ngram_size=4),
-        unsafe=generation.unsafe_parameters("5.24.0"),
+        unsafe=kinds.unsafe_parameters("5.24.0"),
         transformers_version="5.24.0",
     )
-    assert (plan.replaced, plan.processors, plan.indexing) == ([], [], [])
+    assert (plan.replaced, plan.safe, plan.indexing) == ([], {}, [])
     assert plan.kwargs["repetition_penalty"] == 1.1 and plan.kwargs["no_repeat_ngram_size"] == 4
 
 

@@ -177,7 +177,7 @@ def served_path(case: Case, response) -> None:
     The service resolves links before the router sees the path: a dangling link reads 'file not
     found', a loop and a link out of the folder are refused by the service itself."""
     body = response.json()
-    if isinstance(body.get("error"), dict) and "code" in body["error"]:
+    if isinstance(body.get("error"), dict) and "error_class" not in body["error"]:  # a refusal, not a Result
         assert case.bad and body["error"]["code"] in ("unresolvable_path", "path_not_allowed"), (case.name, body)
         return
     if case.name == "dangling symlink":

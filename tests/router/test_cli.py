@@ -70,7 +70,7 @@ def test_policy_check_accepts_the_shipped_policies_and_rejects_a_bad_one(tmp_pat
     bad = tmp_path / "bad.yaml"
     bad.write_text("tiers: [{name: x, backend: {kind: ocr_rules}, retries: 2}]\n")
     out = docroute("policy", "check", "cpu", str(bad))
-    assert out.returncode == 1
+    assert out.returncode == 2
     assert "tiers[0].retries: Extra inputs are not permitted" in out.stderr
 
 

@@ -166,11 +166,63 @@ def test_pdf_pages_are_rendered(tmp_path: Path):
     assert len(document.pages) == 2 and document.pages[0].size == (200, 300)
 
 
-def test_pdf_with_too_many_pages_is_refused(tmp_path: Path):
-    path = tmp_path / "long.pdf"
-    page().save(path, "PDF", save_all=True, append_images=[page() for _ in range(4)])
-    with pytest.raises(BadInputError, match="PDF has 5 pages, over the limit of 3"):
-        load_document(path, InputLimits(max_pages=3))
+def _numbered_pdf(path: Path, count: int) -> Path:
+    shades = [page(size=(20, 30), color=(i, i, i)) for i in range(count)]
+    shades[0].save(path, "PDF", save_all=True, append_images=shades[1:], resolution=72)
+    return path
+
+
+def test_a_pdf_longer_than_max_pages_is_read_up_to_the_limit_and_says_which_pages(tmp_path: Path):
+    """The docs said "most pages that are read"; the code refused the PDF. Now it reads the first
+    max_pages - 1 pages and the last one (where an invoice's total is)."""
+    path = _numbered_pdf(tmp_path / "long.pdf", 5)
+    document = load_document(path, InputLimits(max_pages=3, pdf_dpi=72))
+    assert len(document.pages) == 3
+    assert (document.page_numbers, document.pages_total) == ((1, 2, 5), 5)
+    assert [p.getpixel((10, 10))[0] for p in document.pages] == [0, 1, 4]  # pages 1, 2 and 5 of the file
+    whole = load_document(path, InputLimits(max_pages=5, pdf_dpi=72))
+    assert (len(whole.pages), whole.page_numbers, whole.pages_total) == (5, None, None)
+
+
+def test_a_long_multi_page_tiff_is_read_up_to_the_limit_too(tmp_path: Path):
+    path = tmp_path / "fax.tiff"
+    frames = [page(color=(i, i, i)) for i in range(6)]
+    frames[0].save(path, save_all=True, append_images=frames[1:])
+    document = load_document(path, InputLimits(max_pages=2))
+    assert (document.page_numbers, document.pages_total) == ((1, 6), 6)
+    assert [p.getpixel((0, 0))[0] for p in document.pages] == [0, 5]
+
+
+def test_an_absurd_page_count_is_still_refused_before_reading(tmp_path: Path):
+    path = _numbered_pdf(tmp_path / "thick.pdf", 5)
+    with pytest.raises(BadInputError, match="PDF has 5 pages, over the limit of 4"):
+        load_document(path, InputLimits(max_pages=2, max_document_pages=4))
+
+
+def test_the_result_says_which_pages_were_read(tmp_path: Path):
+    from router.api import Router
+    from router.policy import policy_from_dict
+
+    path = _numbered_pdf(tmp_path / "long.pdf", 4)
+    tier = {"name": "fixed", "backend": {"kind": "faulty"}, "isolation": "inline"}
+    policy = policy_from_dict({"limits": {"max_pages": 2, "pdf_dpi": 72}, "tiers": [tier]})
+    with Router(policy, configure_logging=False) as router:
+        result = router.extract(path).model_dump(mode="json")
+    assert result["status"] == "ok"
+    assert (result["document"]["pages"], result["document"]["pages_read"], result["document"]["pages_total"]) == (
+        2,
+        [1, 4],
+        4,
+    )
+
+
+def test_pages_read_travel_to_a_worker():
+    from backends.document import Document
+
+    document = load_document(png_bytes(page()), LIMITS, name="x.png")
+    partial = Document(document.sha256, document.pages, document.media_type, "x", 1, page_numbers=(7,), pages_total=9)
+    again = Document.from_wire(*partial.to_wire())
+    assert (again.page_numbers, again.pages_total, again.pages_read) == ((7,), 9, (7,))
 
 
 def test_same_bytes_same_sha256_whatever_the_name(tmp_path: Path):

@@ -67,7 +67,7 @@ VALUES = st.recursive(
 
 
 def problem_path(problem: str) -> str:
-    return problem.split(": ", 1)[0]
+    return re.sub(r"^line \d+(, column \d+)?: ", "", problem).split(": ", 1)[0]
 
 
 def path_text(path: list[str | int]) -> str:

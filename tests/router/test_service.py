@@ -85,7 +85,7 @@ def test_an_upload_is_extracted_and_health_and_readiness_answer(tmp_path, receip
 
 
 def test_a_bad_document_is_422_and_every_tier_failing_is_503_both_with_a_classified_error(tmp_path, receipt):
-    failing = tier("a", backend={"faults": {"garbage": 1.0}})
+    failing = tier("a", backend={"faults": {"cuda_oom": 1.0}})
     with serving(policy_file(tmp_path, failing)) as client:
         bad = client.post("/v1/extract", files={"file": ("notes.png", b"hello there", "image/png")})
         failed = upload(client, receipt)
@@ -93,7 +93,7 @@ def test_a_bad_document_is_422_and_every_tier_failing_is_503_both_with_a_classif
     assert bad.json()["error"]["error_class"] == "bad_input"
     assert "not an image or PDF" in bad.json()["error"]["message"]
     assert failed.status_code == 503
-    assert failed.json()["error"]["error_class"] == "invalid_output"
+    assert failed.json()["error"]["error_class"] == "cuda_oom"
 
 
 def test_the_token_is_required_on_extract_and_metrics_but_not_on_probes(tmp_path, receipt):
@@ -194,6 +194,19 @@ def test_readiness_is_503_when_no_tier_can_answer_and_names_each_tiers_state(tmp
     assert ready.json()["tiers"]["only"]["can_answer"] is False
     assert metric(text, "docroute_breaker_state", tier="only", state="closed") == 1
     assert metric(text, "docroute_ready") == 0
+
+
+def test_an_open_breaker_on_the_last_tier_keeps_the_service_ready_because_that_tier_is_the_probe(tmp_path, receipt):
+    breaking = tier("only", backend={"faults": {"cuda_oom": 1.0}}, breaker={"failure_threshold": 2, "cooldown_s": 600})
+    with serving(policy_file(tmp_path, breaking)) as client:
+        codes = [upload(client, receipt).status_code for _ in range(3)]
+        ready = client.get("/readyz")
+        text = client.get("/metrics").text
+    assert codes == [503, 503, 503]  # tried each time (the probe), never refused unread
+    assert ready.json()["tiers"]["only"]["breaker"] == "open"
+    assert ready.status_code == 200
+    assert ready.json()["tiers"]["only"]["can_answer"] is True
+    assert metric(text, "docroute_ready") == 1
 
 
 def test_requests_are_served_concurrently_and_overload_is_503(tmp_path, receipt):

@@ -35,6 +35,7 @@ def test_eight_clients_with_faults_get_answers_or_classified_503s_only():
     assert set(codes) <= {"200", "422", "503"} and int(codes.get("200", 0)) > 0
     assert int(codes.get("503", 0)) > 0  # every tier failed for some: each 503 carries its error class
     assert result["unclassified_5xx"] == []
+    assert result["undocumented"] == []  # every refusal has the error body and echoes X-Request-ID
     assert set(result["health_probes"]) == {"ok"}
     assert result["workers_left_after_stop"] == []
     assert sum(result["recycles"].values()) > 0

@@ -2,7 +2,9 @@
 
 A file named on the command line is always an input, whatever its extension: if it is not a
 document, its line in the output says so. Folders are walked recursively for document extensions
-only, so ``labels.jsonl`` or ``README.md`` next to the images are not inputs. A glob is expanded
+only, so ``labels.jsonl`` or ``README.md`` next to the images are not inputs; an entry with a
+document extension that is not a regular file (a dangling link, a FIFO, a socket) is an input too,
+so its line says what it is rather than the walk passing it over in silence (it is never opened). A glob is expanded
 (``**`` included) and its matches treated as if named one by one. A name that does not exist and
 is not a glob is still an input: its line reads ``file not found``.
 """
@@ -37,7 +39,7 @@ def discover(arguments: Iterable[str]) -> tuple[list[Path], list[str]]:
 
 def _expand(path: Path) -> list[Path]:
     if path.is_dir():
-        return sorted(p for p in path.rglob("*") if p.suffix.lower() in DOCUMENT_SUFFIXES and p.is_file())
+        return sorted(p for p in path.rglob("*") if p.suffix.lower() in DOCUMENT_SUFFIXES and not p.is_dir())
     return [path]
 
 

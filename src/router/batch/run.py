@@ -1,8 +1,9 @@
 """Running a batch: inputs in, exactly one output line per input, however the run ends.
 
 The main thread reads each input (hashing its bytes for the resume key), skips it if the output
-already holds its key, and hands it to ``jobs`` daemon threads that call ``router.extract``; it
-alone writes lines, in the order results arrive. ``router.extract`` never raises for a document's
+already holds a final line with its key (a retryable one is replaced: ``router.batch.sink``), and
+hands it to ``jobs`` daemon threads that call ``router.extract``; it alone writes lines, in the
+order results arrive. ``router.extract`` never raises for a document's
 problems; anything else it raises still becomes a failed line (``unknown``), so no input is lost.
 
 Stopping (SIGINT, SIGTERM, or ``StopFlag.request``): no new input is started; the ones in flight
@@ -13,6 +14,7 @@ abandons them: they get no line, and a rerun of the same command reads them agai
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import os
 import queue
@@ -48,6 +50,7 @@ class Item:
     path: Path
     key: str
     data: bytes | None
+    retry_of: str | None = None  # the request id of the retryable line this input's new line replaces
 
 
 def read_item(path: Path, max_bytes: int) -> Item:
@@ -203,6 +206,10 @@ class _Batch:
                 self.summary.already_done += 1
                 self.progress.skipped(1)
                 continue
+            retry_of = self.sink.take_retryable(item.key)
+            if retry_of is not None:
+                item = dataclasses.replace(item, retry_of=retry_of)
+                self.summary.retried += 1
             self.inbox.put(item)
             self.in_flight += 1
         return False
@@ -247,7 +254,8 @@ class _Batch:
         except Exception as exc:  # the document must still get its line
             events.BATCH_EXTRACT_CRASHED.emit(self.log, request_id=request_id, error_type=type(exc).__name__)
             result = _crashed(self.router, item, request_id, exc, started)
-        return {"input": str(item.path), "key": item.key, **result.model_dump(mode="json")}
+        retry = {"retry_of": item.retry_of} if item.retry_of else {}
+        return {"input": str(item.path), "key": item.key, **retry, **result.model_dump(mode="json")}
 
 
 def _crashed(router: Any, item: Item, request_id: str, exc: Exception, started: float) -> Result:

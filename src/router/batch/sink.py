@@ -1,47 +1,102 @@
-"""The batch output: a JSONL file with one line per input, appended to, never rewritten.
+"""The batch output: a JSONL file holding one current line per input.
 
-Each line is written with one ``write`` on a file opened ``O_APPEND``, so a line is either in the
-file whole or not at all; lines are flushed to disk (``fsync``) every few lines, every few seconds
-and at close. A process killed in the middle of a write (or a full disk) can still leave a torn
-last line: opening the file again cuts it off, and the input it belonged to is read again.
+Writing. Each line is written with one ``write`` on a file opened ``O_APPEND``, so a line is either
+in the file whole or not at all; lines are flushed to disk (``fsync``) every few lines, every few
+seconds and at close. A process killed in the middle of a write (or a full disk) can still leave a
+torn last line: opening the file again cuts it off, and the input it belonged to is read again.
+A line that carries a name which is not valid UTF-8 (a file name from a foreign file system) is
+written ASCII-escaped (``\\udcff``), so it is still JSON and decodes back to the same name.
 
-Every line carries ``key``: the sha256 of the input's bytes, or ``path:<absolute path>`` for an
-input that could not be read. A rerun skips inputs whose key is already in the file.
+Keys. Every line carries ``key``: the sha256 of the input's bytes, or ``path:<absolute path>`` for
+an input that could not be read. A rerun matches inputs to lines by key (by content: a renamed copy
+of a done input is done; two identical files each need their own line).
+
+Retrying. A line is *final* when a tier answered, or when the document is at fault (``bad_input``,
+``invalid_output``: see ``router.batch.resume``); a line that failed for a passing reason (no tier
+could run, breaker open, timeout, crashed worker) is *retryable*, and a rerun reads its input again.
+The new line names the one it replaces (``"retry_of": <request_id>``), so the file stays readable
+at every instant: a line named by a later line's ``retry_of`` is superseded. Closing the sink then
+*compacts* the file: the current lines are copied to a temporary file next to it, which is flushed
+to disk and renamed over the output (atomic), so the file holds exactly one line per input again.
+A crash before or during compaction leaves the superseding lines and the lines they replace; both
+``read_records`` and the next run know which is current, and the next run compacts.
+
+Locking. While a sink is open it holds an exclusive ``flock`` on ``<output>.lock`` (the output itself
+is replaced by compaction, so it cannot carry the lock): a second batch on the same output is refused
+with ``OutputBusyError``, or waits for the first with ``wait=True``.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from router import events
+from router.batch.resume import is_final
+from router.errors import DocrouteError
 from router.logs import get_logger
 
 
+class OutputBusyError(DocrouteError):
+    """Another process is writing the same batch output."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        super().__init__(
+            f"{path} is being written by another batch (lock {lock_path(path)}); wait for it or use --wait"
+        )
+
+
+def lock_path(path: Path) -> Path:
+    return path.with_name(path.name + ".lock")
+
+
 class ResultSink:
-    def __init__(self, path: Path, *, fsync_every: int = 32, fsync_interval_s: float = 2.0):
+    def __init__(
+        self,
+        path: Path,
+        *,
+        retry_failed: bool = False,
+        wait: bool = False,
+        fsync_every: int = 32,
+        fsync_interval_s: float = 2.0,
+    ):
         self.path = path
         self._fsync_every = fsync_every
         self._fsync_interval_s = fsync_interval_s
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.repaired_bytes = _cut_torn_tail(path)
-        self.done, self.unreadable_lines = _read_keys(path)
-        self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._lock_fd = _lock(path, wait=wait)
+        try:
+            self.repaired_bytes = _cut_torn_tail(path)
+            state = _read_state(path, retry_failed)
+            self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except BaseException:
+            os.close(self._lock_fd)
+            raise
+        self.done, self.retryable, self.superseded, self.unreadable_lines = state
         self._unsynced = 0
         self._synced_at = time.monotonic()
         if self.repaired_bytes:
             events.BATCH_OUTPUT_REPAIRED.emit(get_logger(), path=str(path), cut_bytes=self.repaired_bytes)
 
+    def take_retryable(self, key: str) -> str | None:
+        """The request id of a retryable line for ``key`` that a new line will replace, if any."""
+        waiting = self.retryable.get(key)
+        return waiting.pop(0) if waiting else None
+
     def write(self, record: dict[str, Any]) -> None:
         """Append one line, whole."""
-        data = (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
-        view = memoryview(data)
+        view = memoryview(encode_line(record))
         while view:  # a short write only happens on a full disk; the tail is cut on the next open
             view = view[os.write(self._fd, view) :]
+        if record.get("retry_of"):
+            self.superseded.add(str(record["retry_of"]))
         self._unsynced += 1
         if self._unsynced >= self._fsync_every or time.monotonic() - self._synced_at >= self._fsync_interval_s:
             self.sync()
@@ -55,15 +110,40 @@ class ResultSink:
     def close(self) -> None:
         if self._fd < 0:
             return
-        self.sync()
-        os.close(self._fd)
-        self._fd = -1
+        try:
+            self.sync()
+            os.close(self._fd)
+            self._fd = -1
+            if self.superseded:
+                dropped = _compact(self.path, self.superseded)
+                events.BATCH_OUTPUT_COMPACTED.emit(get_logger(), path=str(self.path), superseded_lines=dropped)
+                self.superseded = set()
+        finally:
+            os.close(self._lock_fd)
 
     def __enter__(self) -> ResultSink:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def encode_line(record: dict[str, Any]) -> bytes:
+    """One JSON line in UTF-8; ASCII-escaped when it carries a name that is not valid UTF-8."""
+    try:
+        return (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode()
+    except UnicodeEncodeError:  # a lone surrogate from os.fsdecode: JSON's \\udcXX escape carries it
+        return (json.dumps(record, separators=(",", ":")) + "\n").encode()
+
+
+def _lock(path: Path, *, wait: bool) -> int:
+    fd = os.open(lock_path(path), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+    except BlockingIOError:
+        os.close(fd)
+        raise OutputBusyError(path) from None
+    return fd
 
 
 def _cut_torn_tail(path: Path) -> int:
@@ -95,32 +175,65 @@ def _cut_torn_tail(path: Path) -> int:
         return size - keep
 
 
-def _read_keys(path: Path) -> tuple[Counter[str], int]:
-    """How many lines each key has, and how many lines could not be parsed."""
-    keys: Counter[str] = Counter()
-    unreadable = 0
+def _lines(path: Path) -> Iterator[tuple[bytes, dict[str, Any] | None]]:
+    """Each line's bytes and its record (None when it is not a JSON object)."""
     if not path.exists():
-        return keys, 0
+        return
     with path.open("rb") as file:
         for raw in file:
             try:
-                key = json.loads(raw)["key"]
-            except (ValueError, KeyError, TypeError):
-                unreadable += raw.strip() != b""
+                record = json.loads(raw)
+            except ValueError:
+                record = None
+            yield raw, record if isinstance(record, dict) else None
+
+
+def _superseded(path: Path) -> set[str]:
+    return {str(r["retry_of"]) for _, r in _lines(path) if r is not None and r.get("retry_of")}
+
+
+def _read_state(path: Path, retry_failed: bool) -> tuple[Counter[str], dict[str, list[str]], set[str], int]:
+    """Final lines per key, retryable lines' request ids per key, superseded ids, unparsable lines."""
+    superseded = _superseded(path)
+    final: Counter[str] = Counter()
+    retryable: dict[str, list[str]] = {}
+    unreadable = 0
+    for raw, record in _lines(path):
+        if record is None or "key" not in record:
+            unreadable += raw.strip() != b""
+            continue
+        if str(record.get("request_id")) in superseded:
+            continue
+        key = str(record["key"])
+        if record.get("request_id") and not is_final(record, retry_failed=retry_failed):
+            retryable.setdefault(key, []).append(str(record["request_id"]))
+        else:
+            final[key] += 1
+    return final, retryable, superseded, unreadable
+
+
+def _compact(path: Path, superseded: set[str]) -> int:
+    """Rewrite ``path`` without the superseded lines, atomically; return how many were dropped."""
+    temporary = path.with_name(path.name + ".compacting")
+    dropped = 0
+    with temporary.open("wb") as out:
+        for raw, record in _lines(path):
+            if record is not None and str(record.get("request_id")) in superseded:
+                dropped += 1
                 continue
-            keys[str(key)] += 1
-    return keys, unreadable
+            out.write(raw)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(temporary, path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)  # the rename itself survives a power cut
+    finally:
+        os.close(directory)
+    return dropped
 
 
 def read_records(path: Path) -> list[dict[str, Any]]:
-    """Every whole line of a batch output, in file order (a torn last line is left out)."""
-    records: list[dict[str, Any]] = []
-    if not path.exists():
-        return records
-    with path.open("rb") as file:
-        for raw in file:
-            try:
-                records.append(json.loads(raw))
-            except ValueError:
-                continue
-    return records
+    """The current line of each input, in file order (torn and superseded lines left out)."""
+    superseded = _superseded(path)
+    return [r for _, r in _lines(path) if r is not None and str(r.get("request_id")) not in superseded]

@@ -23,6 +23,7 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 class Summary:
     total: int = 0
     already_done: int = 0
+    retried: int = 0  # inputs whose earlier line failed for a passing reason, read again
     abandoned: int = 0
     by_status: Counter[str] = field(default_factory=Counter)
     by_tier: Counter[str] = field(default_factory=Counter)
@@ -53,6 +54,7 @@ class Summary:
             "inputs": self.total,
             "processed": self.processed,
             "already_done": self.already_done,
+            "retried": self.retried,
             "abandoned": self.abandoned,
             "interrupted_by": self.interrupted_by,
             "by_status": dict(self.by_status),
@@ -70,6 +72,7 @@ class Summary:
         rate = data["docs_per_s"]
         lines = [
             f"inputs {self.total}: processed {self.processed}, already in the output {self.already_done}"
+            + (f", retried {self.retried}" if self.retried else "")
             + (f", abandoned {self.abandoned} (rerun to finish)" if self.abandoned else ""),
             "status   " + _counts(self.by_status),
             "tier     " + _counts(self.by_tier),

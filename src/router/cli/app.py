@@ -12,4 +12,7 @@ app = typer.Typer(
 policy_app = typer.Typer(help="Check, explain and compare policy files.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
 
-POLICY_HELP = "Policy file, or a built-in policy name (default, cpu)."
+POLICY_HELP = (
+    "Policy file, or the name of a built-in policy (default, cpu) or of one in $DOCROUTE_POLICY_DIR. "
+    "An invalid policy exits 2."
+)

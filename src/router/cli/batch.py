@@ -29,17 +29,27 @@ def batch(
     progress: str = typer.Option("auto", "--progress", help="auto (a bar on a terminal), bar, plain or none."),
     summary_json: Path | None = typer.Option(None, "--summary-json", help="Write the summary as JSON here."),
     grace_s: float = typer.Option(30.0, "--grace", help="Seconds documents in flight get to finish on Ctrl-C."),
+    retry_failed: bool = typer.Option(
+        False, "--retry-failed", help="Also read again inputs whose line failed because of the document itself."
+    ),
+    wait: bool = typer.Option(False, "--wait", help="If another batch is writing OUT, wait for it instead of failing."),
 ) -> None:
     """Extract every input into OUT, one JSON line per input (a result or a classified error).
 
-    A rerun skips inputs already in OUT (by the sha256 of their bytes) and appends. On Ctrl-C or
-    SIGTERM, documents in flight finish (a second signal abandons them), the summary is printed and
-    the exit code is 130 or 143; otherwise 0, or 1 if any document failed.
+    A rerun resumes: inputs are matched to OUT's lines by content (the sha256 of their bytes), not by
+    name, so a renamed or moved copy of a done input is done too. Inputs whose line failed for a
+    passing reason (no tier could run, breaker open, timeout, crashed worker) are read again and
+    their line replaced; failures of the document itself (bad_input, invalid_output) are kept unless
+    --retry-failed. One batch at a time may write OUT (OUT.lock). On Ctrl-C or SIGTERM, documents in
+    flight finish (a second signal abandons them), the summary is printed and the exit code is 130
+    or 143; otherwise 0, or 1 if any document failed; 2 for a usage error.
     """
     from router.batch import BatchSettings, ResultSink, discover, run_batch
-    from router.cli.common import batch_run, load_policy_or_exit, progress_mode_or_exit
+    from router.batch.sink import OutputBusyError
+    from router.cli.common import batch_run, check_output_files_or_exit, load_policy_or_exit, progress_mode_or_exit
 
     mode = progress_mode_or_exit(progress)
+    check_output_files_or_exit({"--out": out, "--log-json": log_json, "--summary-json": summary_json})
     paths, unmatched = discover(inputs)
     for pattern in unmatched:
         typer.echo(f"docroute: no file matches {pattern}", err=True)
@@ -47,11 +57,18 @@ def batch(
         typer.echo("docroute: no inputs", err=True)
         raise typer.Exit(2)
     loaded = load_policy_or_exit(policy)
-    with batch_run(loaded, total=len(paths), progress=mode, warm=warm, log_json=log_json, log_stderr=log_stderr) as run:
+    try:
+        sink = ResultSink(out, retry_failed=retry_failed, wait=wait)
+    except OutputBusyError as exc:
+        typer.echo(f"docroute: {exc}", err=True)
+        raise typer.Exit(2) from None
+    with (
+        sink,
+        batch_run(loaded, total=len(paths), progress=mode, warm=warm, log_json=log_json, log_stderr=log_stderr) as run,
+    ):
         jobs = jobs or run.router.parallelism()
         settings = BatchSettings(jobs=jobs, max_bytes=loaded.limits.max_bytes, grace_s=grace_s)
-        with ResultSink(out) as sink:
-            summary = run_batch(run.router, paths, sink, settings, stop=run.stop, progress=run.progress)
+        summary = run_batch(run.router, paths, sink, settings, stop=run.stop, progress=run.progress)
     for line in summary.lines():
         typer.echo(line, err=True)
     if summary_json:

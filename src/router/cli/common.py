@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,15 +32,52 @@ def load_policy_or_exit(name_or_path: str) -> Policy:
         raise typer.Exit(2) from None
 
 
-def configure_process(policy: Policy, *, stderr: bool, level: str | None = None, hold_malloc: bool = False) -> None:
+def configure_process(
+    policy: Policy,
+    *,
+    stderr: bool,
+    level: str | None = None,
+    json_path: Path | None = None,
+    hold_malloc: bool = False,
+) -> None:
     """What a command sets up for its own process (a library router never does): the decision log
-    on stderr (if ``stderr``; at ``level``, or the policy's) and, for long runs, the allocator
-    settings that keep memory flat (``router.memory``)."""
+    on stderr (if ``stderr``; at ``level``, or the policy's) and in ``json_path`` (every event of the
+    process: its routers' and its own), and, for long runs, the allocator settings that keep memory
+    flat (``router.memory``)."""
     from router import logs, memory
 
-    logs.configure(policy.logging, stderr=stderr, level=level)
+    logs.configure(policy.logging, stderr=stderr, level=level, json_path=json_path)
     if hold_malloc:
         memory.hold_malloc_settings()
+
+
+def check_output_files_or_exit(options: dict[str, Path | None]) -> None:
+    """Files a command will write: each in an existing folder, none a folder, no two the same file.
+    A problem is one line on stderr and exit code 2, before any work starts."""
+    seen: dict[str, str] = {}
+    for option, path in options.items():
+        if path is None:
+            continue
+        problem = _output_problem(path)
+        if problem:
+            typer.echo(f"docroute: {option} {path}: {problem}", err=True)
+            raise typer.Exit(2)
+        identity = os.path.realpath(path)
+        if identity in seen:
+            typer.echo(f"docroute: {seen[identity]} and {option} name the same file ({path})", err=True)
+            raise typer.Exit(2)
+        seen[identity] = option
+
+
+def _output_problem(path: Path) -> str | None:
+    if path.is_dir():
+        return "is a folder, expected a file"
+    folder = path.parent
+    if not folder.is_dir():
+        return f"folder {folder} does not exist" if not folder.exists() else f"{folder} is not a folder"
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        return "not writable"
+    return None
 
 
 def read_logs_or_exit(paths: list[str]) -> LogSet:

@@ -12,7 +12,8 @@ from router.cli.app import policy_app
 
 @policy_app.command("check")
 def check(files: list[str] = typer.Argument(..., help="Policy files or built-in names.")) -> None:
-    """Validate policy files: exit 0, or print every problem and exit 1."""
+    """Validate policy files: exit 0, or print every problem and exit 2 (as every command does for an
+    invalid policy)."""
     from router.errors import PolicyError
     from router.policy import load_policy
 
@@ -27,7 +28,7 @@ def check(files: list[str] = typer.Argument(..., help="Policy files or built-in 
             tiers = " -> ".join(f"{t.name} ({t.backend.kind})" for t in policy.tiers)
             typer.echo(f"{name}: ok, policy {policy.name!r} [{policy.digest()}]: {tiers}")
     if bad:
-        raise typer.Exit(1)
+        raise typer.Exit(2)
 
 
 @policy_app.command("schema")

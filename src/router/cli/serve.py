@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from router.cli.app import POLICY_HELP, app
+from router.service.settings import DEFAULT_BODY_TIMEOUT_S, DEFAULT_HEADER_TIMEOUT_S
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
@@ -36,15 +37,30 @@ def serve(
         "Default: the worker slots of the tiers that can run.",
     ),
     log_json: Path | None = typer.Option(None, "--log-json", help="Append the decision log (JSON) to this file."),
+    header_timeout_s: float = typer.Option(
+        DEFAULT_HEADER_TIMEOUT_S, "--header-timeout", min=0.1, help="Seconds a client has to send a request's headers."
+    ),
+    body_timeout_s: float = typer.Option(
+        DEFAULT_BODY_TIMEOUT_S, "--body-timeout", min=0.1, help="Seconds a client has to send the whole body; then 408."
+    ),
 ) -> None:
-    """Serve POST /v1/extract, GET /healthz, /readyz and /metrics. SIGTERM finishes requests in flight."""
-    import uvicorn
+    """Serve POST /v1/extract, GET /healthz, /readyz and /metrics.
 
+    The port is bound before the model tiers load (a port in use fails at once, exit code 1). On
+    SIGTERM, requests being routed finish; uploads still arriving are dropped.
+    """
     from router.api import Router
-    from router.cli.common import configure_process, load_policy_or_exit
+    from router.cli.common import check_output_files_or_exit, configure_process, load_policy_or_exit
     from router.service import ServiceSettings, create_app
+    from router.service.server import bind, server
 
     loaded = load_policy_or_exit(policy)
+    check_output_files_or_exit({"--log-json": log_json})
+    try:
+        sock = bind(host, port)
+    except OSError as exc:
+        typer.echo(f"docroute: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(1) from None
     if host not in LOOPBACK and not token:
         typer.echo(
             f"docroute: warning: serving on {host} without --token: anyone who can reach it may use it", err=True
@@ -55,7 +71,14 @@ def serve(
         allow_path=allow_path,
         max_in_flight=max_in_flight,
         max_parallel=max_parallel,
+        header_timeout_s=header_timeout_s,
+        body_timeout_s=body_timeout_s,
     )
-    configure_process(loaded, stderr=loaded.logging.stderr, hold_malloc=True)
-    service = create_app(lambda: Router(loaded, log_json=log_json), settings)
-    uvicorn.run(service, host=host, port=port, timeout_graceful_shutdown=int(loaded.deadline_s) + 5, log_level="info")
+    # --log-json is the process's: the service's own events (refusals, timeouts) go there too
+    configure_process(loaded, stderr=loaded.logging.stderr, json_path=log_json, hold_malloc=True)
+    service = create_app(lambda: Router(loaded), settings)
+    grace = int(loaded.deadline_s) + 5
+    shown = f"[{host}]" if ":" in host else host
+    typer.echo(f"docroute: listening on http://{shown}:{sock.getsockname()[1]} (the tiers load next)", err=True)
+    with sock:
+        server(service, settings, timeout_graceful_shutdown=grace, log_level="info").run(sockets=[sock])

@@ -92,16 +92,17 @@ def _animated(d: Path, page: Image.Image, limits: InputLimits) -> Case:
 
 
 def _too_many_frames(d: Path, page: Image.Image, limits: InputLimits) -> Case:
-    frames = [Image.new("L", (40, 30), i) for i in range(limits.max_pages + 5)]
+    frames = [Image.new("L", (40, 30), i % 256) for i in range(limits.max_document_pages + 5)]
     path = d / "fax.tiff"
     frames[0].save(path, save_all=True, append_images=frames[1:])
-    return Case("TIFF with too many pages", path, f"{len(frames)} pages, over the limit of {limits.max_pages}")
+    problem = f"{len(frames)} pages, over the limit of {limits.max_document_pages}"
+    return Case("TIFF with too many pages", path, problem)
 
 
 def _many_pages_pdf(d: Path, page: Image.Image, limits: InputLimits) -> Case:
     pages = 500
     path = _write(d / "thick.pdf", blank_pdf([(200, 300)] * pages))
-    return Case("PDF with 500 pages", path, f"PDF has {pages} pages, over the limit of {limits.max_pages}")
+    return Case("PDF with 500 pages", path, f"PDF has {pages} pages, over the limit of {limits.max_document_pages}")
 
 
 def _huge_page_pdf(d: Path, page: Image.Image, limits: InputLimits) -> Case:

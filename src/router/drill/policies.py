@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from router.policy import GPU_KINDS, Policy, policy_from_dict
+from backends.kinds import spec_for
+from router.policy import Policy, policy_from_dict
 
 LastTier = Literal["fixed", "ocr_rules", "none"]
 MODEL_ANSWER = {"merchant": "MODEL MART", "date": "2024-01-31", "total": "12.50"}
@@ -80,7 +81,7 @@ def with_fault_stand_ins(policy: Policy, faults: dict[str, float]) -> Policy:
         kind = tier["backend"]["kind"]
         if kind == "faulty":
             tier["backend"]["faults"] = faults
-        elif kind in GPU_KINDS:
+        elif spec_for(kind).cuda:  # a model tier, by its kind's spec
             tier["backend"] = _faulty(faults, hang_s=tier["timeout_s"] + 60, fields=MODEL_ANSWER)
             tier["isolation"] = "process"
         else:

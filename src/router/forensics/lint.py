@@ -12,18 +12,15 @@ from dataclasses import asdict, dataclass
 from importlib import metadata
 from typing import Any
 
+from backends.kinds import ALWAYS_UNSAFE, CLAMPED_SINCE, NEUTRAL, UNSAFE_BEFORE_CLAMP, spec_for
 from router.errors import ErrorClass
 from router.policy import GPU_KINDS, Policy, TierPolicy
 from router.traits import class_of_fault_mode
 
 C = ErrorClass
 SEVERITIES = ("error", "warning", "info")
-VISION_KINDS = frozenset({"internvl3", "llama_vision"})
-#: transformers from this version clamps image-token ids in repetition_penalty/no_repeat_ngram_size.
-SAFE_REPETITION_FROM = (5, 18)
-#: Generation options that gather scores at every prompt id, image tokens included: a device-side
-#: assert on CUDA for multimodal prompts, in every transformers version checked (up to 5.24).
-ENCODER_PENALTIES = ("encoder_repetition_penalty", "encoder_no_repeat_ngram_size")
+#: Generation parameters a kind may replace (which ones it does: its spec, ``backends.kinds``).
+RISKY_GENERATION = ALWAYS_UNSAFE + UNSAFE_BEFORE_CLAMP
 
 
 @dataclass(frozen=True)
@@ -236,17 +233,7 @@ def _generation(policy: Policy, transformers: str | None) -> Iterator[Finding]:
         if generation is None:
             continue
         where = f"{path}.backend.generation"
-        kind = tier.backend.kind
-        for name in ENCODER_PENALTIES:
-            if kind in VISION_KINDS and getattr(generation, name) is not None:
-                yield Finding(
-                    "unsafe-generation",
-                    "error",
-                    f"{where}.{name}",
-                    f"{name} indexes scores by every prompt id, the image token included: a device-side assert "
-                    "on CUDA (transformers issue 34304). Use repetition_penalty instead",
-                )
-        yield from _repetition(tier, where, transformers)
+        yield from _replaced(tier, where, transformers)
         if generation.do_sample:
             yield Finding("sampling", "info", f"{where}.do_sample", "sampled answers vary from run to run")
         if generation.max_new_tokens < 64:
@@ -258,31 +245,31 @@ def _generation(policy: Policy, transformers: str | None) -> Iterator[Finding]:
             )
 
 
-def _repetition(tier: TierPolicy, where: str, transformers: str | None) -> Iterator[Finding]:
+def _replaced(tier: TierPolicy, where: str, transformers: str | None) -> Iterator[Finding]:
+    """Parameters the kind's backend takes out of generate's arguments and applies vocabulary-safely
+    (its spec's verdict): they work as asked, through a slower path the author should know of."""
+    spec = spec_for(tier.backend.kind)
     generation: Any = getattr(tier.backend, "generation", None)
-    used = [n for n in ("repetition_penalty", "no_repeat_ngram_size") if getattr(generation, n, None) is not None]
-    if tier.backend.kind != "llama_vision" or not used:
+    if spec.generation is None or generation is None:
         return
-    if transformers is None:
-        yield Finding("unsafe-generation", "info", f"{where}.{used[0]}", "transformers is not installed: cannot check")
-        return
-    if _version_tuple(transformers) < SAFE_REPETITION_FROM:
-        for name in used:
-            yield Finding(
-                "unsafe-generation",
-                "error",
-                f"{where}.{name}",
-                f"with transformers {transformers} (< 5.18), {name} on Llama 3.2 Vision gathers scores at the "
-                "image token id, outside lm_head: a device-side assert on CUDA. Upgrade transformers or remove it",
-            )
-
-
-def _version_tuple(version: str) -> tuple[int, ...]:
-    parts = []
-    for piece in version.split(".")[:3]:
-        digits = "".join(c for c in piece if c.isdigit())
-        parts.append(int(digits) if digits else 0)
-    return tuple(parts)
+    for name in RISKY_GENERATION:
+        value = getattr(generation, name)
+        if value is None or value == NEUTRAL[name] or spec.generation.verdict(name, transformers) == "passed":
+            continue
+        on = f"with transformers {transformers}" if transformers else "(transformers not installed: worst case)"
+        native = (
+            f"; transformers {'.'.join(map(str, CLAMPED_SINCE))}+ runs it natively"
+            if name in UNSAFE_BEFORE_CLAMP
+            else ""
+        )
+        yield Finding(
+            "generation-replaced",
+            "info",
+            f"{where}.{name}",
+            f"{on}, {name} on {spec.kind} would index the logits at a prompt id outside the lm_head "
+            f"({spec.generation.why}): a device-side assert on CUDA (transformers issue 34304). The backend applies "
+            f"it vocabulary-safely instead (its own processor on padded scores){native}",
+        )
 
 
 def _path_key(path: str) -> tuple[int, str]:

@@ -54,6 +54,12 @@ def trail(events: list[dict[str, Any]], request_id: str) -> Trail:
     """The events about ``request_id`` (or a unique prefix of it), oldest first."""
     request_id = resolve(events, request_id)
     own = [e for e in events if e.get("request_id") == request_id and not e["event"].startswith("worker.")]
+    received = sum(e["event"] == "request.received" for e in own)
+    if received > 1:  # never merge two requests into one story
+        raise TrailError(
+            f"{request_id!r} names {received} requests in these logs (an id reused, e.g. by a client across "
+            "restarts of the service); read the logs of one run at a time"
+        )
     pids = {e["worker_pid"] for e in own if isinstance(e.get("worker_pid"), int)}
     tiers = {e["tier"] for e in own if e["event"] == "attempt.started"}
     start, end = when(own[0]), when(own[-1])

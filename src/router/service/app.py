@@ -4,9 +4,12 @@
 starts and closed when it stops, after the requests in flight have finished (uvicorn's lifespan).
 Extraction runs in a thread pool, so requests are served concurrently.
 
-``/v1/extract`` answers 200 with the ``Result`` when a tier answered, 422 with it when the document
-cannot be read, 503 with it when every tier failed; 401, 413, 415 and 503 ``overloaded`` carry an
-``{"error": {"code", "message"}}`` body instead.
+``/v1/extract`` answers 200 with the ``Result`` when a tier answered; a failed document gets its
+``Result`` with the status ``router.service.errors.status_for`` gives its error class (422: the
+document's fault; 503: no tier could answer now). Refusals (400, 401, 403, 404, 405, 408, 413, 415,
+422, 503 ``overloaded``) carry an ``{"error": {"code", "message"}}`` body; every answer echoes
+``X-Request-ID`` (``router.service.request_ids``). A client that goes away before its answer is
+one ``service.client_disconnected`` event and counts as 499 in the metrics.
 
 Memory: up to ``max_in_flight`` requests are accepted, but only ``max_parallel`` of them are read
 into memory, decoded and routed at once; the others wait with their upload spooled (Starlette keeps
@@ -16,8 +19,6 @@ at most 1 MB of each in memory, the rest on disk).
 from __future__ import annotations
 
 import functools
-import re
-import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -27,18 +28,20 @@ from typing import Any
 import anyio
 from fastapi import FastAPI, Request
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse, Response
 
-from router import __version__
-from router.errors import ErrorClass
+from router import __version__, events
+from router.logs import get_logger
 from router.result import Result
-from router.service.errors import error_response
-from router.service.guards import BearerAuth, BodyLimit
+from router.service.errors import CLIENT_CLOSED, CODES, error_response, status_for
+from router.service.guards import BearerAuth, BodyDeadline, BodyLimit
 from router.service.metrics import CONTENT_TYPE, Metrics
 from router.service.readiness import readiness
+from router.service.request_ids import SCOPE_KEY, RequestIds
+from router.service.server import DROPPED_AT_SHUTDOWN
 from router.service.settings import ServiceSettings
-
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 @dataclass
@@ -67,12 +70,18 @@ def create_app(router_factory: Callable[[], Any], settings: ServiceSettings | No
 
     app = FastAPI(title="docroute", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
 
+    @app.exception_handler(HTTPException)
+    async def refusal(_: Request, exc: HTTPException) -> Response:
+        """Starlette's own refusals (no route, wrong method, a malformed multipart body) in our body."""
+        code = CODES.get(exc.status_code, "refused")
+        return error_response(exc.status_code, code, str(exc.detail), headers=dict(exc.headers or {}))
+
     @app.post("/v1/extract")
     async def extract(request: Request) -> Response:
         if live.in_flight >= settings.max_in_flight:
             message = f"{live.in_flight} requests in flight, the most this service takes; retry shortly"
             return error_response(503, "overloaded", message, headers={"Retry-After": "1"})
-        request_id = _request_id(request)
+        request_id = request.scope[SCOPE_KEY]
         live.in_flight += 1
         metrics.in_flight.inc()
         try:
@@ -84,12 +93,16 @@ def create_app(router_factory: Callable[[], Any], settings: ServiceSettings | No
                         live.router.extract, await source.read(), name=source.name, request_id=request_id
                     )
                     result: Result = await anyio.to_thread.run_sync(call)
+        except ClientDisconnect:
+            return _client_gone(request)
         finally:
             live.in_flight -= 1
             metrics.in_flight.dec()
         metrics.observe(result)
         body = result.model_dump(mode="json")
-        return JSONResponse(body, status_code=http_status(result), headers={"X-Request-ID": request_id})
+        if result.error is not None:  # the documented error body: code and message, beside the class
+            body["error"] = {"code": result.error.error_class.value, **body["error"]}
+        return JSONResponse(body, status_code=http_status(result))
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -107,8 +120,10 @@ def create_app(router_factory: Callable[[], Any], settings: ServiceSettings | No
     async def prometheus() -> Response:
         return Response(metrics.render(), media_type=CONTENT_TYPE)
 
+    app.add_middleware(BodyDeadline, timeout_s=settings.body_timeout_s)
     app.add_middleware(BodyLimit, max_bytes=settings.max_upload_bytes)
     app.add_middleware(BearerAuth, token=settings.token)
+    app.add_middleware(RequestIds)  # outside the guards: their refusals carry the id too
     app.add_middleware(_CountRequests, metrics=metrics)  # outermost: refusals are counted too
     app.state.metrics = metrics
     return app
@@ -117,14 +132,15 @@ def create_app(router_factory: Callable[[], Any], settings: ServiceSettings | No
 def http_status(result: Result) -> int:
     if result.status != "failed":
         return 200
-    if result.error is not None and result.error.error_class is ErrorClass.BAD_INPUT:
-        return 422
-    return 503
+    return status_for(result.error.error_class if result.error is not None else None)
 
 
-def _request_id(request: Request) -> str:
-    given = request.headers.get("x-request-id", "")
-    return given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+def _client_gone(request: Request) -> Response:
+    """One event, no traceback; 499 for the metrics (the client never sees it)."""
+    dropped = bool(request.scope.get(DROPPED_AT_SHUTDOWN))
+    reason = "dropped at shutdown" if dropped else "client disconnected"
+    events.SERVICE_CLIENT_DISCONNECTED.emit(get_logger(), request_id=request.scope[SCOPE_KEY], reason=reason)
+    return error_response(CLIENT_CLOSED, "client_closed_request", f"{reason} before the request was read")
 
 
 @asynccontextmanager
@@ -178,11 +194,14 @@ async def _server_path(request: Request, allowed: Path | None) -> _Source | Resp
         return error_response(403, "server_paths_disabled", "server paths are not enabled; upload the file instead")
     try:
         body = await request.json()
-    except ValueError:
-        return error_response(400, "bad_json", "the body is not valid JSON")
+    except (ValueError, RecursionError):  # RecursionError: arrays or objects nested too deep
+        return error_response(400, "bad_json", "the body is not valid JSON, or is nested too deep")
     given = body.get("path") if isinstance(body, dict) else None
     if not isinstance(given, str) or not given:
         return error_response(422, "missing_path", 'expected a JSON body {"path": "..."}')
+    problem = _path_problem(given)
+    if problem:
+        return error_response(422, "bad_path", problem)
     root = allowed.resolve()
     try:
         path = (root / given).resolve()
@@ -193,6 +212,17 @@ async def _server_path(request: Request, allowed: Path | None) -> _Source | Resp
     if not path.is_relative_to(root):
         return error_response(403, "path_not_allowed", "the path is outside the folder this service may read")
     return _Source(given, path=path)
+
+
+def _path_problem(given: str) -> str | None:
+    """Why a path cannot name a file, checked before anything touches the file system."""
+    if "\x00" in given:
+        return "the path contains a NUL character"
+    try:
+        given.encode("utf-8")
+    except UnicodeEncodeError:
+        return "the path is not valid Unicode (a lone surrogate)"
+    return None
 
 
 class _CountRequests:

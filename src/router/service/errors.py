@@ -1,7 +1,13 @@
-"""The service's own error bodies: ``{"error": {"code": ..., "message": ...}}``.
+"""What the service answers when it does not answer 200: the status, and the error body.
 
-Documents that fail are answered with their ``Result`` (which holds a classified ``error``); these
-bodies are for requests refused before any document is read: auth, size, shape, overload.
+Every answer that is not a 200 carries ``{"error": {"code": ..., "message": ...}}``: a request refused
+before any document is read gets that body alone (auth, size, shape, overload); a document that failed
+gets its ``Result``, whose ``error`` holds the same ``code`` (the error class) and ``message``.
+
+``status_for`` is the one place in the service that turns an error class into an HTTP status; it
+reads the traits table (``router.traits``): a failure of the document itself (it cannot be read, or
+it was read and no tier's answer passed validation) is 422, so a client does not retry it; no tier
+able to answer now (none can run, timeout, crashed worker) is 503, which invites a retry.
 """
 
 from __future__ import annotations
@@ -9,6 +15,20 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.responses import JSONResponse
+
+from router import traits
+from router.errors import ErrorClass
+
+#: The ``code`` of a refusal Starlette raises itself (routing, a malformed multipart body).
+CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 408: "request_timeout"}
+
+#: The status of a request whose client went away before the answer: never sent, never a 5xx.
+CLIENT_CLOSED = 499
+
+
+def status_for(error_class: ErrorClass | None) -> int:
+    """The HTTP status of a failed document of this class."""
+    return traits.http_status(error_class)
 
 
 def error_response(

@@ -1,8 +1,11 @@
 """ASGI middlewares that refuse a request before the application reads it.
 
-``BearerAuth``: 401 unless ``Authorization: Bearer <token>`` matches (compared in constant time).
+``BearerAuth``: 401 unless ``Authorization: Bearer <token>`` matches (compared in constant time);
+each refusal is a ``service.auth_failed`` event (never with the token given).
 ``BodyLimit``: 413 when ``Content-Length`` says the body is too large, or, for a body without one
 (chunked), as soon as the bytes received pass the limit: the body is never buffered whole first.
+``BodyDeadline``: 408 when the body has not arrived whole within ``timeout_s`` of the request's
+headers, so a client that trickles its upload cannot hold a place among ``max_in_flight``.
 """
 
 from __future__ import annotations
@@ -11,14 +14,25 @@ import contextlib
 import hmac
 from typing import Any
 
+import anyio
+
+from router import events
+from router.logs import get_logger
 from router.service.errors import error_response
+from router.service.request_ids import SCOPE_KEY
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
 
 
 class BearerAuth:
-    def __init__(self, app: Any, *, token: str | None, protected: tuple[str, ...] = ("/v1/", "/metrics")):
+    def __init__(
+        self,
+        app: Any,
+        *,
+        token: str | None,
+        protected: tuple[str, ...] = ("/v1/", "/metrics", "/openapi.json", "/docs", "/redoc"),
+    ):
         self.app = app
         self.token = token.encode() if token else None
         self.protected = protected
@@ -30,6 +44,14 @@ class BearerAuth:
         given = _bearer(scope)
         if given is None or not hmac.compare_digest(given, self.token):
             problem = "missing bearer token" if given is None else "wrong bearer token"
+            client = scope.get("client") or ("", 0)
+            events.SERVICE_AUTH_FAILED.emit(
+                get_logger(),
+                request_id=scope.get(SCOPE_KEY),
+                path=scope["path"],
+                reason=problem,
+                client=str(client[0]),
+            )
             response = error_response(401, "unauthorized", problem, headers={"WWW-Authenticate": "Bearer"})
             await response(scope, receive, send)
             return
@@ -99,3 +121,46 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return None
     return None
+
+
+class _TimedOut(Exception):
+    pass
+
+
+class BodyDeadline:
+    def __init__(self, app: Any, *, timeout_s: float):
+        self.app = app
+        self.timeout_s = timeout_s
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        deadline = anyio.current_time() + self.timeout_s
+        state = {"complete": False, "over": False, "started": False}
+
+        async def timed_receive() -> Message:
+            if state["complete"]:  # the body is in: waiting now is for a disconnect, not for bytes
+                return dict(await receive())
+            with anyio.move_on_after(max(0.0, deadline - anyio.current_time())) as scope_:
+                message: Message = await receive()
+            if scope_.cancelled_caught:
+                state["over"] = True
+                raise _TimedOut()
+            state["complete"] = message["type"] != "http.request" or not message.get("more_body", False)
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            if state["over"]:
+                return
+            state["started"] = True
+            await send(message)
+
+        with contextlib.suppress(_TimedOut):
+            await self.app(scope, timed_receive, guarded_send)
+        if state["over"] and not state["started"]:
+            events.SERVICE_REQUEST_TIMEOUT.emit(get_logger(), request_id=scope.get(SCOPE_KEY), phase="body")
+            message = f"the request body did not arrive within {self.timeout_s:g} s"
+            response = error_response(408, "request_timeout", message)
+            response.headers["Connection"] = "close"
+            await response(scope, receive, send)

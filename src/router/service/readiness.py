@@ -9,7 +9,9 @@ ANSWERING_STATES = frozenset({"ready", "busy", "idle"})
 
 
 def can_answer(tier: dict[str, Any]) -> bool:
-    return tier.get("unavailable") is None and tier.get("state") in ANSWERING_STATES and tier.get("breaker") != "open"
+    """The decision core's verdict (``admits``: an open breaker on the last tier that runs here still
+    admits, as the probe) plus the runner's state; ``Router.status()`` says both."""
+    return tier.get("unavailable") is None and tier.get("state") in ANSWERING_STATES and tier.get("admits", True)
 
 
 def readiness(status: dict[str, dict[str, Any]]) -> tuple[bool, dict[str, dict[str, Any]]]:

@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+#: Seconds a client has to send a request's headers, and then its whole body.
+DEFAULT_HEADER_TIMEOUT_S = 10.0
+DEFAULT_BODY_TIMEOUT_S = 60.0
+
 #: The default upload limit: 50 MB (decimal), the request body included.
 DEFAULT_MAX_UPLOAD_BYTES = 50_000_000
 
@@ -22,3 +26,9 @@ class ServiceSettings:
     max_parallel: int | None = None
     """Documents read into memory, decoded and routed at once; the other accepted requests wait with
     their uploads spooled. None: the worker slots of the tiers that can run (as ``docroute batch``)."""
+    header_timeout_s: float = DEFAULT_HEADER_TIMEOUT_S
+    """Seconds from connecting (or from the last answer) to a request's headers, whole; then the
+    connection is closed. Slow clients cannot hold sockets open."""
+    body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
+    """Seconds from a request's headers to its whole body; then 408. Slow uploads cannot hold
+    ``max_in_flight``: 50 MB in 60 s needs about 7 Mbit/s."""

@@ -7,8 +7,9 @@ import sys
 
 import pytest
 
+from backends.kinds import SPECS, spec_for
 from router.forensics.diff import diff
-from router.forensics.lint import lint, possible_classes
+from router.forensics.lint import RISKY_GENERATION, lint, possible_classes
 from router.policy import load_policy, policy_from_dict
 
 VISION = {"kind": "llama_vision", "model": "/models/llama", "device": "cuda"}
@@ -77,7 +78,7 @@ def test_a_sound_policy_has_no_findings():
         ),
         (
             chain({"name": "a", "backend": VISION | {"generation": {"encoder_repetition_penalty": 1.2}}}, RULES),
-            ("unsafe-generation", "error", "tiers[0].backend.generation.encoder_repetition_penalty"),
+            ("generation-replaced", "info", "tiers[0].backend.generation.encoder_repetition_penalty"),
         ),
         (
             chain({"name": "a", "backend": VISION, "isolation": "inline"}, RULES),
@@ -101,9 +102,32 @@ def test_each_rule_names_the_field(policy, expected):
 def test_repetition_penalty_on_llama_vision_depends_on_the_installed_transformers():
     policy = chain({"name": "a", "backend": VISION | {"generation": {"repetition_penalty": 1.1}}}, RULES)
     path = "tiers[0].backend.generation.repetition_penalty"
-    assert ("unsafe-generation", "error", path) in findings(policy, transformers="4.46.3")
-    assert not any(rule == "unsafe-generation" for rule, _, _ in findings(policy, transformers="5.18.0"))
-    assert ("unsafe-generation", "info", path) in findings(policy, transformers=None)
+    assert ("generation-replaced", "info", path) in findings(policy, transformers="4.46.3")
+    assert not any(rule == "generation-replaced" for rule, _, _ in findings(policy, transformers="5.18.0"))
+    assert ("generation-replaced", "info", path) in findings(policy, transformers=None)  # worst case
+
+
+MODEL_KINDS = [spec for spec in SPECS if spec.generation is not None]
+
+
+@pytest.mark.parametrize("spec", MODEL_KINDS, ids=lambda s: s.kind)
+@pytest.mark.parametrize("version", ["4.46.3", "5.18.0", "5.24.0", None])
+@pytest.mark.parametrize("name", RISKY_GENERATION)
+def test_lint_says_what_the_kinds_spec_says_about_each_generation_parameter(spec, version, name):
+    """Encoder penalties on internvl3 pass through (its image ids lie inside the lm_head): no finding.
+    On llama_vision they are applied vocabulary-safely: an info. The verdict comes from the spec, not from lint."""
+    backend = {"kind": spec.kind, "model": "/models/m", "device": "cuda", "generation": {name: 2}}
+    path = f"tiers[0].backend.generation.{name}"
+    flagged = ("generation-replaced", "info", path) in findings(
+        chain({"name": "m", "backend": backend}, RULES), transformers=version
+    )
+    assert flagged == (spec.generation.verdict(name, version) == "replaced")
+
+
+def test_encoder_penalties_are_replaced_on_llama_vision_and_pass_through_on_internvl3():
+    assert spec_for("llama_vision").generation.verdict("encoder_repetition_penalty", "5.24.0") == "replaced"
+    assert spec_for("internvl3").generation.verdict("encoder_repetition_penalty", "5.24.0") == "passed"
+    assert spec_for("ocr_llm").generation.verdict("repetition_penalty", "4.46.3") == "passed"
 
 
 def test_the_installed_version_is_read_without_importing_transformers():

@@ -1,0 +1,104 @@
+"""Running the app under uvicorn: the socket bound first, and connections that cannot be held open.
+
+``bind`` takes the port before anything slow happens (model tiers load in the app's start-up), so a
+port in use fails at once. ``server`` builds the uvicorn server with ``GuardedH11``, uvicorn's h11
+protocol with two changes:
+
+- **Header timeout.** A connection must send a request's headers whole within ``header_timeout_s``
+  of connecting (or of its last answer): uvicorn itself waits forever, so a client trickling its
+  headers could hold a socket for good. Such a connection is closed (``service.request_timeout``).
+- **Shutdown drops uploads.** On SIGTERM uvicorn waits for every open request; one still receiving
+  its body (a slow upload) is closed at once instead, and the app logs it as a client that went
+  away. Requests whose body has arrived (queued or being routed) finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from typing import Any
+
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from router import events
+from router.logs import get_logger
+from router.service.settings import ServiceSettings
+
+#: Set in a request's scope when shutdown closed its connection mid-upload.
+DROPPED_AT_SHUTDOWN = "docroute.dropped_at_shutdown"
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port``; ``OSError`` if it is taken or not ours to take."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT only: a live listener still fails
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def server(app: Any, settings: ServiceSettings, **config: Any) -> uvicorn.Server:
+    """The uvicorn server for ``app``, with the header timeout and the shutdown rule above."""
+    protocol = type("GuardedH11", (GuardedH11,), {"header_timeout_s": settings.header_timeout_s})
+    return uvicorn.Server(uvicorn.Config(app, http=protocol, lifespan="on", **config))
+
+
+class GuardedH11(H11Protocol):
+    header_timeout_s: float = 10.0
+    _header_timer: asyncio.TimerHandle | None = None
+    _partial = False  # bytes of the next request's headers arrived while the timer ran
+
+    def data_received(self, data: bytes) -> None:
+        self._partial = self._partial or self._header_timer is not None
+        super().data_received(data)
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._await_headers()
+
+    def handle_events(self) -> None:
+        before = self.cycle
+        super().handle_events()
+        if self.cycle is not before and self._header_timer is not None:  # a request's headers arrived
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self.transport.is_closing():
+            self._await_headers()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+        super().connection_lost(exc)
+
+    def shutdown(self) -> None:
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete and cycle.more_body:
+            cycle.scope[DROPPED_AT_SHUTDOWN] = True  # type: ignore[literal-required]
+            self.transport.close()
+            return
+        super().shutdown()
+
+    def _await_headers(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+        self._partial = False
+        self._header_timer = self.loop.call_later(self.header_timeout_s, self._headers_too_slow)
+
+    def _headers_too_slow(self) -> None:
+        self._header_timer = None
+        waiting = self.cycle is None or self.cycle.response_complete
+        if waiting and not self.transport.is_closing():
+            if self._partial:  # an idle connection is closed without a word, as keep-alive does
+                client = self.client[0] if self.client else ""
+                events.SERVICE_REQUEST_TIMEOUT.emit(get_logger(), request_id=None, phase="headers", client=client)
+            self.transport.close()
