@@ -26,7 +26,8 @@ with its own `log_content` setting, then hands each event to its host's structlo
 passed as `Router(logger=...)`, else `structlog.get_logger("docroute")`); a router never configures
 its host's logging. The CLI and the service configure their own process to print events on stderr:
 for a person (a terminal, or `format: console`) one line per event, otherwise JSON; `policy_spec` is
-never printed there. `docroute extract` prints warnings only unless `--verbose`.
+never printed there. `docroute extract` prints warnings only unless `--verbose`. `docroute serve
+--log-json` is the service process's file: its router's events and the service's own (`service.*`).
 
 Stability: event and field names are stable within a schema version; every event carries
 `schema_version`. New events and new optional fields may appear without a new version; a renamed,
