@@ -53,3 +53,37 @@ def test_cli_help_answers_without_loading_the_router():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "LOADED []" in out.stdout
+
+
+def _full_imports(path: Path, *, top_level_only: bool = False) -> set[str]:
+    tree = ast.parse(path.read_text())
+    nodes = tree.body if top_level_only else list(ast.walk(tree))
+    names: set[str] = set()
+    for node in nodes:
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_only_router_scale_imports_ray_and_nothing_imports_router_scale():
+    """The ray extra stays optional: the CLI reaches router.scale through importlib, on --engine ray only."""
+    offenders = {}
+    for path in (SRC / "router").rglob("*.py"):
+        relative = path.relative_to(SRC)
+        if relative.parts[:2] == ("router", "scale"):
+            continue
+        names = {n for n in _full_imports(path) if n.split(".")[0] == "ray" or n.startswith("router.scale")}
+        if names:
+            offenders[str(relative)] = names
+    assert offenders == {}
+
+
+def test_router_scale_imports_ray_only_inside_functions():
+    """So importing any router module (as the test above does for every one) works without the extra."""
+    top_level = {
+        str(path.relative_to(SRC)): {n for n in _full_imports(path, top_level_only=True) if n.split(".")[0] == "ray"}
+        for path in (SRC / "router" / "scale").rglob("*.py")
+    }
+    assert {f: n for f, n in top_level.items() if n} == {}

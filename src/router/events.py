@@ -88,6 +88,8 @@ COMMON = (
     F("level", "string", "The event's level.", values=("debug", "info", "warning", "error", "critical")),
     F("pid", "integer", "The process that logged the event (the router's, for worker events too)."),
     F("schema_version", "integer", f"This schema's version ({SCHEMA_VERSION})."),
+    F("host", "string", "On a Ray cluster: the Ray node id of the router's node (pids collide across nodes).", False),
+    F("actor", "string", "On a Ray cluster: the Ray actor id of the router (batch actor or Serve replica).", False),
 )
 
 _POLICY = F("policy", "string", "The policy's name.")
@@ -423,6 +425,28 @@ BATCH_EXTRACT_CRASHED = Event(
         F("exception", "string", "The traceback.", False),
     ),
     level="exception",
+)
+
+_CRASHES = (
+    _REQUEST,
+    F("key", "string", "The sha256 of the input's bytes (or path:... when it cannot be read)."),
+    F("crashes", "integer", "How many times a router process died with this document in flight."),
+)
+BATCH_RERUN = Event(
+    "batch.rerun",
+    "batch",
+    "On a Ray cluster: a document is routed again, alone, because a router process died while it was in "
+    "flight (an actor or node lost, or the document itself crashed the process).",
+    _CRASHES,
+    level="warning",
+)
+BATCH_GAVE_UP = Event(
+    "batch.gave_up",
+    "batch",
+    "On a Ray cluster: a document crashed the router process too many times; it gets a failed line "
+    "(worker_crashed) and is not routed again.",
+    _CRASHES,
+    level="error",
 )
 
 # -- the HTTP service (router.service): requests refused or cut short before a document is read ----

@@ -35,7 +35,16 @@ from structlog.typing import EventDict
 from router.events import CONTENT_KEYS, SCHEMA_VERSION
 from router.policy import LoggingPolicy
 
-__all__ = ["CONTENT_KEYS", "SCHEMA_VERSION", "RouterLog", "configure", "content_allowed", "discard", "get_logger"]
+__all__ = [
+    "CONTENT_KEYS",
+    "SCHEMA_VERSION",
+    "RouterLog",
+    "configure",
+    "content_allowed",
+    "discard",
+    "get_logger",
+    "set_placement",
+]
 LOGGER_NAME = "docroute"
 #: Free text longer than this is cut in events (a policy's description may be megabytes).
 TEXT_LIMIT = 200
@@ -45,11 +54,19 @@ MACHINE_ONLY_KEYS = frozenset({"policy_spec"})
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 _current: contextvars.ContextVar[RouterLog | None] = contextvars.ContextVar("docroute_router_log", default=None)
 _process_log_content = False  # set by configure(): for events logged outside any router
+_placement: dict[str, str] = {}  # host and actor of a router on a Ray cluster (router.scale sets them)
+
+
+def set_placement(**placement: str) -> None:
+    """Add these fields (``host``, ``actor``) to every event of this process from now on."""
+    _placement.update(placement)
 
 
 def _add_static(_: Any, __: str, event: EventDict) -> EventDict:
     event.setdefault("schema_version", SCHEMA_VERSION)
     event.setdefault("pid", os.getpid())
+    for key, value in _placement.items():
+        event.setdefault(key, value)
     return event
 
 

@@ -29,6 +29,14 @@ def batch(
     progress: str = typer.Option("auto", "--progress", help="auto (a bar on a terminal), bar, plain or none."),
     summary_json: Path | None = typer.Option(None, "--summary-json", help="Write the summary as JSON here."),
     grace_s: float = typer.Option(30.0, "--grace", help="Seconds documents in flight get to finish on Ctrl-C."),
+    engine: str = typer.Option(
+        "local",
+        "--engine",
+        help="local, or ray: a Ray cluster (needs the ray extra); OUT and --log-json are then folders.",
+    ),
+    address: str | None = typer.Option(None, "--address", help="Ray cluster to join (--engine ray). Default: local."),
+    routers: int = typer.Option(1, "--routers", min=1, help="Router actors (--engine ray)."),
+    gpus_per_router: float = typer.Option(0.0, "--gpus-per-router", min=0, help="GPUs per router (--engine ray)."),
     retry_failed: bool = typer.Option(
         False, "--retry-failed", help="Also read again inputs whose line failed because of the document itself."
     ),
@@ -46,9 +54,30 @@ def batch(
     """
     from router.batch import BatchSettings, ResultSink, discover, run_batch
     from router.batch.sink import OutputBusyError
-    from router.cli.common import batch_run, check_output_files_or_exit, load_policy_or_exit, progress_mode_or_exit
+    from router.cli.common import (
+        batch_run,
+        check_output_files_or_exit,
+        load_policy_or_exit,
+        progress_mode_or_exit,
+        scale_cli_or_exit,
+    )
 
     mode = progress_mode_or_exit(progress)
+    if engine != "local":  # OUT and --log-json are folders there; resume and retries are its own
+        scale = scale_cli_or_exit(engine)
+        scale.batch(
+            inputs,
+            out,
+            policy=policy,
+            address=address,
+            routers=routers,
+            gpus_per_router=gpus_per_router,
+            progress=mode,
+            log_json=log_json,
+            warm=warm,
+            summary_json=summary_json,
+        )
+        return
     check_output_files_or_exit({"--out": out, "--log-json": log_json, "--summary-json": summary_json})
     paths, unmatched = discover(inputs)
     for pattern in unmatched:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import typer
 
@@ -139,3 +141,13 @@ _LEVELS = ("debug", "info", "warning", "error")
 def quieter(level: str, floor: str) -> str:
     """The quieter of two log levels."""
     return max(level, floor, key=_LEVELS.index)
+
+
+def scale_cli_or_exit(engine: str) -> Any:
+    """The CLI side of ``router.scale``, imported only here (it needs the ``docroute[ray]`` extra)."""
+    if engine != "ray":
+        raise typer.BadParameter("expected local or ray", param_hint="--engine")
+    if importlib.util.find_spec("ray") is None:
+        typer.echo("docroute: --engine ray needs the ray extra: pip install 'docroute[ray]'", err=True)
+        raise typer.Exit(2)
+    return importlib.import_module("router.scale.cli")

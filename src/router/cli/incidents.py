@@ -48,6 +48,7 @@ def _render(report: dict[str, Any], top: int) -> None:
         f"[bold]{window['requests']} requests[/], {window['events']} events "
         f"from {window['first']} to {window['last']}; "
         f"{window['routers']} router session(s), processes {window['processes']}"
+        + (f" on {len(window['hosts'])} Ray node(s)" if window.get("hosts") else "")
     )
     console.print("status: " + ", ".join(f"{k} {v}" for k, v in sorted(report["status"].items())))
     console.print(_pivot("Failed attempts by tier and error class", report["failures"]))

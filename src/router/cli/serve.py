@@ -37,6 +37,14 @@ def serve(
         "Default: the worker slots of the tiers that can run.",
     ),
     log_json: Path | None = typer.Option(None, "--log-json", help="Append the decision log (JSON) to this file."),
+    engine: str = typer.Option(
+        "local",
+        "--engine",
+        help="local, or ray: routers as Ray Serve replicas (needs the ray extra; --log-json a folder).",
+    ),
+    address: str | None = typer.Option(None, "--address", help="Ray cluster to join (--engine ray). Default: local."),
+    routers: int = typer.Option(2, "--routers", min=1, help="Router replicas (--engine ray)."),
+    gpus_per_router: float = typer.Option(0.0, "--gpus-per-router", min=0, help="GPUs per replica (--engine ray)."),
     header_timeout_s: float = typer.Option(
         DEFAULT_HEADER_TIMEOUT_S, "--header-timeout", min=0.1, help="Seconds a client has to send a request's headers."
     ),
@@ -55,7 +63,7 @@ def serve(
     from router.service.server import bind, server
 
     loaded = load_policy_or_exit(policy)
-    check_output_files_or_exit({"--log-json": log_json})
+    check_output_files_or_exit({"--log-json": log_json if engine == "local" else None})  # ray: a folder
     try:
         sock = bind(host, port)
     except OSError as exc:
@@ -75,8 +83,15 @@ def serve(
         body_timeout_s=body_timeout_s,
     )
     # --log-json is the process's: the service's own events (refusals, timeouts) go there too
-    configure_process(loaded, stderr=loaded.logging.stderr, json_path=log_json, hold_malloc=True)
+    if engine == "local":
+        configure_process(loaded, stderr=loaded.logging.stderr, json_path=log_json, hold_malloc=True)
+    else:  # ray: --log-json is a folder, one file per replica (the replicas write them)
+        configure_process(loaded, stderr=loaded.logging.stderr)
     service = create_app(lambda: Router(loaded), settings)
+    if engine != "local":
+        from router.cli.common import scale_cli_or_exit
+
+        service = scale_cli_or_exit(engine).service(loaded, settings, address, routers, gpus_per_router, log_json)
     grace = int(loaded.deadline_s) + 5
     shown = f"[{host}]" if ":" in host else host
     typer.echo(f"docroute: listening on http://{shown}:{sock.getsockname()[1]} (the tiers load next)", err=True)

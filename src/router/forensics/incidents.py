@@ -29,11 +29,15 @@ TIMELINE_EVENTS = frozenset(
         E.WORKER_RECYCLED,
         E.WORKER_SUPERVISION_FAILED,
         E.REQUEST_CRASHED,
+        E.BATCH_RERUN,
+        E.BATCH_GAVE_UP,
     )
 )
 _FAILED_ATTEMPTS = (E.ATTEMPT_FAILED.name, E.ATTEMPT_REJECTED.name)
 POISONING = ("sticky_cuda", "worker_crashed")
-_SKIP_IN_DETAIL = frozenset({"event", "ts", "level", "pid", "schema_version", "policy", "policy_hash", "tier"})
+_SKIP_IN_DETAIL = frozenset(
+    {"event", "ts", "level", "pid", "host", "actor", "schema_version", "policy", "policy_hash", "tier"}
+)
 
 
 def incident_report(logs: LogSet, *, top: int = 10) -> dict[str, Any]:
@@ -54,6 +58,7 @@ def incident_report(logs: LogSet, *, top: int = 10) -> dict[str, Any]:
         "poisoning_documents": _poisoning_documents(recording, events),
         "degraded": [_request_line(r) for r in requests if r.status == "degraded"],
         "unfinished": [_request_line(r) for r in requests if not r.done],
+        "reruns": [_brief(e) for e in events if e["event"] in (E.BATCH_RERUN.name, E.BATCH_GAVE_UP.name)],
         "warnings": logs.warnings,
     }
 
@@ -68,6 +73,7 @@ def _window(logs: LogSet, recording: Recording) -> dict[str, Any]:
         "requests": len(recording.requests),
         "routers": len(recording.sessions),
         "processes": sorted({e["pid"] for e in events if isinstance(e.get("pid"), int)}),
+        "hosts": sorted({e["host"] for e in events if isinstance(e.get("host"), str)}),  # Ray node ids
     }
 
 
@@ -198,6 +204,7 @@ def _brief(event: dict[str, Any]) -> dict[str, Any]:
         "ts": event.get("ts"),
         "t": when(event),
         "pid": event.get("pid"),
+        "host": event.get("host"),
         "tier": event.get("tier"),
         "event": event["event"],
         "detail": detail,

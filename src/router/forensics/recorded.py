@@ -88,6 +88,7 @@ class Session:
     pid: int | None
     policy_hash: str | None
     started_at: float
+    host: str | None = None  # the Ray node id on a cluster, where pids of different nodes collide
     policy: str | None = None
     tiers: list[str] = field(default_factory=list)
     policy_spec: dict[str, Any] | None = None
@@ -131,6 +132,7 @@ def _session(event: dict[str, Any]) -> Session:
         pid=event.get("pid"),
         policy_hash=event.get("policy_hash"),
         started_at=when(event),
+        host=event.get("host"),
         policy=event.get("policy"),
         tiers=list(event.get("tiers") or []),
         policy_spec=event.get("policy_spec"),
@@ -138,12 +140,13 @@ def _session(event: dict[str, Any]) -> Session:
 
 
 def _session_of(sessions: list[Session], event: dict[str, Any]) -> Session:
-    """The latest session of the event's process and policy; a new one if its start is not in the log."""
-    pid, policy_hash = event.get("pid"), event.get("policy_hash")
+    """The latest session of the event's process (host and pid) and policy; a new one if its start is
+    not in the log."""
+    host, pid, policy_hash = event.get("host"), event.get("pid"), event.get("policy_hash")
     for session in reversed(sessions):
-        if session.pid == pid and session.policy_hash == policy_hash:
+        if session.host == host and session.pid == pid and session.policy_hash == policy_hash:
             return session
-    orphan = Session(pid=pid, policy_hash=policy_hash, started_at=when(event))
+    orphan = Session(pid=pid, policy_hash=policy_hash, started_at=when(event), host=host)
     sessions.append(orphan)
     return orphan
 

@@ -1,0 +1,26 @@
+"""Joining a Ray cluster (or starting a local one) for a docroute command."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+#: Set for a local cluster unless the caller set them: without the first, Ray rewrites 127.0.0.1 to
+#: the host's interface address and connecting can hang for minutes; the second keeps usage reports off.
+LOCAL_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
+
+
+def connect(address: str | None, **local_options: Any) -> None:
+    """Join the cluster at ``address`` ("auto": the one started on this node with ``ray start``; also
+    read from RAY_ADDRESS, as under ``ray job submit``), or start a local one without a dashboard."""
+    import ray
+
+    if ray.is_initialized():
+        return
+    address = address or os.environ.get("RAY_ADDRESS")
+    if address:
+        ray.init(address=address, log_to_driver=False)
+        return
+    for name, value in LOCAL_ENV.items():
+        os.environ.setdefault(name, value)
+    ray.init(include_dashboard=False, log_to_driver=False, **local_options)

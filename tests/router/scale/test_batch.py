@@ -1,0 +1,168 @@
+"""``docroute batch --engine ray`` on a local Ray cluster: one line per input, whatever dies."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from router.drill.policies import drill_policy
+from router.events import validate
+from router.forensics.incidents import incident_report
+from router.forensics.reader import read_logs
+from router.scale.batch import ClusterSettings, run_cluster_batch
+from tests.router.scale.kit import (
+    actors,
+    exactly_one_line_each,
+    parts,
+    sha256,
+    slow_policy,
+    when,
+)
+from tests.router.surfaces_kit import cli, env, images
+
+pytestmark = pytest.mark.ray
+
+
+def test_200_documents_through_faulty_model_tiers_get_one_line_each_and_workers_recycle_inside(ray_cluster, tmp_path):
+    docs = images(tmp_path / "docs", 200)
+    policy = drill_policy({"sticky_cuda": 0.04, "segfault": 0.03, "garbage": 0.03}, last_tier="fixed", workers=1)
+    logs = tmp_path / "logs"
+    settings = ClusterSettings(address=ray_cluster.address, routers=2, log_dir=logs)
+
+    summary = run_cluster_batch(docs, tmp_path / "out", policy, settings)
+
+    assert exactly_one_line_each(tmp_path / "out", docs)
+    assert summary.processed == 200 and summary.failed == 0
+    assert len(actors(tmp_path / "out")) == 2  # no actor died: the poisoned workers were recycled inside
+    events = [json.loads(line) for log in logs.glob("*.jsonl") for line in log.read_text().splitlines()]
+    assert len({e["pid"] for e in events if e["event"] == "router.starting"}) == 2  # one log per router
+    assert any(e["event"] == "worker.recycling" for e in events)
+    assert all(e.get("host") and e.get("actor") for e in events)  # pids collide across nodes; host does not
+    assert [problem for e in events for problem in validate(e)] == []
+
+
+def test_a_rerun_sends_nothing_already_in_the_output(ray_cluster, tmp_path):
+    docs = images(tmp_path / "docs", 12)
+    settings = ClusterSettings(address=ray_cluster.address, routers=1)
+    run_cluster_batch(docs[:5], tmp_path / "out", slow_policy(0.0), settings)
+
+    summary = run_cluster_batch(docs, tmp_path / "out", slow_policy(0.0), settings)
+
+    assert (summary.already_done, summary.processed) == (5, 7)
+    assert exactly_one_line_each(tmp_path / "out", docs)
+
+
+def test_a_router_actor_killed_mid_run_loses_and_repeats_nothing(ray_cluster, tmp_path):
+    docs = images(tmp_path / "docs", 80)
+    out = tmp_path / "out"
+    settings = ClusterSettings(address=ray_cluster.address, routers=2, batch_size=8)
+    victim: list[int] = []
+
+    def kill_one() -> None:
+        victim.append(actors(out)[0]["pid"])
+        os.kill(victim[0], signal.SIGKILL)
+
+    watcher = when(lambda: parts(out) >= 2 and len(actors(out)) == 2, kill_one)
+    summary = run_cluster_batch(docs, out, slow_policy(0.1), settings)
+    watcher.join()
+
+    assert victim, "the run ended before an actor could be killed"
+    assert exactly_one_line_each(out, docs)
+    assert summary.processed == 80 and summary.failed == 0
+    assert len(actors(out)) == 3  # the killed one came back as a new process
+
+
+def test_a_document_that_kills_the_router_process_gets_one_failed_line_and_the_run_ends(ray_cluster, tmp_path):
+    docs = images(tmp_path / "docs", 24)
+    poison = docs[9]
+    policy = slow_policy(0.01, triggers={sha256(poison): "exit"})
+    settings = ClusterSettings(address=ray_cluster.address, routers=1, batch_size=8, log_dir=tmp_path / "logs")
+
+    summary = run_cluster_batch(docs, tmp_path / "out", policy, settings)
+
+    assert exactly_one_line_each(tmp_path / "out", docs)
+    assert summary.failed == 1 and dict(summary.by_error) == {"worker_crashed": 1}
+    failed = [r for r in _records(tmp_path / "out") if r["status"] == "failed"]
+    assert [os.path.realpath(r["input"]) for r in failed] == [os.path.realpath(poison)]
+    assert len(actors(tmp_path / "out")) == 3  # crashed twice (alone the second time), then given up
+    events = [json.loads(line) for log in (tmp_path / "logs").glob("*.jsonl") for line in log.read_text().splitlines()]
+    gave_up = [e for e in events if e["event"] == "batch.gave_up"]
+    assert [(e["key"], e["crashes"]) for e in gave_up] == [(sha256(poison), 2)]
+    assert {e["key"] for e in events if e["event"] == "batch.rerun"} >= {sha256(poison)}  # re-runs are named
+
+    report = incident_report(read_logs(sorted((tmp_path / "logs").glob("*.jsonl"))))
+    assert report["window"]["routers"] == 3 and len(report["window"]["hosts"]) == 1  # three router processes
+    assert {(r["event"], r["detail"]["key"]) for r in report["reruns"]} >= {("batch.gave_up", sha256(poison))}
+
+
+def test_a_driver_killed_mid_run_then_rerun_gives_exactly_one_line_per_input(ray_cluster, tmp_path):
+    docs = images(tmp_path / "docs", 60)
+    out = tmp_path / "out"
+    policy_path = tmp_path / "policy.json"
+    policy_path.write_text(json.dumps(slow_policy(0.15).model_dump(mode="json")))
+    command = cli(
+        "batch", str(tmp_path / "docs"), "--engine", "ray", "--address", ray_cluster.address,
+        "--out", str(out), "--policy", str(policy_path), "--routers", "2", "--progress", "none",
+    )  # fmt: skip
+    driver = subprocess.Popen(command, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    killed = when(lambda: parts(out) >= 1, lambda: driver.send_signal(signal.SIGKILL))
+    driver.wait(timeout=180)
+    killed.join()
+    assert driver.returncode == -signal.SIGKILL, "the first run finished before its driver could be killed"
+    first = len(list(_records(out)))
+    assert 0 < first < 60
+
+    rerun = subprocess.run(command, env=env(), capture_output=True, text=True, timeout=180, check=False)
+
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert exactly_one_line_each(out, docs)
+    already = int(rerun.stderr.split("already in the output ")[1].split()[0].rstrip(","))
+    assert already >= first  # an actor of the killed run may have finished one more part
+
+
+def _records(out: Path):
+    from router.scale.output import read_parts
+
+    return list(read_parts(out))
+
+
+@pytest.mark.slow
+def test_a_node_sigkilled_mid_run_loses_and_repeats_nothing(ray_cluster, tmp_path):
+    """The routers run on a simulated node of their own (a custom resource puts them there); it is
+    SIGKILLed mid-run and a replacement node joins, as an autoscaler would bring one. Ray starts
+    nodes only from the main thread, so here the run goes on in another."""
+    from tests.router.scale.conftest import node_args
+
+    cluster = ray_cluster.cluster
+    docs = images(tmp_path / "docs", 80)
+    out = tmp_path / "out"
+    node = cluster.add_node(**node_args(ray_cluster.temp_dir, num_cpus=2, resources={"routers": 2}))
+    settings = ClusterSettings(address=ray_cluster.address, routers=2, batch_size=8, resources={"routers": 1})
+    result: dict[str, Any] = {}
+    run = threading.Thread(
+        target=lambda: result.update(summary=run_cluster_batch(docs, out, slow_policy(0.1), settings)), daemon=True
+    )
+    run.start()
+    deadline = time.monotonic() + 120
+    while parts(out) < 2 and run.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    killed_mid_run = run.is_alive()
+    cluster.remove_node(node, allow_graceful=False)  # SIGKILL to every process of the node
+    spare = cluster.add_node(**node_args(ray_cluster.temp_dir, num_cpus=2, resources={"routers": 2}))
+    try:
+        run.join(timeout=180)
+    finally:
+        cluster.remove_node(spare)
+
+    assert killed_mid_run, "the run ended before the node could be killed"
+    assert exactly_one_line_each(out, docs)
+    assert result["summary"].processed == 80 and result["summary"].failed == 0
+    assert len({a["host"] for a in actors(out)}) == 2  # routers on the killed node, then on its replacement
