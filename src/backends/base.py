@@ -56,6 +56,13 @@ class BaseBackend:
         """Why this backend cannot run here (e.g. weights not found), or None. Must be cheap."""
         return None
 
+    @classmethod
+    def declines(cls, options: Any, document: Document) -> str | None:
+        """Why this backend does not read ``document`` at all (not its kind: a PDF without e-invoice
+        XML for the e-invoice reader), or None. Cheap, and a fact about the document, not a failure:
+        the router skips the tier as ``not_applicable``."""
+        return None
+
     def load(self) -> None:
         return None
 

@@ -24,3 +24,9 @@ class InvalidOutput(BackendError):
 class IndexOutOfVocabulary(BackendError):
     """A preflight check found a token id that would index outside the model's embedding or
     lm_head. Raised before generation, so a would-be device-side assert becomes an ordinary error."""
+
+
+class NotApplicable(InvalidOutput):
+    """The document is not of the kind this backend reads (a PDF without e-invoice XML given to the
+    e-invoice backend). The router asks ``declines`` first and skips such a tier as
+    ``not_applicable``; raised only when a backend is called directly."""

@@ -15,13 +15,19 @@ prompt tokens, ``repetition_penalty`` penalises repeats), and nothing is read ou
 line of defence: an id outside the embedding, or an id that a remaining processor will index
 outside the lm_head, raises ``IndexOutOfVocabulary`` before any kernel runs.
 
+``generate_texts`` runs one left-padded batch (one row per page or document) with the same plan,
+check and processors for every row (the encoder processors see each row's own prompt: its padding
+is given an id past the lm_head, which ``VocabSafe`` drops); with the plan's ``grammar``
+(``constrain``) a ``backends.constrain.SchemaConstraint`` goes after them, so generation stays
+inside the answer schema and repetition control still applies.
+
 Imported only inside a backend's ``load``/``extract`` (it imports torch and transformers).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
@@ -33,7 +39,7 @@ from transformers import (
     RepetitionPenaltyLogitsProcessor,
 )
 
-from backends.errors import IndexOutOfVocabulary
+from backends.errors import BackendUnavailable, IndexOutOfVocabulary
 from backends.kinds import NEUTRAL, unsafe_parameters
 from backends.options import GenerationOptions
 
@@ -75,6 +81,8 @@ class GenerationPlan:
     safe: dict[str, Any] = field(default_factory=dict)
     #: Active parameters whose processors index logits with prompt ids unchecked (should be empty).
     indexing: list[str] = field(default_factory=list)
+    #: The answer grammar (``backends.constrain.AnswerGrammar``) when generation is constrained.
+    grammar: Any = None
 
     @property
     def replaced(self) -> list[str]:
@@ -152,29 +160,91 @@ def model_vocab_sizes(model: Any) -> tuple[int, int]:
     return int(embedding.num_embeddings), int(head_rows)
 
 
+def constrain(plan: GenerationPlan, tokenizer: Any, model: Any, device: Any) -> GenerationPlan:
+    """The plan with the answer grammar for this model (its lm_head size, its eos ids) added.
+
+    ``BackendUnavailable`` when ``max_new_tokens`` cannot hold a complete answer: the policy must
+    give more tokens or switch ``constrained`` off.
+    """
+    from backends.constrain import AnswerGrammar
+
+    grammar = AnswerGrammar.for_model(tokenizer, model, device)
+    needed = grammar.remaining[grammar.initial] + 1
+    budget = int(plan.kwargs["max_new_tokens"])
+    if budget < needed:
+        raise BackendUnavailable(
+            f"generation.max_new_tokens={budget} cannot hold a complete constrained answer (at least "
+            f"{needed} tokens): raise max_new_tokens or set constrained: false for this tier"
+        )
+    return replace(plan, grammar=grammar)
+
+
 def generate(model: Any, inputs: dict[str, Any], plan: GenerationPlan) -> Any:
-    """``model.generate`` under ``inference_mode`` with the plan's parameters and processors."""
+    """``model.generate`` under ``inference_mode`` with the plan's parameters and processors.
+
+    With a grammar, a fresh ``SchemaConstraint`` (it tracks each row's state) goes last, after the
+    repetition penalty: what it forbids stays forbidden (sampling warpers run after it).
+    """
     from transformers import LogitsProcessorList
 
+    processors = plan.processors(_unpadded_prompts(model, inputs))
+    if plan.grammar is not None:
+        from backends.constrain import SchemaConstraint
+
+        processors.append(SchemaConstraint(plan.grammar, int(plan.kwargs["max_new_tokens"])))
     with torch.inference_mode():
-        processors = LogitsProcessorList(plan.processors(inputs["input_ids"]))
-        return model.generate(**inputs, **plan.kwargs, logits_processor=processors)
+        return model.generate(**inputs, **plan.kwargs, logits_processor=LogitsProcessorList(processors))
 
 
-def generate_text(
+def _unpadded_prompts(model: Any, inputs: dict[str, Any]) -> Any:
+    """The batch's prompt ids with each row's left padding set to an id past the lm_head: the
+    encoder processors then see only the row's own prompt, as when it runs alone."""
+    mask = inputs.get("attention_mask")
+    if mask is None:
+        return inputs["input_ids"]
+    return inputs["input_ids"].masked_fill(mask == 0, model_vocab_sizes(model)[1])
+
+
+def generate_texts(
     model: Any, inputs: dict[str, Any], plan: GenerationPlan, vocab: tuple[int, int], decoder: Any
-) -> tuple[str, dict[str, int]]:
-    """Check the prompt's ids against the model's vocabulary, generate, decode the new tokens.
+) -> list[tuple[str, dict[str, Any]]]:
+    """Check the prompts' ids against the model's vocabulary, generate, decode each row's new tokens.
 
-    Returns the text and token counts. Every model backend goes through here, so the preflight
-    id check that turns a would-be device-side assert into ``IndexOutOfVocabulary`` is never skipped.
+    ``inputs`` is one batch, left-padded (every row's new tokens start at the same column). Returns
+    each row's text and token counts. Every model backend goes through here, so the preflight id
+    check that turns a would-be device-side assert into ``IndexOutOfVocabulary`` is never skipped.
     """
     embedding_rows, lm_head_rows = vocab
     check_token_ids(
         inputs["input_ids"], embedding_rows=embedding_rows, lm_head_rows=lm_head_rows, indexing=plan.indexing
     )
     output = generate(model, inputs, plan)
-    prompt_tokens = int(inputs["input_ids"].shape[1])
-    new_tokens = output[0, prompt_tokens:]
-    text = decoder.decode(new_tokens, skip_special_tokens=True)
-    return text, {"prompt_tokens": prompt_tokens, "new_tokens": int(new_tokens.numel())}
+    width = int(inputs["input_ids"].shape[1])
+    mask = inputs.get("attention_mask")
+    prompt_tokens = [width] * output.shape[0] if mask is None else [int(n) for n in mask.sum(dim=1)]
+    stops = _stop_ids(model)
+    flags = {"constrained": True} if plan.grammar is not None else {}
+    results = []
+    for row, prompt in enumerate(prompt_tokens):
+        new_tokens = output[row, width:]
+        length = _generated_length(new_tokens.tolist(), stops)
+        text = decoder.decode(new_tokens[:length], skip_special_tokens=True)
+        results.append((text, {"prompt_tokens": prompt, "new_tokens": length, **flags}))
+    return results
+
+
+def generate_text(
+    model: Any, inputs: dict[str, Any], plan: GenerationPlan, vocab: tuple[int, int], decoder: Any
+) -> tuple[str, dict[str, Any]]:
+    """``generate_texts`` for a batch of one."""
+    return generate_texts(model, inputs, plan, vocab, decoder)[0]
+
+
+def _stop_ids(model: Any) -> set[int]:
+    eos = model.generation_config.eos_token_id
+    return {eos} if isinstance(eos, int) else set(eos or ())
+
+
+def _generated_length(tokens: list[int], stops: set[int]) -> int:
+    """Tokens up to and including the first end-of-sequence id (a batch pads finished rows after it)."""
+    return next((at + 1 for at, token in enumerate(tokens) if token in stops), len(tokens))

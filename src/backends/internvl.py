@@ -3,10 +3,13 @@
 - Native (default): ``InternVLForConditionalGeneration`` with its ``AutoProcessor`` for the "-hf"
   checkpoints (OpenGVLab/InternVL3-8B-hf). The processor tiles the page (``max_patches`` =
   ``max_tiles``) and expands ``<IMG_CONTEXT>``; those ids lie inside the lm_head, so generation
-  parameters pass through unchanged (the id preflight check still runs).
+  parameters pass through unchanged (the id preflight check still runs). Pages batch into one
+  ``generate`` call, left-padded, and generation is constrained to the answer schema
+  (``constrained``).
 - Remote code (``trust_remote_code: true``, which the policy also requires to run in a worker
   process): the original checkpoints (OpenGVLab/InternVL3-8B) with their own ``chat()``. They need
-  timm and einops, and the caller does the dynamic tiling (``backends.internvl_tiles``).
+  timm and einops, and the caller does the dynamic tiling (``backends.internvl_tiles``). Their
+  ``chat()`` takes one image and no logits processor: pages run one by one, unconstrained.
 
 A checkpoint of the other flavour than the policy asks for is refused with the fix in the message.
 """
@@ -14,6 +17,7 @@ A checkpoint of the other flavour than the policy asks for is refused with the f
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +84,8 @@ class InternVLBackend(VisionBackend):
             transformers_version=version,
             checkpoint_defaults=getattr(self.model, "generation_config", None),
         )
+        if self.options.constrains:
+            self.plan = generation.constrain(self.plan, self.processor.tokenizer, self.model, device)
 
     def _load_native(self, checkpoint: Checkpoint, device: str) -> None:
         from transformers import AutoProcessor, InternVLForConditionalGeneration
@@ -93,6 +99,7 @@ class InternVLBackend(VisionBackend):
             InternVLForConditionalGeneration, self.options, checkpoint, device, keep=VISION_MODULES
         )
         self.vocab = generation.model_vocab_sizes(self.model)
+        self.processor.tokenizer.padding_side = "left"  # every row's new tokens start at the same column
 
     def _load_remote_code(self, checkpoint: Checkpoint, device: str) -> None:
         from transformers import AutoModel, AutoTokenizer
@@ -103,21 +110,35 @@ class InternVLBackend(VisionBackend):
         self.tokenizer = AutoTokenizer.from_pretrained(checkpoint.ref, use_fast=False, **common)
         self.model = loading.load_model(AutoModel, self.options, checkpoint, device)
 
-    def _answer_page(self, page: Image.Image) -> tuple[str, dict[str, Any]]:
+    def _answer_pages(self, pages: Sequence[Image.Image]) -> list[tuple[str, dict[str, Any]]]:
         if self.options.trust_remote_code:
-            return self._answer_remote_code(page)
-        return self._answer_native(page)
+            return [self._answer_remote_code(page) for page in pages]  # its chat() takes one image
+        return self._answer_native(pages)
 
-    def _answer_native(self, page: Image.Image) -> tuple[str, dict[str, Any]]:
+    def _answer_native(self, pages: Sequence[Image.Image]) -> list[tuple[str, dict[str, Any]]]:
+        """One row per page. Pages may be cut into different numbers of tiles: the processor
+        concatenates every page's tiles into ``pixel_values`` and expands each row's
+        ``<IMG_CONTEXT>`` to its own page's tiles, and the model puts them back in row order."""
         from backends import generation
 
         prompt = self.processor.apply_chat_template(prompts.vision_messages(), add_generation_prompt=True)
-        inputs = self.processor(images=page, text=prompt, max_patches=self.options.max_tiles, return_tensors="pt").to(
-            self.device
-        )
+        inputs = self.processor(
+            images=list(pages),
+            text=[prompt] * len(pages),
+            max_patches=self.options.max_tiles,
+            padding=True,
+            return_tensors="pt",
+        ).to(self.device)
         inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
-        text, counts = generation.generate_text(self.model, inputs, self.plan, self.vocab, self.processor)
-        return text, {"tiles": int(inputs["pixel_values"].shape[0]), **counts}
+        tiles = self._tiles_per_page(inputs["input_ids"])
+        answers = generation.generate_texts(self.model, inputs, self.plan, self.vocab, self.processor)
+        return [(text, {"tiles": count, **counts}) for (text, counts), count in zip(answers, tiles, strict=True)]
+
+    def _tiles_per_page(self, input_ids: Any) -> list[int]:
+        """Each row's tile count, from its image tokens (``image_seq_length`` per tile)."""
+        per_tile = int(self.processor.image_seq_length)
+        image_id = int(self.model.config.image_token_id)
+        return [int(n) // per_tile for n in (input_ids == image_id).sum(dim=1)]
 
     def _answer_remote_code(self, page: Image.Image) -> tuple[str, dict[str, Any]]:
         import torch

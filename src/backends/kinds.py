@@ -158,6 +158,14 @@ SPECS: tuple[BackendSpec, ...] = (
         generation=GenerationSpec(ids_outside_lm_head=False, why="a text prompt holds only ids inside the lm_head"),
     ),
     BackendSpec(
+        "einvoice",
+        options=o.EInvoiceOptions,
+        backend="backends.einvoice:EInvoiceBackend",
+        isolation="inline",
+        cuda=False,
+        vision=False,
+    ),
+    BackendSpec(
         "faulty",
         options=o.FaultyOptions,
         backend="backends.faulty:FaultyBackend",

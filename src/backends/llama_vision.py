@@ -10,11 +10,16 @@ good (transformers issue #34304). This backend therefore
   vocabulary-safe repetition penalty (``backends.generation``), including ones the checkpoint's
   ``generation_config.json`` sets, and records the replacement in the answer's metadata;
 - checks every input id against the embedding, and every id a remaining processor will index
-  against the lm_head, before generating: a would-be assert becomes ``IndexOutOfVocabulary``.
+  against the lm_head, before generating: a would-be assert becomes ``IndexOutOfVocabulary``;
+- constrains generation to the answer schema (``constrained``) with a mask sized to the lm_head,
+  which leaves the image token out.
+
+All of it holds per batch: the same plan, check and processors serve every row.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from PIL import Image
@@ -60,16 +65,26 @@ class LlamaVisionBackend(VisionBackend):
             checkpoint_defaults=self.model.generation_config,
         )
         self.vocab = generation.model_vocab_sizes(self.model)
+        self.processor.tokenizer.padding_side = "left"  # every row's new tokens start at the same column
+        if self.options.constrains:
+            self.plan = generation.constrain(self.plan, self.processor.tokenizer, self.model, device)
 
-    def _answer_page(self, page: Image.Image) -> tuple[str, dict[str, Any]]:
+    def _answer_pages(self, pages: Sequence[Image.Image]) -> list[tuple[str, dict[str, Any]]]:
+        """One row per page: the processor pads each page's tiles to the batch's most (the
+        aspect-ratio mask says which are real) and its cross-attention mask to the longest prompt."""
         from backends import generation
 
         prompt = self.processor.apply_chat_template(prompts.vision_messages(), add_generation_prompt=True)
-        inputs = self.processor(images=page, text=prompt, add_special_tokens=False, return_tensors="pt")
-        inputs = inputs.to(self.device)
+        inputs = self.processor(
+            images=[[page] for page in pages],
+            text=[prompt] * len(pages),
+            add_special_tokens=False,
+            padding=True,
+            return_tensors="pt",
+        ).to(self.device)
         inputs["pixel_values"] = inputs["pixel_values"].to(self.model.dtype)
-        text, counts = generation.generate_text(self.model, inputs, self.plan, self.vocab, self.processor)
-        return text, counts | self.plan.meta()
+        answers = generation.generate_texts(self.model, inputs, self.plan, self.vocab, self.processor)
+        return [(text, counts | self.plan.meta()) for text, counts in answers]
 
     def _release(self) -> None:
         self.processor = None

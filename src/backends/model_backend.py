@@ -1,16 +1,18 @@
 """What the three model tiers share, and nothing model-specific.
 
 A model tier checks packages and weights cheaply (``preflight``, no torch), loads its checkpoint
-in ``load`` (in a worker process), and answers a document by generating text that
-``backends.postprocess.parse_answer`` turns into validated fields or ``InvalidOutput``. Each
-subclass supplies ``_load`` and ``_answer`` (vision tiers: ``_answer_page``, one page image per
-generation); model quirks (Mllama's image token, InternVL's tiles, the text model's OCR prompt)
-live there.
+in ``load`` (in a worker process), and answers documents by generating text that
+``backends.postprocess.parse_answer`` turns into validated fields or ``InvalidOutput``.
+``extract_batch`` answers several documents with one ``generate`` call per round (left-padded
+rows); ``extract`` is a batch of one, so both take the same path. Each subclass supplies ``_load``
+and ``_answers`` (vision tiers: ``_answer_pages``, one page image per row); model quirks
+(Mllama's image token, InternVL's tiles, the text model's OCR prompt) live there.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from backends import hf
@@ -25,6 +27,9 @@ from backends.schema import CORE_FIELDS, ReceiptFields
 
 if TYPE_CHECKING:
     from PIL import Image
+
+#: One document's fields and metadata, or the error that document alone met.
+Outcome = tuple[ReceiptFields, dict[str, Any]] | Exception
 
 
 class ModelBackend(BaseBackend):
@@ -69,25 +74,34 @@ class ModelBackend(BaseBackend):
         self._load(self.checkpoint, self.device)
 
     def extract(self, document: Document) -> Extraction:
+        outcome = self.extract_batch([document])[0]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def extract_batch(self, documents: Sequence[Document]) -> list[Extraction | Exception]:
+        """One answer or one error per document, generated together (left-padded batches).
+
+        What fails for one document alone (its OCR, its answer not parsing) is that document's
+        error; what fails the shared ``generate`` call (a device-side assert) is raised, for all.
+        """
         self.load()
         started = time.perf_counter()
-        fields, meta = self._extract_fields(document)
-        generated_s = time.perf_counter() - started
-        return Extraction(
-            fields,
-            {
-                "model": self.options.model,
-                "device": self.device,
-                "generate_s": round(generated_s, 3),
-                "pages": len(document.pages),
-                **meta,
-            },
-        )
+        outcomes = self._extract_batch_fields(documents)
+        generated_s = round(time.perf_counter() - started, 3)
+        common = {"model": self.options.model, "device": self.device, "generate_s": generated_s}
+        if len(documents) > 1:
+            common["batch_size"] = len(documents)
+        return [
+            outcome
+            if isinstance(outcome, Exception)
+            else Extraction(outcome[0], {**common, "pages": len(document.pages), **outcome[1]})
+            for document, outcome in zip(documents, outcomes, strict=True)
+        ]
 
-    def _extract_fields(self, document: Document) -> tuple[ReceiptFields, dict[str, Any]]:
-        text, meta = self._answer(document)
-        fields, parsed = parse_answer(text)
-        return fields, {**meta, **parsed}
+    def _extract_batch_fields(self, documents: Sequence[Document]) -> list[Outcome]:
+        answers = self._answers(documents)
+        return [answer if isinstance(answer, Exception) else _parsed(*answer) for answer in answers]
 
     def close(self) -> None:
         on_cuda = self.device.startswith("cuda")
@@ -101,8 +115,9 @@ class ModelBackend(BaseBackend):
     def _load(self, checkpoint: Checkpoint, device: str) -> None:
         raise NotImplementedError
 
-    def _answer(self, document: Document) -> tuple[str, dict[str, Any]]:
-        """The model's raw text for ``document`` and metadata (counts, never text)."""
+    def _answers(self, documents: Sequence[Document]) -> list[tuple[str, dict[str, Any]] | Exception]:
+        """The model's raw text for each document and metadata (counts, never text), in one batch;
+        an exception for a document that could not be prompted."""
         raise NotImplementedError
 
     def _release(self) -> None:
@@ -110,37 +125,68 @@ class ModelBackend(BaseBackend):
 
 
 class VisionBackend(ModelBackend):
-    """A model tier that sees page images, one page per generation.
+    """A model tier that sees page images, one page per row of a batch.
 
-    Pages are read first, last, then the rest (``backends.postprocess.pages``), at most the
-    options' ``pages_read``, until merchant, date and total are found; a page whose output is not
-    an answer is passed over, and only when no page answered is the document ``InvalidOutput``.
+    Each document is read as ``PageReading`` says; each round batches the next page of every
+    document that still needs one.
     """
 
     options: VisionOptions
 
-    def _extract_fields(self, document: Document) -> tuple[ReceiptFields, dict[str, Any]]:
-        readings: dict[int, ReceiptFields] = {}
-        merged: ReceiptFields | None = None
-        metas: list[dict[str, Any]] = []
-        invalid: list[str] = []
-        read: list[int] = []
-        for index in reading_order(len(document.pages), self.options.pages_read):
-            read.append(index)
-            text, meta = self._answer_page(document.pages[index])
-            try:
-                readings[index], parsed = parse_answer(text)
-            except InvalidOutput as exc:
-                invalid.append(f"page {index + 1}: {exc}" if len(document.pages) > 1 else str(exc))
-                continue
-            metas.append({**meta, **parsed})
-            merged = merge_pages(readings)
-            if merged.present() >= CORE_FIELDS:
-                break
-        if merged is None:
-            raise InvalidOutput("; ".join(invalid))
-        return merged, {**combine_meta(metas), "pages_read": sorted(document.pages_read[i] for i in read)}
+    def _extract_batch_fields(self, documents: Sequence[Document]) -> list[Outcome]:
+        readings = [PageReading(document, self.options.pages_read) for document in documents]
+        while wanted := [(r, i) for r in readings if (i := r.next_page()) is not None]:
+            answers = self._answer_pages([reading.document.pages[index] for reading, index in wanted])
+            for (reading, index), (text, meta) in zip(wanted, answers, strict=True):
+                reading.take(index, text, meta)
+        return [reading.outcome() for reading in readings]
 
-    def _answer_page(self, page: Image.Image) -> tuple[str, dict[str, Any]]:
-        """The model's raw text for one page image and metadata (counts, never text)."""
+    def _answer_pages(self, pages: Sequence[Image.Image]) -> list[tuple[str, dict[str, Any]]]:
+        """The model's raw text for each page image and metadata (counts, never text), in one batch."""
         raise NotImplementedError
+
+
+class PageReading:
+    """One document's way through its pages: the first, the last, then the rest (at most
+    ``limit``), until merchant, date and total are found; a page whose output is not an answer
+    is passed over, and only when no page answered is the document ``InvalidOutput``."""
+
+    def __init__(self, document: Document, limit: int):
+        self.document = document
+        self.order = reading_order(len(document.pages), limit)
+        self.readings: dict[int, ReceiptFields] = {}
+        self.metas: list[dict[str, Any]] = []
+        self.invalid: list[str] = []
+        self.read: list[int] = []
+        self.merged: ReceiptFields | None = None
+
+    def next_page(self) -> int | None:
+        """The page to read next, or None when done."""
+        done = self.merged is not None and self.merged.present() >= CORE_FIELDS
+        return None if done or len(self.read) == len(self.order) else self.order[len(self.read)]
+
+    def take(self, index: int, text: str, meta: dict[str, Any]) -> None:
+        self.read.append(index)
+        try:
+            self.readings[index], parsed = parse_answer(text)
+        except InvalidOutput as exc:
+            self.invalid.append(f"page {index + 1}: {exc}" if len(self.document.pages) > 1 else str(exc))
+            return
+        self.metas.append({**meta, **parsed})
+        self.merged = merge_pages(self.readings)
+
+    def outcome(self) -> Outcome:
+        if self.merged is None:
+            return InvalidOutput("; ".join(self.invalid))
+        return self.merged, {
+            **combine_meta(self.metas),
+            "pages_read": sorted(self.document.pages_read[i] for i in self.read),
+        }
+
+
+def _parsed(text: str, meta: dict[str, Any]) -> Outcome:
+    try:
+        fields, parsed = parse_answer(text)
+    except InvalidOutput as exc:
+        return exc
+    return fields, {**meta, **parsed}

@@ -14,27 +14,32 @@ import unicodedata
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 
+#: Month names and their abbreviations in English, German, French, Dutch, Spanish, Italian,
+#: Portuguese, Malay and Indonesian (accents also without them: OCR drops them).
 _MONTHS = {
     name: number
     for number, names in enumerate(
         [
-            ("jan", "january", "januar", "janvier", "enero", "gennaio", "januari", "janeiro", "ene"),
-            ("feb", "february", "februar", "fevrier", "février", "febrero", "febbraio", "februari", "fev", "fevereiro"),
-            ("mar", "march", "märz", "marz", "maerz", "mars", "marzo", "maret", "mac", "março", "marco"),
+            ("jan", "january", "januar", "janvier", "janv", "enero", "ene", "gennaio", "gen", "januari", "janeiro"),
+            ("feb", "february", "februar", "fevrier", "février", "fevr", "févr", "febrero", "febbraio", "februari",
+             "fev", "fevereiro", "febr"),
+            ("mar", "march", "märz", "marz", "maerz", "mär", "mars", "marzo", "maart", "mrt", "maret", "mac",
+             "março", "marco"),
             ("apr", "april", "avril", "abril", "aprile", "abr", "avr"),
             ("may", "mai", "mayo", "maggio", "mei", "maio", "mag"),
             ("jun", "june", "juni", "juin", "junio", "giugno", "junho", "giu"),
             ("jul", "july", "juli", "juillet", "julio", "luglio", "julai", "julho", "lug", "juil"),
-            ("aug", "august", "aout", "août", "agosto", "agustus", "ogos", "ago", "agu"),
-            ("sep", "sept", "september", "septembre", "septiembre", "settembre", "set", "setembro"),
+            ("aug", "august", "augustus", "aout", "août", "agosto", "agustus", "ogos", "ago", "agu", "agt"),
+            ("sep", "sept", "september", "septembre", "septiembre", "setiembre", "settembre", "set", "setembro"),
             ("oct", "october", "oktober", "octobre", "octubre", "ottobre", "okt", "out", "outubro", "ott"),
-            ("nov", "november", "novembre", "noviembre", "novembro"),
-            ("dec", "december", "dezember", "decembre", "décembre", "diciembre", "dicembre", "dis", "des", "dez"),
+            ("nov", "november", "novembre", "noviembre", "novembro", "nop"),
+            ("dec", "december", "dezember", "decembre", "décembre", "déc", "diciembre", "dic", "dicembre",
+             "disember", "dis", "des", "dez", "desember"),
         ],
         start=1,
     )
     for name in names
-}
+}  # fmt: skip
 _MONTH_ALT = "|".join(sorted(map(re.escape, _MONTHS), key=len, reverse=True))
 _SEP = r"\s?[-/.]\s?"  # OCR often puts a space beside a separator: "25 /12/2018"
 
@@ -46,16 +51,20 @@ DATE_PATTERNS: tuple[tuple[re.Pattern[str], bool], ...] = tuple(
         (r"(?<![\d.])(?P<y>(?:19|20)\d\d)" + _SEP + r"(?P<m>\d{1,2})" + _SEP + r"(?P<d>\d{1,2})(?![\d])", True),
         (r"(?<!\d)(?P<y>(?:19|20)\d\d)\s?年\s?(?P<m>\d{1,2})\s?月\s?(?P<d>\d{1,2})\s?日", True),
         (
-            r"(?<![\d])(?P<d>\d{1,2})(?:st|nd|rd|th)?[-/. ]{0,2}(?P<b>" + _MONTH_ALT + r")(?![a-z])\.?[-/.,' ]{0,3}"
-            r"(?P<y>(?:19|20)?\d\d)(?![\d])",
+            r"(?<![\d])(?P<d>\d{1,2})(?:st|nd|rd|th|er|e|\.)?[-/. ]{0,2}(?:de\s)?(?P<b>" + _MONTH_ALT + r")(?![a-z])\.?"
+            r"[-/.,' ]{0,3}(?:de\s)?(?P<y>(?:19|20)?\d\d)(?![\d:])",
             False,
         ),
         (
-            r"(?<![a-z])(?P<b>" + _MONTH_ALT + r")\.?[ -](?P<d>\d{1,2})(?:st|nd|rd|th)?,? ?(?P<y>(?:19|20)\d\d)(?!\d)",
+            r"(?<![a-z])(?P<b>"
+            + _MONTH_ALT
+            + r")\.?[ -](?P<d>\d{1,2})(?:st|nd|rd|th)?\s?,?\s?(?P<y>(?:19|20)\d\d)(?!\d)",
             False,
         ),
         (
-            r"(?<![\d.,])(?P<d>\d{1,2})" + _SEP + r"(?P<m>\d{1,2})" + _SEP + r"(?P<y>(?:19|20)?\d\d)(?![\d]|[.,]\d)",
+            # the same separator twice, so that "12/03 - 18:45" is not a date across tokens
+            r"(?<![\d.,])(?P<d>\d{1,2})\s?(?P<sep>[-/.])\s?(?P<m>\d{1,2})\s?(?P=sep)\s?"
+            r"(?P<y>(?:19|20)\d\d|\d\d(?![:h]\d))(?![\d]|[.,]\d)",
             False,
         ),
     )
@@ -73,15 +82,20 @@ class DateMatch:
     date: dt.date
 
 
-def find_dates(text: str, *, dayfirst: bool = True) -> list[DateMatch]:
-    """Every plausible date in ``text``, in order of position; overlapping readings are dropped."""
+def find_dates(text: str, *, dayfirst: bool = True, yearfirst: bool = False) -> list[DateMatch]:
+    """Every plausible date in ``text``, in order of position; overlapping readings are dropped.
+
+    Numeric dates with a two-digit year are read day-first, or month-first (``dayfirst=False``), or
+    year-month-day (``yearfirst``: ``24/03/15``) where that is a valid date."""
     found: list[DateMatch] = []
     for pattern, ymd in DATE_PATTERNS:
         for match in pattern.finditer(text):
             start, end = match.span("date")
             if any(start < f.end and f.start < end for f in found):
                 continue
-            date = _date_from_groups(match.groupdict(), ymd, dayfirst)
+            groups = match.groupdict()
+            date = _year_first(groups) if yearfirst and not ymd and not groups.get("b") else None
+            date = date or _date_from_groups(groups, ymd, dayfirst)
             if date is not None:
                 found.append(DateMatch(start, end, match.group("date"), date))
     return sorted(found, key=lambda f: f.start)
@@ -110,6 +124,7 @@ def normalize_date(text: str | None, *, dayfirst: bool = True) -> str | None:
 
 
 def _date_from_groups(groups: dict[str, str | None], ymd: bool, dayfirst: bool) -> dt.date | None:
+    groups = {key: value for key, value in groups.items() if key != "sep"}
     year = _full_year(groups["y"] or "")
     first = int(groups["d"] or 0)
     if groups.get("b"):
@@ -127,6 +142,11 @@ def _date_from_groups(groups: dict[str, str | None], ymd: bool, dayfirst: bool) 
         if date is not None:
             return date
     return None
+
+
+def _year_first(groups: dict[str, str | None]) -> dt.date | None:
+    year, month, day = groups["d"] or "", groups["m"] or "0", groups["y"] or "0"
+    return _valid_date(_full_year(year), int(month), int(day)) if len(day) == 2 else None
 
 
 def _compact_date(digits: str) -> dt.date | None:
@@ -185,7 +205,13 @@ def detect_currency(text: str | None) -> str | None:
 #: An amount as receipts print it: optional minus, thousands groups, two decimals ("1,234.50",
 #: "1.234,50", "12,50", "-3.00", "1'234.50"). Bare integers are not amounts here (quantities, codes).
 _AMOUNT = re.compile(
-    r"(?<![\d.,])(?P<neg>-\s?)?(?P<num>\d{1,3}(?:[,.']\d{3})+[.,]\d{2}|\d+[.,]\d{2})(?![\d])(?![.,]\d)"
+    r"(?<![\d.,])(?:(?<![-\u2013\u2014~=_.:])(?P<neg>-\s?))?"  # a minus, not the end of a rule ("—-7.50")
+    r"(?P<num>\d{1,3}(?:[,.']\d{3})+[.,]\d{2}|\d+[.,]\d{2})(?![\d])(?![.,]\d)"
+    r"(?P<trail>-(?![\d\w-]))?"  # "27,10-": a refund as German and Dutch tills print it
+)
+#: A whole amount, as printed where amounts have no decimals ("Rs 1939", "1.939,-", "12 000").
+_WHOLE_AMOUNT = re.compile(
+    r"(?<![\d.,:/%])(?P<neg>-\s?)?(?P<num>\d{1,3}(?:[.,' ]\d{3})+|\d{1,7})(?:[.,]-{1,2})?(?![\d:/%]|[.,]\d)"
 )
 
 
@@ -205,8 +231,19 @@ def find_amounts(text: str) -> list[AmountMatch]:
     for match in _AMOUNT.finditer(text.replace("\u00a0", " ")):
         value = parse_amount(match.group("num"))
         if value is not None:
-            value = -value if match.group("neg") else value
+            value = -value if match.group("neg") or match.group("trail") else value
             found.append(AmountMatch(match.start(), match.end(), match.group(), value))
+    return found
+
+
+def find_whole_amounts(text: str) -> list[AmountMatch]:
+    """Every amount printed without decimals in ``text`` ("Grand Total Rs 1939"): only for lines that
+    say they hold the total, since bare integers are mostly quantities, codes and percentages."""
+    found = []
+    for match in _WHOLE_AMOUNT.finditer(text.replace("\u00a0", " ")):
+        digits = re.sub(r"\D", "", match.group("num"))
+        value = Decimal(digits)
+        found.append(AmountMatch(match.start(), match.end(), match.group(), -value if match.group("neg") else value))
     return found
 
 

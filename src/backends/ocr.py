@@ -44,6 +44,10 @@ INSTALL_HINT = (
 _MISSING_LANGUAGE = re.compile(r"Failed loading language|Error opening data file", re.IGNORECASE)
 
 
+#: A line read with at least this mean word confidence (0-100) counts as read.
+CONFIDENT = 70.0
+
+
 @dataclasses.dataclass(frozen=True)
 class OcrLine:
     """One line as Tesseract laid it out: its text, mean word confidence (0-100) and box."""
@@ -66,6 +70,9 @@ class OcrPage:
     chars: int
     lines: tuple[OcrLine, ...] = ()
     seconds: float = 0.0
+    rotated: int = 0  # pages read turned upright
+    enlarged: int = 0  # pages enlarged before reading
+    sideways: bool = False  # the engine saw the text run up or down the page (RapidOCR)
 
     @classmethod
     def join(cls, pages: list[OcrPage]) -> OcrPage:
@@ -80,7 +87,15 @@ class OcrPage:
             chars=sum(p.chars for p in pages),
             lines=tuple(line for p in pages for line in p.lines),
             seconds=sum(p.seconds for p in pages),
+            rotated=sum(p.rotated for p in pages),
+            enlarged=sum(p.enlarged for p in pages),
         )
+
+    @property
+    def quality(self) -> float:
+        """How much confidently read text: the better of two readings is higher (garbage read off a
+        sideways page makes many words, but few confident ones)."""
+        return sum(len(line.text) for line in self.lines if line.confidence >= CONFIDENT)
 
 
 def tesseract_cmd() -> str | None:
@@ -104,22 +119,46 @@ def ocr_page(image: Image.Image, options: OcrOptions) -> OcrPage:
 def ocr_document(document: Document, options: OcrOptions) -> OcrPage:
     """Read every page of a document, joined; the length check applies to the whole."""
     page = OcrPage.join([_read(image, options) for image in document.pages])
+    keep_text(document, page.text)
     check_length(page, options)
     return page
 
 
+#: An evaluation sets this to a folder to get the text each document was read to (for the ceiling).
+#: Unset (the default), no text is kept anywhere; it never goes to a log.
+TEXT_DIR_ENV = "DOCROUTE_EVAL_TEXT_DIR"
+
+
+def keep_text(document: Document, text: str) -> None:
+    """Append ``text`` to the document's file in the ``TEXT_DIR_ENV`` folder, when one is set."""
+    folder = os.environ.get(TEXT_DIR_ENV)
+    if folder and re.fullmatch(r"[0-9a-f]{64}", document.sha256):
+        with open(os.path.join(folder, f"{document.sha256}.txt"), "a", encoding="utf-8") as file:
+            file.write(text + "\n\n")
+
+
 def run_tesseract(image: Image.Image, options: OcrOptions) -> str:
     """Tesseract's TSV output for ``image``."""
+    done = _tesseract(image, ["-l", options.lang, "--psm", str(options.psm), "tsv"], options)
+    if done.returncode != 0:
+        message = _last_line(done.stderr)
+        if _MISSING_LANGUAGE.search(done.stderr.decode("utf-8", errors="replace")):
+            raise BackendUnavailable(language_hint(options.lang))
+        raise RuntimeError(f"tesseract exited with status {done.returncode}: {message}")
+    return done.stdout.decode("utf-8", errors="replace")
+
+
+def _tesseract(image: Image.Image, arguments: list[str], options: OcrOptions) -> subprocess.CompletedProcess[bytes]:
+    """One run of the binary on ``image`` with ``arguments`` after its input and output."""
     binary = tesseract_cmd()
     if binary is None:
         raise BackendUnavailable(INSTALL_HINT)
     env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
     fd = _memory_file(image)
     source, data = ("stdin", _encode(image)) if fd is None else (f"/dev/fd/{fd}", None)
-    command = [binary, source, "stdout", "-l", options.lang, "--psm", str(options.psm), "tsv"]
     try:
-        done = subprocess.run(
-            command,
+        return subprocess.run(
+            [binary, source, "stdout", *arguments],
             input=data,
             pass_fds=() if fd is None else (fd,),
             capture_output=True,
@@ -132,12 +171,6 @@ def run_tesseract(image: Image.Image, options: OcrOptions) -> str:
     finally:
         if fd is not None:
             os.close(fd)
-    if done.returncode != 0:
-        message = _last_line(done.stderr)
-        if _MISSING_LANGUAGE.search(done.stderr.decode("utf-8", errors="replace")):
-            raise BackendUnavailable(language_hint(options.lang))
-        raise RuntimeError(f"tesseract exited with status {done.returncode}: {message}")
-    return done.stdout.decode("utf-8", errors="replace")
 
 
 def missing_languages(lang: str) -> list[str]:
@@ -232,10 +265,71 @@ def check_length(page: OcrPage, options: OcrOptions) -> None:
 
 
 def _read(image: Image.Image, options: OcrOptions) -> OcrPage:
+    """One page read by the options' engine: enlarged when small, turned upright when it reads poorly."""
     started = time.perf_counter()
+    factor = enlargement(image.size, options.min_side_px)
+    if factor > 1:
+        image = image.resize((image.width * factor, image.height * factor), Image.Resampling.LANCZOS)
+    page = _read_as_is(image, options)
+    if options.orientation and poor(page, options):
+        page = _upright(image, page, options)
+    return dataclasses.replace(page, seconds=time.perf_counter() - started, enlarged=int(factor > 1))
+
+
+def _read_as_is(image: Image.Image, options: OcrOptions) -> OcrPage:
+    if options.engine == "rapidocr":
+        from backends.ocr_rapid import read_rapidocr
+
+        return read_rapidocr(image)
     factor = reduction(image.size, options.max_side_px)
-    page = parse_tsv(run_tesseract(image.reduce(factor) if factor > 1 else image, options), scale=factor)
-    return dataclasses.replace(page, seconds=time.perf_counter() - started)
+    return parse_tsv(run_tesseract(image.reduce(factor) if factor > 1 else image, options), scale=factor)
+
+
+#: Below this mean word confidence a reading is poor enough to check the page's orientation.
+POOR_CONFIDENCE = 60.0
+
+
+def poor(page: OcrPage, options: OcrOptions) -> bool:
+    """Whether a reading is worth checking the page's orientation: little text or low confidence."""
+    readable = len("".join(page.text.split()))
+    return page.sideways or readable < max(2 * options.min_chars, 80) or page.mean_confidence < POOR_CONFIDENCE
+
+
+def _upright(image: Image.Image, page: OcrPage, options: OcrOptions) -> OcrPage:
+    """The better of ``page`` and a reading of the image turned as Tesseract's OSD says."""
+    angle = detect_rotation(image, options)
+    if not angle:
+        return page
+    turned = _read_as_is(image.rotate(-angle, expand=True), options)
+    better = turned.quality > page.quality or (page.sideways and not turned.sideways)
+    return dataclasses.replace(turned, rotated=1) if better else page
+
+
+_ROTATE = re.compile(r"Rotate:\s*(\d+)")
+_OSD_CONFIDENCE = re.compile(r"Orientation confidence:\s*([\d.]+)")
+#: OSD's orientation confidence below which its answer is a guess.
+MIN_OSD_CONFIDENCE = 1.0
+
+
+def detect_rotation(image: Image.Image, options: OcrOptions) -> int:
+    """Degrees clockwise that turn the page upright (0, 90, 180, 270), by Tesseract's OSD; 0 when
+    it cannot tell (too little text, no OSD data, no binary)."""
+    try:
+        done = _tesseract(image, ["--psm", "0"], options)
+    except (BackendUnavailable, TimeoutError):
+        return 0
+    report = done.stdout.decode("utf-8", errors="replace")
+    angle, confidence = _ROTATE.search(report), _OSD_CONFIDENCE.search(report)
+    if done.returncode != 0 or angle is None or confidence is None:
+        return 0
+    return int(angle.group(1)) % 360 if float(confidence.group(1)) >= MIN_OSD_CONFIDENCE else 0
+
+
+def enlargement(size: tuple[int, int], min_side_px: int) -> int:
+    """The integer factor (at most 4) that brings a page's shorter side to ``min_side_px`` (1: as it is)."""
+    if not min_side_px or min(size) >= min_side_px:
+        return 1
+    return min(4, math.ceil(min_side_px / max(min(size), 1)))
 
 
 def reduction(size: tuple[int, int], max_side_px: int) -> int:

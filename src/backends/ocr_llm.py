@@ -1,15 +1,16 @@
 """Tesseract OCR + a text-only Llama 3.2 Instruct (1B/3B): OCR text in a chat prompt, JSON out.
 
-The OCR is the same code as the OCR + rules tier (``backends.ocr.ocr_document``): too little text
-is ``InvalidOutput`` before the model is asked. The text, cut to ``max_ocr_chars``, goes between
-fences in a chat-templated prompt that asks for JSON only; the answer goes through the shared
-post-processing. A text prompt holds only ids inside the lm_head, so generation parameters pass
-through unchanged (the id preflight check still runs).
+The OCR is the same code as the OCR + rules tier (``backends.ocr.ocr_document``, or a PDF page's
+text layer, ``backends.textlayer``): too little text is ``InvalidOutput`` before the model is
+asked. The text, cut to ``max_ocr_chars``, goes between fences in a chat-templated prompt that
+asks for JSON only; the answer goes through the shared post-processing. A text prompt holds only
+ids inside the lm_head, so generation parameters pass through unchanged (the id preflight check
+still runs).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from backends import hf, prompts
@@ -18,6 +19,7 @@ from backends.hf import Checkpoint
 from backends.kinds import spec_for
 from backends.model_backend import ModelBackend
 from backends.options import OcrLlmOptions, OcrOptions
+from backends.textlayer import read_document
 
 OcrFunction = Callable[[Document, OcrOptions], Any]
 
@@ -56,30 +58,57 @@ class OcrLlmBackend(ModelBackend):
             checkpoint_defaults=self.model.generation_config,
         )
         self.vocab = generation.model_vocab_sizes(self.model)
+        self.tokenizer.padding_side = "left"  # every row's new tokens start at the same column
+        if self.options.constrains:
+            self.plan = generation.constrain(self.plan, self.tokenizer, self.model, device)
 
-    def _answer(self, document: Document) -> tuple[str, dict[str, Any]]:
+    def _answers(self, documents: Sequence[Document]) -> list[tuple[str, dict[str, Any]] | Exception]:
+        """OCR each document (a failure is that document's alone), then one batch for the rest."""
         from backends import generation
 
-        page = self._read(document)
-        text = page.text[: self.options.max_ocr_chars]
+        pages: list[Any] = []
+        for document in documents:
+            try:
+                pages.append(self._read(document))
+            except Exception as exc:
+                pages.append(exc)
+        readable = [page for page in pages if not isinstance(page, Exception)]
+        if not readable:
+            return list(pages)
+        texts = [page.text[: self.options.max_ocr_chars] for page, _ in readable]
         inputs = self.tokenizer.apply_chat_template(
-            prompts.ocr_messages(text), add_generation_prompt=True, return_tensors="pt", return_dict=True
+            [prompts.ocr_messages(text) for text in texts],
+            add_generation_prompt=True,
+            padding=True,
+            return_tensors="pt",
+            return_dict=True,
         ).to(self.device)
-        answer, counts = generation.generate_text(self.model, inputs, self.plan, self.vocab, self.tokenizer)
+        answers = iter(generation.generate_texts(self.model, inputs, self.plan, self.vocab, self.tokenizer))
+        return [page if isinstance(page, Exception) else self._with_ocr_meta(*next(answers), page) for page in pages]
+
+    def _with_ocr_meta(
+        self, answer: str, counts: dict[str, Any], read: tuple[Any, list[str]]
+    ) -> tuple[str, dict[str, Any]]:
+        page, sources = read
         meta = {
             "ocr_chars": len(page.text),
-            "ocr_chars_used": len(text),
+            "ocr_chars_used": min(len(page.text), self.options.max_ocr_chars),
             "ocr_confidence": round(float(page.mean_confidence), 1),
+            "page_sources": sources,
             **counts,
         }
         return answer, meta
 
-    def _read(self, document: Document) -> Any:
+    def _read(self, document: Document) -> tuple[Any, list[str]]:
+        """The document's text (each page from its text layer or OCR) and how each page was read."""
+        return read_document(document, self.options.ocr, self._ocr_function())
+
+    def _ocr_function(self) -> OcrFunction:
         if self._ocr is None:
             from backends.ocr import ocr_document
 
             self._ocr = ocr_document
-        return self._ocr(document, self.options.ocr)
+        return self._ocr
 
     def _release(self) -> None:
         self.tokenizer = None

@@ -1,9 +1,11 @@
-"""Tesseract OCR + rules: no model, CPU only, the answer of last resort.
+"""OCR + rules: no model, CPU only, the answer of last resort.
 
-``extract`` reads every page with Tesseract (``backends.ocr``) and the fields off the text with
-keyword rules (``backends.rules``). Too little text is ``InvalidOutput`` (the router escalates or
-reports it), never an empty answer. The metadata holds counts, confidences and timings, never
-text.
+``extract`` reads every page with the policy's OCR engine (``backends.ocr``: Tesseract or RapidOCR),
+or from its text layer where a PDF page has one (``backends.textlayer``), and the fields off the
+text with keyword rules (``backends.rules``), each field with a confidence that the rules'
+cross-checks lower where the document contradicts them. Too little text is ``InvalidOutput`` (the
+router escalates or reports it), never an empty answer. The metadata holds counts, confidences and
+timings, never text.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from backends.ocr import INSTALL_HINT, OcrPage, language_hint, missing_languages
 from backends.options import OcrRulesOptions
 from backends.rules import read_receipt
 from backends.schema import CORE_FIELDS
+from backends.textlayer import read_document
 
 
 class OcrRulesBackend(BaseBackend):
@@ -29,14 +32,30 @@ class OcrRulesBackend(BaseBackend):
 
     @classmethod
     def preflight(cls, options: Any) -> str | None:
-        """Why this backend cannot run here: no tesseract binary, or no data for the languages."""
+        """Why this backend cannot run here: no tesseract binary, or no data for the languages; for
+        RapidOCR, its packages missing."""
+        if options.ocr.engine == "rapidocr":
+            from backends import ocr_rapid
+
+            return None if ocr_rapid.available() else ocr_rapid.INSTALL_HINT
         if tesseract_cmd() is None:
             return INSTALL_HINT
         return language_hint(options.ocr.lang) if missing_languages(options.ocr.lang) else None
 
+    def load(self) -> None:
+        """Build the OCR engine now rather than on the first document (RapidOCR loads its models)."""
+        if self.options.ocr.engine == "rapidocr":
+            from backends.ocr_rapid import engine
+
+            engine()
+
     def extract(self, document: Document) -> Extraction:
-        page = ocr_document(document, self.options.ocr)
-        return self.reread_if_incomplete(document, self.read_page(page, pages=len(document.pages)))
+        page, sources = read_document(document, self.options.ocr, ocr_document)
+        extraction = self.read_page(page, pages=len(document.pages))
+        extraction.meta["page_sources"] = sources
+        if "ocr" not in sources:  # a text layer holds the exact characters: another OCR mode adds nothing
+            return extraction
+        return self.reread_if_incomplete(document, extraction)
 
     def reread_if_incomplete(self, document: Document, extraction: Extraction) -> Extraction:
         """``extraction`` with missing core fields filled by readings in ``reread_psm``.
@@ -46,12 +65,13 @@ class OcrRulesBackend(BaseBackend):
         """
         fields, tried, filled = extraction.fields, [], []
         started = time.perf_counter()
-        for psm in self.options.reread_psm:
+        rereads = self.options.reread_psm if self.options.ocr.engine == "tesseract" else []
+        for psm in rereads:
             if fields.present() >= CORE_FIELDS:
                 break
             tried.append(psm)
             try:
-                page = ocr_document(document, self.options.ocr.model_copy(update={"psm": psm}))
+                page, _ = read_document(document, self.options.ocr.model_copy(update={"psm": psm}), ocr_document)
             except InvalidOutput:  # too little text in this mode: the first reading stands
                 continue
             fields, taken = fields.filled_from(self.read_page(page).fields)
@@ -64,7 +84,11 @@ class OcrRulesBackend(BaseBackend):
     def read_page(self, page: OcrPage, *, pages: int = 1) -> Extraction:
         """The fields the rules read off an OCR page (what ``extract`` does after Tesseract)."""
         started = time.perf_counter()
-        reading = read_receipt([line.text for line in page.lines], [line.confidence for line in page.lines])
+        reading = read_receipt(
+            [line.text for line in page.lines],
+            [line.confidence for line in page.lines],
+            date_order=self.options.date_order,
+        )
         meta = {
             "pages": pages,
             "ocr_chars": page.chars,
@@ -73,8 +97,11 @@ class OcrRulesBackend(BaseBackend):
             "ocr_mean_confidence": round(page.mean_confidence, 1),
             "ocr_s": round(page.seconds, 3),
             "rules_s": round(time.perf_counter() - started, 4),
+            "engine": self.options.ocr.engine,
             "psm": self.options.ocr.psm,
             "lang": self.options.ocr.lang,
+            "pages_rotated": page.rotated,
+            "pages_enlarged": page.enlarged,
             **{f"rules_{key}": value for key, value in reading.notes.items()},
         }
         return Extraction(fields=reading.fields, meta=meta)

@@ -18,6 +18,10 @@ class _Options(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
+OcrEngine = Literal["tesseract", "rapidocr"]
+DateOrder = Literal["auto", "dmy", "mdy", "ymd"]
+
+
 class KindOptions(_Options):
     """The options of one backend kind; ``kind`` selects it (see ``backends.kinds``)."""
 
@@ -25,8 +29,13 @@ class KindOptions(_Options):
 
 
 class OcrOptions(_Options):
-    """How Tesseract reads a page."""
+    """How a page is read: by which engine, and how the page is prepared for it."""
 
+    engine: OcrEngine = Field(
+        "tesseract",
+        description="OCR engine: 'tesseract' (the binary) or 'rapidocr' (PP-OCR models on onnxruntime, "
+        "shipped in the rapidocr wheel; needs the 'rapidocr' extra).",
+    )
     lang: str = Field("eng", description="Tesseract language(s), e.g. 'eng' or 'eng+deu'.")
     psm: int = Field(6, ge=0, le=13, description="Page segmentation mode; 6 reads receipts best.")
     min_chars: int = Field(40, ge=0, description="OCR text shorter than this is a failure to escalate, not an answer.")
@@ -36,6 +45,18 @@ class OcrOptions(_Options):
         ge=0,
         description="Pages whose longer side exceeds this are reduced by an integer factor before OCR "
         "(0: never). 600-dpi scans read as well at half the size and about five times faster.",
+    )
+    min_side_px: int = Field(
+        420,
+        ge=0,
+        description="Pages whose shorter side is below this are enlarged by an integer factor (at most 4) "
+        "before OCR (0: never): thumbnails of receipts (a 231-px-wide photo) lose their dates and totals "
+        "otherwise. Receipt scans (SROIE: 443 px and wider) are read as they are.",
+    )
+    orientation: bool = Field(
+        True,
+        description="When a reading is poor (little text, or low confidence), detect the page's orientation "
+        "(Tesseract OSD) and read it again turned upright, keeping the better reading.",
     )
 
 
@@ -91,18 +112,55 @@ class ModelOptions(KindOptions):
         "none", description="bitsandbytes quantisation of the language model."
     )
     generation: GenerationOptions = Field(default_factory=GenerationOptions, description="Generation parameters.")
+    constrained: bool | None = Field(
+        None,
+        description="Generate only text that fits the answer's JSON Schema, so every answer parses and ends "
+        "inside max_new_tokens (which must then leave room for a whole answer, about 80 tokens). null (the "
+        "default): on wherever it works, which is everywhere but beam search and remote code; true: on, and "
+        "refused where it cannot be; false: off.",
+    )
+
+    @model_validator(mode="after")
+    def _constraint_supported(self) -> ModelOptions:
+        reason = self._unconstrainable()
+        if reason and self.constrained:
+            raise ValueError(f"constrained: true {reason}; set constrained: false or leave it out")
+        return self
+
+    def _unconstrainable(self) -> str | None:
+        if self.generation.num_beams > 1:
+            return "does not work with beam search (num_beams > 1)"
+        if self.trust_remote_code:
+            return "needs a transformers-native checkpoint (remote code generates through its own chat())"
+        return None
+
+    @property
+    def constrains(self) -> bool:
+        """Whether this tier's generation is constrained: unless switched off, wherever it works."""
+        return self.constrained is not False and self._unconstrainable() is None
 
 
 class OcrRulesOptions(KindOptions):
     """Tesseract OCR and hand-written rules: no model, CPU only."""
 
     kind: Literal["ocr_rules"] = "ocr_rules"
-    ocr: OcrOptions = Field(default_factory=OcrOptions, description="How Tesseract reads pages.")
+    ocr: OcrOptions = Field(default_factory=OcrOptions, description="How pages are read (engine, language, ...).")
+    date_order: DateOrder = Field(
+        "auto",
+        description="How numeric dates are read: 'auto' infers day- or month-first from the document "
+        "(impossible days, currency, country cues); 'dmy', 'mdy' or 'ymd' fix the order.",
+    )
     reread_psm: list[Annotated[int, Field(ge=0, le=13)]] = Field(
         default_factory=lambda: [11],
         description="When merchant, date or total is missing, the document is read again in these page "
         "segmentation modes, in order, and each reading fills only what is still missing ([]: never).",
     )
+
+
+class EInvoiceOptions(KindOptions):
+    """E-invoice XML embedded in a PDF (ZUGFeRD, Factur-X, XRechnung; CII or UBL), read exactly."""
+
+    kind: Literal["einvoice"] = "einvoice"
 
 
 class _NativeOnly(ModelOptions):
@@ -147,7 +205,7 @@ class OcrLlmOptions(_NativeOnly):
     """Tesseract OCR text into a text-only Llama 3.2 Instruct."""
 
     kind: Literal["ocr_llm"] = "ocr_llm"
-    ocr: OcrOptions = Field(default_factory=OcrOptions, description="How Tesseract reads pages.")
+    ocr: OcrOptions = Field(default_factory=OcrOptions, description="How pages are read (engine, language, ...).")
     max_ocr_chars: int = Field(
         6000, ge=100, le=100_000, description="OCR text beyond this many characters is cut before prompting."
     )

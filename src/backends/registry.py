@@ -11,6 +11,7 @@ import importlib
 from typing import Any
 
 from backends.base import Backend
+from backends.document import Document
 from backends.kinds import BY_KIND, spec_for
 
 #: kind -> "module:Class", as the specs say.
@@ -27,6 +28,12 @@ def create(options: Any) -> Backend:
     """A new, not yet loaded, backend for the given options."""
     backend: Backend = backend_class(options.kind)(options)
     return backend
+
+
+def declines(options: Any, document: Document) -> str | None:
+    """Why the backend for these options does not read this kind of document, or None (cheap)."""
+    reason: str | None = backend_class(options.kind).declines(options, document)
+    return reason
 
 
 def preflight(options: Any) -> str | None:

@@ -2,6 +2,8 @@
 
 Dates are ISO 8601 (``YYYY-MM-DD``) with the printed text kept in ``date_raw``; amounts are
 decimal strings (``"12.50"``) with the printed text in ``total_raw``; currency is an ISO 4217 code.
+``confidence`` gives, for the fields a backend can judge, how far to trust each value (0-1): a
+pipeline sends doubtful ones to review. Backends that cannot judge leave it empty.
 """
 
 from __future__ import annotations
@@ -13,8 +15,17 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-FieldName = Literal["merchant", "date", "total", "address", "currency", "line_items"]
-FIELD_NAMES: tuple[str, ...] = ("merchant", "date", "total", "address", "currency", "line_items")
+FieldName = Literal["merchant", "date", "total", "address", "currency", "line_items", "invoice_number", "amount_due"]
+FIELD_NAMES: tuple[str, ...] = (
+    "merchant",
+    "date",
+    "total",
+    "address",
+    "currency",
+    "line_items",
+    "invoice_number",
+    "amount_due",
+)
 #: The fields every document should give; a reading without one of them is worth another look.
 CORE_FIELDS = frozenset({"merchant", "date", "total"})
 #: Fields whose printed text travels with them.
@@ -81,6 +92,15 @@ class ReceiptFields(BaseModel):
     currency: Currency = Field(None, description="ISO 4217 code, when printed or implied.")
     address: Text = Field(None, description="Merchant address.")
     line_items: list[LineItem] = Field(default_factory=list, description="Purchased items.")
+    invoice_number: Text = Field(None, description="The invoice's number, where the document states it.")
+    amount_due: Amount = Field(
+        None, description="What is left to pay (an invoice's amount due, below the total after a prepayment)."
+    )
+    confidence: dict[FieldName, Annotated[float, Field(ge=0, le=1)]] = Field(
+        default_factory=dict,
+        description="How far to trust each field's value, 0-1, where the backend can judge: lowered where "
+        "the document contradicts it (a total that is not subtotal plus tax). Not a field itself.",
+    )
 
     def present(self) -> set[str]:
         """Names of the fields that hold a value."""
@@ -90,6 +110,13 @@ class ReceiptFields(BaseModel):
         """These fields with the ones they lack taken from ``other`` (with their printed text), and
         the names taken."""
         taken = sorted(other.present() - self.present())
-        update = {name: getattr(other, name) for name in taken}
+        update: dict[str, object] = {name: getattr(other, name) for name in taken}
         update |= {_RAW_OF[name]: getattr(other, _RAW_OF[name]) for name in taken if name in _RAW_OF}
+        taken_confidence = {name: other.confidence[name] for name in taken if name in other.confidence}
+        if taken_confidence:
+            update["confidence"] = {**self.confidence, **taken_confidence}
         return self.model_copy(update=update), taken
+
+    def values(self) -> dict[str, object]:
+        """The fields and their printed text, without ``confidence`` (None and empty left out)."""
+        return self.model_dump(exclude_none=True, exclude={"confidence"})

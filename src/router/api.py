@@ -49,6 +49,11 @@ class Router:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ):
+        if not isinstance(policy, Policy):
+            raise TypeError(
+                f"Router() takes a Policy, got {type(policy).__name__}; for a policy file or a built-in policy "
+                f"name use Router.from_policy({str(policy)!r})"
+            )
         """``logger``: where the host wants the events (default: structlog's ``docroute`` logger).
         ``log_json``: this router's JSON file, instead of the policy's ``logging.json_path``.
         ``log_stderr``: also print this router's events on stderr. ``hold_malloc``: apply

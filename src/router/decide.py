@@ -2,7 +2,8 @@
 
 ``walk`` is a generator. It yields the next step and is sent what came of it:
 
-- ``Skip``: a tier is passed over (deadline, unavailable, quarantined, starting/recycling, breaker open);
+- ``Skip``: a tier is passed over (deadline, unavailable, not applicable to the document, quarantined,
+  starting/recycling, breaker open);
 - ``Attempt``: try the tier with this time limit; reply with ``Tried`` (the class of its failure, or
   ``None`` when it answered);
 - ``Backoff``: a retry is allowed by the policy; reply with the seconds the driver would wait, and the
@@ -25,6 +26,8 @@ from __future__ import annotations
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
+
+from tenacity import RetryCallState, Retrying, wait_exponential
 
 from router.errors import ErrorClass
 from router.policy import Backoff as BackoffPolicy
@@ -138,20 +141,34 @@ class Verdict:
 
 
 def backoff_base(settings: BackoffPolicy, number: int) -> float:
-    """The wait after the ``number``-th attempt, before jitter: exponential, capped."""
-    return float(min(settings.max_s, settings.initial_s * settings.multiplier ** (number - 1)))
+    """The wait after the ``number``-th attempt, before jitter: tenacity's exponential wait, capped.
+    The core only decides; the engine sleeps (and adds jitter), replay reads the recorded sleep."""
+    wait = wait_exponential(multiplier=settings.initial_s, exp_base=settings.multiplier, max=settings.max_s)
+    state = RetryCallState(retry_object=Retrying(), fn=None, args=(), kwargs={})
+    state.attempt_number = number
+    return float(wait(state))
 
 
-def walk(tiers: Sequence[Candidate], document: str | None, deadline: Deadline) -> Generator[Step, Any, Verdict]:
-    """The request's path through ``tiers``: see the module's docstring."""
-    return _Walk(tiers, document, deadline).run()
+def walk(
+    tiers: Sequence[Candidate],
+    document: str | None,
+    deadline: Deadline,
+    not_applicable: dict[str, str] | None = None,
+) -> Generator[Step, Any, Verdict]:
+    """The request's path through ``tiers``: see the module's docstring. ``not_applicable``: the
+    tiers (by name) that do not read this kind of document at all, and why (a PDF without e-invoice
+    XML for the einvoice tier): a fact about the document, skipped like an unavailable tier."""
+    return _Walk(tiers, document, deadline, not_applicable or {}).run()
 
 
 class _Walk:
-    def __init__(self, tiers: Sequence[Candidate], document: str | None, deadline: Deadline):
+    def __init__(
+        self, tiers: Sequence[Candidate], document: str | None, deadline: Deadline, not_applicable: dict[str, str]
+    ):
         self.tiers = tiers
         self.document = document
         self.deadline = deadline
+        self.not_applicable = not_applicable
         self.skipped: list[Skip] = []
         self.last: Tried | None = None
         self.pending: list[int] = list(range(len(tiers)))  # tiers that may still be tried
@@ -193,6 +210,8 @@ class _Walk:
         unavailable = tier.unavailable_reason()
         if unavailable:
             return Skip(name, "unavailable", unavailable)
+        if name in self.not_applicable:
+            return Skip(name, "not_applicable", self.not_applicable[name])
         if tier.quarantined(self.document):
             return Skip(name, "quarantined", QUARANTINED)
         warming = tier.warming() if deferrable else None
@@ -209,7 +228,9 @@ class _Walk:
         """Whether a tier still to come could read the document: if none, an open breaker does not
         refuse it unread."""
         return any(
-            not self.tiers[i].unavailable_reason() and not self.tiers[i].quarantined(self.document)
+            not self.tiers[i].unavailable_reason()
+            and self.tiers[i].policy.name not in self.not_applicable
+            and not self.tiers[i].quarantined(self.document)
             for i in self.pending
         )
 
@@ -264,8 +285,9 @@ class _Walk:
         return Verdict("failed", None, error_class, message=f"no tier could answer ({reasons})", skipped=self.skipped)
 
     def _first_eligible(self) -> str | None:
-        """The first tier not skipped as unavailable: answering from it is 'ok', later 'degraded'."""
-        unavailable = {s.tier for s in self.skipped if s.reason == "unavailable"}
+        """The first tier not skipped as unavailable or not applicable: answering from it is 'ok', later
+        'degraded'."""
+        unavailable = {s.tier for s in self.skipped if s.reason in ("unavailable", "not_applicable")}
         return next((t.policy.name for t in self.tiers if t.policy.name not in unavailable), None)
 
 

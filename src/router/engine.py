@@ -82,7 +82,8 @@ class Engine:
             media_type=document.media_type,
             deadline_s=self.policy.deadline_s,
         )
-        steps = decide.walk(self.tiers, document.sha256, request)
+        declined = {tier.name: reason for tier in self.tiers if (reason := tier.declines(document))}
+        steps = decide.walk(self.tiers, document.sha256, request, declined)
         reply: Any = None
         while True:
             try:
@@ -172,7 +173,7 @@ class Engine:
         )
         # Values enter the event only where the policy opts in: a host's own logging config must
         # not be trusted to drop them.
-        content = {"fields": outcome.extraction.fields.model_dump(exclude_none=True)} if content_allowed() else {}
+        content = {"fields": outcome.extraction.fields.values()} if content_allowed() else {}
         request.log.info(
             "attempt.succeeded",
             tier=tier.name,
@@ -313,9 +314,10 @@ def _short(message: str) -> str:
 
 
 def _provenanced(tier: Tier, outcome: RunOutcome) -> dict[str, FieldValue]:
-    values = outcome.extraction.fields.model_dump(exclude_none=True)
+    fields = outcome.extraction.fields
+    confidence: dict[str, float] = {str(name): value for name, value in fields.confidence.items()}
     return {
-        name: FieldValue(value=value, tier=tier.name, backend=tier.kind)
-        for name, value in values.items()
+        name: FieldValue(value=value, tier=tier.name, backend=tier.kind, confidence=confidence.get(name))
+        for name, value in fields.values().items()
         if value not in ([], "")
     }

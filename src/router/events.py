@@ -143,7 +143,7 @@ _SIGNAL = F("signal", "string?", "The signal that killed it (SIGKILL, SIGSEGV...
 START_REASONS = ("start", "restart_after_idle", *ERROR_CLASSES)
 #: Why a worker is stopped.
 STOP_REASONS = ("close", "idle", "recycle", "start_failed")
-SKIP_REASONS = ("unavailable", "breaker_open", "quarantined", "starting", "recycling", "deadline")
+SKIP_REASONS = ("unavailable", "not_applicable", "breaker_open", "quarantined", "starting", "recycling", "deadline")
 BREAKER_REASONS = (
     "consecutive_failures",
     "crash_loop",

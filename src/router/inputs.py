@@ -4,6 +4,8 @@ Every refusal is a ``BadInputError`` naming the input and the problem. Checks ru
 expensive decode: the file's size, its magic bytes, the pixel count the header declares
 (decompression bombs), the page count of a PDF. Images that can be read are normalised to RGB:
 CMYK converted, 16-bit scaled to 8-bit, transparency flattened onto white, EXIF rotation applied.
+A PDF page with a usable text layer is not rendered here (``backends.pdf``): born-digital pages
+are read from their text, and rendered only when a tier needs their image.
 """
 
 from __future__ import annotations
@@ -11,14 +13,14 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import threading
 import warnings
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from backends.document import Document
+from backends.document import Document, EmbeddedFile
+from backends.textlayer import PageText
 from router.errors import BadInputError
 from router.policy import InputLimits
 
@@ -39,6 +41,13 @@ def load_document(source: Source, limits: InputLimits, *, name: str | None = Non
 
 
 def _read_file(path: Path, limits: InputLimits, name: str) -> bytes:
+    try:
+        return _read_regular_file(path, limits, name)
+    except OSError as exc:  # a name too long, a folder on the way that cannot be searched
+        raise BadInputError(name, f"cannot read file: {exc.strerror or exc}") from None
+
+
+def _read_regular_file(path: Path, limits: InputLimits, name: str) -> bytes:
     if not path.exists():
         missing = "symbolic link to a missing file (or a link loop)" if path.is_symlink() else "file not found"
         raise BadInputError(name, missing)
@@ -49,10 +58,7 @@ def _read_file(path: Path, limits: InputLimits, name: str) -> bytes:
     size = path.stat().st_size
     if size > limits.max_bytes:
         raise BadInputError(name, f"file is {size} bytes, over the limit of {limits.max_bytes}")
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise BadInputError(name, f"cannot read file: {exc.strerror or exc}") from None
+    return path.read_bytes()
 
 
 def _from_bytes(data: bytes, limits: InputLimits, name: str, *, suffix: str = "") -> Document:
@@ -62,8 +68,7 @@ def _from_bytes(data: bytes, limits: InputLimits, name: str, *, suffix: str = ""
         raise BadInputError(name, f"input is {len(data)} bytes, over the limit of {limits.max_bytes}")
     digest = hashlib.sha256(data).hexdigest()
     if data.startswith(b"%PDF-"):
-        pages, total = _render_pdf(data, limits, name)
-        return _document(digest, pages, total, "application/pdf", name, len(data), limits)
+        return _read_pdf(data, limits, name, digest)
     image = _open_image(data, name, suffix)
     media_type = Image.MIME.get(image.format or "", "image/unknown")
     pages = _image_pages(image, limits, name)
@@ -206,19 +211,38 @@ def _to_rgb(image: Image.Image, name: str) -> Image.Image:
         raise BadInputError(name, f"unsupported image mode {mode!r} ({exc})") from None
 
 
-def _render_pdf(data: bytes, limits: InputLimits, name: str) -> tuple[list[Image.Image], int]:
-    """The pages of a PDF that are read, rendered, and how many it has. PDFium is not thread-safe (its
-    last-error state is global: two threads reading a corrupt and a locked PDF at once swapped their
-    errors), so one PDF at a time."""
-    with _PDFIUM:
-        return _render_pdf_unlocked(data, limits, name)
+def _read_pdf(data: bytes, limits: InputLimits, name: str, digest: str) -> Document:
+    """A PDF as a document. PDFium is not thread-safe (its last-error state is global: two threads
+    reading a corrupt and a locked PDF at once swapped their errors), so one PDF at a time
+    (``backends.pdf.LOCK``).
+
+    Each page's text layer is read; a page without a usable one (a scan) is rendered now, the others
+    only if a tier asks for their image. The XML files the PDF embeds (e-invoices) come along."""
+    from backends import pdf as pdf_pages
+
+    with pdf_pages.LOCK:
+        indices, total, layers, rendered, attachments = _read_pdf_unlocked(data, limits, name)
+    pages = pdf_pages.LazyPages(data, limits.pdf_dpi / 72, indices, rendered)
+    numbers = tuple(index + 1 for index in indices) if total > len(indices) else None
+    return Document(
+        digest,
+        pages,
+        "application/pdf",
+        name,
+        len(data),
+        page_numbers=numbers,
+        pages_total=total if numbers else None,
+        text_layer=tuple(layers),
+        attachments=attachments,
+    )
 
 
-_PDFIUM = threading.Lock()
-
-
-def _render_pdf_unlocked(data: bytes, limits: InputLimits, name: str) -> tuple[list[Image.Image], int]:
+def _read_pdf_unlocked(
+    data: bytes, limits: InputLimits, name: str
+) -> tuple[list[int], int, list[PageText | None], dict[int, Image.Image], tuple[EmbeddedFile, ...]]:
     import pypdfium2 as pdfium  # only when a PDF arrives
+
+    from backends import pdf as pdf_pages
 
     try:
         pdf = pdfium.PdfDocument(data)
@@ -231,15 +255,19 @@ def _render_pdf_unlocked(data: bytes, limits: InputLimits, name: str) -> tuple[l
             raise BadInputError(name, "PDF has no pages")
         _check_page_count(count, limits, name, "PDF has")
         scale = limits.pdf_dpi / 72
-        pages = []
-        for index in pages_to_read(count, limits.max_pages):
+        indices = pages_to_read(count, limits.max_pages)
+        layers: list[PageText | None] = []
+        rendered: dict[int, Image.Image] = {}  # by position among the pages read
+        for position, index in enumerate(indices):
             page = pdf[index]
-            width, height = page.get_size()
-            _check_dimensions((int(width * scale), int(height * scale)), limits, f"{name} page {index + 1}")
-            bitmap = page.render(scale=scale)
-            pages.append(bitmap.to_pil().convert("RGB"))  # a copy: PDFium's buffers are closed here, locked
-            bitmap.close()
-            page.close()
-        return pages, count
+            try:
+                width, height = page.get_size()
+                _check_dimensions((int(width * scale), int(height * scale)), limits, f"{name} page {index + 1}")
+                layers.append(pdf_pages.page_text(page))
+                if layers[-1] is None:
+                    rendered[position] = pdf_pages.render(page, scale)
+            finally:
+                page.close()
+        return indices, count, layers, rendered, pdf_pages.embedded_xml(pdf)
     finally:
         pdf.close()

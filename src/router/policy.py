@@ -271,7 +271,11 @@ def load_policy(name_or_path: str | os.PathLike[str]) -> Policy:
     try:
         if path.is_file() and (size := path.stat().st_size) > MAX_POLICY_BYTES:  # never read into memory
             raise PolicyError(str(path), [too_big(size)])
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as file:
+            data = file.read(MAX_POLICY_BYTES + 1)  # a device or a pipe has no size to check first
+        if len(data) > MAX_POLICY_BYTES:
+            raise PolicyError(str(path), [too_big(None)])
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise PolicyError(str(path), [_not_found(name_or_path)]) from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -92,7 +92,10 @@ def read_yaml(text: str, source: str) -> ParsedYaml:
         loader.dispose()
 
 
-def too_big(size: int) -> str:
+def too_big(size: int | None) -> str:
+    """``size`` None: a stream read up to the limit, whose whole size is unknown."""
+    if size is None:
+        return f"<file>: more than {MAX_POLICY_BYTES} bytes, over the limit for a policy file"
     return f"<file>: {size} bytes, over the limit of {MAX_POLICY_BYTES} for a policy file"
 
 

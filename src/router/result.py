@@ -22,6 +22,11 @@ class FieldValue(_Model):
     value: Any
     tier: str
     backend: str
+    confidence: float | None = Field(
+        None,
+        description="How far to trust the value, 0-1, where the backend can judge (the OCR + rules tier does; "
+        "a failed cross-check lowers it); None where it cannot.",
+    )
 
 
 class DocumentInfo(_Model):
@@ -56,7 +61,9 @@ class AttemptRecord(_Model):
 
 class SkippedTier(_Model):
     tier: str
-    reason: str = Field(description="unavailable, breaker_open, quarantined, recycling, starting, deadline")
+    reason: str = Field(
+        description="unavailable, not_applicable, breaker_open, quarantined, recycling, starting, deadline"
+    )
     detail: str | None = None
 
 

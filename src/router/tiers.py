@@ -8,6 +8,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from backends import registry
+from backends.document import Document
 from router.breaker import Breaker
 from router.errors import Failure
 from router.health import Health
@@ -49,6 +51,11 @@ class Tier:
 
     def quarantined(self, sha256: str | None) -> bool:
         return self.health.quarantined(sha256)
+
+    def declines(self, document: Document) -> str | None:
+        """Why this tier's backend does not read this kind of document (``not_applicable``), or None."""
+        reason: str | None = registry.declines(self.policy.backend, document)
+        return reason
 
     def warming(self) -> str | None:
         """'starting' or 'recycling' if a request would wait for a process, else None."""

@@ -58,11 +58,17 @@ def document(image: Image.Image | None = None) -> Document:
 
 
 def model_options(kind: str, path: Path, **overrides: Any) -> Any:
-    """Validated options for a tiny model on the CPU in float32, as a policy would give them."""
+    """Validated options for a tiny model on the CPU in float32, as a policy would give them.
+
+    Unconstrained unless ``constrained=True`` is given: most tests here exercise the free-text
+    path (the post-processing, garbage answers) with short generations.
+    """
     from pydantic import TypeAdapter
 
     from backends.kinds import BackendOptions
 
     data = {"kind": kind, "model": str(path), "device": "cpu", "dtype": "float32", **overrides}
     data.setdefault("generation", {"max_new_tokens": 40})
+    if not data.get("trust_remote_code") and data["generation"].get("num_beams", 1) == 1:
+        data.setdefault("constrained", False)
     return TypeAdapter(BackendOptions).validate_python(data)

@@ -62,6 +62,7 @@ def test_garbage_from_tiny_models_in_workers_falls_back_to_ocr_rules(mllama_rand
                         "model": str(mllama_random),
                         # crash-prone on every transformers version: the worker must replace it, not crash
                         "generation": {"max_new_tokens": 24, "encoder_repetition_penalty": 1.3},
+                        "constrained": False,  # free text, so that garbage can reach the post-processing
                     },
                 ),
                 _model_tier(
@@ -71,6 +72,7 @@ def test_garbage_from_tiny_models_in_workers_falls_back_to_ocr_rules(mllama_rand
                         "model": str(internvl_partial),
                         "max_tiles": 4,
                         "generation": {"max_new_tokens": 40},
+                        "constrained": False,
                     },
                 ),
                 {"name": "ocr-rules", "backend": {"kind": "ocr_rules"}},

@@ -42,7 +42,7 @@ def test_untaught_model_garbage_is_invalid_output(internvl_random):
 def test_max_tiles_bounds_the_tiles_the_processor_cuts(internvl_random, max_tiles, expected):
     backend = InternVLBackend(model_options("internvl3", internvl_random, max_tiles=max_tiles))
     backend.load()
-    _, meta = backend._answer_page(receipt_image((100, 600)))
+    [(_, meta)] = backend._answer_pages([receipt_image((100, 600))])
     assert meta["tiles"] == expected
 
 

@@ -42,7 +42,7 @@ def test_the_registry_and_the_policy_union_hold_exactly_the_specs_kinds():
     assert {typing.get_args(o.model_fields["kind"].annotation)[0] for o in typing.get_args(backend.annotation)} == {
         spec.kind for spec in SPECS
     }
-    with pytest.raises(KeyError, match="known: faulty, internvl3"):
+    with pytest.raises(KeyError, match="known: einvoice, faulty, internvl3"):
         registry.backend_class("tesseract")
 
 
@@ -105,7 +105,7 @@ def test_each_backend_replaces_exactly_what_its_spec_says(loaded, kind):
     backend = loaded[kind]
     expected = [n for n in generation.NEUTRAL if spec_for(kind).generation.verdict(n, INSTALLED) == "replaced"]
     assert backend.plan.replaced == expected
-    text, _ = backend._answer_page(receipt_image())  # and generating with the plan works
+    [(text, _)] = backend._answer_pages([receipt_image()])  # and generating with the plan works
     assert isinstance(text, str)
 
 
@@ -123,8 +123,8 @@ def test_a_raw_parameter_crashes_the_real_model_exactly_when_the_spec_replaces_i
     try:
         if spec_for(kind).generation.verdict(name, INSTALLED) == "replaced":
             with pytest.raises((RuntimeError, IndexError), match="out of bounds"):
-                backend._answer_page(receipt_image())
+                backend._answer_pages([receipt_image()])
         else:
-            backend._answer_page(receipt_image())
+            backend._answer_pages([receipt_image()])
     finally:
         backend.plan = original

@@ -6,6 +6,7 @@ here); the tiny InternVL models then run the same loop on real generations."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,14 +66,15 @@ class ScriptedVision(VisionBackend):
         super().__init__(model_options("internvl3", Path("/nowhere"), pages_read=pages_read))
         self.texts = texts
         self.seen: list[int] = []
+        self.rounds: list[list[int]] = []
 
     def load(self) -> None:
         return None
 
-    def _answer_page(self, page: Image.Image) -> tuple[str, dict[str, Any]]:
-        index = page.width - 1
-        self.seen.append(index)
-        return self.texts[index], {"new_tokens": 10}
+    def _answer_pages(self, pages: Sequence[Image.Image]) -> list[tuple[str, dict[str, Any]]]:
+        self.rounds.append([page.width - 1 for page in pages])
+        self.seen.extend(self.rounds[-1])
+        return [(self.texts[page.width - 1], {"new_tokens": 10}) for page in pages]
 
 
 def pages(count: int) -> Document:
@@ -171,3 +173,15 @@ def test_a_three_page_document_on_cuda_reads_page_one_and_answers(kind, checkpoi
     assert out.returncode == 0, out.stderr[-3000:]
     report = json.loads(out.stdout.strip().splitlines()[-1])
     assert report == {"fields": ANSWER_FIELDS, "pages_read": [1], "device": "cuda:0"}
+
+
+def test_a_batch_reads_every_documents_next_page_in_the_same_round():
+    """Each round is one generate call: the next page of every document that still needs one."""
+    backend = ScriptedVision(
+        [answer(merchant="ACME", date="2024-03-01"), "{}", answer(total="5.00"), answer(total="9")]
+    )
+    results = backend.extract_batch([pages(4), pages(1), pages(3)])
+    assert backend.rounds == [[0, 0, 0], [3, 2]]  # the one-page document is done after round 1
+    assert [r.meta["pages_read"] for r in results] == [[1, 4], [1], [1, 3]]  # type: ignore[union-attr]
+    assert [r.fields.total for r in results] == ["9.00", None, "5.00"]  # type: ignore[union-attr]
+    assert all(r.meta["batch_size"] == 3 for r in results)  # type: ignore[union-attr]

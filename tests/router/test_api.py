@@ -3,6 +3,7 @@
 import io
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from PIL import Image
 
 from router import Router
@@ -79,3 +80,8 @@ def test_closed_router_refuses_work():
     router.close()
     with pytest.raises(RouterClosedError):
         router.extract(white_png())
+
+
+def test_a_policy_name_given_to_the_constructor_says_to_use_from_policy():
+    with pytest.raises(TypeError, match=r"Router.from_policy\('cpu'\)"):
+        Router("cpu")  # type: ignore[arg-type]

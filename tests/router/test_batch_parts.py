@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -30,6 +31,13 @@ def test_globs_expand_and_repeats_are_dropped(tmp_path):
     found, unmatched = discover([str(tmp_path / "*.png"), str(docs[0]), str(tmp_path / "**/*.tif")])
     assert found == docs
     assert unmatched == [str(tmp_path / "**/*.tif")]
+
+
+def test_names_too_long_for_the_file_system_are_an_input_or_an_unmatched_glob(tmp_path):
+    long = str(tmp_path / ("a" * 300))
+    found, unmatched = discover([long + ".png", long + "*"])
+    assert found == [Path(long + ".png")]
+    assert unmatched == [long + "*"]
 
 
 def test_a_torn_last_line_is_cut_so_its_input_is_read_again(tmp_path):

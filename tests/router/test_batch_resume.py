@@ -164,3 +164,71 @@ def test_output_options_that_cannot_work_are_one_line_and_exit_2(tmp_path, optio
     assert result.exit_code == 2, result.output
     assert problem in result.output and result.output.strip().count("\n") == 0
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+@pytest.mark.parametrize("content", [b"\x89PNG\r\n\x1a\nrest of an image", b"my notes\nno newline at the end"])
+def test_an_out_that_is_not_a_batch_output_is_refused_and_left_untouched(tmp_path, content):
+    [doc] = images(tmp_path / "in", 1)
+    precious = tmp_path / "precious.png"
+    precious.write_bytes(content)
+    result = CliRunner().invoke(app, ["batch", str(doc), "-p", "cpu", "--out", str(precious)])
+    assert result.exit_code == 2, result.output
+    assert "not the output of a batch" in result.output and str(precious) in result.output
+    assert precious.read_bytes() == content
+
+
+def test_an_input_named_as_out_is_refused_and_left_untouched(tmp_path):
+    [doc] = images(tmp_path / "in", 1)
+    before = doc.read_bytes()
+    result = CliRunner().invoke(app, ["batch", str(doc), "-p", "cpu", "--out", str(doc)])
+    assert result.exit_code == 2, result.output
+    assert doc.read_bytes() == before
+
+
+def test_a_special_file_as_out_is_one_line_and_exit_2(tmp_path):
+    [doc] = images(tmp_path / "in", 1)
+    os.mkfifo(tmp_path / "pipe.jsonl")
+    result = CliRunner().invoke(app, ["batch", str(doc), "-p", "cpu", "--out", str(tmp_path / "pipe.jsonl")])
+    assert result.exit_code == 2, result.output
+    assert "not a regular file" in result.output and result.output.strip().count("\n") == 0
+
+
+def test_an_out_whose_lock_cannot_be_opened_is_one_line_and_exit_2(tmp_path):
+    [doc] = images(tmp_path / "in", 1)
+    (tmp_path / "out.jsonl.lock").mkdir()
+    result = CliRunner().invoke(app, ["batch", str(doc), "-p", "cpu", "--out", str(tmp_path / "out.jsonl")])
+    assert result.exit_code == 2, result.output
+    assert "out.jsonl.lock" in result.output and result.output.strip().count("\n") == 0
+
+
+def test_a_name_too_long_for_the_file_system_gets_its_failed_line(tmp_path):
+    long = str(tmp_path / ("a" * 300))
+    found, _ = discover([long + ".png"])
+    out = tmp_path / "out.jsonl"
+    with router_for(tmp_path, tier("a")) as router:
+        batch(router, found, out)
+    [record] = read_records(out)
+    assert record["error"]["error_class"] == "bad_input" and "name too long" in record["error"]["message"]
+
+
+def test_a_glob_that_matches_the_batch_own_files_leaves_them_out(tmp_path):
+    folder = tmp_path / "in"
+    docs = images(folder, 2)
+    policy = policy_file(tmp_path, tier("a"))
+    out, log = folder / "out.jsonl", folder / "log.jsonl"
+    for _ in range(3):  # the reruns see out.jsonl, out.jsonl.lock and log.jsonl among the matches
+        args = ["batch", str(folder / "*"), "-p", str(policy), "--out", str(out), "--log-json", str(log)]
+        result = CliRunner().invoke(app, [*args, "--progress", "none"])
+        assert result.exit_code == 0, result.output
+    assert sorted(r["input"] for r in read_records(out)) == sorted(str(d) for d in docs)
+
+
+def test_a_log_json_that_is_not_a_log_is_refused_and_left_untouched(tmp_path):
+    [doc] = images(tmp_path / "in", 1)
+    precious = tmp_path / "scan.png"
+    precious.write_bytes(doc.read_bytes())
+    args = ["batch", str(doc), "-p", "cpu", "--out", str(tmp_path / "out.jsonl"), "--log-json", str(precious)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "not a docroute log" in result.output and result.output.strip().count("\n") == 0
+    assert precious.read_bytes() == doc.read_bytes()

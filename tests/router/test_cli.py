@@ -1,6 +1,7 @@
 """The command line, run as a real process: results on stdout, exit codes that say what happened."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -85,10 +86,73 @@ def test_doctor_reports_the_machine_and_each_tier(tmp_path: Path):
     report = json.loads(out.stdout)
     assert report["torch"]["version"]
     assert isinstance(report["cuda"]["available"], bool)
-    assert [t["tier"] for t in report["tiers"]] == ["internvl3", "llama-vision", "ocr-llm", "ocr-rules"]
+    assert [t["tier"] for t in report["tiers"]] == ["einvoice", "internvl3", "llama-vision", "ocr-llm", "ocr-rules"]
     assert "bitsandbytes" in report
+
+
+@pytest.mark.slow
+def test_doctor_reads_well_at_80_columns():
+    out = subprocess.run(
+        [sys.executable, "-m", "router", "doctor"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "80"},
+    )
+    lines = out.stdout.splitlines()
+    assert out.returncode == 0 and all(len(line) <= 80 for line in lines)
+    rows = [line for line in lines if line.startswith("│")]
+    assert len(rows) <= 4 * 3  # a few lines per tier: the long reasons are not folded into a narrow column
+    words = " ".join(out.stdout.split())
+    assert "internvl3: weights for OpenGVLab/InternVL3-8B-hf are not in the Hugging Face cache" in words
 
 
 def test_version():
     out = docroute("--version")
     assert out.stdout.startswith("docroute ")
+
+
+@pytest.mark.parametrize(
+    ("command", "option"),
+    [("extract", "--log-json"), ("drill", "--log-json"), ("eval", "--log-json"), ("eval", "--out")],
+)
+def test_an_output_option_that_cannot_work_is_one_line_and_exit_2(tmp_path: Path, command: str, option: str):
+    from typer.testing import CliRunner
+
+    from router.cli import app
+
+    (tmp_path / "set").mkdir()
+    (tmp_path / "set" / "labels.jsonl").write_text('{"id": "a", "image": "a.png", "total": "1.00"}\n')
+    Image.new("RGB", (40, 30), "white").save(tmp_path / "set" / "a.png")
+    taken = tmp_path / "file.txt"
+    taken.write_text("x")
+    bad = str(taken) if option == "--out" else str(tmp_path)  # eval's --out is a folder; a log is a file
+    args = {
+        "extract": ["extract", str(tmp_path / "set" / "a.png")],
+        "drill": ["drill", "--requests", "1", "--warmup", "0", "--last-tier", "fixed"],
+        "eval": ["eval", str(tmp_path / "set"), "-p", "cpu", "--progress", "none"],
+    }[command]
+    result = CliRunner().invoke(app, [*args, option, bad])
+    assert result.exit_code == 2, result.output
+    assert bad in result.output and result.output.strip().count("\n") == 0
+
+
+@pytest.mark.parametrize("command", ["extract", "batch", "eval"])
+def test_a_policy_log_path_that_cannot_work_is_one_line_and_exit_2(tmp_path: Path, command: str):
+    from typer.testing import CliRunner
+
+    from router.cli import app
+
+    policy = tmp_path / "p.yaml"
+    policy.write_text(yaml.safe_dump({**FIXED, "logging": {"json_path": str(tmp_path)}}))  # a folder
+    (tmp_path / "set").mkdir()
+    (tmp_path / "set" / "labels.jsonl").write_text('{"id": "a", "image": "a.png", "total": "1.00"}\n')
+    Image.new("RGB", (40, 30), "white").save(tmp_path / "set" / "a.png")
+    args = {
+        "extract": ["extract", str(tmp_path / "set" / "a.png")],
+        "batch": ["batch", str(tmp_path / "set" / "a.png"), "--out", str(tmp_path / "out.jsonl")],
+        "eval": ["eval", str(tmp_path / "set"), "--out", str(tmp_path / "report"), "--progress", "none"],
+    }[command]
+    result = CliRunner().invoke(app, [*args, "-p", str(policy)])
+    assert result.exit_code == 2, result.output
+    assert "logging.json_path" in result.output and result.output.strip().count("\n") == 0

@@ -12,7 +12,10 @@ from backends.synthetic import random_receipt, render_receipt
 from router.api import Router
 from router.batch import BatchSettings
 from router.evaluation import DatasetError, evaluate, load_labels
-from router.evaluation.scoring import normalised_match, strict_match
+from router.evaluation.ceiling import answer_in_text
+from router.evaluation.dataset import Label
+from router.evaluation.report import kind_table
+from router.evaluation.scoring import normalised_match, score_kinds, strict_match
 from router.policy import load_policy
 from tests.router.surfaces_kit import images, policy_file, run_cli, tier
 
@@ -125,3 +128,78 @@ def test_the_cpu_policy_is_scored_on_receipts_rendered_here(tmp_path):
     assert overall["fields"]["total"]["normalised"] >= 0.75
     assert overall["fields"]["date"]["normalised"] >= 0.75
     assert overall["fields"]["merchant"]["normalised"] >= 0.5
+
+
+def test_resuming_into_a_results_file_that_no_batch_wrote_is_one_line_and_exit_2(tmp_path):
+    from typer.testing import CliRunner
+
+    from router.cli import app
+
+    dataset = tmp_path / "set"
+    [image] = images(dataset, 1)
+    (dataset / "labels.jsonl").write_text(json.dumps({"id": "a", "image": image.name, "total": "1.00"}) + "\n")
+    (tmp_path / "report").mkdir()
+    (tmp_path / "report" / "results.jsonl").write_text("notes\n")
+    args = ["eval", str(dataset), "-p", str(policy_file(tmp_path, tier("a"))), "--out", str(tmp_path / "report")]
+    result = CliRunner().invoke(app, [*args, "--resume", "--progress", "none"])
+    assert result.exit_code == 2, result.output
+    assert "not the output of a batch" in result.output
+
+
+CEILING = [
+    # field, label, text, in text
+    ("total", "197.65", "Netto 166,09\nBrutto 197,65", True),
+    ("total", "1939", "Grand Total Rs 1939", True),
+    ("total", "27.10", "TOTAL RM -27.10", True),
+    ("total", "9.00", "TOTAL 90.00", False),
+    ("date", "2017-03-10", "GA 30303\n3/10/2017", True),
+    ("date", "2014-03-29", "Amsterdam 29 maart 2014", True),
+    ("date", "2024-01-31", "20240131", True),
+    ("date", "2024-01-31", "31/01/2023", False),
+    ("merchant", "Golden Panda Buffet", "Sb Golden Panda Buffet\n14428 Ramona Blvd", True),
+    ("merchant", "real GmbH", "realGmbH", False),
+]
+
+
+@pytest.mark.parametrize(("field", "label", "text", "found"), CEILING)
+def test_the_ceiling_asks_whether_the_read_text_holds_the_answer(field, label, text, found):
+    assert answer_in_text(field, label, text) is found
+
+
+def test_scores_per_kind_give_each_field_beside_its_ceiling(tmp_path):
+    photo, scan = (Label(name, tmp_path / f"{name}.png", {"total": "5.00"}, kind) for name, kind in
+                   (("p", "receipt-photo"), ("s", "receipt-scan")))  # fmt: skip
+    records = [
+        {"status": "ok", "duration_ms": 1.0, "document": {"sha256": "a" * 64}, "fields": {"total": {"value": "5.00"}}},
+        {"status": "ok", "duration_ms": 1.0, "document": {"sha256": "b" * 64}, "fields": {}},
+    ]
+    kinds = score_kinds([(photo, records[0]), (scan, records[1])], {"a" * 64: "TOTAL 5.00", "b" * 64: "TOTAL 5,00"})
+    assert kinds["receipt-photo"].fields["total"].rate("normalised") == 1.0
+    assert kinds["receipt-scan"].fields["total"].rate("normalised") == 0.0
+    assert kinds["receipt-scan"].fields["total"].ceiling() == 1.0  # the answer was there, the rules missed it
+    assert kinds["(all)"].fields["total"].ceiling() == 1.0
+    table = kind_table(kinds)
+    assert "| receipt-scan | 1 | - / - | - / - | 0.0% / 100.0% |" in table
+    assert score_kinds([(Label("x", tmp_path / "x.png", {}), records[0])]) == {}
+
+
+@pytest.mark.slow
+def test_eval_reports_kinds_and_ceilings_from_the_text_the_tier_read_and_logs_none_of_it(tmp_path):
+    rows = []
+    (tmp_path / "set" / "images").mkdir(parents=True)
+    for seed, kind in enumerate(("receipt-scan", "receipt-scan", "receipt-photo")):
+        spec = random_receipt(random.Random(seed), locale="UK", degrade=False)
+        render_receipt(spec).save(tmp_path / "set" / "images" / f"r{seed}.png")
+        rows.append({"id": f"r{seed}", "image": f"images/r{seed}.png", "company": spec.merchant, "kind": kind,
+                     "date": spec.date.isoformat(), "total": f"{spec.total:.2f}"})  # fmt: skip
+    (tmp_path / "set" / "labels.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    out, log = tmp_path / "out", tmp_path / "log.jsonl"
+    done = run_cli("eval", str(tmp_path / "set"), "-p", "cpu", "-o", str(out), "--log-json", str(log), timeout=300)
+    assert done.returncode == 0, done.stderr
+    kinds = json.loads((out / "scores.json").read_text())["kinds"]
+    assert set(kinds) == {"(all)", "receipt-scan", "receipt-photo"}
+    assert kinds["receipt-scan"]["fields"]["total"]["ceiling"] == 1.0
+    assert "## By document kind" in (out / "report.md").read_text()
+    assert len(list((out / "ocr-text").glob("*.txt"))) == 3
+    logged = log.read_text()
+    assert logged and not any(row["company"] in logged or row["total"] in logged for row in rows)

@@ -252,3 +252,9 @@ def test_large_jpeg_scans_decode_at_a_reduced_scale_never_below_the_limit():
     assert document.pages[0].size == (2480, 3508)  # 1/2: the largest reduction that keeps >= 3000
     small = load_document(jpeg_bytes(Image.new("RGB", (1000, 1400))), InputLimits(decode_max_side_px=3000))
     assert small.pages[0].size == (1000, 1400)
+
+
+@pytest.mark.parametrize("name", ["a" * 5000 + ".png", "x" * 300 + "/receipt.png"])
+def test_a_path_the_file_system_refuses_is_bad_input_naming_the_problem(tmp_path, name):
+    with pytest.raises(BadInputError, match="name too long"):
+        load_document(tmp_path / name, LIMITS)

@@ -17,16 +17,16 @@ def test_every_shipped_policy_loads(path):
     assert len(policy.digest()) == 12
 
 
-def test_default_policy_is_the_full_chain_ending_in_ocr_rules():
+def test_default_policy_is_the_full_chain_from_einvoice_xml_to_ocr_rules():
     policy = load_policy("default")
-    assert [t.backend.kind for t in policy.tiers] == ["internvl3", "llama_vision", "ocr_llm", "ocr_rules"]
-    assert [t.effective_isolation for t in policy.tiers] == ["process", "process", "process", "inline"]
+    assert [t.backend.kind for t in policy.tiers] == ["einvoice", "internvl3", "llama_vision", "ocr_llm", "ocr_rules"]
+    assert [t.effective_isolation for t in policy.tiers] == ["inline", "process", "process", "process", "inline"]
     assert not any(getattr(t.backend, "trust_remote_code", False) for t in policy.tiers)
     assert not any(getattr(t.backend, "allow_download", False) for t in policy.tiers)
 
 
-def test_cpu_policy_is_ocr_rules_only():
-    assert [t.backend.kind for t in load_policy("cpu").tiers] == ["ocr_rules"]
+def test_cpu_policy_is_einvoice_xml_then_ocr_rules():
+    assert [t.backend.kind for t in load_policy("cpu").tiers] == ["einvoice", "ocr_rules"]
 
 
 MINIMAL = "tiers: [{name: rules, backend: {kind: ocr_rules}}]\n"

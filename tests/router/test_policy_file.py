@@ -207,3 +207,9 @@ def test_policy_nosuch_on_the_command_line_lists_the_built_in_policies():
     out = docroute("extract", "x.png", "--policy", "nosuch")
     assert out.returncode == 2
     assert "no policy named 'nosuch'" in out.stderr and "cpu, default" in out.stderr
+
+
+def test_a_policy_path_without_a_size_is_read_up_to_the_limit_only(tmp_path: Path):
+    """`--policy /dev/zero` (or a pipe that never ends) read until memory ran out."""
+    with pytest.raises(PolicyError, match=f"more than {MAX_POLICY_BYTES} bytes"):
+        load_policy("/dev/zero")

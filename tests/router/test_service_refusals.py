@@ -4,6 +4,7 @@ the request's id, documents at fault 422, clients that vanish or trickle, ids th
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import threading
 import time
@@ -95,6 +96,16 @@ def test_paths_and_bodies_that_used_to_500_are_4xx_with_the_error_body(tmp_path,
         scraped = client.get("/metrics").text
     assert metric(scraped, "docroute_http_requests_total", code="500") == 0
     assert metric(scraped, "docroute_documents_total") == 0  # refused before any file was read
+
+
+def test_a_path_too_long_for_the_file_system_is_a_422_not_a_500(tmp_path, allowed):
+    body = json.dumps({"path": "a" * 100_000 + ".png"})
+    headers = {"content-type": "application/json", "X-Request-ID": "long"}
+    with serving(policy_file(tmp_path, tier("a")), ServiceSettings(allow_path=allowed)) as client:
+        response = client.post("/v1/extract", content=body, headers=headers)
+        assert response.status_code == 422, response.text[:300]
+        assert documented(response, "long") == "bad_input"
+        assert "name too long" in response.json()["error"]["message"]
 
 
 def test_every_refusal_has_the_error_body_and_echoes_the_request_id(tmp_path, receipt_bytes):

@@ -13,13 +13,23 @@ import re
 from dataclasses import dataclass
 
 from backends.normalize import DateMatch, find_dates
-from backends.rules.keywords import DATE_LABELS, NOT_DOCUMENT_DATE, TIME, US_MARKERS, compile_pattern
+from backends.rules.keywords import (
+    DATE_LABELS,
+    DAY_FIRST_MARKERS,
+    NOT_DOCUMENT_DATE,
+    TIME,
+    US_HINTS,
+    US_MARKERS,
+    compile_pattern,
+)
 from backends.rules.lines import Line
 
 _LABEL = compile_pattern(DATE_LABELS)
 _NOT_DOCUMENT_DATE = compile_pattern(NOT_DOCUMENT_DATE)
 _TIME = compile_pattern(TIME)
 _US = re.compile(US_MARKERS)
+_US_HINTS = compile_pattern(US_HINTS)
+_NOT_US = compile_pattern(DAY_FIRST_MARKERS)
 _NUMERIC_DATE = re.compile(r"(?<![\d.,])(\d{1,2})[-/.](\d{1,2})[-/.](?:19|20)?\d\d(?![\d])")
 
 
@@ -30,12 +40,12 @@ class DateCandidate:
     line: Line
 
 
-def find_date(lines: list[Line], *, dayfirst: bool = True) -> DateCandidate | None:
+def find_date(lines: list[Line], *, dayfirst: bool = True, yearfirst: bool = False) -> DateCandidate | None:
     """The document's date, or None when the text holds no plausible date."""
     candidates = [
         DateCandidate(match, _score(line.text, match), line)
         for line in lines
-        for match in find_dates(line.text, dayfirst=dayfirst)
+        for match in find_dates(line.text, dayfirst=dayfirst, yearfirst=yearfirst)
     ]
     if not candidates:
         return None
@@ -54,13 +64,36 @@ def _score(text: str, match: DateMatch) -> float:
     return score
 
 
+def ambiguous(date: DateCandidate) -> bool:
+    """Whether a numeric date reads both day- and month-first (``03/04/2024``)."""
+    numbers = _NUMERIC_DATE.search(date.match.raw)
+    return (
+        bool(numbers)
+        and numbers is not None
+        and int(numbers.group(1)) <= 12
+        and int(numbers.group(2)) <= 12
+        and (numbers.group(1) != numbers.group(2))
+    )
+
+
+def date_order(lines: list[Line], order: str = "auto") -> str:
+    """``dmy``, ``mdy`` or ``ymd``: the policy's order, else what the document says (``infer_dayfirst``)."""
+    if order != "auto":
+        return order
+    return "dmy" if infer_dayfirst(lines) else "mdy"
+
+
 def infer_dayfirst(lines: list[Line]) -> bool:
-    """Whether numeric dates on this receipt are day-first: what its unambiguous dates say, else
-    whether it looks American (a state and ZIP code, US dollars)."""
+    """Whether numeric dates on this document are day-first: what its impossible days say (a 25 can
+    only be a day), else whether it looks American (a state and ZIP code, a US phone number, US
+    dollars, a tip line) rather than from anywhere else (a currency other than the dollar)."""
     votes = 0
     for line in lines:
         for first, second in _NUMERIC_DATE.findall(line.text):
             votes += (int(first) > 12) - (int(second) > 12)
     if votes:
         return votes > 0
-    return not any(_US.search(line.text) for line in lines)
+    text = "\n".join(line.text for line in lines)
+    if _NOT_US.search(text):
+        return True
+    return not (_US.search(text) or len(_US_HINTS.findall(text)) >= 2)

@@ -10,22 +10,27 @@ from __future__ import annotations
 
 import re
 
-_TOTAL = r"(?:\b|(?<=\d))(?:t?[o0]t[a4@][l1i|\]!]|t[o0]t[a4@]\b)"  # "total", "T0TAL", "Tota]", "otal", "Tota |"
+_TOTAL = r"(?:\b|(?<=\d))(?:[tj]?[o0]t[a4@][l1i|\]!]|t[o0]t[a4@]\b|t[o0]t[l1]\b)"  # "T0TAL", "Tota]", "otal", "TOTL"
 
 #: Lines that state the amount to pay, strongest first: (pattern, weight).
 TOTAL_KEYWORDS: tuple[tuple[str, float], ...] = (
     # what is due after rounding / in the end
     (r"amount\s*(?:due|payable|to\s*(?:be\s*)?pa(?:y|id))|total\s*(?:amt\s*)?(?:due|payable|to\s*pay)", 5.0),
+    (r"\ba[mn]t\.?\s*due\b", 5.0),
     (r"balance\s*due|grand\s*" + _TOTAL + r"|" + _TOTAL + r"\s*(?:amt\s*)?(?:rounded|after\s*(?:rounding|adj))", 5.0),
     (r"round(?:ed|ing)\s*" + _TOTAL + r"|net[t]?\s*" + _TOTAL + r"|" + _TOTAL + r"\s*ttc|net\s*[àa]\s*payer", 4.5),
     (r"zu\s*zahlen|gesamtbetrag|[àa]\s*payer|montant\s*total|importe\s*total|totale\s*(?:euro|eur)?", 4.5),
-    (r"te\s*betalen|totale\s*complessivo|(?:total|importe)?\s*a\s*pagar", 4.5),
-    (r"jumlah\s*(?:besar|bayaran|perlu\s*dibayar)", 4.5),
+    (r"zahlbetrag|endbetrag|rechnungsbetrag|bruttosumme|brutto\s*-?\s*(?:betrag|summe)|gesamtsumme|endsumme", 4.5),
+    (r"(?:summe|gesamt|total|betrag)\s*(?:\(?\s*)?brutto|rechnungssumme|gesamtpreis", 4.5),
+    (r"te\s*betalen|totaalbedrag|totale\s*complessivo|importo\s*(?:totale|dovuto)|da\s*pagare", 4.5),
+    (r"(?:total|importe)?\s*a\s*pagar|total\s*factura|importe\s*total|montant\s*(?:ttc|d[ûu])", 4.5),
+    (r"jumlah\s*(?:besar|bayaran|perlu\s*dibayar|keseluruhan)", 4.5),
     # the total, tax included
     (_TOTAL + r"\s*(?:sales\s*)?\(?\s*(?:incl|inc\b|inc\.|including|inclusive|with\s*(?:gst|tax|vat))", 4.0),
     (_TOTAL + r"\s*(?:rm|myr|eur|usd|sgd|gbp|chf)?\s*(?:incl|inc\b|inc\.|including|inclusive)", 4.0),
     (_TOTAL + r"\s*(?:sales|amount|amt|price|bill|purchase|payment)\b", 3.5),
     (r"\bsumme\b|\bbetrag\b|\bgesamt\b|\bendsumme\b|\bbrutto\b|\btotaal\b|\bjumlah\b|\bimporte\b|\bmontant\b", 3.0),
+    (r"\btotale\b|\bimporto\b|\bsuma\b|\bbedrag\b|\bsumma\b|\bsum\b|\bsu[mn]{2}i?e\b", 3.0),
     (_TOTAL, 3.0),
 )
 
@@ -50,6 +55,10 @@ NOT_TOTAL: str = "|".join(
         r"\bpoints?\b|\bpts\b|loyalty|bonus",
         r"round(?:ing)?\s*(?:adj|adjustment)?\s*[:\-]?\s*-?\s*\d|rounding\s*adj|round\s*adj",
         r"deposit|pfand|refund",
+        r"zuschl[äa]g|surcharge|suppl[ée]ment|recargo|supplemento|toeslag|zuzahlung",
+        r"nettobetrag|netto\s*-?\s*summe|summe\s*netto|base\s*imponible|imponibile|total\s*h\.?t|excl\.?\s*btw",
+        r"\b(?:mwst|ust|steuer|tax|vat|tva|iva|btw|gst)\s*-?\s*(?:betrag|summe|amount|total|montant|importe|bedrag)",
+        r"^\W*(?:btw|iva|tva)\b|\bvorsteuer\b",
     )
 )
 
@@ -60,7 +69,16 @@ TAX_TABLE_HEADING = r"(?:gst|tax|vat|mwst|tva|iva)\s*[-_ ]*(?:su[mn]+ary|analysi
 ROUNDING = r"\bround|\brndg\b|rundung|arrondi|redondeo|pembundaran"
 
 #: A subtotal line: the fallback when no line says it holds the total.
-SUBTOTAL = r"sub\s*-?\s*t[o0]t|zwischensumme|sous[\s-]*total|subtotale|subtotaal"
+SUBTOTAL = (
+    r"sub\s*-?\s*t[o0]t|zwischensumme|sous[\s-]*total|subtotale|subtotaal|nettobetrag|summe\s*netto|netto\s*summe"
+    r"|total\s*h\.?t|base\s*imponible|imponibile|jumlah\s*kecil"
+)
+#: A tax line: the amount of VAT, GST, sales tax (not the rate table's other columns).
+TAX = r"\b(?:tax|vat|gst|sst|mwst|ust|tva|iva|btw|steuer|pajak|cukai)\b|mehrwertsteuer|umsatzsteuer"
+#: The invoice's grand total, as opposed to what is still due after prepayments.
+GRAND_TOTAL = r"grand\s*total|invoice\s*total|gesamtbetrag|rechnungsbetrag|bruttosumme|total\s*ttc|totaalbedrag"
+#: An amount still to pay after prepayments or deposits: the document's total is the grand total.
+AMOUNT_DUE = r"amount\s*due|balance\s*due|zahlbetrag|zu\s*zahlen|offener\s*betrag|restbetrag|net\s*[àa]\s*payer"
 
 #: What paying looks like: the amount handed over, and what came back.
 PAYMENT = (
@@ -76,6 +94,16 @@ CURRENCY_MARK = r"(?:(?<![A-Za-z])(?:RM|MYR|USD|EUR|SGD|GBP|CHF|AUD|CAD|Rp\.?|Rs
 US_MARKERS = (
     r"\b(?:AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM"
     r"|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY),?\s+\d{5}(?:-\d{4})?\b|\bUSD\b|US\$"
+)
+
+#: Weaker signs of an American document, two of which make numeric dates month-first: a US phone
+#: number, a dollar amount, a tip or gratuity line, "sales tax".
+US_HINTS = r"\(\d{3}\)\s?\d{3}-\d{4}|\$\s?\d+\.\d\d|\btip\b|gratuity|sales\s*tax|\bst\.?\s*tax\b"
+
+#: Signs of a document from a day-first country: a currency or a legal form that is not American.
+DAY_FIRST_MARKERS = (
+    r"€|£|₹|\bEUR\b|\bGBP\b|\bINR\b|\bRM\s?\d|\bMYR\b|\bSGD\b|\bCHF\b|\bAUD\b|\bRs\.?\s?\d|\bsdn\.?\s*bhd\b"
+    r"|\bgmbh\b|\bs\.?a\.?r\.?l\b|\bb\.v\.|\bmwst\b|\bust\b|\btva\b|\biva\b|\bbtw\b|\bvat\b|\bgst\b"
 )
 
 #: What a bare "$" means, by the legal forms and places printed on the receipt: (pattern, currency).
@@ -120,15 +148,35 @@ BUSINESS_WORDS = (
     r"|supermercado|tienda|magasin|markt|drogerie|tankstelle|cash\s*&\s*carry)\b"
 )
 
+#: Titles of an invoice (the seller is then found by ``merchant.find_seller``).
+INVOICE_TITLES = (
+    r"\binvoice\b|\brechnung\b|\bfacture\b|\bfactuur\b|\bfactura\b|\bfattura\b|\bfaktura\b|\binvois\b"
+    r"|\bgutschrift\b|credit\s*note|\bavoir\b"
+)
+#: Labels of the seller's block, and the legal footer that belongs to the seller.
+SELLER_CUES = (
+    r"\bseller\b|\bvendor\b|\bsupplier\b|\bfrom\b|verk[äa]ufer|lieferant|\babsender\b|\bvon\b|vendeur"
+    r"|fournisseur|[ée]metteur|vendedor|proveedor|fornitore|venditore|leverancier|verkoper|penjual|pembekal"
+    r"|gesch[äa]ftsf[üu]hr|amtsgericht|handelsregister|\bhrb\b|\biban\b|\bkvk\b|\bsiret\b|\brcs\b"
+    r"|registered\s*(?:office|in)|company\s*(?:no|number|reg)"
+)
+#: Labels of the buyer's block: a legal form printed there names the customer, not the seller.
+BUYER_CUES = (
+    r"bill(?:ed)?\s*to|ship(?:ped)?\s*to|sold\s*to|invoice\s*to|\bcustomer\b|\bbuyer\b|\bclient\b"
+    r"|rechnungs(?:adresse|empf[äa]nger)|liefer(?:adresse|anschrift)|\bkunde\b|\bempf[äa]nger\b|\bk[äa]ufer\b"
+    r"|factur[ée]\s*[àa]|adresse\s*de\s*(?:facturation|livraison)|\bacheteur\b|\bcliente\b|\bklant\b"
+    r"|factuuradres|\bafnemer\b|\bdestinatario\b|\bcomprador\b|\bpelanggan\b|\bpembeli\b"
+)
+
 #: Lines near the top that are not the merchant's name.
 NOT_MERCHANT = (
-    r"tax\s*invoice|invoice|receipt|\bbill\b|quittung|rechnung|kassenbon|beleg|facture|ticket|recibo|factura"
+    r"tax\s*invoice|invoice|receipt|\bfolio\b|\bbill\b|quittung|rechnung|kassenbon|beleg|facture|ticket|recibo|factura"
     r"|welcome|thank|merci|danke|gracias|terima\s*kasih|\bwww\.|https?:|@|\.com\b|e-?mail"
     r"|\btel\b|\bphone\b|\bfax\b|\bmobile\b|\bhp\b|telefon|\bt[ée]l\b|\bph\b"
     r"|\bgst\b|\bsst\b|\bvat\b|\bmwst\b|\bust\b|\btva\b|\btax\b|\babn\b|\bnpwp\b|\bsiret\b|\breg\b|registration"
     r"|\b(?:co|company|br|brn|roc|reg|regn|registration)\.?\s*(?:no|reg|number|#)|\broc\b|\bbrn\b|\bid\b|st\.?-?nr|steuer"
     r"|\bdate\b|\btime\b|\bcashier\b|\bcounter\b|\btable\b|\bserver\b|\border\b|\bstaff\b|\bterminal\b"
-    r"|\bdocument\b|\bdoc\b|\bslip\b|\btrans\b|\bcopy\b|\bduplicate\b|\bsimplified\b|\bcash\s*bill\b|\bcash\s*sale|\bhours\b|\bopen\b|opening|\bmember"
+    r"|\bpurchase\b|\bsale\b|\bdocument\b|\bdoc\b|\bslip\b|\btrans\b|\bcopy\b|\bduplicate\b|\bsimplified\b|\bcash\s*bill\b|\bcash\s*sale|\bhours\b|\bopen\b|opening|\bmember"
 )
 
 #: Address lines in several countries: street words that mark an address wherever they stand, a house
@@ -143,7 +191,7 @@ ADDRESS_WORDS = "|".join(
         r"|highway|hwy|place|pl|square|sq|court|ct|terrace|crescent|parkway|pkwy)\b\.?",
         r"\b\d+[a-z]?,?\s+(?:rue|avenue|bd|boulevard|place|chemin|all[ée]e|quai|impasse|via|viale|piazza|calle|avenida"
         r"|plaza|carrer|paseo)\b",
-        r"\w+(?:stra(?:ss|ß)e|str\.|platz|weg|gasse|allee|ring|damm|ufer)\s+\d+",
+        r"\w*(?:stra(?:ss|ß)e|str\.|platz|weg|gasse|allee|ring|damm|ufer)\s+\d+",
         r"^\W*\d{4,5}\s+[A-Za-zÀ-ÿ]{3,}",  # "10115 Berlin", "8001 Zürich"
         r"\b\d{5}(?:-\d{4})?\b|\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b|\bsingapore\s+\d{6}\b",
     )

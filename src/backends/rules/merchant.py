@@ -1,10 +1,17 @@
-"""The merchant: the name-like line at the top of the receipt.
+"""The merchant: the name-like line at the top of a receipt, or the seller of an invoice.
 
-Candidates are the first lines, before the body starts. A line scores for naming a legal form
-(``Sdn Bhd``, ``GmbH``, ``LLC``) or a kind of business, and for being early, confident and mostly
-letters; it loses for looking like an address, a phone or tax number, a document title or a
-greeting. A name broken over two lines (``... HARDWARE &`` / ``ELECTRICAL``, or a legal form on a
-line of its own) is joined; registration numbers printed after the name are dropped.
+Receipts: candidates are the first lines, before the body starts. A line scores for naming a legal
+form (``Sdn Bhd``, ``GmbH``, ``LLC``) or a kind of business, for standing right above the address,
+and for being early, confident and mostly letters; it loses for looking like an address, a phone or
+tax number, a document title or a greeting. A name broken over two lines (``... HARDWARE &`` /
+``ELECTRICAL``, or a legal form on a line of its own) is joined; registration numbers printed after
+the name, and OCR debris around it (``Sb Golden Panda Buffet``), are dropped.
+
+Invoices (``seller``): the first line is often something else (a stylesheet's version, ``Währung:
+EUR``, the buyer's address). The seller is the name with a legal form (GmbH, SARL, B.V., Inc., Ltd,
+Sdn Bhd...) anywhere on the page, preferring the sender line above the buyer's address, the seller
+block (``Verkäufer``, ``From``), and the legal footer (register, VAT number, IBAN), and never the
+buyer's block (``Rechnungsadresse``, ``Bill to``, ``Client``).
 """
 
 from __future__ import annotations
@@ -14,9 +21,12 @@ import re
 from backends.rules.keywords import (
     ADDRESS_WORDS,
     BUSINESS_WORDS,
+    BUYER_CUES,
+    INVOICE_TITLES,
     LEGAL_FORM_REPAIRS,
     LEGAL_FORMS,
     NOT_MERCHANT,
+    SELLER_CUES,
     compile_pattern,
 )
 from backends.rules.lines import Line
@@ -28,17 +38,40 @@ _BUSINESS = compile_pattern(BUSINESS_WORDS)
 _NOT_MERCHANT = compile_pattern(NOT_MERCHANT)
 _ADDRESS = compile_pattern(ADDRESS_WORDS)
 #: Characters OCR leaves around a name: rules, bars, quotes (typographic ones too), dashes.
-_DEBRIS = " -:;|'\",*_=~\u2013\u2014\u2018\u2019\u201c\u201d"
+_DEBRIS = " -:;|'\",*_=~\u00b7\u2013\u2014\u2018\u2019\u201c\u201d"
 _REPAIRS = tuple((re.compile(pattern), replacement) for pattern, replacement in LEGAL_FORM_REPAIRS)
 _ONLY_LEGAL = compile_pattern(r"^\W*(?:" + LEGAL_FORMS + r")\W*$")
+#: A kind of business on a line of its own, under the name it belongs to ("Crisfield Seafood" / "Restaurant").
+_ONLY_BUSINESS = compile_pattern(r"^\W*(?:" + BUSINESS_WORDS + r")\W*$")
 _CONTINUES = compile_pattern(r"(?:&|\band|\bund|\bet|,|-)\s*$")
 _REGISTRATION = re.compile(r"[\s(]*\(?\s*(?:co\.?\s*no\.?\s*:?)?\s*[A-Z]{0,3}\d[\w-]{3,}\s*\)?\W*$", re.IGNORECASE)
+_STORE_NO = re.compile(r"[A-Za-z]\s?#\s?\d+\W*$")
+_INVOICE = compile_pattern(INVOICE_TITLES)
+#: What a seller's name line is not (narrower than ``NOT_MERCHANT``: "bol.com b.v." is a name).
+_NOT_SELLER = compile_pattern(r"@|www\.|https?:|\btel\b|\bfax\b|\biban\b|\bbic\b|" + INVOICE_TITLES)
+_SELLER = compile_pattern(SELLER_CUES)
+_BUYER = compile_pattern(BUYER_CUES)
+#: Short words a name may start with (articles, titles); other one- or two-letter words before a
+#: name are OCR debris from a logo or a crease.
+_NAME_STARTS = frozenset(
+    ("a", "an", "at", "al", "da", "de", "di", "du", "el", "il", "la", "le", "lo", "my", "mr", "dr", "st", "the")
+)
+_STORE_NUMBER = compile_pattern(r"^\W*(?:" + BUSINESS_WORDS + r")\W*(?:(?:#|no\.?|nr\.?)\s*)?\d*\W*$")
+#: A label and its value ("Währung: EUR", "Version: 2.1"): not a name.
+_FIELD = re.compile(r"^[^:]{2,30}:\s*\S")
 
 
 def find_merchant(lines: list[Line]) -> Line | None:
     """The line that names the merchant (joined with its continuation), or None."""
-    top = lines[:TOP_LINES]
-    scored = [(score(line, position), position) for position, line in enumerate(top)]
+    if any(_INVOICE.search(line.text) for line in lines[: 3 * TOP_LINES]):
+        seller = find_seller(lines)
+        if seller is not None:
+            return seller
+    top = [_before_address(line) for line in lines[:TOP_LINES]]
+    scored = [
+        (score(line, position, _above_address(top, position)) - _after_address(top, position), position)
+        for position, line in enumerate(top)
+    ]
     scored = [(s, p) for s, p in scored if s > 0]
     if not scored:
         return None
@@ -46,20 +79,73 @@ def find_merchant(lines: list[Line]) -> Line | None:
     return _joined(top, best)
 
 
-def score(line: Line, position: int) -> float:
+def find_seller(lines: list[Line]) -> Line | None:
+    """An invoice's seller: a name with a legal form, from the seller's parts of the page."""
+    buyer = {line.index for i, line in enumerate(lines) if _in_buyer_block(lines, i)}
+    scored = []
+    for position, line in enumerate(lines):
+        name = clean_name(line.text)
+        if not _LEGAL.search(name) or line.index in buyer or _ONLY_LEGAL.search(name) or _FIELD.match(line.text):
+            continue
+        letters = sum(c.isalpha() for c in name)
+        if letters < 4 or _NOT_SELLER.search(name) or len(name.split()) > 8:
+            continue
+        value = 5.0 - 0.05 * min(position, 40)
+        value += 2.0 if _SELLER.search(" ".join(x.text for x in lines[max(0, position - 2) : position + 1])) else 0.0
+        value += 1.0 if _ADDRESS.search(line.text) else 0.0  # the sender line: "ACME GmbH · Weg 1 · 12345 Ort"
+        scored.append((value, position))
+    if not scored:
+        return None
+    _, best = max(scored, key=lambda sp: (sp[0], -sp[1]))
+    return lines[best]
+
+
+def _in_buyer_block(lines: list[Line], i: int) -> bool:
+    """Whether line ``i`` is in a buyer's block: a buyer's label ("Bill to", "Kunde") and the lines
+    after it, up to its address (at most four). A label printed after a name on the same row
+    ("Example, LLC   Bill To") heads the other column."""
+    own = _BUYER.search(lines[i].text)
+    legal = _LEGAL.search(lines[i].text)
+    if own and legal and legal.start() < own.start():
+        return False
+    for start in range(max(0, i - 4), i + 1):
+        if _BUYER.search(lines[start].text):
+            between = lines[start + 1 : i]
+            return not any(_ADDRESS.search(line.text) for line in between)
+    return False
+
+
+def _generic(text: str) -> bool:
+    """A kind of business and a store number, without a name ("Restaurant #0160014")."""
+    return bool(_STORE_NUMBER.search(text.strip(_DEBRIS)))
+
+
+def _after_address(top: list[Line], position: int) -> float:
+    """A penalty for lines after the address (the city, the phone): the name comes first."""
+    return 2.0 if any(_ADDRESS.search(line.text) for line in top[:position]) else 0.0
+
+
+def _above_address(top: list[Line], position: int) -> bool:
+    following = top[position + 1 : position + 3]
+    return bool(following) and bool(_ADDRESS.search(following[0].text))
+
+
+def score(line: Line, position: int, above_address: bool = False) -> float:
     """How much a line looks like the merchant's name; 0 or less when it does not."""
     text = clean_name(line.text)
     letters = sum(c.isalpha() for c in text)
     visible = sum(not c.isspace() for c in text)
-    if letters < 3 or letters < 0.6 * visible or _NOT_MERCHANT.search(line.text):
+    if letters < 3 or letters < 0.6 * visible or _NOT_MERCHANT.search(line.text) or _generic(line.text):
         return 0.0
     value = 3.0 - 0.4 * position
+    value += 1.5 if above_address and not _ADDRESS.search(line.text) else 0.0
     value += 4.0 if _LEGAL.search(text) else 0.0
     value += 2.0 if _BUSINESS.search(text) else 0.0
     value -= 4.0 if _ADDRESS.search(line.text) else 0.0
     value -= 3.0 if _ONLY_LEGAL.search(text) else 0.0
     value -= 3.0 if line.confidence < 50 else 0.0
     value += 1.0 if _mostly_upper(text) else 0.0
+    value -= 2.0 if text == text.lower() else 0.0  # names are printed in capitals or title case
     value -= 1.5 if len(text.split()) == 1 and letters < 5 else 0.0
     return value
 
@@ -69,22 +155,68 @@ def clean_name(text: str) -> str:
     for pattern, replacement in _REPAIRS:
         text = pattern.sub(replacement, text)
     legal = list(_LEGAL.finditer(text))
-    name = text[: legal[-1].end()] if legal else _REGISTRATION.sub("", text)
-    words = name.split()
-    while len(words) > 1 and not any(c.isupper() or c.isdigit() for c in words[0]):
-        words.pop(0)  # OCR debris before the name: "oo , ACME SDN BHD"
+    name = text[: legal[-1].end()] if legal else _without_registration(text)
+    words = _without_debris(name.split())
     return " ".join(words).strip(_DEBRIS).lstrip(". ")
+
+
+def _without_registration(text: str) -> str:
+    """The text without a registration number after the name; a store number ("#2614") stays."""
+    return text if _STORE_NO.search(text) else _REGISTRATION.sub("", text)
+
+
+def _without_debris(words: list[str]) -> list[str]:
+    """The words of a name without OCR debris around it: lower-case scraps, stray letters and marks
+    before it ("oo ,", "Sb", "Be ee"), and after it ("rae" after an upper-case name, "S|", "2")."""
+    while len(words) > 1 and not any(c.isupper() or c.isdigit() for c in words[0]) and _scrap(words[0]):
+        words.pop(0)  # "oo , ACME SDN BHD", but not "real GmbH", "toom Baumarkt GmbH"
+    while len(words) > 2 and _stray(words[0]) and words[0].lower() not in _NAME_STARTS:
+        words.pop(0)
+    upper = _mostly_upper(" ".join(words))
+    while len(words) > 1 and (_stray(words[-1], end=True) or (upper and words[-1].islower())):
+        words.pop()
+    return words
+
+
+def _scrap(word: str) -> bool:
+    return len(word) <= 2 or not word.isalpha()
+
+
+def _stray(word: str, *, end: bool = False) -> bool:
+    letters = sum(c.isalnum() for c in word)
+    if end and re.fullmatch(r"\(\d+\)?", word):
+        return True  # an area code: "... Kitchen (612)"
+    if any(c in word for c in "&.'"):
+        return False
+    return letters <= (1 if end else 2) or (letters < len(word) and not word[-1].isalnum() and word[-1] not in ")")
 
 
 def _joined(top: list[Line], position: int) -> Line:
     line = top[position]
     previous = top[position - 1] if position > 0 else None
-    if previous is not None and _ONLY_LEGAL.search(line.text) and _name_part(previous):
+    joins_previous = _ONLY_LEGAL.search(line.text) or (previous is not None and _CONTINUES.search(previous.text))
+    if previous is not None and joins_previous and _name_part(previous):
         return Line(line.index, f"{previous.text} {line.text}", min(line.confidence, previous.confidence))
     following = top[position + 1] if position + 1 < len(top) else None
-    continues = following is not None and (_ONLY_LEGAL.search(following.text) or _CONTINUES.search(line.text))
+    continues = following is not None and (
+        _ONLY_LEGAL.search(following.text) or _CONTINUES.search(line.text) or _ONLY_BUSINESS.search(following.text)
+    )
     if following is not None and continues and _name_part(following):
         return Line(following.index, f"{line.text} {following.text}", min(line.confidence, following.confidence))
+    return line
+
+
+def _before_address(line: Line) -> Line:
+    """The line's text before an address printed on the same row ("KOBE STEAK 69838 HIGHWAY 111")."""
+    found = _ADDRESS.search(line.text)
+    if found is None or not any(c.isdigit() for c in found.group()) or _NOT_MERCHANT.search(line.text):
+        return line
+    if _LEGAL.search(line.text):  # "BOOK TA .K (TAMAN DAYA) SDN BHD": a place in the name, no address
+        return line
+    prefix = line.text[: found.start()].strip(_DEBRIS)
+    named = len(prefix.split()) >= 2 and sum(c.isalpha() for c in prefix) >= 4  # not "Warburger" Straße 130
+    if named and not any(c.isdigit() for c in prefix):
+        return Line(line.index, prefix, line.confidence)
     return line
 
 

@@ -10,17 +10,19 @@ total line: the payment less the change, else the subtotal, else the payment.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from backends.normalize import AmountMatch, find_amounts
+from backends.normalize import AmountMatch, find_amounts, find_whole_amounts
 from backends.rules.keywords import (
     CHANGE,
     NOT_TOTAL,
     PAYMENT,
     ROUNDING,
     SUBTOTAL,
+    TAX,
     TAX_TABLE_HEADING,
     TOTAL_KEYWORDS,
     compile_pattern,
@@ -34,8 +36,12 @@ _PAYMENT = compile_pattern(PAYMENT)
 _CHANGE = compile_pattern(CHANGE)
 _ROUNDING = compile_pattern(ROUNDING)
 _SUBTOTAL = compile_pattern(SUBTOTAL)
+_TAX = compile_pattern(TAX)
 #: Keyword weight of a line that already states the final amount due (rounded, payable).
 FINAL = 4.5
+#: How much less a table heading's label counts than the same label beside its amount: a tax
+#: table under the total ("Netto MwSt Brutto") repeats the total's label.
+HEADING_DISCOUNT = 0.5
 #: The largest cash-rounding step.
 ROUNDING_STEP = Decimal("0.05")
 
@@ -53,12 +59,24 @@ class TotalCandidate:
 def find_total(lines: list[Line]) -> TotalCandidate | None:
     """The receipt's total, or None when nothing says which amount it is."""
     lines = _before_tax_table(lines)
-    candidates = [c for c in (_candidate(lines, i) for i in range(len(lines))) if c is not None]
-    candidates = [c for c in candidates if c.amount.value > 0]
+    whole = sum(len(find_amounts(line.text)) for line in lines) <= 1
+    candidates = [c for c in (_candidate(lines, i, whole=whole) for i in range(len(lines))) if c is not None]
+    candidates = [c for c in candidates if c.amount.value != 0]  # a refund's total is negative
     if candidates:
-        best = max(candidates, key=lambda c: (c.weight, c.line.index))
+        best = _with_taxes_added(max(candidates, key=lambda c: (c.weight, c.line.index)), candidates, lines)
         return best if best.weight >= FINAL else _rounded(best, lines)
     return _fallback(lines)
+
+
+def _with_taxes_added(best: TotalCandidate, candidates: list[TotalCandidate], lines: list[Line]) -> TotalCandidate:
+    """A later total that is ``best`` plus the taxes printed between them ("Net Total 14.85", tax
+    lines, "TOTAL 16.56"): ``best`` was the amount before tax."""
+    for later in (c for c in candidates if c.line.index > best.line.index and c.amount.value > best.amount.value):
+        between = [line for line in lines if best.line.index < line.index < later.line.index]
+        taxes = sum((a.value for line in between for a in find_amounts(line.text)[-1:]), Decimal(0))
+        if between and abs(best.amount.value + taxes - later.amount.value) <= Decimal("0.01"):
+            return later
+    return best
 
 
 def keyword_weight(text: str) -> float:
@@ -68,17 +86,54 @@ def keyword_weight(text: str) -> float:
     return next((weight for pattern, weight in _KEYWORDS if pattern.search(text)), 0.0)
 
 
-def _candidate(lines: list[Line], i: int) -> TotalCandidate | None:
-    weight = keyword_weight(lines[i].text)
+def _candidate(lines: list[Line], i: int, *, whole: bool = False) -> TotalCandidate | None:
+    """The amount line ``i`` offers as the total; amounts without decimals only where the document
+    prints (almost) none with decimals (``whole``): elsewhere "1000" is a misread "10.00"."""
+    text = lines[i].text
+    weight = keyword_weight(text)
+    following = lines[i + 1] if i + 1 < len(lines) else None
     if not weight:
-        return None
-    amounts = find_amounts(lines[i].text)
+        return _under_heading(lines[i], following)
+    amounts = find_amounts(text) or (_whole_amounts(text) if whole else [])
     if amounts:
         return TotalCandidate(amounts[-1], weight, lines[i])
-    following = lines[i + 1] if i + 1 < len(lines) else None
     if following is not None and _only_amount(following.text):
         return TotalCandidate(find_amounts(following.text)[-1], weight, following)
     return None
+
+
+def _whole_amounts(text: str) -> list[AmountMatch]:
+    """Amounts printed without decimals on a total line ("Grand Total Rs 1939"), not percentages or
+    counts of items, and only after the keyword."""
+    keyword = next((m for pattern, _ in _KEYWORDS if (m := pattern.search(text))), None)
+    start = keyword.end() if keyword else 0
+    return [a for a in find_whole_amounts(text) if a.start >= start and a.value >= 1]
+
+
+def _under_heading(heading: Line, row: Line | None) -> TotalCandidate | None:
+    """A table's heading row of labels ("Netto  MwSt  Brutto") with the amounts on the row below:
+    the amount under the total's label, matched by relative position."""
+    if row is None or find_amounts(heading.text):
+        return None
+    amounts = find_amounts(row.text)
+    if len(amounts) < 2:
+        return None
+    found = [
+        (m, w) for pattern, w in _KEYWORDS if (m := pattern.search(heading.text)) and not _part_label(heading.text, m)
+    ]
+    if not found:
+        return None
+    match, weight = max(found, key=lambda mw: (mw[1], mw[0].start()))
+    where = (match.start() + match.end()) / 2 / max(len(heading.text), 1)
+    best = min(amounts, key=lambda a: abs((a.start + a.end) / 2 / max(len(row.text), 1) - where))
+    return TotalCandidate(best, weight - HEADING_DISCOUNT, row, "table_heading")
+
+
+def _part_label(heading: str, match: re.Match[str]) -> bool:
+    """Whether the heading's word around ``match`` names a part of the total ("MWST-Betrag", "Netto")."""
+    start = heading.rfind(" ", 0, match.start()) + 1
+    end = heading.find(" ", match.end())
+    return bool(_NOT_TOTAL.search(heading[start : end if end >= 0 else len(heading)]))
 
 
 def _only_amount(text: str) -> bool:
@@ -135,9 +190,26 @@ def _fallback(lines: list[Line]) -> TotalCandidate | None:
         value = paid.amount.value - abs(change.amount.value)
         return TotalCandidate(AmountMatch(0, 0, "", value), 0.0, paid.line, "payment_less_change")
     subtotal = _last_amount(lines, lambda text: bool(_SUBTOTAL.search(text)))
+    summed = _subtotal_plus_tax(lines, subtotal)
+    if summed is not None:
+        return summed
     if subtotal is not None and (paid is None or subtotal.amount.value <= paid.amount.value):
         return replace(subtotal, source="subtotal")
     return replace(paid, source="payment") if paid is not None else None
+
+
+def _subtotal_plus_tax(lines: list[Line], subtotal: TotalCandidate | None) -> TotalCandidate | None:
+    """Where the total's own line is garbled: an amount printed after the subtotal that is the
+    subtotal plus a tax printed between them."""
+    if subtotal is None:
+        return None
+    after = [line for line in lines if line.index > subtotal.line.index]
+    taxes = [a.value for line in after if _TAX.search(line.text) for a in find_amounts(line.text)]
+    for line in after:
+        for amount in find_amounts(line.text):
+            if any(amount.value == subtotal.amount.value + tax for tax in taxes if tax > 0):
+                return TotalCandidate(amount, 0.0, line, "subtotal_plus_tax")
+    return None
 
 
 def _last_amount(lines: list[Line], matches: Callable[[str], bool]) -> TotalCandidate | None:

@@ -26,7 +26,7 @@ def discover(arguments: Iterable[str]) -> tuple[list[Path], list[str]]:
     found: list[Path] = []
     unmatched: list[str] = []
     for argument in arguments:
-        if _GLOB_CHARS & set(argument) and not Path(argument).exists():
+        if _GLOB_CHARS & set(argument) and not os.path.exists(argument):  # False, not OSError, for a name too long
             matches = sorted(glob.glob(os.path.expanduser(argument), recursive=True))
             if not matches:
                 unmatched.append(argument)
@@ -38,7 +38,7 @@ def discover(arguments: Iterable[str]) -> tuple[list[Path], list[str]]:
 
 
 def _expand(path: Path) -> list[Path]:
-    if path.is_dir():
+    if os.path.isdir(path):
         return sorted(p for p in path.rglob("*") if p.suffix.lower() in DOCUMENT_SUFFIXES and not p.is_dir())
     return [path]
 

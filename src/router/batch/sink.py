@@ -53,6 +53,17 @@ class OutputBusyError(DocrouteError):
         )
 
 
+class NotAnOutputError(DocrouteError):
+    """The file named as the output holds something else (an image, notes): it is left untouched."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        super().__init__(
+            f"{path} is not the output of a batch (its first line is not a JSON result); "
+            "expected a new file or an earlier run's output"
+        )
+
+
 def lock_path(path: Path) -> Path:
     return path.with_name(path.name + ".lock")
 
@@ -73,6 +84,7 @@ class ResultSink:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._lock_fd = _lock(path, wait=wait)
         try:
+            _check_is_output(path)
             self.repaired_bytes = _cut_torn_tail(path)
             state = _read_state(path, retry_failed)
             self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -144,6 +156,25 @@ def _lock(path: Path, *, wait: bool) -> int:
         os.close(fd)
         raise OutputBusyError(path) from None
     return fd
+
+
+def _check_is_output(path: Path) -> None:
+    """Refuse a non-empty file that no batch wrote, before a torn-tail cut or an append touches it.
+    Every line a batch writes is a JSON object with ``key``; a first line torn by a crash is a prefix
+    of one, so it starts with ``{``."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with path.open("rb") as file:
+        first = file.readline(1 << 20)
+    if not first.startswith(b"{"):
+        raise NotAnOutputError(path)
+    if first.endswith(b"\n"):
+        try:
+            record = json.loads(first)
+        except ValueError:
+            raise NotAnOutputError(path) from None
+        if not isinstance(record, dict) or "key" not in record:
+            raise NotAnOutputError(path)
 
 
 def _cut_torn_tail(path: Path) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import typer
@@ -53,10 +54,11 @@ def batch(
     or 143; otherwise 0, or 1 if any document failed; 2 for a usage error.
     """
     from router.batch import BatchSettings, ResultSink, discover, run_batch
-    from router.batch.sink import OutputBusyError
+    from router.batch.sink import NotAnOutputError, OutputBusyError, lock_path
     from router.cli.common import (
         batch_run,
         check_output_files_or_exit,
+        check_policy_log_or_exit,
         load_policy_or_exit,
         progress_mode_or_exit,
         scale_cli_or_exit,
@@ -80,16 +82,21 @@ def batch(
         return
     check_output_files_or_exit({"--out": out, "--log-json": log_json, "--summary-json": summary_json})
     paths, unmatched = discover(inputs)
+    paths = _without_own_files(paths, [out, lock_path(out), log_json, summary_json])
     for pattern in unmatched:
         typer.echo(f"docroute: no file matches {pattern}", err=True)
     if not paths:
         typer.echo("docroute: no inputs", err=True)
         raise typer.Exit(2)
     loaded = load_policy_or_exit(policy)
+    check_policy_log_or_exit(loaded, log_json)
     try:
         sink = ResultSink(out, retry_failed=retry_failed, wait=wait)
-    except OutputBusyError as exc:
+    except (OutputBusyError, NotAnOutputError) as exc:
         typer.echo(f"docroute: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except OSError as exc:  # the lock cannot be made next to OUT (a read-only or special folder)
+        typer.echo(f"docroute: --out {out}: {exc.strerror} ({exc.filename})", err=True)
         raise typer.Exit(2) from None
     with (
         sink,
@@ -106,3 +113,9 @@ def batch(
         raise typer.Exit(SIGNAL_EXIT.get(summary.interrupted_by, 130))
     if summary.failed:
         raise typer.Exit(1)
+
+
+def _without_own_files(paths: list[Path], own: list[Path | None]) -> list[Path]:
+    """The inputs, less the files this batch writes (a rerun's glob matches its own output)."""
+    mine = {os.path.realpath(p) for p in own if p is not None}
+    return [p for p in paths if os.path.realpath(p) not in mine]

@@ -94,8 +94,7 @@ def _print(report: dict[str, Any]) -> None:
     for tier in report["tiers"]:
         if tier["reason"]:
             console.print()
-            console.print(f"{tier['tier']} cannot run:", style="bold", markup=False)
-            console.print(tier["reason"], markup=False)
+            console.print(f"{tier['tier']}: {tier['reason']}", markup=False)
 
 
 def _weights_cell(weights: dict[str, Any] | None) -> str:

@@ -52,8 +52,10 @@ def drill(
     Exit code 0 when every input got exactly one result, bad inputs were refused as such, nothing
     raised and no child process was left; 1 otherwise; 2 for bad arguments.
     """
+    from router.cli.common import check_output_files_or_exit
     from router.drill import DrillSettings, FaultSpecError, drill_policy, parse_faults, run_drill, with_fault_stand_ins
 
+    check_output_files_or_exit({"--log-json": log_json})
     if last_tier not in ("fixed", "ocr_rules", "none"):
         raise typer.BadParameter("expected fixed, ocr_rules or none", param_hint="--last-tier")
     try:

@@ -22,27 +22,71 @@ def evaluate(
         True, "--warm-up/--no-warm-up", help="Wait for model tiers to load before the first document."
     ),
     progress: str = typer.Option("auto", "--progress", help="auto, bar, plain or none."),
+    ceiling: bool = typer.Option(
+        True,
+        "--ceiling/--no-ceiling",
+        help="Keep the text the OCR tiers read (in OUT/ocr-text, never in logs) to report each field's ceiling.",
+    ),
 ) -> None:
     """Per-field strict and normalised accuracy, by answering tier, and latency percentiles."""
     from router.batch import BatchSettings
+    from router.batch.sink import NotAnOutputError, OutputBusyError
     from router.cli.batch import SIGNAL_EXIT
-    from router.cli.common import batch_run, load_policy_or_exit, progress_mode_or_exit
+    from router.cli.common import (
+        batch_run,
+        check_output_files_or_exit,
+        check_policy_log_or_exit,
+        load_policy_or_exit,
+        progress_mode_or_exit,
+    )
     from router.evaluation import DatasetError, evaluate, load_labels
 
     mode = progress_mode_or_exit(progress)
+    check_output_files_or_exit({"--log-json": log_json})
+    if out.exists() and not out.is_dir():
+        typer.echo(f"docroute: --out {out}: is a file, expected a folder", err=True)
+        raise typer.Exit(2)
     try:
         count = len(load_labels(dataset, limit=limit))
     except DatasetError as exc:
         typer.echo(f"docroute: {exc}", err=True)
         raise typer.Exit(2) from None
     loaded = load_policy_or_exit(policy)
-    with batch_run(loaded, total=count, progress=mode, warm=warm, log_json=log_json) as run:
-        settings = BatchSettings(jobs=jobs or run.router.parallelism(), max_bytes=loaded.limits.max_bytes)
-        result = evaluate(
-            run.router, dataset, out, settings, limit=limit, resume=resume, stop=run.stop, progress=run.progress
-        )
+    check_policy_log_or_exit(loaded, log_json)
+    texts = _keep_texts(out / "ocr-text", resume=resume) if ceiling else None
+    try:
+        with batch_run(loaded, total=count, progress=mode, warm=warm, log_json=log_json) as run:
+            settings = BatchSettings(jobs=jobs or run.router.parallelism(), max_bytes=loaded.limits.max_bytes)
+            result = evaluate(
+                run.router,
+                dataset,
+                out,
+                settings,
+                limit=limit,
+                resume=resume,
+                stop=run.stop,
+                progress=run.progress,
+                texts=texts,
+            )
+    except (OutputBusyError, NotAnOutputError) as exc:  # OUT/results.jsonl: another eval's, or not one at all
+        typer.echo(f"docroute: {exc}", err=True)
+        raise typer.Exit(2) from None
     if result.summary.interrupted_by:
         typer.echo(f"docroute: interrupted; rerun with --resume to finish ({out / 'results.jsonl'})", err=True)
         raise typer.Exit(SIGNAL_EXIT.get(result.summary.interrupted_by, 130))
     typer.echo(result.outputs["report"].read_text(encoding="utf-8").split("\n## By answering tier")[0])
     typer.echo(f"report: {result.outputs['report']}\nchart:  {result.outputs['chart']}")
+
+
+def _keep_texts(folder: Path, *, resume: bool) -> Path:
+    """Ask the OCR backends (in this process and the workers it starts) to keep what they read."""
+    import os
+    import shutil
+
+    from backends.ocr import TEXT_DIR_ENV
+
+    if folder.exists() and not resume:
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    os.environ[TEXT_DIR_ENV] = str(folder.resolve())
+    return folder

@@ -24,9 +24,17 @@ def extract(
 ) -> None:
     """Extract merchant, date, total (and more) from each file. Exit code 1 if any failed."""
     from router.api import Router
-    from router.cli.common import configure_process, load_policy_or_exit, quieter
+    from router.cli.common import (
+        check_output_files_or_exit,
+        check_policy_log_or_exit,
+        configure_process,
+        load_policy_or_exit,
+        quieter,
+    )
 
+    check_output_files_or_exit({"--log-json": log_json})
     loaded = load_policy_or_exit(policy)
+    check_policy_log_or_exit(loaded, log_json)
     level = loaded.logging.level if verbose else quieter(loaded.logging.level, "warning")
     configure_process(loaded, stderr=loaded.logging.stderr and not quiet, level=level)
     router = Router(loaded, log_json=log_json)

@@ -32,6 +32,12 @@ def incidents(
         selected = between(read_logs_or_exit(logs), since, until)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
+    if not selected.events and not as_json:
+        typer.echo(
+            f"no events from {since or 'the start'} to {until or 'the end'} in {', '.join(logs)} "
+            "(events read at other times)"
+        )
+        return
     report = incident_report(selected, top=top)
     if as_json:
         typer.echo(json.dumps(report, indent=2, default=str))

@@ -18,7 +18,10 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; 0.0.0.0 exposes the service."),
     port: int = typer.Option(8000, "--port", min=0, max=65535, help="Port to listen on."),
     token: str | None = typer.Option(
-        None, "--token", envvar="DOCROUTE_TOKEN", help="Require 'Authorization: Bearer TOKEN' on /v1/* and /metrics."
+        None,
+        "--token",
+        envvar="DOCROUTE_TOKEN",
+        help="Require 'Authorization: Bearer TOKEN' on /v1/*, /metrics, /openapi.json and /docs.",
     ),
     max_upload_mb: float = typer.Option(50.0, "--max-upload-mb", min=0.001, help="Largest request body, in MB."),
     allow_path: Path | None = typer.Option(
@@ -58,12 +61,19 @@ def serve(
     SIGTERM, requests being routed finish; uploads still arriving are dropped.
     """
     from router.api import Router
-    from router.cli.common import check_output_files_or_exit, configure_process, load_policy_or_exit
+    from router.cli.common import (
+        check_output_files_or_exit,
+        check_policy_log_or_exit,
+        configure_process,
+        load_policy_or_exit,
+    )
     from router.service import ServiceSettings, create_app
     from router.service.server import bind, server
 
     loaded = load_policy_or_exit(policy)
     check_output_files_or_exit({"--log-json": log_json if engine == "local" else None})  # ray: a folder
+    if engine == "local":
+        check_policy_log_or_exit(loaded, log_json)
     try:
         sock = bind(host, port)
     except OSError as exc:

@@ -2,14 +2,16 @@
 
 The documents go through the batch machinery (so an evaluation is parallel, and resumable with
 ``resume=True``); their lines land in ``OUT/results.jsonl``, the scores in ``OUT/report.md``,
-``OUT/scores.json`` and ``OUT/accuracy.png``.
+``OUT/scores.json`` and ``OUT/accuracy.png``. Labels with a ``kind`` are also scored per kind, and
+where the OCR tiers kept the text they read (``texts``: the folder named by ``TEXT_DIR_ENV`` when the
+router was built) each field's ceiling is given beside it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +19,10 @@ from router.batch.progress import Progress
 from router.batch.run import BatchSettings, Extractor, StopFlag, run_batch
 from router.batch.sink import ResultSink, read_records
 from router.batch.summary import Summary
+from router.evaluation.ceiling import read_texts
 from router.evaluation.dataset import DatasetError, Label, load_labels
 from router.evaluation.report import write_outputs
-from router.evaluation.scoring import Group, score
+from router.evaluation.scoring import Group, score, score_kinds
 
 __all__ = ["DatasetError", "Evaluation", "evaluate"]
 
@@ -29,6 +32,7 @@ class Evaluation:
     summary: Summary
     groups: dict[str, Group]
     outputs: dict[str, Path]
+    kinds: dict[str, Group] = field(default_factory=dict)
 
 
 def evaluate(
@@ -41,6 +45,7 @@ def evaluate(
     resume: bool = False,
     stop: StopFlag | None = None,
     progress: Progress | None = None,
+    texts: Path | None = None,
 ) -> Evaluation:
     """Run and score ``dataset``. An interrupted run returns no outputs (rerun with ``resume``)."""
     labels = load_labels(dataset, limit=limit)
@@ -51,8 +56,11 @@ def evaluate(
         summary = run_batch(router, [label.image for label in labels], sink, settings, stop=stop, progress=progress)
     if summary.interrupted_by:
         return Evaluation(summary, {}, {})
-    groups = score(_pair(labels, read_records(results)))
-    return Evaluation(summary, groups, write_outputs(groups, _context(router, dataset, summary, settings), out))
+    pairs = _pair(labels, read_records(results))
+    kept = read_texts(texts) if texts is not None else None
+    groups, kinds = score(pairs, kept), score_kinds(pairs, kept)
+    outputs = write_outputs(groups, _context(router, dataset, summary, settings), out, kinds)
+    return Evaluation(summary, groups, outputs, kinds)
 
 
 def _pair(labels: list[Label], records: list[dict[str, Any]]) -> list[tuple[Label, dict[str, Any]]]:

@@ -1,7 +1,8 @@
 """An evaluation dataset: a folder with ``labels.jsonl`` (one labelled document per line).
 
 Each line holds ``id``, ``image`` (a path relative to the folder) and the expected fields, named as
-docroute names them or as SROIE does (``company`` for ``merchant``). Other keys are ignored.
+docroute names them or as SROIE does (``company`` for ``merchant``), and optionally ``kind`` (the
+report scores each kind apart). Other keys are ignored.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ class Label:
     id: str
     image: Path
     fields: dict[str, str]
+    kind: str | None = None  # the document's kind (receipt-photo, invoice-pdf, ...), when labelled
 
 
 def load_labels(folder: Path, *, limit: int | None = None) -> list[Label]:
@@ -55,4 +57,5 @@ def _parse(line: str, where: str, folder: Path) -> Label:
         name = ALIASES.get(key, key)
         if name in SCORED_FIELDS and isinstance(value, str | int | float) and str(value).strip():
             fields[name] = str(value)
-    return Label(str(data.get("id") or Path(data["image"]).stem), folder / data["image"], fields)
+    kind = data.get("kind") if isinstance(data.get("kind"), str) else None
+    return Label(str(data.get("id") or Path(data["image"]).stem), folder / data["image"], fields, kind)

@@ -8,29 +8,44 @@ from typing import Any
 
 from router.evaluation import scoring
 from router.evaluation.dataset import SCORED_FIELDS
-from router.evaluation.scoring import ALL, Group
+from router.evaluation.scoring import ALL, REQUIRED, Group
 
 PERCENTILES = (50, 95, 99)
 
 
 def scores_dict(groups: dict[str, Group]) -> dict[str, Any]:
+    """Per group: counts, statuses and each field's rates (with its ceiling when texts were kept)."""
     return {
         name: {
             "documents": group.documents,
             "statuses": dict(group.statuses),
             "all_required_correct": _rate(group.all_required, group.documents),
-            "fields": {
-                field: {"scored": s.scored, "strict": s.rate("strict"), "normalised": s.rate("normalised")}
-                for field, s in group.fields.items()
-                if s.scored
-            },
+            "fields": {field: _field_scores(s) for field, s in group.fields.items() if s.scored},
             "latency_ms": {f"p{q}": _round(group.latency(q)) for q in PERCENTILES},
         }
         for name, group in groups.items()
     }
 
 
-def markdown(groups: dict[str, Group], context: dict[str, Any], chart: str | None) -> str:
+def _field_scores(s: scoring.FieldScore) -> dict[str, Any]:
+    found: dict[str, Any] = {"scored": s.scored, "strict": s.rate("strict"), "normalised": s.rate("normalised")}
+    return found | ({"ceiling": s.ceiling()} if s.text_known else {})
+
+
+def kind_table(kinds: dict[str, Group]) -> str:
+    """Normalised accuracy per document kind, each field beside its ceiling (the share of documents
+    whose read text contains the answer)."""
+    header = "| kind | documents | " + " | ".join(f"{f} (norm. / ceiling)" for f in REQUIRED) + " |"
+    rows = [header, "|---|---:|" + "---:|" * len(REQUIRED)]
+    for name, group in kinds.items():
+        cells = [f"{_pct(group.fields[f].rate('normalised'))} / {_pct(group.fields[f].ceiling())}" for f in REQUIRED]
+        rows.append(f"| {name} | {group.documents} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def markdown(
+    groups: dict[str, Group], context: dict[str, Any], chart: str | None, kinds: dict[str, Group] | None = None
+) -> str:
     overall = groups[ALL]
     lines = [
         f"# docroute evaluation: {context['dataset']}",
@@ -49,6 +64,13 @@ def markdown(groups: dict[str, Group], context: dict[str, Any], chart: str | Non
         s = overall.fields[name]
         if s.scored:
             lines.append(f"| {name} | {s.scored} | {_pct(s.rate('strict'))} | {_pct(s.rate('normalised'))} |")
+    if kinds:
+        lines += [
+            "",
+            "## By document kind (normalised; ceiling: the answer is in the text read)",
+            "",
+            kind_table(kinds),
+        ]
     lines += ["", "## By answering tier", "", _tier_table(groups), "", "## Latency (whole request)", ""]
     lines += ["| tier | documents | p50 | p95 | p99 |", "|---|---:|---:|---:|---:|"]
     for name, group in groups.items():
@@ -106,12 +128,14 @@ def write_chart(groups: dict[str, Group], path: Path) -> None:
     plt.close(figure)
 
 
-def write_outputs(groups: dict[str, Group], context: dict[str, Any], out: Path) -> dict[str, Path]:
+def write_outputs(
+    groups: dict[str, Group], context: dict[str, Any], out: Path, kinds: dict[str, Group] | None = None
+) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = {"report": out / "report.md", "chart": out / "accuracy.png", "scores": out / "scores.json"}
     write_chart(groups, paths["chart"])
-    paths["report"].write_text(markdown(groups, context, paths["chart"].name), encoding="utf-8")
-    data = {"context": context, "groups": scores_dict(groups)}
+    paths["report"].write_text(markdown(groups, context, paths["chart"].name, kinds), encoding="utf-8")
+    data = {"context": context, "groups": scores_dict(groups)} | ({"kinds": scores_dict(kinds)} if kinds else {})
     paths["scores"].write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     return paths
 

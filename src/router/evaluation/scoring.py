@@ -23,6 +23,7 @@ from typing import Any
 
 from backends.normalize import normalize_amount, normalize_date
 from router.batch.summary import percentile
+from router.evaluation.ceiling import answer_in_text
 from router.evaluation.dataset import SCORED_FIELDS, Label
 
 RAW_FORMS = {"date": "date_raw", "total": "total_raw"}
@@ -64,6 +65,11 @@ class FieldScore:
     scored: int = 0
     strict: int = 0
     normalised: int = 0
+    in_text: int = 0  # documents whose read text contains the answer (see ``ceiling``)
+    text_known: int = 0  # documents whose read text the evaluation has
+
+    def ceiling(self) -> float | None:
+        return self.in_text / self.text_known if self.text_known else None
 
     def rate(self, kind: str) -> float | None:
         return getattr(self, kind) / self.scored if self.scored else None
@@ -79,7 +85,7 @@ class Group:
     all_required: int = 0
     latencies_ms: list[float] = field(default_factory=list)
 
-    def add(self, label: Label, record: dict[str, Any]) -> None:
+    def add(self, label: Label, record: dict[str, Any], text: str | None = None) -> None:
         predicted = values(record)
         self.documents += 1
         self.statuses[record["status"]] += 1
@@ -91,6 +97,9 @@ class Group:
             score.strict += strict_match(name, expected, predicted)
             matched = normalised_match(name, expected, predicted)
             score.normalised += matched
+            if text is not None:
+                score.text_known += 1
+                score.in_text += answer_in_text(name, expected, text)
             required_ok &= matched or name not in REQUIRED
         self.all_required += required_ok
 
@@ -103,10 +112,32 @@ def values(record: dict[str, Any]) -> dict[str, Any]:
     return {name: entry.get("value") for name, entry in (record.get("fields") or {}).items()}
 
 
-def score(pairs: list[tuple[Label, dict[str, Any]]]) -> dict[str, Group]:
+def score(pairs: list[tuple[Label, dict[str, Any]]], texts: dict[str, str] | None = None) -> dict[str, Group]:
     """Groups keyed ``(all)`` and by answering tier (``(failed)`` for documents no tier answered)."""
     groups: dict[str, Group] = defaultdict(Group)
     for label, record in pairs:
-        groups[ALL].add(label, record)
-        groups[record.get("tier") or FAILED].add(label, record)
+        text = _text_of(record, texts)
+        groups[ALL].add(label, record, text)
+        groups[record.get("tier") or FAILED].add(label, record, text)
     return dict(groups)
+
+
+def score_kinds(pairs: list[tuple[Label, dict[str, Any]]], texts: dict[str, str] | None = None) -> dict[str, Group]:
+    """Groups keyed by the labels' document kind (``(all)`` first); {} when no label has a kind."""
+    if not any(label.kind for label, _ in pairs):
+        return {}
+    groups: dict[str, Group] = defaultdict(Group)
+    for label, record in pairs:
+        text = _text_of(record, texts)
+        groups[ALL].add(label, record, text)
+        groups[label.kind or "(no kind)"].add(label, record, text)
+    return dict(groups)
+
+
+def _text_of(record: dict[str, Any], texts: dict[str, str] | None) -> str | None:
+    """The text the tiers read for this document: "" when it was read to nothing, None when the
+    evaluation kept no texts."""
+    if texts is None:
+        return None
+    digest = (record.get("document") or {}).get("sha256")
+    return texts.get(digest, "") if digest else ""

@@ -127,4 +127,7 @@ def _parse(line: str) -> dict[str, Any] | None:
         event = json.loads(line)
     except json.JSONDecodeError:
         return None
-    return event if isinstance(event, dict) and isinstance(event.get("event"), str) else None
+    if not isinstance(event, dict):
+        return None
+    # docroute's events all carry ``event`` and ``ts``; a host's own JSON events in the same file may not
+    return event if isinstance(event.get("event"), str) and isinstance(event.get("ts"), str) else None

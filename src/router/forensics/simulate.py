@@ -119,7 +119,8 @@ class _Replayed:
 
     def run(self) -> Walk:
         self._tick()
-        steps = decide.walk(self.tiers, self.request.sha256, self)
+        declined = {s.tier: s.detail or "" for s in self.request.skips if s.reason == "not_applicable"}
+        steps = decide.walk(self.tiers, self.request.sha256, self, declined)
         reply: Any = None
         while True:
             try:

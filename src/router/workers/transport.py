@@ -98,6 +98,7 @@ def pack(document: Document, region: PageRegion | None) -> tuple[dict[str, Any],
         "source": document.source,
         "size_bytes": document.size_bytes,
         "pages": specs,
+        **document.extras_to_wire(),
     }
     return header, overflow
 
@@ -117,6 +118,7 @@ def unpack(header: dict[str, Any], region: PageRegion | None, overflow: list[byt
         media_type=header["media_type"],
         source=header["source"],
         size_bytes=header["size_bytes"],
+        **Document.extras_from_wire(header),
     )
 
 

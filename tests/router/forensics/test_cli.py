@@ -35,6 +35,13 @@ def invoke(*args):
     return result.exit_code, result.output
 
 
+def test_incidents_in_a_window_without_events_says_so_in_one_line(world_log):
+    path, _ = world_log
+    code, out = invoke("incidents", path, "--since", "2099-01-01T00:00:00Z")
+    assert code == 0
+    assert out.strip() == f"no events from 2099-01-01T00:00:00Z to the end in {path} (events read at other times)"
+
+
 def test_incidents_counts_failures_by_tier_and_class(world_log):
     path, docs = world_log
     code, out = invoke("incidents", path, "--json")

@@ -53,6 +53,18 @@ def test_lines_that_are_not_events_are_skipped_and_counted(tmp_path):
     assert any("4 more lines" in w for w in read.warnings)
 
 
+def test_a_hosts_own_json_events_in_the_same_file_are_skipped_not_a_traceback(tmp_path):
+    path = tmp_path / "app.jsonl"
+    with path.open("w") as f:  # the host's structlog JSON goes first, with its own keys
+        f.write('{"event": "app.started", "timestamp": "2025-01-01T00:00:00Z"}\n')
+    record(path, 2)
+    read = read_logs([path])
+    assert all(e["event"] != "app.started" for e in read.events)
+    assert any(f"{path}:1" in w for w in read.warnings)
+    report = incident_report(read)
+    assert report["window"]["requests"] == 2
+
+
 def test_rotated_files_are_read_in_time_order_whatever_order_they_are_given(tmp_path):
     path = tmp_path / "log.jsonl"
     record(path, 12, rotate_bytes=3000, backups=30)

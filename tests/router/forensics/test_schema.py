@@ -106,7 +106,7 @@ def test_emit_checks_field_names_against_the_definition():
 def test_validate_checks_allowed_values_not_only_types():
     assert events.validate({**GOOD_EVENT, "reason": "breaker_opened"}) == [
         "tier.skipped.reason: 'breaker_opened' is not one of "
-        "unavailable, breaker_open, quarantined, starting, recycling, deadline"
+        "unavailable, not_applicable, breaker_open, quarantined, starting, recycling, deadline"
     ]
     worker_stopped = {
         **{k: GOOD_EVENT[k] for k in ("ts", "level", "pid", "schema_version")},

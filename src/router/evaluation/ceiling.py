@@ -1,0 +1,54 @@
+"""The ceiling: whether the text a tier read contains the labelled answer at all.
+
+No rule can return what the OCR did not read, so beside each field's accuracy the report gives the
+share of documents whose text holds the answer, compared as the scoring compares answers:
+- merchant, address: the label's normalised words appear, in order, in the normalised text;
+- date: some date in the text, read day first or month first, is the labelled date;
+- total: some amount in the text (with or without decimals) is the labelled amount.
+
+The text comes from the backend only when the evaluation asks for it (``backends.ocr.TEXT_DIR_ENV``):
+it is written under the evaluation's output folder, one file per document, never to a log.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from pathlib import Path
+
+from backends.normalize import find_amounts, find_dates, find_whole_amounts, normalize_amount, normalize_date
+
+
+def answer_in_text(name: str, label: str, text: str) -> bool:
+    """Whether ``text`` contains the labelled value of field ``name``, normalised."""
+    if name == "date":
+        wanted = normalize_date(label)
+        return wanted is not None and wanted in _dates(text)
+    if name == "total":
+        wanted = normalize_amount(label)
+        return wanted is not None and Decimal(wanted) in _amounts(text)
+    from router.evaluation.scoring import normalise_text  # scoring imports this module
+
+    key = normalise_text(label)
+    return bool(key) and f" {key} " in f" {normalise_text(text)} "
+
+
+def _dates(text: str) -> set[str]:
+    found = set()
+    for line in text.splitlines():
+        for dayfirst in (True, False):
+            found |= {match.date.isoformat() for match in find_dates(line, dayfirst=dayfirst)}
+        found |= {iso for token in re.findall(r"\b\d{8}\b", line) if (iso := normalize_date(token))}
+    return found
+
+
+def _amounts(text: str) -> set[Decimal]:
+    matches = find_amounts(text) + find_whole_amounts(text)
+    return {match.value for match in matches} | {abs(match.value) for match in matches}
+
+
+def read_texts(folder: Path | None) -> dict[str, str]:
+    """The texts a backend kept for an evaluation, by document sha256 ({} when none were kept)."""
+    if folder is None or not folder.is_dir():
+        return {}
+    return {path.stem: path.read_text(encoding="utf-8", errors="replace") for path in folder.glob("*.txt")}

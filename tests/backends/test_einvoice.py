@@ -1,0 +1,104 @@
+"""The e-invoice reader: CII (Factur-X / ZUGFeRD 2 / XRechnung), ZUGFeRD 1 and UBL XML read exactly;
+hostile or malformed XML refused as invalid output; documents without e-invoice XML declined."""
+
+from __future__ import annotations
+
+import pytest
+from PIL import Image
+
+from backends import registry
+from backends.document import Document, EmbeddedFile
+from backends.einvoice import EInvoiceBackend
+from backends.errors import InvalidOutput, NotApplicable
+from backends.options import EInvoiceOptions
+from tests.backends import einvoice_xml as xml
+
+
+def pdf_with(*files: EmbeddedFile) -> Document:
+    page = Image.new("RGB", (8, 8), "white")
+    return Document("e" * 64, (page,), "application/pdf", "invoice.pdf", 100, attachments=files)
+
+
+def read(name: str, data: bytes):
+    return EInvoiceBackend(EInvoiceOptions()).extract(pdf_with(EmbeddedFile(name, data)))
+
+
+def test_a_factur_x_invoice_is_read_exactly_from_its_cii_xml():
+    extraction = read("factur-x.xml", xml.CII)
+    fields = extraction.fields
+    assert (fields.merchant, fields.date, fields.date_raw) == ("Eisenwaren Huber GmbH", "2024-03-14", "20240314")
+    assert (fields.total, fields.amount_due, fields.currency) == ("56.58", "46.58", "EUR")
+    assert fields.invoice_number == "RE-2024-0815"  # the document's ID, not the guideline's
+    assert fields.address == "Marienplatz 1, 80331 München, DE"
+    assert [(i.description, i.quantity, i.amount) for i in fields.line_items] == [
+        ("Schrauben M4", "4.0000", "40.00"),
+        ("Muttern M4", "2", "7.55"),
+    ]
+    assert extraction.meta["einvoice_syntax"] == "cii" and extraction.meta["line_items"] == 2
+    assert "Huber" not in str(extraction.meta)  # meta is logged: no document text
+
+
+def test_a_zugferd_1_invoice_is_read():
+    fields = read("ZUGFeRD-invoice.xml", xml.ZUGFERD1).fields
+    assert (fields.merchant, fields.date, fields.total, fields.invoice_number) == (
+        "Lieferant GmbH",
+        "2013-03-05",
+        "529.87",
+        "471102",
+    )
+    assert [(i.description, i.quantity, i.amount) for i in fields.line_items] == [
+        ("Trennblätter A4", "20.0000", "198.00")
+    ]
+
+
+def test_a_ubl_invoice_is_read():
+    extraction = read("xrechnung.xml", xml.UBL)
+    fields = extraction.fields
+    assert (fields.merchant, fields.date, fields.total, fields.amount_due, fields.currency) == (
+        "Widgets Ltd",
+        "2024-02-29",
+        "120.00",
+        "120.00",
+        "GBP",
+    )
+    assert fields.address == "1 High Street, LS1 1AA Leeds, GB"
+    assert extraction.meta["einvoice_syntax"] == "ubl"
+
+
+@pytest.mark.parametrize(
+    ("data", "problem"),
+    [
+        (xml.BILLION_LAUGHS, "refused, the XML declares DTDForbidden"),
+        (xml.EXTERNAL_ENTITY, "refused, the XML declares DTDForbidden"),
+        (xml.MALFORMED, "malformed XML"),
+        (b"<metadata><title>x</title></metadata>", "root element 'metadata' is not a CII or UBL invoice"),
+        (xml.CII.replace(b"20240314", b"20241399"), "date"),
+    ],
+    ids=["billion-laughs", "external-entity", "malformed", "not-an-invoice", "impossible-date"],
+)
+def test_hostile_or_broken_xml_is_invalid_output_naming_the_file(data, problem):
+    with pytest.raises(InvalidOutput, match=r"embedded factur-x\.xml") as caught:
+        read("factur-x.xml", data)
+    assert problem in str(caught.value)
+    assert "lol" not in str(caught.value) and "passwd" not in str(caught.value)
+
+
+def test_an_embedded_file_over_the_size_limit_is_invalid_output_unread():
+    too_big = EmbeddedFile("factur-x.xml", None, "9000000 bytes, over the limit of 5242880")
+    with pytest.raises(InvalidOutput, match="over the limit"):
+        EInvoiceBackend(EInvoiceOptions()).extract(pdf_with(too_big))
+
+
+def test_a_document_without_einvoice_xml_is_declined_before_any_attempt():
+    options = EInvoiceOptions()
+    assert registry.declines(options, pdf_with()) == "no embedded e-invoice XML"
+    assert registry.declines(options, pdf_with(EmbeddedFile("metadata.xml", b"<x/>"))) == "no embedded e-invoice XML"
+    assert registry.declines(options, pdf_with(EmbeddedFile("factur-x.xml", b"<x/>"))) is None
+    with pytest.raises(NotApplicable):
+        EInvoiceBackend(options).extract(pdf_with())
+
+
+def test_other_backends_never_decline():
+    from backends.options import OcrRulesOptions
+
+    assert registry.declines(OcrRulesOptions(), pdf_with()) is None

@@ -1,0 +1,216 @@
+"""The rules on receipts and invoices from many countries: each typical miss seen on real documents
+(issue 13) as a text the test writes, plus languages, date orders, cross-checks and confidences."""
+
+from __future__ import annotations
+
+import pytest
+
+from backends.rules import read_text
+
+
+def read(*lines: str, date_order: str = "auto"):
+    return read_text("\n".join(lines), date_order=date_order)
+
+
+# --- dates ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "iso"),
+    [
+        ("Date: August 3 , 2014", "2014-08-03"),  # a space before the comma
+        ("Amsterdam, 29 maart 2014", "2014-03-29"),  # Dutch
+        ("Datum: 3. März 2024", "2024-03-03"),  # German, day with a full stop
+        ("Le 1er janvier 2024", "2024-01-01"),  # French
+        ("Fecha: 15 de marzo de 2024", "2024-03-15"),  # Spanish
+        ("Data: 7 dicembre 2023", "2023-12-07"),  # Italian
+        ("Tarikh: 12 Disember 2019", "2019-12-12"),  # Malay
+        ("Factuurdatum 2 mei 2022", "2022-05-02"),  # Dutch
+    ],
+)
+def test_month_names_in_seven_languages(line, iso):
+    assert read("SHOP", line, "TOTAL 5.00").fields.date == iso
+
+
+def test_a_us_receipt_reads_numeric_dates_month_first():
+    reading = read("WAFFLE HOUSE", "1234 Peachtree St", "Atlanta, GA 30303", "3/10/2017 8:14 PM", "TOTAL $12.40")
+    assert reading.fields.date == "2017-03-10"
+    assert reading.notes["date_order"] == "mdy"
+
+
+def test_us_cues_without_a_zip_code_still_make_dates_month_first():
+    reading = read("DINER", "(404) 555-0134", "03/10/2017", "Sales Tax 0.80", "TOTAL $12.40", "Tip")
+    assert reading.fields.date == "2017-03-10"
+
+
+def test_a_euro_receipt_reads_numeric_dates_day_first():
+    assert read("CAFE", "03/10/2017", "TOTAL 12,40 €").fields.date == "2017-10-03"
+
+
+def test_an_impossible_day_decides_the_order_for_the_whole_document():
+    reading = read("SHOP", "Printed 12/25/2019", "Sold 03/10/2019", "TOTAL $1.00")
+    assert reading.notes["date_order"] == "mdy"
+
+
+@pytest.mark.parametrize(("order", "iso"), [("dmy", "2024-04-03"), ("mdy", "2024-03-04"), ("ymd", "2003-04-24")])
+def test_the_policy_can_set_the_date_order(order, iso):
+    assert read("SHOP", "Date 03/04/24", "TOTAL 5.00", date_order=order).fields.date == iso
+
+
+def test_a_two_digit_year_is_not_taken_from_the_next_token():
+    reading = read("SHOP", "Table 12/03 - 18:45", "Datum 01.02.2024", "TOTAL 5.00")
+    assert reading.fields.date == "2024-02-01"
+
+
+# --- totals -----------------------------------------------------------------------------------
+
+
+def test_a_whole_unit_total_is_read():
+    assert read("SPICE HUT", "Biryani 1", "Grand Total Rs 1939", "Thank you").fields.total == "1939.00"
+
+
+def test_a_refund_has_a_negative_total():
+    assert read("ACME SDN BHD", "RETURN", "TOTAL RM -27.10", "CASH -27.10").fields.total == "-27.10"
+
+
+def test_a_dash_of_a_rule_is_not_a_minus():
+    assert read("SHOP", "TOTAL —-7.50").fields.total == "7.50"
+
+
+@pytest.mark.parametrize("label", ["Bruttosumme", "Zahlbetrag", "Endbetrag", "Rechnungsbetrag", "Gesamtsumme"])
+def test_german_compound_total_labels(label):
+    reading = read("Muster GmbH", "Nettobetrag 166,09", "MwSt 19% 31,56", f"{label} 197,65", "Bar 200,00")
+    assert reading.fields.total == "197.65"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Total TTC 24,90",  # French
+        "Te betalen 24,90",  # Dutch
+        "Total a pagar 24,90",  # Spanish
+        "Totale complessivo 24,90",  # Italian
+        "Jumlah Besar RM 24.90",  # Malay
+        "Amount due 24.90",  # English
+    ],
+)
+def test_total_labels_in_several_languages(line):
+    assert read("SHOP", "Item 20,00", "Tax 4,90", line, "Cash 50,00").fields.total == "24.90"
+
+
+def test_labels_in_a_table_heading_with_the_amounts_on_the_row_below():
+    reading = read("Muster GmbH", "Rechnung", "Netto MwSt Brutto", "166,09 31,56 197,65", "Danke")
+    assert reading.fields.total == "197.65"
+    assert reading.notes["total_from"] == "table_heading"
+
+
+def test_an_ocr_misreading_totl_is_a_total():
+    assert read("SHOP", "Item 3.00", "TOTL 3.00").fields.total == "3.00"
+
+
+def test_a_surcharge_sum_is_not_the_total():
+    reading = read(
+        "Stadtwerke Muster GmbH", "Rechnung", "Gesamtbetrag der Zuschläge 5,80", "Nettobetrag 166,09",
+        "Umsatzsteuer 19% 31,56", "Rechnungsbetrag 197,65",
+    )  # fmt: skip
+    assert reading.fields.total == "197.65"
+
+
+def test_a_garbled_total_line_falls_back_to_subtotal_plus_tax_not_the_subtotal():
+    reading = read("SHOP", "Item 10.00", "Subtotal 10.00", "Tax 0.80", "T#%&l 10.80", "Visa 10.80")
+    assert reading.fields.total == "10.80"
+    assert reading.notes["total_from"] == "subtotal_plus_tax"
+
+
+# --- the seller of an invoice -----------------------------------------------------------------
+
+
+def test_the_seller_of_an_invoice_is_not_its_first_line():
+    reading = read(
+        "Stylesheet version 2.3",
+        "Währung: EUR",
+        "Rechnung Nr. 2024-117",
+        "Kunde:",
+        "Beispiel AG",
+        "Musterweg 2",
+        "Datum: 12.03.2024",
+        "1 Beratung 100,00",
+        "Gesamtbetrag 119,00",
+        "Nordlicht Software GmbH · Hafenstraße 3 · 20457 Hamburg",
+        "Geschäftsführer: Erika Muster · Amtsgericht Hamburg HRB 12345",
+    )
+    assert reading.fields.merchant == "Nordlicht Software GmbH"
+
+
+@pytest.mark.parametrize(
+    ("seller", "buyer_label", "buyer"),
+    [
+        ("Dupont Conseil SARL", "Facturé à", "Martin SA"),
+        ("Van Dijk Techniek B.V.", "Factuuradres", "De Vries Holding N.V."),
+        ("Acme Widgets Inc.", "Bill to", "Globex Ltd"),
+        ("Kedai Maju Sdn Bhd", "Pelanggan", "Syarikat Baru Sdn Bhd"),
+    ],
+)
+def test_the_seller_has_a_legal_form_and_the_buyer_block_is_skipped(seller, buyer_label, buyer):
+    reading = read("INVOICE", f"{buyer_label}:", buyer, "1 Street 5", seller, "Total 10.00")
+    assert reading.fields.merchant == seller
+
+
+def test_a_receipt_name_is_the_line_above_the_address_without_debris():
+    reading = read("PLAC", "ok Dae", "The Place 2 Be", "615 Franklin Ave", "Hartford, CT 06114", "TOTAL $5.00")
+    assert reading.fields.merchant == "The Place 2 Be"
+    assert read("Sb Golden Panda Buffet", "14428 Ramona Blvd", "TOTAL 5.00").fields.merchant == "Golden Panda Buffet"
+
+
+# --- cross-checks and confidence --------------------------------------------------------------
+
+
+def test_a_total_that_is_subtotal_plus_tax_is_confident():
+    reading = read("ACME LTD", "Date 03/04/2024 10:00", "Subtotal 10.00", "VAT 2.00", "TOTAL 12.00")
+    assert reading.notes["check_subtotal_tax"] is True
+    assert reading.fields.confidence["total"] >= 0.9
+
+
+def test_a_failed_cross_check_lowers_the_totals_confidence():
+    agreed = read("ACME LTD", "Subtotal 10.00", "VAT 2.00", "TOTAL 12.00").fields.confidence["total"]
+    reading = read("ACME LTD", "Subtotal 10.00", "VAT 2.00", "TOTAL 15.00")
+    assert reading.notes["check_subtotal_tax"] is False
+    assert reading.fields.confidence["total"] < agreed * 0.7
+
+
+def test_the_item_lines_adding_up_to_the_total_is_a_check():
+    reading = read("SHOP", "Bread 2.00", "Milk 1.50", "Eggs 3.00", "TOTAL 6.50")
+    assert reading.notes["check_items_sum"] is True
+
+
+def test_an_amount_due_that_differs_from_the_grand_total_lowers_confidence():
+    plain = read("HOTEL", "Grand total 200.00").fields.confidence["total"]
+    reading = read("HOTEL", "Grand total 200.00", "Deposit paid 50.00", "Amount due 150.00")
+    assert reading.notes["check_due"] is False
+    assert reading.fields.confidence["total"] < plain
+
+
+def test_every_found_core_field_has_a_confidence_between_0_and_1():
+    fields = read("ACME SDN BHD", "Date: 25/12/2018", "TOTAL RM 9.00").fields
+    assert set(fields.confidence) == {"merchant", "date", "total"}
+    assert all(0 < value <= 1 for value in fields.confidence.values())
+
+
+def test_a_name_whose_kind_of_business_is_printed_on_the_next_line_is_joined():
+    reading = read("Crisfield Seafood", "Restaurant", "8012 Georgia Ave.", "Silver Spring, MD 20910", "TOTAL $5.00")
+    assert reading.fields.merchant == "Crisfield Seafood Restaurant"
+
+
+def test_a_name_printed_on_the_row_of_its_address_is_cut_before_the_address():
+    reading = read("KOBE JAPANESE STEAK 69838 HIGHWAY 111", "760-324-1717", "Amount: $158.07")
+    assert reading.fields.merchant == "KOBE JAPANESE STEAK"
+
+
+def test_a_german_street_with_a_separate_strasse_is_an_address_not_a_name():
+    assert read("LiDL", "Warburger Straße 130", "33100 Paderborn", "SUMME 5,00").fields.merchant == "LiDL"
+
+
+def test_a_card_slip_heading_is_not_the_merchant():
+    assert read("** PURCHASE **", "Panda Express #2614", "Brooklyn, NY", "TOTAL 9.10").fields.merchant == (
+        "Panda Express #2614"
+    )

@@ -1,0 +1,158 @@
+"""PDFs end to end with the cpu policy: born-digital pages read from their text layer without
+rendering, scanned pages still OCR'd, e-invoices answered from their embedded XML, and hostile XML
+refused as a classified error while the chain still answers. The PDFs are built here."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from backends.ocr_rules import OcrRulesBackend
+from backends.options import OcrRulesOptions
+from backends.synthetic import random_receipt, render_receipt
+from backends.synthetic_pdf import joined_pdf, scanned_pdf, text_pdf
+from router import Router
+from router.inputs import load_document
+from router.policy import InputLimits
+from router.workers import transport
+from tests.backends import einvoice_xml as xml
+
+INVOICE = [
+    "Eisenwaren Huber GmbH",
+    "Marienplatz 1, 80331 München",
+    "Rechnung Nr. RE-2024-0815",
+    "Rechnungsdatum: 14.03.2024",
+    ("Schrauben M4", "40.00"),
+    ("Muttern M4", "7.55"),
+    ("Nettobetrag", "47.55"),
+    ("MwSt 19%", "9.03"),
+    ("TOTAL EUR", "56.58"),
+]
+
+
+@pytest.fixture(scope="module")
+def cpu_router():
+    with Router.from_policy("cpu", configure_logging=False) as router:
+        yield router
+
+
+def test_a_born_digital_pdf_is_read_from_its_text_layer_and_never_rendered():
+    document = load_document(text_pdf([INVOICE]), InputLimits(), name="invoice.pdf")
+    assert document.attachments == () and document.pages.rendered() == []
+    assert "TOTAL EUR 56.58" in [line.text for line in document.text_layer[0].lines]
+    extraction = OcrRulesBackend(OcrRulesOptions()).extract(document)
+    assert extraction.meta["page_sources"] == ["text_layer"]
+    assert (extraction.fields.total, extraction.fields.date) == ("56.58", "2024-03-14")
+    assert document.pages.rendered() == []  # no page was rendered, none OCR'd
+    assert document.pages[0].size == (1653, 2339)  # an A4 page at 200 dpi, rendered when a tier asks
+    assert document.pages.rendered() == [0]
+
+
+def test_the_cpu_policy_answers_a_born_digital_pdf_and_says_how_each_page_was_read(cpu_router):
+    result = cpu_router.extract(text_pdf([INVOICE]), name="invoice.pdf")
+    assert (result.status, result.tier) == ("ok", "ocr-rules")
+    assert result.fields["total"].value == "56.58"
+    assert result.meta["page_sources"] == ["text_layer"]
+    assert [(s.tier, s.reason) for s in result.skipped] == [("einvoice", "not_applicable")]
+
+
+@pytest.fixture(scope="module")
+def receipt():
+    spec = random_receipt(random.Random(7), locale="UK", degrade=False)
+    return spec, render_receipt(spec)
+
+
+def test_a_scanned_pdf_is_still_rendered_and_ocrd(cpu_router, receipt):
+    spec, image = receipt
+    document = load_document(scanned_pdf([image]), InputLimits(), name="scan.pdf")
+    assert document.text_layer == (None,) and document.pages.rendered() == [0]
+    result = cpu_router.extract(scanned_pdf([image]), name="scan.pdf")
+    assert result.status == "ok", result.error
+    assert result.fields["total"].value == str(spec.total)
+    assert result.meta["page_sources"] == ["ocr"]
+
+
+def test_a_born_digital_page_beside_a_scanned_one_each_read_its_way(receipt):
+    _, image = receipt
+    document = load_document(joined_pdf(text_pdf([INVOICE]), scanned_pdf([image])), InputLimits(), name="m.pdf")
+    assert [layer is not None for layer in document.text_layer] == [True, False]
+    assert document.pages.rendered() == [1]  # the scan, at load; the text page never
+    extraction = OcrRulesBackend(OcrRulesOptions()).extract(document)
+    assert extraction.meta["page_sources"] == ["text_layer", "ocr"]
+    assert document.pages.rendered() == [1]
+
+
+def test_a_page_stored_sideways_is_read_in_its_text_direction():
+    document = load_document(text_pdf([INVOICE], sideways=True), InputLimits(), name="sideways.pdf")
+    assert [line.text for line in document.text_layer[0].lines][-1] == "TOTAL EUR 56.58"
+    assert document.pages[0].size == (1653, 2339)  # shown upright (/Rotate 90): portrait
+
+
+def test_a_scan_under_an_invisible_ocr_layer_is_ocrd_by_docroute():
+    document = load_document(text_pdf([INVOICE], invisible=True), InputLimits(), name="app-scan.pdf")
+    assert document.text_layer == (None,) and document.pages.rendered() == [0]
+
+
+def test_a_page_whose_text_layer_is_garbage_is_ocrd():
+    garbage = ["#$%& ()*+ ,-./ {|}~ <=>?"] * 8
+    document = load_document(text_pdf([garbage]), InputLimits(), name="garbage.pdf")
+    assert document.text_layer == (None,) and document.pages.rendered() == [0]
+
+
+def test_text_layers_and_embedded_xml_travel_to_worker_processes():
+    document = load_document(text_pdf([INVOICE], attachments={"factur-x.xml": xml.CII}), InputLimits(), name="e.pdf")
+    header, overflow = transport.pack(document, None)
+    copy = transport.unpack(header, None, overflow)
+    assert copy.text_layer == document.text_layer and copy.attachments == document.attachments
+
+
+def test_a_factur_x_pdf_is_answered_from_its_xml(cpu_router):
+    result = cpu_router.extract(text_pdf([INVOICE], attachments={"factur-x.xml": xml.CII}), name="facturx.pdf")
+    assert (result.status, result.tier) == ("ok", "einvoice")
+    values = {name: field.value for name, field in result.fields.items()}
+    assert {k: values[k] for k in ("merchant", "date", "total", "amount_due", "currency", "invoice_number")} == {
+        "merchant": "Eisenwaren Huber GmbH",
+        "date": "2024-03-14",
+        "total": "56.58",
+        "amount_due": "46.58",
+        "currency": "EUR",
+        "invoice_number": "RE-2024-0815",
+    }
+    assert len(values["line_items"]) == 2
+    assert {field.backend for field in result.fields.values()} == {"einvoice"}
+    assert result.meta["einvoice_file"] == "factur-x.xml"
+
+
+@pytest.mark.parametrize("hostile", [xml.BILLION_LAUGHS, xml.MALFORMED], ids=["billion-laughs", "malformed"])
+def test_hostile_xml_is_a_classified_error_and_the_chain_still_answers(cpu_router, hostile):
+    result = cpu_router.extract(text_pdf([INVOICE], attachments={"factur-x.xml": hostile}), name="hostile.pdf")
+    assert result.tier == "ocr-rules" and result.fields["total"].value == "56.58"
+    first = result.attempts[0]
+    assert (first.tier, first.outcome, first.error_class) == ("einvoice", "failed", "invalid_output")
+    assert "embedded factur-x.xml" in (first.message or "")
+
+
+def test_documents_without_xml_skip_the_einvoice_tier_without_counting_against_it(cpu_router):
+    for _ in range(7):  # more than the breaker's threshold of 5
+        result = cpu_router.extract(text_pdf([INVOICE]), name="plain.pdf")
+        assert result.status == "ok" and [a.tier for a in result.attempts] == ["ocr-rules"]
+    status = cpu_router.status()["einvoice"]
+    assert (status["breaker"], status["unavailable"]) == ("closed", None)
+    answered = cpu_router.extract(text_pdf([INVOICE], attachments={"factur-x.xml": xml.CII}), name="e.pdf")
+    assert answered.tier == "einvoice"
+
+
+def test_replay_predicts_the_not_applicable_skip_and_the_einvoice_answer(tmp_path):
+    from router.forensics.reader import read_logs
+    from router.forensics.replay import replay
+    from router.policy import load_policy
+
+    log = tmp_path / "cpu.jsonl"
+    documents = [text_pdf([INVOICE]), text_pdf([INVOICE], attachments={"factur-x.xml": xml.CII})]
+    with Router.from_policy("cpu", log_json=log, log_stderr=False) as router:
+        results = [router.extract(data, name=f"d{i}.pdf") for i, data in enumerate(documents)]
+    report = replay(read_logs([log]).events, load_policy("cpu"))
+    predicted = [(p.predicted.status, p.predicted.tier) for p in report.predictions]
+    assert predicted == [(r.status, r.tier) for r in results] == [("ok", "ocr-rules"), ("ok", "einvoice")]
+    assert report.predictions[0].predicted.path[0] == "einvoice:skip(not_applicable)"
