@@ -45,8 +45,8 @@ def main() -> None:
     poison = [document(image, seed=1_000_000 + i) for i in range(args.n + 3)]
     good = [document(image, seed=i) for i in range(args.n + 3)]
     tiers = _tiers([d.sha256 for d in poison])
-    both = Router(policy_from_dict({"name": "failover", "tiers": tiers}), configure_logging=False)
-    alone = Router(policy_from_dict({"name": "alone", "tiers": tiers[1:]}), configure_logging=False)
+    both = Router(policy_from_dict({"name": "failover", "tiers": tiers}))
+    alone = Router(policy_from_dict({"name": "alone", "tiers": tiers[1:]}))
     failover_ms, alone_ms, tier1_ms = [], [], []
     try:
         _ready(alone, "tier2")

@@ -42,7 +42,7 @@ def main() -> None:
     tier["breaker"] = {"max_recycles": 10_000, "failure_threshold": 10_000}
     serving_again = []
     with capture_logs() as captured:
-        router = Router(policy_from_dict({"name": "recycle", "tiers": [tier]}), configure_logging=False)
+        router = Router(policy_from_dict({"name": "recycle", "tiers": [tier]}))
         try:
             for i, doc in enumerate(poison):
                 _wait_until_ready(router)

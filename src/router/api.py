@@ -5,11 +5,18 @@
         print(result.status, result.values())
 
 A router is safe to use from many threads; ``close`` stops its worker processes.
+
+A router is a guest in its host's process: it configures neither the host's logging nor the
+process's allocator. Its events go to its own destinations (the policy's ``logging.json_path``, or
+``log_json``) and then to ``logger``, or to ``structlog.get_logger("docroute")`` when none is passed
+(see ``router.logs``). ``hold_malloc=True`` opts in to the allocator settings of ``router.memory``.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import sys
 import threading
 import time
 import uuid
@@ -18,7 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from backends import registry
-from router import decide, logs, memory
+from router import decide, events, logs, memory
 from router.breaker import Breaker, BreakerState
 from router.engine import Engine
 from router.errors import BadInputError, ErrorClass, RouterClosedError
@@ -34,9 +41,11 @@ class Router:
         self,
         policy: Policy,
         *,
-        configure_logging: bool = True,
+        logger: Any = None,
         log_json: str | os.PathLike[str] | None = None,
-        log_stderr: bool | None = None,
+        log_stderr: bool = False,
+        hold_malloc: bool = False,
+        configure_logging: bool = False,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ):
@@ -45,20 +54,30 @@ class Router:
                 f"Router() takes a Policy, got {type(policy).__name__}; for a policy file or a built-in policy "
                 f"name use Router.from_policy({str(policy)!r})"
             )
-        if configure_logging:
-            logs.configure(policy.logging, json_path=log_json, stderr=log_stderr)
-        else:
-            logs.ensure_configured()
-        memory.hold_malloc_settings()  # a long-running router must not grow by heap fragmentation
+        """``logger``: where the host wants the events (default: structlog's ``docroute`` logger).
+        ``log_json``: this router's JSON file, instead of the policy's ``logging.json_path``.
+        ``log_stderr``: also print this router's events on stderr. ``hold_malloc``: apply
+        ``router.memory``'s allocator settings to the whole process (a long-running service).
+        ``configure_logging`` is accepted for old callers and does nothing: a router never
+        configures its host's logging (programs call ``router.logs.configure``)."""
+        del configure_logging
+        if hold_malloc:
+            memory.hold_malloc_settings()
         self.policy = policy
         self.policy_hash = policy.digest()
         self._clock = clock
-        self._log = logs.get_logger(policy=policy.name, policy_hash=self.policy_hash)
+        self.decision_log = logs.RouterLog(
+            policy.logging, json_path=log_json, stream=sys.stderr if log_stderr else None, host=logger
+        )
+        #: This router's logger: events a host logs about its work with this router (batch jobs) go
+        #: where the router's go.
+        self.log = self.decision_log.logger
+        self._log = self.log.bind(policy=policy.name, policy_hash=self.policy_hash)
         self._closed = False
         self._lock = threading.Lock()
         self._recycles: Counter[str] = Counter()  # worker processes replaced, per tier (for metrics)
-        self._log.info(
-            "router.starting", tiers=[t.name for t in policy.tiers], policy_spec=policy.model_dump(mode="json")
+        events.ROUTER_STARTING.emit(
+            self._log, tiers=[t.name for t in policy.tiers], policy_spec=logs.capped(policy.model_dump(mode="json"))
         )
         tiers = [self._build_tier(t) for t in policy.tiers]
         self.engine = Engine(policy, tiers, clock=clock, sleep=sleep)
@@ -80,13 +99,14 @@ class Router:
 
         def on_change(state: BreakerState, reason: str, probe_at: float | None) -> None:
             in_s = None if probe_at is None else round(max(0.0, probe_at - self._clock()), 3)
-            log.warning(f"breaker.{state.value}", reason=reason, probe_in_s=in_s)
+            events.emit(log, f"breaker.{state.value}", reason=reason, probe_in_s=in_s)
 
         breaker = Breaker(tier_policy.breaker, clock=self._clock, on_change=on_change)
         reason = registry.preflight(tier_policy.backend)
         if reason:
-            log.info("tier.unavailable", reason=reason)
-            return Tier(tier_policy, UnavailableRunner(reason), breaker, clock=self._clock)
+            # said in full once per router; each request that passes the tier gets the first sentence
+            events.TIER_UNAVAILABLE.emit(log, reason=reason)
+            return Tier(tier_policy, UnavailableRunner(first_sentence(reason)), breaker, clock=self._clock)
         return Tier(tier_policy, self._runner(tier_policy, breaker, log), breaker, clock=self._clock)
 
     def _runner(self, tier_policy: TierPolicy, breaker: Breaker, log: Any) -> Runner:
@@ -113,9 +133,10 @@ class Router:
         except BadInputError as exc:
             return self._refused(request_id, exc, started)
         try:
-            return self.engine.run(document, request_id)
+            with self.decision_log.active():
+                return self.engine.run(document, request_id)
         except Exception as exc:  # a bug must not lose the document: it becomes a classified failure
-            self._log.exception("request.crashed", request_id=request_id, error_type=type(exc).__name__)
+            events.REQUEST_CRASHED.emit(self._log, request_id=request_id, error_type=type(exc).__name__)
             return Result(
                 request_id=request_id,
                 status="failed",
@@ -127,11 +148,11 @@ class Router:
             )
 
     def _refused(self, request_id: str, error: BadInputError, started: float) -> Result:
-        log = logs.get_logger(request_id=request_id, policy_hash=self.policy_hash)
-        log.warning("request.rejected", error_class=ErrorClass.BAD_INPUT, problem=error.problem)
+        log = self.log.bind(request_id=request_id, policy_hash=self.policy_hash)
+        events.REQUEST_REJECTED.emit(log, error_class=ErrorClass.BAD_INPUT, problem=error.problem)
         duration_ms = round((self._clock() - started) * 1000, 2)
-        log.info(
-            "request.done",
+        events.REQUEST_DONE.emit(
+            log,
             status="failed",
             tier=None,
             error_class=ErrorClass.BAD_INPUT,
@@ -165,7 +186,7 @@ class Router:
         while any(t.warming() and t.unavailable_reason() is None for t in runnable) and time.monotonic() < until:
             time.sleep(0.05)
         states = {tier.name: tier.runner.state().value for tier in self.tiers}
-        self._log.info("router.warmed", states=states)
+        events.ROUTER_WARMED.emit(self._log, states=states)
         return states
 
     def parallelism(self) -> int:
@@ -195,10 +216,16 @@ class Router:
             self._closed = True
         for tier in self.tiers:
             tier.runner.close()
-        self._log.info("router.closed")
+        events.ROUTER_CLOSED.emit(self._log)
+        self.decision_log.close()
 
     def __enter__(self) -> Router:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def first_sentence(text: str) -> str:
+    """The first sentence of a reason (up to ". " or a line's end), for messages repeated per request."""
+    return re.split(r"(?<=\.)\s|\n", text.strip(), maxsplit=1)[0]

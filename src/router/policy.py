@@ -177,8 +177,11 @@ class LoggingPolicy(_Model):
     format: Literal["auto", "json", "console"] = Field(
         "auto", description="stderr rendering: console on a terminal, JSON otherwise (auto)."
     )
-    stderr: bool = Field(True, description="Write events to stderr.")
-    json_path: str | None = Field(None, description="Also append JSON events to this file.")
+    stderr: bool = Field(
+        True,
+        description="The CLI and the service print events on stderr (a library Router prints nothing itself).",
+    )
+    json_path: str | None = Field(None, description="Append this router's events to this file, as JSON lines.")
     rotate_bytes: int = Field(50 * 2**20, gt=0, description="Rotate the JSON file at this size.")
     backups: int = Field(5, ge=0, description="Rotated files kept.")
     level: Literal["debug", "info", "warning", "error"] = Field("info", description="Least level logged.")

@@ -21,7 +21,7 @@ def white_png() -> bytes:
 def test_extract_from_path_bytes_and_image(tmp_path):
     path = tmp_path / "doc.png"
     path.write_bytes(white_png())
-    with Router(policy_from_dict({"tiers": [FIXED_INLINE]}), configure_logging=False) as router:
+    with Router(policy_from_dict({"tiers": [FIXED_INLINE]})) as router:
         results = [
             router.extract(path),
             router.extract(white_png(), name="upload.png"),
@@ -34,7 +34,7 @@ def test_extract_from_path_bytes_and_image(tmp_path):
 
 def test_threads_share_one_router():
     policy = policy_from_dict({"tiers": [{**FIXED_INLINE, "workers": 4}]})
-    with Router(policy, configure_logging=False) as router, ThreadPoolExecutor(4) as pool:
+    with Router(policy) as router, ThreadPoolExecutor(4) as pool:
         results = list(pool.map(lambda _: router.extract(white_png()), range(20)))
     assert len({r.request_id for r in results}) == 20 and all(r.ok for r in results)
 
@@ -55,7 +55,7 @@ def test_warm_up_waits_for_a_starting_worker_so_the_best_tier_answers_the_first_
             ]
         }
     )
-    with Router(policy, configure_logging=False) as router:
+    with Router(policy) as router:
         assert router.warm_up(timeout_s=60) == {"model": "ready", "fixed": "ready"}
         result = router.extract(white_png())
     assert (result.status, result.tier) == ("ok", "model")
@@ -65,7 +65,7 @@ def test_without_warm_up_the_first_document_does_not_wait_for_a_starting_worker(
     policy = policy_from_dict(
         {"tiers": [{"name": "model", "backend": {"kind": "faulty", "startup_s": 0.3}}, FIXED_INLINE]}
     )
-    with Router(policy, configure_logging=False) as router:
+    with Router(policy) as router:
         result = router.extract(white_png())
     assert (result.status, result.tier) == ("degraded", "fixed")
     assert [(s.tier, s.reason) for s in result.skipped] == [("model", "starting")]
@@ -76,7 +76,7 @@ def test_closed_router_refuses_work():
 
     from router.errors import RouterClosedError
 
-    router = Router(policy_from_dict({"tiers": [FIXED_INLINE]}), configure_logging=False)
+    router = Router(policy_from_dict({"tiers": [FIXED_INLINE]}))
     router.close()
     with pytest.raises(RouterClosedError):
         router.extract(white_png())

@@ -16,7 +16,7 @@ from router.drill.documents import DrillInputs, with_text_chunk
 from router.drill.observe import EventTally
 from router.drill.report import DrillReport, percentile
 from router.drill.run import _Load
-from router.logs import get_logger
+from router.logs import RouterLog, discard
 from router.policy import policy_from_dict
 from router.result import DocumentInfo, Result
 
@@ -138,6 +138,7 @@ class ScriptedRouter:
     def __init__(self, hang_on: int | None = None):
         self.hang_on = hang_on
         self.release = threading.Event()
+        self.decision_log = RouterLog(host=discard())
 
     def extract(self, source, *, name, request_id):
         number = int(request_id.rsplit("-", 1)[1])
@@ -145,7 +146,7 @@ class ScriptedRouter:
             self.release.wait(30)
         if number == 3:
             raise RuntimeError("a bug in the router")
-        log = get_logger(request_id=request_id)
+        log = self.decision_log.logger.bind(request_id=request_id)
         if number != 9:  # 9: no terminal event in the log
             log.info("request.done")
         if number == 7:  # 7: two
@@ -164,12 +165,9 @@ class ScriptedRouter:
 
 def audit(router: ScriptedRouter, requests: int, stall_s: float = 30.0) -> DrillReport:
     settings = DrillSettings(requests=requests, concurrency=3)
-    tally = EventTally(requests).attach()
-    try:
-        load = _Load(router, DrillInputs(), settings)  # type: ignore[arg-type]
-        load.run(stall_s)
-    finally:
-        tally.detach()
+    tally = EventTally(requests).attach(router.decision_log)
+    load = _Load(router, DrillInputs(), settings)  # type: ignore[arg-type]
+    load.run(stall_s)
     report = DrillReport(policy="p", faults={}, requests=requests, concurrency=3)
     load.fill(report, tally)
     return report

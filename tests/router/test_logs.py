@@ -6,7 +6,8 @@ import json
 import pytest
 
 from router import logs
-from router.policy import LoggingPolicy
+from router.api import Router
+from router.policy import LoggingPolicy, policy_from_dict
 from tests.router.fakes import GOOD, Script, make_engine, run
 
 
@@ -14,6 +15,17 @@ from tests.router.fakes import GOOD, Script, make_engine, run
 def restore_logging():
     yield
     logs.configure(stderr=False)
+
+
+def _png() -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (20, 20)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+GOOD_PNG = _png()
 
 
 def events_of(path):
@@ -98,19 +110,99 @@ def test_values_never_enter_events_by_default_whatever_the_hosts_logging_config(
     assert "fields" not in succeeded and succeeded["fields_present"] == ["date", "merchant", "total"]
 
 
-def test_a_router_that_leaves_logging_to_its_host_prints_nothing_on_stdout():
+HOST = """
+import io, json, logging, sys
+import structlog
+from PIL import Image
+from router import Router, memory
+from router.policy import policy_from_dict
+
+seen = []
+def keep(_, __, event):
+    seen.append(dict(event))
+    raise structlog.DropEvent
+structlog.configure(processors=[keep])
+config = structlog.get_config()
+root_handler = logging.StreamHandler(sys.stderr)
+logging.getLogger().addHandler(root_handler)
+tier = {'name': 'f', 'backend': {'kind': 'faulty'}, 'isolation': 'inline'}
+buffer = io.BytesIO(); Image.new('RGB', (20, 20)).save(buffer, 'PNG')
+with Router(policy_from_dict({'tiers': [tier]}), hold_malloc=HOLD) as router:
+    assert router.extract(buffer.getvalue()).status == 'ok'
+print(json.dumps({
+    "config_untouched": structlog.get_config() == config,
+    "root_handlers": logging.getLogger().handlers == [root_handler],
+    "docroute_handlers": len(logging.getLogger("docroute").handlers),
+    "events": [e["event"] for e in seen],
+    "content": any("FAULTY MART" in json.dumps(e, default=str) for e in seen if "policy_spec" not in e),
+    "malloc_held": memory._held is not None,
+}))
+"""
+
+
+@pytest.mark.parametrize("hold", [False, True])
+def test_a_router_is_a_guest_the_hosts_logging_and_allocator_stay_as_the_host_set_them(hold):
+    """A router configures neither structlog, nor the stdlib loggers, nor malloc (unless asked);
+    its events reach the host's structlog configuration, without document content."""
+    import os
     import subprocess
     import sys
 
-    code = (
-        "import io\n"
-        "from PIL import Image\n"
-        "from router import Router\n"
-        "from router.policy import policy_from_dict\n"
-        "tier = {'name': 'f', 'backend': {'kind': 'faulty'}, 'isolation': 'inline'}\n"
-        "buffer = io.BytesIO(); Image.new('RGB', (20, 20)).save(buffer, 'PNG')\n"
-        "with Router(policy_from_dict({'tiers': [tier]}), configure_logging=False) as router:\n"
-        "    assert router.extract(buffer.getvalue()).status == 'ok'\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout == "" and "FAULTY MART" not in out.stderr
+    code = HOST.replace("HOLD", str(hold))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    report = json.loads(out.stdout)
+    assert report["config_untouched"] and report["root_handlers"] and report["docroute_handlers"] == 0
+    assert report["events"][0] == "router.starting" and "request.done" in report["events"]
+    assert not report["content"] and report["malloc_held"] is hold
+    assert out.stderr == ""
+
+
+def _router(name: str, path, log_content: bool) -> Router:
+    tier = {"name": "f", "backend": {"kind": "faulty"}, "isolation": "inline"}
+    logging_policy = {"json_path": str(path), "log_content": log_content, "stderr": False}
+    return Router(policy_from_dict({"name": name, "logging": logging_policy, "tiers": [tier]}))
+
+
+def test_two_routers_in_one_process_keep_their_own_log_files_and_content_settings(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    a, b = _router("a", tmp_path / "a.jsonl", True), _router("b", tmp_path / "b.jsonl", False)
+    with a, b, ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda n: (a if n % 2 else b).extract(GOOD_PNG, request_id=f"r{n}"), range(12)))
+    assert all(r.status == "ok" for r in results)
+    for router, path, ids, content in ((a, "a", {"r1", "r3", "r5", "r7", "r9", "r11"}, True), (b, "b", None, False)):
+        logged = events_of(tmp_path / f"{path}.jsonl")
+        ids = ids or {f"r{n}" for n in range(0, 12, 2)}
+        assert {e["request_id"] for e in logged if "request_id" in e} == ids
+        assert {e["policy_hash"] for e in logged} == {router.policy_hash}
+        succeeded = [e for e in logged if e["event"] == "attempt.succeeded"]
+        assert len(succeeded) == 6 and all(("fields" in e) is content for e in succeeded)
+        assert logged[0]["event"] == "router.starting" and logged[-1]["event"] == "router.closed"
+
+
+def test_the_start_event_caps_free_text(tmp_path):
+    path = tmp_path / "log.jsonl"
+    tier = {"name": "f", "backend": {"kind": "faulty"}, "isolation": "inline"}
+    policy = policy_from_dict({"description": "x" * 4000, "logging": {"json_path": str(path)}, "tiers": [tier]})
+    Router(policy).close()
+    start = events_of(path)[0]
+    assert start["event"] == "router.starting" and len(json.dumps(start)) < 3000
+    assert start["policy_spec"]["description"].endswith("... (4000 chars)")
+
+
+def test_a_host_may_pass_its_own_logger_and_gets_every_event_of_that_router_only():
+    from structlog.testing import CapturingLogger
+
+    tier = {"name": "f", "backend": {"kind": "faulty"}, "isolation": "inline"}
+    mine, theirs = CapturingLogger(), CapturingLogger()
+    with (
+        Router(policy_from_dict({"name": "mine", "tiers": [tier]}), logger=mine) as router,
+        Router(policy_from_dict({"name": "theirs", "tiers": [tier]}), logger=theirs),
+    ):
+        result = router.extract(GOOD_PNG, request_id="host-1")
+    names = [call.args[0] for call in mine.calls]
+    assert names[0] == "router.starting" and names[-1] == "router.closed" and "request.done" in names
+    assert {c.kwargs["request_id"] for c in mine.calls if "request_id" in c.kwargs} == {result.request_id}
+    assert [call.args[0] for call in theirs.calls] == ["router.starting", "router.closed"]
+    assert all(c.method_name in ("info", "warning") for c in mine.calls)

@@ -12,7 +12,6 @@ from PIL import Image
 from backends.document import Document
 from backends.options import FaultyOptions
 from router.errors import ErrorClass
-from router.signatures import classify
 from router.workers import transport
 from router.workers.process import WorkerFailure, WorkerProcess
 from tests.router.fakes import document as fake_document
@@ -39,7 +38,7 @@ def test_after_a_sticky_error_every_call_in_that_process_fails_until_a_new_proce
         for request_id, doc in (("poison", poison), ("innocent", document())):
             with pytest.raises(WorkerFailure) as failed:
                 worker.request(request_id, doc, 5)
-            verdict = classify(failed.value.info)
+            verdict = failed.value.failure  # classified once, where the child's report entered
             assert (verdict.error_class, verdict.signature) == (ErrorClass.STICKY_CUDA, "cuda_device_assert")
             assert failed.value.info.pid == worker.pid != os.getpid()
         assert list(worker.recent) == ["ok-1", "poison", "innocent"]
@@ -60,7 +59,7 @@ def test_a_slow_start_up_times_out_as_data():
         with pytest.raises(WorkerFailure) as failed:
             worker.wait_ready(0.3)
         assert failed.value.stage == "start-up"
-        assert classify(failed.value.info).error_class is ErrorClass.TIMEOUT
+        assert failed.value.failure.error_class is ErrorClass.TIMEOUT  # born with its class
     finally:
         assert worker.stop(0.5, graceful=False) and worker.exitcode == -15
 

@@ -44,7 +44,7 @@ def make_policy(*tiers: dict[str, Any], **policy: Any) -> Policy:
 
 
 def make_router(*tiers: dict[str, Any], **policy: Any) -> Router:
-    return Router(make_policy(*tiers, **policy), configure_logging=False)
+    return Router(make_policy(*tiers, **policy))
 
 
 def wait_until(predicate: Callable[[], Any], timeout_s: float = 20.0, what: str = "condition") -> Any:

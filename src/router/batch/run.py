@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from router import events
 from router.batch.progress import NoProgress, Progress
 from router.batch.sink import ResultSink
 from router.batch.summary import Summary
@@ -148,12 +149,12 @@ class _Batch:
         self.in_flight = 0  # handed to the threads and not yet collected
         self.running: set[Path] = set()  # being extracted now (not waiting in the inbox)
         self.lock = threading.Lock()
-        self.log = get_logger()
+        self.log = getattr(router, "log", None) or get_logger()  # the router's destinations
 
     def run(self, paths: Sequence[Path]) -> Summary:
         started = time.monotonic()
         self.summary.total = len(paths)
-        self.log.info("batch.started", inputs=len(paths), already_in_output=sum(self.done.values()))
+        events.BATCH_STARTED.emit(self.log, inputs=len(paths), already_in_output=sum(self.done.values()))
         threads = [
             threading.Thread(target=self._work, name=f"batch-{n}", daemon=True) for n in range(self.settings.jobs)
         ]
@@ -174,7 +175,7 @@ class _Batch:
                 thread.join()
         self.summary.interrupted_by = self.stop.reason
         self.summary.elapsed_s = time.monotonic() - started
-        self.log.info("batch.finished", **self.summary.to_dict())
+        events.BATCH_FINISHED.emit(self.log, **self.summary.to_dict())
         return self.summary
 
     def _loop(self, todo: Iterator[Path]) -> None:
@@ -251,7 +252,7 @@ class _Batch:
         try:
             result = self.router.extract(source, name=str(item.path), request_id=request_id)
         except Exception as exc:  # the document must still get its line
-            self.log.exception("batch.extract_crashed", request_id=request_id, error_type=type(exc).__name__)
+            events.BATCH_EXTRACT_CRASHED.emit(self.log, request_id=request_id, error_type=type(exc).__name__)
             result = _crashed(self.router, item, request_id, exc, started)
         retry = {"retry_of": item.retry_of} if item.retry_of else {}
         return {"input": str(item.path), "key": item.key, **retry, **result.model_dump(mode="json")}

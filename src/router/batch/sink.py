@@ -37,6 +37,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from router import events
 from router.batch.resume import is_final
 from router.errors import DocrouteError
 from router.logs import get_logger
@@ -94,7 +95,7 @@ class ResultSink:
         self._unsynced = 0
         self._synced_at = time.monotonic()
         if self.repaired_bytes:
-            get_logger().warning("batch.output_repaired", path=str(path), cut_bytes=self.repaired_bytes)
+            events.BATCH_OUTPUT_REPAIRED.emit(get_logger(), path=str(path), cut_bytes=self.repaired_bytes)
 
     def take_retryable(self, key: str) -> str | None:
         """The request id of a retryable line for ``key`` that a new line will replace, if any."""
@@ -127,7 +128,7 @@ class ResultSink:
             self._fd = -1
             if self.superseded:
                 dropped = _compact(self.path, self.superseded)
-                get_logger().info("batch.output_compacted", path=str(self.path), superseded_lines=dropped)
+                events.BATCH_OUTPUT_COMPACTED.emit(get_logger(), path=str(self.path), superseded_lines=dropped)
                 self.superseded = set()
         finally:
             os.close(self._lock_fd)

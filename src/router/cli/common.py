@@ -34,6 +34,25 @@ def load_policy_or_exit(name_or_path: str) -> Policy:
         raise typer.Exit(2) from None
 
 
+def configure_process(
+    policy: Policy,
+    *,
+    stderr: bool,
+    level: str | None = None,
+    json_path: Path | None = None,
+    hold_malloc: bool = False,
+) -> None:
+    """What a command sets up for its own process (a library router never does): the decision log
+    on stderr (if ``stderr``; at ``level``, or the policy's) and in ``json_path`` (every event of the
+    process: its routers' and its own), and, for long runs, the allocator settings that keep memory
+    flat (``router.memory``)."""
+    from router import logs, memory
+
+    logs.configure(policy.logging, stderr=stderr, level=level, json_path=json_path)
+    if hold_malloc:
+        memory.hold_malloc_settings()
+
+
 def check_output_files_or_exit(options: dict[str, Path | None]) -> None:
     """Files a command will write: each in an existing folder, none a folder, no two the same file.
     A problem is one line on stderr and exit code 2, before any work starts."""
@@ -122,8 +141,9 @@ def batch_run(
     from router.batch.progress import make_progress
 
     stop = StopFlag()
+    configure_process(policy, stderr=log_stderr, hold_malloc=True)
     with handle_signals(stop):
-        router = Router(policy, log_json=log_json, log_stderr=log_stderr)
+        router = Router(policy, log_json=log_json)
         try:
             if warm:
                 warm_up(router, stop)
@@ -134,6 +154,14 @@ def batch_run(
                 bar.close()
         finally:
             router.close()
+
+
+_LEVELS = ("debug", "info", "warning", "error")
+
+
+def quieter(level: str, floor: str) -> str:
+    """The quieter of two log levels."""
+    return max(level, floor, key=_LEVELS.index)
 
 
 def scale_cli_or_exit(engine: str) -> Any:

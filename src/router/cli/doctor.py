@@ -1,4 +1,4 @@
-"""``docroute doctor``: what this machine can run, tier by tier."""
+"""``docroute doctor``: what this machine can run, tier by tier (readable at 80 columns)."""
 
 from __future__ import annotations
 
@@ -67,28 +67,37 @@ def _model_stack() -> dict[str, Any]:
 
 
 def _print(report: dict[str, Any]) -> None:
+    """For a person, at any width down to 80 columns: a short table, then why each tier cannot
+    run, as paragraphs wrapped at word boundaries (commands and paths stay whole where they fit)."""
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    console = Console(highlight=False)
     cuda = report.get("cuda", {})
     gpus = ", ".join(f"{g['index']}: {g['name']} ({g['memory_gib']} GiB)" for g in cuda.get("gpus", [])) or "none"
-    console.print(f"tesseract     {report['tesseract'] or 'NOT FOUND (apt-get install tesseract-ocr)'}")
-    console.print(f"torch         {report.get('torch', {}).get('version', report.get('probe_error', '?'))}")
-    console.print(f"CUDA          {'available' if cuda.get('available') else 'not available'}; GPUs: {gpus}")
-    console.print(f"transformers  {report.get('transformers', {}).get('version', '?')}")
     bnb = report.get("bitsandbytes", {})
-    console.print(f"bitsandbytes  {bnb.get('version', bnb.get('error', '?'))} backends: {bnb.get('backends', '-')}")
-    table = Table(title=f"policy {report['policy']['name']} [{report['policy']['hash']}]")
+    for label, value in (
+        ("tesseract", report["tesseract"] or "NOT FOUND (apt-get install tesseract-ocr)"),
+        ("torch", report.get("torch", {}).get("version", report.get("probe_error", "?"))),
+        ("CUDA", f"{'available' if cuda.get('available') else 'not available'}; GPUs: {gpus}"),
+        ("transformers", report.get("transformers", {}).get("version", "?")),
+        ("bitsandbytes", f"{bnb.get('version', bnb.get('error', '?'))} backends: {bnb.get('backends', '-')}"),
+    ):
+        console.print(f"{label:<14}{value}", markup=False)
+    table = Table(title=f"policy {report['policy']['name']} [{report['policy']['hash']}]", title_justify="left")
     for column in ("tier", "backend", "can run", "weights"):
         table.add_column(column, overflow="fold")
     for tier in report["tiers"]:
-        weights = tier["weights"] or {}
-        where = (
-            f"found: {weights['found']} ({weights['source']})" if weights.get("found") else weights.get("expected", "")
-        )
-        table.add_row(tier["tier"], tier["backend"], "yes" if tier["ready"] else "no", where)
+        table.add_row(tier["tier"], tier["backend"], "yes" if tier["ready"] else "no", _weights_cell(tier["weights"]))
+    console.print()
     console.print(table)
-    for tier in report["tiers"]:  # below the table: a paragraph folded into a narrow column is unreadable
+    for tier in report["tiers"]:
         if tier["reason"]:
-            console.print(f"{tier['tier']}: {tier['reason']}", markup=False, highlight=False)
+            console.print()
+            console.print(f"{tier['tier']}: {tier['reason']}", markup=False)
+
+
+def _weights_cell(weights: dict[str, Any] | None) -> str:
+    if weights is None:
+        return "none needed"
+    return f"found ({weights['source']})" if weights.get("found") else "missing"

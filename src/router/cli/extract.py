@@ -17,16 +17,27 @@ def extract(
     log_json: Path | None = typer.Option(None, "--log-json", help="Also append JSON events to this file."),
     pretty: bool = typer.Option(False, "--pretty", help="Indent the JSON results."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No decision log on stderr."),
+    verbose: bool = typer.Option(
+        False, "--verbose", "-v", help="Every decision on stderr (default: warnings only; --log-json keeps all)."
+    ),
     warm_up: bool = typer.Option(True, help="Wait for model tiers to load before the first document."),
 ) -> None:
     """Extract merchant, date, total (and more) from each file. Exit code 1 if any failed."""
     from router.api import Router
-    from router.cli.common import check_output_files_or_exit, check_policy_log_or_exit, load_policy_or_exit
+    from router.cli.common import (
+        check_output_files_or_exit,
+        check_policy_log_or_exit,
+        configure_process,
+        load_policy_or_exit,
+        quieter,
+    )
 
     check_output_files_or_exit({"--log-json": log_json})
     loaded = load_policy_or_exit(policy)
     check_policy_log_or_exit(loaded, log_json)
-    router = Router(loaded, log_json=log_json, log_stderr=False if quiet else None)
+    level = loaded.logging.level if verbose else quieter(loaded.logging.level, "warning")
+    configure_process(loaded, stderr=loaded.logging.stderr and not quiet, level=level)
+    router = Router(loaded, log_json=log_json)
     failed = 0
     try:
         if warm_up:

@@ -61,7 +61,12 @@ def serve(
     SIGTERM, requests being routed finish; uploads still arriving are dropped.
     """
     from router.api import Router
-    from router.cli.common import check_output_files_or_exit, check_policy_log_or_exit, load_policy_or_exit
+    from router.cli.common import (
+        check_output_files_or_exit,
+        check_policy_log_or_exit,
+        configure_process,
+        load_policy_or_exit,
+    )
     from router.service import ServiceSettings, create_app
     from router.service.server import bind, server
 
@@ -87,7 +92,12 @@ def serve(
         header_timeout_s=header_timeout_s,
         body_timeout_s=body_timeout_s,
     )
-    service = create_app(lambda: Router(loaded, log_json=log_json), settings)
+    # --log-json is the process's: the service's own events (refusals, timeouts) go there too
+    if engine == "local":
+        configure_process(loaded, stderr=loaded.logging.stderr, json_path=log_json, hold_malloc=True)
+    else:  # ray: --log-json is a folder, one file per replica (the replicas write them)
+        configure_process(loaded, stderr=loaded.logging.stderr)
+    service = create_app(lambda: Router(loaded), settings)
     if engine != "local":
         from router.cli.common import scale_cli_or_exit
 

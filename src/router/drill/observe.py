@@ -1,6 +1,6 @@
 """What a drill watches besides results: decision-log events, child processes, memory.
 
-``EventTally`` is a logging handler on docroute's logger that counts events by name and tier (it
+``EventTally`` is a logging handler on a router's log that counts events by name and tier (it
 reads the event dicts structlog hands the stdlib logger, so it sees what the JSON log would hold,
 without parsing JSON). The process probes use psutil.
 """
@@ -16,10 +16,11 @@ from pathlib import Path
 
 import psutil
 
-from router.logs import LOGGER_NAME
+from router import events
+from router.logs import RouterLog
 
 #: The events that end a request in the log: exactly one per request.
-TERMINAL_EVENTS = frozenset({"request.done", "request.crashed"})
+TERMINAL_EVENTS = frozenset({events.REQUEST_DONE.name, events.REQUEST_CRASHED.name})
 
 
 class EventTally(logging.Handler):
@@ -65,16 +66,10 @@ class EventTally(logging.Handler):
         with self._tally_lock:
             return {tier: n for (event, tier), n in sorted(self.by_tier.items()) if event == name}
 
-    def attach(self) -> EventTally:
-        """Listen on docroute's logger (after the router configured it: configuring drops handlers)."""
-        logger = logging.getLogger(LOGGER_NAME)
-        logger.addHandler(self)
-        if logger.level > logging.INFO or logger.level == logging.NOTSET:
-            logger.setLevel(logging.INFO)
+    def attach(self, log: RouterLog) -> EventTally:
+        """Listen to one router's events."""
+        log.add_handler(self)
         return self
-
-    def detach(self) -> None:
-        logging.getLogger(LOGGER_NAME).removeHandler(self)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from router import events, logs
 from router.api import Router
 from router.drill.documents import DrillInput, DrillInputs
 from router.drill.observe import EventTally, children_left, memory
@@ -52,9 +53,11 @@ def run_drill(
     tally = EventTally(settings.requests)
     with tempfile.TemporaryDirectory(prefix="docroute-drill-") as work:
         inputs = DrillInputs(seed=settings.seed, bad_input_rate=settings.bad_input_rate, corpus_dir=Path(work))
-        router = Router(policy, log_json=log_json, log_stderr=log_stderr)
+        # a drill owns its process: it holds the allocator settings whose effect it measures, and its
+        # events go to its own destinations and the tally only
+        router = Router(policy, logger=logs.discard(), log_json=log_json, log_stderr=log_stderr, hold_malloc=True)
         try:
-            tally.attach()
+            tally.attach(router.decision_log)
             router.warm_up()
             report.warmup_requests = _warm_up(router, inputs, settings)
             tally.reset()
@@ -64,7 +67,6 @@ def run_drill(
             report.set_memory("end", memory())
         finally:
             router.close()
-            tally.detach()
     left = children_left()
     report.children_left, report.children_left_detail = len(left), left
     report.rss_after_close_mb = memory().anon_mb
@@ -188,9 +190,9 @@ class _Load:
         report.lost, report.lost_ids = len(lost), [f"drill-{i:06d}" for i in lost[:20]]
         report.raised, report.misrouted_bad_inputs, report.bad_inputs = self.raised, self.misrouted, self.bad_inputs
         report.stalled = self.stalled
-        report.recycles = tally.count("worker.recycling")
-        report.recycles_by_tier = tally.per_tier("worker.recycling")
-        report.worker_start_failures = tally.count("worker.start_failed")
+        report.recycles = tally.count(events.WORKER_RECYCLING.name)
+        report.recycles_by_tier = tally.per_tier(events.WORKER_RECYCLING.name)
+        report.worker_start_failures = tally.count(events.WORKER_START_FAILED.name)
         report.breaker_transitions = {
             tier: {state: tally.per_tier(f"breaker.{state}").get(tier, 0) for state in ("open", "half_open", "closed")}
             for tier in (t.name for t in self.router.tiers)

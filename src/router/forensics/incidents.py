@@ -8,28 +8,32 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from router import events as E
 from router.forensics.reader import LogSet, when
 from router.forensics.recorded import RecordedRequest, Recording, collect
 
 #: Events worth a line in the timeline: the router's own decisions about tiers and workers.
 TIMELINE_EVENTS = frozenset(
-    {
-        "router.starting",
-        "router.closed",
-        "tier.unavailable",
-        "breaker.open",
-        "breaker.half_open",
-        "breaker.closed",
-        "worker.start_failed",
-        "worker.died",
-        "worker.timeout",
-        "worker.recycling",
-        "worker.recycled",
-        "request.crashed",
-        "batch.rerun",
-        "batch.gave_up",
-    }
+    e.name
+    for e in (
+        E.ROUTER_STARTING,
+        E.ROUTER_CLOSED,
+        E.TIER_UNAVAILABLE,
+        E.BREAKER_OPEN,
+        E.BREAKER_HALF_OPEN,
+        E.BREAKER_CLOSED,
+        E.WORKER_START_FAILED,
+        E.WORKER_DIED,
+        E.WORKER_TIMEOUT,
+        E.WORKER_RECYCLING,
+        E.WORKER_RECYCLED,
+        E.WORKER_SUPERVISION_FAILED,
+        E.REQUEST_CRASHED,
+        E.BATCH_RERUN,
+        E.BATCH_GAVE_UP,
+    )
 )
+_FAILED_ATTEMPTS = (E.ATTEMPT_FAILED.name, E.ATTEMPT_REJECTED.name)
 POISONING = ("sticky_cuda", "worker_crashed")
 _SKIP_IN_DETAIL = frozenset(
     {"event", "ts", "level", "pid", "host", "actor", "schema_version", "policy", "policy_hash", "tier"}
@@ -46,7 +50,7 @@ def incident_report(logs: LogSet, *, top: int = 10) -> dict[str, Any]:
         "status": dict(Counter(r.status or "unfinished" for r in requests)),
         "failures": _failures(events),
         "failure_spans": _failure_spans(events),
-        "skips": _nested_counts(events, "tier.skipped", "reason"),
+        "skips": _nested_counts(events, E.TIER_SKIPPED.name, "reason"),
         "recycles": _recycles(events),
         "breakers": [_brief(e) for e in events if e["event"].startswith("breaker.")],
         "timeline": [_brief(e) for e in events if e["event"] in TIMELINE_EVENTS],
@@ -54,7 +58,7 @@ def incident_report(logs: LogSet, *, top: int = 10) -> dict[str, Any]:
         "poisoning_documents": _poisoning_documents(recording, events),
         "degraded": [_request_line(r) for r in requests if r.status == "degraded"],
         "unfinished": [_request_line(r) for r in requests if not r.done],
-        "reruns": [_brief(e) for e in events if e["event"] in ("batch.rerun", "batch.gave_up")],
+        "reruns": [_brief(e) for e in events if e["event"] in (E.BATCH_RERUN.name, E.BATCH_GAVE_UP.name)],
         "warnings": logs.warnings,
     }
 
@@ -77,9 +81,9 @@ def _failures(events: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
     """Failed and rejected attempts by tier, then by error class."""
     counts: dict[str, Counter[str]] = {}
     for event in events:
-        if event["event"] in ("attempt.failed", "attempt.rejected"):
+        if event["event"] in _FAILED_ATTEMPTS:
             counts.setdefault(event.get("tier", "?"), Counter())[str(event.get("error_class"))] += 1
-        elif event["event"] == "request.rejected":
+        elif event["event"] == E.REQUEST_REJECTED.name:
             counts.setdefault("(input)", Counter())["bad_input"] += 1
     return {tier: dict(counter) for tier, counter in counts.items()}
 
@@ -88,7 +92,7 @@ def _failure_spans(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """For each tier and error class: how many, the first and the last time."""
     spans: dict[tuple[str, str], dict[str, Any]] = {}
     for event in events:
-        if event["event"] in ("attempt.failed", "attempt.rejected"):
+        if event["event"] in _FAILED_ATTEMPTS:
             key = (event.get("tier", "?"), str(event.get("error_class")))
             span = spans.setdefault(key, {"tier": key[0], "error_class": key[1], "count": 0, "first": event["ts"]})
             span["count"] += 1
@@ -105,8 +109,8 @@ def _nested_counts(events: list[dict[str, Any]], name: str, key: str) -> dict[st
 
 
 def _recycles(events: list[dict[str, Any]]) -> dict[str, Any]:
-    recycled = [e for e in events if e["event"] == "worker.recycled"]
-    deaths = [e for e in events if e["event"] in ("worker.died", "worker.timeout")]
+    recycled = [e for e in events if e["event"] == E.WORKER_RECYCLED.name]
+    deaths = [e for e in events if e["event"] in (E.WORKER_DIED.name, E.WORKER_TIMEOUT.name)]
     return {
         "by_tier": dict(Counter(e.get("tier", "?") for e in recycled)),
         "by_reason": dict(Counter(str(e.get("reason")) for e in recycled)),
@@ -116,10 +120,11 @@ def _recycles(events: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _death(event: dict[str, Any]) -> str:
-    if event["event"] == "worker.timeout":
+    if event["event"] == E.WORKER_TIMEOUT.name:
         return "hung (timeout)"
     code = event.get("exitcode")
-    return f"signal {-code}" if isinstance(code, int) and code < 0 else f"exit {code}"
+    cause = f"signal {-code}" if isinstance(code, int) and code < 0 else f"exit {code}"
+    return cause if event.get("request_id") or "request_id" not in event else f"{cause} (idle)"
 
 
 def _slowest(requests: list[RecordedRequest], top: int) -> list[dict[str, Any]]:

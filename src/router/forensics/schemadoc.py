@@ -18,7 +18,16 @@ INTRO = f"""# Decision log schema (version {SCHEMA_VERSION})
 docroute logs every routing decision as one JSON object per line (the file set by
 `logging.json_path` or `--log-json`, rotated at `logging.rotate_bytes`; and stderr, as JSON or for
 people). This page lists every event and every field. It is generated from `src/router/events.py`
-(`python -m router.forensics.schemadoc`); a test checks that the events of real runs match it.
+(`python -m router.forensics.schemadoc`); a test checks that the events of real runs match it,
+allowed values included.
+
+Destinations: each `Router` writes its own file (its policy's `logging.json_path`, or `log_json`)
+with its own `log_content` setting, then hands each event to its host's structlog logger (the one
+passed as `Router(logger=...)`, else `structlog.get_logger("docroute")`); a router never configures
+its host's logging. The CLI and the service configure their own process to print events on stderr:
+for a person (a terminal, or `format: console`) one line per event, otherwise JSON; `policy_spec` is
+never printed there. `docroute extract` prints warnings only unless `--verbose`. `docroute serve
+--log-json` is the service process's file: its router's events and the service's own (`service.*`).
 
 Stability: event and field names are stable within a schema version; every event carries
 `schema_version`. New events and new optional fields may appear without a new version; a renamed,
@@ -43,7 +52,8 @@ def _table(fields: tuple[Field, ...]) -> list[str]:
     lines = ["| field | type | required | meaning |", "|---|---|---|---|"]
     for f in fields:
         kind = f.type.rstrip("?") + (" or null" if f.type.endswith("?") else "")
-        lines.append(f"| `{f.name}` | {kind} | {'yes' if f.required else 'no'} | {f.doc} |")
+        allowed = f" One of: {', '.join(f'`{v}`' for v in f.values)}." if f.values else ""
+        lines.append(f"| `{f.name}` | {kind} | {'yes' if f.required else 'no'} | {f.doc}{allowed} |")
     return lines
 
 
@@ -55,7 +65,8 @@ def render() -> str:
     lines += ["", *_table(tuple({f.name: f for fs in CONTEXT.values() for f in fs}.values())), ""]
     lines += ["## Events", ""]
     for event in EVENTS:
-        lines += [f"### `{event.name}`", "", f"{event.doc} Scope: {event.scope}.", ""]
+        level = "error" if event.level == "exception" else event.level
+        lines += [f"### `{event.name}`", "", f"{event.doc} Scope: {event.scope}. Level: {level}.", ""]
         lines += [*_table(event.fields), ""] if event.fields else ["No fields of its own.", ""]
     return "\n".join(lines).rstrip() + "\n"
 

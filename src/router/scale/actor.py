@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from router import logs
+from router import events, logs
 from router.errors import ErrorClass
 from router.result import DocumentInfo, ErrorSummary, Result
 from router.scale.ledger import Ledger
@@ -50,11 +50,12 @@ class RouterActor:
             log_json = Path(log_dir) / f"{self.place['host'][:16]}-{self.place['pid']}.jsonl"
         logs.set_placement(host=self.place["host"], actor=self.place["actor"] or "")
         policy = policy_from_dict(policy_spec, source="<ray batch>")
-        self.router = Router(policy, log_json=log_json, log_stderr=False)
+        # an actor owns its process: events go to its own file only; long-running, it holds malloc
+        self.router = Router(policy, logger=logs.discard(), log_json=log_json, hold_malloc=True)
         if warm:
             self.router.warm_up()
         self.max_bytes = policy.limits.max_bytes
-        self.log = logs.get_logger()
+        self.log = self.router.log  # the rerun events belong in this router's file
         self.threads = ThreadPoolExecutor(self.router.parallelism(), thread_name_prefix="route")
         _announce(self.out_dir, self.place)
 
@@ -82,7 +83,7 @@ class RouterActor:
         self.ledger.begin(name)
         request_id = uuid.uuid4().hex
         if crashes:
-            self.log.warning("batch.rerun", request_id=request_id, key=key, crashes=crashes)
+            events.BATCH_RERUN.emit(self.log, request_id=request_id, key=key, crashes=crashes)
         started = time.monotonic()
         try:
             result = self.router.extract(data if data is not None else name, name=name, request_id=request_id)
@@ -94,7 +95,7 @@ class RouterActor:
     def _crashed(self, name: str, crashes: int) -> dict[str, Any]:
         message = f"the router process died {crashes} times while routing this document; not tried again"
         request_id, key = uuid.uuid4().hex, _read(Path(name), self.max_bytes)[1]
-        self.log.error("batch.gave_up", request_id=request_id, key=key, crashes=crashes)
+        events.BATCH_GAVE_UP.emit(self.log, request_id=request_id, key=key, crashes=crashes)
         result = self._failed(name, request_id, ErrorClass.WORKER_CRASHED, message, time.monotonic())
         return {"input": name, "key": key, **result.model_dump(mode="json")}
 

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from router import events
 from router.batch import StopFlag, Summary
 from router.batch.progress import NoProgress, Progress
 from router.logs import get_logger
@@ -66,7 +67,7 @@ def run_cluster_batch(
     summary = Summary(total=len(inputs), already_done=len(inputs) - len(todo))
     progress.skipped(summary.already_done)
     log = get_logger()
-    log.info("batch.started", inputs=len(inputs), already_in_output=summary.already_done)
+    events.BATCH_STARTED.emit(log, inputs=len(inputs), already_in_output=summary.already_done)
     if todo:
         for batch in _pipeline(todo, out_dir, policy, settings).iter_batches(batch_size=None, batch_format="numpy"):
             for raw in batch["summary"]:
@@ -78,7 +79,7 @@ def run_cluster_batch(
         drop_repeats(out_dir)
     summary.interrupted_by = stop.reason
     summary.elapsed_s = time.monotonic() - started
-    log.info("batch.finished", **summary.to_dict())
+    events.BATCH_FINISHED.emit(log, **summary.to_dict())
     return summary
 
 

@@ -37,7 +37,7 @@ def batch(
     from router.batch import StopFlag, handle_signals
     from router.batch.progress import make_progress
     from router.cli.batch import SIGNAL_EXIT
-    from router.cli.common import load_policy_or_exit
+    from router.cli.common import configure_process, load_policy_or_exit
     from router.scale.batch import ClusterSettings, run_cluster_batch
     from router.scale.cluster import connect
 
@@ -51,6 +51,7 @@ def batch(
         typer.echo("docroute: no inputs", err=True)
         raise typer.Exit(2)
     loaded = load_policy_or_exit(policy)
+    configure_process(loaded, stderr=False)  # the driver's own events (batch.*) stay off stdout
     settings = ClusterSettings(
         address=address, routers=routers, gpus_per_router=gpus_per_router, log_dir=log_json, warm=warm
     )

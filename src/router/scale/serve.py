@@ -52,7 +52,9 @@ class RouterReplica:
             Path(log_dir).mkdir(parents=True, exist_ok=True)
             log_json = Path(log_dir) / f"{self.place['host'][:16]}-{self.place['pid']}.jsonl"
         logs.set_placement(host=self.place["host"], actor=self.place["actor"] or "")
-        self.router = Router(policy_from_dict(policy_spec, source="<ray serve>"), log_json=log_json, log_stderr=False)
+        policy = policy_from_dict(policy_spec, source="<ray serve>")
+        # a replica owns its process: events go to its own file only; long-running, it holds malloc
+        self.router = Router(policy, logger=logs.discard(), log_json=log_json, hold_malloc=True)
         self.unusable_limit_s = unusable_limit_s
         self.unusable_since: float | None = None
 

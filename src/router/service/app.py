@@ -32,7 +32,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse, Response
 
-from router import __version__
+from router import __version__, events
 from router.logs import get_logger
 from router.result import Result
 from router.service.errors import CLIENT_CLOSED, CODES, error_response, status_for
@@ -139,7 +139,7 @@ def _client_gone(request: Request) -> Response:
     """One event, no traceback; 499 for the metrics (the client never sees it)."""
     dropped = bool(request.scope.get(DROPPED_AT_SHUTDOWN))
     reason = "dropped at shutdown" if dropped else "client disconnected"
-    get_logger().info("service.client_disconnected", request_id=request.scope[SCOPE_KEY], reason=reason)
+    events.SERVICE_CLIENT_DISCONNECTED.emit(get_logger(), request_id=request.scope[SCOPE_KEY], reason=reason)
     return error_response(CLIENT_CLOSED, "client_closed_request", f"{reason} before the request was read")
 
 

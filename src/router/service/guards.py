@@ -16,6 +16,7 @@ from typing import Any
 
 import anyio
 
+from router import events
 from router.logs import get_logger
 from router.service.errors import error_response
 from router.service.request_ids import SCOPE_KEY
@@ -44,8 +45,8 @@ class BearerAuth:
         if given is None or not hmac.compare_digest(given, self.token):
             problem = "missing bearer token" if given is None else "wrong bearer token"
             client = scope.get("client") or ("", 0)
-            get_logger().warning(
-                "service.auth_failed",
+            events.SERVICE_AUTH_FAILED.emit(
+                get_logger(),
                 request_id=scope.get(SCOPE_KEY),
                 path=scope["path"],
                 reason=problem,
@@ -158,7 +159,7 @@ class BodyDeadline:
         with contextlib.suppress(_TimedOut):
             await self.app(scope, timed_receive, guarded_send)
         if state["over"] and not state["started"]:
-            get_logger().warning("service.request_timeout", request_id=scope.get(SCOPE_KEY), phase="body")
+            events.SERVICE_REQUEST_TIMEOUT.emit(get_logger(), request_id=scope.get(SCOPE_KEY), phase="body")
             message = f"the request body did not arrive within {self.timeout_s:g} s"
             response = error_response(408, "request_timeout", message)
             response.headers["Connection"] = "close"

@@ -13,6 +13,7 @@ import uuid
 from collections import OrderedDict
 from typing import Any
 
+from router import events
 from router.logs import get_logger
 
 _VALID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -46,7 +47,7 @@ class RequestIds:
         request_id = given if _VALID.match(given) else uuid.uuid4().hex
         if request_id in self.seen:  # drawn ids are remembered too: a client may send one back
             request_id = f"{given}-{uuid.uuid4().hex[:8]}"
-            get_logger().warning("service.request_id_renamed", given=given, request_id=request_id)
+            events.SERVICE_REQUEST_ID_RENAMED.emit(get_logger(), given=given, request_id=request_id)
         self.seen[request_id] = None
         if len(self.seen) > self.remember:
             self.seen.popitem(last=False)

@@ -21,6 +21,7 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from router import events
 from router.logs import get_logger
 from router.service.settings import ServiceSettings
 
@@ -99,5 +100,5 @@ class GuardedH11(H11Protocol):
         if waiting and not self.transport.is_closing():
             if self._partial:  # an idle connection is closed without a word, as keep-alive does
                 client = self.client[0] if self.client else ""
-                get_logger().warning("service.request_timeout", request_id=None, phase="headers", client=client)
+                events.SERVICE_REQUEST_TIMEOUT.emit(get_logger(), request_id=None, phase="headers", client=client)
             self.transport.close()

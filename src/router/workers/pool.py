@@ -6,52 +6,94 @@ sends the document and waits for the answer within its timeout. A failure that p
 slot is marked recycling, the request gets its error at once (so the engine moves on to the next
 tier), and a background thread stops the old process (terminate, grace, kill) and starts a new one,
 which must pass the canary before it takes traffic. Each recycle is reported to ``on_recycle`` (the
-tier's breaker counts them to detect a crash loop); failed starts are retried with backoff, except
-those classified ``unavailable`` (missing weights...), which mark the tier unavailable for good.
+tier's breaker counts them to detect a crash loop).
+
+Idle workers are watched too: a watcher thread waits on their process sentinels, and a worker that
+dies while idle (OOM killer, a stray ``kill``) is logged with its exit code or signal and replaced
+before a request meets it; no document is blamed for it. A request re-checks that its worker is
+alive when it takes it, for a death the watcher has not seen yet.
+
+Failed starts (the OS refusing to spawn, a backend that fails to load, a failed canary) are retried
+with exponential backoff (tenacity), except those classified ``unavailable`` (missing weights...),
+which mark the tier unavailable for good. Any other exception in a supervising thread is logged
+(``worker.supervision_failed``), marks a starting slot ``failed``, and the thread's work is retried
+with backoff until the pool closes: no slot is left in a state nothing will leave.
 
 A timeout is proof of a hang only at the tier's own ``timeout_s``. When a request's deadline left
 it less time, the request still gets its timeout at once, but the worker is left to finish in the
 background ("drained", still busy) and killed only if it passes the tier's timeout too.
 
-States of a slot: idle -> starting -> ready <-> busy -> recycling -> ready ...; any -> stopped.
+States of a slot: idle -> starting -> ready <-> busy -> recycling -> ready ...; starting ->
+failed -> starting; any -> stopped.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import itertools
 import multiprocessing as mp
+import os
 import threading
 import time
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from multiprocessing import connection
 from typing import Any
+
+from tenacity import RetryCallState, Retrying, retry_if_exception, retry_if_exception_type, wait_exponential
 
 from backends.base import Extraction
 from backends.document import Document
-from backends.errors import BackendUnavailable
-from router.errors import PROCESS_POISONING, AttemptError, ErrorClass, ErrorInfo
+from router import events
+from router.errors import PROCESS_POISONING, AttemptError, ErrorClass, ErrorInfo, Failure
 from router.logs import get_logger
 from router.policy import TierPolicy
-from router.runners import AttemptTimeout, RunOutcome, TierState
+from router.runners import RunOutcome, TierState
 from router.signatures import classify
 from router.workers.canary import canary_document
 from router.workers.process import WorkerFailure, WorkerProcess
+from router.workers.protocol import signal_name
 
 BACKOFF_FIRST_S = 0.5
+WATCH_POLL_S = 5.0  # the watcher wakes on every change anyway; this only bounds a missed wake-up
 _PHASE_STATES = (("ready", TierState.READY), ("busy", TierState.BUSY), ("recycling", TierState.RECYCLING))
 _POOLS: weakref.WeakSet[WorkerPool] = weakref.WeakSet()
+_DEATH_EVENTS = {ErrorClass.WORKER_CRASHED: events.WORKER_DIED, ErrorClass.TIMEOUT: events.WORKER_TIMEOUT}
+
+
+def spawn_worker(options: Any, *, name: str, generation: int, context: Any) -> WorkerProcess:
+    """Create and start one worker process (the pool's default ``spawn``)."""
+    worker = WorkerProcess(options, name=name, generation=generation, context=context)
+    worker.spawn()
+    return worker
+
+
+SpawnWorker = Callable[..., WorkerProcess]
 
 
 @dataclass
 class _Slot:
     index: int
-    phase: str = "idle"  # idle, starting, ready, busy, recycling, stopped
+    phase: str = "idle"  # idle, starting, failed, ready, busy, recycling, stopped
     worker: WorkerProcess | None = None
     last_used: float = 0.0
-    failed_starts: int = 0
     unloaded: bool = False
+
+
+class _StartFailed(Exception):
+    """Internal: one start of a worker failed (``failure``); ``worker`` is None if none was spawned."""
+
+    def __init__(self, failure: WorkerFailure, generation: int, worker: WorkerProcess | None):
+        super().__init__(str(failure))
+        self.failure, self.generation, self.worker = failure, generation, worker
+        spawned = failure.stage != "spawn"  # the OS refusing a process says nothing about the tier
+        self.unavailable = spawned and failure.failure.error_class is ErrorClass.UNAVAILABLE
+
+
+class _Closed(Exception):
+    """Internal: the pool closed while a worker was starting."""
 
 
 class WorkerPool:
@@ -62,22 +104,28 @@ class WorkerPool:
         on_recycle: Callable[[], None] | None = None,
         log: Any = None,
         context: Any = None,
+        spawn: SpawnWorker = spawn_worker,
     ):
         self.policy = policy
         self._on_recycle = on_recycle or (lambda: None)
         self._log = log or get_logger(tier=policy.name, backend=policy.backend.kind)
         self._ctx = context or mp.get_context("spawn")
+        self._spawn = spawn
         self._cond = threading.Condition()
         self._slots = [_Slot(i) for i in range(policy.workers)]
         self._generations = itertools.count(1)
         self._live: set[WorkerProcess] = set()
         self._threads: set[threading.Thread] = set()
-        self._unavailable: ErrorInfo | None = None
+        self._unavailable: Failure | None = None
         self._closed = False
         self._stopping = threading.Event()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_w, False)
+        os.set_blocking(self._wake_r, False)
         _POOLS.add(self)
+        self._spawn_thread(self._watch, "watch", task="watch")
         if policy.idle_unload_s:
-            self._spawn_thread(self._unload_idle, "idle")
+            self._spawn_thread(self._unload_idle, "idle", task="unload")
 
     # -- the Runner protocol -------------------------------------------------------------------
 
@@ -91,11 +139,11 @@ class WorkerPool:
         for phase, state in _PHASE_STATES:
             if phase in phases:
                 return state
-        return TierState.LOADING if "starting" in phases else TierState.IDLE
+        return TierState.LOADING if phases & {"starting", "failed"} else TierState.IDLE
 
     def unavailable_reason(self) -> str | None:
-        info = self._unavailable
-        return None if info is None else info.message.splitlines()[0][:300]
+        failure = self._unavailable
+        return None if failure is None else failure.info.message.splitlines()[0][:300]
 
     def start(self) -> None:
         with self._cond:
@@ -108,12 +156,12 @@ class WorkerPool:
         sent = time.monotonic()
         try:
             answer = worker.request(request_id, document, max(0.0, deadline - sent))
-        except WorkerFailure as failure:
-            if self._cut_short(failure, deadline - sent):
-                self._spawn_thread(self._drain, f"drain-{slot.index}", slot, worker, request_id, sent)
+        except WorkerFailure as failed:
+            if self._cut_short(failed.failure, deadline - sent):
+                self._spawn_thread(self._drain, f"drain-{slot.index}", slot, worker, request_id, sent, task="drain")
             else:
-                self._after_failure(slot, worker, failure.info, request_id)
-            raise AttemptError(failure.info, worker=ref) from None
+                self._after_failure(slot, worker, failed.failure, request_id)
+            raise AttemptError(failed.failure, worker=ref) from None
         self._release(slot)
         try:
             extraction = Extraction.from_dict(answer)
@@ -132,10 +180,14 @@ class WorkerPool:
             live = list(self._live)
             threads = list(self._threads)
             self._cond.notify_all()
+        self._wake()
         for worker in live:
             self._stop(worker, graceful=True, reason="close")
         for thread in threads:
             thread.join(timeout=3 * self.policy.stop_grace_s + 1)
+        for fd in (self._wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     # -- taking and giving back a worker -------------------------------------------------------
 
@@ -143,19 +195,26 @@ class WorkerPool:
         with self._cond:
             while True:
                 if self._closed:
-                    closed = BackendUnavailable(f"tier {self.policy.name}: the worker pool is closed")
-                    raise AttemptError(ErrorInfo.from_exception(closed))
+                    closed = f"tier {self.policy.name}: the worker pool is closed"
+                    raise AttemptError(Failure.own(ErrorClass.UNAVAILABLE, "pool_closed", closed))
                 if self._unavailable is not None:
                     raise AttemptError(self._unavailable)
                 for slot in self._slots:
                     if slot.phase == "ready" and slot.worker is not None:
+                        if not slot.worker.alive():  # died idle, before the watcher saw it
+                            self._died_idle(slot, slot.worker)
+                            continue
                         slot.phase = "busy"
                         return slot, slot.worker
                 self._start_idle()
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    waited = AttemptTimeout(f"no worker of tier {self.policy.name} was ready within {timeout_s:.1f}s")
-                    raise AttemptError(ErrorInfo.from_exception(waited))
+                    waited = f"no worker of tier {self.policy.name} was ready within {timeout_s:.1f}s"
+                    raise AttemptError(
+                        Failure.own(
+                            ErrorClass.TIMEOUT, "attempt_timeout", waited, type_="router.runners.AttemptTimeout"
+                        )
+                    )
                 self._cond.wait(remaining)
 
     def _release(self, slot: _Slot) -> None:
@@ -164,53 +223,93 @@ class WorkerPool:
                 slot.phase = "ready"
                 slot.last_used = time.monotonic()
                 self._cond.notify_all()
+        self._wake()
 
-    def _cut_short(self, failure: WorkerFailure, limit_s: float) -> bool:
+    def _cut_short(self, failure: Failure, limit_s: float) -> bool:
         """A timeout set by the request's deadline, shorter than the tier's: not proof of a hang."""
-        timed_out = classify(failure.info).error_class is ErrorClass.TIMEOUT
-        return timed_out and limit_s < self.policy.timeout_s - 1e-3
+        return failure.error_class is ErrorClass.TIMEOUT and limit_s < self.policy.timeout_s - 1e-3
 
     def _drain(self, slot: _Slot, worker: WorkerProcess, request_id: str, sent: float) -> None:
         """Let a worker finish the request whose caller gave up; a hang is still a hang at the
         tier's own timeout. The answer is dropped; the worker serves again after it."""
         try:
             worker.collect(request_id, sent + self.policy.timeout_s, self.policy.timeout_s)
-        except WorkerFailure as failure:
-            self._after_failure(slot, worker, failure.info, request_id)
+        except WorkerFailure as failed:
+            self._after_failure(slot, worker, failed.failure, request_id)
             return
-        self._log.info("worker.drained", worker_pid=worker.pid, generation=worker.generation, request_id=request_id)
+        events.WORKER_DRAINED.emit(
+            self._log, worker_pid=worker.pid, generation=worker.generation, request_id=request_id
+        )
         self._release(slot)
 
-    def _after_failure(self, slot: _Slot, worker: WorkerProcess, info: ErrorInfo, request_id: str) -> None:
-        verdict = classify(info)
-        if verdict.error_class not in PROCESS_POISONING:
+    def _after_failure(self, slot: _Slot, worker: WorkerProcess, failure: Failure, request_id: str) -> None:
+        """A request's failure: a poisoned, dead or hung worker is retired and replaced."""
+        if failure.error_class not in PROCESS_POISONING:
             self._release(slot)
             return
         with self._cond:
             slot.worker = None
             slot.phase = "stopped" if self._closed else "recycling"
-            closed = self._closed
-        event = {ErrorClass.WORKER_CRASHED: "worker.died", ErrorClass.TIMEOUT: "worker.timeout"}
-        self._log.warning(
-            event.get(verdict.error_class, "worker.poisoned"),
+        self._retire(slot, worker, failure, request_id)
+
+    # -- watching idle workers -----------------------------------------------------------------
+
+    def _watch(self) -> None:
+        """Wait on the sentinels of the idle workers; replace one that dies."""
+        while not self._stopping.is_set():
+            with self._cond:
+                idle = {
+                    s.worker.sentinel: (s, s.worker)
+                    for s in self._slots
+                    if s.phase == "ready" and s.worker is not None and s.worker.sentinel is not None
+                }
+            ready = connection.wait([self._wake_r, *idle], WATCH_POLL_S)
+            if self._wake_r in ready:
+                with contextlib.suppress(BlockingIOError, OSError):
+                    os.read(self._wake_r, 4096)
+            for sentinel in ready:
+                if sentinel in idle:
+                    with self._cond:
+                        self._died_idle(*idle[sentinel])
+
+    def _died_idle(self, slot: _Slot, worker: WorkerProcess) -> None:
+        """An idle worker is dead: retire and replace it; no request is blamed. Caller holds the lock."""
+        if slot.phase != "ready" or slot.worker is not worker or self._closed:
+            return  # a request took it meanwhile (and meets the death itself), or it is already handled
+        slot.worker, slot.phase = None, "recycling"
+        self._retire(slot, worker, worker.death(), None)
+
+    def _wake(self) -> None:
+        with contextlib.suppress(BlockingIOError, OSError):
+            os.write(self._wake_w, b"\0")
+
+    # -- retiring, starting and recycling ------------------------------------------------------
+
+    def _retire(self, slot: _Slot, worker: WorkerProcess, failure: Failure, request_id: str | None) -> None:
+        """Log why a worker leaves, then replace it in the background (or just stop it, if closed)."""
+        exitcode = failure.info.exitcode
+        death = _DEATH_EVENTS.get(failure.error_class, events.WORKER_POISONED)
+        fields: dict[str, Any] = {"signal": signal_name(exitcode)} if death is events.WORKER_DIED else {}
+        death.emit(
+            self._log,
             worker_pid=worker.pid,
             generation=worker.generation,
-            error_class=verdict.error_class,
-            signature=verdict.signature,
-            exitcode=info.exitcode,
+            error_class=failure.error_class,
+            signature=failure.signature,
+            exitcode=exitcode,
             request_id=request_id,
             recent_requests=list(worker.recent),
+            **fields,
         )
-        if closed:
+        if self._closed:
             self._stop(worker, graceful=False, reason="close")
             return
-        self._log.info(
-            "worker.recycling", worker_pid=worker.pid, generation=worker.generation, reason=verdict.error_class
+        events.WORKER_RECYCLING.emit(
+            self._log, worker_pid=worker.pid, generation=worker.generation, reason=failure.error_class
         )
         self._on_recycle()
-        self._spawn_thread(self._bring_up, f"recycle-{slot.index}", slot, verdict.error_class.value, worker)
-
-    # -- starting and recycling (background threads) -------------------------------------------
+        reason = failure.error_class.value
+        self._spawn_thread(self._bring_up, f"recycle-{slot.index}", slot, reason, worker, task="start", slot=slot)
 
     def _start_idle(self) -> None:
         """Start every idle slot. Caller holds the lock."""
@@ -220,72 +319,97 @@ class WorkerPool:
             if slot.phase == "idle":
                 slot.phase = "starting"
                 reason = "restart_after_idle" if slot.unloaded else "start"
-                self._spawn_thread(self._bring_up, f"start-{slot.index}", slot, reason, None)
+                self._spawn_thread(self._bring_up, f"start-{slot.index}", slot, reason, None, task="start", slot=slot)
 
     def _bring_up(self, slot: _Slot, reason: str, old: WorkerProcess | None) -> None:
+        """Stop ``old`` (if any), then start workers until one passes the canary, backing off."""
+        with self._cond:
+            if slot.phase not in ("starting", "recycling", "failed"):
+                return  # a rerun after the worker was installed (or the pool closed): nothing left to do
         began = time.monotonic()
         stop_ms = self._stop(old, graceful=False, reason="recycle") if old is not None else None
-        while not self._stopping.is_set():
-            worker = self._new_worker(reason)
-            try:
-                timings = self._start(worker)
-            except WorkerFailure as failure:
-                self._stop(worker, graceful=False, reason="start_failed")
-                if self._stopping.is_set() or not self._retry_start(slot, worker, failure):
-                    return
-                continue
-            self._install(slot, worker, timings, reason, old, began, stop_ms)
+        retrying = Retrying(
+            retry=retry_if_exception(lambda exc: isinstance(exc, _StartFailed) and not exc.unavailable),
+            wait=self._backoff(),
+            stop=lambda _: self._stopping.is_set(),
+            sleep=self._sleep,
+            before_sleep=self._start_failed,
+            reraise=True,
+        )
+        try:
+            worker, timings = retrying(self._start_one, reason)
+        except _Closed:
             return
+        except _StartFailed as failed:
+            if failed.unavailable:
+                self._start_failed_for_good(slot, failed)
+            return  # else the pool is closing
+        self._install(slot, worker, timings, reason, old, began, stop_ms)
 
-    def _new_worker(self, reason: str) -> WorkerProcess:
+    def _backoff(self) -> wait_exponential:
+        return wait_exponential(multiplier=BACKOFF_FIRST_S, max=max(BACKOFF_FIRST_S, self.policy.breaker.cooldown_s))
+
+    def _start_one(self, reason: str) -> tuple[WorkerProcess, dict[str, Any]]:
+        if self._stopping.is_set():
+            raise _Closed
         generation = next(self._generations)
+        events.WORKER_STARTING.emit(self._log, generation=generation, reason=reason)
         name = f"docroute-{self.policy.name}-{generation}"
-        worker = WorkerProcess(self.policy.backend, name=name, generation=generation, context=self._ctx)
+        try:
+            worker = self._spawn(self.policy.backend, name=name, generation=generation, context=self._ctx)
+        except Exception as exc:  # the OS or multiprocessing refused (EMFILE, ENOMEM, EAGAIN): data, retried
+            refused = WorkerFailure(classify(ErrorInfo.from_exception(exc)), "spawn")
+            raise _StartFailed(refused, generation, None) from exc
         with self._cond:
             self._live.add(worker)
-        self._log.info("worker.starting", generation=generation, reason=reason)
-        return worker
+        try:
+            return worker, self._handshake(worker)
+        except WorkerFailure as failure:
+            self._stop(worker, graceful=False, reason="start_failed")
+            raise _StartFailed(failure, generation, worker) from None
 
-    def _start(self, worker: WorkerProcess) -> dict[str, Any]:
+    def _handshake(self, worker: WorkerProcess) -> dict[str, Any]:
         if self._closed:
-            raise WorkerFailure(ErrorInfo.from_exception(BackendUnavailable("pool closed")), "start-up")
-        worker.spawn()
+            raise WorkerFailure(Failure.own(ErrorClass.UNAVAILABLE, "pool_closed", "pool closed"), "start-up")
         timings: dict[str, Any] = worker.wait_ready(self.policy.start_timeout_s)
         started = time.monotonic()
         try:
             worker.request(f"canary-{worker.generation}", canary_document(), self.policy.timeout_s, stage="canary")
-        except WorkerFailure as failure:
-            if classify(failure.info).error_class in PROCESS_POISONING:
+        except WorkerFailure as failed:
+            if failed.failure.error_class in PROCESS_POISONING:
                 raise
         timings["canary_ms"] = round((time.monotonic() - started) * 1000, 2)
         return timings
 
-    def _retry_start(self, slot: _Slot, worker: WorkerProcess, failure: WorkerFailure) -> bool:
-        """Log a failed start; False if the tier is unavailable (never retried), else back off."""
-        verdict = classify(failure.info)
-        unavailable = verdict.error_class is ErrorClass.UNAVAILABLE
-        slot.failed_starts += 1
-        delay = min(BACKOFF_FIRST_S * 2 ** (slot.failed_starts - 1), self.policy.breaker.cooldown_s)
-        self._log.warning(
-            "worker.start_failed",
-            worker_pid=worker.pid,
-            generation=worker.generation,
+    def _start_failed(self, state: RetryCallState) -> None:
+        """tenacity's before_sleep: log the failed start that will be retried; it counts toward the
+        crash loop (a tier whose workers keep failing to start is broken)."""
+        failed = state.outcome.exception() if state.outcome else None
+        if isinstance(failed, _StartFailed):
+            self._log_start_failed(failed, retry_in_s=round(state.next_action.sleep, 3) if state.next_action else None)
+            self._on_recycle()
+
+    def _start_failed_for_good(self, slot: _Slot, failed: _StartFailed) -> None:
+        self._log_start_failed(failed, retry_in_s=None)
+        with self._cond:
+            self._unavailable = failed.failure.failure
+            slot.phase = "idle"
+            self._cond.notify_all()
+
+    def _log_start_failed(self, failed: _StartFailed, retry_in_s: float | None) -> None:
+        failure, verdict = failed.failure, failed.failure.failure
+        events.WORKER_START_FAILED.emit(
+            self._log,
+            worker_pid=None if failed.worker is None else failed.worker.pid,
+            generation=failed.generation,
             stage=failure.stage,
             error_type=failure.info.type,
             error_class=verdict.error_class,
             signature=verdict.signature,
-            message=failure.info.message.strip().splitlines()[0][:300] if failure.stage == "start-up" else None,
+            message=failure.info.message.strip().splitlines()[0][:300] if failure.stage != "canary" else None,
             exitcode=failure.info.exitcode,
-            retry_in_s=None if unavailable else delay,
+            retry_in_s=retry_in_s,
         )
-        if unavailable:
-            with self._cond:
-                self._unavailable = failure.info
-                slot.phase = "idle"
-                self._cond.notify_all()
-            return False
-        self._on_recycle()  # a failed start or canary counts toward the crash loop
-        return not self._stopping.wait(delay)
 
     def _install(
         self,
@@ -300,16 +424,17 @@ class WorkerPool:
         with self._cond:
             closed = self._closed
             if not closed:
-                slot.worker, slot.phase, slot.failed_starts = worker, "ready", 0
+                slot.worker, slot.phase = worker, "ready"
                 slot.last_used = time.monotonic()
                 self._cond.notify_all()
         if closed:
             self._stop(worker, graceful=True, reason="close")
             return
+        self._wake()
         duration_ms = round((time.monotonic() - began) * 1000, 2)
         if old is None:
-            self._log.info(
-                "worker.ready",
+            events.WORKER_READY.emit(
+                self._log,
                 generation=worker.generation,
                 worker_pid=worker.pid,
                 reason=reason,
@@ -317,8 +442,8 @@ class WorkerPool:
                 **timings,
             )
             return
-        self._log.info(
-            "worker.recycled",
+        events.WORKER_RECYCLED.emit(
+            self._log,
             generation=worker.generation,
             old_pid=old.pid,
             new_pid=worker.pid,
@@ -337,8 +462,8 @@ class WorkerPool:
             self._live.discard(worker)
         stop_ms = round((time.monotonic() - began) * 1000, 2)
         if stopped:
-            self._log.info(
-                "worker.stopped",
+            events.WORKER_STOPPED.emit(
+                self._log,
                 worker_pid=worker.pid,
                 generation=worker.generation,
                 reason=reason,
@@ -358,18 +483,32 @@ class WorkerPool:
                     slot.phase, slot.worker, slot.unloaded = "idle", None, True
             for worker, idle_s in retired:
                 if worker is not None:
-                    self._log.info(
-                        "worker.idle_unloaded",
-                        worker_pid=worker.pid,
-                        generation=worker.generation,
-                        idle_s=round(idle_s, 2),
+                    events.WORKER_IDLE_UNLOADED.emit(
+                        self._log, worker_pid=worker.pid, generation=worker.generation, idle_s=round(idle_s, 2)
                     )
                     self._stop(worker, graceful=True, reason="idle")
 
-    def _spawn_thread(self, target: Callable[..., None], label: str, *args: Any) -> None:
+    # -- supervising threads -------------------------------------------------------------------
+
+    def _spawn_thread(
+        self, target: Callable[..., None], label: str, *args: Any, task: str, slot: _Slot | None = None
+    ) -> None:
+        """Run ``target`` in a daemon thread. An unexpected exception is logged, marks a starting
+        slot failed, and ``target`` runs again after a backoff, until the pool closes."""
+        retrying = Retrying(
+            retry=retry_if_exception_type(Exception),
+            wait=self._backoff(),
+            stop=lambda _: self._stopping.is_set(),
+            sleep=self._sleep,
+            before_sleep=lambda state: self._supervision_failed(state, task, slot),
+            reraise=True,
+        )
+
         def run() -> None:
             try:
-                target(*args)
+                retrying(target, *args)
+            except Exception:  # only when the pool closed during a backoff; the failure was logged
+                return
             finally:
                 with self._cond:
                     self._threads.discard(thread)
@@ -378,6 +517,24 @@ class WorkerPool:
         with self._cond:
             self._threads.add(thread)
         thread.start()
+
+    def _sleep(self, seconds: float) -> None:
+        """Backoff that ends early when the pool closes."""
+        self._stopping.wait(seconds)
+
+    def _supervision_failed(self, state: RetryCallState, task: str, slot: _Slot | None) -> None:
+        error = state.outcome.exception() if state.outcome else None
+        with self._cond:
+            if task == "start" and slot is not None and slot.phase in ("starting", "recycling"):
+                slot.phase = "failed"  # left when the retried start installs a worker
+        events.WORKER_SUPERVISION_FAILED.emit(
+            self._log,
+            task=task,
+            slot=None if slot is None else slot.index,
+            error_type=type(error).__name__,
+            message=str(error).splitlines()[0][:300] if str(error) else "",
+            retry_in_s=round(state.next_action.sleep, 3) if state.next_action else 0.0,
+        )
 
 
 @atexit.register

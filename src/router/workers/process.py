@@ -3,7 +3,9 @@
 Every wait watches two things at once (``multiprocessing.connection.wait``): the pipe, for the
 answer, and the process sentinel, which becomes ready when the process dies whatever the cause.
 A hang is only visible as the time running out. Every failure leaves here as ``WorkerFailure``
-carrying the failure as data; deciding what it means is the pool's job.
+carrying one classified ``Failure``: a death, a hang or a failed start is born with its class; an
+error the child reports as data is classified once, here, where it enters. Deciding what to do
+about it is the pool's job.
 """
 
 from __future__ import annotations
@@ -20,21 +22,42 @@ from multiprocessing import connection
 from typing import Any
 
 from backends.document import Document
-from router.errors import ErrorInfo
-from router.runners import AttemptTimeout
+from router.errors import ErrorClass, ErrorInfo, Failure
+from router.signatures import classify
 from router.workers import child, protocol, transport
-from router.workers.protocol import WorkerCrashed, WorkerStartFailed
 
 RECENT_REQUESTS = 8
 
 
 class WorkerFailure(Exception):
-    """Internal: a worker failed at ``stage`` (start-up, canary, serving); ``info`` is the failure."""
+    """Internal: a worker failed at ``stage`` (spawn, start-up, canary, serving); ``failure`` says how."""
 
-    def __init__(self, info: ErrorInfo, stage: str):
-        super().__init__(f"{stage}: {info.type}: {info.message}")
-        self.info = info
+    def __init__(self, failure: Failure, stage: str):
+        super().__init__(f"{stage}: {failure.info.type}: {failure.info.message}")
+        self.failure = failure
         self.stage = stage
+
+    @property
+    def info(self) -> ErrorInfo:
+        return self.failure.info
+
+
+#: The type names the router's own worker failures carry (``error_type`` in the log).
+_CRASHED = "router.workers.protocol.WorkerCrashed"
+_START_FAILED = "router.workers.protocol.WorkerStartFailed"
+_TIMEOUT = "router.runners.AttemptTimeout"
+
+
+def _own(
+    error_class: ErrorClass, signature: str, type_: str, message: str, pid: int | None, exitcode: int | None = None
+) -> Failure:
+    """A failure the supervisor observes itself, born with its class."""
+    return Failure(error_class, signature, ErrorInfo(type=type_, message=message, pid=pid, exitcode=exitcode))
+
+
+def _reported(error: dict[str, Any], pid: int | None) -> Failure:
+    """A failure the child reported as data: foreign, classified here, once."""
+    return classify(dataclasses.replace(ErrorInfo.from_dict(error), pid=pid))
 
 
 class WorkerProcess:
@@ -55,23 +78,36 @@ class WorkerProcess:
     # -- starting ------------------------------------------------------------------------------
 
     def spawn(self) -> None:
+        """Start the process. Whatever the OS refuses (too many open files, no memory) is raised
+        as is, with nothing left open (no fd, no region file)."""
         with self._lock:
             if self._stopped:
-                raise WorkerFailure(ErrorInfo.from_exception(WorkerCrashed("stopped before it started")), "start-up")
+                stopped = _own(ErrorClass.WORKER_CRASHED, "worker_signal", _CRASHED, "stopped before it started", None)
+                raise WorkerFailure(stopped, "start-up")
             self._region = _region_or_none()
-            parent_conn, child_conn = self._ctx.Pipe(duplex=True)
-            region = (self._region.path, self._region.size) if self._region else (None, 0)
-            self._process = self._ctx.Process(
-                target=child.main,
-                args=(child_conn, self.options, os.getpid(), *region),
-                name=self.name,
-                daemon=True,
-            )
-            self._spawned_at = time.monotonic()
+            opened: list[Any] = []
             try:
+                parent_conn, child_conn = self._ctx.Pipe(duplex=True)
+                opened += [parent_conn, child_conn]
+                region = (self._region.path, self._region.size) if self._region else (None, 0)
+                self._process = self._ctx.Process(
+                    target=child.main,
+                    args=(child_conn, self.options, os.getpid(), *region),
+                    name=self.name,
+                    daemon=True,
+                )
+                self._spawned_at = time.monotonic()
                 self._process.start()
+            except BaseException:
+                self._stopped, self._process = True, None
+                for conn in opened:
+                    _close_quietly(conn, None)
+                if self._region is not None:
+                    _close_quietly(None, self._region)
+                raise
             finally:
-                child_conn.close()
+                if opened:
+                    opened[1].close()
             self._conn = parent_conn
             self.pid = self._process.pid
             # the safety net for a dropped handle; at exit the pools stop their workers themselves
@@ -90,8 +126,22 @@ class WorkerProcess:
             "load_ms": message.get("load_ms"),
         }
         if message["kind"] == protocol.START_FAILED:
-            raise WorkerFailure(dataclasses.replace(ErrorInfo.from_dict(message["error"]), pid=self.pid), "start-up")
+            raise WorkerFailure(_reported(message["error"], self.pid), "start-up")
         return timings
+
+    # -- watching ------------------------------------------------------------------------------
+
+    @property
+    def sentinel(self) -> int | None:
+        """Becomes ready (``multiprocessing.connection.wait``) when the process ends, whatever the cause."""
+        return None if self._process is None else self._process.sentinel
+
+    def alive(self) -> bool:
+        return self._process is not None and self._process.is_alive()
+
+    def death(self) -> Failure:
+        """The failure of a worker that died while idle: its exit code or signal, as data."""
+        return self._crashed("idle").failure
 
     # -- serving -------------------------------------------------------------------------------
 
@@ -112,10 +162,10 @@ class WorkerProcess:
         """Wait until ``deadline`` for the answer to ``request_id`` (sent before)."""
         reply = self._receive(deadline, stage, limit_s)
         if reply.get("id") != request_id:
-            mismatch = WorkerCrashed(f"worker {self.pid} answered {reply.get('id')!r} to {request_id!r}")
-            raise WorkerFailure(ErrorInfo.from_exception(mismatch, pid=self.pid), stage)
+            mismatch = f"worker {self.pid} answered {reply.get('id')!r} to {request_id!r}"
+            raise WorkerFailure(_own(ErrorClass.WORKER_CRASHED, "worker_signal", _CRASHED, mismatch, self.pid), stage)
         if reply["kind"] == protocol.ERROR:
-            raise WorkerFailure(dataclasses.replace(ErrorInfo.from_dict(reply["error"]), pid=self.pid), stage)
+            raise WorkerFailure(_reported(reply["error"], self.pid), stage)
         return reply["extraction"]
 
     def _receive(self, deadline: float, stage: str, timeout_s: float) -> Any:
@@ -123,8 +173,8 @@ class WorkerProcess:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 what = "did not start" if stage == "start-up" else "gave no answer"
-                timeout = AttemptTimeout(f"worker {self.pid} {what} within {timeout_s:.1f}s")
-                raise WorkerFailure(ErrorInfo.from_exception(timeout, pid=self.pid), stage)
+                message = f"worker {self.pid} {what} within {timeout_s:.1f}s"
+                raise WorkerFailure(_own(ErrorClass.TIMEOUT, "attempt_timeout", _TIMEOUT, message, self.pid), stage)
             try:
                 ready = connection.wait([self._conn, self._process.sentinel], remaining)
                 if self._conn in ready:
@@ -138,11 +188,15 @@ class WorkerProcess:
         self._process.join(1.0)
         code = self._process.exitcode
         text = protocol.describe_exit(self.pid, code)
-        if stage == "start-up" and code is not None and code >= 0:
-            error: Exception = WorkerStartFailed(f"{text} during start-up")
+        if stage == "start-up" and code is not None and code >= 0:  # it could not start: the tier cannot run
+            failure = _own(
+                ErrorClass.UNAVAILABLE, "worker_start_failed", _START_FAILED, f"{text} during start-up", self.pid, code
+            )
         else:
-            error = WorkerCrashed(f"{text} during {stage}")
-        return WorkerFailure(dataclasses.replace(ErrorInfo.from_exception(error, pid=self.pid), exitcode=code), stage)
+            failure = _own(
+                ErrorClass.WORKER_CRASHED, "worker_signal", _CRASHED, f"{text} during {stage}", self.pid, code
+            )
+        return WorkerFailure(failure, stage)
 
     # -- stopping ------------------------------------------------------------------------------
 
@@ -181,8 +235,9 @@ def _region_or_none() -> transport.PageRegion | None:
 
 
 def _close_quietly(conn: Any, region: transport.PageRegion | None) -> None:
-    with contextlib.suppress(OSError):
-        conn.close()
+    if conn is not None:
+        with contextlib.suppress(OSError):
+            conn.close()
     if region is not None:
         region.unlink()
         region.close()

@@ -35,7 +35,8 @@ def test_every_event_of_real_runs_matches_the_schema(chaos, crash_loop, misc_run
     # and batch jobs and the service (their events are checked against the schema in
     # tests/router/test_batch_faults.py and tests/router/test_service_refusals.py)
     batch = {name for name in events.BY_NAME if name.startswith(("batch.", "service."))}
-    assert set(events.BY_NAME) - seen - batch == {"tier.unavailable", "request.crashed", "worker.drained"}
+    unseen = {"tier.unavailable", "request.crashed", "worker.drained", "worker.supervision_failed"}
+    assert set(events.BY_NAME) - seen - batch == unseen
 
 
 def test_incidents_of_a_chaos_run(chaos):

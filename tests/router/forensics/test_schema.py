@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from router import events
 from router.forensics import schemadoc
 from tests.router.fakes import GOOD, Script, make_engine, run
@@ -59,24 +61,72 @@ def test_model_tiers_carry_the_opentelemetry_model_attribute():
     assert events.gen_ai_attributes(object()) == {}
 
 
-def test_every_event_name_in_the_router_source_is_in_the_registry():
-    """A new event cannot be logged without being documented: scan the log calls in src/router."""
+#: Modules still logging event names as string literals: router.engine is being rewritten in
+#: parallel and converted after; remove it from here then.
+NOT_YET_CONVERTED = {"engine.py"}
+
+
+def _literal_log_calls() -> dict[str, set[str]]:
+    """Per module of src/router, the dotted event names passed as string literals to log methods."""
     import ast
     from pathlib import Path
 
-    source = Path(events.__file__).parent
-    logged: set[str] = set()
-    for path in source.rglob("*.py"):
+    found: dict[str, set[str]] = {}
+    for path in Path(events.__file__).parent.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Attribute)
-                and node.func.attr in {"debug", "info", "warning", "error", "exception"}
+                and node.func.attr in {"debug", "info", "warning", "error", "exception", "critical", "msg"}
                 and node.args
-                and isinstance(node.args[0], ast.Constant)
-                and isinstance(node.args[0].value, str)
-                and "." in node.args[0].value
+                and isinstance(node.args[0], (ast.Constant, ast.JoinedStr))
+                and "." in ast.unparse(node.args[0])
             ):
-                logged.add(node.args[0].value)
-    assert {"request.received", "worker.recycled", "router.starting"} <= logged
-    assert logged - set(events.BY_NAME) == set()
+                found.setdefault(path.name, set()).add(ast.unparse(node.args[0]).strip("'\""))
+    return found
+
+
+def test_events_are_emitted_through_the_registry_not_as_string_literals():
+    literal = _literal_log_calls()
+    assert set(literal) <= NOT_YET_CONVERTED, {k: v for k, v in literal.items() if k not in NOT_YET_CONVERTED}
+    assert set().union(*literal.values()) - set(events.BY_NAME) == set()
+
+
+def test_emit_checks_field_names_against_the_definition():
+    from structlog.testing import capture_logs
+
+    with capture_logs() as captured:
+        events.TIER_SKIPPED.emit(logger(), tier="t", backend="faulty", reason="deadline", detail=None)
+        events.emit(logger(), "breaker.open", reason="crash_loop", probe_in_s=3.0)
+    assert [(e["event"], e["log_level"]) for e in captured] == [("tier.skipped", "info"), ("breaker.open", "warning")]
+    with pytest.raises(TypeError, match=r"tier.skipped: undeclared fields \['reasn'\], missing fields \['reason'\]"):
+        events.TIER_SKIPPED.emit(logger(), tier="t", backend="faulty", reasn="deadline", detail=None)
+
+
+def test_validate_checks_allowed_values_not_only_types():
+    assert events.validate({**GOOD_EVENT, "reason": "breaker_opened"}) == [
+        "tier.skipped.reason: 'breaker_opened' is not one of "
+        "unavailable, not_applicable, breaker_open, quarantined, starting, recycling, deadline"
+    ]
+    worker_stopped = {
+        **{k: GOOD_EVENT[k] for k in ("ts", "level", "pid", "schema_version")},
+        "event": "worker.stopped",
+        "policy": "p",
+        "policy_hash": "h",
+        "tier": "t",
+        "backend": "faulty",
+        "worker_pid": 3,
+        "generation": 1,
+        "exitcode": 0,
+        "stop_ms": 1.0,
+    }
+    assert events.validate({**worker_stopped, "reason": "recycle"}) == []
+    assert events.validate({**worker_stopped, "reason": "sticky_cuda"}) == [
+        "worker.stopped.reason: 'sticky_cuda' is not one of close, idle, recycle, start_failed"
+    ]
+
+
+def logger():
+    import structlog
+
+    return structlog.get_logger("docroute")
