@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from backends.document import Document
-from router import decide, quality
+from router import decide, events, quality
 from router.errors import AttemptError, ErrorClass, Failure
 from router.events import gen_ai_attributes
 from router.logs import content_allowed, get_logger
@@ -74,8 +74,8 @@ class Engine:
             log=get_logger(request_id=request_id, policy_hash=self.policy_hash),
             clock=self._clock,
         )
-        request.log.info(
-            "request.received",
+        events.REQUEST_RECEIVED.emit(
+            request.log,
             sha256=document.sha256,
             size_bytes=document.size_bytes,
             pages=len(document.pages),
@@ -100,12 +100,12 @@ class Engine:
                 return self._attempt(self.tiers[step.index], request, step)
             case decide.Skip(tier=name, reason=reason, detail=detail):
                 request.skipped.append(SkippedTier(tier=name, reason=reason, detail=detail))
-                log.info("tier.skipped", tier=name, backend=self._tier(name).kind, reason=reason, detail=detail)
+                events.TIER_SKIPPED.emit(log, tier=name, backend=self._tier(name).kind, reason=reason, detail=detail)
             case decide.Backoff():
                 return step.base_s + random.uniform(0, self._tier(step.tier).policy.retry.backoff.jitter_s)
             case decide.Sleep():
-                log.info(
-                    "attempt.retry",
+                events.ATTEMPT_RETRY.emit(
+                    log,
                     tier=step.tier,
                     attempt=step.number,
                     error_class=step.error_class,
@@ -113,17 +113,19 @@ class Engine:
                 )
                 self._sleep(step.seconds)
             case decide.Wait():
-                log.info("tier.waited", tier=step.tier, reason="no later tier answered")
+                events.TIER_WAITED.emit(log, tier=step.tier, reason="no later tier answered")
             case decide.Fallback():
-                log.info(
-                    "route.fallback",
+                events.ROUTE_FALLBACK.emit(
+                    log,
                     from_tier=step.tier,
                     to_tier=step.to_tier,
                     error_class=step.error_class,
                     signature=_last_signature(request, step.tier),
                 )
             case decide.Stop():
-                log.info("request.stopped", tier=step.tier, error_class=step.error_class, reason="not in fallback_on")
+                events.REQUEST_STOPPED.emit(
+                    log, tier=step.tier, error_class=step.error_class, reason="not in fallback_on"
+                )
         return None
 
     def _tier(self, name: str) -> Tier:
@@ -132,8 +134,8 @@ class Engine:
     # -- one attempt -------------------------------------------------------------------------
 
     def _attempt(self, tier: Tier, request: _Request, step: decide.Attempt) -> decide.Tried:
-        request.log.info(
-            "attempt.started",
+        events.ATTEMPT_STARTED.emit(
+            request.log,
             tier=tier.name,
             backend=tier.kind,
             attempt=step.number,
@@ -174,8 +176,8 @@ class Engine:
         # Values enter the event only where the policy opts in: a host's own logging config must
         # not be trusted to drop them.
         content = {"fields": outcome.extraction.fields.values()} if content_allowed() else {}
-        request.log.info(
-            "attempt.succeeded",
+        events.ATTEMPT_SUCCEEDED.emit(
+            request.log,
             tier=tier.name,
             backend=tier.kind,
             attempt=step.number,
@@ -216,16 +218,16 @@ class Engine:
                 worker_generation=worker.get("generation"),
             )
         )
-        request.log.info(
-            "error.classified",
+        events.ERROR_CLASSIFIED.emit(
+            request.log,
             tier=tier.name,
             error_type=info.type,
             error_class=failure.error_class,
             signature=failure.signature,
             action=failure.traits.remedy,
         )
-        request.log.warning(
-            "attempt.failed" if outcome == "failed" else "attempt.rejected",
+        (events.ATTEMPT_FAILED if outcome == "failed" else events.ATTEMPT_REJECTED).emit(
+            request.log,
             tier=tier.name,
             backend=tier.kind,
             attempt=step.number,
@@ -264,8 +266,8 @@ class Engine:
             partial=request.partial if verdict.status == "failed" else {},
             meta=meta,
         )
-        request.log.info(
-            "request.done",
+        events.REQUEST_DONE.emit(
+            request.log,
             status=verdict.status,
             tier=result.tier,
             error_class=error.error_class if error else None,
