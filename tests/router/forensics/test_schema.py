@@ -61,11 +61,6 @@ def test_model_tiers_carry_the_opentelemetry_model_attribute():
     assert events.gen_ai_attributes(object()) == {}
 
 
-#: Modules still logging event names as string literals: router.engine is being rewritten in
-#: parallel and converted after; remove it from here then.
-NOT_YET_CONVERTED: set[str] = set()
-
-
 def _literal_log_calls() -> dict[str, set[str]]:
     """Per module of src/router, the dotted event names passed as string literals to log methods."""
     import ast
@@ -88,8 +83,7 @@ def _literal_log_calls() -> dict[str, set[str]]:
 
 def test_events_are_emitted_through_the_registry_not_as_string_literals():
     literal = _literal_log_calls()
-    assert set(literal) <= NOT_YET_CONVERTED, {k: v for k, v in literal.items() if k not in NOT_YET_CONVERTED}
-    assert set().union(*literal.values()) - set(events.BY_NAME) == set()
+    assert literal == {}
 
 
 def test_emit_checks_field_names_against_the_definition():
