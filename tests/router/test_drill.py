@@ -218,3 +218,21 @@ def test_a_small_drill_answers_or_classifies_every_input_and_its_counts_match_th
     assert report.recycles == len(retired) > 0  # each retired worker is recycled once
     assert set(report.breaker_transitions) == {"model-a", "model-b", "fixed"}
     assert 0 < report.p50_ms <= report.p95_ms <= report.max_ms
+
+
+def test_children_that_were_there_before_the_drill_are_not_counted_as_left_behind():
+    """A host's own child processes (a test session's Ray cluster, say) are not the router's."""
+    import subprocess
+    import sys
+
+    from router.drill.observe import child_pids, children_left
+
+    host_child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        before = frozenset(child_pids())
+        assert host_child.pid in before
+        assert children_left(wait_s=0, before=before) == []
+        assert any(line.startswith(f"{host_child.pid} ") for line in children_left(wait_s=0))
+    finally:
+        host_child.kill()
+        host_child.wait()

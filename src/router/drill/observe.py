@@ -109,15 +109,21 @@ def _status_kib(keys: tuple[str, ...]) -> tuple[int, ...] | None:
         return None
 
 
-def children_left(wait_s: float = 5.0) -> list[str]:
+def child_pids() -> set[int]:
+    """The pids of this process's children now (a drill leaves out those it did not start)."""
+    return {c.pid for c in _children()}
+
+
+def children_left(wait_s: float = 5.0, *, before: frozenset[int] = frozenset()) -> list[str]:
     """Child processes of this process still there after up to ``wait_s``, described.
 
-    multiprocessing's resource tracker is not counted: it is the standard library's helper, lives
-    until the interpreter exits, and is not the router's to stop.
+    Children in ``before`` were there when the drill began (a host's own, a test session's Ray
+    cluster): they are not the router's. Nor is multiprocessing's resource tracker: the standard
+    library's helper lives until the interpreter exits.
     """
     deadline = time.monotonic() + wait_s
     while True:
-        left = [c for c in _children() if not is_resource_tracker(c)]
+        left = [c for c in _children() if c.pid not in before and not is_resource_tracker(c)]
         if not left or time.monotonic() >= deadline:
             return [f"{c.pid} {' '.join(cmdline(c))[:120]}" for c in left]
         time.sleep(0.1)

@@ -22,7 +22,7 @@ from pathlib import Path
 from router import events, logs
 from router.api import Router
 from router.drill.documents import DrillInput, DrillInputs
-from router.drill.observe import EventTally, children_left, memory
+from router.drill.observe import EventTally, child_pids, children_left, memory
 from router.drill.report import DrillReport, percentile
 from router.errors import ErrorClass
 from router.policy import Policy
@@ -51,6 +51,7 @@ def run_drill(
         policy=policy.name, faults=_faults_of(policy), requests=settings.requests, concurrency=settings.concurrency
     )
     tally = EventTally(settings.requests)
+    already_there = frozenset(child_pids())
     with tempfile.TemporaryDirectory(prefix="docroute-drill-") as work:
         inputs = DrillInputs(seed=settings.seed, bad_input_rate=settings.bad_input_rate, corpus_dir=Path(work))
         # a drill owns its process: it holds the allocator settings whose effect it measures, and its
@@ -67,7 +68,7 @@ def run_drill(
             report.set_memory("end", memory())
         finally:
             router.close()
-    left = children_left()
+    left = children_left(before=already_there)
     report.children_left, report.children_left_detail = len(left), left
     report.rss_after_close_mb = memory().anon_mb
     load.fill(report, tally)
