@@ -56,7 +56,7 @@ def main() -> None:
     for tier in cpu["tiers"]:
         tier["breaker"]["failure_threshold"] = 1_000_000
     rows, pooled = [], []
-    with Router(policy_from_dict(cpu), configure_logging=False) as router:
+    with Router(policy_from_dict(cpu)) as router:
         router.extract(born, name="warm-up.pdf")
         for label, data, count in documents:
             times, result = [], None

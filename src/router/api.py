@@ -45,22 +45,19 @@ class Router:
         log_json: str | os.PathLike[str] | None = None,
         log_stderr: bool = False,
         hold_malloc: bool = False,
-        configure_logging: bool = False,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ):
+        """``logger``: where the host wants the events (default: structlog's ``docroute`` logger).
+        ``log_json``: this router's JSON file, instead of the policy's ``logging.json_path``.
+        ``log_stderr``: also print this router's events on stderr. ``hold_malloc``: apply
+        ``router.memory``'s allocator settings to the whole process (a long-running service).
+        A router never configures its host's logging (programs call ``router.logs.configure``)."""
         if not isinstance(policy, Policy):
             raise TypeError(
                 f"Router() takes a Policy, got {type(policy).__name__}; for a policy file or a built-in policy "
                 f"name use Router.from_policy({str(policy)!r})"
             )
-        """``logger``: where the host wants the events (default: structlog's ``docroute`` logger).
-        ``log_json``: this router's JSON file, instead of the policy's ``logging.json_path``.
-        ``log_stderr``: also print this router's events on stderr. ``hold_malloc``: apply
-        ``router.memory``'s allocator settings to the whole process (a long-running service).
-        ``configure_logging`` is accepted for old callers and does nothing: a router never
-        configures its host's logging (programs call ``router.logs.configure``)."""
-        del configure_logging
         if hold_malloc:
             memory.hold_malloc_settings()
         self.policy = policy

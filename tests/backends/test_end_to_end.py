@@ -79,7 +79,7 @@ def test_garbage_from_tiny_models_in_workers_falls_back_to_ocr_rules(mllama_rand
             ],
         }
     )
-    with capture_logs() as captured, Router(policy, configure_logging=False) as router:
+    with capture_logs() as captured, Router(policy) as router:
         assert router.warm_up(timeout_s=300) == {"llama-vision": "ready", "internvl3": "ready", "ocr-rules": "ready"}
         result = router.extract(_receipt_png(), name="receipt.png", request_id="e2e-1")
 

@@ -74,7 +74,7 @@ def check(case: Case, result: dict) -> None:
 
 
 def test_the_router_answers_each_case_once_from_many_threads_and_keeps_serving(corpus: list[Case]):
-    router = Router(policy_from_dict(POLICY), configure_logging=False)
+    router = Router(policy_from_dict(POLICY))
     try:
         router.warm_up()
         rounds = corpus * 3

@@ -18,7 +18,7 @@ from tests.router.surfaces_kit import FIXED, bad_files, images, one_line_per_inp
 
 
 def router_for(tmp_path, *tiers, **settings) -> Router:
-    return Router(load_policy(policy_file(tmp_path, *tiers, **settings)), configure_logging=False)
+    return Router(load_policy(policy_file(tmp_path, *tiers, **settings)))
 
 
 def batch(router, inputs, out, *, jobs=2, stop=None, grace_s=30.0):
@@ -197,7 +197,7 @@ def test_receipt_images_and_pdfs_are_read_by_the_cpu_policy(tmp_path):
     render_receipt(specs[0]).save(png)
     render_receipt(specs[1]).save(pdf_path, "PDF", resolution=200)
     out = tmp_path / "out.jsonl"
-    with Router.from_policy("cpu", configure_logging=False) as router:
+    with Router.from_policy("cpu") as router:
         batch(router, [png, pdf_path], out)
     records = {Path(r["input"]).name: r for r in read_records(out)}
     for name, spec in (("a.png", specs[0]), ("b.pdf", specs[1])):

@@ -23,7 +23,7 @@ from tests.router.surfaces_kit import bad_files, images, policy_file, run_cli, t
 
 def router_for(folder: Path, *tiers, **settings) -> Router:
     folder.mkdir(parents=True, exist_ok=True)
-    return Router(load_policy(policy_file(folder, *tiers, **settings)), configure_logging=False)
+    return Router(load_policy(policy_file(folder, *tiers, **settings)))
 
 
 def batch(router, inputs, out, *, retry_failed=False):

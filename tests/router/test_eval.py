@@ -66,7 +66,7 @@ def tiny_dataset(folder: Path) -> Path:
 def test_an_evaluation_scores_each_field_by_tier_and_writes_report_and_chart(tmp_path):
     dataset = tiny_dataset(tmp_path / "set")
     out = tmp_path / "report"
-    with Router(load_policy(policy_file(tmp_path, tier("a"))), configure_logging=False) as router:
+    with Router(load_policy(policy_file(tmp_path, tier("a")))) as router:
         result = evaluate(router, dataset, out, BatchSettings(jobs=2))
     scores = json.loads((out / "scores.json").read_text())["groups"]
     assert scores["(all)"]["documents"] == 4
@@ -120,7 +120,7 @@ def test_the_cpu_policy_is_scored_on_receipts_rendered_here(tmp_path):
         rows.append({"id": f"r{seed}", "image": f"images/r{seed}.png", "company": spec.merchant,
                      "date": spec.date_raw, "total": total, "address": ", ".join(spec.address)})  # fmt: skip
     (tmp_path / "set" / "labels.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
-    with Router.from_policy("cpu", configure_logging=False) as router:
+    with Router.from_policy("cpu") as router:
         evaluate(router, tmp_path / "set", tmp_path / "out", BatchSettings(jobs=2))
     scores = json.loads((tmp_path / "out" / "scores.json").read_text())["groups"]
     overall = scores["(all)"]

@@ -42,7 +42,7 @@ def good_receipts(folder: Path, seeds: tuple[int, ...]) -> list[Path]:
 @pytest.mark.slow
 def test_documents_the_rules_cannot_answer_do_not_refuse_the_good_ones_after_them(tmp_path):
     documents = blank_pages(tmp_path, BLANKS) + good_receipts(tmp_path, (11, 12))
-    with Router.from_policy("cpu", configure_logging=False) as router:
+    with Router.from_policy("cpu") as router:
         results = [router.extract(path) for path in documents]
         status = router.status()["ocr-rules"]
     refused = [s for r in results for s in r.skipped if s.reason != "not_applicable"]  # einvoice: not PDFs

@@ -206,7 +206,7 @@ def test_the_result_says_which_pages_were_read(tmp_path: Path):
     path = _numbered_pdf(tmp_path / "long.pdf", 4)
     tier = {"name": "fixed", "backend": {"kind": "faulty"}, "isolation": "inline"}
     policy = policy_from_dict({"limits": {"max_pages": 2, "pdf_dpi": 72}, "tiers": [tier]})
-    with Router(policy, configure_logging=False) as router:
+    with Router(policy) as router:
         result = router.extract(path).model_dump(mode="json")
     assert result["status"] == "ok"
     assert (result["document"]["pages"], result["document"]["pages_read"], result["document"]["pages_total"]) == (

@@ -33,7 +33,7 @@ INVOICE = [
 
 @pytest.fixture(scope="module")
 def cpu_router():
-    with Router.from_policy("cpu", configure_logging=False) as router:
+    with Router.from_policy("cpu") as router:
         yield router
 
 

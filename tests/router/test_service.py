@@ -23,7 +23,7 @@ from tests.router.surfaces_kit import FIXED, images, policy_file, tier
 @contextlib.contextmanager
 def serving(policy: Path, settings: ServiceSettings | None = None) -> Iterator[httpx.Client]:
     """The app under uvicorn in a thread, on a port of its own; a client for it."""
-    app = create_app(lambda: Router(load_policy(policy), configure_logging=False), settings)
+    app = create_app(lambda: Router(load_policy(policy)), settings)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))

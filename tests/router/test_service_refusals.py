@@ -30,7 +30,7 @@ from tests.router.test_service import metric, upload
 def serving(policy: Path | str, settings: ServiceSettings | None = None) -> Iterator[httpx.Client]:
     """The app under the service's own uvicorn server (header timeout, shutdown rule), in a thread."""
     settings = settings or ServiceSettings()
-    app = create_app(lambda: Router(load_policy(str(policy)), configure_logging=False), settings)
+    app = create_app(lambda: Router(load_policy(str(policy))), settings)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     uvicorn_server = server(app, settings, log_level="warning")
