@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -105,6 +106,12 @@ def batch(
         jobs = jobs or run.router.parallelism()
         settings = BatchSettings(jobs=jobs, max_bytes=loaded.limits.max_bytes, grace_s=grace_s)
         summary = run_batch(run.router, paths, sink, settings, stop=run.stop, progress=run.progress)
+    close_batch(summary, summary_json)
+
+
+def close_batch(summary: Any, summary_json: Path | None) -> None:
+    """Print the summary, write it as JSON when asked, and exit as a batch does: 130/143 when a
+    signal stopped it, 1 when a document failed (local and cluster batches alike)."""
     for line in summary.lines():
         typer.echo(line, err=True)
     if summary_json:

@@ -33,25 +33,33 @@ def where_am_i() -> dict[str, Any]:
     return {"host": context.get_node_id(), "actor": context.get_actor_id(), "pid": os.getpid()}
 
 
+def placed_router(policy_spec: dict[str, Any], log_dir: str | None, place: dict[str, Any], *, source: str) -> Any:
+    """The Router of a batch actor or a Serve replica. It owns its process: its events go to its own
+    file under ``log_dir`` (named by node and pid, which collide only across nodes), tagged with
+    its placement; long-running, it holds the malloc settings."""
+    from router.api import Router
+    from router.policy import policy_from_dict
+
+    log_json = None
+    if log_dir:
+        Path(log_dir).mkdir(parents=True, exist_ok=True)
+        log_json = Path(log_dir) / f"{place['host'][:16]}-{place['pid']}.jsonl"
+    logs.set_placement(host=place["host"], actor=place["actor"] or "")
+    policy = policy_from_dict(policy_spec, source=source)
+    return Router(policy, logger=logs.discard(), log_json=log_json, hold_malloc=True)
+
+
 class RouterActor:
     """A callable class for ``Dataset.map_batches``: Ray Data makes one per actor of the pool."""
 
     def __init__(self, policy_spec: dict[str, Any], out_dir: str, *, log_dir: str | None, crash_limit: int, warm: bool):
-        from router.api import Router
-        from router.policy import policy_from_dict
 
         self.out_dir = Path(out_dir)
         self.ledger = Ledger(self.out_dir)
         self.crash_limit = crash_limit
         self.place = where_am_i()
-        log_json = None
-        if log_dir:
-            Path(log_dir).mkdir(parents=True, exist_ok=True)
-            log_json = Path(log_dir) / f"{self.place['host'][:16]}-{self.place['pid']}.jsonl"
-        logs.set_placement(host=self.place["host"], actor=self.place["actor"] or "")
-        policy = policy_from_dict(policy_spec, source="<ray batch>")
-        # an actor owns its process: events go to its own file only; long-running, it holds malloc
-        self.router = Router(policy, logger=logs.discard(), log_json=log_json, hold_malloc=True)
+        self.router = placed_router(policy_spec, log_dir, self.place, source="<ray batch>")
+        policy = self.router.policy
         if warm:
             self.router.warm_up()
         self.max_bytes = policy.limits.max_bytes

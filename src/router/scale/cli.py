@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,7 +35,7 @@ def batch(
     are the local batch's."""
     from router.batch import StopFlag, handle_signals
     from router.batch.progress import make_progress
-    from router.cli.batch import SIGNAL_EXIT
+    from router.cli.batch import close_batch
     from router.cli.common import configure_process, load_policy_or_exit
     from router.scale.batch import ClusterSettings, run_cluster_batch
     from router.scale.cluster import connect
@@ -64,14 +63,7 @@ def batch(
             summary = run_cluster_batch(paths, out, loaded, settings, stop=stop, progress=bar)
     finally:
         bar.close()
-    for line in summary.lines():
-        typer.echo(line, err=True)
-    if summary_json:
-        summary_json.write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
-    if summary.interrupted_by:
-        raise typer.Exit(SIGNAL_EXIT.get(summary.interrupted_by, 130))
-    if summary.failed:
-        raise typer.Exit(1)
+    close_batch(summary, summary_json)
 
 
 def service(

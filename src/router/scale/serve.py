@@ -27,7 +27,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from router import logs
 from router.errors import ErrorClass
 from router.policy import Policy
 from router.result import DocumentInfo, ErrorSummary, Result
@@ -42,19 +41,10 @@ class RouterReplica:
     """A Serve deployment class (wrapped by ``serve.deployment`` in ``deploy``)."""
 
     def __init__(self, policy_spec: dict[str, Any], log_dir: str | None, unusable_limit_s: float):
-        from router.api import Router
-        from router.policy import policy_from_dict
-        from router.scale.actor import where_am_i
+        from router.scale.actor import placed_router, where_am_i
 
         self.place = where_am_i()
-        log_json = None
-        if log_dir:
-            Path(log_dir).mkdir(parents=True, exist_ok=True)
-            log_json = Path(log_dir) / f"{self.place['host'][:16]}-{self.place['pid']}.jsonl"
-        logs.set_placement(host=self.place["host"], actor=self.place["actor"] or "")
-        policy = policy_from_dict(policy_spec, source="<ray serve>")
-        # a replica owns its process: events go to its own file only; long-running, it holds malloc
-        self.router = Router(policy, logger=logs.discard(), log_json=log_json, hold_malloc=True)
+        self.router = placed_router(policy_spec, log_dir, self.place, source="<ray serve>")
         self.unusable_limit_s = unusable_limit_s
         self.unusable_since: float | None = None
 
