@@ -12,33 +12,34 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from router.api import Router
 from router.policy import load_policy
 from router.service import ServiceSettings, create_app
+from router.service.server import server
 from tests.router.surfaces_kit import FIXED, images, policy_file, tier
 
 
 @contextlib.contextmanager
-def serving(policy: Path, settings: ServiceSettings | None = None) -> Iterator[httpx.Client]:
-    """The app under uvicorn in a thread, on a port of its own; a client for it."""
-    app = create_app(lambda: Router(load_policy(policy)), settings)
+def serving(policy: Path | str, settings: ServiceSettings | None = None) -> Iterator[httpx.Client]:
+    """The app under the service's own uvicorn server (header timeout, shutdown rule), in a thread."""
+    settings = settings or ServiceSettings()
+    app = create_app(lambda: Router(load_policy(str(policy))), settings)
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    uvicorn_server = server(app, settings, log_level="warning")
+    thread = threading.Thread(target=uvicorn_server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
         deadline = time.monotonic() + 15
-        while not server.started:
+        while not uvicorn_server.started:
             assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
             time.sleep(0.01)
         port = sock.getsockname()[1]
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
             yield client
     finally:
-        server.should_exit = True
+        uvicorn_server.should_exit = True
         thread.join(timeout=15)
         sock.close()
 

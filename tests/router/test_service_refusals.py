@@ -3,12 +3,9 @@ the request's id, documents at fault 422, clients that vanish or trickle, ids th
 
 from __future__ import annotations
 
-import contextlib
 import json
 import socket
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -17,37 +14,10 @@ import structlog
 from PIL import Image
 
 from router import events
-from router.api import Router
 from router.forensics.trail import TrailError, trail
-from router.policy import load_policy
-from router.service import ServiceSettings, create_app
-from router.service.server import server
+from router.service import ServiceSettings
 from tests.router.surfaces_kit import images, policy_file, tier
-from tests.router.test_service import metric, upload
-
-
-@contextlib.contextmanager
-def serving(policy: Path | str, settings: ServiceSettings | None = None) -> Iterator[httpx.Client]:
-    """The app under the service's own uvicorn server (header timeout, shutdown rule), in a thread."""
-    settings = settings or ServiceSettings()
-    app = create_app(lambda: Router(load_policy(str(policy))), settings)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    uvicorn_server = server(app, settings, log_level="warning")
-    thread = threading.Thread(target=uvicorn_server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 15
-        while not uvicorn_server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.01)
-        port = sock.getsockname()[1]
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            yield client
-    finally:
-        uvicorn_server.should_exit = True
-        thread.join(timeout=15)
-        sock.close()
+from tests.router.test_service import metric, serving, upload
 
 
 def conforms(logged: list[dict]) -> bool:
