@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from backends.document import Document
+from backends.schema import FieldName
 from router import decide, events, quality
 from router.errors import AttemptError, ErrorClass, Failure
 from router.events import gen_ai_attributes
@@ -247,13 +248,18 @@ class Engine:
         duration_ms = round((self._clock() - request.started) * 1000, 2)
         fields: dict[str, FieldValue] = {}
         meta: dict[str, Any] = {}
+        missing: list[FieldName] = []
+        status = verdict.status
         if verdict.tier is not None and request.answer is not None:
             fields = _provenanced(self._tier(verdict.tier), request.answer)
             meta = request.answer.extraction.meta
-        error = _error_summary(verdict) if verdict.status == "failed" else None
+            # A tier's own, laxer gate accepted it: the answer stands, but it is not a full one.
+            missing = quality.missing(request.answer.extraction.fields.present(), self.policy.quality_gate)
+            status = "degraded" if missing else status
+        error = _error_summary(verdict) if status == "failed" else None
         result = Result(
             request_id=request.request_id,
-            status=verdict.status,
+            status=status,
             tier=verdict.tier,
             fields=fields,
             document=_document_info(request.document),
@@ -263,12 +269,13 @@ class Engine:
             attempts=request.attempts,
             skipped=request.skipped,
             error=error,
-            partial=request.partial if verdict.status == "failed" else {},
+            partial=request.partial if status == "failed" else {},
+            missing=missing,
             meta=meta,
         )
         events.REQUEST_DONE.emit(
             request.log,
-            status=verdict.status,
+            status=status,
             tier=result.tier,
             error_class=error.error_class if error else None,
             attempts=len(request.attempts),

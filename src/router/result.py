@@ -6,6 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from backends.schema import FieldName
 from router.errors import ErrorClass
 
 Status = Literal["ok", "degraded", "failed"]
@@ -91,6 +92,13 @@ class Result(_Model):
         description=(
             "Only on a failed result: the fields of the fullest answer the quality gate rejected, "
             "for a review queue. Not an answer: required fields are missing."
+        ),
+    )
+    missing: list[FieldName] = Field(
+        default_factory=list,
+        description=(
+            "Fields the policy's quality gate requires that this answer lacks: the answering tier's own, "
+            "laxer gate accepted it (the status is then 'degraded'). Never under `fields`."
         ),
     )
     meta: dict[str, Any] = Field(default_factory=dict, description="The answering backend's metadata.")

@@ -138,7 +138,26 @@ def test_on_a_tie_the_partial_answer_is_the_earlier_tiers_and_an_answer_clears_i
 def test_a_tier_can_override_the_quality_gate():
     tiers = [tier_dict("a", quality_gate={"required": ["merchant"]})]
     engine, _ = make_engine({"a": Script([{"merchant": "ACME"}])}, tiers=tiers)
-    assert run(engine).status == "ok"
+    assert run(engine).tier == "a"
+
+
+def test_an_answer_a_laxer_tier_gate_accepts_is_degraded_and_names_what_it_lacks():
+    tiers = [tier_dict("a"), tier_dict("b", quality_gate={"required": ["total"]})]
+    engine, _ = make_engine(
+        {"a": Script([{"merchant": "ACME"}]), "b": Script([{"merchant": "ACME", "total": "9.90"}])}, tiers=tiers
+    )
+    with capture_logs() as events:
+        result = run(engine)
+    assert (result.status, result.tier, result.missing) == ("degraded", "b", ["date"])
+    assert set(result.fields) == {"merchant", "total"} and result.partial == {}
+    assert [e["status"] for e in events if e["event"] == "request.done"] == ["degraded"]
+
+
+def test_a_full_answer_from_the_first_tier_is_ok_and_lacks_nothing():
+    tiers = [tier_dict("a", quality_gate={"required": ["total"]})]
+    engine, _ = make_engine({"a": Script([GOOD])}, tiers=tiers)
+    result = run(engine)
+    assert (result.status, result.missing) == ("ok", [])
 
 
 def test_class_outside_fallback_on_ends_the_request():
