@@ -122,6 +122,64 @@ def test_a_garbled_total_line_falls_back_to_subtotal_plus_tax_not_the_subtotal()
     assert reading.notes["total_from"] == "subtotal_plus_tax"
 
 
+def test_a_hotel_folio_settled_by_card_totals_its_charges_not_the_payment_or_the_zero_balance():
+    folio = read(
+        "HOTEL BEISPIEL",
+        "Rechnung Nr. 4711 Datum 02.03.2024",
+        "Bestpreis mit Fruhstuck 1 95,90 95,90",
+        "Saldo Leistungen EUR 95,90",
+        "02.03.2024 Mastercard ****2961 -95,90",
+        "Saldo Zahlungen -95,90",
+        "Rechnungsbetrag 0,00",
+    )
+    assert folio.fields.total == "95.90"
+
+
+def test_a_settled_folios_negative_total_is_the_amount_charged():
+    folio = read("GRAND HOTEL", "Date 11/07/2022", "Room 1,984.35", "x total amount -1,984.35", "BALANCE $0.00")
+    assert folio.fields.total == "1984.35"
+
+
+def test_a_total_row_of_charges_credits_and_a_zero_balance_gives_the_charges():
+    assert read("HOTEL", "Date 17.09.2022", "TOTAL 1.446,40 -1.446,40 0,00 EUR").fields.total == "1446.40"
+
+
+def test_a_refund_without_a_settled_balance_stays_negative():
+    assert read("SHOP SDN BHD", "Date 01/02/2019", "TOTAL RM -27.10", "CHANGE 0.00").fields.total == "-27.10"
+
+
+@pytest.mark.parametrize(
+    ("lines", "total"),
+    [
+        (("Total Factura 1968,00", "Total a cuenta 336,60", "Total a pagar 1631,40"), "1968.00"),  # a prepayment
+        (("SUBTOTAL $100.00", "TOTAL $110.00", "PREVIOUS UNPAID BALANCE $500.00", "AMOUNT DUE $610.00"), "110.00"),
+    ],
+)
+def test_an_amount_carried_in_or_out_of_what_is_due_is_not_the_documents_total(lines, total):
+    assert read("ACME LLC", "Invoice date: 12/01/2019", *lines).fields.total == total
+
+
+def test_a_grand_total_after_a_tax_breakdown_is_the_total_not_the_net_total_before_it():
+    reading = read(
+        "ACME GmbH",
+        "Invoice date 2024-09-08",
+        "Subtotal 25,597.74",
+        "Net Total 24,877.71",
+        "Tax Breakdown Sum Rate Tax Amount",
+        "19% 24,877.71 42.28",
+        "Tax Total 42.28",
+        "Grand Total 24,919.99",
+    )
+    assert reading.fields.total == "24919.99"
+
+
+def test_a_weak_total_in_a_tax_summary_does_not_beat_the_total_before_it():
+    reading = read(
+        "KEDAI SDN BHD", "Date 01/02/2019", "TOTAL 10.60", "GST SUMMARY", "SR 6% 10.00 0.60", "Total 10.00 0.60"
+    )
+    assert reading.fields.total == "10.60"
+
+
 # --- the seller of an invoice -----------------------------------------------------------------
 
 

@@ -25,6 +25,8 @@ TOTAL_KEYWORDS: tuple[tuple[str, float], ...] = (
     (r"te\s*betalen|totaalbedrag|totale\s*complessivo|importo\s*(?:totale|dovuto)|da\s*pagare", 4.5),
     (r"(?:total|importe)?\s*a\s*pagar|total\s*factura|importe\s*total|montant\s*(?:ttc|d[ûu])", 4.5),
     (r"jumlah\s*(?:besar|bayaran|perlu\s*dibayar|keseluruhan)", 4.5),
+    # a hotel folio's sum of charges (the payments that settle it follow, and a balance of 0.00)
+    (r"summe\s*belastungen|saldo\s*leistungen|summe\s*leistungen|total\s*charges|total\s*des\s*d[ée]bits", 4.5),
     # the total, tax included
     (_TOTAL + r"\s*(?:sales\s*)?\(?\s*(?:incl|inc\b|inc\.|including|inclusive|with\s*(?:gst|tax|vat))", 4.0),
     (_TOTAL + r"\s*(?:rm|myr|eur|usd|sgd|gbp|chf)?\s*(?:incl|inc\b|inc\.|including|inclusive)", 4.0),
@@ -32,6 +34,17 @@ TOTAL_KEYWORDS: tuple[tuple[str, float], ...] = (
     (r"\bsumme\b|\bbetrag\b|\bgesamt\b|\bendsumme\b|\bbrutto\b|\btotaal\b|\bjumlah\b|\bimporte\b|\bmontant\b", 3.0),
     (r"\btotale\b|\bimporto\b|\bsuma\b|\bbedrag\b|\bsumma\b|\bsum\b|\bsu[mn]{2}i?e\b", 3.0),
     (_TOTAL, 3.0),
+)
+
+#: Amounts carried into what is due but not part of this document's total: a prepayment or deposit
+#: taken off it, or an earlier balance added to it.
+CARRIED = (
+    r"a\s*cuenta|anzahlung|vorauszahlung|acompte|already\s*paid|prepa(?:id|yment)|advance\s*payment"
+    r"|previous\s*(?:unpaid\s*)?balance|balance\s*(?:forward|brought)|vortrag|saldo\s*anterior"
+)
+#: A settled balance: a folio that ends with it lists its payments as negative amounts.
+SETTLED = (
+    r"(?:balance|saldo|offener\s*betrag|restbetrag|rechnungsbetrag|solde)\b[^\d\n]{0,30}(?<![\d.,])0[.,]00(?![\d.,])"
 )
 
 #: Lines whose amount is not the total, whatever else they say.
@@ -55,6 +68,8 @@ NOT_TOTAL: str = "|".join(
         r"\bpoints?\b|\bpts\b|loyalty|bonus",
         r"round(?:ing)?\s*(?:adj|adjustment)?\s*[:\-]?\s*-?\s*\d|rounding\s*adj|round\s*adj",
         r"deposit|pfand|refund",
+        CARRIED,
+        r"\bzahlungen\b|\bpayments\b|\bcredits\b|\bpaiements\b|\bpagos\b",
         r"zuschl[äa]g|surcharge|suppl[ée]ment|recargo|supplemento|toeslag|zuzahlung",
         r"nettobetrag|netto\s*-?\s*summe|summe\s*netto|base\s*imponible|imponibile|total\s*h\.?t|excl\.?\s*btw",
         r"\b(?:mwst|ust|steuer|tax|vat|tva|iva|btw|gst)\s*-?\s*(?:betrag|summe|amount|total|montant|importe|bedrag)",

@@ -17,10 +17,12 @@ from decimal import Decimal
 
 from backends.normalize import AmountMatch, find_amounts, find_whole_amounts
 from backends.rules.keywords import (
+    CARRIED,
     CHANGE,
     NOT_TOTAL,
     PAYMENT,
     ROUNDING,
+    SETTLED,
     SUBTOTAL,
     TAX,
     TAX_TABLE_HEADING,
@@ -37,11 +39,15 @@ _CHANGE = compile_pattern(CHANGE)
 _ROUNDING = compile_pattern(ROUNDING)
 _SUBTOTAL = compile_pattern(SUBTOTAL)
 _TAX = compile_pattern(TAX)
+_CARRIED = compile_pattern(CARRIED)
+_SETTLED = compile_pattern(SETTLED)
 #: Keyword weight of a line that already states the final amount due (rounded, payable).
 FINAL = 4.5
 #: How much less a table heading's label counts than the same label beside its amount: a tax
 #: table under the total ("Netto MwSt Brutto") repeats the total's label.
 HEADING_DISCOUNT = 0.5
+#: A label this strong after a tax table still names the total ("Grand Total" under "Tax Breakdown").
+AFTER_TAX_TABLE = 3.5
 #: The largest cash-rounding step.
 ROUNDING_STEP = Decimal("0.05")
 
@@ -58,14 +64,48 @@ class TotalCandidate:
 
 def find_total(lines: list[Line]) -> TotalCandidate | None:
     """The receipt's total, or None when nothing says which amount it is."""
-    lines = _before_tax_table(lines)
+    settled = any(_SETTLED.search(line.text) for line in lines)
+    every, lines = lines, _before_tax_table(lines)
     whole = sum(len(find_amounts(line.text)) for line in lines) <= 1
     candidates = [c for c in (_candidate(lines, i, whole=whole) for i in range(len(lines))) if c is not None]
+    candidates += _after_tax_table(every, lines, candidates)
     candidates = [c for c in candidates if c.amount.value != 0]  # a refund's total is negative
     if candidates:
-        best = _with_taxes_added(max(candidates, key=lambda c: (c.weight, c.line.index)), candidates, lines)
+        best = max(candidates, key=lambda c: (c.weight, c.line.index))
+        best = _without_carried(_with_taxes_added(best, candidates, every), candidates, every)
+        best = _charged(best) if settled else best
         return best if best.weight >= FINAL else _rounded(best, lines)
     return _fallback(lines)
+
+
+def _after_tax_table(every: list[Line], kept: list[Line], candidates: list[TotalCandidate]) -> list[TotalCandidate]:
+    """Totals printed after a tax table whose label is strong, and stronger than any before it
+    ("Tax Breakdown" ... "Grand Total 24,919.99"): the table only repeats weaker labels."""
+    rest = every[len(kept) :]
+    strongest = max((c.weight for c in candidates), default=0.0)
+    found = (_candidate(rest, i) for i in range(len(rest)))
+    return [c for c in found if c is not None and c.source == "line" and c.weight >= max(AFTER_TAX_TABLE, strongest)]
+
+
+def _without_carried(best: TotalCandidate, candidates: list[TotalCandidate], lines: list[Line]) -> TotalCandidate:
+    """An earlier total that ``best`` (what is due) differs from by exactly an amount carried in
+    between: a prepayment taken off ("Total Factura 1968,00", "Total a cuenta 336,60", "Total a
+    pagar 1631,40") or an earlier balance added ("TOTAL 110", "PREVIOUS BALANCE 500", "AMOUNT DUE
+    610"). The document's own total is the earlier one."""
+    for earlier in (c for c in candidates if c.line.index < best.line.index and c.amount.value > 0):
+        between = [line for line in lines if earlier.line.index < line.index < best.line.index]
+        carried = [a.value for line in between if _CARRIED.search(line.text) for a in find_amounts(line.text)[-1:]]
+        if any(abs(abs(best.amount.value - earlier.amount.value) - abs(c)) < Decimal("0.005") for c in carried):
+            return earlier
+    return best
+
+
+def _charged(best: TotalCandidate) -> TotalCandidate:
+    """On a settled folio (it ends with a balance of 0.00) a negative total is the payment that
+    settled it: the total charged is its amount."""
+    if best.amount.value >= 0:
+        return best
+    return replace(best, amount=replace(best.amount, value=-best.amount.value))
 
 
 def _with_taxes_added(best: TotalCandidate, candidates: list[TotalCandidate], lines: list[Line]) -> TotalCandidate:
@@ -96,7 +136,9 @@ def _candidate(lines: list[Line], i: int, *, whole: bool = False) -> TotalCandid
         return _under_heading(lines[i], following)
     amounts = find_amounts(text) or (_whole_amounts(text) if whole else [])
     if amounts:
-        return TotalCandidate(amounts[-1], weight, lines[i])
+        # "TOTAL 1.446,40 -1.446,40 0,00": a folio's row of charges, credits and a zero balance
+        settled = amounts[-1].value == 0 and any(a.value for a in amounts)
+        return TotalCandidate(next(a for a in amounts if a.value) if settled else amounts[-1], weight, lines[i])
     if following is not None and _only_amount(following.text):
         return TotalCandidate(find_amounts(following.text)[-1], weight, following)
     return None
