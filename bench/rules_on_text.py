@@ -41,7 +41,9 @@ def main() -> None:
     parser.add_argument("--misses", choices=FIELDS, help="print the documents that miss this field")
     parser.add_argument("--kind", help="only documents of this kind")
     parser.add_argument("--lines", type=int, default=25, help="text lines printed per miss")
+    parser.add_argument("--answers", type=Path, help="write each document's answer here (JSON), to diff two runs")
     args = parser.parse_args()
+    answers: dict[str, dict[str, Any]] = {}
     records = _records(args.out / "results.jsonl")
     texts = read_texts(args.out / "ocr-text")
     table: dict[str, dict[str, list[int]]] = defaultdict(lambda: {f: [0, 0, 0] for f in FIELDS})
@@ -53,7 +55,7 @@ def main() -> None:
             continue
         digest = (record.get("document") or {}).get("sha256", "")
         text = texts.get(digest, "")
-        answer = _answer(record, text)
+        answer = answers[label.id] = _answer(record, text)
         failed[kind] += any(answer.get(name) is None for name in REQUIRED)
         for name in FIELDS:
             if name not in label.fields:
@@ -68,6 +70,8 @@ def main() -> None:
             if args.misses == name and not right and in_text:
                 _print_miss(label.id, kind, label.fields[name], answer.get(name), text, args.lines)
     _print_table(table, failed)
+    if args.answers:
+        args.answers.write_text(json.dumps(answers, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def _records(path: Path) -> dict[str, dict[str, Any]]:

@@ -220,6 +220,58 @@ def test_a_receipt_name_is_the_line_above_the_address_without_debris():
     assert read("Sb Golden Panda Buffet", "14428 Ramona Blvd", "TOTAL 5.00").fields.merchant == "Golden Panda Buffet"
 
 
+@pytest.mark.parametrize(
+    "sender",
+    [
+        "Hotel Seeblick Konstanz - Uferweg 3 - 78462 Konstanz",
+        "Harbour View Hotel, 1 Morrison Link, Edinburgh EH3 8DN",
+        "Stadtblick Hotel Amsterdam \u00b7 Europaboulevard 23\u00b7 1079 PC Amsterdam",
+    ],
+)
+def test_the_sender_line_above_the_address_window_names_the_seller_not_the_buyer_below_it(sender):
+    reading = read(
+        "HOTEL LOGO",
+        sender,
+        "Beispiel Consulting GmbH",
+        "Friedrichstrasse 114A",
+        "10117 Berlin",
+        "Rechnung",
+        "Datum: 02.03.2024",
+        "Saldo Leistungen EUR 95,90",
+    )
+    assert reading.fields.merchant == sender.split(" - ")[0].split(",")[0].split(" \u00b7")[0]
+
+
+def test_the_town_line_of_an_address_is_not_a_sender_line():
+    reading = read(
+        "SUSHI BAR - PANDAN",
+        "KEDAI MAKAN SDN BHD (1132106-H)",
+        "NO. 9-G, JALAN PERUBATAN 2,",
+        "PANDAN INDAH, 55100 KUALA LUMPUR.",
+        "Tax Invoice",
+        "Date : 09-04-2018",
+        "TOTAL 31.00",
+    )
+    assert reading.fields.merchant == "KEDAI MAKAN SDN BHD"
+
+
+def test_a_lower_case_name_with_a_dot_or_dash_is_a_name_not_debris():
+    receipt = read("dm-drogerie markt", "Pohlweg 110", "33100 Paderborn", "Datum 18.05.2020", "SUMME EUR 2,70")
+    assert receipt.fields.merchant == "dm-drogerie markt"
+    invoice = read("bol.com b.v. Dhr. M de Vries", "Papendorpseweg 100, 3528 BJ Utrecht", "Factuur", "Totaal 9,99")
+    assert invoice.fields.merchant == "bol.com b.v."
+
+
+def test_a_seller_and_a_buyers_label_on_one_row_give_the_seller():
+    reading = read("Receipt", "Receipt Number 123", "Example, LLC Bill To", "123 Fake Street Customer", "TOTAL $20.12")
+    assert reading.fields.merchant == "Example, LLC"
+
+
+def test_a_street_named_company_street_is_not_the_seller():
+    reading = read("Your Company Inc.", "1234 Company St,", "Company Town, ST 12345", "INVOICE", "Total $126.00")
+    assert reading.fields.merchant == "Your Company Inc."
+
+
 # --- cross-checks and confidence --------------------------------------------------------------
 
 

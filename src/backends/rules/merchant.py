@@ -57,6 +57,14 @@ _NAME_STARTS = frozenset(
     ("a", "an", "at", "al", "da", "de", "di", "du", "el", "il", "la", "le", "lo", "my", "mr", "dr", "st", "the")
 )
 _STORE_NUMBER = compile_pattern(r"^\W*(?:" + BUSINESS_WORDS + r")\W*(?:(?:#|no\.?|nr\.?)\s*)?\d*\W*$")
+#: How a sender line's parts are set apart: a spaced dash, a middle dot or bar, a comma.
+_PARTS = re.compile(r"\s+[-\u2013]\s+|\s*[\u00b7|\u2022]\s*|,\s+")
+#: A street and its number, or a number and its street ("Kennedyplatz 3", "1 Morrison Link").
+_STREET = re.compile(r"^\s*(?:[^\d,]{3,40}\s\d+[a-z]?(?:[-/]\d+[a-z]?)?|\d{1,4}[a-z]?\s+[^\W\d]{3,}.*)$", re.IGNORECASE)
+#: A street line, not a name: a house number first, a street type after ("1234 Company St,").
+_HOUSE_NUMBER = re.compile(
+    r"^\W*\d+[a-z]?\s+\D+?\b(?:st|street|rd|road|ave|avenue|blvd|lane|ln|drive|dr|way)\b", re.IGNORECASE
+)
 #: A label and its value ("Währung: EUR", "Version: 2.1"): not a name.
 _FIELD = re.compile(r"^[^:]{2,30}:\s*\S")
 
@@ -64,10 +72,10 @@ _FIELD = re.compile(r"^[^:]{2,30}:\s*\S")
 def find_merchant(lines: list[Line]) -> Line | None:
     """The line that names the merchant (joined with its continuation), or None."""
     if any(_INVOICE.search(line.text) for line in lines[: 3 * TOP_LINES]):
-        seller = find_seller(lines)
+        seller = sender_line(lines) or find_seller(lines)
         if seller is not None:
             return seller
-    top = [_before_address(line) for line in lines[:TOP_LINES]]
+    top = [_before_buyer(_before_address(line)) for line in lines[:TOP_LINES]]
     scored = [
         (score(line, position, _above_address(top, position)) - _after_address(top, position), position)
         for position, line in enumerate(top)
@@ -79,6 +87,23 @@ def find_merchant(lines: list[Line]) -> Line | None:
     return _joined(top, best)
 
 
+def sender_line(lines: list[Line]) -> Line | None:
+    """The seller's name from the sender line printed above an invoice's address window: name,
+    street and town on one row, parts set apart by dashes, dots or commas ("Motel One Essen -
+    Kennedyplatz 3 - 45127 Essen"). The name block under it is the buyer's."""
+    for position, line in enumerate(lines[: TOP_LINES + 4]):
+        parts = [part for part in _PARTS.split(line.text) if part.strip()]
+        after_address = position > 0 and _ADDRESS.search(lines[position - 1].text)  # the town of an address
+        if len(parts) < 2 or after_address or _in_buyer_block(lines, position):
+            continue
+        name, street = parts[0].strip(_DEBRIS), parts[1]
+        if any(c.isdigit() for c in name) or len(name.split()) < 2 or _NOT_MERCHANT.search(name):
+            continue
+        if _STREET.search(street) and score(Line(line.index, name, line.confidence), 0) > 0:
+            return Line(line.index, name, line.confidence)
+    return None
+
+
 def find_seller(lines: list[Line]) -> Line | None:
     """An invoice's seller: a name with a legal form, from the seller's parts of the page."""
     buyer = {line.index for i, line in enumerate(lines) if _in_buyer_block(lines, i)}
@@ -88,7 +113,7 @@ def find_seller(lines: list[Line]) -> Line | None:
         if not _LEGAL.search(name) or line.index in buyer or _ONLY_LEGAL.search(name) or _FIELD.match(line.text):
             continue
         letters = sum(c.isalpha() for c in name)
-        if letters < 4 or _NOT_SELLER.search(name) or len(name.split()) > 8:
+        if letters < 4 or _NOT_SELLER.search(name) or len(name.split()) > 8 or _HOUSE_NUMBER.match(line.text):
             continue
         value = 5.0 - 0.05 * min(position, 40)
         value += 2.0 if _SELLER.search(" ".join(x.text for x in lines[max(0, position - 2) : position + 1])) else 0.0
@@ -113,6 +138,14 @@ def _in_buyer_block(lines: list[Line], i: int) -> bool:
             between = lines[start + 1 : i]
             return not any(_ADDRESS.search(line.text) for line in between)
     return False
+
+
+def _before_buyer(line: Line) -> Line:
+    """The line's text before a buyer's label printed on the same row ("Example, LLC   Bill To"):
+    the seller's column, then the buyer's."""
+    found = _BUYER.search(line.text)
+    prefix = line.text[: found.start()].strip(_DEBRIS) if found else ""
+    return Line(line.index, prefix, line.confidence) if sum(c.isalpha() for c in prefix) >= 3 else line
 
 
 def _generic(text: str) -> bool:
@@ -179,7 +212,9 @@ def _without_debris(words: list[str]) -> list[str]:
 
 
 def _scrap(word: str) -> bool:
-    return len(word) <= 2 or not word.isalpha()
+    """Debris rather than a word: two characters or fewer, or mostly not letters ("oo", ",", "|1")
+    ("dm-drogerie", "bol.com" are words)."""
+    return len(word) <= 2 or sum(c.isalpha() for c in word) < 0.75 * len(word)
 
 
 def _stray(word: str, *, end: bool = False) -> bool:
