@@ -272,6 +272,39 @@ def test_a_street_named_company_street_is_not_the_seller():
     assert reading.fields.merchant == "Your Company Inc."
 
 
+def test_the_letterhead_block_names_the_seller_not_a_legal_name_in_the_address_window_below():
+    reading = read(
+        "Seeblick Hotel Konstanz",
+        "Uferstrasse 5b",
+        "78467 Konstanz",
+        "Beispiel Consulting GmbH",
+        "Friedrichstrasse 123",
+        "10117 Berlin",
+        "Rechnungsnr. 9282-52756 Datum 02.10.18",
+        "Gesamtbetrag 120,00",
+    )
+    assert reading.fields.merchant == "Seeblick Hotel Konstanz"
+
+
+def test_a_legal_name_in_the_letterhead_block_or_by_the_legal_footer_stays_the_seller():
+    letterhead = read("NASI BAR - PANDAN", "KEDAI MAKAN SDN BHD", "NO 9, JALAN AIR PANAS", "Tax Invoice", "TOTAL 31.00")
+    assert letterhead.fields.merchant == "KEDAI MAKAN SDN BHD"
+    footer = read(
+        "Seeblick Hotel",
+        "Uferstrasse 5b",
+        "Rechnung",
+        "Gesamtbetrag 120,00",
+        "Geschäftsführer: Erika Muster",
+        "Seeblick Betriebs GmbH",
+    )
+    assert footer.fields.merchant == "Seeblick Betriebs GmbH"
+
+
+def test_a_web_address_at_the_top_is_not_the_name():
+    reading = read("Buchwelt.de", "Die Welt der Bücher", "Buchwelt in Leipzig", "Petersstrasse 12-14", "SUMME 9,99")
+    assert reading.fields.merchant == "Buchwelt in Leipzig"
+
+
 # --- cross-checks and confidence --------------------------------------------------------------
 
 

@@ -186,7 +186,8 @@ BUYER_CUES = (
 #: Lines near the top that are not the merchant's name.
 NOT_MERCHANT = (
     r"tax\s*invoice|invoice|receipt|\bfolio\b|\bbill\b|quittung|rechnung|kassenbon|beleg|facture|ticket|recibo|factura"
-    r"|welcome|thank|merci|danke|gracias|terima\s*kasih|\bwww\.|https?:|@|\.com\b|e-?mail"
+    r"|welcome|thank|merci|danke|gracias|terima\s*kasih|\bwww\.|https?:|@|e-?mail"
+    r"|\w\.(?:com|de|nl|fr|es|it|at|ch|be|eu|net|org|co\.uk|my)\b"
     r"|\btel\b|\bphone\b|\bfax\b|\bmobile\b|\bhp\b|telefon|\bt[ée]l\b|\bph\b"
     r"|\bgst\b|\bsst\b|\bvat\b|\bmwst\b|\bust\b|\btva\b|\btax\b|\babn\b|\bnpwp\b|\bsiret\b|\breg\b|registration"
     r"|\b(?:co|company|br|brn|roc|reg|regn|registration)\.?\s*(?:no|reg|number|#)|\broc\b|\bbrn\b|\bid\b|st\.?-?nr|steuer"

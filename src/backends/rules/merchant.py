@@ -72,7 +72,7 @@ _FIELD = re.compile(r"^[^:]{2,30}:\s*\S")
 def find_merchant(lines: list[Line]) -> Line | None:
     """The line that names the merchant (joined with its continuation), or None."""
     if any(_INVOICE.search(line.text) for line in lines[: 3 * TOP_LINES]):
-        seller = sender_line(lines) or find_seller(lines)
+        seller = sender_line(lines) or _letterhead_over(lines, find_seller(lines))
         if seller is not None:
             return seller
     top = [_before_buyer(_before_address(line)) for line in lines[:TOP_LINES]]
@@ -102,6 +102,27 @@ def sender_line(lines: list[Line]) -> Line | None:
         if _STREET.search(street) and score(Line(line.index, name, line.confidence), 0) > 0:
             return Line(line.index, name, line.confidence)
     return None
+
+
+def _letterhead_over(lines: list[Line], seller: Line | None) -> Line | None:
+    """The letterhead's name (its first name-like line) instead of ``seller`` when ``seller`` stands in a later name-and-address
+    block with nothing that ties it to the seller (a seller's label, the legal footer): the first
+    block at the top of an invoice is the sender's, a later one the addressee's ("Ibis Styles
+    Konstanz" / "Oberlohnstrasse 5b" ... "Beispiel GmbH" / "Friedrichstrasse 123")."""
+    first = next((i for i, line in enumerate(lines[:TOP_LINES]) if _ADDRESS.search(line.text)), None)
+    if seller is None or first is None or first == 0 or seller.index <= lines[first].index or _cued(lines, seller):
+        return seller
+    if any(_BUYER.search(line.text) for line in lines[:first]):
+        return seller  # the first block is the buyer's
+    top = lines[:first]
+    named = next((p for p, line in enumerate(top) if score(line, p) > 0), None)
+    return seller if named is None else _joined(top, named)
+
+
+def _cued(lines: list[Line], line: Line) -> bool:
+    """Whether a seller's label or the legal footer stands at ``line`` or the two lines above it."""
+    position = next(p for p, x in enumerate(lines) if x.index == line.index)
+    return bool(_SELLER.search(" ".join(x.text for x in lines[max(0, position - 2) : position + 1])))
 
 
 def find_seller(lines: list[Line]) -> Line | None:
