@@ -105,10 +105,11 @@ def sender_line(lines: list[Line]) -> Line | None:
 
 
 def _letterhead_over(lines: list[Line], seller: Line | None) -> Line | None:
-    """The letterhead's name (its first name-like line) instead of ``seller`` when ``seller`` stands in a later name-and-address
-    block with nothing that ties it to the seller (a seller's label, the legal footer): the first
-    block at the top of an invoice is the sender's, a later one the addressee's ("Ibis Styles
-    Konstanz" / "Oberlohnstrasse 5b" ... "Beispiel GmbH" / "Friedrichstrasse 123")."""
+    """The letterhead's name (its first name-like line) instead of ``seller`` when ``seller``
+    stands in a later name-and-address block with nothing that ties it to the seller (a seller's
+    label, the legal footer): the first block at the top of an invoice is the sender's, a later
+    one the addressee's ("Ibis Styles Konstanz" / "Oberlohnstrasse 5b" ... "Beispiel GmbH" /
+    "Friedrichstrasse 123")."""
     first = next((i for i, line in enumerate(lines[:TOP_LINES]) if _ADDRESS.search(line.text)), None)
     if seller is None or first is None or first == 0 or seller.index <= lines[first].index or _cued(lines, seller):
         return seller
