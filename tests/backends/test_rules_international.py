@@ -62,6 +62,18 @@ def test_a_two_digit_year_is_not_taken_from_the_next_token():
     assert reading.fields.date == "2024-02-01"
 
 
+@pytest.mark.parametrize(
+    ("lines", "iso"),
+    [
+        (("Arrival Date 11/07/2022 20:30:00", "Departure Date 18/07/2022 08:49:00"), "2022-07-18"),
+        (("Rechnungsdatum 21.02.2024", "Datum Ankunft 19.02.2024", "Datum Abreise 22.02.2024"), "2024-02-21"),
+        (("Date: 01.03.2024", "Invoice date: 05.03.2024"), "2024-03-05"),
+    ],
+)
+def test_a_folios_arrival_is_not_its_date_and_an_issue_date_beats_a_plain_date(lines, iso):
+    assert read("HOTEL BEISPIEL", *lines, "TOTAL EUR 95,90").fields.date == iso
+
+
 # --- totals -----------------------------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ from backends.normalize import DateMatch, find_dates
 from backends.rules.keywords import (
     DATE_LABELS,
     DAY_FIRST_MARKERS,
+    ISSUE_DATE_LABELS,
     NOT_DOCUMENT_DATE,
     TIME,
     US_HINTS,
@@ -25,6 +26,7 @@ from backends.rules.keywords import (
 from backends.rules.lines import Line
 
 _LABEL = compile_pattern(DATE_LABELS)
+_ISSUED = compile_pattern(ISSUE_DATE_LABELS)
 _NOT_DOCUMENT_DATE = compile_pattern(NOT_DOCUMENT_DATE)
 _TIME = compile_pattern(TIME)
 _US = re.compile(US_MARKERS)
@@ -57,6 +59,8 @@ def _score(text: str, match: DateMatch) -> float:
     score = 0.0
     if _LABEL.search(before):
         score += 2.0
+    if _ISSUED.search(before):
+        score += 1.0
     if _TIME.search(after) or _TIME.search(before):
         score += 1.0
     if _NOT_DOCUMENT_DATE.search(before):

@@ -132,9 +132,17 @@ DOLLAR_HINTS: tuple[tuple[str, str], ...] = (
 )
 
 #: Labels of the document date, and of dates that are something else.
-DATE_LABELS = r"\bdate\b|\bdated\b|\btarikh\b|\bdatum\b|\bfecha\b|\bdata\b|\bdt\b|\bbill\b|\binvoice\b|\bdate/time\b"
+DATE_LABELS = r"\bdate\b|\bdated\b|\btarikh\b|datum\b|\bfecha\b|\bdata\b|\bdt\b|\bbill\b|\binvoice\b|\bdate/time\b"
 NOT_DOCUMENT_DATE = (
     r"expir|\bexp\b|valid|\bdue\b|birth|\bdob\b|until|\bbis\b|since|member\s*since|f[äa]llig|return\s*by|best\s*before"
+    r"|arriv|anreise|ankunft|llegada|aankomst|check[\s-]*in"  # a hotel stay's first day, not its bill's
+)
+#: Labels of the date a document was issued, stronger than a plain "date": the invoice date, and on
+#: a hotel folio without one the departure (the day the bill is settled).
+ISSUE_DATE_LABELS = (
+    r"invoice\s*date|rechnungsdatum|belegdatum|date\s*of\s*issue|issue\s*date|tax\s*date|date\s*de\s*facture"
+    r"|fecha\s*(?:de\s*)?(?:factura|emisi[óo]n)|factuurdatum|data\s*(?:della\s*)?fattura"
+    r"|depart|abreise|d[ée]part|salida|vertrek|check[\s-]*out"
 )
 TIME = r"(?<!\d)(?:[01]?\d|2[0-3])[:h][0-5]\d(?:[:.][0-5]\d)?(?:\s*[ap]\.?m\.?)?(?!\d)"
 
