@@ -192,6 +192,32 @@ def test_a_weak_total_in_a_tax_summary_does_not_beat_the_total_before_it():
     assert reading.fields.total == "10.60"
 
 
+@pytest.mark.parametrize(
+    ("line", "total"),
+    [
+        ("Kokku 16.10", "16.10"),  # Estonian
+        ("ATT BETALA SEK ( 3 ARTIKLAR ) 91.90", "91.90"),  # Swedish
+        ("VISO MOKĖTI 16.00", "16.00"),  # Lithuanian
+        ("Kwota należności ogółem: 17 115,45PLN", "17115.45"),  # Polish, thousands set apart by a space
+        ("Ukupno / Total HRK 3,563.84", "3563.84"),  # Croatian
+    ],
+)
+def test_total_labels_in_nordic_baltic_and_slavic_languages(line, total):
+    assert read("SHOP", "Date 24.05.2023", "1 x 13.90 13.90", line, "KM 20 2.69").fields.total == total
+
+
+def test_a_total_word_naming_a_column_of_a_later_table_is_not_the_total():
+    lines = ("Ukupno / Total HRK 3,563.84", "Status Osoba Dana Cijena Ukupno 40.00")
+    assert read("HOTEL", "Datum 28.08.2021", *lines).fields.total == "3563.84"
+
+
+@pytest.mark.parametrize(
+    "tax_line", ["Betrag enthält 3,26 MWSt:", "Summe Mehrwertsteuer : 5,05€", "Sumne Hehrvertsteuer : 5,05"]
+)
+def test_the_tax_a_total_contains_is_not_the_total(tax_line):
+    assert read("GASTHAUS", "Datum 17.02.2023", "Summe: 61,00€", "Bar 61,00€", tax_line).fields.total == "61.00"
+
+
 # --- the seller of an invoice -----------------------------------------------------------------
 
 

@@ -152,6 +152,8 @@ CEILING = [
     ("total", "1939", "Grand Total Rs 1939", True),
     ("total", "27.10", "TOTAL RM -27.10", True),
     ("total", "9.00", "TOTAL 90.00", False),
+    ("total", "17115.45", "Kwota należności ogółem: 17 115,45PLN", True),  # thousands set apart by a space
+    ("total", "2115.45", "2 x 115,45", False),
     ("date", "2017-03-10", "GA 30303\n3/10/2017", True),
     ("date", "2014-03-29", "Amsterdam 29 maart 2014", True),
     ("date", "2024-01-31", "20240131", True),

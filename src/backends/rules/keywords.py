@@ -25,6 +25,14 @@ TOTAL_KEYWORDS: tuple[tuple[str, float], ...] = (
     (r"te\s*betalen|totaalbedrag|totale\s*complessivo|importo\s*(?:totale|dovuto)|da\s*pagare", 4.5),
     (r"(?:total|importe)?\s*a\s*pagar|total\s*factura|importe\s*total|montant\s*(?:ttc|d[ûu])", 4.5),
     (r"jumlah\s*(?:besar|bayaran|perlu\s*dibayar|keseluruhan)", 4.5),
+    # to pay, in Nordic, Baltic, Slavic and Greek receipts and invoices
+    (
+        r"att\s*betala|at\s*betale|å\s*betale|maksettava|viso\s*mok[ėée]ti|do\s*zap[łl]aty|nale[żz]no[śs]ci\s*og[óo][łl]em",
+        4.5,
+    ),
+    (r"k\s*(?:úhradě|uhrade|zaplacen[íi])|za\s*platiti|za\s*pla[čc]ilo|πληρωτ[έε]ο|celkem\s*k", 4.5),
+    # a line that starts with the word (in a table heading it names a column)
+    (r"^\W*(?:kokku|totalt|i\s*alt|yhteens[äa]|celkem|ukupno|razem|σ[ύυ]νολο|viso)\b", 3.0),
     # a hotel folio's sum of charges (the payments that settle it follow, and a balance of 0.00)
     (r"summe\s*belastungen|saldo\s*leistungen|summe\s*leistungen|total\s*charges|total\s*des\s*d[ée]bits", 4.5),
     # the total, tax included
@@ -60,7 +68,8 @@ NOT_TOTAL: str = "|".join(
         r"\bsav(?:e|ed|ing|ings)\b|discount|\bdisc\b|rabatt|remise|descuento",
         r"chang|\bchg\b|kembalian|r[üu]ckgeld|wechselgeld|rendu|monnaie|cambio|\bresto\b|vuelto",
         r"tender|cash\b|(?<!be )(?<!to )\bpaid\b|received|bezahlt|gegeben|^\W*bar\b|esp[èe]ces|efectivo|contant",
-        r"\bincluded\b|\bincludes\b|enthalten|inclus\b",
+        r"\bincluded\b|\bincludes\b|enthalten|enth[äa]lt|inclus\b",
+        r"\w*[wv]ertsteuer|umsatzsteuer",  # "Mehrwertsteuer", as OCR reads it too ("Hehrvertsteuer")
         r"^\W*(?:gst|tax|vat|mwst|ust|tva|iva|sst|steuer)\b",
         r"\b" + _TOTAL + r"\s*(?:gst|tax|vat|mwst|tva)\b|\btax\s*" + _TOTAL,
         r"supplies|summary|zusammenfassung|analysis",

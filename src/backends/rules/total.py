@@ -138,10 +138,22 @@ def _candidate(lines: list[Line], i: int, *, whole: bool = False) -> TotalCandid
     if amounts:
         # "TOTAL 1.446,40 -1.446,40 0,00": a folio's row of charges, credits and a zero balance
         settled = amounts[-1].value == 0 and any(a.value for a in amounts)
-        return TotalCandidate(next(a for a in amounts if a.value) if settled else amounts[-1], weight, lines[i])
+        amount = next(a for a in amounts if a.value) if settled else amounts[-1]
+        return TotalCandidate(_space_grouped(text, amount), weight, lines[i])
     if following is not None and _only_amount(following.text):
         return TotalCandidate(find_amounts(following.text)[-1], weight, following)
     return None
+
+
+def _space_grouped(text: str, amount: AmountMatch) -> AmountMatch:
+    """The amount with the thousands printed before it after a space ("Kwota należności ogółem:
+    17 115,45PLN", as Polish, French and Czech documents print it). Only on a total's own line,
+    where a quantity does not stand right before the amount."""
+    head = re.search(r"(?<![\d.,])(\d{1,3}(?: \d{3})*) $", text[: amount.start])
+    if head is None or amount.value < 0 or not re.match(r"\d{3}[.,]\d\d$", amount.raw.strip()):
+        return amount
+    value = Decimal(head.group(1).replace(" ", "")) * 1000 + amount.value
+    return AmountMatch(head.start(1), amount.end, text[head.start(1) : amount.end], value)
 
 
 def _whole_amounts(text: str) -> list[AmountMatch]:

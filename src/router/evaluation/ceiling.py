@@ -44,7 +44,12 @@ def _dates(text: str) -> set[str]:
 
 def _amounts(text: str) -> set[Decimal]:
     matches = find_amounts(text) + find_whole_amounts(text)
-    return {match.value for match in matches} | {abs(match.value) for match in matches}
+    grouped = {Decimal(re.sub(r"[ .]", "", m[:-3]) + "." + m[-2:]) for m in _SPACE_GROUPED.findall(text)}
+    return {match.value for match in matches} | {abs(match.value) for match in matches} | grouped
+
+
+#: Thousands set apart by spaces ("17 115,45"), as Polish, French and Czech documents print them.
+_SPACE_GROUPED = re.compile(r"(?<![\d.,])\d{1,3}(?: \d{3})+[.,]\d\d(?!\d)")
 
 
 def read_texts(folder: Path | None) -> dict[str, str]:
