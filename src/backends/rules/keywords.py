@@ -30,9 +30,9 @@ TOTAL_KEYWORDS: tuple[tuple[str, float], ...] = (
         r"att\s*betala|at\s*betale|å\s*betale|maksettava|viso\s*mok[ėée]ti|do\s*zap[łl]aty|nale[żz]no[śs]ci\s*og[óo][łl]em",
         4.5,
     ),
-    (r"k\s*(?:úhradě|uhrade|zaplacen[íi])|za\s*platiti|za\s*pla[čc]ilo|πληρωτ[έε]ο|celkem\s*k", 4.5),
+    (r"k\s*(?:úhradě|uhrade|zaplacen[íi])|za\s*platiti|za\s*pla[čc]ilo|πληρωτ[έε]ο|celkem\s*k", 4.5),  # noqa: RUF001 (Greek)
     # a line that starts with the word (in a table heading it names a column)
-    (r"^\W*(?:kokku|totalt|i\s*alt|yhteens[äa]|celkem|ukupno|razem|σ[ύυ]νολο|viso)\b", 3.0),
+    (r"^\W*(?:kokku|totalt|i\s*alt|yhteens[äa]|celkem|ukupno|razem|σ[ύυ]νολο|viso)\b", 3.0),  # noqa: RUF001 (Greek)
     # a hotel folio's sum of charges (the payments that settle it follow, and a balance of 0.00)
     (r"summe\s*belastungen|saldo\s*leistungen|summe\s*leistungen|total\s*charges|total\s*des\s*d[ée]bits", 4.5),
     # the total, tax included
