@@ -343,6 +343,31 @@ def test_a_web_address_at_the_top_is_not_the_name():
     assert reading.fields.merchant == "Buchwelt in Leipzig"
 
 
+@pytest.mark.parametrize(
+    ("top", "name"),
+    [
+        (("SAGE", "FRENCH CAFE & WINE BAR"), "SAGE FRENCH CAFE & WINE BAR"),
+        (("ipanema", "Brazilian Steak House"), "ipanema Brazilian Steak House"),
+        (("IKEA", "IKEA FOOD"), "IKEA FOOD"),  # the name is already in the line
+    ],
+)
+def test_a_kind_of_business_under_a_short_name_is_joined_to_it(top, name):
+    reading = read(*top, "2023 South Pine Avenue", "Ocala, FL 34471", "Date: 04/13/18", "TOTAL $56.38")
+    assert reading.fields.merchant == name
+
+
+def test_a_store_number_with_a_letter_and_a_farewell_are_not_names():
+    kfc = read("KFC", "Restaurant #C160014", "3880 Hempstead Turnpike", "2016-07-08 9:16 PM", "TOTAL 9.99")
+    assert kfc.fields.merchant == "KFC"
+    buca = read("Again.", "Buca di Beppo", "Store#0511", "Universal City, CA 91608", "TOTAL 9.99")
+    assert buca.fields.merchant == "Buca di Beppo"
+
+
+def test_a_spanish_street_abbreviation_is_an_address():
+    reading = read("Contoso", "C. de Dom Juan, 35", "28002 Madrid", "FECHA: 31-10-21", "TOTAL 9,99")
+    assert reading.fields.merchant == "Contoso"
+
+
 # --- cross-checks and confidence --------------------------------------------------------------
 
 

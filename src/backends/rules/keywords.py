@@ -177,7 +177,8 @@ BUSINESS_WORDS = (
     r"|mart|market|supermarket|minimarket|hypermarket|pasaraya|kedai|perniagaan|syarikat|store|stores|shop|boutique"
     r"|pharmacy|farmasi|apotheke|pharmacie|farmacia|gallery|hotel|motel|station|petrol|marketing|services|centre"
     r"|center|healthcare|clinic|electrical|electronics|timber|optical|salon|laundry|florist|deli|foods?|fresh"
-    r"|supermercado|tienda|magasin|markt|drogerie|tankstelle|cash\s*&\s*carry)\b"
+    r"|supermercado|tienda|magasin|markt|drogerie|tankstelle|cash\s*&\s*carry|cuisine|steak\s*house|steakhouse"
+    r"|hamburgers?|burgers?|diner|tavern|pub|brewery|brewing|trattoria|taqueria|cantina|brasserie|sushi)\b"
 )
 
 #: Titles of an invoice (the seller is then found by ``merchant.find_seller``).
@@ -209,7 +210,7 @@ NOT_MERCHANT = (
     r"|\bgst\b|\bsst\b|\bvat\b|\bmwst\b|\bust\b|\btva\b|\btax\b|\babn\b|\bnpwp\b|\bsiret\b|\breg\b|registration"
     r"|\b(?:co|company|br|brn|roc|reg|regn|registration)\.?\s*(?:no|reg|number|#)|\broc\b|\bbrn\b|\bid\b|st\.?-?nr|steuer"
     r"|\bdate\b|\btime\b|\bcashier\b|\bcounter\b|\btable\b|\bserver\b|\border\b|\bstaff\b|\bterminal\b"
-    r"|\bpurchase\b|\bsale\b|\bdocument\b|\bdoc\b|\bslip\b|\btrans\b|\bcopy\b|\bduplicate\b|\bsimplified\b|\bcash\s*bill\b|\bcash\s*sale|\bhours\b|\bopen\b|opening|\bmember"
+    r"|\bpurchase\b|\bsale\b|\bagain\b|your\s*card|\bdocument\b|\bdoc\b|\bslip\b|\btrans\b|\bcopy\b|\bduplicate\b|\bsimplified\b|\bcash\s*bill\b|\bcash\s*sale|\bhours\b|\bopen\b|opening|\bmember"
 )
 
 #: Address lines in several countries: street words that mark an address wherever they stand, a house
@@ -226,6 +227,7 @@ ADDRESS_WORDS = "|".join(
         r"|plaza|carrer|paseo)\b",
         r"\w*(?:stra(?:ss|ß)e|str\.|platz|weg|gasse|allee|ring|damm|ufer)\s+\d+",
         r"^\W*\d{4,5}\s+[A-Za-zÀ-ÿ]{3,}",  # "10115 Berlin", "8001 Zürich"
+        r"^\W*(?:c|cl|av|avda|calle|carrer|via|viale|rua|pza|plaza|paseo)\.?\s*[^\W\d][^\d]{1,40},?\s*\d{1,4}\b",  # "C. de Dom Juan, 35"
         r"\b\d{5}(?:-\d{4})?\b|\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b|\bsingapore\s+\d{6}\b",
     )
 )

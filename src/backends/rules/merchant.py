@@ -56,7 +56,7 @@ _BUYER = compile_pattern(BUYER_CUES)
 _NAME_STARTS = frozenset(
     ("a", "an", "at", "al", "da", "de", "di", "du", "el", "il", "la", "le", "lo", "my", "mr", "dr", "st", "the")
 )
-_STORE_NUMBER = compile_pattern(r"^\W*(?:" + BUSINESS_WORDS + r")\W*(?:(?:#|no\.?|nr\.?)\s*)?\d*\W*$")
+_STORE_NUMBER = compile_pattern(r"^\W*(?:" + BUSINESS_WORDS + r")\W*(?:(?:#|no\.?|nr\.?)\s*)?[a-z]?\d*\W*$")
 #: How a sender line's parts are set apart: a spaced dash, a middle dot or bar, a comma.
 _PARTS = re.compile(r"\s+[-\u2013]\s+|\s*[\u00b7|\u2022]\s*|,\s+")
 #: A street and its number, or a number and its street ("Kennedyplatz 3", "1 Morrison Link").
@@ -84,7 +84,24 @@ def find_merchant(lines: list[Line]) -> Line | None:
     if not scored:
         return None
     _, best = max(scored, key=lambda sp: (sp[0], -sp[1]))
-    return _joined(top, best)
+    return _with_name_above(top, best, dict((p, s) for s, p in scored)) or _joined(top, best)
+
+
+def _with_name_above(top: list[Line], best: int, scores: dict[int, float]) -> Line | None:
+    """A kind of business under the name it describes, joined to it: "SAGE" / "FRENCH CAFE & WINE
+    BAR", "ipanema" / "Brazilian Steak House". The name above is short, name-like and names no
+    business or legal form of its own."""
+    line = top[best]
+    text = clean_name(line.text)
+    if best == 0 or not _BUSINESS.search(text) or _LEGAL.search(text):
+        return None
+    above = top[best - 1]
+    name = clean_name(above.text)
+    if scores.get(best - 1, 0) <= 0 or len(name.split()) > 2 or _BUSINESS.search(name) or _LEGAL.search(name):
+        return None
+    if normalise(name) in normalise(text):  # "IKEA" / "IKEA FOOD": the name is already there
+        return None
+    return Line(line.index, f"{name} {text}", min(line.confidence, above.confidence))
 
 
 def sender_line(lines: list[Line]) -> Line | None:
@@ -279,6 +296,10 @@ def _before_address(line: Line) -> Line:
 
 def _name_part(line: Line) -> bool:
     return not _NOT_MERCHANT.search(line.text) and not _ADDRESS.search(line.text) and line.confidence >= 50
+
+
+def normalise(text: str) -> str:
+    return " ".join(re.sub(r"[^0-9A-Z]+", " ", text.upper()).split())
 
 
 def _mostly_upper(text: str) -> bool:
