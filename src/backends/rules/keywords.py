@@ -227,7 +227,8 @@ ADDRESS_WORDS = "|".join(
         r"|plaza|carrer|paseo)\b",
         r"\w*(?:stra(?:ss|ß)e|str\.|platz|weg|gasse|allee|ring|damm|ufer)\s+\d+",
         r"^\W*\d{4,5}\s+[A-Za-zÀ-ÿ]{3,}",  # "10115 Berlin", "8001 Zürich"
-        r"^\W*(?:c|cl|av|avda|calle|carrer|via|viale|rua|pza|plaza|paseo)\.?\s*[^\W\d][^\d]{1,40},?\s*\d{1,4}\b",  # "C. de Dom Juan, 35"
+        # "C. de Dom Juan, 35", "CL.BARON DE CARCER,19"
+        r"^\W*(?:c|cl|av|avda|calle|carrer|via|viale|rua|pza|plaza|paseo)\.?\s*[^\W\d][^\d]{1,40},?\s*\d{1,4}\b",
         r"\b\d{5}(?:-\d{4})?\b|\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b|\bsingapore\s+\d{6}\b",
     )
 )
