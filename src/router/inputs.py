@@ -268,6 +268,6 @@ def _read_pdf_unlocked(
                     rendered[position] = pdf_pages.render(page, scale)
             finally:
                 page.close()
-        return indices, count, layers, rendered, pdf_pages.embedded_xml(pdf)
+        return indices, count, layers, rendered, pdf_pages.embedded_xml(pdf, data)
     finally:
         pdf.close()
