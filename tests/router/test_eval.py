@@ -14,8 +14,8 @@ from router.batch import BatchSettings
 from router.evaluation import DatasetError, evaluate, load_labels
 from router.evaluation.ceiling import answer_in_text
 from router.evaluation.dataset import Label
-from router.evaluation.report import kind_table
-from router.evaluation.scoring import normalised_match, score_kinds, strict_match
+from router.evaluation.report import kind_table, scores_dict
+from router.evaluation.scoring import ALL, normalised_match, score, score_kinds, strict_match
 from router.policy import load_policy
 from tests.router.surfaces_kit import images, policy_file, run_cli, tier
 
@@ -183,6 +183,17 @@ def test_scores_per_kind_give_each_field_beside_its_ceiling(tmp_path):
     table = kind_table(kinds)
     assert "| receipt-scan | 1 | - / - | - / - | 0.0% / 100.0% |" in table
     assert score_kinds([(Label("x", tmp_path / "x.png", {}), records[0])]) == {}
+
+
+def test_an_incomplete_answer_is_scored_on_its_fields_and_a_partial_one_only_counted(tmp_path):
+    label = Label("r", tmp_path / "r.png", {"merchant": "ACME", "date": "2024-03-01", "total": "9.90"})
+    answered = {"status": "degraded", "duration_ms": 1.0, "missing": ["date"],
+                "fields": {"merchant": {"value": "ACME"}, "total": {"value": "9.90"}}}  # fmt: skip
+    failed = {"status": "failed", "duration_ms": 1.0, "fields": {}, "partial": {"merchant": {"value": "ACME"}}}
+    group = score([(label, answered), (label, failed)])[ALL]
+    assert (group.incomplete, group.partial) == (1, 1)
+    assert [group.fields[name].normalised for name in ("merchant", "date", "total")] == [1, 0, 1]
+    assert scores_dict({ALL: group})[ALL]["incomplete"] == 1
 
 
 @pytest.mark.slow

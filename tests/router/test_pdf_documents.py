@@ -213,3 +213,17 @@ def test_an_embedded_file_that_cannot_be_measured_first_is_never_decoded(monkeyp
     [embedded] = document.attachments
     assert embedded.data is None and reason in (embedded.problem or "")
     assert decoded == []  # PDFium was never asked to decode it, not even for its size
+
+
+def test_the_cpu_policys_last_tier_answers_without_a_date_as_degraded_naming_it(cpu_router):
+    undated = [line for line in INVOICE if not (isinstance(line, str) and "datum" in line)]
+    result = cpu_router.extract(text_pdf([undated]), name="undated.pdf")
+    assert (result.status, result.tier, result.missing) == ("degraded", "ocr-rules", ["date"])
+    assert "date" not in result.fields and result.fields["total"].value == "56.58"
+
+
+def test_the_cpu_policys_last_tier_still_refuses_an_answer_without_a_total(cpu_router):
+    untotalled = [line for line in INVOICE if isinstance(line, str)]
+    result = cpu_router.extract(text_pdf([untotalled]), name="untotalled.pdf")
+    assert result.status == "failed" and result.error.error_class == "invalid_output"
+    assert "total" not in result.partial and result.partial["merchant"].value

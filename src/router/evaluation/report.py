@@ -20,6 +20,8 @@ def scores_dict(groups: dict[str, Group]) -> dict[str, Any]:
             "documents": group.documents,
             "statuses": dict(group.statuses),
             "all_required_correct": _rate(group.all_required, group.documents),
+            "incomplete": group.incomplete,
+            "failed_with_partial": group.partial,
             "fields": {field: _field_scores(s) for field, s in group.fields.items() if s.scored},
             "latency_ms": {f"p{q}": _round(group.latency(q)) for q in PERCENTILES},
         }
@@ -53,6 +55,8 @@ def markdown(
         f"- policy: `{context['policy']}` [{context['policy_hash']}]",
         f"- documents: {overall.documents}; " + ", ".join(f"{k} {v}" for k, v in sorted(overall.statuses.items())),
         f"- merchant, date and total all correct (normalised): {_pct(_rate(overall.all_required, overall.documents))}",
+        f"- answered without a field the policy requires (degraded, `missing` named): {overall.incomplete}; "
+        f"failed with a `partial` answer (not scored): {overall.partial}",
         f"- wall time {context['elapsed_s']:.1f} s with {context['jobs']} at a time; generated {context['when']}",
         "",
         "## Accuracy by field",

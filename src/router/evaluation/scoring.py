@@ -11,6 +11,8 @@ Normalised:
 - total: both read as an amount with ``backends.normalize.normalize_amount`` (``RM 9.00`` = ``9.0``).
 
 A document that failed, or lacks the field, counts as wrong; a label without the field is not scored.
+An answer accepted without a field the policy requires (``missing``, status degraded) is scored on
+the fields it has; a failed document's ``partial`` answer is counted, never scored.
 """
 
 from __future__ import annotations
@@ -84,12 +86,16 @@ class Group:
     fields: dict[str, FieldScore] = field(default_factory=lambda: {n: FieldScore() for n in SCORED_FIELDS})
     all_required: int = 0
     latencies_ms: list[float] = field(default_factory=list)
+    incomplete: int = 0  # answers a tier's laxer gate accepted without a field the policy requires
+    partial: int = 0  # failed documents whose rejected answer came back as ``partial`` (not scored)
 
     def add(self, label: Label, record: dict[str, Any], text: str | None = None) -> None:
         predicted = values(record)
         self.documents += 1
         self.statuses[record["status"]] += 1
         self.latencies_ms.append(float(record["duration_ms"]))
+        self.incomplete += bool(record.get("missing"))
+        self.partial += bool(record.get("partial"))
         required_ok = True
         for name, expected in label.fields.items():
             score = self.fields[name]
