@@ -218,6 +218,21 @@ def test_the_tax_a_total_contains_is_not_the_total(tax_line):
     assert read("GASTHAUS", "Datum 17.02.2023", "Summe: 61,00€", "Bar 61,00€", tax_line).fields.total == "61.00"
 
 
+def test_a_total_printed_against_the_time_before_it_is_read():
+    reading = read("SAGE CAFE", "Sub Total: 31.80", "GRATUITY 18 7.38", "06/02 2:44pTOTAL: 39.18")
+    assert reading.fields.total == "39.18"
+
+
+def test_tl_is_a_total_and_cash_is_not():
+    assert read("CHRIS'S", "TAX $2.46", "TL $28.31", "CASH $40.00", "CG $11.69").fields.total == "28.31"
+
+
+def test_an_amount_over_a_blank_tip_and_total_is_the_last_fallback():
+    assert read("HEDLEYS", "6/5/17", "AMOUNT $41.45", "TIP", "TOTAL $").fields.total == "41.45"
+    with_subtotal = read("CAFE", "6/14/2017", "Amount: $25.34", "Sub-Total: $27.62")
+    assert with_subtotal.fields.total == "27.62"
+
+
 # --- the seller of an invoice -----------------------------------------------------------------
 
 

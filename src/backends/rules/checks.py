@@ -47,6 +47,7 @@ TOTAL_FROM = {
     "payment_less_change": 0.5,
     "subtotal": 0.4,
     "payment": 0.35,
+    "amount": 0.35,
 }
 CENT = Decimal("0.01")
 

@@ -42,6 +42,7 @@ TOTAL_KEYWORDS: tuple[tuple[str, float], ...] = (
     (r"\bsumme\b|\bbetrag\b|\bgesamt\b|\bendsumme\b|\bbrutto\b|\btotaal\b|\bjumlah\b|\bimporte\b|\bmontant\b", 3.0),
     (r"\btotale\b|\bimporto\b|\bsuma\b|\bbedrag\b|\bsumma\b|\bsum\b|\bsu[mn]{2}i?e\b", 3.0),
     (_TOTAL, 3.0),
+    (r"^\W*tl\b", 3.0),  # "TL $28.31", the abbreviation US tills print
 )
 
 #: Amounts carried into what is due but not part of this document's total: a prepayment or deposit
@@ -92,6 +93,9 @@ TAX_TABLE_HEADING = r"(?:gst|tax|vat|mwst|tva|iva)\s*[-_ ]*(?:su[mn]+ary|analysi
 #: A rounding line: either the rounding adjustment or the rounded total.
 ROUNDING = r"\bround|\brndg\b|rundung|arrondi|redondeo|pembundaran"
 
+#: A line that names an amount, and only that: the last fallback ("AMOUNT $41.45" over a blank
+#: "TIP" and "TOTAL" a restaurant guest did not fill in).
+AMOUNT = r"^\W*amount\b"
 #: A subtotal line: the fallback when no line says it holds the total.
 SUBTOTAL = (
     r"sub\s*-?\s*t[o0]t|zwischensumme|sous[\s-]*total|subtotale|subtotaal|nettobetrag|summe\s*netto|netto\s*summe"

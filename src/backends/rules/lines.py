@@ -12,6 +12,8 @@ _REPAIRS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(?<=\d[.,])[oO](?=\d)|(?<=\d[.,]\d)[oO](?!\w)"), "0"),
     (re.compile(r"(?<=\d)([.,]) (?=\d\d(?![\d:]))"), r"\1"),
     (re.compile(r"(?<=\d) ([.,])(?=\d\d(?![\d:]))"), r"\1"),
+    # a time printed against the next word: "06/02 2:44pTOTAL: 39.18"
+    (re.compile(r"(?<=\d:\d\d[apAP])(?=[A-Z]{2})"), " "),
 )
 
 

@@ -5,7 +5,8 @@ printed below its label); the strongest keyword wins, then the later line (a fin
 the first one). Lines that only look like totals (subtotal, tax, change, cash, quantity) are
 excluded, and so is everything in a tax summary table. Cash rounding (to 0.05 in Malaysia,
 Switzerland, Australia, ...) is then applied when a rounding line follows the total. Without any
-total line: the payment less the change, else the subtotal, else the payment.
+total line: the payment less the change, else the subtotal, else the payment, else a line that
+names an amount.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from decimal import Decimal
 
 from backends.normalize import AmountMatch, find_amounts, find_whole_amounts
 from backends.rules.keywords import (
+    AMOUNT,
     CARRIED,
     CHANGE,
     NOT_TOTAL,
@@ -40,6 +42,7 @@ _ROUNDING = compile_pattern(ROUNDING)
 _SUBTOTAL = compile_pattern(SUBTOTAL)
 _TAX = compile_pattern(TAX)
 _CARRIED = compile_pattern(CARRIED)
+_AMOUNT = compile_pattern(AMOUNT)
 _SETTLED = compile_pattern(SETTLED)
 #: Keyword weight of a line that already states the final amount due (rounded, payable).
 FINAL = 4.5
@@ -249,7 +252,10 @@ def _fallback(lines: list[Line]) -> TotalCandidate | None:
         return summed
     if subtotal is not None and (paid is None or subtotal.amount.value <= paid.amount.value):
         return replace(subtotal, source="subtotal")
-    return replace(paid, source="payment") if paid is not None else None
+    if paid is not None:
+        return replace(paid, source="payment")
+    amount = _last_amount(lines, lambda text: bool(_AMOUNT.search(text)))
+    return replace(amount, source="amount") if amount is not None else None
 
 
 def _subtotal_plus_tax(lines: list[Line], subtotal: TotalCandidate | None) -> TotalCandidate | None:
