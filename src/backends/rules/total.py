@@ -170,8 +170,8 @@ def _whole_amounts(text: str) -> list[AmountMatch]:
 def _under_heading(heading: Line, row: Line | None) -> TotalCandidate | None:
     """A table's heading row of labels ("Netto  MwSt  Brutto") with the amounts on the row below:
     the amount under the total's label, matched by relative position."""
-    if row is None or find_amounts(heading.text):
-        return None
+    if row is None or len(find_amounts(heading.text)) > 1 or len(re.findall(r"[^\W\d]{3,}", heading.text)) < 2:
+        return None  # a heading is words; one stray number OCR read into it may stand
     amounts = find_amounts(row.text)
     if len(amounts) < 2:
         return None
@@ -273,9 +273,11 @@ def _subtotal_plus_tax(lines: list[Line], subtotal: TotalCandidate | None) -> To
 
 
 def _last_amount(lines: list[Line], matches: Callable[[str], bool]) -> TotalCandidate | None:
+    """The last amount of the last matching line; not a zero balance printed after it ("MASTER
+    CARD 978.32 CR 0.00")."""
     for line in reversed(lines):
         if matches(line.text):
-            amounts = find_amounts(line.text)
+            amounts = [a for a in find_amounts(line.text) if a.value] or find_amounts(line.text)
             if amounts:
                 return TotalCandidate(amounts[-1], 0.0, line)
     return None
