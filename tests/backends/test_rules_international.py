@@ -383,6 +383,33 @@ def test_a_spanish_street_abbreviation_is_an_address():
     assert reading.fields.merchant == "Contoso"
 
 
+@pytest.mark.parametrize(
+    ("top", "name"),
+    [
+        (("SATURN", "SATURN ELECTRO HANDELSGES.MBH", "Kamp 30-32"), "SATURN ELECTRO HANDELSGES.MBH"),  # Austrian
+        (("BILLA", "BILLA, SPOL. S R.O., MODLETICE 67", "251 01 RICANY"), "BILLA, SPOL. S R.O."),  # Czech
+        (("MANDU", "MANDU CENTRUM S. C.", "ul. Elzbietanska 4/8"), "MANDU CENTRUM S. C."),  # Polish
+    ],
+)
+def test_legal_forms_of_austria_czechia_and_poland(top, name):
+    assert read(*top, "Datum 18.07.2023", "SUMA PLN 27,50").fields.merchant == name
+
+
+def test_a_phone_or_table_number_that_looks_like_a_postcode_does_not_make_the_line_above_a_name():
+    cheesecake = read("THE CHEESECAKE FACTORY", "SEATTLE", "0235 TABLE 203 #Party 1", "05/20/24", "Total 40.45")
+    assert cheesecake.fields.merchant == "THE CHEESECAKE FACTORY"
+    coop = read("Scotmid Drumnadrochit", "1 Carriers Croft", "Tel 01456 459057", "29/08/2019", "TOTAL 3.00")
+    assert coop.fields.merchant == "Scotmid Drumnadrochit"
+
+
+def test_a_name_with_a_store_number_is_a_name_and_a_guest_line_is_not():
+    tims = read("Tim Hortons # 102593", "666 Rue Sherbrooke O, Montreal, QC", "1 G Cafe Americano $3.29", "Total $5.48")
+    assert tims.fields.merchant == "Tim Hortons # 102593"
+    assert read("Country Inn", "Room: 16", "WALTER, JENS Guest", "May 6, 2019", "TOTAL $9.00").fields.merchant == (
+        "Country Inn"
+    )
+
+
 # --- cross-checks and confidence --------------------------------------------------------------
 
 

@@ -162,7 +162,8 @@ TIME = r"(?<!\d)(?:[01]?\d|2[0-3])[:h][0-5]\d(?:[:.][0-5]\d)?(?:\s*[ap]\.?m\.?)?
 #: Legal forms of companies in several countries: a line that ends in one names a business.
 LEGAL_FORMS = (
     r"\b(?:sdn\.?\s*bhd|s/b|bhd|berhad|pte\.?\s*ltd|pty\.?\s*ltd|ltd|limited|llc|l\.l\.c|inc|incorporated|corp"
-    r"|corporation|co\.?,?\s*ltd|plc|gmbh|ag|kg|ohg|e\.?\s*k|ug|sarl|s\.?a\.?r\.?l|sas|s\.a\.s|s\.?a|s\.?l|s\.?r\.?l"
+    r"|corporation|co\.?,?\s*ltd|plc|gmbh|(?:handels)?ges\.?\s*m\.?\s*b\.?\s*h|spol\.?\s*s\s*r\.?\s*o|s\.\s*c"
+    r"|ag|kg|ohg|e\.?\s*k|ug|sarl|s\.?a\.?r\.?l|sas|s\.a\.s|s\.?a|s\.?l|s\.?r\.?l"
     r"|s\.?p\.?a|b\.?v|n\.?v|oy|ab|a/s|as|k\.?k|pvt\.?\s*ltd|tbk|pt|cv|enterprise|enterprises|trading|company)\b\.?"
 )
 
@@ -214,7 +215,7 @@ NOT_MERCHANT = (
     r"|\bgst\b|\bsst\b|\bvat\b|\bmwst\b|\bust\b|\btva\b|\btax\b|\babn\b|\bnpwp\b|\bsiret\b|\breg\b|registration"
     r"|\b(?:co|company|br|brn|roc|reg|regn|registration)\.?\s*(?:no|reg|number|#)|\broc\b|\bbrn\b|\bid\b|st\.?-?nr|steuer"
     r"|\bdate\b|\btime\b|\bcashier\b|\bcounter\b|\btable\b|\bserver\b|\border\b|\bstaff\b|\bterminal\b"
-    r"|\bpurchase\b|\bsale\b|\bagain\b|your\s*card|\bdocument\b|\bdoc\b|\bslip\b|\btrans\b|\bcopy\b|\bduplicate\b|\bsimplified\b|\bcash\s*bill\b|\bcash\s*sale|\bhours\b|\bopen\b|opening|\bmember"
+    r"|\bpurchase\b|\bsale\b|\bagain\b|your\s*card|\bguest\b|\bgast\b|\bdocument\b|\bdoc\b|\bslip\b|\btrans\b|\bcopy\b|\bduplicate\b|\bsimplified\b|\bcash\s*bill\b|\bcash\s*sale|\bhours\b|\bopen\b|opening|\bmember"
 )
 
 #: Address lines in several countries: street words that mark an address wherever they stand, a house

@@ -198,15 +198,16 @@ def _after_address(top: list[Line], position: int) -> float:
 
 
 def _above_address(top: list[Line], position: int) -> bool:
+    """Whether the next line is an address (not a phone or table number that looks like a postcode)."""
     following = top[position + 1 : position + 3]
-    return bool(following) and bool(_ADDRESS.search(following[0].text))
+    return bool(following) and bool(_ADDRESS.search(following[0].text)) and not _NOT_MERCHANT.search(following[0].text)
 
 
 def score(line: Line, position: int, above_address: bool = False) -> float:
     """How much a line looks like the merchant's name; 0 or less when it does not."""
     text = clean_name(line.text)
     letters = sum(c.isalpha() for c in text)
-    visible = sum(not c.isspace() for c in text)
+    visible = sum(not c.isspace() for c in re.sub(r"\s*#\s*\d+\W*$", "", text))  # a store number aside
     if letters < 3 or letters < 0.6 * visible or _NOT_MERCHANT.search(line.text) or _generic(line.text):
         return 0.0
     value = 3.0 - 0.4 * position
@@ -262,7 +263,8 @@ def _stray(word: str, *, end: bool = False) -> bool:
         return True  # an area code: "... Kitchen (612)"
     if any(c in word for c in "&.'"):
         return False
-    return letters <= (1 if end else 2) or (letters < len(word) and not word[-1].isalnum() and word[-1] not in ")")
+    marked = letters < len(word) and not word[-1].isalnum() and word[-1] not in ")"
+    return letters <= (1 if end else 2) or (marked and (letters <= 3 or word[-1] == ":"))  # "S|", "Name:", not "BILLA,"
 
 
 def _joined(top: list[Line], position: int) -> Line:
