@@ -410,6 +410,16 @@ def test_a_name_with_a_store_number_is_a_name_and_a_guest_line_is_not():
     )
 
 
+def test_a_name_over_three_lines_down_to_its_kind_of_business_is_joined():
+    reading = read("NEW DELHI", "INDIAN", "RESTAURANT", "#237E, Sisowath Quay, Phnom Penh", "Total $12.00")
+    assert reading.fields.merchant == "NEW DELHI INDIAN RESTAURANT"
+
+
+def test_a_second_columns_heading_cut_off_beside_the_name_is_dropped():
+    reading = read("Server:", "FourthStreetMill Receip", "2124 BONITA AVENUE", "LA VERNE, CA 91750", "Total $9.99")
+    assert reading.fields.merchant == "FourthStreetMill"
+
+
 # --- cross-checks and confidence --------------------------------------------------------------
 
 

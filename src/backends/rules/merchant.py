@@ -65,6 +65,8 @@ _STREET = re.compile(r"^\s*(?:[^\d,]{3,40}\s\d+[a-z]?(?:[-/]\d+[a-z]?)?|\d{1,4}[
 _HOUSE_NUMBER = re.compile(
     r"^\W*\d+[a-z]?\s+\D+?\b(?:st|street|rd|road|ave|avenue|blvd|lane|ln|drive|dr|way)\b", re.IGNORECASE
 )
+#: Words a receipt prints in a second column, beside the name: cut off, they are not part of it.
+_CUT_OFF = ("receipt", "invoice", "subtotal", "total")
 #: A label and its value ("Währung: EUR", "Version: 2.1"): not a name.
 _FIELD = re.compile(r"^[^:]{2,30}:\s*\S")
 
@@ -246,9 +248,15 @@ def _without_debris(words: list[str]) -> list[str]:
     while len(words) > 2 and _stray(words[0]) and words[0].lower() not in _NAME_STARTS:
         words.pop(0)
     upper = _mostly_upper(" ".join(words))
-    while len(words) > 1 and (_stray(words[-1], end=True) or (upper and words[-1].islower())):
+    while len(words) > 1 and (_stray(words[-1], end=True) or (upper and words[-1].islower()) or _cut(words[-1])):
         words.pop()
     return words
+
+
+def _cut(word: str) -> bool:
+    """A column heading cut off by the photo's edge, next to the name ("FourthStreetMill Receip")."""
+    lower = word.lower()
+    return len(lower) >= 4 and any(full.startswith(lower) and full != lower for full in _CUT_OFF)
 
 
 def _scrap(word: str) -> bool:
@@ -273,6 +281,11 @@ def _joined(top: list[Line], position: int) -> Line:
     joins_previous = _ONLY_LEGAL.search(line.text) or (previous is not None and _CONTINUES.search(previous.text))
     if previous is not None and joins_previous and _name_part(previous):
         return Line(line.index, f"{previous.text} {line.text}", min(line.confidence, previous.confidence))
+    if position + 2 < len(top) and _ONLY_BUSINESS.search(top[position + 2].text):
+        middle, kind = top[position + 1], top[position + 2]  # "NEW DELHI" / "INDIAN" / "RESTAURANT"
+        if len(middle.text.split()) == 1 and _name_part(middle) and _name_part(kind):
+            text = f"{line.text} {middle.text} {kind.text}"
+            return Line(kind.index, text, min(line.confidence, middle.confidence, kind.confidence))
     following = top[position + 1] if position + 1 < len(top) else None
     continues = following is not None and (
         _ONLY_LEGAL.search(following.text) or _CONTINUES.search(line.text) or _ONLY_BUSINESS.search(following.text)
