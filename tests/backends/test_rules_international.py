@@ -420,6 +420,26 @@ def test_a_second_columns_heading_cut_off_beside_the_name_is_dropped():
     assert reading.fields.merchant == "FourthStreetMill"
 
 
+def test_the_buyer_named_in_a_buyer_block_is_not_the_seller_on_a_later_page_either():
+    reading = read(
+        "INVOICE",
+        "Bill to:",
+        "Globex Consulting GmbH",
+        "Musterweg 2",
+        "1 Beratung 10,00",
+        "Total 10.00",
+        "Page 2",
+        "Globex Consulting GmbH",  # the buyer again, without its label, above the seller's name
+        "Nordlicht Software GmbH",
+    )
+    assert reading.fields.merchant == "Nordlicht Software GmbH"
+
+
+def test_a_short_legal_form_in_lower_case_is_a_word():
+    reading = read("INVOICE", "Total 10.00", "Read about your rights as", "Hesburger AS")
+    assert reading.fields.merchant == "Hesburger AS"
+
+
 # --- cross-checks and confidence --------------------------------------------------------------
 
 

@@ -148,10 +148,13 @@ def _cued(lines: list[Line], line: Line) -> bool:
 def find_seller(lines: list[Line]) -> Line | None:
     """An invoice's seller: a name with a legal form, from the seller's parts of the page."""
     buyer = {line.index for i, line in enumerate(lines) if _in_buyer_block(lines, i)}
+    buyer_names = {normalise(clean_name(line.text)) for line in lines if line.index in buyer}  # on every page
     scored = []
     for position, line in enumerate(lines):
         name = clean_name(line.text)
-        if not _LEGAL.search(name) or line.index in buyer or _ONLY_LEGAL.search(name) or _FIELD.match(line.text):
+        if not _legal_form(name) or line.index in buyer or _ONLY_LEGAL.search(name) or _FIELD.match(line.text):
+            continue
+        if normalise(name) in buyer_names:
             continue
         letters = sum(c.isalpha() for c in name)
         if letters < 4 or _NOT_SELLER.search(name) or len(name.split()) > 8 or _HOUSE_NUMBER.match(line.text):
@@ -164,6 +167,16 @@ def find_seller(lines: list[Line]) -> Line | None:
         return None
     _, best = max(scored, key=lambda sp: (sp[0], -sp[1]))
     return lines[best]
+
+
+def _legal_form(name: str) -> bool:
+    """Whether ``name`` ends in a legal form; a short one without dots in capitals ("Hesburger AS",
+    not "your rights as")."""
+    found = list(_LEGAL.finditer(name))
+    if not found:
+        return False
+    form = found[-1].group()
+    return len(form.strip(". ")) > 2 or "." in form or form.strip(". ").isupper() or form[:1].isupper()
 
 
 def _in_buyer_block(lines: list[Line], i: int) -> bool:
