@@ -74,6 +74,11 @@ def test_a_folios_arrival_is_not_its_date_and_an_issue_date_beats_a_plain_date(l
     assert read("HOTEL BEISPIEL", *lines, "TOTAL EUR 95,90").fields.date == iso
 
 
+def test_a_twelve_hour_clock_is_a_us_cue_for_month_first_dates():
+    reading = read("SAGE CAFE", "CHANDA R SvrCk: 8 1:56p 06/02/15", "06/02 2:44p TOTAL: 39.18")
+    assert (reading.fields.date, reading.notes["date_order"]) == ("2015-06-02", "mdy")
+
+
 # --- totals -----------------------------------------------------------------------------------
 
 
@@ -438,6 +443,16 @@ def test_the_buyer_named_in_a_buyer_block_is_not_the_seller_on_a_later_page_eith
 def test_a_short_legal_form_in_lower_case_is_a_word():
     reading = read("INVOICE", "Total 10.00", "Read about your rights as", "Hesburger AS")
     assert reading.fields.merchant == "Hesburger AS"
+
+
+def test_a_date_printed_before_a_pages_title_is_not_part_of_the_name():
+    reading = read("5/21/2019 Ryanair", "Reservierungsnummer: K21Z8J", "1 x Plus-Tarif 57,15 €", "Gesamt 57,15 €")
+    assert reading.fields.merchant == "Ryanair"
+
+
+def test_a_short_legal_form_in_lower_case_does_not_make_a_receipt_line_a_name():
+    reading = read("Fluginformationen", "Tallinn nach Berlin", "Hinflug", "Fluggäste", "Rückflug ug", "Gesamt 57,15 €")
+    assert reading.fields.merchant == "Fluginformationen"
 
 
 # --- cross-checks and confidence --------------------------------------------------------------

@@ -126,7 +126,10 @@ US_MARKERS = (
 
 #: Weaker signs of an American document, two of which make numeric dates month-first: a US phone
 #: number, a dollar amount, a tip or gratuity line, "sales tax".
-US_HINTS = r"\(\d{3}\)\s?\d{3}-\d{4}|\$\s?\d+\.\d\d|\btip\b|gratuity|sales\s*tax|\bst\.?\s*tax\b"
+US_HINTS = (
+    r"\(\d{3}\)\s?\d{3}-\d{4}|\$\s?\d+\.\d\d|\btip\b|gratuity|sales\s*tax|\bst\.?\s*tax\b"
+    r"|(?<!\d)(?:1[0-2]|0?[1-9]):[0-5]\d\s?[ap](?:\.?m\.?)?(?![a-z])"  # a 12-hour clock: "11:23a", "2:44 PM"
+)
 
 #: Signs of a document from a day-first country: a currency or a legal form that is not American.
 DAY_FIRST_MARKERS = (

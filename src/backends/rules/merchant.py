@@ -65,6 +65,7 @@ _STREET = re.compile(r"^\s*(?:[^\d,]{3,40}\s\d+[a-z]?(?:[-/]\d+[a-z]?)?|\d{1,4}[
 _HOUSE_NUMBER = re.compile(
     r"^\W*\d+[a-z]?\s+\D+?\b(?:st|street|rd|road|ave|avenue|blvd|lane|ln|drive|dr|way)\b", re.IGNORECASE
 )
+_LEADING_DATE = re.compile(r"^\W*\d{1,4}[./-]\d{1,2}[./-]\d{2,4},?\s+(?=[^\W\d])")
 #: Words a receipt prints in a second column, beside the name: cut off, they are not part of it.
 _CUT_OFF = ("receipt", "invoice", "subtotal", "total")
 #: A label and its value ("Währung: EUR", "Version: 2.1"): not a name.
@@ -227,7 +228,7 @@ def score(line: Line, position: int, above_address: bool = False) -> float:
         return 0.0
     value = 3.0 - 0.4 * position
     value += 1.5 if above_address and not _ADDRESS.search(line.text) else 0.0
-    value += 4.0 if _LEGAL.search(text) else 0.0
+    value += 4.0 if _legal_form(text) else 0.0
     value += 2.0 if _BUSINESS.search(text) else 0.0
     value -= 4.0 if _ADDRESS.search(line.text) else 0.0
     value -= 3.0 if _ONLY_LEGAL.search(text) else 0.0
@@ -239,7 +240,9 @@ def score(line: Line, position: int, above_address: bool = False) -> float:
 
 
 def clean_name(text: str) -> str:
-    """The name alone: nothing after its legal form, no registration number, no leading debris."""
+    """The name alone: nothing after its legal form, no registration number, no leading debris or
+    date (a browser prints the date before the page's title: "5/21/2019 Ryanair")."""
+    text = _LEADING_DATE.sub("", text)
     for pattern, replacement in _REPAIRS:
         text = pattern.sub(replacement, text)
     legal = list(_LEGAL.finditer(text))
