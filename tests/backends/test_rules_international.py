@@ -455,6 +455,27 @@ def test_a_short_legal_form_in_lower_case_does_not_make_a_receipt_line_a_name():
     assert reading.fields.merchant == "Fluginformationen"
 
 
+@pytest.mark.parametrize(
+    ("top", "name"), [(("TESCO", "IRELAND"), "TESCO IRELAND"), (("HAPPY", "ITALY"), "HAPPY ITALY")]
+)
+def test_a_logos_name_printed_a_word_a_line_is_joined(top, name):
+    assert read(*top, "LIPTON 500ML * EUR2.00", "TOTAL EUR3.25", "11/07/22").fields.merchant == name
+
+
+def test_a_letterhead_name_over_two_lines_in_capitals_is_joined():
+    reading = read(
+        "EUROSTARS",
+        "REY DON JAIME",
+        "DE314890942 BEISPIEL CONSULTING GMBH",
+        "BEISPIEL CONSULTING GMBH FRIEDRICHSTR,123",
+        "10117 BERLIN - Deutschland",
+        "Rechnung: JI2O018793 / 16.05.2022",
+        "GESTORA HOTELERA, S.L. • C/Princesa, 58 - 08003 Barcelona",
+        "Total Factura 2.098,69",
+    )
+    assert reading.fields.merchant == "EUROSTARS REY DON JAIME"
+
+
 # --- cross-checks and confidence --------------------------------------------------------------
 
 

@@ -137,7 +137,24 @@ def _letterhead_over(lines: list[Line], seller: Line | None) -> Line | None:
         return seller  # the first block is the buyer's
     top = lines[:first]
     named = next((p for p, line in enumerate(top) if score(line, p) > 0), None)
-    return seller if named is None else _joined(top, named)
+    if named is None:
+        return seller
+    following = top[named + 1] if named + 1 < len(top) else None
+    if following is not None and _capital_words(top[named].text) and _capital_words(following.text):
+        text = f"{top[named].text} {following.text}"  # "EUROSTARS" / "REY DON JAIME"
+        return Line(following.index, text, min(top[named].confidence, following.confidence))
+    return _joined(top, named)
+
+
+def _one_capital_word(text: str) -> bool:
+    word = text.strip(_DEBRIS)
+    return len(word) >= 2 and word.isalpha() and word.isupper() and not _NOT_MERCHANT.search(word)
+
+
+def _capital_words(text: str) -> bool:
+    """Words in capitals only, no digits: a name's line in a letterhead."""
+    words = text.split()
+    return 0 < len(words) <= 4 and all(w.isalpha() and w.isupper() for w in words) and not _LEGAL.search(text)
 
 
 def _cued(lines: list[Line], line: Line) -> bool:
@@ -293,6 +310,9 @@ def _stray(word: str, *, end: bool = False) -> bool:
 
 def _joined(top: list[Line], position: int) -> Line:
     line = top[position]
+    if position == 0 and len(top) > 1 and _one_capital_word(line.text) and _one_capital_word(top[1].text):
+        second = top[1]  # "TESCO" / "IRELAND": a logo's name, a word a line
+        return Line(second.index, f"{line.text} {second.text}", min(line.confidence, second.confidence))
     previous = top[position - 1] if position > 0 else None
     joins_previous = _ONLY_LEGAL.search(line.text) or (previous is not None and _CONTINUES.search(previous.text))
     if previous is not None and joins_previous and _name_part(previous):
