@@ -8,8 +8,8 @@ Usage (from the repository root)::
 and answering tier) and ``ocr-text/`` (the text each tier read). Each document answered by the
 e-invoice tier keeps that answer (its XML is not in the text); every other one is read again by
 ``backends.rules.read_text`` from its kept text. Printed: per kind, each field's normalised score
-beside its ceiling, scored as ``docroute eval`` scores, and how many documents ``docroute eval``
-would count as failed (a required field missing).
+beside its ceiling, scored as ``docroute eval`` scores; how many documents the cpu policy would
+fail (no total: its last tier's gate) and how many it would answer without a merchant or a date.
 
 Not the measurement: the kept text has no line confidences, and a document the OCR tier refused
 (too little text) has none. Report numbers from ``docroute eval``; use this to iterate on rules.
@@ -48,6 +48,7 @@ def main() -> None:
     texts = read_texts(args.out / "ocr-text")
     table: dict[str, dict[str, list[int]]] = defaultdict(lambda: {f: [0, 0, 0] for f in FIELDS})
     failed: dict[str, int] = defaultdict(int)
+    incomplete: dict[str, int] = defaultdict(int)
     for label in load_labels(args.dataset):
         kind = label.kind or "(no kind)"
         record = records.get(os.path.realpath(label.image))
@@ -56,7 +57,8 @@ def main() -> None:
         digest = (record.get("document") or {}).get("sha256", "")
         text = texts.get(digest, "")
         answer = answers[label.id] = _answer(record, text)
-        failed[kind] += any(answer.get(name) is None for name in REQUIRED)
+        failed[kind] += answer.get("total") is None
+        incomplete[kind] += answer.get("total") is not None and any(answer.get(name) is None for name in REQUIRED)
         for name in FIELDS:
             if name not in label.fields:
                 continue
@@ -69,7 +71,7 @@ def main() -> None:
                 counts[2] += in_text
             if args.misses == name and not right and in_text:
                 _print_miss(label.id, kind, label.fields[name], answer.get(name), text, args.lines)
-    _print_table(table, failed)
+    _print_table(table, failed, incomplete)
     if args.answers:
         args.answers.write_text(json.dumps(answers, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
@@ -92,15 +94,17 @@ def _print_miss(doc: str, kind: str, label: str, answer: Any, text: str, lines: 
         print(f"    | {line}")
 
 
-def _print_table(table: dict[str, dict[str, list[int]]], failed: dict[str, int]) -> None:
-    print("| kind | documents | failed (gate) | " + " | ".join(f"{f} (norm. / ceiling)" for f in FIELDS) + " |")
-    print("|---|---:|---:|" + "---:|" * len(FIELDS))
+def _print_table(table: dict[str, dict[str, list[int]]], failed: dict[str, int], incomplete: dict[str, int]) -> None:
+    header = "| kind | documents | no total | incomplete | "
+    print(header + " | ".join(f"{f} (norm. / ceiling)" for f in FIELDS) + " |")
+    print("|---|---:|---:|---:|" + "---:|" * len(FIELDS))
     for group in sorted(table, key=lambda g: (g != "(all)", g)):
         counts = table[group]
         documents = max(c[0] for c in counts.values())
         gate = sum(failed.values()) if group == "(all)" else failed[group]
+        partial = sum(incomplete.values()) if group == "(all)" else incomplete[group]
         cells = [f"{_pct(c[1], c[0])} / {_pct(c[2], c[0])}" for c in counts.values()]
-        print(f"| {group} | {documents} | {gate} | " + " | ".join(cells) + " |")
+        print(f"| {group} | {documents} | {gate} | {partial} | " + " | ".join(cells) + " |")
 
 
 def _pct(part: int, whole: int) -> str:
