@@ -238,6 +238,21 @@ def test_an_amount_over_a_blank_tip_and_total_is_the_last_fallback():
     assert with_subtotal.fields.total == "27.62"
 
 
+def test_a_total_label_alone_takes_the_amount_a_second_column_pushed_lines_below_it():
+    reading = read(
+        "INVOICE",
+        "Date: August 3, 2019",
+        "Subtotal $640,00",
+        "Fee $66,00",
+        "Total",
+        "A/C Name: Lorem Ipsum",
+        "Bank Details: Add your bank details $706,00",
+    )
+    assert (reading.fields.total, reading.notes["total_from"]) == ("706.00", "label_apart")
+    beside = read("SHOP", "Total", "Tax 1.00", "TOTAL 12.00")
+    assert beside.fields.total == "12.00"  # a label beside its amount counts more
+
+
 # --- the seller of an invoice -----------------------------------------------------------------
 
 

@@ -43,6 +43,7 @@ TOTAL_FROM = {
     "rounded_total": 0.8,
     "rounding_adjustment": 0.7,
     "table_heading": 0.6,
+    "label_apart": 0.5,
     "subtotal_plus_tax": 0.65,
     "payment_less_change": 0.5,
     "subtotal": 0.4,

@@ -49,6 +49,10 @@ FINAL = 4.5
 #: How much less a table heading's label counts than the same label beside its amount: a tax
 #: table under the total ("Netto MwSt Brutto") repeats the total's label.
 HEADING_DISCOUNT = 0.5
+#: How much less a label counts when its amount is printed a few lines below it.
+APART_DISCOUNT = 1.0
+#: A line that is a total's label and nothing else ("Total", "Grand Total:").
+_LABEL_ONLY = re.compile(r"^\W*(?:grand\s*)?total\W*$|^\W*(?:summe|gesamt|totaal|montant\s*total)\W*$", re.IGNORECASE)
 #: A label this strong after a tax table still names the total ("Grand Total" under "Tax Breakdown").
 AFTER_TAX_TABLE = 3.5
 #: The largest cash-rounding step.
@@ -145,6 +149,17 @@ def _candidate(lines: list[Line], i: int, *, whole: bool = False) -> TotalCandid
         return TotalCandidate(_space_grouped(text, amount), weight, lines[i])
     if following is not None and _only_amount(following.text):
         return TotalCandidate(find_amounts(following.text)[-1], weight, following)
+    return _apart(lines, i, weight) if _LABEL_ONLY.match(text) else None
+
+
+def _apart(lines: list[Line], i: int, weight: float) -> TotalCandidate | None:
+    """A total's label alone on its line, its amount at the end of one of the next three (a
+    two-column page read row by row puts the other column's text between: "Total" / "A/C Name:
+    Lorem Ipsum" / "Bank Details: ... $706,00"). Weaker than a label beside its amount."""
+    for line in lines[i + 1 : i + 4]:
+        amounts = find_amounts(line.text)
+        if amounts and not line.text[amounts[-1].end :].strip() and not keyword_weight(line.text):
+            return TotalCandidate(amounts[-1], weight - APART_DISCOUNT, line, "label_apart")
     return None
 
 
