@@ -340,7 +340,8 @@ REQUEST_DONE = Event(
         F(
             "status",
             "string",
-            "ok (the first available tier answered), degraded (a later tier did), failed.",
+            "ok (the first available tier answered), degraded (a later tier did, or the answer lacks a field "
+            "the policy requires: the result names it in `missing`), failed.",
             values=STATUSES,
         ),
         F("tier", "string?", "The tier whose answer was accepted."),
