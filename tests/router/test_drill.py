@@ -220,6 +220,28 @@ def test_a_small_drill_answers_or_classifies_every_input_and_its_counts_match_th
     assert 0 < report.p50_ms <= report.p95_ms <= report.max_ms
 
 
+def test_a_drill_with_model_workers_at_capacity_4_loses_nothing_and_leaves_no_child(tmp_path: Path):
+    """Batching workers under faults: a shared fault fails a whole batch, every request of it falls
+    back, each poisoned process is recycled once, and every input still gets exactly one result."""
+    log = tmp_path / "drill.jsonl"
+    faults = parse_faults("sticky_cuda=0.05,segfault=0.03,garbage=0.05,cuda_oom=0.05,slow=0.05")
+    policy = drill_policy(faults, last_tier="fixed", workers=1, capacity=4)
+    settings = DrillSettings(requests=160, concurrency=12, warmup=8)
+    report = run_drill(policy, settings, log_json=log)
+    assert report.passed, report.lines()
+    assert report.lost == 0 and report.raised == 0 and report.children_left == 0
+    assert report.answered == 160 and report.failed == 0
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    batched = [
+        e["meta"]["batch_size"]
+        for e in events
+        if e["event"] == "attempt.succeeded" and e["tier"].startswith("model") and "batch_size" in e["meta"]
+    ]
+    assert batched and max(batched) > 1  # the model workers really answered requests together
+    retired = [e["worker_pid"] for e in events if e["event"] in ("worker.died", "worker.poisoned", "worker.timeout")]
+    assert report.recycles > 0 and len(retired) == len(set(retired))  # each process retired once, for its batch
+
+
 def test_children_that_were_there_before_the_drill_are_not_counted_as_left_behind():
     """A host's own child processes (a test session's Ray cluster, say) are not the router's."""
     import subprocess

@@ -88,6 +88,7 @@ def test_a_device_side_assert_in_a_batch_of_four_fails_all_four_and_recycles_the
     assert all(isinstance(o, AttemptError) for o in outcomes), outcomes
     assert {o.failure.error_class for o in outcomes} == {ErrorClass.STICKY_CUDA}
     assert len({o.worker["pid"] for o in outcomes}) == 1
+    assert len({o.worker["shared"] for o in outcomes}) == 1  # one event: the breaker counts it once
     assert len(events(captured, "worker.poisoned")) == 1 and len(events(captured, "worker.recycled")) == 1
     assert after.worker_pid != outcomes[0].worker["pid"]  # a new process, a fresh context
     assert after.extraction.fields.merchant == PRIMARY["merchant"]
@@ -158,3 +159,17 @@ def test_a_policy_refuses_capacity_where_no_worker_batches(tier, expected):
     with pytest.raises(PolicyError) as refused:
         policy_from_dict({"tiers": [{"name": "t", "capacity": 4, **tier}]})
     assert expected in str(refused.value) and "capacity" in str(refused.value)
+
+
+def test_a_failure_shared_by_a_batch_counts_once_toward_the_breaker_and_quarantines_each_document():
+    from router.breaker import Breaker
+    from router.health import Health
+    from router.policy import BreakerPolicy
+
+    health = Health(Breaker(BreakerPolicy(failure_threshold=2)), quarantine_s=60)
+    for document in ("a", "b", "c", "d"):
+        health.record(ErrorClass.STICKY_CUDA, document, shared="worker:123:1")
+    assert health.breaker.state.value == "closed"  # four requests, one device-side assert
+    assert all(health.quarantined(d) for d in "abcd")
+    health.record(ErrorClass.STICKY_CUDA, "e", shared="worker:456:2")
+    assert health.breaker.state.value == "open"  # a second event

@@ -29,10 +29,12 @@ def drill_policy(
     *,
     last_tier: LastTier = "ocr_rules",
     workers: int = 2,
+    capacity: int = 1,
     timeout_s: float = 2.0,
 ) -> Policy:
-    """The drill's own chain: faulty model-a and model-b in front of ``last_tier``."""
-    models = [_model_tier(name, faults, workers, timeout_s) for name in ("model-a", "model-b")]
+    """The drill's own chain: faulty model-a and model-b in front of ``last_tier``; with ``capacity``
+    above 1 their workers batch (a shared fault then fails the whole batch, as on a GPU)."""
+    models = [_model_tier(name, faults, workers, capacity, timeout_s) for name in ("model-a", "model-b")]
     return policy_from_dict(
         {
             "name": f"drill-{last_tier}",
@@ -44,11 +46,12 @@ def drill_policy(
     )
 
 
-def _model_tier(name: str, faults: dict[str, float], workers: int, timeout_s: float) -> dict[str, Any]:
+def _model_tier(name: str, faults: dict[str, float], workers: int, capacity: int, timeout_s: float) -> dict[str, Any]:
     return {
         "name": name,
         "backend": _faulty(faults, hang_s=60.0, slow_s=timeout_s / 4, fields=MODEL_ANSWER),
         "workers": workers,
+        "capacity": capacity,
         "preload": True,
         "timeout_s": timeout_s,
         "start_timeout_s": 30,

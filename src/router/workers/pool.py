@@ -178,7 +178,10 @@ class WorkerPool:
                 self._spawn_thread(self._drain, f"drain-{slot.index}", *drain, task="drain")
             else:
                 self._after_failure(slot, worker, failed.failure, request_id)
-            raise AttemptError(failed.failure, worker=ref) from None
+            poisoned = failed.failure.error_class in PROCESS_POISONING
+            # every failure that retires a process is one event, however many requests it held
+            shared = f"worker:{worker.pid}:{worker.generation}" if poisoned else failed.shared
+            raise AttemptError(failed.failure, worker={**ref, "shared": shared}) from None
         self._release(slot, worker)
         try:
             extraction = Extraction.from_dict(answer)

@@ -35,10 +35,12 @@ RECENT_REQUESTS = 8
 class WorkerFailure(Exception):
     """Internal: a worker failed at ``stage`` (spawn, start-up, canary, serving); ``failure`` says how."""
 
-    def __init__(self, failure: Failure, stage: str):
+    def __init__(self, failure: Failure, stage: str, shared: str | None = None):
         super().__init__(f"{stage}: {failure.info.type}: {failure.info.message}")
         self.failure = failure
         self.stage = stage
+        #: The one event several requests' failures come from (a failed batch call, a dead worker).
+        self.shared = shared
 
     @property
     def info(self) -> ErrorInfo:
@@ -231,11 +233,13 @@ class WorkerProcess:
         if not pending.done.wait(max(0.0, deadline - time.monotonic())):
             message = f"worker {self.pid} gave no answer within {limit_s:.1f}s"
             raise WorkerFailure(_own(ErrorClass.TIMEOUT, "attempt_timeout", _TIMEOUT, message, self.pid), pending.stage)
-        if pending.failure is not None:
-            raise WorkerFailure(pending.failure, pending.stage)
+        if pending.failure is not None:  # the worker died or was retired with this request in it
+            raise WorkerFailure(pending.failure, pending.stage, shared=f"worker:{self.pid}:{self.generation}")
         reply = pending.reply or {}
         if reply.get("kind") == protocol.ERROR:
-            raise WorkerFailure(_reported(reply["error"], self.pid), pending.stage)
+            ids = reply["ids"]
+            shared = f"batch:{self.pid}:{self.generation}:{ids[0]}" if len(ids) > 1 else None
+            raise WorkerFailure(_reported(reply["error"], self.pid), pending.stage, shared=shared)
         return reply["extraction"]
 
     def fail_pending(self, failure: Failure) -> None:
