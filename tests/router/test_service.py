@@ -176,6 +176,8 @@ def test_metrics_count_requests_outcomes_and_a_fallback(tmp_path, receipt):
     assert metric(text, "docroute_request_duration_seconds_count", tier="second") == 1
     assert metric(text, "docroute_breaker_state", tier="first", state="closed") == 1
     assert metric(text, "docroute_tier_state", tier="second", state="ready") == 1
+    assert metric(text, "docroute_tier_capacity", tier="second") == 1  # one inline slot
+    assert metric(text, "docroute_tier_in_flight", tier="second") == 0
     assert metric(text, "docroute_ready") == 1
 
 
