@@ -91,6 +91,16 @@ def test_a_users_policy_keeps_its_tier_settings_with_faulty_stand_ins_for_model_
     assert drilled.name == "prod+drill"
 
 
+def test_an_inline_faulty_tier_gets_only_the_faults_the_routers_own_process_survives():
+    """A segfault drawn inline would kill the drill itself (it did: exit 139 after 80 requests)."""
+    policy = drill_policy({}, last_tier="fixed")
+    drilled = with_fault_stand_ins(policy, {"segfault": 0.1, "hang": 0.1, "garbage": 0.2, "slow": 0.1})
+    model_a, _, fixed = drilled.tiers
+    assert model_a.backend.faults == {"segfault": 0.1, "hang": 0.1, "garbage": 0.2, "slow": 0.1}  # type: ignore[union-attr]
+    assert fixed.effective_isolation == "inline"
+    assert fixed.backend.faults == {"garbage": 0.2, "slow": 0.1}  # type: ignore[union-attr]
+
+
 def test_a_policy_without_model_tiers_cannot_be_drilled():
     rules_only = policy_from_dict({"tiers": [{"name": "rules", "backend": {"kind": "ocr_rules"}}]})
     with pytest.raises(ValueError, match="no model or faulty tier"):

@@ -76,14 +76,21 @@ def _faulty(faults: dict[str, float], **options: Any) -> dict[str, Any]:
     return {"kind": "faulty", "cuda": "off", "faults": faults, **options}
 
 
+#: The faults a backend in the router's own process (an inline tier) may take: a crash, an exit, a
+#: sticky CUDA error or a hang there would hit the router itself, which no router survives.
+INLINE_SAFE = frozenset({"garbage", "cuda_oom", "slow"})
+
+
 def with_fault_stand_ins(policy: Policy, faults: dict[str, float]) -> Policy:
-    """``policy`` with each model or faulty tier's backend replaced by a faulty one injecting ``faults``."""
+    """``policy`` with each model or faulty tier's backend replaced by a faulty one injecting ``faults``
+    (an inline faulty tier only those of them that are safe in the router's own process)."""
     data = policy.model_dump(mode="json")
     stood_in = 0
-    for tier in data["tiers"]:
+    for tier, parsed in zip(data["tiers"], policy.tiers, strict=True):
         kind = tier["backend"]["kind"]
         if kind == "faulty":
-            tier["backend"]["faults"] = faults
+            inline = parsed.effective_isolation == "inline"
+            tier["backend"]["faults"] = {m: r for m, r in faults.items() if m in INLINE_SAFE} if inline else faults
         elif spec_for(kind).cuda:  # a model tier, by its kind's spec
             tier["backend"] = _faulty(faults, hang_s=tier["timeout_s"] + 60, fields=MODEL_ANSWER)
             tier["isolation"] = "process"
