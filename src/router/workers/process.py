@@ -1,7 +1,7 @@
 """One worker process as the parent sees it: spawn, handshake, requests with a time limit, stop.
 
 A worker holds up to ``capacity`` requests at once. Each is sent with its own number and waits on
-its own ``_Pending``; after the handshake one reader thread per worker watches two things at once
+its own ``Pending``; after the handshake one reader thread per worker watches two things at once
 (``multiprocessing.connection.wait``): the pipe, whose replies it hands to their requests by
 number, and the process sentinel, which becomes ready when the process dies whatever the cause;
 then every request still waiting fails with that death. A hang is only visible as a request's time
