@@ -680,18 +680,31 @@ def fields_of(event: Event) -> tuple[Field, ...]:
 
 def validate(record: dict[str, Any]) -> list[str]:
     """Problems with one logged event against this schema; empty if it conforms."""
+    return _problems(record, strict=True)
+
+
+def defects(record: dict[str, Any]) -> list[str]:
+    """What makes a logged record unreadable as the event it names: an unknown name, a required field
+    missing, a field of the wrong type. Readers of logs skip such records. ``validate`` also names
+    undeclared fields and values outside a field's list, drift a reader lives with (a newer writer may
+    add optional fields and values)."""
+    return _problems(record, strict=False)
+
+
+def _problems(record: dict[str, Any], *, strict: bool) -> list[str]:
     name = record.get("event")
     spec = BY_NAME.get(name) if isinstance(name, str) else None
     if spec is None:
         return [f"unknown event {name!r}"]
     declared = {f.name: f for f in fields_of(spec)}
-    problems = [f"{name}: undeclared field {key!r}" for key in record if key not in declared]
+    problems = [f"{name}: undeclared field {key!r}" for key in record if key not in declared] if strict else []
     for field_ in declared.values():
         if field_.name not in record:
             if field_.required:
                 problems.append(f"{name}: missing field {field_.name!r}")
             continue
-        problem = _type_problem(field_, record[field_.name]) or _value_problem(field_, record[field_.name])
+        value = record[field_.name]
+        problem = _type_problem(field_, value) or (_value_problem(field_, value) if strict else None)
         if problem:
             problems.append(f"{name}.{field_.name}: {problem}")
     return problems

@@ -56,6 +56,8 @@ def _render(report: dict[str, Any], top: int) -> None:
         f"{window['routers']} router session(s), processes {window['processes']}"
         + (f" on {len(window['hosts'])} Ray node(s)" if window.get("hosts") else "")
     )
+    if window["skipped"]:
+        console.print(f"[yellow]{skipped_line(window['skipped'])}[/]")
     console.print("status: " + ", ".join(f"{k} {v}" for k, v in sorted(report["status"].items())))
     console.print(_pivot("Failed attempts by tier and error class", report["failures"]))
     if report["skips"]:
@@ -98,6 +100,20 @@ def _render(report: dict[str, Any], top: int) -> None:
     console.print(_requests("Degraded requests (answered by a later tier)", report["degraded"], top))
     if report["unfinished"]:
         console.print(_requests("Unfinished requests (the router died?)", report["unfinished"], top))
+
+
+#: How the lines a reader skipped are named in one line (keys: ``router.forensics.reader``'s reasons).
+_SKIPPED = {
+    "not_json": "not JSON events",
+    "unknown_event": "events of unknown names",
+    "malformed_event": "events missing fields or with fields of the wrong type",
+}
+
+
+def skipped_line(skipped: dict[str, int]) -> str:
+    """``skipped 3 lines: 2 not JSON events, 1 ...`` (each is on stderr with its file and line)."""
+    parts = ", ".join(f"{count} {_SKIPPED.get(why, why)}" for why, count in skipped.items())
+    return f"skipped {sum(skipped.values())} lines: {parts} (the warnings name them)"
 
 
 def _pivot(title: str, counts: dict[str, dict[str, int]]) -> Any:

@@ -74,6 +74,7 @@ def _window(logs: LogSet, recording: Recording) -> dict[str, Any]:
         "routers": len(recording.sessions),
         "processes": sorted({e["pid"] for e in events if isinstance(e.get("pid"), int)}),
         "hosts": sorted({e["host"] for e in events if isinstance(e.get("host"), str)}),  # Ray node ids
+        "skipped": dict(logs.skipped),  # lines left out, by why (reader.NOT_JSON, ...): never a traceback
     }
 
 
