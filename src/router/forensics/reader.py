@@ -25,6 +25,8 @@ from router.events import SCHEMA_VERSION, defects
 WARN_LIMIT = 5
 #: Why lines were skipped, the keys of ``LogSet.skipped``.
 NOT_JSON, UNKNOWN_EVENT, MALFORMED_EVENT = "not_json", "unknown_event", "malformed_event"
+#: Characters of a Ray node id that name its host in tables (the JSON has the whole id).
+HOST_CHARS = 8
 _ROTATED = re.compile(r"^(?P<base>.*)\.(?P<index>\d+)$")
 
 
@@ -64,6 +66,13 @@ def read_logs(paths: Iterable[str | Path]) -> LogSet:
     if newer:
         result.warnings.append(f"events of schema version {newer} are newer than this reader's ({SCHEMA_VERSION})")
     return result
+
+
+def process_name(host: Any, pid: Any) -> str:
+    """A process as tables name it: ``pid`` on one machine, ``node:pid`` on a Ray cluster, where pids of
+    different nodes collide (``node``: the first ``HOST_CHARS`` characters of the Ray node id)."""
+    shown = "?" if pid is None else str(pid)
+    return f"{host[:HOST_CHARS]}:{shown}" if isinstance(host, str) and host else shown
 
 
 def between(logs: LogSet, since: str | None = None, until: str | None = None) -> LogSet:
