@@ -435,9 +435,19 @@ _CRASHES = (
 BATCH_RERUN = Event(
     "batch.rerun",
     "batch",
-    "On a Ray cluster: a document is routed again, alone, because a router process died while it was in "
-    "flight (an actor or node lost, or the document itself crashed the process).",
-    _CRASHES,
+    "On a Ray cluster: a document is routed again because the router process that had it died (an actor or "
+    "node lost, or the document itself crashed the process) before its batch's lines were written.",
+    (
+        *_CRASHES,
+        F(
+            "reason",
+            "string",
+            "in_flight: the process died while routing it (it is routed alone); answered: the process had "
+            "answered it, and the answer was lost with it.",
+            False,
+            values=("in_flight", "answered"),
+        ),
+    ),
     level="warning",
 )
 BATCH_GAVE_UP = Event(

@@ -106,7 +106,7 @@ def _render(report: dict[str, Any], top: int) -> None:
     if report["unfinished"]:
         console.print(_requests("Unfinished requests (the router died?)", report["unfinished"], top))
     if report["reruns"]:
-        title = "Re-run documents (a router process died with them in flight; key: the input's sha256)"
+        title = "Re-run documents (their router process died before their lines were written; key: the input's sha256)"
         console.print(_rows(title, RERUN_HEADERS, [_rerun_row(r) for r in report["reruns"]], top))
 
 
@@ -139,7 +139,7 @@ def _pivot(title: str, counts: dict[str, dict[str, int]]) -> Any:
 
 BRIEF_HEADERS = ["ts", "router", "tier", "event", "detail"]
 HOST_HEADERS = ["host (node id)", "routers (pid)", "requests", "unfinished", "failed", "re-runs"]
-RERUN_HEADERS = ["ts", "router", "event", "request", "key", "crashes", "outcome"]
+RERUN_HEADERS = ["ts", "router", "event", "why", "request", "key", "crashes", "outcome"]
 
 
 def _where(item: dict[str, Any]) -> str:
@@ -180,6 +180,7 @@ def _rerun_row(rerun: dict[str, Any]) -> list[Any]:
         rerun["ts"],
         _where(rerun),
         rerun["event"],
+        rerun["reason"],
         rerun["request_id"][:12],
         rerun["key"][:16],
         rerun["crashes"],

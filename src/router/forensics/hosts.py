@@ -38,6 +38,8 @@ def reruns(recording: Recording, events: list[dict[str, Any]]) -> list[dict[str,
                 "request_id": event["request_id"],
                 "key": event["key"],
                 "crashes": event["crashes"],
+                # in_flight: the process died routing it; answered: its answer died with the process
+                "reason": "gave_up" if gave_up else event.get("reason", "in_flight"),
                 "status": "failed" if gave_up else (request.status if request and request.status else "unfinished"),
                 "tier": request.tier if request else None,
                 "error_class": "worker_crashed" if gave_up else (request.error_class if request else None),
