@@ -95,10 +95,8 @@ def serve(
     # --log-json is the process's: the service's own events (refusals, timeouts) go there too
     if engine == "local":
         configure_process(loaded, stderr=loaded.logging.stderr, json_path=log_json, hold_malloc=True)
-    else:  # ray: --log-json is a folder, one file per replica (the replicas write them)
-        configure_process(loaded, stderr=loaded.logging.stderr)
-    service = create_app(lambda: Router(loaded), settings)
-    if engine != "local":
+        service = create_app(lambda: Router(loaded), settings)
+    else:  # ray: --log-json is a folder, a file for the ingress (this process) and one per replica
         from router.cli.common import scale_cli_or_exit
 
         service = scale_cli_or_exit(engine).service(loaded, settings, address, routers, gpus_per_router, log_json)

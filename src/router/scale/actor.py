@@ -20,6 +20,7 @@ from typing import Any
 from router import events, logs
 from router.errors import ErrorClass
 from router.result import DocumentInfo, ErrorSummary, Result
+from router.scale.cluster import log_file
 from router.scale.ledger import Ledger
 from router.scale.output import write_part, written_part
 
@@ -45,7 +46,7 @@ def placed_router(policy_spec: dict[str, Any], log_dir: str | None, place: dict[
     log_json = None
     if log_dir:
         Path(log_dir).mkdir(parents=True, exist_ok=True)
-        log_json = Path(log_dir) / f"{place['host'][:16]}-{place['pid']}.jsonl"
+        log_json = log_file(log_dir, place["host"], place["pid"])
     logs.set_placement(host=place["host"], actor=place["actor"] or "")
     policy = policy_from_dict(policy_spec, source=source)
     return Router(policy, logger=logs.discard(), log_json=log_json, hold_malloc=True)

@@ -36,13 +36,12 @@ def batch(
     from router.batch import StopFlag, handle_signals
     from router.batch.progress import make_progress
     from router.cli.batch import close_batch
-    from router.cli.common import configure_process, load_policy_or_exit
+    from router.cli.common import load_policy_or_exit
     from router.scale.batch import ClusterSettings, run_cluster_batch
     from router.scale.cluster import connect
 
-    if out.exists() and not out.is_dir():
-        typer.echo(f"docroute: --out {out}: with --engine ray, OUT is a folder of parts, not a file", err=True)
-        raise typer.Exit(2)
+    _folder_or_exit("--out", out, "OUT is a folder of parts")
+    _folder_or_exit("--log-json", log_json, "--log-json is a folder: one log per process")
     paths, unmatched = discover(inputs)
     for pattern in unmatched:
         typer.echo(f"docroute: no file matches {pattern}", err=True)
@@ -50,11 +49,11 @@ def batch(
         typer.echo("docroute: no inputs", err=True)
         raise typer.Exit(2)
     loaded = load_policy_or_exit(policy)
-    configure_process(loaded, stderr=False)  # the driver's own events (batch.*) stay off stdout
     settings = ClusterSettings(
         address=address, routers=routers, gpus_per_router=gpus_per_router, log_dir=log_json, warm=warm
     )
     connect(address)
+    _log_this_process(loaded, log_json, "driver", stderr=False)  # the driver's events (batch.*) stay off stdout
     _quiet_ray_data()
     stop = StopFlag()
     bar = make_progress(progress, len(paths))
@@ -75,15 +74,37 @@ def service(
     log_dir: Path | None,
 ) -> FastAPI:
     """``docroute serve --engine ray``: the service app, its router the replicas on Ray Serve. The app
-    takes at most what the replicas hold (their slots and queue) before it answers 503 ``overloaded``."""
+    takes at most what the replicas hold (their slots and queue) before it answers 503 ``overloaded``.
+    With ``log_dir``, the ingress's own events (refusals, timeouts) go to its file there, beside the
+    replicas' (``ingress-NODE-PID.jsonl``)."""
     from router.scale.cluster import connect
     from router.scale.serve import deploy
     from router.service import create_app
 
+    _folder_or_exit("--log-json", log_dir, "--log-json is a folder: one log per process")
     connect(address)
+    _log_this_process(policy, log_dir, "ingress", stderr=policy.logging.stderr, hold_malloc=True)
     remote = deploy(policy, replicas=routers, gpus_per_router=gpus_per_router, log_dir=log_dir)
     capped = dataclasses.replace(settings, max_in_flight=min(settings.max_in_flight, remote.parallelism()))
     return create_app(lambda: remote, capped)
+
+
+def _folder_or_exit(option: str, path: Path | None, what: str) -> None:
+    if path is not None and path.exists() and not path.is_dir():
+        typer.echo(f"docroute: {option} {path}: with --engine ray, {what}, not a file", err=True)
+        raise typer.Exit(2)
+
+
+def _log_this_process(
+    policy: Policy, log_dir: Path | None, role: str, *, stderr: bool, hold_malloc: bool = False
+) -> None:
+    """This command's process logs as the routers do: every event tagged with its Ray node, into its own
+    file in the cluster's log folder (``router.scale.cluster.log_file``), and on stderr if ``stderr``."""
+    from router.cli.common import configure_process
+    from router.scale.cluster import place_this_process
+
+    json_path = place_this_process(log_dir, role) if log_dir else None
+    configure_process(policy, stderr=stderr, json_path=json_path, hold_malloc=hold_malloc)
 
 
 def _quiet_ray_data() -> None:

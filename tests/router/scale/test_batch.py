@@ -115,6 +115,7 @@ def test_a_driver_killed_mid_run_then_rerun_gives_exactly_one_line_per_input(ray
     command = cli(
         "batch", str(tmp_path / "docs"), "--engine", "ray", "--address", ray_cluster.address,
         "--out", str(out), "--policy", str(policy_path), "--routers", "2", "--progress", "none",
+        "--log-json", str(tmp_path / "logs"),
     )  # fmt: skip
     driver = subprocess.Popen(command, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     killed = when(lambda: parts(out) >= 1, lambda: driver.send_signal(signal.SIGKILL))
@@ -130,6 +131,16 @@ def test_a_driver_killed_mid_run_then_rerun_gives_exactly_one_line_per_input(ray
     assert exactly_one_line_each(out, docs)
     already = int(rerun.stderr.split("already in the output ")[1].split()[0].rstrip(","))
     assert already >= first  # an actor of the killed run may have finished one more part
+    drivers = sorted((tmp_path / "logs").glob("driver-*.jsonl"))  # each driver's own events, beside the routers'
+    assert len(drivers) == 2 and {e["event"] for e in _events(drivers[0]) + _events(drivers[1])} >= {
+        "batch.started",
+        "batch.finished",
+    }
+    assert all(e["host"] for e in _events(drivers[0]))
+
+
+def _events(log: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in log.read_text().splitlines()]
 
 
 def _notes(out: Path) -> bool:
