@@ -29,11 +29,17 @@ SUMMARY_FIELDS = ("input", "status", "tier", "error", "duration_ms")
 
 
 def where_am_i() -> dict[str, Any]:
-    """This process on the cluster: Ray node id, actor id (when in an actor) and pid."""
+    """This process on the cluster: Ray node id, actor id (when in an actor), pid, and the resources
+    Ray gave it (``CPU``, ``GPU``, ``memory``: ``router.scale.resources``)."""
     import ray
 
     context = ray.get_runtime_context()
-    return {"host": context.get_node_id(), "actor": context.get_actor_id(), "pid": os.getpid()}
+    return {
+        "host": context.get_node_id(),
+        "actor": context.get_actor_id(),
+        "pid": os.getpid(),
+        "resources": context.get_assigned_resources(),
+    }
 
 
 def placed_router(policy_spec: dict[str, Any], log_dir: str | None, place: dict[str, Any], *, source: str) -> Any:
@@ -147,7 +153,7 @@ def _read(path: Path, max_bytes: int) -> tuple[bytes | None, str]:
 
 
 def _announce(out_dir: Path, place: dict[str, Any]) -> None:
-    """Leave a note of this actor (host, actor id, pid) for operators and tests."""
+    """Leave a note of this actor (host, actor id, pid, resources) for operators and tests."""
     folder = out_dir / "_actors"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{place['host'][:16]}-{place['pid']}.json").write_text(json.dumps(place))

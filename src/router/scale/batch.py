@@ -29,14 +29,14 @@ from router.batch.progress import NoProgress, Progress
 from router.logs import get_logger
 from router.policy import Policy
 from router.scale.output import done_inputs, drop_repeats, remove_leftovers
+from router.scale.resources import Sizing
 
 
 @dataclass
 class ClusterSettings:
     address: str | None = None
     routers: int = 1
-    gpus_per_router: float = 0.0
-    cpus_per_router: float = 1.0
+    sizing: Sizing = field(default_factory=Sizing)  # each router's Ray resources (router.scale.resources)
     batch_size: int | None = None  # documents per part; default: twice the policy's worker slots
     crash_limit: int = 2
     max_restarts: int = 8
@@ -113,8 +113,7 @@ def _map(items, size: int, out_dir: Path, policy: Policy, settings: ClusterSetti
             "crash_limit": settings.crash_limit,
             "warm": settings.warm,
         },
-        num_cpus=settings.cpus_per_router,
-        num_gpus=settings.gpus_per_router,
+        **settings.sizing.resources(policy).ray_options(),
         resources=settings.resources or None,
         max_restarts=settings.max_restarts,
         max_task_retries=settings.max_task_retries,

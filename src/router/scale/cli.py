@@ -10,6 +10,7 @@ import typer
 
 from router.batch import discover
 from router.batch.progress import Mode
+from router.scale.resources import RouterResources, Sizing
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -25,7 +26,7 @@ def batch(
     policy: str,
     address: str | None,
     routers: int,
-    gpus_per_router: float,
+    sizing: dict[str, float | None],
     progress: Mode,
     log_json: Path | None,
     warm: bool,
@@ -49,9 +50,8 @@ def batch(
         typer.echo("docroute: no inputs", err=True)
         raise typer.Exit(2)
     loaded = load_policy_or_exit(policy)
-    settings = ClusterSettings(
-        address=address, routers=routers, gpus_per_router=gpus_per_router, log_dir=log_json, warm=warm
-    )
+    settings = ClusterSettings(address=address, routers=routers, sizing=Sizing(**sizing), log_dir=log_json, warm=warm)
+    _sized_or_exit(loaded, settings.sizing)
     connect(address)
     _log_this_process(loaded, log_json, "driver", stderr=False)  # the driver's events (batch.*) stay off stdout
     _quiet_ray_data()
@@ -70,7 +70,7 @@ def service(
     settings: ServiceSettings,
     address: str | None,
     routers: int,
-    gpus_per_router: float,
+    sizing: dict[str, float | None],
     log_dir: Path | None,
 ) -> FastAPI:
     """``docroute serve --engine ray``: the service app, its router the replicas on Ray Serve. The app
@@ -84,9 +84,21 @@ def service(
     _folder_or_exit("--log-json", log_dir, "--log-json is a folder: one log per process")
     connect(address)
     _log_this_process(policy, log_dir, "ingress", stderr=policy.logging.stderr, hold_malloc=True)
-    remote = deploy(policy, replicas=routers, gpus_per_router=gpus_per_router, log_dir=log_dir)
+    remote = deploy(policy, replicas=routers, resources=_sized_or_exit(policy, Sizing(**sizing)), log_dir=log_dir)
     capped = dataclasses.replace(settings, max_in_flight=min(settings.max_in_flight, remote.parallelism()))
     return create_app(lambda: remote, capped)
+
+
+def _sized_or_exit(policy: Policy, sizing: Sizing) -> RouterResources:
+    """Each router's resources (from the policy, less what the options say), its caveats on stderr."""
+    try:
+        resources = sizing.resources(policy)
+    except ValueError as exc:
+        typer.echo(f"docroute: --gpus-per-router: {exc}", err=True)
+        raise typer.Exit(2) from None
+    for note in resources.notes:
+        typer.echo(f"docroute: warning: {note}", err=True)
+    return resources
 
 
 def _folder_or_exit(option: str, path: Path | None, what: str) -> None:

@@ -20,6 +20,7 @@ from router.events import validate
 from router.forensics.incidents import incident_report
 from router.forensics.reader import read_logs
 from router.scale.batch import ClusterSettings, run_cluster_batch
+from router.scale.resources import Sizing, router_resources
 from tests.router.scale.kit import (
     actors,
     exactly_one_line_each,
@@ -51,15 +52,22 @@ def test_200_documents_through_faulty_model_tiers_get_one_line_each_and_workers_
     assert [problem for e in events for problem in validate(e)] == []
 
 
-def test_a_rerun_sends_nothing_already_in_the_output(ray_cluster, tmp_path):
+def test_a_rerun_sends_nothing_already_in_the_output_and_routers_get_the_resources_sized(ray_cluster, tmp_path):
     docs = images(tmp_path / "docs", 12)
     settings = ClusterSettings(address=ray_cluster.address, routers=1)
-    run_cluster_batch(docs[:5], tmp_path / "out", slow_policy(0.0), settings)
+    run_cluster_batch(docs[:5], tmp_path / "first", slow_policy(0.0), settings)
+    for part in (tmp_path / "first").glob("part-*.jsonl"):
+        (tmp_path / "out").mkdir(exist_ok=True)
+        part.rename(tmp_path / "out" / part.name)
+    settings.sizing = Sizing(cpus=2, memory_gb=0.3)  # the options override the policy's figures
 
     summary = run_cluster_batch(docs, tmp_path / "out", slow_policy(0.0), settings)
 
     assert (summary.already_done, summary.processed) == (5, 7)
     assert exactly_one_line_each(tmp_path / "out", docs)
+    derived = router_resources(slow_policy(0.0))  # one CPU (no OCR slot), the router's memory
+    assert [a["resources"] for a in actors(tmp_path / "first")] == [{"CPU": 1.0, "memory": derived.memory_bytes}]
+    assert [a["resources"] for a in actors(tmp_path / "out")] == [{"CPU": 2.0, "memory": 0.3e9}]
 
 
 def test_a_router_actor_killed_mid_run_loses_and_repeats_nothing(ray_cluster, tmp_path):

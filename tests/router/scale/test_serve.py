@@ -37,7 +37,7 @@ def test_two_replicas_answer_and_a_killed_one_gives_classified_503s_only_until_i
 ):
     doc = images(tmp_path / "docs", 1)[0].read_bytes()
     log_dir = tmp_path / "logs"
-    app = scale_cli.service(slow_policy(0.5, workers=2), ServiceSettings(token=TOKEN), None, 2, 0.0, log_dir)
+    app = scale_cli.service(slow_policy(0.5, workers=2), ServiceSettings(token=TOKEN), None, 2, {}, log_dir)
     handle = serve.get_deployment_handle(DEPLOYMENT, app_name=DEPLOYMENT)
     with TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"}) as client, ThreadPoolExecutor(8) as pool:
 
