@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,7 +12,7 @@ import typer
 
 from router.batch import discover
 from router.batch.progress import Mode
-from router.scale.resources import RouterResources, Sizing
+from router.scale.resources import Sizing, fit
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -39,7 +41,6 @@ def batch(
     from router.cli.batch import close_batch
     from router.cli.common import load_policy_or_exit
     from router.scale.batch import ClusterSettings, run_cluster_batch
-    from router.scale.cluster import connect
 
     _folder_or_exit("--out", out, "OUT is a folder of parts")
     _folder_or_exit("--log-json", log_json, "--log-json is a folder: one log per process")
@@ -50,9 +51,8 @@ def batch(
         typer.echo("docroute: no inputs", err=True)
         raise typer.Exit(2)
     loaded = load_policy_or_exit(policy)
-    settings = ClusterSettings(address=address, routers=routers, sizing=Sizing(**sizing), log_dir=log_json, warm=warm)
-    _sized_or_exit(loaded, settings.sizing)
-    connect(address)
+    fitted = _join_sized(loaded, Sizing(**sizing), address, routers)
+    settings = ClusterSettings(address=address, routers=routers, sizing=fitted, log_dir=log_json, warm=warm)
     _log_this_process(loaded, log_json, "driver", stderr=False)  # the driver's events (batch.*) stay off stdout
     _quiet_ray_data()
     stop = StopFlag()
@@ -77,28 +77,36 @@ def service(
     takes at most what the replicas hold (their slots and queue) before it answers 503 ``overloaded``.
     With ``log_dir``, the ingress's own events (refusals, timeouts) go to its file there, beside the
     replicas' (``ingress-NODE-PID.jsonl``)."""
-    from router.scale.cluster import connect
     from router.scale.serve import deploy
     from router.service import create_app
 
     _folder_or_exit("--log-json", log_dir, "--log-json is a folder: one log per process")
-    connect(address)
+    fitted = _join_sized(policy, Sizing(**sizing), address, routers)
     _log_this_process(policy, log_dir, "ingress", stderr=policy.logging.stderr, hold_malloc=True)
-    remote = deploy(policy, replicas=routers, resources=_sized_or_exit(policy, Sizing(**sizing)), log_dir=log_dir)
+    remote = deploy(policy, replicas=routers, resources=fitted.resources(policy), log_dir=log_dir)
     capped = dataclasses.replace(settings, max_in_flight=min(settings.max_in_flight, remote.parallelism()))
     return create_app(lambda: remote, capped)
 
 
-def _sized_or_exit(policy: Policy, sizing: Sizing) -> RouterResources:
-    """Each router's resources (from the policy, less what the options say), its caveats on stderr."""
+def _join_sized(policy: Policy, sizing: Sizing, address: str | None, routers: int) -> Sizing:
+    """Join (or start) the cluster, with each router's resources from the policy, less what the options
+    say (``router.scale.resources``). A cluster started here gets the logical CPUs its routers ask for
+    (they share the real cores) and keeps what this machine has (``resources.fit``); every caveat is
+    a line on stderr."""
+    from router.scale.cluster import connect, largest_node
+
     try:
-        resources = sizing.resources(policy)
+        wanted = sizing.resources(policy)
     except ValueError as exc:
         typer.echo(f"docroute: --gpus-per-router: {exc}", err=True)
         raise typer.Exit(2) from None
-    for note in resources.notes:
+    local = connect(
+        address, num_cpus=max(os.cpu_count() or 1, math.ceil(routers * wanted.num_cpus) + 1)
+    )  # +1: Ray Data's own
+    fitted, notes = fit(policy, sizing, routers, largest_node(), local=local)
+    for note in [*wanted.notes, *notes]:
         typer.echo(f"docroute: warning: {note}", err=True)
-    return resources
+    return fitted
 
 
 def _folder_or_exit(option: str, path: Path | None, what: str) -> None:

@@ -20,6 +20,7 @@ policies (``python -m router.scale.resources [--check]``). Every figure can be o
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,40 @@ def router_resources(
         memory_bytes=int(memory * GB),
         notes=() if memory_gb is not None else _cpu_model_notes(policy),
     )
+
+
+def fit(
+    policy: Policy, sizing: Sizing, routers: int, node: dict[str, float], *, local: bool
+) -> tuple[Sizing, list[str]]:
+    """``sizing`` as ``routers`` routers can have it next to ``node`` (the largest node of the cluster:
+    Ray's ``CPU``, ``GPU``, ``memory``), and a line for each thing that changed or will wait. On a
+    cluster started here (``local``), which will not grow, a GPU it lacks is dropped (the policy's
+    model tiers are then unavailable and its other tiers answer) and the memory is shared out; on a
+    cluster joined, nothing is lowered (an autoscaler may bring the node), the wait is said. Figures
+    the options set are kept."""
+    derived = sizing.resources(policy)
+    changes: dict[str, float] = {}
+    notes: list[str] = []
+    gpus, memory_gb = node.get("GPU", 0.0), node.get("memory", 0.0) / GB
+    if sizing.gpus is None and derived.num_gpus > gpus:
+        if local and not gpus:
+            changes["gpus"] = 0.0
+            notes.append("no GPU here: the routers start without one (the policy's model tiers are unavailable)")
+        else:
+            notes.append(f"a router needs {derived.num_gpus:g} GPU(s) and no node has that many now: it waits for one")
+    wanted_gb = derived.memory_bytes / GB
+    if sizing.memory_gb is None and wanted_gb * (routers if local else 1) > memory_gb:
+        if local:
+            changes["memory_gb"] = round(memory_gb / routers, 2)
+            notes.append(
+                f"{routers} router(s) of {wanted_gb:.2f} GB do not fit in this machine's {memory_gb:.1f} GB: each "
+                f"takes {changes['memory_gb']:.2f} GB"
+            )
+        else:
+            notes.append(f"a router needs {wanted_gb:.2f} GB and no node has that much memory now: it waits for one")
+    if sizing.cpus is None and derived.num_cpus > node.get("CPU", 0.0) and not local:
+        notes.append(f"a router needs {derived.num_cpus:g} CPUs and no node has that many now: it waits for one")
+    return dataclasses.replace(sizing, **changes), notes
 
 
 def ocr_slots(policy: Policy) -> int:

@@ -59,3 +59,19 @@ def test_a_model_on_the_cpu_says_its_weights_are_not_counted():
 
 def test_the_sizing_table_in_docs_scaling_is_the_one_these_figures_give():
     assert R.main(["--check"]) == 0, "run: PYTHONPATH=src python -m router.scale.resources --write"
+
+
+def test_a_cluster_started_here_drops_the_gpu_it_lacks_and_shares_out_its_memory_a_joined_one_waits():
+    policy, laptop = load_policy("default"), {"CPU": 8.0, "GPU": 0.0, "memory": 16 * R.GB}
+    fitted, notes = R.fit(policy, R.Sizing(), 2, laptop, local=True)
+    assert fitted == R.Sizing(gpus=0.0, memory_gb=8.0)  # two routers of 11.35 GB share 16 GB
+    assert len(notes) == 2 and "model tiers are unavailable" in notes[0]
+
+    kept, notes = R.fit(policy, R.Sizing(), 2, laptop, local=False)  # an autoscaler may bring GPU nodes
+    assert kept == R.Sizing() and len(notes) == 1 and "waits for one" in notes[0]  # 11.35 GB fit a 16 GB node
+
+    chosen = R.Sizing(gpus=1, memory_gb=20)  # what the options say is kept
+    assert R.fit(policy, chosen, 2, laptop, local=True)[0] == chosen
+
+    node = {"CPU": 96.0, "GPU": 8.0, "memory": 1000 * R.GB}
+    assert R.fit(policy, R.Sizing(), 8, node, local=False) == (R.Sizing(), [])
