@@ -14,14 +14,18 @@ documents on one actor), the run ends with an error and a rerun resumes where it
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import queue
+import threading
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from router import events
 from router.batch import StopFlag, Summary
@@ -30,6 +34,11 @@ from router.logs import get_logger
 from router.policy import Policy
 from router.scale.output import done_inputs, drop_repeats, remove_leftovers
 from router.scale.resources import Sizing
+
+#: How often the driver looks at its stop flag while it waits for results, and how long, once stopped,
+#: it waits for Ray Data's iterator to close.
+STOP_POLL_S = 0.2
+STOP_WAIT_S = 10.0
 
 
 @dataclass
@@ -69,18 +78,54 @@ def run_cluster_batch(
     log = get_logger()
     events.BATCH_STARTED.emit(log, inputs=len(inputs), already_in_output=summary.already_done)
     if todo:
-        for batch in _pipeline(todo, out_dir, policy, settings).iter_batches(batch_size=None, batch_format="numpy"):
+        for batch in _until_stopped(_pipeline(todo, out_dir, policy, settings), stop):
             for raw in batch["summary"]:
                 record = json.loads(raw)
                 summary.add(record)
                 progress.advance(record["status"])
-            if stop.requested.is_set():
-                break
         drop_repeats(out_dir)
     summary.interrupted_by = stop.reason
     summary.elapsed_s = time.monotonic() - started
     events.BATCH_FINISHED.emit(log, **summary.to_dict())
     return summary
+
+
+def _until_stopped(dataset: Any, stop: StopFlag) -> Iterator[dict[str, Any]]:
+    """The pipeline's batches as they come, until it ends or ``stop`` is set, even while none comes (the
+    routers waiting for a node, a GPU): Ray Data's iterator runs in a thread, which closes it (its
+    executor stops the actors) at the first batch after the stop."""
+    batches: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
+
+    def hand_over(kind: str, item: Any) -> bool:
+        while not stop.requested.is_set():
+            with contextlib.suppress(queue.Full):
+                batches.put((kind, item), timeout=STOP_POLL_S)
+                return True
+        return False
+
+    def pump() -> None:
+        iterator = iter(dataset.iter_batches(batch_size=None, batch_format="numpy"))
+        try:
+            for batch in iterator:
+                if not hand_over("batch", batch):
+                    return
+            hand_over("end", None)
+        except BaseException as exc:  # handed to the driver's thread, which raises it
+            hand_over("error", exc)
+        finally:
+            getattr(iterator, "close", lambda: None)()
+
+    pumping = threading.Thread(target=pump, name="ray-data-results", daemon=True)
+    pumping.start()
+    while not stop.requested.is_set():
+        with contextlib.suppress(queue.Empty):
+            kind, item = batches.get(timeout=STOP_POLL_S)
+            if kind == "end":
+                return
+            if kind == "error":
+                raise item
+            yield item
+    pumping.join(STOP_WAIT_S)  # a pipeline still waiting for its first batch is left to the process's exit
 
 
 def batch_size(policy: Policy, settings: ClusterSettings) -> int:
