@@ -100,9 +100,8 @@ def _join_sized(policy: Policy, sizing: Sizing, address: str | None, routers: in
     except ValueError as exc:
         typer.echo(f"docroute: --gpus-per-router: {exc}", err=True)
         raise typer.Exit(2) from None
-    local = connect(
-        address, num_cpus=max(os.cpu_count() or 1, math.ceil(routers * wanted.num_cpus) + 1)
-    )  # +1: Ray Data's own
+    cpus = max(os.cpu_count() or 1, math.ceil(routers * wanted.num_cpus) + 1)  # +1: Ray Data's own tasks
+    local = connect(address, num_cpus=cpus)
     fitted, notes = fit(policy, sizing, routers, largest_node(), local=local)
     for note in [*wanted.notes, *notes]:
         typer.echo(f"docroute: warning: {note}", err=True)
