@@ -117,6 +117,14 @@ _WORKER_GEN = F(
     "worker_generation", "integer?", "The serving worker's generation (see `generation`); null inline.", False
 )
 _SIGNATURE = F("signature", "string", "The row of the signature table that matched.")
+_SHARED = F(
+    "shared_failure",
+    "string?",
+    "Set when this failure is one of several from one event: a batched call that failed for every request "
+    "in it, or a worker process retired with requests still in it. The attempts that share it count once "
+    "toward the breaker and the crash-loop limit. Null for a failure of this attempt alone.",
+    False,
+)
 _GENERATION = F(
     "generation",
     "integer",
@@ -273,6 +281,7 @@ _ATTEMPT_FAILED_FIELDS = (
     _DURATION,
     _WORKER_PID,
     _WORKER_GEN,
+    _SHARED,
 )
 ATTEMPT_FAILED = Event(
     "attempt.failed",

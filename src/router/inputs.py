@@ -237,6 +237,16 @@ def _read_pdf(data: bytes, limits: InputLimits, name: str, digest: str) -> Docum
     )
 
 
+def _pdf_problem(error: str) -> str:
+    """What PDFium's load error means for the user. A PDF without pages (or with a broken page
+    tree) fails to load with PDFium's last error still "Success": say that, not "Success"."""
+    if "password" in error.lower():
+        return "password-protected"
+    if "(PDFium: Success)" in error:
+        return "unreadable (it has no pages, or its page tree is damaged)"
+    return f"unreadable ({error})"
+
+
 def _read_pdf_unlocked(
     data: bytes, limits: InputLimits, name: str
 ) -> tuple[list[int], int, list[PageText | None], dict[int, Image.Image], tuple[EmbeddedFile, ...]]:
@@ -247,8 +257,7 @@ def _read_pdf_unlocked(
     try:
         pdf = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as exc:
-        problem = "password-protected" if "password" in str(exc).lower() else f"unreadable ({exc})"
-        raise BadInputError(name, f"PDF is {problem}") from None
+        raise BadInputError(name, f"PDF is {_pdf_problem(str(exc))}") from None
     try:
         count = len(pdf)
         if count == 0:

@@ -166,6 +166,17 @@ def test_pdf_pages_are_rendered(tmp_path: Path):
     assert len(document.pages) == 2 and document.pages[0].size == (200, 300)
 
 
+def test_a_pdf_without_pages_is_bad_input_that_says_so_not_pdfiums_success(tmp_path: Path):
+    import pypdfium2 as pdfium
+
+    path = tmp_path / "empty.pdf"
+    pdfium.PdfDocument.new().save(path)
+    with pytest.raises(BadInputError) as refused:
+        load_document(path, LIMITS)
+    assert "has no pages, or its page tree is damaged" in str(refused.value)
+    assert "Success" not in str(refused.value) and "empty.pdf" in str(refused.value)
+
+
 def _numbered_pdf(path: Path, count: int) -> Path:
     shades = [page(size=(20, 30), color=(i, i, i)) for i in range(count)]
     shades[0].save(path, "PDF", save_all=True, append_images=shades[1:], resolution=72)

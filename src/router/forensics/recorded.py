@@ -28,6 +28,7 @@ class Attempt:
     message: str | None = None
     worker_pid: int | None = None
     fields_present: list[str] | None = None
+    shared_failure: str | None = None
 
     @property
     def label(self) -> str:
@@ -205,4 +206,5 @@ def _attempt(request: RecordedRequest, event: dict[str, Any]) -> Attempt:
         message=event.get("message"),
         worker_pid=event.get("worker_pid"),
         fields_present=event.get("fields_present"),
+        shared_failure=event.get("shared_failure"),
     )
