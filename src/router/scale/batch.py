@@ -129,7 +129,7 @@ def _until_stopped(dataset: Any, stop: StopFlag) -> Iterator[dict[str, Any]]:
 
 
 def batch_size(policy: Policy, settings: ClusterSettings) -> int:
-    return settings.batch_size or max(1, 2 * sum(t.workers for t in policy.tiers))
+    return settings.batch_size or max(1, 2 * sum(t.slots for t in policy.tiers))
 
 
 def _pipeline(todo: list[str], out_dir: Path, policy: Policy, settings: ClusterSettings):

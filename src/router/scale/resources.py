@@ -1,15 +1,16 @@
 """What one router (a batch actor or a Serve replica) asks Ray for, derived from its policy.
 
 - **CPUs:** one for the router process (decoding, PDF rendering, supervising its workers), plus one per
-  OCR slot: the ``workers`` of each tier whose backend runs OCR (``ocr_rules``, ``ocr_llm``: their
-  options have ``ocr``). Tesseract runs one thread per page (``OMP_THREAD_LIMIT=1``) and RapidOCR's
+  OCR slot: the slots (``workers`` x ``capacity``) of each tier whose backend runs OCR (``ocr_rules``,
+  ``ocr_llm``: their options have ``ocr``). Tesseract runs one thread per page (``OMP_THREAD_LIMIT=1``) and RapidOCR's
   Python steps hold a core, so a slot is a core.
 - **GPUs:** the GPUs its model tiers name: a policy's ``gpu: N`` is device N among those Ray gives the
   actor (``CUDA_VISIBLE_DEVICES``), so a router needs N + 1 of them. Routers that share a GPU take a
   fraction of one (``gpus=0.5``: two per device); a router that needs several GPUs cannot share them.
 - **Memory:** the router process, plus each worker process its tiers can hold at once (a tier of
-  ``isolation: process`` has ``workers`` slots of at most one process each: a recycle stops the old
-  process before it starts the new one, ``router.workers.pool``), plus each OCR slot's working memory.
+  ``isolation: process`` has at most ``workers`` processes: a recycle stops the old process before it
+  starts the new one, ``router.workers.pool``; ``capacity`` batches requests inside one process, whose
+  extra memory is the GPU's), plus each OCR slot's working memory.
 
 The per-process figures are budgets, measured where this machine can (2 cores, no GPU) and estimated
 where it cannot; ``docs/scaling.md`` prints them with the table this module renders for the shipped
@@ -125,7 +126,7 @@ def fit(
 
 
 def ocr_slots(policy: Policy) -> int:
-    return sum(tier.workers for tier in policy.tiers if _runs_ocr(tier))
+    return sum(tier.slots for tier in policy.tiers if _runs_ocr(tier))
 
 
 def gpus_needed(policy: Policy) -> int:

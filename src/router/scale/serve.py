@@ -99,7 +99,7 @@ def deploy(
     ``resources`` (default: derived from the policy, ``router.scale.resources``)."""
     from ray import serve
 
-    parallelism = max(1, sum(t.workers for t in policy.tiers))
+    parallelism = max(1, sum(t.slots for t in policy.tiers))  # workers x capacity, as Router.parallelism()
     queued = max_queued if max_queued is not None else replicas * parallelism
     serve.start(proxy_location="Disabled")
     deployment = serve.deployment(
