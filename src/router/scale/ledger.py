@@ -25,8 +25,8 @@ import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
-#: A note's text once its document was answered (a begun note holds its crash count).
-ANSWERED = "answered"
+#: The suffix a note is renamed to once its document was answered (one rename, no write).
+ANSWERED = ".answered"
 
 
 class Ledger:
@@ -37,39 +37,36 @@ class Ledger:
     def crashes(self, identity: str) -> int:
         """How many times the router process died with this document in flight."""
         try:
-            return int(self._read(identity) or 0)
-        except ValueError:  # answered (or a note torn by a crash): not a suspect
+            return int(self._note(identity).read_text() or 0)
+        except (FileNotFoundError, ValueError):
             return 0
 
     def answered(self, identity: str) -> bool:
         """Whether a router answered this document but its batch's part was never written."""
-        return self._read(identity) == ANSWERED
+        return self._answered(identity).exists()
 
     def begin(self, identity: str) -> None:
         """Note the document as begun (counting the earlier begins that never finished)."""
-        self._write(identity, str(self.crashes(identity) + 1))
+        note = self._note(identity)
+        temporary = note.with_name(f".{note.name}.{uuid.uuid4().hex}")
+        temporary.write_text(str(self.crashes(identity) + 1))
+        os.replace(temporary, note)
 
     def finish(self, identity: str) -> None:
-        """Note the document as answered: its line is in the actor's hands, not yet in a part."""
-        self._write(identity, ANSWERED)
+        """Mark the document answered: its line is in the actor's hands, not yet in a part."""
+        with contextlib.suppress(FileNotFoundError):
+            os.replace(self._note(identity), self._answered(identity))
 
     def written(self, identities: Iterable[str]) -> None:
         """The batch's part is written: its documents need no note."""
         for identity in identities:
-            with contextlib.suppress(FileNotFoundError):
-                self._note(identity).unlink()
-
-    def _read(self, identity: str) -> str:
-        try:
-            return self._note(identity).read_text()
-        except FileNotFoundError:
-            return ""
-
-    def _write(self, identity: str, text: str) -> None:
-        note = self._note(identity)
-        temporary = note.with_name(f".{note.name}.{uuid.uuid4().hex}")
-        temporary.write_text(text)
-        os.replace(temporary, note)
+            for note in (self._answered(identity), self._note(identity)):
+                with contextlib.suppress(FileNotFoundError):
+                    note.unlink()
+                    break  # a document has one note or the other
 
     def _note(self, identity: str) -> Path:
         return self.folder / hashlib.sha256(identity.encode()).hexdigest()[:40]
+
+    def _answered(self, identity: str) -> Path:
+        return self._note(identity).with_suffix(ANSWERED)
