@@ -47,7 +47,8 @@ class Skip:
 class RecordedRequest:
     request_id: str
     events: list[dict[str, Any]] = field(default_factory=list)
-    pid: int | None = None
+    pid: int | None = None  # the router's process
+    host: str | None = None  # its Ray node id on a cluster (pids collide across nodes)
     policy_hash: str | None = None
     sha256: str | None = None
     received_at: float | None = None
@@ -156,6 +157,7 @@ def _apply(request: RecordedRequest, event: dict[str, Any]) -> None:
     request.events.append(event)
     name = event["event"]
     request.pid = request.pid or event.get("pid")
+    request.host = request.host or event.get("host")
     request.policy_hash = request.policy_hash or event.get("policy_hash")
     if name == "request.received":
         request.sha256 = event.get("sha256")
