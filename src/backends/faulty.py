@@ -15,6 +15,11 @@ like ``answer_with`` says. The modes model what real model backends do:
 - ``segfault``: a real SIGSEGV (a read of address 0). ``exit``: ``os._exit(exit_code)``.
 - ``garbage``: output that fails the schema (pydantic ``ValidationError``: ``invalid_output``).
 - ``slow``: answers after ``slow_s`` more.
+
+``extract_batch`` answers several documents in one call, as a model backend's batched ``generate``
+does: a fault of the process or the device (``sticky_cuda``, ``cuda_oom``, ``hang``, ``segfault``,
+``exit``) drawn for any document of the batch hits the shared call, so every document of the batch
+fails with it; ``garbage`` fails its own document only; ``slow`` delays the whole batch.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import importlib
 import os
 import random
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +51,8 @@ OOM = (
     "1.06 GiB is free. Of the allocated memory 75.80 GiB is allocated by PyTorch"
 )
 CUDA_MODES = frozenset({"sticky_cuda", "cuda_oom"})
+#: Faults that hit the shared call of a batch (and so every document in it), in order of precedence.
+SHARED_MODES = ("segfault", "exit", "sticky_cuda", "cuda_oom", "hang", "slow")
 
 #: The simulated CUDA context of this process: once poisoned, poisoned until the process exits.
 _poisoned = False
@@ -105,11 +113,33 @@ class FaultyBackend(BaseBackend):
         mode = self._choose(document)
         if mode is not None:
             self._inject(mode)
+        return self._answer(document, mode, {})
+
+    def extract_batch(self, documents: Sequence[Document]) -> list[Extraction | Exception]:
+        """One answer or one error per document; a shared fault is raised, for the whole batch."""
+        self._calls += 1
+        self._check_context()
+        modes = [self._choose(document) for document in documents]
+        shared = next((mode for mode in SHARED_MODES if mode in modes), None)
+        if shared is not None:
+            self._inject(shared)
+        outcomes: list[Extraction | Exception] = []
+        for document, mode in zip(documents, modes, strict=True):
+            try:
+                if mode == "garbage":
+                    self._inject(mode)
+                outcomes.append(self._answer(document, shared or mode, {"batch_size": len(documents)}))
+            except Exception as exc:  # a document's own failure (garbage): its error, the others answer
+                outcomes.append(exc)
+        return outcomes
+
+    def _answer(self, document: Document, mode: str | None, extra: dict[str, Any]) -> Extraction:
+        meta = {**self._meta(mode), "document": document.sha256[:16], **extra}
         if self._delegate is not None:
             answer: Extraction = self._delegate.extract(document)
-            answer.meta.update(self._meta(mode))
+            answer.meta.update(meta)
             return answer
-        return Extraction(ReceiptFields.model_validate(self.options.fields), self._meta(mode))
+        return Extraction(ReceiptFields.model_validate(self.options.fields), meta)
 
     def close(self) -> None:
         if self._delegate is not None:

@@ -108,6 +108,9 @@ class BackendSpec:
     vision: bool
     #: Its generation parameters and which of them it replaces; None: it generates nothing.
     generation: GenerationSpec | None = None
+    #: Its backend answers several documents in one call (``extract_batch``), so a worker of it may
+    #: take several requests at once (a tier's ``capacity``).
+    batches: bool = False
 
     def unsafe_generation(self, transformers_version: str | None) -> tuple[str, ...]:
         """The generation parameters this kind's backend replaces on this transformers version."""
@@ -117,7 +120,8 @@ class BackendSpec:
         """What the docs and the JSON schema say about this kind beyond its fields."""
         runs = f"Runs {'in worker processes' if self.isolation == 'process' else 'in the router process'} by default"
         sees = "reads page images" if self.vision else "reads no page images itself"
-        text = f"{runs}; {sees}{'; may use CUDA' if self.cuda else ''}."
+        batches = "; batches requests (capacity)" if self.batches else ""
+        text = f"{runs}; {sees}{'; may use CUDA' if self.cuda else ''}{batches}."
         return text + (f" {self.generation.describe()}" if self.generation else "")
 
 
@@ -138,6 +142,7 @@ SPECS: tuple[BackendSpec, ...] = (
         cuda=True,
         vision=True,
         generation=GenerationSpec(ids_outside_lm_head=False, why="InternVL's image token ids lie inside the lm_head"),
+        batches=True,
     ),
     BackendSpec(
         "llama_vision",
@@ -147,6 +152,7 @@ SPECS: tuple[BackendSpec, ...] = (
         cuda=True,
         vision=True,
         generation=GenerationSpec(ids_outside_lm_head=True, why="Mllama's <|image|> token id equals the lm_head size"),
+        batches=True,
     ),
     BackendSpec(
         "ocr_llm",
@@ -156,6 +162,7 @@ SPECS: tuple[BackendSpec, ...] = (
         cuda=True,
         vision=False,
         generation=GenerationSpec(ids_outside_lm_head=False, why="a text prompt holds only ids inside the lm_head"),
+        batches=True,
     ),
     BackendSpec(
         "einvoice",
@@ -172,6 +179,7 @@ SPECS: tuple[BackendSpec, ...] = (
         isolation="process",
         cuda=False,
         vision=False,
+        batches=True,
     ),
 )
 BY_KIND: dict[str, BackendSpec] = {spec.kind: spec for spec in SPECS}

@@ -187,24 +187,29 @@ class Router:
         return states
 
     def parallelism(self) -> int:
-        """Documents this router can work on at once: the worker slots of the tiers that can run here."""
-        return max(1, sum(t.policy.workers for t in self.tiers if t.unavailable_reason() is None))
+        """Documents this router can work on at once: the slots (workers x capacity) of the tiers that can run here."""
+        return max(1, sum(t.policy.slots for t in self.tiers if t.unavailable_reason() is None))
 
     def status(self) -> dict[str, Any]:
         """Each tier's state, for health checks and ``/readyz``; ``recycles`` counts replaced workers;
         ``admits`` says whether its breaker lets a request in now, by the decision core's rule (an open
-        breaker on the last tier that runs here still admits: that tier is the probe)."""
-        return {
-            tier.name: {
+        breaker on the last tier that runs here still admits: that tier is the probe); ``capacity``
+        is the requests its started workers (or inline slots) can hold at once, ``in_flight`` those
+        they hold now."""
+        status = {}
+        for index, tier in enumerate(self.tiers):
+            capacity, in_flight = tier.runner.load()
+            status[tier.name] = {
                 "backend": tier.kind,
                 "state": tier.runner.state().value,
                 "breaker": tier.breaker.state.value,
                 "admits": decide.can_answer(self.tiers, index),
                 "unavailable": tier.unavailable_reason(),
                 "recycles": self._recycles[tier.name],
+                "capacity": capacity,
+                "in_flight": in_flight,
             }
-            for index, tier in enumerate(self.tiers)
-        }
+        return status
 
     def close(self) -> None:
         with self._lock:

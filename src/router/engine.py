@@ -238,8 +238,9 @@ class Engine:
             duration_ms=duration_ms,
             worker_pid=worker.get("pid"),
             worker_generation=worker.get("generation"),
+            shared_failure=worker.get("shared"),
         )
-        tier.record(failure, request.document.sha256, probe=step.probe)
+        tier.record(failure, request.document.sha256, probe=step.probe, shared=worker.get("shared"))
         return decide.Tried(failure.error_class, failure)
 
     # -- finishing ---------------------------------------------------------------------------

@@ -117,6 +117,14 @@ _WORKER_GEN = F(
     "worker_generation", "integer?", "The serving worker's generation (see `generation`); null inline.", False
 )
 _SIGNATURE = F("signature", "string", "The row of the signature table that matched.")
+_SHARED = F(
+    "shared_failure",
+    "string?",
+    "Set when this failure is one of several from one event: a batched call that failed for every request "
+    "in it, or a worker process retired with requests still in it. The attempts that share it count once "
+    "toward the breaker and the crash-loop limit. Null for a failure of this attempt alone.",
+    False,
+)
 _GENERATION = F(
     "generation",
     "integer",
@@ -273,6 +281,7 @@ _ATTEMPT_FAILED_FIELDS = (
     _DURATION,
     _WORKER_PID,
     _WORKER_GEN,
+    _SHARED,
 )
 ATTEMPT_FAILED = Event(
     "attempt.failed",
@@ -436,9 +445,19 @@ _CRASHES = (
 BATCH_RERUN = Event(
     "batch.rerun",
     "batch",
-    "On a Ray cluster: a document is routed again, alone, because a router process died while it was in "
-    "flight (an actor or node lost, or the document itself crashed the process).",
-    _CRASHES,
+    "On a Ray cluster: a document is routed again because the router process that had it died (an actor or "
+    "node lost, or the document itself crashed the process) before its batch's lines were written.",
+    (
+        *_CRASHES,
+        F(
+            "reason",
+            "string",
+            "in_flight: the process died while routing it (it is routed alone); answered: the process had "
+            "answered it, and the answer was lost with it.",
+            False,
+            values=("in_flight", "answered"),
+        ),
+    ),
     level="warning",
 )
 BATCH_GAVE_UP = Event(
@@ -681,18 +700,31 @@ def fields_of(event: Event) -> tuple[Field, ...]:
 
 def validate(record: dict[str, Any]) -> list[str]:
     """Problems with one logged event against this schema; empty if it conforms."""
+    return _problems(record, strict=True)
+
+
+def defects(record: dict[str, Any]) -> list[str]:
+    """What makes a logged record unreadable as the event it names: an unknown name, a required field
+    missing, a field of the wrong type. Readers of logs skip such records. ``validate`` also names
+    undeclared fields and values outside a field's list, drift a reader lives with (a newer writer may
+    add optional fields and values)."""
+    return _problems(record, strict=False)
+
+
+def _problems(record: dict[str, Any], *, strict: bool) -> list[str]:
     name = record.get("event")
     spec = BY_NAME.get(name) if isinstance(name, str) else None
     if spec is None:
         return [f"unknown event {name!r}"]
     declared = {f.name: f for f in fields_of(spec)}
-    problems = [f"{name}: undeclared field {key!r}" for key in record if key not in declared]
+    problems = [f"{name}: undeclared field {key!r}" for key in record if key not in declared] if strict else []
     for field_ in declared.values():
         if field_.name not in record:
             if field_.required:
                 problems.append(f"{name}: missing field {field_.name!r}")
             continue
-        problem = _type_problem(field_, record[field_.name]) or _value_problem(field_, record[field_.name])
+        value = record[field_.name]
+        problem = _type_problem(field_, value) or (_value_problem(field_, value) if strict else None)
         if problem:
             problems.append(f"{name}.{field_.name}: {problem}")
     return problems

@@ -4,12 +4,17 @@ What an outcome does to the tier is decided here, by the error class's traits, f
 (``router.tiers``) and for replay (``router.forensics.simstate``) alike: a fault of the tier counts
 toward its breaker; a document the tier read and could not answer only feeds the opt-in content
 breaker; a class that quarantines keeps the document away for the tier's ``quarantine_s``.
+
+Several requests can fail from one event: a batched call that failed for the whole batch, a worker
+retired with requests in it. Their failures share an id (``shared``) and count toward the breaker
+once; each document is still quarantined (a batch's documents cannot be told apart).
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 
 from router.breaker import Breaker
@@ -24,9 +29,31 @@ class Health:
         self._clock = clock
         self._quarantine: dict[str, float] = {}
         self._lock = threading.Lock()
+        self._counted: deque[str] = deque(maxlen=256)  # shared failures already counted
+
+    def seen(self, shared: str | None) -> bool:
+        """Whether a failure of this shared event was counted already."""
+        with self._lock:
+            return shared is not None and shared in self._counted
+
+    def first_of(self, shared: str | None) -> bool:
+        """Whether this failure is the first seen of its shared event (or is not shared at all)."""
+        if shared is None:
+            return True
+        with self._lock:
+            if shared in self._counted:
+                return False
+            self._counted.append(shared)
+            return True
 
     def record(
-        self, error_class: ErrorClass | None, document: str | None, *, probe: bool = False, message: str = ""
+        self,
+        error_class: ErrorClass | None,
+        document: str | None,
+        *,
+        probe: bool = False,
+        message: str = "",
+        shared: str | None = None,
     ) -> None:
         """The effect of one attempt's outcome (``None``: it answered) on the tier's health."""
         if error_class is None:
@@ -40,7 +67,8 @@ class Health:
         if meaning.quarantines and document and self.quarantine_s > 0:
             self._quarantine_document(document)
         if meaning.counts_toward_breaker:
-            self.breaker.record_failure()
+            if self.first_of(shared):
+                self.breaker.record_failure()
         elif meaning.content and document:
             self.breaker.record_content(document, True, probe=probe)
 

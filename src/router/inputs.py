@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import warnings
 from pathlib import Path
 
@@ -237,6 +238,21 @@ def _read_pdf(data: bytes, limits: InputLimits, name: str, digest: str) -> Docum
     )
 
 
+def _pdf_problem(error: str, data: bytes) -> str:
+    """What PDFium's load error means for the user. PDFium refuses a PDF without pages but sets no
+    error for it: its last error is then whatever an earlier load left ("Success", or a stale
+    "Data format error"), so a page tree that declares no pages is told apart by its own bytes."""
+    if _declares_no_pages(data):
+        return "PDF has no pages (its page tree counts 0)"
+    if "password" in error.lower():
+        return "PDF is password-protected"
+    return f"PDF is unreadable ({error})"
+
+
+def _declares_no_pages(data: bytes) -> bool:
+    return re.search(rb"/Count\s+0(?![0-9.])", data) is not None and re.search(rb"/Count\s+[1-9]", data) is None
+
+
 def _read_pdf_unlocked(
     data: bytes, limits: InputLimits, name: str
 ) -> tuple[list[int], int, list[PageText | None], dict[int, Image.Image], tuple[EmbeddedFile, ...]]:
@@ -247,8 +263,7 @@ def _read_pdf_unlocked(
     try:
         pdf = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as exc:
-        problem = "password-protected" if "password" in str(exc).lower() else f"unreadable ({exc})"
-        raise BadInputError(name, f"PDF is {problem}") from None
+        raise BadInputError(name, _pdf_problem(str(exc), data)) from None
     try:
         count = len(pdf)
         if count == 0:

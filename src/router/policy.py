@@ -116,6 +116,23 @@ class TierPolicy(_Model):
         + ".",
     )
     workers: int = Field(1, ge=1, le=64, description="Worker processes (or inline slots) for this tier.")
+    capacity: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Requests one worker process takes at once. Above 1 the worker answers the pages that are "
+        "waiting together in one batched call (left-padded, one generate): the weights are loaded once and "
+        "the GPU is kept busy. Only for backends that batch ("
+        + ", ".join(s.kind for s in SPECS if s.batches)
+        + ") in worker processes. timeout_s then covers waiting for the batch before a request's own.",
+    )
+    batch_window_ms: float = Field(
+        5.0,
+        ge=0,
+        le=1000,
+        description="With capacity above 1: how long a worker holding one request waits for more to batch "
+        "with it. Longer windows make fuller batches and add that much latency when traffic is light.",
+    )
     preload: bool = Field(False, description="Start workers when the router starts, not on first use.")
     idle_unload_s: float | None = Field(
         None, gt=0, description="Stop idle workers after this long; they restart on demand."
@@ -142,6 +159,23 @@ class TierPolicy(_Model):
         if self.isolation is not None:
             return self.isolation
         return spec_for(self.backend.kind).isolation
+
+    @property
+    def slots(self) -> int:
+        """Requests this tier works on at once: its workers times each one's capacity."""
+        return self.workers * self.capacity
+
+    @model_validator(mode="after")
+    def _capacity_needs_a_batching_worker(self) -> TierPolicy:
+        if self.capacity == 1:
+            return self
+        kind = self.backend.kind
+        if not spec_for(kind).batches:
+            batching = ", ".join(s.kind for s in SPECS if s.batches)
+            raise ValueError(f"capacity: {kind} backends answer one document per call; only {batching} batch")
+        if self.effective_isolation != "process":
+            raise ValueError("capacity above 1 needs isolation: process (a worker batches; inline slots do not)")
+        return self
 
 
 class InputLimits(_Model):

@@ -46,6 +46,10 @@ class Runner(Protocol):
 
     def unavailable_reason(self) -> str | None: ...
 
+    def load(self) -> tuple[int, int]:
+        """(capacity, in flight): the requests it can work on at once now, and works on."""
+        ...
+
     def start(self) -> None:
         """Begin loading (for ``preload``); returns without waiting."""
 
@@ -75,6 +79,8 @@ class InlineRunner:
         self._options = options
         self._factory = factory
         self._slots = threading.BoundedSemaphore(slots)
+        self._capacity = slots
+        self._in_flight = 0
         self._idle: list[Backend] = []
         self._lock = threading.Lock()
         self._closed = False
@@ -88,12 +94,18 @@ class InlineRunner:
     def unavailable_reason(self) -> str | None:
         return self._unavailable
 
+    def load(self) -> tuple[int, int]:
+        with self._lock:
+            return (0 if self._closed else self._capacity), self._in_flight
+
     def start(self) -> None:
         return None
 
     def run(self, document: Document, *, timeout_s: float, request_id: str) -> RunOutcome:
         if not self._slots.acquire(timeout=timeout_s):
             raise AttemptError(_timeout(f"no free slot within {timeout_s:.1f}s"))
+        with self._lock:
+            self._in_flight += 1
         try:
             backend = self._checkout()
             started = time.monotonic()
@@ -108,6 +120,8 @@ class InlineRunner:
                 raise AttemptError(_timeout(f"took {elapsed:.1f}s, limit {timeout_s:.1f}s"))
             return RunOutcome(extraction)
         finally:
+            with self._lock:
+                self._in_flight -= 1
             self._slots.release()
 
     def _checkout(self) -> Backend:
@@ -147,6 +161,9 @@ class UnavailableRunner:
 
     def unavailable_reason(self) -> str | None:
         return self._reason
+
+    def load(self) -> tuple[int, int]:
+        return 0, 0
 
     def start(self) -> None:
         return None

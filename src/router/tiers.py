@@ -72,9 +72,11 @@ class Tier:
 
     # -- what an attempt does to it -----------------------------------------------------------
 
-    def record(self, failure: Failure | None, sha256: str | None, *, probe: bool = False) -> None:
+    def record(
+        self, failure: Failure | None, sha256: str | None, *, probe: bool = False, shared: str | None = None
+    ) -> None:
         """An attempt's outcome (``None``: it answered); the traits table says what it does."""
         if failure is None:
             self.health.record(None, sha256, probe=probe)
         else:
-            self.health.record(failure.error_class, sha256, probe=probe, message=failure.info.message)
+            self.health.record(failure.error_class, sha256, probe=probe, message=failure.info.message, shared=shared)

@@ -122,3 +122,51 @@ def test_garbage_from_tiny_models_in_workers_falls_back_to_ocr_rules(mllama_rand
     ]
     done = next(e for e in captured if e["event"] == "request.done" and e.get("request_id") == "e2e-1")
     assert done["status"] == "degraded"
+
+
+def test_a_tiny_model_worker_at_capacity_4_answers_four_pages_in_one_batch_as_it_answers_each_alone(mllama_taught):
+    """Real Mllama in a real worker at capacity 4: four different pages sent at once are answered in
+        one batched generate, each request gets its own answer, and each answer is the one the backend
+        gives that page alone (greedy decoding, constrained to the answer schema). The model is taught the
+    receipt's answer, so the answers compared hold values."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from backends import registry
+    from router.inputs import load_document
+    from tests.backends.conftest import model_options
+    from tests.backends.tiny_models import receipt_image
+
+    generation = {"max_new_tokens": 96}
+    backend = {"kind": "llama_vision", "model": str(mllama_taught), "constrained": True, "generation": generation}
+    tier = {**_model_tier("llama-vision", backend), "capacity": 4, "batch_window_ms": 1000}
+    policy = policy_from_dict(
+        {"name": "capacity-e2e", "deadline_s": 600, "quality_gate": {"required": []}, "tiers": [tier]}
+    )
+    pngs = []
+    for size in ((200, 300), (300, 90), (120, 120), (90, 400)):  # different tile grids in one batch
+        buffer = io.BytesIO()
+        receipt_image(size).save(buffer, "PNG")
+        pngs.append(buffer.getvalue())
+
+    with Router(policy) as router:
+        assert router.warm_up(timeout_s=300) == {"llama-vision": "ready"}
+        assert router.status()["llama-vision"]["capacity"] == 4
+        with ThreadPoolExecutor(4) as threads:
+            results = list(threads.map(lambda data: router.extract(data, name="page.png"), pngs))
+
+    alone = registry.create(model_options("llama_vision", mllama_taught, constrained=True, generation=generation))
+    alone.load()
+    try:
+        for data, result in zip(pngs, results, strict=True):
+            try:
+                expected = alone.extract(load_document(data, policy.limits, name="page.png")).fields.values()
+            except Exception as exc:  # random weights may give a value that fails validation: so must the batch
+                assert result.status == "failed" and result.error is not None, (exc, result)
+                assert result.error.error_class == ErrorClass.INVALID_OUTPUT
+                continue
+            assert result.ok and result.values() == {k: v for k, v in expected.items() if v}
+            assert result.meta["batch_size"] == 4  # answered in one batched call
+    finally:
+        alone.close()
+    assert len({r.attempts[0].worker_pid for r in results}) == 1  # one worker, one copy of the weights
+    assert any(r.ok and r.values() for r in results)  # the taught model answers: the comparison has teeth

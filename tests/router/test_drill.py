@@ -91,6 +91,16 @@ def test_a_users_policy_keeps_its_tier_settings_with_faulty_stand_ins_for_model_
     assert drilled.name == "prod+drill"
 
 
+def test_an_inline_faulty_tier_gets_only_the_faults_the_routers_own_process_survives():
+    """A segfault drawn inline would kill the drill itself (it did: exit 139 after 80 requests)."""
+    policy = drill_policy({}, last_tier="fixed")
+    drilled = with_fault_stand_ins(policy, {"segfault": 0.1, "hang": 0.1, "garbage": 0.2, "slow": 0.1})
+    model_a, _, fixed = drilled.tiers
+    assert model_a.backend.faults == {"segfault": 0.1, "hang": 0.1, "garbage": 0.2, "slow": 0.1}  # type: ignore[union-attr]
+    assert fixed.effective_isolation == "inline"
+    assert fixed.backend.faults == {"garbage": 0.2, "slow": 0.1}  # type: ignore[union-attr]
+
+
 def test_a_policy_without_model_tiers_cannot_be_drilled():
     rules_only = policy_from_dict({"tiers": [{"name": "rules", "backend": {"kind": "ocr_rules"}}]})
     with pytest.raises(ValueError, match="no model or faulty tier"):
@@ -218,6 +228,28 @@ def test_a_small_drill_answers_or_classifies_every_input_and_its_counts_match_th
     assert report.recycles == len(retired) > 0  # each retired worker is recycled once
     assert set(report.breaker_transitions) == {"model-a", "model-b", "fixed"}
     assert 0 < report.p50_ms <= report.p95_ms <= report.max_ms
+
+
+def test_a_drill_with_model_workers_at_capacity_4_loses_nothing_and_leaves_no_child(tmp_path: Path):
+    """Batching workers under faults: a shared fault fails a whole batch, every request of it falls
+    back, each poisoned process is recycled once, and every input still gets exactly one result."""
+    log = tmp_path / "drill.jsonl"
+    faults = parse_faults("sticky_cuda=0.05,segfault=0.03,garbage=0.05,cuda_oom=0.05,slow=0.05")
+    policy = drill_policy(faults, last_tier="fixed", workers=1, capacity=4)
+    settings = DrillSettings(requests=160, concurrency=12, warmup=8)
+    report = run_drill(policy, settings, log_json=log)
+    assert report.passed, report.lines()
+    assert report.lost == 0 and report.raised == 0 and report.children_left == 0
+    assert report.answered == 160 and report.failed == 0
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    batched = [
+        e["meta"]["batch_size"]
+        for e in events
+        if e["event"] == "attempt.succeeded" and e["tier"].startswith("model") and "batch_size" in e["meta"]
+    ]
+    assert batched and max(batched) > 1  # the model workers really answered requests together
+    retired = [e["worker_pid"] for e in events if e["event"] in ("worker.died", "worker.poisoned", "worker.timeout")]
+    assert report.recycles > 0 and len(retired) == len(set(retired))  # each process retired once, for its batch
 
 
 def test_children_that_were_there_before_the_drill_are_not_counted_as_left_behind():

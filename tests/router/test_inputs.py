@@ -166,6 +166,23 @@ def test_pdf_pages_are_rendered(tmp_path: Path):
     assert len(document.pages) == 2 and document.pages[0].size == (200, 300)
 
 
+def test_a_pdf_without_pages_is_bad_input_that_says_so_not_a_stale_pdfium_error(tmp_path: Path):
+    """PDFium sets no error of its own for it: after a broken PDF its last error still says
+    "Data format error", after a good one "Success". Neither may reach the message."""
+    import pypdfium2 as pdfium
+
+    path = tmp_path / "empty.pdf"
+    pdfium.PdfDocument.new().save(path)
+    broken = tmp_path / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.4 not really")
+    with pytest.raises(BadInputError):
+        load_document(broken, LIMITS)  # leaves PDFium's last error at "Data format error"
+    with pytest.raises(BadInputError) as refused:
+        load_document(path, LIMITS)
+    assert "PDF has no pages" in str(refused.value) and "empty.pdf" in str(refused.value)
+    assert "error" not in str(refused.value).lower() and "Success" not in str(refused.value)
+
+
 def _numbered_pdf(path: Path, count: int) -> Path:
     shades = [page(size=(20, 30), color=(i, i, i)) for i in range(count)]
     shades[0].save(path, "PDF", save_all=True, append_images=shades[1:], resolution=72)

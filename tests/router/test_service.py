@@ -93,8 +93,9 @@ def test_a_bad_document_is_422_and_every_tier_failing_is_503_both_with_a_classif
     assert bad.status_code == 422
     assert bad.json()["error"]["error_class"] == "bad_input"
     assert "not an image or PDF" in bad.json()["error"]["message"]
-    assert failed.status_code == 503
+    assert failed.status_code == 503 and failed.headers["Retry-After"] == "5"  # a retry is invited
     assert failed.json()["error"]["error_class"] == "cuda_oom"
+    assert "Retry-After" not in bad.headers  # a 422 is the document's own fault: no retry
 
 
 def test_the_token_is_required_on_extract_and_metrics_but_not_on_probes(tmp_path, receipt):
@@ -176,6 +177,8 @@ def test_metrics_count_requests_outcomes_and_a_fallback(tmp_path, receipt):
     assert metric(text, "docroute_request_duration_seconds_count", tier="second") == 1
     assert metric(text, "docroute_breaker_state", tier="first", state="closed") == 1
     assert metric(text, "docroute_tier_state", tier="second", state="ready") == 1
+    assert metric(text, "docroute_tier_capacity", tier="second") == 1  # one inline slot
+    assert metric(text, "docroute_tier_in_flight", tier="second") == 0
     assert metric(text, "docroute_ready") == 1
 
 

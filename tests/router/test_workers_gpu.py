@@ -57,3 +57,25 @@ def test_after_a_real_device_side_assert_even_innocent_calls_fail_in_that_proces
             assert "backends.faulty" not in failed.value.info.type  # raised by torch, not simulated
     finally:
         worker.stop(5, graceful=False)
+
+
+def test_a_real_device_side_assert_in_a_batch_of_4_fails_all_4_over_to_the_next_tier_with_one_recycle():
+    from concurrent.futures import ThreadPoolExecutor
+
+    primary = primary_tier(
+        {"cuda": "on", "triggers": {sha(POISON): "sticky_cuda"}}, capacity=4, batch_window_ms=1000, **GPU_TIER
+    )
+    batch = [POISON, png(4), png(5), png(6)]
+    with capture_logs() as captured, make_router(primary, fallback_tier(), deadline_s=120) as router:
+        wait_ready(router, timeout_s=180)
+        with ThreadPoolExecutor(4) as threads:
+            results = list(threads.map(router.extract, batch))
+        wait_ready(router, timeout_s=180)
+        again = router.extract(png(7))
+    assert [r.tier for r in results] == ["fallback"] * 4  # nothing lost: all four answered
+    failed = [r.attempts[0] for r in results]
+    assert {a.error_class for a in failed} == {ErrorClass.STICKY_CUDA}
+    assert all("device-side assert triggered" in (a.message or "") for a in failed)
+    assert len({a.worker_pid for a in failed}) == 1
+    (recycled,) = events(captured, "worker.recycled")  # one recycle for the whole batch
+    assert again.tier == "primary" and again.attempts[0].worker_pid == recycled["new_pid"]

@@ -84,7 +84,7 @@ def _pages() -> tuple[Image.Image, ...]:
     return rgb, gray
 
 
-@pytest.mark.parametrize("region_size", [transport.REGION_BYTES, 1000])
+@pytest.mark.parametrize("region_size", [transport.SLICE_BYTES, 1000])
 def test_pages_cross_to_the_worker_bit_for_bit_through_the_region_or_the_pipe(region_size):
     pages = _pages()
     original = Document("abc123", pages, "image/png", "x.png", 99)

@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from router.cli.app import POLICY_HELP, app
+from router.cli.app import CPUS_HELP, GPUS_HELP, MEMORY_HELP, POLICY_HELP, app
 
 #: Exit codes of an interrupted run, as a shell reports a process killed by the signal.
 SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143}
@@ -38,7 +38,9 @@ def batch(
     ),
     address: str | None = typer.Option(None, "--address", help="Ray cluster to join (--engine ray). Default: local."),
     routers: int = typer.Option(1, "--routers", min=1, help="Router actors (--engine ray)."),
-    gpus_per_router: float = typer.Option(0.0, "--gpus-per-router", min=0, help="GPUs per router (--engine ray)."),
+    gpus_per_router: float | None = typer.Option(None, "--gpus-per-router", min=0, help=GPUS_HELP),
+    cpus_per_router: float | None = typer.Option(None, "--cpus-per-router", min=0, help=CPUS_HELP),
+    memory_per_router: float | None = typer.Option(None, "--memory-per-router", min=0, help=MEMORY_HELP),
     retry_failed: bool = typer.Option(
         False, "--retry-failed", help="Also read again inputs whose line failed because of the document itself."
     ),
@@ -68,13 +70,14 @@ def batch(
     mode = progress_mode_or_exit(progress)
     if engine != "local":  # OUT and --log-json are folders there; resume and retries are its own
         scale = scale_cli_or_exit(engine)
+
         scale.batch(
             inputs,
             out,
             policy=policy,
             address=address,
             routers=routers,
-            gpus_per_router=gpus_per_router,
+            sizing={"cpus": cpus_per_router, "gpus": gpus_per_router, "memory_gb": memory_per_router},
             progress=mode,
             log_json=log_json,
             warm=warm,

@@ -38,6 +38,9 @@ def drill(
     ),
     concurrency: int = typer.Option(4, "--concurrency", "-c", min=1, max=256, help="Requests at once."),
     workers: int = typer.Option(2, "--workers", min=1, max=16, help="Worker processes per model tier (own chain)."),
+    capacity: int = typer.Option(
+        1, "--capacity", min=1, max=64, help="Requests each model worker batches at once (own chain)."
+    ),
     timeout_s: float = typer.Option(2.0, "--timeout", min=0.1, help="Model tiers' timeout_s (own chain)."),
     bad_inputs: float = typer.Option(
         0.0, "--bad-inputs", min=0.0, max=1.0, help="Share of requests that send a file of the bad-input corpus."
@@ -63,7 +66,13 @@ def drill(
     except FaultSpecError as exc:
         raise typer.BadParameter(str(exc), param_hint="--faults") from None
     if policy is None:
-        chosen = drill_policy(rates, last_tier=last_tier, workers=workers, timeout_s=timeout_s)  # type: ignore[arg-type]
+        chosen = drill_policy(
+            rates,
+            last_tier=last_tier,  # type: ignore[arg-type]
+            workers=workers,
+            capacity=capacity,
+            timeout_s=timeout_s,
+        )
     else:
         from router.cli.common import load_policy_or_exit
 

@@ -50,13 +50,18 @@ def _render(report: dict[str, Any], top: int) -> None:
 
     console = Console()
     window = report["window"]
+    processes = ", ".join(_where(p) for p in window["processes"])
     console.print(
         f"[bold]{window['requests']} requests[/], {window['events']} events "
         f"from {window['first']} to {window['last']}; "
-        f"{window['routers']} router session(s), processes {window['processes']}"
+        f"{window['routers']} router session(s), processes {processes}"
         + (f" on {len(window['hosts'])} Ray node(s)" if window.get("hosts") else "")
     )
+    if window["skipped"]:
+        console.print(f"[yellow]{skipped_line(window['skipped'])}[/]")
     console.print("status: " + ", ".join(f"{k} {v}" for k, v in sorted(report["status"].items())))
+    if window["hosts"]:  # a cluster's logs: what each node's routers did
+        console.print(_rows("Routers by host (Ray node)", HOST_HEADERS, _host_rows(report["by_host"]), top))
     console.print(_pivot("Failed attempts by tier and error class", report["failures"]))
     if report["skips"]:
         console.print(_pivot("Skipped tiers by reason", report["skips"]))
@@ -65,6 +70,7 @@ def _render(report: dict[str, Any], top: int) -> None:
         rows = [
             [
                 e["ts"],
+                _where(e),
                 e["tier"],
                 e["detail"].get("reason"),
                 f"{e['detail'].get('old_pid')} -> {e['detail'].get('new_pid')}",
@@ -72,13 +78,14 @@ def _render(report: dict[str, Any], top: int) -> None:
             ]
             for e in recycles["events"]
         ]
-        console.print(_rows("Worker recycles", ["ts", "tier", "reason", "pid", "ms"], rows, top))
+        headers = ["ts", "router", "tier", "reason", "worker pid", "ms"]
+        console.print(_rows("Worker recycles", headers, rows, top))
         console.print("worker deaths: " + (", ".join(f"{k} x{v}" for k, v in recycles["deaths"].items()) or "none"))
     if report["breakers"]:
-        console.print(_rows("Breaker transitions", ["ts", "tier", "event", "detail"], _briefs(report["breakers"]), top))
+        console.print(_rows("Breaker transitions", BRIEF_HEADERS, _briefs(report["breakers"]), top))
     else:
         console.print("breaker transitions: none")
-    console.print(_rows("Timeline", ["ts", "tier", "event", "detail"], _briefs(report["timeline"]), top))
+    console.print(_rows("Timeline", BRIEF_HEADERS, _briefs(report["timeline"]), top))
     spans = [[s["tier"], s["error_class"], s["count"], s["first"], s["last"]] for s in report["failure_spans"]]
     console.print(_rows("Failures over time", ["tier", "class", "count", "first", "last"], spans, top))
     console.print(_requests("Slowest requests", report["slowest"], top))
@@ -98,6 +105,23 @@ def _render(report: dict[str, Any], top: int) -> None:
     console.print(_requests("Degraded requests (answered by a later tier)", report["degraded"], top))
     if report["unfinished"]:
         console.print(_requests("Unfinished requests (the router died?)", report["unfinished"], top))
+    if report["reruns"]:
+        title = "Re-run documents (their router process died before their lines were written; key: the input's sha256)"
+        console.print(_rows(title, RERUN_HEADERS, [_rerun_row(r) for r in report["reruns"]], top))
+
+
+#: How the lines a reader skipped are named in one line (keys: ``router.forensics.reader``'s reasons).
+_SKIPPED = {
+    "not_json": "not JSON events",
+    "unknown_event": "events of unknown names",
+    "malformed_event": "events missing fields or with fields of the wrong type",
+}
+
+
+def skipped_line(skipped: dict[str, int]) -> str:
+    """``skipped 3 lines: 2 not JSON events, 1 ...`` (each is on stderr with its file and line)."""
+    parts = ", ".join(f"{count} {_SKIPPED.get(why, why)}" for why, count in skipped.items())
+    return f"skipped {sum(skipped.values())} lines: {parts} (the warnings name them)"
 
 
 def _pivot(title: str, counts: dict[str, dict[str, int]]) -> Any:
@@ -113,8 +137,55 @@ def _pivot(title: str, counts: dict[str, dict[str, int]]) -> Any:
     return table
 
 
+BRIEF_HEADERS = ["ts", "router", "tier", "event", "detail"]
+HOST_HEADERS = ["host (node id)", "routers (pid)", "requests", "unfinished", "failed", "re-runs"]
+RERUN_HEADERS = ["ts", "router", "event", "why", "request", "key", "crashes", "outcome"]
+
+
+def _where(item: dict[str, Any]) -> str:
+    """The router process of a row: ``node:pid`` on a cluster (pids collide across nodes), else the pid."""
+    from router.forensics.reader import process_name
+
+    return process_name(item.get("host"), item.get("pid"))
+
+
+def _host(host: str | None) -> str:
+    """A Ray node id as tables show it (--json has the whole id)."""
+    from router.forensics.reader import HOST_CHARS
+
+    return host[:HOST_CHARS] if host else "(none)"
+
+
 def _briefs(items: list[dict[str, Any]]) -> list[list[Any]]:
-    return [[i["ts"], i["tier"] or "", i["event"], _detail(i["detail"])] for i in items]
+    return [[i["ts"], _where(i), i["tier"] or "", i["event"], _detail(i["detail"])] for i in items]
+
+
+def _host_rows(hosts: list[dict[str, Any]]) -> list[list[Any]]:
+    return [
+        [
+            _host(h["host"]),
+            ", ".join(map(str, h["routers"])),
+            h["requests"],
+            h["unfinished"],
+            h["failed"],
+            h["reruns"],
+        ]
+        for h in hosts
+    ]
+
+
+def _rerun_row(rerun: dict[str, Any]) -> list[Any]:
+    outcome = f"{rerun['status']} {rerun['tier'] or rerun['error_class'] or ''}".strip()
+    return [
+        rerun["ts"],
+        _where(rerun),
+        rerun["event"],
+        rerun["reason"],
+        rerun["request_id"][:12],
+        rerun["key"][:16],
+        rerun["crashes"],
+        outcome,
+    ]
 
 
 #: Fields a timeline line leaves out: the JSON report has them.
@@ -134,6 +205,7 @@ def _requests(title: str, requests: list[dict[str, Any]], top: int) -> Any:
     rows = [
         [
             r["request_id"][:12],
+            _where(r),
             (r["sha256"] or "")[:12],
             r["status"],
             r["tier"] or r["error_class"] or "",
@@ -142,7 +214,7 @@ def _requests(title: str, requests: list[dict[str, Any]], top: int) -> Any:
         ]
         for r in requests
     ]
-    return _rows(title, ["request", "sha256", "status", "tier/class", "ms", "path"], rows, top)
+    return _rows(title, ["request", "router", "sha256", "status", "tier/class", "ms", "path"], rows, top)
 
 
 def _rows(title: str, headers: list[str], rows: list[list[Any]], top: int) -> Any:

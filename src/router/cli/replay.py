@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from router.cli.app import POLICY_HELP, app
-from router.cli.incidents import LOGS_HELP
+from router.cli.incidents import LOGS_HELP, skipped_line
 
 
 @app.command()
@@ -26,14 +26,15 @@ def replay(
     from router.cli.common import load_policy_or_exit, read_logs_or_exit
     from router.forensics.replay import replay as run_replay
 
-    report = run_replay(read_logs_or_exit(logs).events, load_policy_or_exit(policy))
+    read = read_logs_or_exit(logs)
+    report = run_replay(read.events, load_policy_or_exit(policy))
     if as_json:
-        typer.echo(json.dumps(report.to_dict(), indent=2, default=str))
+        typer.echo(json.dumps({**report.to_dict(), "skipped": read.skipped}, indent=2, default=str))
     else:
-        _render(report, top)
+        _render(report, top, read.skipped)
 
 
-def _render(report: Any, top: int) -> None:
+def _render(report: Any, top: int, skipped: dict[str, int]) -> None:
     from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
@@ -45,6 +46,8 @@ def _render(report: Any, top: int) -> None:
         f"{len(report.predictions)} requests"
     )
     console.print("  " + ", ".join(f"{name.replace('_', ' ')} {n}" for name, n in counts.items()))
+    if skipped:
+        console.print(f"  [yellow]{skipped_line(skipped)}[/]")
     latency = report.latency()
     rec, proj = latency["recorded"], latency["projected"]
     console.print(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from router.cli.app import POLICY_HELP, app
+from router.cli.app import CPUS_HELP, GPUS_HELP, MEMORY_HELP, POLICY_HELP, app
 from router.service.settings import DEFAULT_BODY_TIMEOUT_S, DEFAULT_HEADER_TIMEOUT_S
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
@@ -47,7 +47,9 @@ def serve(
     ),
     address: str | None = typer.Option(None, "--address", help="Ray cluster to join (--engine ray). Default: local."),
     routers: int = typer.Option(2, "--routers", min=1, help="Router replicas (--engine ray)."),
-    gpus_per_router: float = typer.Option(0.0, "--gpus-per-router", min=0, help="GPUs per replica (--engine ray)."),
+    gpus_per_router: float | None = typer.Option(None, "--gpus-per-router", min=0, help=GPUS_HELP),
+    cpus_per_router: float | None = typer.Option(None, "--cpus-per-router", min=0, help=CPUS_HELP),
+    memory_per_router: float | None = typer.Option(None, "--memory-per-router", min=0, help=MEMORY_HELP),
     header_timeout_s: float = typer.Option(
         DEFAULT_HEADER_TIMEOUT_S, "--header-timeout", min=0.1, help="Seconds a client has to send a request's headers."
     ),
@@ -95,13 +97,12 @@ def serve(
     # --log-json is the process's: the service's own events (refusals, timeouts) go there too
     if engine == "local":
         configure_process(loaded, stderr=loaded.logging.stderr, json_path=log_json, hold_malloc=True)
-    else:  # ray: --log-json is a folder, one file per replica (the replicas write them)
-        configure_process(loaded, stderr=loaded.logging.stderr)
-    service = create_app(lambda: Router(loaded), settings)
-    if engine != "local":
+        service = create_app(lambda: Router(loaded), settings)
+    else:  # ray: --log-json is a folder, a file for the ingress (this process) and one per replica
         from router.cli.common import scale_cli_or_exit
 
-        service = scale_cli_or_exit(engine).service(loaded, settings, address, routers, gpus_per_router, log_json)
+        sizing = {"cpus": cpus_per_router, "gpus": gpus_per_router, "memory_gb": memory_per_router}
+        service = scale_cli_or_exit(engine).service(loaded, settings, address, routers, sizing, log_json)
     grace = int(loaded.deadline_s) + 5
     shown = f"[{host}]" if ":" in host else host
     typer.echo(f"docroute: listening on http://{shown}:{sock.getsockname()[1]} (the tiers load next)", err=True)

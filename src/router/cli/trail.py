@@ -12,7 +12,7 @@ from router.cli.incidents import LOGS_HELP
 
 #: Fields every line shows in its own column, or that say nothing new about the step.
 _COLUMNS = frozenset(
-    {"event", "ts", "level", "pid", "schema_version", "policy_hash", "request_id", "tier", "policy", "backend"}
+    {"event", "ts", "level", "pid", "host", "schema_version", "policy_hash", "request_id", "tier", "policy", "backend"}
 )
 
 
@@ -47,10 +47,10 @@ def _render(story: Any) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from router.forensics.reader import when
+    from router.forensics.reader import process_name, when
 
     table = Table(title=f"request {story.request_id}", title_justify="left")
-    for column in ("+ms", "pid", "who", "event", "tier", "detail"):
+    for column in ("+ms", "router", "who", "event", "tier", "detail"):
         table.add_column(column, overflow="fold", justify="right" if column == "+ms" else "left")
     for step in story.steps:
         event = step.event
@@ -59,7 +59,7 @@ def _render(story: Any) -> None:
         style = "red" if event.get("level") in ("warning", "error") else None
         table.add_row(
             f"{offset:.1f}",
-            str(event.get("pid", "")),
+            process_name(event.get("host"), event.get("pid")),
             step.role,
             event["event"],
             escape(event.get("tier") or ""),

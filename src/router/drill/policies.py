@@ -29,10 +29,12 @@ def drill_policy(
     *,
     last_tier: LastTier = "ocr_rules",
     workers: int = 2,
+    capacity: int = 1,
     timeout_s: float = 2.0,
 ) -> Policy:
-    """The drill's own chain: faulty model-a and model-b in front of ``last_tier``."""
-    models = [_model_tier(name, faults, workers, timeout_s) for name in ("model-a", "model-b")]
+    """The drill's own chain: faulty model-a and model-b in front of ``last_tier``; with ``capacity``
+    above 1 their workers batch (a shared fault then fails the whole batch, as on a GPU)."""
+    models = [_model_tier(name, faults, workers, capacity, timeout_s) for name in ("model-a", "model-b")]
     return policy_from_dict(
         {
             "name": f"drill-{last_tier}",
@@ -44,11 +46,12 @@ def drill_policy(
     )
 
 
-def _model_tier(name: str, faults: dict[str, float], workers: int, timeout_s: float) -> dict[str, Any]:
+def _model_tier(name: str, faults: dict[str, float], workers: int, capacity: int, timeout_s: float) -> dict[str, Any]:
     return {
         "name": name,
         "backend": _faulty(faults, hang_s=60.0, slow_s=timeout_s / 4, fields=MODEL_ANSWER),
         "workers": workers,
+        "capacity": capacity,
         "preload": True,
         "timeout_s": timeout_s,
         "start_timeout_s": 30,
@@ -73,14 +76,21 @@ def _faulty(faults: dict[str, float], **options: Any) -> dict[str, Any]:
     return {"kind": "faulty", "cuda": "off", "faults": faults, **options}
 
 
+#: The faults a backend in the router's own process (an inline tier) may take: a crash, an exit, a
+#: sticky CUDA error or a hang there would hit the router itself, which no router survives.
+INLINE_SAFE = frozenset({"garbage", "cuda_oom", "slow"})
+
+
 def with_fault_stand_ins(policy: Policy, faults: dict[str, float]) -> Policy:
-    """``policy`` with each model or faulty tier's backend replaced by a faulty one injecting ``faults``."""
+    """``policy`` with each model or faulty tier's backend replaced by a faulty one injecting ``faults``
+    (an inline faulty tier only those of them that are safe in the router's own process)."""
     data = policy.model_dump(mode="json")
     stood_in = 0
-    for tier in data["tiers"]:
+    for tier, parsed in zip(data["tiers"], policy.tiers, strict=True):
         kind = tier["backend"]["kind"]
         if kind == "faulty":
-            tier["backend"]["faults"] = faults
+            inline = parsed.effective_isolation == "inline"
+            tier["backend"]["faults"] = {m: r for m, r in faults.items() if m in INLINE_SAFE} if inline else faults
         elif spec_for(kind).cuda:  # a model tier, by its kind's spec
             tier["backend"] = _faulty(faults, hang_s=tier["timeout_s"] + 60, fields=MODEL_ANSWER)
             tier["isolation"] = "process"

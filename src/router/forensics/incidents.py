@@ -9,6 +9,7 @@ from collections import Counter
 from typing import Any
 
 from router import events as E
+from router.forensics.hosts import by_host, processes, reruns
 from router.forensics.reader import LogSet, when
 from router.forensics.recorded import RecordedRequest, Recording, collect
 
@@ -58,7 +59,8 @@ def incident_report(logs: LogSet, *, top: int = 10) -> dict[str, Any]:
         "poisoning_documents": _poisoning_documents(recording, events),
         "degraded": [_request_line(r) for r in requests if r.status == "degraded"],
         "unfinished": [_request_line(r) for r in requests if not r.done],
-        "reruns": [_brief(e) for e in events if e["event"] in (E.BATCH_RERUN.name, E.BATCH_GAVE_UP.name)],
+        "reruns": reruns(recording, events),
+        "by_host": by_host(recording, events),
         "warnings": logs.warnings,
     }
 
@@ -72,8 +74,9 @@ def _window(logs: LogSet, recording: Recording) -> dict[str, Any]:
         "last": events[-1]["ts"] if events else None,
         "requests": len(recording.requests),
         "routers": len(recording.sessions),
-        "processes": sorted({e["pid"] for e in events if isinstance(e.get("pid"), int)}),
+        "processes": [{"host": h, "pid": p} for h, p in sorted(processes(events), key=lambda hp: (hp[0] or "", hp[1]))],
         "hosts": sorted({e["host"] for e in events if isinstance(e.get("host"), str)}),  # Ray node ids
+        "skipped": dict(logs.skipped),  # lines left out, by why (reader.NOT_JSON, ...): never a traceback
     }
 
 
@@ -136,6 +139,8 @@ def _slowest(requests: list[RecordedRequest], top: int) -> list[dict[str, Any]]:
 def _request_line(request: RecordedRequest) -> dict[str, Any]:
     return {
         "request_id": request.request_id,
+        "host": request.host,
+        "pid": request.pid,
         "ts": request.events[0]["ts"] if request.events else None,
         "sha256": request.sha256,
         "status": request.status or "unfinished",
@@ -154,7 +159,7 @@ def _poisoning_documents(recording: Recording, events: list[dict[str, Any]]) -> 
     CUDA errors are asynchronous: the request that saw one may not have caused it. ``suspects``
     lists the other documents the same worker served just before (from its recycle event).
     """
-    recent = _recent_requests_by_pid(events)
+    recent = _recent_requests_by_worker(events)
     found: dict[str, dict[str, Any]] = {}
     for request in recording.requests.values():
         for attempt in request.attempts:
@@ -175,7 +180,8 @@ def _poisoning_documents(recording: Recording, events: list[dict[str, Any]]) -> 
             entry["classes"][attempt.error_class] += 1
             entry["tiers"].add(attempt.tier)
             entry["requests"].append(request.request_id)
-            for other in recent.get(attempt.worker_pid, []):
+            served = recent.get((request.host, attempt.worker_pid), []) if attempt.worker_pid is not None else []
+            for other in served:
                 sha = recording.requests[other].sha256 if other in recording.requests else None
                 if other != request.request_id and sha and sha != request.sha256:
                     entry["suspects"].add(sha)
@@ -186,14 +192,15 @@ def _poisoning_documents(recording: Recording, events: list[dict[str, Any]]) -> 
     ]
 
 
-def _recent_requests_by_pid(events: list[dict[str, Any]]) -> dict[int | None, list[str]]:
-    recent: dict[int | None, list[str]] = {}
+def _recent_requests_by_worker(events: list[dict[str, Any]]) -> dict[tuple[str | None, int], list[str]]:
+    """The requests each worker served last, by (host, worker pid): pids of different nodes collide."""
+    recent: dict[tuple[str | None, int], list[str]] = {}
     for event in events:
         ids = event.get("recent_requests")
         pid = event.get("old_pid", event.get("worker_pid"))
         if isinstance(ids, list) and isinstance(pid, int):
-            recent.setdefault(pid, [])
-            recent[pid] += [i for i in ids if isinstance(i, str) and i not in recent[pid]]
+            served = recent.setdefault((event.get("host"), pid), [])
+            served += [i for i in ids if isinstance(i, str) and i not in served]
     return recent
 
 

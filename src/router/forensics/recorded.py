@@ -28,6 +28,7 @@ class Attempt:
     message: str | None = None
     worker_pid: int | None = None
     fields_present: list[str] | None = None
+    shared_failure: str | None = None
 
     @property
     def label(self) -> str:
@@ -46,7 +47,8 @@ class Skip:
 class RecordedRequest:
     request_id: str
     events: list[dict[str, Any]] = field(default_factory=list)
-    pid: int | None = None
+    pid: int | None = None  # the router's process
+    host: str | None = None  # its Ray node id on a cluster (pids collide across nodes)
     policy_hash: str | None = None
     sha256: str | None = None
     received_at: float | None = None
@@ -155,6 +157,7 @@ def _apply(request: RecordedRequest, event: dict[str, Any]) -> None:
     request.events.append(event)
     name = event["event"]
     request.pid = request.pid or event.get("pid")
+    request.host = request.host or event.get("host")
     request.policy_hash = request.policy_hash or event.get("policy_hash")
     if name == "request.received":
         request.sha256 = event.get("sha256")
@@ -203,4 +206,5 @@ def _attempt(request: RecordedRequest, event: dict[str, Any]) -> Attempt:
         message=event.get("message"),
         worker_pid=event.get("worker_pid"),
         fields_present=event.get("fields_present"),
+        shared_failure=event.get("shared_failure"),
     )

@@ -160,21 +160,25 @@ class SessionState:
         *,
         recycles: bool = True,
         probe: bool = False,
+        shared: str | None = None,
     ) -> None:
         """The effects of one replayed attempt on the tier: its health (as the router's), and the
-        recycling of its workers, which replay tracks itself."""
+        recycling of its workers, which replay tracks itself (once per shared failure: a batch that
+        failed together retired its worker once)."""
         model = self.tiers[tier]
         self.replayed_uses.setdefault(tier, []).append(Use(request.request_id, number, label))
         error = None if label == "ok" else ErrorClass(label)
-        self.health[tier].record(error, request.sha256, probe=probe, message="an attempt found it unavailable")
+        health = self.health[tier]
+        first = not health.seen(shared)
+        health.record(error, request.sha256, probe=probe, message="an attempt found it unavailable", shared=shared)
         if error is None:
             self.streak[tier] = 0
             if tier in self.doubts:
                 self.doubts[tier].failures = 0  # a success resets the streak, whatever came before
             return
-        if traits(error).counts_toward_breaker:
+        if traits(error).counts_toward_breaker and first:
             self.streak[tier] = self.streak.get(tier, 0) + 1
-        if traits(error).poisons_process and not model.inline and recycles:
+        if traits(error).poisons_process and not model.inline and recycles and first:
             self.health[tier].breaker.record_recycle()
             self.recycle_times.setdefault(tier, []).append(self.clock.now)
             self.poisoned_at.setdefault(tier, []).append((self.clock.now, request.request_id))

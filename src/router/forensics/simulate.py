@@ -166,7 +166,13 @@ class _Replayed:
         # a timeout set by the deadline, shorter than the tier's, is no proof of a hang: no recycle
         cut_short = outcome.label == "timeout" and step.timeout_s < policy.timeout_s - 1e-3
         self.state.record(
-            policy.name, self.request, step.number, outcome.label, recycles=not cut_short, probe=step.probe
+            policy.name,
+            self.request,
+            step.number,
+            outcome.label,
+            recycles=not cut_short,
+            probe=step.probe,
+            shared=recorded.shared_failure,
         )
         return decide.Tried(None if outcome.ok else ErrorClass(outcome.label))
 

@@ -3,6 +3,8 @@ worker processes that served it and the breakers of the tiers it touched.
 
 A request's events carry its id; a worker's events carry the worker's pid (and the ids of the
 requests it served last), so the trail follows the request into the processes it went through.
+Worker and breaker events are those of the request's own router process, (host, pid): on a Ray
+cluster, pids of different nodes collide.
 """
 
 from __future__ import annotations
@@ -64,15 +66,23 @@ def trail(events: list[dict[str, Any]], request_id: str) -> Trail:
     tiers = {e["tier"] for e in own if e["event"] == "attempt.started"}
     start, end = when(own[0]), when(own[-1])
     own_ids = {id(e) for e in own}
+    router = _process(own[0])
     story = Trail(request_id)
     for event in events:
         if id(event) in own_ids:
             story.steps.append(Step("request", event))
+        elif _process(event) != router:
+            continue
         elif event["event"].startswith("worker.") and _about(event, request_id, pids):
             story.steps.append(Step("worker", event))
         elif event["event"].startswith("breaker.") and event.get("tier") in tiers and start <= when(event) <= end:
             story.steps.append(Step("breaker", event))
     return story
+
+
+def _process(event: dict[str, Any]) -> tuple[Any, Any]:
+    """The router process that logged an event (worker events are logged by their router)."""
+    return event.get("host"), event.get("pid")
 
 
 def _about(event: dict[str, Any], request_id: str, pids: set[int]) -> bool:

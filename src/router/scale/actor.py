@@ -2,6 +2,8 @@
 
 For each batch it routes the suspects of the ledger one at a time, the rest ``parallelism`` at a
 time, writes the batch's lines as one part, and returns the few fields the driver's summary needs.
+A retried batch whose part is already written (its actor died after writing it, before Ray had the
+result) is answered from the part: nothing is routed twice that was written once.
 """
 
 from __future__ import annotations
@@ -18,19 +20,26 @@ from typing import Any
 from router import events, logs
 from router.errors import ErrorClass
 from router.result import DocumentInfo, ErrorSummary, Result
+from router.scale.cluster import log_file
 from router.scale.ledger import Ledger
-from router.scale.output import write_part
+from router.scale.output import write_part, written_part
 
 #: The fields of a line that the driver's summary reads.
 SUMMARY_FIELDS = ("input", "status", "tier", "error", "duration_ms")
 
 
 def where_am_i() -> dict[str, Any]:
-    """This process on the cluster: Ray node id, actor id (when in an actor) and pid."""
+    """This process on the cluster: Ray node id, actor id (when in an actor), pid, and the resources
+    Ray gave it (``CPU``, ``GPU``, ``memory``: ``router.scale.resources``)."""
     import ray
 
     context = ray.get_runtime_context()
-    return {"host": context.get_node_id(), "actor": context.get_actor_id(), "pid": os.getpid()}
+    return {
+        "host": context.get_node_id(),
+        "actor": context.get_actor_id(),
+        "pid": os.getpid(),
+        "resources": context.get_assigned_resources(),
+    }
 
 
 def placed_router(policy_spec: dict[str, Any], log_dir: str | None, place: dict[str, Any], *, source: str) -> Any:
@@ -43,7 +52,7 @@ def placed_router(policy_spec: dict[str, Any], log_dir: str | None, place: dict[
     log_json = None
     if log_dir:
         Path(log_dir).mkdir(parents=True, exist_ok=True)
-        log_json = Path(log_dir) / f"{place['host'][:16]}-{place['pid']}.jsonl"
+        log_json = log_file(log_dir, place["host"], place["pid"])
     logs.set_placement(host=place["host"], actor=place["actor"] or "")
     policy = policy_from_dict(policy_spec, source=source)
     return Router(policy, logger=logs.discard(), log_json=log_json, hold_malloc=True)
@@ -69,6 +78,17 @@ class RouterActor:
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[str]]:
         inputs = [str(name) for name in batch["input"]]
+        lines = written_part(self.out_dir, inputs)  # a retry of a batch written whole: nothing to redo
+        if lines is None:
+            lines = self._lines(inputs)
+            write_part(self.out_dir, inputs, lines)
+            self.ledger.written(inputs)
+        return {
+            "input": inputs,
+            "summary": [json.dumps({k: line.get(k) for k in SUMMARY_FIELDS}) for line in lines],
+        }
+
+    def _lines(self, inputs: list[str]) -> list[dict[str, Any]]:
         records: dict[str, dict[str, Any]] = {}
         for name in inputs:  # suspects first, alone
             crashes = self.ledger.crashes(name)
@@ -79,19 +99,16 @@ class RouterActor:
                 records[name] = self._route(name, crashes)
         rest = [name for name in inputs if name not in records]
         records.update(zip(rest, self.threads.map(self._route, rest), strict=True))
-        lines = [records[name] for name in inputs]
-        write_part(self.out_dir, inputs, lines)
-        return {
-            "input": inputs,
-            "summary": [json.dumps({k: line.get(k) for k in SUMMARY_FIELDS}) for line in lines],
-        }
+        return [records[name] for name in inputs]
 
     def _route(self, name: str, crashes: int = 0) -> dict[str, Any]:
         data, key = _read(Path(name), self.max_bytes)
+        answered_before = not crashes and self.ledger.answered(name)  # by a router lost before writing it
         self.ledger.begin(name)
         request_id = uuid.uuid4().hex
-        if crashes:
-            events.BATCH_RERUN.emit(self.log, request_id=request_id, key=key, crashes=crashes)
+        if crashes or answered_before:
+            reason = "in_flight" if crashes else "answered"
+            events.BATCH_RERUN.emit(self.log, request_id=request_id, key=key, crashes=crashes, reason=reason)
         started = time.monotonic()
         try:
             result = self.router.extract(data if data is not None else name, name=name, request_id=request_id)
@@ -136,7 +153,7 @@ def _read(path: Path, max_bytes: int) -> tuple[bytes | None, str]:
 
 
 def _announce(out_dir: Path, place: dict[str, Any]) -> None:
-    """Leave a note of this actor (host, actor id, pid) for operators and tests."""
+    """Leave a note of this actor (host, actor id, pid, resources) for operators and tests."""
     folder = out_dir / "_actors"
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{place['host'][:16]}-{place['pid']}.json").write_text(json.dumps(place))

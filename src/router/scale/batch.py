@@ -14,14 +14,18 @@ documents on one actor), the run ends with an error and a rerun resumes where it
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import queue
+import threading
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from router import events
 from router.batch import StopFlag, Summary
@@ -29,14 +33,19 @@ from router.batch.progress import NoProgress, Progress
 from router.logs import get_logger
 from router.policy import Policy
 from router.scale.output import done_inputs, drop_repeats, remove_leftovers
+from router.scale.resources import Sizing
+
+#: How often the driver looks at its stop flag while it waits for results, and how long, once stopped,
+#: it waits for Ray Data's iterator to close.
+STOP_POLL_S = 0.2
+STOP_WAIT_S = 10.0
 
 
 @dataclass
 class ClusterSettings:
     address: str | None = None
     routers: int = 1
-    gpus_per_router: float = 0.0
-    cpus_per_router: float = 1.0
+    sizing: Sizing = field(default_factory=Sizing)  # each router's Ray resources (router.scale.resources)
     batch_size: int | None = None  # documents per part; default: twice the policy's worker slots
     crash_limit: int = 2
     max_restarts: int = 8
@@ -69,13 +78,11 @@ def run_cluster_batch(
     log = get_logger()
     events.BATCH_STARTED.emit(log, inputs=len(inputs), already_in_output=summary.already_done)
     if todo:
-        for batch in _pipeline(todo, out_dir, policy, settings).iter_batches(batch_size=None, batch_format="numpy"):
+        for batch in _until_stopped(_pipeline(todo, out_dir, policy, settings), stop):
             for raw in batch["summary"]:
                 record = json.loads(raw)
                 summary.add(record)
                 progress.advance(record["status"])
-            if stop.requested.is_set():
-                break
         drop_repeats(out_dir)
     summary.interrupted_by = stop.reason
     summary.elapsed_s = time.monotonic() - started
@@ -83,8 +90,46 @@ def run_cluster_batch(
     return summary
 
 
+def _until_stopped(dataset: Any, stop: StopFlag) -> Iterator[dict[str, Any]]:
+    """The pipeline's batches as they come, until it ends or ``stop`` is set, even while none comes (the
+    routers waiting for a node, a GPU): Ray Data's iterator runs in a thread, which closes it (its
+    executor stops the actors) at the first batch after the stop."""
+    batches: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
+
+    def hand_over(kind: str, item: Any) -> bool:
+        while not stop.requested.is_set():
+            with contextlib.suppress(queue.Full):
+                batches.put((kind, item), timeout=STOP_POLL_S)
+                return True
+        return False
+
+    def pump() -> None:
+        iterator = iter(dataset.iter_batches(batch_size=None, batch_format="numpy"))
+        try:
+            for batch in iterator:
+                if not hand_over("batch", batch):
+                    return
+            hand_over("end", None)
+        except BaseException as exc:  # handed to the driver's thread, which raises it
+            hand_over("error", exc)
+        finally:
+            getattr(iterator, "close", lambda: None)()
+
+    pumping = threading.Thread(target=pump, name="ray-data-results", daemon=True)
+    pumping.start()
+    while not stop.requested.is_set():
+        with contextlib.suppress(queue.Empty):
+            kind, item = batches.get(timeout=STOP_POLL_S)
+            if kind == "end":
+                return
+            if kind == "error":
+                raise item
+            yield item
+    pumping.join(STOP_WAIT_S)  # a pipeline still waiting for its first batch is left to the process's exit
+
+
 def batch_size(policy: Policy, settings: ClusterSettings) -> int:
-    return settings.batch_size or max(1, 2 * sum(t.workers for t in policy.tiers))
+    return settings.batch_size or max(1, 2 * sum(t.slots for t in policy.tiers))
 
 
 def _pipeline(todo: list[str], out_dir: Path, policy: Policy, settings: ClusterSettings):
@@ -113,8 +158,7 @@ def _map(items, size: int, out_dir: Path, policy: Policy, settings: ClusterSetti
             "crash_limit": settings.crash_limit,
             "warm": settings.warm,
         },
-        num_cpus=settings.cpus_per_router,
-        num_gpus=settings.gpus_per_router,
+        **settings.sizing.resources(policy).ray_options(),
         resources=settings.resources or None,
         max_restarts=settings.max_restarts,
         max_task_retries=settings.max_task_retries,

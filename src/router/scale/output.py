@@ -41,10 +41,24 @@ def write_part(out_dir: Path, inputs: Sequence[str], records: Sequence[dict[str,
 def read_parts(out_dir: Path) -> Iterator[dict[str, Any]]:
     """Every line of every part (parts are whole: a torn one never gets its name)."""
     for part in sorted(out_dir.glob(PART_GLOB)):
-        with part.open("rb") as file:
-            for raw in file:
-                with contextlib.suppress(ValueError):
-                    yield json.loads(raw)
+        yield from read_part(part)
+
+
+def read_part(part: Path) -> Iterator[dict[str, Any]]:
+    with part.open("rb") as file:
+        for raw in file:
+            with contextlib.suppress(ValueError):
+                yield json.loads(raw)
+
+
+def written_part(out_dir: Path, inputs: Sequence[str]) -> list[dict[str, Any]] | None:
+    """The lines of this batch when its part is already written (a retry of a batch whose actor died
+    after writing it, before Ray had its result), in input order; None otherwise."""
+    try:
+        lines = {str(record.get("input")): record for record in read_part(part_path(out_dir, inputs))}
+    except FileNotFoundError:
+        return None
+    return [lines[name] for name in inputs] if set(lines) == set(inputs) else None
 
 
 def done_inputs(out_dir: Path) -> set[str]:

@@ -30,6 +30,7 @@ from typing import Any
 from router.errors import ErrorClass
 from router.policy import Policy
 from router.result import DocumentInfo, ErrorSummary, Result
+from router.scale.resources import RouterResources, router_resources
 from router.service.readiness import can_answer
 
 #: Tier states that are on the way back to answering (not "unusable").
@@ -89,15 +90,16 @@ def deploy(
     policy: Policy,
     *,
     replicas: int,
-    gpus_per_router: float = 0.0,
+    resources: RouterResources | None = None,
     max_queued: int | None = None,
     log_dir: Path | None = None,
     unusable_limit_s: float = 300.0,
 ) -> RemoteRouter:
-    """Start the replicas on the connected cluster (Serve without its own HTTP proxy)."""
+    """Start the replicas on the connected cluster (Serve without its own HTTP proxy), each with
+    ``resources`` (default: derived from the policy, ``router.scale.resources``)."""
     from ray import serve
 
-    parallelism = max(1, sum(t.workers for t in policy.tiers))
+    parallelism = max(1, sum(t.slots for t in policy.tiers))  # workers x capacity, as Router.parallelism()
     queued = max_queued if max_queued is not None else replicas * parallelism
     serve.start(proxy_location="Disabled")
     deployment = serve.deployment(
@@ -105,7 +107,7 @@ def deploy(
         num_replicas=replicas,
         max_ongoing_requests=parallelism,
         max_queued_requests=-1,  # the app bounds what waits (capacity below); Serve's bound races with it
-        ray_actor_options={"num_cpus": 1, "num_gpus": gpus_per_router},
+        ray_actor_options=(resources or router_resources(policy)).ray_options(),
         health_check_period_s=10,
         graceful_shutdown_timeout_s=policy.deadline_s + 5,
     )(RouterReplica)

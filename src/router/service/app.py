@@ -35,7 +35,7 @@ from starlette.responses import JSONResponse, Response
 from router import __version__, events
 from router.logs import get_logger
 from router.result import Result
-from router.service.errors import CLIENT_CLOSED, CODES, error_response, status_for
+from router.service.errors import CLIENT_CLOSED, CODES, error_response, retry_headers, status_for
 from router.service.guards import BearerAuth, BodyDeadline, BodyLimit
 from router.service.metrics import CONTENT_TYPE, Metrics
 from router.service.readiness import readiness
@@ -102,7 +102,8 @@ def create_app(router_factory: Callable[[], Any], settings: ServiceSettings | No
         body = result.model_dump(mode="json")
         if result.error is not None:  # the documented error body: code and message, beside the class
             body["error"] = {"code": result.error.error_class.value, **body["error"]}
-        return JSONResponse(body, status_code=http_status(result))
+        status = http_status(result)
+        return JSONResponse(body, status_code=status, headers=retry_headers(status))
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:

@@ -25,10 +25,19 @@ CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 408: "
 #: The status of a request whose client went away before the answer: never sent, never a 5xx.
 CLIENT_CLOSED = 499
 
+#: ``Retry-After`` on a document answered 503 (no tier could answer it now): about the time a worker
+#: recycle takes, so a client's retry meets a fresh worker rather than the same moment again.
+RETRY_AFTER_S = 5
+
 
 def status_for(error_class: ErrorClass | None) -> int:
     """The HTTP status of a failed document of this class."""
     return traits.http_status(error_class)
+
+
+def retry_headers(status: int) -> dict[str, str] | None:
+    """The headers a document's answer with ``status`` carries: Retry-After on a 503."""
+    return {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None
 
 
 def error_response(

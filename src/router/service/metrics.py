@@ -117,6 +117,14 @@ class _TierCollector(Collector):
         states = GaugeMetricFamily("docroute_tier_state", "1 for the tier's current state.", labels=["tier", "state"])
         breakers = GaugeMetricFamily("docroute_breaker_state", "1 for the breaker's state.", labels=["tier", "state"])
         recycles = CounterMetricFamily("docroute_worker_recycles", "Worker processes replaced.", labels=["tier"])
+        capacity = GaugeMetricFamily(
+            "docroute_tier_capacity",
+            "Requests the tier's started workers (times their capacity) or inline slots can hold at once.",
+            labels=["tier"],
+        )
+        in_flight = GaugeMetricFamily(
+            "docroute_tier_in_flight", "Requests the tier's workers hold now.", labels=["tier"]
+        )
         for tier, info in status.items():
             current = str(info.get("state"))
             for state in dict.fromkeys([*TIER_STATES, current]):
@@ -125,6 +133,9 @@ class _TierCollector(Collector):
                 breakers.add_metric([tier, state], 1 if info.get("breaker") == state else 0)
             if "recycles" in info:
                 recycles.add_metric([tier], float(info["recycles"]))
+            if "capacity" in info:
+                capacity.add_metric([tier], float(info["capacity"]))
+                in_flight.add_metric([tier], float(info["in_flight"]))
         ready = GaugeMetricFamily("docroute_ready", "1 when at least one tier can answer.")
         ready.add_metric([], 1 if readiness(status)[0] else 0)
-        yield from (states, breakers, recycles, ready)
+        yield from (states, breakers, recycles, capacity, in_flight, ready)

@@ -4,6 +4,12 @@ It imports and loads the backend, answers the ready handshake (or reports its st
 data), then serves requests until told to stop or until its parent goes away. It never logs: the
 parent is the single writer of the decision log, so timings and failures come back as data.
 
+A worker with a capacity above 1 batches: once a request has arrived it waits up to the batch
+window for more (up to its capacity) and answers the ones waiting together in one
+``extract_batch`` call. What fails for one document (its pages, its answer) is that request's error;
+what fails the shared call (a device-side assert) is one error message naming every request of the
+batch, so all of them fail with it and the parent recycles the process once.
+
 Only this process imports model code (through the backend): the router's process stays CUDA-free.
 """
 
@@ -24,7 +30,15 @@ from router.workers import protocol, transport
 PARENT_CHECK_S = 0.5
 
 
-def main(conn: Connection, options: Any, parent_pid: int, region_path: str | None, region_size: int) -> None:
+def main(
+    conn: Connection,
+    options: Any,
+    parent_pid: int,
+    region_path: str | None,
+    region_size: int,
+    capacity: int = 1,
+    window_s: float = 0.0,
+) -> None:
     entered = time.monotonic()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent decides
     _watch_parent(parent_pid)
@@ -36,12 +50,12 @@ def main(conn: Connection, options: Any, parent_pid: int, region_path: str | Non
             region.prefault()
         transport.warm_allocator()
     except BaseException as exc:  # start-up failure: reported as data, then this process ends
-        error = ErrorInfo.from_exception(exc).to_dict()
+        error = _error(exc)
         conn.send({"kind": protocol.START_FAILED, "pid": os.getpid(), "entered": entered, **timings, "error": error})
         return
     conn.send({"kind": protocol.READY, "pid": os.getpid(), "entered": entered, **timings})
     try:
-        _serve(conn, backend, region)
+        _serve(conn, backend, region, capacity, window_s)
     finally:
         backend.close()
 
@@ -62,31 +76,82 @@ def _load(options: Any, timings: dict[str, float]) -> Any:
     return backend
 
 
-def _serve(conn: Connection, backend: Any, region: transport.PageRegion | None) -> None:
+def _serve(conn: Connection, backend: Any, region: Any, capacity: int, window_s: float) -> None:
+    batching = capacity > 1 and callable(getattr(backend, "extract_batch", None))
     while True:
+        requests, stop = _collect(conn, capacity if batching else 1, window_s)
+        for reply in _answer(requests, backend, region, batching):
+            try:
+                conn.send(reply)
+            except (TypeError, AttributeError, pickle.PicklingError) as exc:  # meta that is not plain data
+                conn.send({"kind": protocol.ERROR, "ids": reply.get("ids", [reply.get("id")]), "error": _error(exc)})
+        if stop:
+            return
+
+
+Request = tuple[dict[str, Any], list[bytes]]
+
+
+def _collect(conn: Connection, capacity: int, window_s: float) -> tuple[list[Request], bool]:
+    """The requests to answer together: the first one (waited for), then those that arrive within
+    the window, up to ``capacity``; and whether to stop after answering them."""
+    requests: list[Request] = []
+    until = 0.0
+    while len(requests) < capacity:
+        if requests and not conn.poll(max(0.0, until - time.monotonic())):
+            break
         try:
             message = conn.recv()
         except EOFError:  # the parent closed its end or died
-            return
+            return requests, True
         if message["kind"] == protocol.STOP:
-            return
-        overflow = [conn.recv_bytes() for _ in range(message["overflow"])]
-        reply = _answer(message, backend, region, overflow)
-        try:
-            conn.send(reply)
-        except (TypeError, AttributeError, pickle.PicklingError) as exc:  # meta that is not plain data
-            conn.send({"kind": protocol.ERROR, "id": message["id"], "error": ErrorInfo.from_exception(exc).to_dict()})
+            return requests, True
+        requests.append((message, [conn.recv_bytes() for _ in range(message["overflow"])]))
+        until = until or time.monotonic() + window_s
+    return requests, False
 
 
-def _answer(message: dict[str, Any], backend: Any, region: Any, overflow: list[bytes]) -> dict[str, Any]:
+def _answer(requests: list[Request], backend: Any, region: Any, batching: bool) -> list[dict[str, Any]]:
+    """One reply per request, or one error naming all of them when their shared call failed."""
     started = time.monotonic()
-    try:
-        document = transport.unpack(message["document"], region, overflow)
-        extraction = backend.extract(document).to_dict()
-    except Exception as exc:  # the worker's translation boundary: any backend failure becomes data
-        return {"kind": protocol.ERROR, "id": message["id"], "error": ErrorInfo.from_exception(exc).to_dict()}
+    replies: dict[int, dict[str, Any]] = {}
+    documents: dict[int, Any] = {}
+    for message, overflow in requests:
+        try:
+            documents[message["id"]] = transport.unpack(message["document"], region, overflow)
+        except Exception as exc:  # this request's pages: its own error
+            replies[message["id"]] = {"kind": protocol.ERROR, "ids": [message["id"]], "error": _error(exc)}
+    if batching and len(documents) > 1:
+        try:
+            outcomes = backend.extract_batch(list(documents.values()))
+        except Exception as exc:  # the shared call failed: every request of the batch fails with it
+            return [*replies.values(), {"kind": protocol.ERROR, "ids": list(documents), "error": _error(exc)}]
+    else:
+        outcomes = [_extract_one(backend, document) for document in documents.values()]
     elapsed_ms = round((time.monotonic() - started) * 1000, 3)
-    return {"kind": protocol.RESULT, "id": message["id"], "extraction": extraction, "elapsed_ms": elapsed_ms}
+    for request_id, outcome in zip(documents, outcomes, strict=True):
+        if isinstance(outcome, Exception):
+            replies[request_id] = {"kind": protocol.ERROR, "ids": [request_id], "error": _error(outcome)}
+        else:
+            extraction = outcome.to_dict()
+            replies[request_id] = {
+                "kind": protocol.RESULT,
+                "id": request_id,
+                "extraction": extraction,
+                "elapsed_ms": elapsed_ms,
+            }
+    return [replies[message["id"]] for message, _ in requests]
+
+
+def _extract_one(backend: Any, document: Any) -> Any:
+    try:
+        return backend.extract(document)
+    except Exception as exc:  # the worker's translation boundary: any backend failure becomes data
+        return exc
+
+
+def _error(exc: BaseException) -> dict[str, Any]:
+    return ErrorInfo.from_exception(exc).to_dict()
 
 
 def _watch_parent(parent_pid: int) -> None:

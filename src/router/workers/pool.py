@@ -1,12 +1,15 @@
 """A tier's worker processes behind the Runner protocol: the supervisor.
 
-Each of the tier's ``workers`` slots holds at most one process. A request takes a ready slot,
-sends the document and waits for the answer within its timeout. A failure that poisons the process
-(a sticky CUDA error, a death, a timeout: ``errors.PROCESS_POISONING``) retires it on the spot: the
-slot is marked recycling, the request gets its error at once (so the engine moves on to the next
-tier), and a background thread stops the old process (terminate, grace, kill) and starts a new one,
-which must pass the canary before it takes traffic. Each recycle is reported to ``on_recycle`` (the
-tier's breaker counts them to detect a crash loop).
+Each of the tier's ``workers`` slots holds at most one process, and each process takes up to the
+tier's ``capacity`` requests at once (it batches them). A request takes the ready slot with the
+fewest requests in flight, sends the document and waits for the answer within its timeout. A
+failure that poisons the process (a sticky CUDA error, a death, a timeout:
+``errors.PROCESS_POISONING``) retires it on the spot: the slot is marked recycling, the request
+gets its error at once (so the engine moves on to the next tier), and so does every other request
+still in that process (a batch fails together; the process is retired once, by whichever of its
+requests saw the failure first). A background thread stops the old process (terminate, grace,
+kill) and starts a new one, which must pass the canary before it takes traffic. Each recycle is
+reported to ``on_recycle`` (the tier's breaker counts them to detect a crash loop).
 
 Idle workers are watched too: a watcher thread waits on their process sentinels, and a worker that
 dies while idle (OOM killer, a stray ``kill``) is logged with its exit code or signal and replaced
@@ -23,8 +26,8 @@ A timeout is proof of a hang only at the tier's own ``timeout_s``. When a reques
 it less time, the request still gets its timeout at once, but the worker is left to finish in the
 background ("drained", still busy) and killed only if it passes the tier's timeout too.
 
-States of a slot: idle -> starting -> ready <-> busy -> recycling -> ready ...; starting ->
-failed -> starting; any -> stopped.
+States of a slot: idle -> starting -> ready <-> busy (at capacity) -> recycling -> ready ...;
+starting -> failed -> starting; any -> stopped.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ from router.policy import TierPolicy
 from router.runners import RunOutcome, TierState
 from router.signatures import classify
 from router.workers.canary import canary_document
-from router.workers.process import WorkerFailure, WorkerProcess
+from router.workers.process import Pending, WorkerFailure, WorkerProcess
 from router.workers.protocol import signal_name
 
 BACKOFF_FIRST_S = 0.5
@@ -63,9 +66,13 @@ _POOLS: weakref.WeakSet[WorkerPool] = weakref.WeakSet()
 _DEATH_EVENTS = {ErrorClass.WORKER_CRASHED: events.WORKER_DIED, ErrorClass.TIMEOUT: events.WORKER_TIMEOUT}
 
 
-def spawn_worker(options: Any, *, name: str, generation: int, context: Any) -> WorkerProcess:
+def spawn_worker(
+    options: Any, *, name: str, generation: int, context: Any, capacity: int = 1, window_s: float = 0.0
+) -> WorkerProcess:
     """Create and start one worker process (the pool's default ``spawn``)."""
-    worker = WorkerProcess(options, name=name, generation=generation, context=context)
+    worker = WorkerProcess(
+        options, name=name, generation=generation, context=context, capacity=capacity, window_s=window_s
+    )
     worker.spawn()
     return worker
 
@@ -78,6 +85,7 @@ class _Slot:
     index: int
     phase: str = "idle"  # idle, starting, failed, ready, busy, recycling, stopped
     worker: WorkerProcess | None = None
+    in_flight: int = 0  # requests the worker holds (ready below capacity, busy at it)
     last_used: float = 0.0
     unloaded: bool = False
 
@@ -145,6 +153,12 @@ class WorkerPool:
         failure = self._unavailable
         return None if failure is None else failure.info.message.splitlines()[0][:300]
 
+    def load(self) -> tuple[int, int]:
+        """(capacity, in flight): the requests the started workers can hold at once, and hold now."""
+        with self._cond:
+            serving = [s for s in self._slots if s.phase in ("ready", "busy")]
+            return len(serving) * self.policy.capacity, sum(s.in_flight for s in serving)
+
     def start(self) -> None:
         with self._cond:
             self._start_idle()
@@ -154,15 +168,21 @@ class WorkerPool:
         slot, worker = self._acquire(deadline, timeout_s)
         ref = {"pid": worker.pid, "generation": worker.generation}
         sent = time.monotonic()
+        pending = None
         try:
-            answer = worker.request(request_id, document, max(0.0, deadline - sent))
+            pending = worker.submit(request_id, document)
+            answer = worker.collect(pending, deadline, max(0.0, deadline - sent))
         except WorkerFailure as failed:
-            if self._cut_short(failed.failure, deadline - sent):
-                self._spawn_thread(self._drain, f"drain-{slot.index}", slot, worker, request_id, sent, task="drain")
+            if pending is not None and self._cut_short(failed.failure, deadline - sent):
+                drain = (slot, worker, pending, request_id, sent)
+                self._spawn_thread(self._drain, f"drain-{slot.index}", *drain, task="drain")
             else:
                 self._after_failure(slot, worker, failed.failure, request_id)
-            raise AttemptError(failed.failure, worker=ref) from None
-        self._release(slot)
+            poisoned = failed.failure.error_class in PROCESS_POISONING
+            # every failure that retires a process is one event, however many requests it held
+            shared = f"worker:{worker.pid}:{worker.generation}" if poisoned else failed.shared
+            raise AttemptError(failed.failure, worker={**ref, "shared": shared}) from None
+        self._release(slot, worker)
         try:
             extraction = Extraction.from_dict(answer)
         except (ValueError, KeyError, TypeError) as exc:  # pydantic's ValidationError is a ValueError
@@ -199,12 +219,14 @@ class WorkerPool:
                     raise AttemptError(Failure.own(ErrorClass.UNAVAILABLE, "pool_closed", closed))
                 if self._unavailable is not None:
                     raise AttemptError(self._unavailable)
-                for slot in self._slots:
+                for slot in sorted(self._slots, key=lambda s: s.in_flight):  # the least loaded first
                     if slot.phase == "ready" and slot.worker is not None:
-                        if not slot.worker.alive():  # died idle, before the watcher saw it
+                        if not slot.worker.alive():  # dead before the watcher (or its reader) saw it
                             self._died_idle(slot, slot.worker)
                             continue
-                        slot.phase = "busy"
+                        slot.in_flight += 1
+                        if slot.in_flight >= self.policy.capacity:
+                            slot.phase = "busy"
                         return slot, slot.worker
                 self._start_idle()
                 remaining = deadline - time.monotonic()
@@ -217,10 +239,13 @@ class WorkerPool:
                     )
                 self._cond.wait(remaining)
 
-    def _release(self, slot: _Slot) -> None:
+    def _release(self, slot: _Slot, worker: WorkerProcess) -> None:
+        """A request of ``worker`` is done with it (a request of a retired worker changes nothing)."""
         with self._cond:
-            if slot.phase == "busy":
-                slot.phase = "ready"
+            if slot.worker is worker and slot.in_flight > 0:
+                slot.in_flight -= 1
+                if slot.phase == "busy":
+                    slot.phase = "ready"
                 slot.last_used = time.monotonic()
                 self._cond.notify_all()
         self._wake()
@@ -229,27 +254,32 @@ class WorkerPool:
         """A timeout set by the request's deadline, shorter than the tier's: not proof of a hang."""
         return failure.error_class is ErrorClass.TIMEOUT and limit_s < self.policy.timeout_s - 1e-3
 
-    def _drain(self, slot: _Slot, worker: WorkerProcess, request_id: str, sent: float) -> None:
-        """Let a worker finish the request whose caller gave up; a hang is still a hang at the
-        tier's own timeout. The answer is dropped; the worker serves again after it."""
+    def _drain(self, slot: _Slot, worker: WorkerProcess, pending: Pending, request_id: str, sent: float) -> None:
+        """Let a worker finish the request whose caller gave up (the others of its batch go on); a
+        hang is still a hang at the tier's own timeout. The answer is dropped; the request's place
+        in the worker is given back after it."""
         try:
-            worker.collect(request_id, sent + self.policy.timeout_s, self.policy.timeout_s)
+            worker.collect(pending, sent + self.policy.timeout_s, self.policy.timeout_s)
         except WorkerFailure as failed:
             self._after_failure(slot, worker, failed.failure, request_id)
             return
         events.WORKER_DRAINED.emit(
             self._log, worker_pid=worker.pid, generation=worker.generation, request_id=request_id
         )
-        self._release(slot)
+        self._release(slot, worker)
 
     def _after_failure(self, slot: _Slot, worker: WorkerProcess, failure: Failure, request_id: str) -> None:
-        """A request's failure: a poisoned, dead or hung worker is retired and replaced."""
+        """A request's failure: a poisoned, dead or hung worker is retired and replaced, once, and
+        the other requests it holds fail with the same failure."""
         if failure.error_class not in PROCESS_POISONING:
-            self._release(slot)
+            self._release(slot, worker)
             return
         with self._cond:
-            slot.worker = None
+            if slot.worker is not worker:
+                return  # retired already, by another request of the same batch (or the watcher)
+            slot.worker, slot.in_flight = None, 0
             slot.phase = "stopped" if self._closed else "recycling"
+        worker.fail_pending(failure)
         self._retire(slot, worker, failure, request_id)
 
     # -- watching idle workers -----------------------------------------------------------------
@@ -261,7 +291,10 @@ class WorkerPool:
                 idle = {
                     s.worker.sentinel: (s, s.worker)
                     for s in self._slots
-                    if s.phase == "ready" and s.worker is not None and s.worker.sentinel is not None
+                    if s.phase == "ready"
+                    and s.in_flight == 0
+                    and s.worker is not None
+                    and s.worker.sentinel is not None
                 }
             ready = connection.wait([self._wake_r, *idle], WATCH_POLL_S)
             if self._wake_r in ready:
@@ -274,8 +307,8 @@ class WorkerPool:
 
     def _died_idle(self, slot: _Slot, worker: WorkerProcess) -> None:
         """An idle worker is dead: retire and replace it; no request is blamed. Caller holds the lock."""
-        if slot.phase != "ready" or slot.worker is not worker or self._closed:
-            return  # a request took it meanwhile (and meets the death itself), or it is already handled
+        if slot.phase != "ready" or slot.in_flight or slot.worker is not worker or self._closed:
+            return  # a request holds it (and meets the death itself), or it is already handled
         slot.worker, slot.phase = None, "recycling"
         self._retire(slot, worker, worker.death(), None)
 
@@ -356,7 +389,14 @@ class WorkerPool:
         events.WORKER_STARTING.emit(self._log, generation=generation, reason=reason)
         name = f"docroute-{self.policy.name}-{generation}"
         try:
-            worker = self._spawn(self.policy.backend, name=name, generation=generation, context=self._ctx)
+            worker = self._spawn(
+                self.policy.backend,
+                name=name,
+                generation=generation,
+                context=self._ctx,
+                capacity=self.policy.capacity,
+                window_s=self.policy.batch_window_ms / 1000,
+            )
         except Exception as exc:  # the OS or multiprocessing refused (EMFILE, ENOMEM, EAGAIN): data, retried
             refused = WorkerFailure(classify(ErrorInfo.from_exception(exc)), "spawn")
             raise _StartFailed(refused, generation, None) from exc
@@ -424,7 +464,7 @@ class WorkerPool:
         with self._cond:
             closed = self._closed
             if not closed:
-                slot.worker, slot.phase = worker, "ready"
+                slot.worker, slot.phase, slot.in_flight = worker, "ready", 0
                 slot.last_used = time.monotonic()
                 self._cond.notify_all()
         if closed:
@@ -477,7 +517,7 @@ class WorkerPool:
         while not self._stopping.wait(min(limit / 4, 1.0)):
             now = time.monotonic()
             with self._cond:
-                idle = [s for s in self._slots if s.phase == "ready" and now - s.last_used >= limit]
+                idle = [s for s in self._slots if s.phase == "ready" and not s.in_flight and now - s.last_used >= limit]
                 retired = [(slot.worker, now - slot.last_used) for slot in idle]
                 for slot in idle:
                     slot.phase, slot.worker, slot.unloaded = "idle", None, True

@@ -1,17 +1,20 @@
 """One worker process as the parent sees it: spawn, handshake, requests with a time limit, stop.
 
-Every wait watches two things at once (``multiprocessing.connection.wait``): the pipe, for the
-answer, and the process sentinel, which becomes ready when the process dies whatever the cause.
-A hang is only visible as the time running out. Every failure leaves here as ``WorkerFailure``
-carrying one classified ``Failure``: a death, a hang or a failed start is born with its class; an
-error the child reports as data is classified once, here, where it enters. Deciding what to do
-about it is the pool's job.
+A worker holds up to ``capacity`` requests at once. Each is sent with its own number and waits on
+its own ``Pending``; after the handshake one reader thread per worker watches two things at once
+(``multiprocessing.connection.wait``): the pipe, whose replies it hands to their requests by
+number, and the process sentinel, which becomes ready when the process dies whatever the cause;
+then every request still waiting fails with that death. A hang is only visible as a request's time
+running out. Every failure leaves here as ``WorkerFailure`` carrying one classified ``Failure``: a
+death, a hang or a failed start is born with its class; an error the child reports as data is
+classified once, here, where it enters. Deciding what to do about it is the pool's job.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import multiprocessing as mp
 import os
 import threading
@@ -32,10 +35,12 @@ RECENT_REQUESTS = 8
 class WorkerFailure(Exception):
     """Internal: a worker failed at ``stage`` (spawn, start-up, canary, serving); ``failure`` says how."""
 
-    def __init__(self, failure: Failure, stage: str):
+    def __init__(self, failure: Failure, stage: str, shared: str | None = None):
         super().__init__(f"{stage}: {failure.info.type}: {failure.info.message}")
         self.failure = failure
         self.stage = stage
+        #: The one event several requests' failures come from (a failed batch call, a dead worker).
+        self.shared = shared
 
     @property
     def info(self) -> ErrorInfo:
@@ -60,11 +65,34 @@ def _reported(error: dict[str, Any], pid: int | None) -> Failure:
     return classify(dataclasses.replace(ErrorInfo.from_dict(error), pid=pid))
 
 
+@dataclasses.dataclass
+class Pending:
+    """One request sent to a worker, until its reply (or the worker's death) comes."""
+
+    number: int
+    stage: str
+    region_slice: int | None
+    done: threading.Event = dataclasses.field(default_factory=threading.Event)
+    reply: dict[str, Any] | None = None
+    failure: Failure | None = None
+
+
 class WorkerProcess:
-    def __init__(self, options: Any, *, name: str, generation: int, context: Any = None):
+    def __init__(
+        self,
+        options: Any,
+        *,
+        name: str,
+        generation: int,
+        context: Any = None,
+        capacity: int = 1,
+        window_s: float = 0.0,
+    ):
         self.options = options
         self.name = name
         self.generation = generation
+        self.capacity = capacity
+        self.window_s = window_s
         self.recent: deque[str] = deque(maxlen=RECENT_REQUESTS)
         self.pid: int | None = None
         self._ctx = context or mp.get_context("spawn")
@@ -74,6 +102,13 @@ class WorkerProcess:
         self._spawned_at = 0.0
         self._lock = threading.Lock()
         self._stopped = False
+        self._numbers = itertools.count(1)
+        self._pending: dict[int, Pending] = {}
+        self._free_slices = list(range(capacity - 1, -1, -1))
+        self._replies = threading.Lock()  # guards _pending, _free_slices and _gone
+        self._sending = threading.Lock()
+        self._gone = False
+        self._reader: threading.Thread | None = None
 
     # -- starting ------------------------------------------------------------------------------
 
@@ -84,7 +119,7 @@ class WorkerProcess:
             if self._stopped:
                 stopped = _own(ErrorClass.WORKER_CRASHED, "worker_signal", _CRASHED, "stopped before it started", None)
                 raise WorkerFailure(stopped, "start-up")
-            self._region = _region_or_none()
+            self._region = _region_or_none(self.capacity * transport.SLICE_BYTES)
             opened: list[Any] = []
             try:
                 parent_conn, child_conn = self._ctx.Pipe(duplex=True)
@@ -92,7 +127,7 @@ class WorkerProcess:
                 region = (self._region.path, self._region.size) if self._region else (None, 0)
                 self._process = self._ctx.Process(
                     target=child.main,
-                    args=(child_conn, self.options, os.getpid(), *region),
+                    args=(child_conn, self.options, os.getpid(), *region, self.capacity, self.window_s),
                     name=self.name,
                     daemon=True,
                 )
@@ -127,6 +162,13 @@ class WorkerProcess:
         }
         if message["kind"] == protocol.START_FAILED:
             raise WorkerFailure(_reported(message["error"], self.pid), "start-up")
+        self._reader = threading.Thread(
+            target=_read_replies,
+            args=(weakref.ref(self), self._conn, self._process.sentinel),
+            name=f"{self.name}-replies",
+            daemon=True,
+        )
+        self._reader.start()
         return timings
 
     # -- watching ------------------------------------------------------------------------------
@@ -145,28 +187,88 @@ class WorkerProcess:
 
     # -- serving -------------------------------------------------------------------------------
 
+    @property
+    def in_flight(self) -> int:
+        """Requests sent and not answered yet (including those whose caller gave up)."""
+        with self._replies:
+            return len(self._pending)
+
     def request(self, request_id: str, document: Document, timeout_s: float, *, stage: str = "serving") -> Any:
         """The backend's answer (an Extraction as a dict), or ``WorkerFailure``."""
-        self.recent.append(request_id)
         deadline = time.monotonic() + timeout_s
-        try:
-            header, overflow = transport.pack(document, self._region)
-            self._conn.send({"kind": protocol.RUN, "id": request_id, "document": header, "overflow": len(overflow)})
-            for buffer in overflow:
-                self._conn.send_bytes(buffer)
-        except (OSError, ValueError):  # the pipe or region is gone: the worker died or was stopped
-            raise self._crashed(stage) from None
-        return self.collect(request_id, deadline, timeout_s, stage=stage)
+        return self.collect(self.submit(request_id, document, stage=stage), deadline, timeout_s)
 
-    def collect(self, request_id: str, deadline: float, limit_s: float, *, stage: str = "serving") -> Any:
-        """Wait until ``deadline`` for the answer to ``request_id`` (sent before)."""
-        reply = self._receive(deadline, stage, limit_s)
-        if reply.get("id") != request_id:
-            mismatch = f"worker {self.pid} answered {reply.get('id')!r} to {request_id!r}"
-            raise WorkerFailure(_own(ErrorClass.WORKER_CRASHED, "worker_signal", _CRASHED, mismatch, self.pid), stage)
-        if reply["kind"] == protocol.ERROR:
-            raise WorkerFailure(_reported(reply["error"], self.pid), stage)
+    def submit(self, request_id: str, document: Document, *, stage: str = "serving") -> Pending:
+        """Send ``document``; its answer is waited for with ``collect``."""
+        self.recent.append(request_id)
+        with self._replies:
+            gone = self._gone
+            if not gone:
+                region_slice = self._free_slices.pop() if self._free_slices and self._region else None
+                pending = Pending(next(self._numbers), stage, region_slice)
+                self._pending[pending.number] = pending
+        if gone:
+            raise self._crashed(stage)
+        try:
+            if region_slice is None:
+                header, overflow = transport.pack(document, None)
+            else:
+                start = region_slice * transport.SLICE_BYTES
+                header, overflow = transport.pack(
+                    document, self._region, start=start, end=start + transport.SLICE_BYTES
+                )
+            with self._sending:
+                self._conn.send(
+                    {"kind": protocol.RUN, "id": pending.number, "document": header, "overflow": len(overflow)}
+                )
+                for buffer in overflow:
+                    self._conn.send_bytes(buffer)
+        except (OSError, ValueError):  # the pipe or region is gone: the worker died or was stopped
+            self._settle([pending.number], None)
+            raise self._crashed(stage) from None
+        return pending
+
+    def collect(self, pending: Pending, deadline: float, limit_s: float) -> Any:
+        """Wait until ``deadline`` for the answer to ``pending``; it can be waited for again."""
+        if not pending.done.wait(max(0.0, deadline - time.monotonic())):
+            message = f"worker {self.pid} gave no answer within {limit_s:.1f}s"
+            raise WorkerFailure(_own(ErrorClass.TIMEOUT, "attempt_timeout", _TIMEOUT, message, self.pid), pending.stage)
+        if pending.failure is not None:  # the worker died or was retired with this request in it
+            raise WorkerFailure(pending.failure, pending.stage, shared=f"worker:{self.pid}:{self.generation}")
+        reply = pending.reply or {}
+        if reply.get("kind") == protocol.ERROR:
+            ids = reply["ids"]
+            shared = f"batch:{self.pid}:{self.generation}:{ids[0]}" if len(ids) > 1 else None
+            raise WorkerFailure(_reported(reply["error"], self.pid), pending.stage, shared=shared)
         return reply["extraction"]
+
+    def fail_pending(self, failure: Failure) -> None:
+        """Fail every request still waiting on this worker with ``failure`` (it is being retired)."""
+        with self._replies:
+            waiting = list(self._pending)
+        self._settle(waiting, None, failure)
+
+    def _settle(self, numbers: list[int], reply: dict[str, Any] | None, failure: Failure | None = None) -> None:
+        with self._replies:
+            settled = [self._pending.pop(n) for n in numbers if n in self._pending]
+            for pending in settled:
+                if pending.region_slice is not None:
+                    self._free_slices.append(pending.region_slice)
+        for pending in settled:
+            pending.reply, pending.failure = reply, failure
+            pending.done.set()
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        """A reply from the child: to the request(s) it names."""
+        self._settle(message.get("ids") or [message.get("id")], message)
+
+    def _gone_now(self) -> None:
+        """The process ended (or its pipe broke): every waiting request fails with its death."""
+        with self._replies:
+            self._gone = True
+            waiting = list(self._pending.values())
+        for pending in waiting:
+            self._settle([pending.number], None, self._crashed(pending.stage).failure)
 
     def _receive(self, deadline: float, stage: str, timeout_s: float) -> Any:
         while True:
@@ -221,13 +323,34 @@ class WorkerProcess:
                 if process.is_alive():
                     end()
                     process.join(grace_s)
+            if self._reader is not None:
+                self._reader.join(grace_s)  # it fails the requests still waiting, then ends
             _close_quietly(self._conn, self._region)
             return True
 
 
-def _region_or_none() -> transport.PageRegion | None:
+def _read_replies(ref: weakref.ref[WorkerProcess], conn: Any, sentinel: int) -> None:
+    """The reader thread: hand each reply to its request, until the process ends. It holds the
+    worker only weakly, so a dropped handle is still reaped by its finalizer."""
+    while True:
+        try:
+            ready = connection.wait([conn, sentinel])
+            message = conn.recv() if conn in ready else None
+        except (EOFError, OSError, ValueError):
+            message = None
+        worker = ref()
+        if worker is None:
+            return
+        if message is None:  # the process ended: replies it sent before are read first
+            worker._gone_now()
+            return
+        worker._dispatch(message)
+        del worker
+
+
+def _region_or_none(size: int) -> transport.PageRegion | None:
     try:
-        region = transport.PageRegion.create()
+        region = transport.PageRegion.create(size)
     except OSError:  # no shared memory here: pages go over the pipe
         return None
     region.prefault()

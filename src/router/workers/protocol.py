@@ -2,15 +2,20 @@
 
 Parent to child::
 
-    {"kind": "run", "id": request_id, "document": header, "overflow": n}   then n raw page buffers
+    {"kind": "run", "id": n, "document": header, "overflow": k}   then k raw page buffers
     {"kind": "stop"}
 
 Child to parent::
 
     {"kind": "ready", "pid", "entered", "import_ms", "load_ms"}       the handshake, once
     {"kind": "start_failed", "pid", "error": ErrorInfo dict, ...}       instead of ready
-    {"kind": "result", "id", "extraction": Extraction dict, "elapsed_ms"}
-    {"kind": "error", "id", "error": ErrorInfo dict}
+    {"kind": "result", "id": n, "extraction": Extraction dict, "elapsed_ms"}
+    {"kind": "error", "ids": [n, ...], "error": ErrorInfo dict}
+
+``id`` is the parent's number for one request sent to this worker (not the router's request id,
+which a retry reuses). A worker may hold several requests at once (its capacity) and answers them
+in any order; an error names every request it fails: one, or all of a batch whose shared call
+failed.
 
 ``entered`` is the child's ``time.monotonic()`` when its main function began: the clock is shared by
 all processes of a machine, so the parent splits a start into spawn, imports and load.

@@ -2,10 +2,11 @@
 
 Each worker shares one memory region with its parent: a file in ``/dev/shm`` that both map, and
 that the parent unlinks as soon as the child has mapped it (so nothing is left behind whatever
-happens to either process, and multiprocessing's resource tracker is not involved). The parent
-packs each RGB page as raw RGBX rows (Pillow's internal layout, so packing is a plain copy) into
-the region; the child builds the page from it with one copy. Pages that do not fit travel over
-the pipe as raw buffers instead.
+happens to either process, and multiprocessing's resource tracker is not involved). The region has
+one slice per request the worker may hold at once (its capacity): a request's pages go into the
+slice it holds until its answer comes back. The parent packs each RGB page as raw RGBX rows
+(Pillow's internal layout, so packing is a plain copy) into the slice; the child builds the page
+from it with one copy. Pages that do not fit travel over the pipe as raw buffers instead.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from PIL import Image
 
 from backends.document import Document
 
-REGION_BYTES = 64 * 2**20  # sparse: only the bytes a page touches use memory
+SLICE_BYTES = 64 * 2**20  # per request in flight; sparse: only the bytes a page touches use memory
 #: Touched at start-up in both processes, so that a new worker's first receipt-sized page (1.35 MP
 #: is the median receipt) does not pay thousands of page faults on the request's path.
 WARM_BYTES = 8 * 2**20
@@ -42,7 +43,7 @@ class PageRegion:
             os.close(fd)
 
     @classmethod
-    def create(cls, size: int = REGION_BYTES) -> PageRegion:
+    def create(cls, size: int = SLICE_BYTES) -> PageRegion:
         directory = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
         path = os.path.join(directory, f"docroute-{os.getpid()}-{os.urandom(6).hex()}")
         return cls(path, size, create=True)
@@ -76,15 +77,19 @@ def warm_allocator(size: tuple[int, int] = (1000, 1400)) -> None:
         Image.new("RGB", size, 0)
 
 
-def pack(document: Document, region: PageRegion | None) -> tuple[dict[str, Any], list[bytes]]:
-    """The document's header (plain data) and the page buffers that must go over the pipe."""
+def pack(
+    document: Document, region: PageRegion | None, *, start: int = 0, end: int | None = None
+) -> tuple[dict[str, Any], list[bytes]]:
+    """The document's header (plain data) and the page buffers that must go over the pipe. Pages go
+    into ``region`` between ``start`` and ``end`` (the slice this request holds) while they fit."""
     specs: list[dict[str, Any]] = []
     overflow: list[bytes] = []
-    offset = 0
+    offset = start
+    end = end if end is not None else (region.size if region is not None else 0)
     for page in document.pages:
         rawmode, data = _raw(page)
         spec: dict[str, Any] = {"mode": page.mode, "size": page.size, "rawmode": rawmode, "nbytes": len(data)}
-        if region is not None and offset + len(data) <= region.size:
+        if region is not None and offset + len(data) <= end:
             region.write(offset, data)
             spec["offset"] = offset
             offset += len(data)

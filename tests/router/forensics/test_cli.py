@@ -110,3 +110,27 @@ def test_a_file_without_events_is_an_error(tmp_path):
     empty.write_text("")
     code, out = invoke("incidents", empty)
     assert code == 2 and "no docroute events" in out
+
+
+def test_events_that_miss_fields_or_are_foreign_are_skipped_and_counted_never_a_traceback(world_log, tmp_path):
+    path, _ = world_log
+    spoiled = tmp_path / "spoiled.jsonl"
+    real = path.read_text().splitlines()
+    skipped = json.loads(next(line for line in real if '"tier.skipped"' in line or '"attempt.failed"' in line))
+    cut = {k: v for k, v in skipped.items() if k != "tier"}  # a line cut short and closed again
+    mistyped = {**json.loads(next(line for line in real if '"attempt.failed"' in line)), "attempt": "one"}
+    foreign = {"event": "app.request", "ts": skipped["ts"], "path": "/"}  # another program's event
+    spoiled.write_text("\n".join([*real, *(json.dumps(e) for e in (cut, mistyped, foreign))]) + "\n")
+
+    for command in (["incidents", spoiled, "--json"], ["replay", spoiled, "--policy", "cpu", "--json"]):
+        result = runner.invoke(app, [str(a) for a in command])
+        assert result.exit_code == 0 and result.exception is None, result.output
+        report = json.loads(result.stdout)
+        skipped_counts = report["window"]["skipped"] if command[0] == "incidents" else report["skipped"]
+        assert skipped_counts == {"malformed_event": 2, "unknown_event": 1}
+        assert "missing field 'tier'" in result.stderr and "attempt.failed.attempt: expected integer" in result.stderr
+    assert json.loads(runner.invoke(app, ["incidents", str(path), "--json"]).stdout)["window"]["requests"] == 3
+    result = runner.invoke(app, ["incidents", str(spoiled)])
+    assert result.exit_code == 0 and "skipped 3 lines" in result.stdout
+    result = runner.invoke(app, ["trail", "a-1", str(spoiled)])
+    assert result.exit_code == 0 and result.exception is None

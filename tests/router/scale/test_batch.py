@@ -12,12 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from router.cli import app
 from router.drill.policies import drill_policy
 from router.events import validate
 from router.forensics.incidents import incident_report
 from router.forensics.reader import read_logs
 from router.scale.batch import ClusterSettings, run_cluster_batch
+from router.scale.resources import Sizing, router_resources
 from tests.router.scale.kit import (
     actors,
     exactly_one_line_each,
@@ -49,15 +52,22 @@ def test_200_documents_through_faulty_model_tiers_get_one_line_each_and_workers_
     assert [problem for e in events for problem in validate(e)] == []
 
 
-def test_a_rerun_sends_nothing_already_in_the_output(ray_cluster, tmp_path):
+def test_a_rerun_sends_nothing_already_in_the_output_and_routers_get_the_resources_sized(ray_cluster, tmp_path):
     docs = images(tmp_path / "docs", 12)
     settings = ClusterSettings(address=ray_cluster.address, routers=1)
-    run_cluster_batch(docs[:5], tmp_path / "out", slow_policy(0.0), settings)
+    run_cluster_batch(docs[:5], tmp_path / "first", slow_policy(0.0), settings)
+    for part in (tmp_path / "first").glob("part-*.jsonl"):
+        (tmp_path / "out").mkdir(exist_ok=True)
+        part.rename(tmp_path / "out" / part.name)
+    settings.sizing = Sizing(cpus=2, memory_gb=0.3)  # the options override the policy's figures
 
     summary = run_cluster_batch(docs, tmp_path / "out", slow_policy(0.0), settings)
 
     assert (summary.already_done, summary.processed) == (5, 7)
     assert exactly_one_line_each(tmp_path / "out", docs)
+    derived = router_resources(slow_policy(0.0))  # one CPU (no OCR slot), the router's memory
+    assert [a["resources"] for a in actors(tmp_path / "first")] == [{"CPU": 1.0, "memory": derived.memory_bytes}]
+    assert [a["resources"] for a in actors(tmp_path / "out")] == [{"CPU": 2.0, "memory": 0.3e9}]
 
 
 def test_a_router_actor_killed_mid_run_loses_and_repeats_nothing(ray_cluster, tmp_path):
@@ -100,7 +110,9 @@ def test_a_document_that_kills_the_router_process_gets_one_failed_line_and_the_r
 
     report = incident_report(read_logs(sorted((tmp_path / "logs").glob("*.jsonl"))))
     assert report["window"]["routers"] == 3 and len(report["window"]["hosts"]) == 1  # three router processes
-    assert {(r["event"], r["detail"]["key"]) for r in report["reruns"]} >= {("batch.gave_up", sha256(poison))}
+    assert {(r["event"], r["key"], r["status"]) for r in report["reruns"]} >= {
+        ("batch.gave_up", sha256(poison), "failed")
+    }
 
 
 def test_a_driver_killed_mid_run_then_rerun_gives_exactly_one_line_per_input(ray_cluster, tmp_path):
@@ -111,6 +123,7 @@ def test_a_driver_killed_mid_run_then_rerun_gives_exactly_one_line_per_input(ray
     command = cli(
         "batch", str(tmp_path / "docs"), "--engine", "ray", "--address", ray_cluster.address,
         "--out", str(out), "--policy", str(policy_path), "--routers", "2", "--progress", "none",
+        "--log-json", str(tmp_path / "logs"),
     )  # fmt: skip
     driver = subprocess.Popen(command, env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     killed = when(lambda: parts(out) >= 1, lambda: driver.send_signal(signal.SIGKILL))
@@ -126,6 +139,21 @@ def test_a_driver_killed_mid_run_then_rerun_gives_exactly_one_line_per_input(ray
     assert exactly_one_line_each(out, docs)
     already = int(rerun.stderr.split("already in the output ")[1].split()[0].rstrip(","))
     assert already >= first  # an actor of the killed run may have finished one more part
+    drivers = sorted((tmp_path / "logs").glob("driver-*.jsonl"))  # each driver's own events, beside the routers'
+    assert len(drivers) == 2 and {e["event"] for e in _events(drivers[0]) + _events(drivers[1])} >= {
+        "batch.started",
+        "batch.finished",
+    }
+    assert all(e["host"] for e in _events(drivers[0]))
+
+
+def _events(log: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def _notes(out: Path) -> bool:
+    """Whether a batch is being routed (its documents have ledger notes until its part is written)."""
+    return any((out / "_ledger").glob("[0-9a-f]*"))
 
 
 def _records(out: Path):
@@ -145,14 +173,17 @@ def test_a_node_sigkilled_mid_run_loses_and_repeats_nothing(ray_cluster, tmp_pat
     docs = images(tmp_path / "docs", 80)
     out = tmp_path / "out"
     node = cluster.add_node(**node_args(ray_cluster.temp_dir, num_cpus=2, resources={"routers": 2}))
-    settings = ClusterSettings(address=ray_cluster.address, routers=2, batch_size=8, resources={"routers": 1})
+    logs = tmp_path / "logs"
+    settings = ClusterSettings(
+        address=ray_cluster.address, routers=2, batch_size=8, resources={"routers": 1}, log_dir=logs
+    )
     result: dict[str, Any] = {}
     run = threading.Thread(
         target=lambda: result.update(summary=run_cluster_batch(docs, out, slow_policy(0.1), settings)), daemon=True
     )
     run.start()
     deadline = time.monotonic() + 120
-    while parts(out) < 2 and run.is_alive() and time.monotonic() < deadline:
+    while not (parts(out) >= 2 and _notes(out)) and run.is_alive() and time.monotonic() < deadline:
         time.sleep(0.05)
     killed_mid_run = run.is_alive()
     cluster.remove_node(node, allow_graceful=False)  # SIGKILL to every process of the node
@@ -165,4 +196,32 @@ def test_a_node_sigkilled_mid_run_loses_and_repeats_nothing(ray_cluster, tmp_pat
     assert killed_mid_run, "the run ended before the node could be killed"
     assert exactly_one_line_each(out, docs)
     assert result["summary"].processed == 80 and result["summary"].failed == 0
-    assert len({a["host"] for a in actors(out)}) == 2  # routers on the killed node, then on its replacement
+    hosts = {a["host"] for a in actors(out)}
+    assert len(hosts) == 2  # routers on the killed node, then on its replacement
+    _incidents_name_the_hosts_and_the_documents_rerun(logs, out, docs, hosts)
+
+
+def _incidents_name_the_hosts_and_the_documents_rerun(logs: Path, out: Path, docs: list[Path], hosts: set[str]) -> None:
+    """``docroute incidents`` over the logs of the node-kill run: grouped by host, the documents that were
+    in flight on the lost node named (by their input's sha256, as their lines are) with how their re-run
+    ended."""
+    files = sorted(str(f) for f in logs.glob("*.jsonl"))
+    done = CliRunner().invoke(app, ["incidents", *files, "--json"])
+    assert done.exit_code == 0, done.output
+    report = json.loads(done.stdout)
+    assert set(report["window"]["hosts"]) == hosts and not report["window"]["skipped"]
+    assert {h["host"] for h in report["by_host"]} == hosts and all(h["routers"] for h in report["by_host"])
+    inputs = {sha256(p): os.path.realpath(p) for p in docs}
+    lines = {os.path.realpath(r["input"]): r for r in _records(out)}
+    reruns = report["reruns"]
+    assert reruns, "no document was in flight on the node when it was killed"
+    for rerun in reruns:
+        assert rerun["event"] == "batch.rerun" and rerun["key"] in inputs and rerun["status"] == "ok"
+        assert lines[inputs[rerun["key"]]]["request_id"] == rerun["request_id"]  # its line is the re-run's
+    assert report["window"]["requests"] - len(docs) <= len(reruns)  # no document routed again unnamed
+    rerun_on = {r["host"] for r in reruns}  # the replacement node's routers
+    assert len(rerun_on) == 1 and {h["host"] for h in report["by_host"] if h["unfinished"]} <= hosts - rerun_on
+    unfinished = {r["sha256"] for r in report["unfinished"]}  # cut short on the killed node
+    assert unfinished <= {r["key"] for r in reruns if r["reason"] == "in_flight"}
+    table = CliRunner().invoke(app, ["incidents", *files, "--top", "100"], env={"COLUMNS": "300"}).stdout
+    assert "Re-run documents" in table and all(r["key"][:16] in table for r in reruns)

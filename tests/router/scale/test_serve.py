@@ -2,36 +2,56 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from router.scale.serve import deploy
-from router.service import ServiceSettings, create_app
+from router import logs
+from router.scale import cli as scale_cli
+from router.scale.serve import DEPLOYMENT
+from router.service import ServiceSettings
 from tests.router.scale.kit import slow_policy
 from tests.router.surfaces_kit import images
 
 pytestmark = [pytest.mark.ray, pytest.mark.slow]
+serve = pytest.importorskip("ray.serve")
+TOKEN = "ingress-test-token"
 
 
-def test_two_replicas_answer_and_a_killed_one_gives_classified_503s_only_until_it_is_replaced(ray_cluster, tmp_path):
+@pytest.fixture
+def process_logging(monkeypatch):
+    """``docroute serve`` configures the logging of its process: this test's own, restored after."""
+    monkeypatch.setattr(logs, "_placement", {})
+    yield
+    logs.configure(stderr=False)
+
+
+def test_two_replicas_answer_and_a_killed_one_gives_classified_503s_only_until_it_is_replaced(
+    ray_cluster, tmp_path, process_logging
+):
     doc = images(tmp_path / "docs", 1)[0].read_bytes()
-    remote = deploy(slow_policy(0.5, workers=2), replicas=2)
-    app = create_app(lambda: remote, ServiceSettings(max_in_flight=remote.parallelism()))
-    with TestClient(app) as client, ThreadPoolExecutor(8) as pool:
+    log_dir = tmp_path / "logs"
+    app = scale_cli.service(slow_policy(0.5, workers=2), ServiceSettings(token=TOKEN), None, 2, {}, log_dir)
+    handle = serve.get_deployment_handle(DEPLOYMENT, app_name=DEPLOYMENT)
+    with TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"}) as client, ThreadPoolExecutor(8) as pool:
 
         def post(_: object = None) -> tuple[int, dict]:
             response = client.post("/v1/extract", files={"file": ("r.png", doc, "image/png")})
             return response.status_code, response.json()
 
         def replica_pids() -> set[int]:
-            return {remote.handle.where.remote().result()["pid"] for _ in range(12)}
+            return {handle.where.remote().result()["pid"] for _ in range(12)}
 
         assert [code for code, _ in pool.map(post, range(4))] == [200] * 4
+        refused = client.post("/v1/extract", headers={"Authorization": "Bearer wrong"}, files={"file": ("r.png", doc)})
+        assert refused.status_code == 401
+        _ingress_logged_the_refusal_in_its_own_file(log_dir, refused.headers["X-Request-ID"])
         assert client.get("/readyz").json()["ready"] is True
         pids = replica_pids()
         assert len(pids) == 2
@@ -57,3 +77,15 @@ def test_two_replicas_answer_and_a_killed_one_gives_classified_503s_only_until_i
         refused = [body for code, body in crowded if code == 503]
         assert refused and all(body["error"]["code"] == "overloaded" for body in refused)
         assert all(code in (200, 503) for code, _ in crowded)
+
+
+def _ingress_logged_the_refusal_in_its_own_file(log_dir: Path, request_id: str) -> None:
+    """The ingress (this process) logs to ``ingress-NODE-PID.jsonl`` beside the replicas' files, tagged
+    with its Ray node like them."""
+    (ingress,) = log_dir.glob(f"ingress-*-{os.getpid()}.jsonl")
+    events = [json.loads(line) for line in ingress.read_text().splitlines()]
+    refusal = [e for e in events if e["event"] == "service.auth_failed"]
+    assert [e["request_id"] for e in refusal] == [request_id]
+    replicas = [json.loads(f.read_text().splitlines()[0]) for f in log_dir.glob("*.jsonl") if f != ingress]
+    assert len(replicas) == 2 and refusal[0]["host"] in {e["host"] for e in replicas}  # one simulated node
+    assert ingress.name.startswith(f"ingress-{refusal[0]['host'][:16]}-")

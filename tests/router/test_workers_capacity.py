@@ -1,0 +1,175 @@
+"""Workers that take several requests at once (a tier's ``capacity``) and answer them in one batched
+call: each answer reaches its own request, a request's own deadline does not stop its batch, a
+failure of the shared call fails the whole batch and retires the process once, and the pool,
+``Router.status`` and the policy count capacity, not processes. Real worker processes with the
+faulty backend, whose ``extract_batch`` behaves like a model backend's batched generate."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from structlog.testing import capture_logs
+
+from backends.options import FaultyOptions
+from router.errors import AttemptError, ErrorClass, PolicyError
+from router.policy import policy_from_dict
+from router.workers.pool import WorkerPool
+from router.workers.process import WorkerProcess
+from tests.router.fakes import document as fake_document
+from tests.router.workerkit import PRIMARY, events, make_policy, png, primary_tier, wait_until
+
+WINDOW_MS = 400  # wide enough that four requests sent together on a loaded machine share a batch
+
+
+def _document() -> Any:
+    doc = fake_document()
+    return fake_document(hashlib.sha256(doc.sha256.encode()).hexdigest())
+
+
+def _pool(capacity: int = 4, **backend: Any) -> WorkerPool:
+    tier = primary_tier(backend, capacity=capacity, batch_window_ms=WINDOW_MS, preload=True, timeout_s=10)
+    pool = WorkerPool(make_policy(tier).tiers[0])
+    pool.start()
+    wait_until(lambda: pool.load() == (capacity, 0), 30, what="the worker ready")
+    return pool
+
+
+def _together(pool: WorkerPool, documents: list[Any], timeouts: list[float] | None = None) -> list[Any]:
+    """Run the documents at once (each on its own thread, as the router's requests do); each
+    request's RunOutcome or its AttemptError."""
+    timeouts = timeouts or [10.0] * len(documents)
+    start = threading.Barrier(len(documents))
+
+    def one(index: int) -> Any:
+        start.wait()
+        try:
+            return pool.run(documents[index], timeout_s=timeouts[index], request_id=f"req-{index}")
+        except AttemptError as failed:
+            return failed
+
+    with ThreadPoolExecutor(len(documents)) as threads:
+        return list(threads.map(one, range(len(documents))))
+
+
+def test_a_worker_answers_requests_sent_together_in_one_batch_each_to_its_own_request():
+    worker = WorkerProcess(
+        FaultyOptions(cuda="off", fields=PRIMARY), name="batching", generation=1, capacity=4, window_s=0.5
+    )
+    worker.spawn()
+    try:
+        worker.wait_ready(30)
+        documents = [_document() for _ in range(4)]
+        waiting = [worker.submit(f"r{i}", doc) for i, doc in enumerate(documents)]
+        assert worker.in_flight == 4
+        answers = [worker.collect(pending, deadline=time.monotonic() + 10, limit_s=10) for pending in waiting]
+    finally:
+        worker.stop(0.5, graceful=True)
+    assert [a["meta"]["document"] for a in answers] == [d.sha256[:16] for d in documents]  # each its own
+    assert {a["meta"]["batch_size"] for a in answers} == {4}  # one batched call
+    assert len({a["meta"]["call"] for a in answers}) == 1
+    assert worker.in_flight == 0
+
+
+def test_a_device_side_assert_in_a_batch_of_four_fails_all_four_and_recycles_the_worker_once():
+    poison = _document()
+    pool = _pool(triggers={poison.sha256[:16]: "sticky_cuda"})
+    try:
+        with capture_logs() as captured:
+            outcomes = _together(pool, [poison, _document(), _document(), _document()])
+            wait_until(lambda: events(captured, "worker.recycled"), 30, what="the replacement")
+            after = pool.run(_document(), timeout_s=10, request_id="after")
+    finally:
+        pool.close()
+    assert all(isinstance(o, AttemptError) for o in outcomes), outcomes
+    assert {o.failure.error_class for o in outcomes} == {ErrorClass.STICKY_CUDA}
+    assert len({o.worker["pid"] for o in outcomes}) == 1
+    assert len({o.worker["shared"] for o in outcomes}) == 1  # one event: the breaker counts it once
+    assert len(events(captured, "worker.poisoned")) == 1 and len(events(captured, "worker.recycled")) == 1
+    assert after.worker_pid != outcomes[0].worker["pid"]  # a new process, a fresh context
+    assert after.extraction.fields.merchant == PRIMARY["merchant"]
+
+
+def test_a_crash_in_a_batch_fails_every_request_in_it_as_worker_crashed_and_recycles_once():
+    poison = _document()
+    pool = _pool(triggers={poison.sha256[:16]: "segfault"})
+    try:
+        with capture_logs() as captured:
+            outcomes = _together(pool, [_document(), poison, _document()])
+            wait_until(lambda: events(captured, "worker.recycled"), 30, what="the replacement")
+    finally:
+        pool.close()
+    assert {o.failure.error_class for o in outcomes} == {ErrorClass.WORKER_CRASHED}
+    assert len(events(captured, "worker.died")) == 1 and len(events(captured, "worker.recycled")) == 1
+
+
+def test_a_document_that_fails_alone_in_a_batch_fails_only_its_own_request():
+    bad = _document()
+    pool = _pool(triggers={bad.sha256[:16]: "garbage"})
+    try:
+        with capture_logs() as captured:
+            good, garbage, also_good = _together(pool, [_document(), bad, _document()])
+    finally:
+        pool.close()
+    assert isinstance(garbage, AttemptError) and garbage.failure.error_class is ErrorClass.INVALID_OUTPUT
+    assert good.extraction.meta["batch_size"] == also_good.extraction.meta["batch_size"] == 3
+    assert good.worker_pid == also_good.worker_pid == garbage.worker["pid"]
+    assert events(captured, "worker.recycled") == []
+
+
+def test_a_request_whose_deadline_passes_times_out_without_stopping_the_others_batch():
+    pool = _pool(faults={"slow": 1.0}, slow_s=1.5)
+    try:
+        with capture_logs() as captured:
+            short, long_a, long_b = _together(pool, [_document()] * 3, timeouts=[0.5, 10, 10])
+            wait_until(lambda: events(captured, "worker.drained"), 10, what="the short request's drain")
+            assert pool.load() == (4, 0)  # its place in the worker is given back after the batch
+    finally:
+        pool.close()
+    assert isinstance(short, AttemptError) and short.failure.error_class is ErrorClass.TIMEOUT
+    assert long_a.extraction.meta["batch_size"] == long_b.extraction.meta["batch_size"] == 3
+    assert long_a.worker_pid == long_b.worker_pid == short.worker["pid"]
+    assert events(captured, "worker.recycled") == [] and events(captured, "worker.poisoned") == []
+
+
+def test_the_router_counts_capacity_not_processes():
+    policy = make_policy(primary_tier(capacity=4, workers=2, preload=True))
+    from router import Router
+
+    with Router(policy) as router:
+        wait_until(lambda: router.status()["primary"]["capacity"] == 8, 30, what="both workers ready")
+        assert router.parallelism() == 8
+        assert router.status()["primary"]["in_flight"] == 0
+        result = router.extract(png(1), name="one.png")
+    assert result.status == "ok"
+
+
+@pytest.mark.parametrize(
+    ("tier", "expected"),
+    [
+        ({"backend": {"kind": "ocr_rules"}}, "ocr_rules backends answer one document per call"),
+        ({"backend": {"kind": "faulty"}, "isolation": "inline"}, "needs isolation: process"),
+    ],
+)
+def test_a_policy_refuses_capacity_where_no_worker_batches(tier, expected):
+    with pytest.raises(PolicyError) as refused:
+        policy_from_dict({"tiers": [{"name": "t", "capacity": 4, **tier}]})
+    assert expected in str(refused.value) and "capacity" in str(refused.value)
+
+
+def test_a_failure_shared_by_a_batch_counts_once_toward_the_breaker_and_quarantines_each_document():
+    from router.breaker import Breaker
+    from router.health import Health
+    from router.policy import BreakerPolicy
+
+    health = Health(Breaker(BreakerPolicy(failure_threshold=2)), quarantine_s=60)
+    for document in ("a", "b", "c", "d"):
+        health.record(ErrorClass.STICKY_CUDA, document, shared="worker:123:1")
+    assert health.breaker.state.value == "closed"  # four requests, one device-side assert
+    assert all(health.quarantined(d) for d in "abcd")
+    health.record(ErrorClass.STICKY_CUDA, "e", shared="worker:456:2")
+    assert health.breaker.state.value == "open"  # a second event
