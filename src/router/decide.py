@@ -128,6 +128,8 @@ class Tried:
 
     error_class: ErrorClass | None
     failure: Any = None
+    #: When it answered: the fields the answer holds (None: not known, as in a log without them).
+    present: frozenset[str] | None = None
 
 
 @dataclass
@@ -138,6 +140,9 @@ class Verdict:
     last_failure: Any = None  # the ``Tried.failure`` of the failure the result reports
     message: str | None = None  # when no tier failed: why none could answer
     skipped: list[Skip] = field(default_factory=list)
+    #: Fields the policy requires that the accepted answer lacks (a tier's own, laxer gate let it
+    #: through): such an answer is 'degraded' and names them.
+    missing: tuple[str, ...] = ()
 
 
 def backoff_base(settings: BackoffPolicy, number: int) -> float:
@@ -154,21 +159,30 @@ def walk(
     document: str | None,
     deadline: Deadline,
     not_applicable: dict[str, str] | None = None,
+    required: Sequence[str] = (),
 ) -> Generator[Step, Any, Verdict]:
     """The request's path through ``tiers``: see the module's docstring. ``not_applicable``: the
     tiers (by name) that do not read this kind of document at all, and why (a PDF without e-invoice
-    XML for the einvoice tier): a fact about the document, skipped like an unavailable tier."""
-    return _Walk(tiers, document, deadline, not_applicable or {}).run()
+    XML for the einvoice tier): a fact about the document, skipped like an unavailable tier.
+    ``required``: the fields the policy's quality gate requires (an answer a tier's laxer gate
+    accepted without one of them is 'degraded')."""
+    return _Walk(tiers, document, deadline, not_applicable or {}, tuple(required)).run()
 
 
 class _Walk:
     def __init__(
-        self, tiers: Sequence[Candidate], document: str | None, deadline: Deadline, not_applicable: dict[str, str]
+        self,
+        tiers: Sequence[Candidate],
+        document: str | None,
+        deadline: Deadline,
+        not_applicable: dict[str, str],
+        required: tuple[str, ...],
     ):
         self.tiers = tiers
         self.document = document
         self.deadline = deadline
         self.not_applicable = not_applicable
+        self.required = required
         self.skipped: list[Skip] = []
         self.last: Tried | None = None
         self.pending: list[int] = list(range(len(tiers)))  # tiers that may still be tried
@@ -249,7 +263,7 @@ class _Walk:
             timeout = min(policy.timeout_s, self.deadline.remaining())
             tried: Tried = yield Attempt(policy.name, index, number, timeout, probe)
             if tried.error_class is None:
-                return self._verdict(index)
+                return self._verdict(index, tried.present)
             self.last = tried
             again = yield from self._retry(policy, number, tried.error_class)
             if not again:
@@ -273,10 +287,12 @@ class _Walk:
 
     # -- ending -------------------------------------------------------------------------------
 
-    def _verdict(self, index: int | None) -> Verdict:
+    def _verdict(self, index: int | None, present: frozenset[str] | None = None) -> Verdict:
         if index is not None:
             name = self.tiers[index].policy.name
-            return Verdict("ok" if name == self._first_eligible() else "degraded", name, skipped=self.skipped)
+            missing = () if present is None else tuple(f for f in self.required if f not in present)
+            status: Status = "ok" if name == self._first_eligible() and not missing else "degraded"
+            return Verdict(status, name, skipped=self.skipped, missing=missing)
         if self.last is not None:
             return Verdict("failed", None, self.last.error_class, self.last.failure, skipped=self.skipped)
         reasons = ", ".join(f"{s.tier}: {s.reason}" for s in self.skipped) or "no tiers"

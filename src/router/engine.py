@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from backends.document import Document
-from backends.schema import FieldName
 from router import decide, events, quality
 from router.errors import AttemptError, ErrorClass, Failure
 from router.events import gen_ai_attributes
@@ -84,7 +83,7 @@ class Engine:
             deadline_s=self.policy.deadline_s,
         )
         declined = {tier.name: reason for tier in self.tiers if (reason := tier.declines(document))}
-        steps = decide.walk(self.tiers, document.sha256, request, declined)
+        steps = decide.walk(self.tiers, document.sha256, request, declined, self.policy.quality_gate.required)
         reply: Any = None
         while True:
             try:
@@ -155,7 +154,7 @@ class Engine:
             worker = {"pid": outcome.worker_pid, "generation": outcome.worker_generation}
             return self._failed(tier, request, step, started, rejection, "rejected", worker)
         self._succeeded(tier, request, step, started, outcome)
-        return decide.Tried(None)
+        return decide.Tried(None, present=frozenset(outcome.extraction.fields.present()))
 
     def _succeeded(
         self, tier: Tier, request: _Request, step: decide.Attempt, started: float, outcome: RunOutcome
@@ -249,14 +248,10 @@ class Engine:
         duration_ms = round((self._clock() - request.started) * 1000, 2)
         fields: dict[str, FieldValue] = {}
         meta: dict[str, Any] = {}
-        missing: list[FieldName] = []
         status = verdict.status
         if verdict.tier is not None and request.answer is not None:
             fields = _provenanced(self._tier(verdict.tier), request.answer)
             meta = request.answer.extraction.meta
-            # A tier's own, laxer gate accepted it: the answer stands, but it is not a full one.
-            missing = quality.missing(request.answer.extraction.fields.present(), self.policy.quality_gate)
-            status = "degraded" if missing else status
         error = _error_summary(verdict) if status == "failed" else None
         result = Result(
             request_id=request.request_id,
@@ -271,7 +266,7 @@ class Engine:
             skipped=request.skipped,
             error=error,
             partial=request.partial if status == "failed" else {},
-            missing=missing,
+            missing=list(verdict.missing),
             meta=meta,
         )
         events.REQUEST_DONE.emit(

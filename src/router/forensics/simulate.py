@@ -120,7 +120,8 @@ class _Replayed:
     def run(self) -> Walk:
         self._tick()
         declined = {s.tier: s.detail or "" for s in self.request.skips if s.reason == "not_applicable"}
-        steps = decide.walk(self.tiers, self.request.sha256, self, declined)
+        required = self.policy.quality_gate.required
+        steps = decide.walk(self.tiers, self.request.sha256, self, declined, required)
         reply: Any = None
         while True:
             try:
@@ -174,7 +175,24 @@ class _Replayed:
             probe=step.probe,
             shared=recorded.shared_failure,
         )
-        return decide.Tried(None if outcome.ok else ErrorClass(outcome.label))
+        if not outcome.ok:
+            return decide.Tried(ErrorClass(outcome.label))
+        return decide.Tried(None, present=self._present(recorded, outcome, model.gates))
+
+    def _present(
+        self, recorded: Any, outcome: Any, gates: tuple[frozenset[str], frozenset[str]] | None
+    ) -> frozenset[str] | None:
+        """The fields the answer holds, as far as the policy's own gate asks (None: not recorded).
+        A recorded rejection names only what its gate missed: other required fields are unknowable."""
+        present: frozenset[str] | None = outcome.fields_present
+        required = set(self.policy.quality_gate.required)
+        if present is not None and recorded.outcome == "rejected" and gates is not None:
+            unknown = required - present - gates[0]
+            if unknown:
+                raise _Unknowable(
+                    f"whether the answer of {recorded.tier} holds {', '.join(sorted(unknown))} is not logged"
+                )
+        return present
 
     def _backoff(self, step: decide.Backoff) -> float:
         """The recorded wait before this retry, or the policy's middle one; too close to call near the deadline."""

@@ -94,6 +94,20 @@ def test_a_relaxed_quality_gate_saves_requests_from_recorded_answers(tmp_path):
     assert [predicted(p) for p in report.predictions] == [outcome(r) for r in actual] == [("ok", "a", None)] * 2
 
 
+def test_an_answer_a_tiers_laxer_gate_accepts_is_predicted_degraded_naming_what_it_lacks(tmp_path):
+    """One decision core: the status of an answer without a field the policy requires is decided
+    there, for the router and for replay alike."""
+    docs = documents(2)
+    world = World({(d.sha256, t): [("partial", 0.2)] for d in docs for t in ("a", "b")})
+    a = policy("a", [tier("a"), tier("b")])
+    b = policy("b", [tier("a", quality_gate={"required": ["merchant"]}), tier("b")])
+    recorded, report, actual = record_and_replay(tmp_path, world, docs, a, b)
+    assert [r.status for r in recorded] == ["failed", "failed"]
+    # the first tier answered, yet not 'ok': the answer lacks the total the policy requires
+    assert [(r.status, r.tier, r.missing) for r in actual] == [("degraded", "a", ["total"])] * 2
+    assert [predicted(p) for p in report.predictions] == [outcome(r) for r in actual]
+
+
 def test_a_lower_breaker_threshold_skips_the_tier_once_open(tmp_path):
     docs = documents(5)
     world = World({(d.sha256, "a"): [("sticky", 0.5)] for d in docs})
