@@ -65,7 +65,6 @@ def test_a_worker_answers_requests_sent_together_in_one_batch_each_to_its_own_re
         worker.wait_ready(30)
         documents = [_document() for _ in range(4)]
         waiting = [worker.submit(f"r{i}", doc) for i, doc in enumerate(documents)]
-        assert worker.in_flight == 4
         answers = [worker.collect(pending, deadline=time.monotonic() + 10, limit_s=10) for pending in waiting]
     finally:
         worker.stop(0.5, graceful=True)
@@ -131,6 +130,7 @@ def test_a_request_whose_deadline_passes_times_out_without_stopping_the_others_b
     finally:
         pool.close()
     assert isinstance(short, AttemptError) and short.failure.error_class is ErrorClass.TIMEOUT
+    assert short.worker["shared"] is None  # its own timeout: the worker is not retired, each counts
     assert long_a.extraction.meta["batch_size"] == long_b.extraction.meta["batch_size"] == 3
     assert long_a.worker_pid == long_b.worker_pid == short.worker["pid"]
     assert events(captured, "worker.recycled") == [] and events(captured, "worker.poisoned") == []
@@ -173,3 +173,19 @@ def test_a_failure_shared_by_a_batch_counts_once_toward_the_breaker_and_quaranti
     assert all(health.quarantined(d) for d in "abcd")
     health.record(ErrorClass.STICKY_CUDA, "e", shared="worker:456:2")
     assert health.breaker.state.value == "open"  # a second event
+
+
+def test_a_retired_worker_takes_no_new_request_and_the_pool_gives_it_to_another_unblamed():
+    from router.errors import Failure
+    from router.workers.process import WorkerGone
+
+    worker = WorkerProcess(FaultyOptions(cuda="off", fields=PRIMARY), name="retired", generation=1)
+    worker.spawn()
+    try:
+        worker.wait_ready(30)
+        worker.fail_pending(Failure.own(ErrorClass.STICKY_CUDA, "cuda_device_assert", "retired"))
+        with pytest.raises(WorkerGone):
+            worker.submit("late", _document())  # never sent: it cannot be failed as this worker's
+        assert worker.in_flight == 0
+    finally:
+        worker.stop(0.5, graceful=True)

@@ -101,3 +101,9 @@ def test_pages_cross_to_the_worker_bit_for_bit_through_the_region_or_the_pipe(re
     assert (again.sha256, again.media_type, again.source, again.size_bytes) == ("abc123", "image/png", "x.png", 99)
     assert [(p.mode, p.size, p.tobytes()) for p in again.pages] == [(p.mode, p.size, p.tobytes()) for p in pages]
     assert header["pages"][0]["rawmode"] == "RGBX"
+
+
+def test_a_document_over_one_requests_slice_is_known_to_overflow():
+    small = Document("s", (Image.new("RGB", (1000, 1400)),), "image/png", "s.png", 1)
+    huge = Document("h", (Image.new("RGB", (5000, 4000)),), "image/png", "h.png", 1)  # 80 MB as RGBX
+    assert not transport.overflows(small) and transport.overflows(huge)

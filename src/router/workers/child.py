@@ -123,23 +123,28 @@ def _answer(requests: list[Request], backend: Any, region: Any, batching: bool) 
             replies[message["id"]] = {"kind": protocol.ERROR, "ids": [message["id"]], "error": _error(exc)}
     if batching and len(documents) > 1:
         try:
-            outcomes = backend.extract_batch(list(documents.values()))
+            outcomes = list(backend.extract_batch(list(documents.values())))
+            if len(outcomes) != len(documents):
+                raise RuntimeError(f"extract_batch answered {len(outcomes)} of {len(documents)} documents")
         except Exception as exc:  # the shared call failed: every request of the batch fails with it
             return [*replies.values(), {"kind": protocol.ERROR, "ids": list(documents), "error": _error(exc)}]
     else:
         outcomes = [_extract_one(backend, document) for document in documents.values()]
     elapsed_ms = round((time.monotonic() - started) * 1000, 3)
     for request_id, outcome in zip(documents, outcomes, strict=True):
-        if isinstance(outcome, Exception):
-            replies[request_id] = {"kind": protocol.ERROR, "ids": [request_id], "error": _error(outcome)}
-        else:
+        try:
+            if isinstance(outcome, Exception):
+                raise outcome
             extraction = outcome.to_dict()
-            replies[request_id] = {
-                "kind": protocol.RESULT,
-                "id": request_id,
-                "extraction": extraction,
-                "elapsed_ms": elapsed_ms,
-            }
+        except Exception as exc:  # this request's own failure, or an answer that is not an Extraction
+            replies[request_id] = {"kind": protocol.ERROR, "ids": [request_id], "error": _error(exc)}
+            continue
+        replies[request_id] = {
+            "kind": protocol.RESULT,
+            "id": request_id,
+            "extraction": extraction,
+            "elapsed_ms": elapsed_ms,
+        }
     return [replies[message["id"]] for message, _ in requests]
 
 

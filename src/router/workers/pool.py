@@ -55,8 +55,9 @@ from router.logs import get_logger
 from router.policy import TierPolicy
 from router.runners import RunOutcome, TierState
 from router.signatures import classify
+from router.workers import transport
 from router.workers.canary import canary_document
-from router.workers.process import Pending, WorkerFailure, WorkerProcess
+from router.workers.process import Pending, WorkerFailure, WorkerGone, WorkerProcess
 from router.workers.protocol import signal_name
 
 BACKOFF_FIRST_S = 0.5
@@ -165,29 +166,55 @@ class WorkerPool:
 
     def run(self, document: Document, *, timeout_s: float, request_id: str) -> RunOutcome:
         deadline = time.monotonic() + timeout_s
-        slot, worker = self._acquire(deadline, timeout_s)
+        slot, worker, pending = self._send(document, request_id, deadline, timeout_s)
         ref = {"pid": worker.pid, "generation": worker.generation}
         sent = time.monotonic()
-        pending = None
         try:
-            pending = worker.submit(request_id, document)
             answer = worker.collect(pending, deadline, max(0.0, deadline - sent))
         except WorkerFailure as failed:
-            if pending is not None and self._cut_short(failed.failure, deadline - sent):
+            drained = self._cut_short(failed.failure, deadline - sent)
+            if drained:
                 drain = (slot, worker, pending, request_id, sent)
                 self._spawn_thread(self._drain, f"drain-{slot.index}", *drain, task="drain")
             else:
                 self._after_failure(slot, worker, failed.failure, request_id)
-            poisoned = failed.failure.error_class in PROCESS_POISONING
+            retired = not drained and failed.failure.error_class in PROCESS_POISONING
             # every failure that retires a process is one event, however many requests it held
-            shared = f"worker:{worker.pid}:{worker.generation}" if poisoned else failed.shared
+            shared = f"worker:{worker.pid}:{worker.generation}" if retired else failed.shared
             raise AttemptError(failed.failure, worker={**ref, "shared": shared}) from None
+        except BaseException:  # a bug, or an interrupt: the request's place in the worker is given back
+            worker.forget(pending)
+            self._release(slot, worker)
+            raise
         self._release(slot, worker)
         try:
             extraction = Extraction.from_dict(answer)
         except (ValueError, KeyError, TypeError) as exc:  # pydantic's ValidationError is a ValueError
             raise AttemptError(ErrorInfo.from_exception(exc, pid=worker.pid), worker=ref) from exc
         return RunOutcome(extraction, worker_pid=worker.pid, worker_generation=worker.generation)
+
+    def _send(
+        self, document: Document, request_id: str, deadline: float, timeout_s: float
+    ) -> tuple[_Slot, WorkerProcess, Pending]:
+        """Take a worker and send it the document. A worker found gone before the send (retired
+        with another request's failure, or dead) gives the request to another: nobody is blamed."""
+        # pages too big for a request's slice go over the pipe, which a worker reads only between
+        # batches: such a document waits for an idle worker rather than block its send behind a batch
+        idle = self.policy.capacity > 1 and transport.overflows(document)
+        while True:
+            slot, worker = self._acquire(deadline, timeout_s, idle=idle)
+            try:
+                return slot, worker, worker.submit(request_id, document)
+            except WorkerGone:
+                self._release(slot, worker)
+            except WorkerFailure as failed:  # the pipe broke while sending: the worker died
+                self._after_failure(slot, worker, failed.failure, request_id)
+                died = {"pid": worker.pid, "generation": worker.generation}
+                shared = f"worker:{worker.pid}:{worker.generation}"
+                raise AttemptError(failed.failure, worker={**died, "shared": shared}) from None
+            except BaseException:  # a bug, or an interrupt: the request's place in the worker is given back
+                self._release(slot, worker)
+                raise
 
     def close(self) -> None:
         with self._cond:
@@ -211,7 +238,8 @@ class WorkerPool:
 
     # -- taking and giving back a worker -------------------------------------------------------
 
-    def _acquire(self, deadline: float, timeout_s: float) -> tuple[_Slot, WorkerProcess]:
+    def _acquire(self, deadline: float, timeout_s: float, *, idle: bool = False) -> tuple[_Slot, WorkerProcess]:
+        """A ready worker with room (with ``idle``: one that holds no request at all)."""
         with self._cond:
             while True:
                 if self._closed:
@@ -220,7 +248,7 @@ class WorkerPool:
                 if self._unavailable is not None:
                     raise AttemptError(self._unavailable)
                 for slot in sorted(self._slots, key=lambda s: s.in_flight):  # the least loaded first
-                    if slot.phase == "ready" and slot.worker is not None:
+                    if slot.phase == "ready" and slot.worker is not None and not (idle and slot.in_flight):
                         if not slot.worker.alive():  # dead before the watcher (or its reader) saw it
                             self._died_idle(slot, slot.worker)
                             continue

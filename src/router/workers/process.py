@@ -65,6 +65,11 @@ def _reported(error: dict[str, Any], pid: int | None) -> Failure:
     return classify(dataclasses.replace(ErrorInfo.from_dict(error), pid=pid))
 
 
+class WorkerGone(Exception):
+    """Internal: the worker died or was retired before this request was sent to it; the request
+    was never its to answer (the pool gives it another worker, nobody is blamed)."""
+
+
 @dataclasses.dataclass
 class Pending:
     """One request sent to a worker, until its reply (or the worker's death) comes."""
@@ -208,7 +213,7 @@ class WorkerProcess:
                 pending = Pending(next(self._numbers), stage, region_slice)
                 self._pending[pending.number] = pending
         if gone:
-            raise self._crashed(stage)
+            raise WorkerGone(f"worker {self.pid} is gone")
         try:
             if region_slice is None:
                 header, overflow = transport.pack(document, None)
@@ -226,6 +231,9 @@ class WorkerProcess:
         except (OSError, ValueError):  # the pipe or region is gone: the worker died or was stopped
             self._settle([pending.number], None)
             raise self._crashed(stage) from None
+        except BaseException:  # a page that cannot be packed, an interrupt: nothing was sent
+            self._settle([pending.number], None)
+            raise
         return pending
 
     def collect(self, pending: Pending, deadline: float, limit_s: float) -> Any:
@@ -243,10 +251,16 @@ class WorkerProcess:
         return reply["extraction"]
 
     def fail_pending(self, failure: Failure) -> None:
-        """Fail every request still waiting on this worker with ``failure`` (it is being retired)."""
+        """Fail every request still waiting on this worker with ``failure`` (it is being retired):
+        none is sent to it after this."""
         with self._replies:
+            self._gone = True
             waiting = list(self._pending)
         self._settle(waiting, None, failure)
+
+    def forget(self, pending: Pending) -> None:
+        """Give up on ``pending`` without an answer (its caller failed): its slice is free again."""
+        self._settle([pending.number], None)
 
     def _settle(self, numbers: list[int], reply: dict[str, Any] | None, failure: Failure | None = None) -> None:
         with self._replies:
@@ -315,9 +329,14 @@ class WorkerProcess:
                 self._stopped = True
                 return False
             self._stopped = True
-            if graceful and process.is_alive():
-                with contextlib.suppress(OSError, ValueError):
-                    self._conn.send({"kind": protocol.STOP})
+            # ask only when no request is halfway through its send: a STOP inside a page's bytes
+            # would corrupt the stream, and waiting for that send could block for a whole batch
+            if graceful and process.is_alive() and self._sending.acquire(blocking=False):
+                try:
+                    with contextlib.suppress(OSError, ValueError):
+                        self._conn.send({"kind": protocol.STOP})
+                finally:
+                    self._sending.release()
                 process.join(grace_s)
             for end in (process.terminate, process.kill):
                 if process.is_alive():
@@ -336,15 +355,19 @@ def _read_replies(ref: weakref.ref[WorkerProcess], conn: Any, sentinel: int) -> 
         try:
             ready = connection.wait([conn, sentinel])
             message = conn.recv() if conn in ready else None
-        except (EOFError, OSError, ValueError):
+        except Exception:  # EOF, a closed pipe, or a reply that cannot be unpickled here
             message = None
         worker = ref()
         if worker is None:
             return
-        if message is None:  # the process ended: replies it sent before are read first
+        try:
+            if message is None:  # the process ended (replies it sent before are read first)
+                worker._gone_now()
+                return
+            worker._dispatch(message)
+        except Exception:  # a malformed reply: no request may wait on a reader that is gone
             worker._gone_now()
             return
-        worker._dispatch(message)
         del worker
 
 

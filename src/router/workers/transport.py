@@ -77,6 +77,11 @@ def warm_allocator(size: tuple[int, int] = (1000, 1400)) -> None:
         Image.new("RGB", size, 0)
 
 
+def overflows(document: Document) -> bool:
+    """Whether the document's pages exceed one request's slice (some would travel over the pipe)."""
+    return sum(page.width * page.height * 4 for page in document.pages) > SLICE_BYTES
+
+
 def pack(
     document: Document, region: PageRegion | None, *, start: int = 0, end: int | None = None
 ) -> tuple[dict[str, Any], list[bytes]]:
