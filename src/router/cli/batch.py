@@ -56,7 +56,7 @@ def batch(
     flight finish (a second signal abandons them), the summary is printed and the exit code is 130
     or 143; otherwise 0, or 1 if any document failed; 2 for a usage error.
     """
-    from router.batch import BatchSettings, ResultSink, discover, run_batch
+    from router.batch import BatchSettings, ResultSink, run_batch
     from router.batch.sink import NotAnOutputError, OutputBusyError, lock_path
     from router.cli.common import (
         batch_run,
@@ -85,13 +85,7 @@ def batch(
         )
         return
     check_output_files_or_exit({"--out": out, "--log-json": log_json, "--summary-json": summary_json})
-    paths, unmatched = discover(inputs)
-    paths = _without_own_files(paths, [out, lock_path(out), log_json, summary_json])
-    for pattern in unmatched:
-        typer.echo(f"docroute: no file matches {pattern}", err=True)
-    if not paths:
-        typer.echo("docroute: no inputs", err=True)
-        raise typer.Exit(2)
+    paths = inputs_or_exit(inputs, own=[out, lock_path(out), log_json, summary_json])
     loaded = load_policy_or_exit(policy)
     check_policy_log_or_exit(loaded, log_json)
     try:
@@ -123,6 +117,21 @@ def close_batch(summary: Any, summary_json: Path | None) -> None:
         raise typer.Exit(SIGNAL_EXIT.get(summary.interrupted_by, 130))
     if summary.failed:
         raise typer.Exit(1)
+
+
+def inputs_or_exit(inputs: list[str], own: list[Path | None] | None = None) -> list[Path]:
+    """The files the inputs name, less the files this batch writes; each pattern that matches
+    nothing is said, and no input at all exits 2."""
+    from router.batch import discover
+
+    paths, unmatched = discover(inputs)
+    paths = _without_own_files(paths, own or [])
+    for pattern in unmatched:
+        typer.echo(f"docroute: no file matches {pattern}", err=True)
+    if not paths:
+        typer.echo("docroute: no inputs", err=True)
+        raise typer.Exit(2)
+    return paths
 
 
 def _without_own_files(paths: list[Path], own: list[Path | None]) -> list[Path]:

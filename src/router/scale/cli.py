@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from router.batch import discover
 from router.batch.progress import Mode
 from router.scale.resources import Sizing, fit
 
@@ -38,18 +37,13 @@ def batch(
     are the local batch's."""
     from router.batch import StopFlag, handle_signals
     from router.batch.progress import make_progress
-    from router.cli.batch import close_batch
+    from router.cli.batch import close_batch, inputs_or_exit
     from router.cli.common import load_policy_or_exit
     from router.scale.batch import ClusterSettings, run_cluster_batch
 
     _folder_or_exit("--out", out, "OUT is a folder of parts")
     _folder_or_exit("--log-json", log_json, "--log-json is a folder: one log per process")
-    paths, unmatched = discover(inputs)
-    for pattern in unmatched:
-        typer.echo(f"docroute: no file matches {pattern}", err=True)
-    if not paths:
-        typer.echo("docroute: no inputs", err=True)
-        raise typer.Exit(2)
+    paths = inputs_or_exit(inputs)
     loaded = load_policy_or_exit(policy)
     fitted = _join_sized(loaded, Sizing(**sizing), address, routers)
     settings = ClusterSettings(address=address, routers=routers, sizing=fitted, log_dir=log_json, warm=warm)
