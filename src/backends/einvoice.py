@@ -130,11 +130,7 @@ def _cii(root: Element) -> dict[str, Any]:
     address = _first(seller, "PostalTradeAddress")
     return {
         "merchant": _text(_first(seller, "Name")),
-        "date": _iso_date(date_raw),
-        "date_raw": date_raw,
-        "total": _amount(total_raw),
-        "total_raw": total_raw,
-        "amount_due": _amount(_amount_text(summation, "DuePayableAmount", currency)),
+        **_date_and_amounts(date_raw, total_raw, _amount_text(summation, "DuePayableAmount", currency)),
         "currency": currency,
         "invoice_number": _text(_first(document, "ID")),
         "address": _address(address, ("LineOne", "LineTwo", "LineThree"), "PostcodeCode", "CityName", ("CountryID",)),
@@ -166,11 +162,7 @@ def _ubl(root: Element) -> dict[str, Any]:
     line_tag = "CreditNoteLine" if _local(root.tag) == "CreditNote" else "InvoiceLine"
     return {
         "merchant": name,
-        "date": _iso_date(date_raw),
-        "date_raw": date_raw,
-        "total": _amount(total_raw),
-        "total_raw": total_raw,
-        "amount_due": _amount(_amount_text(totals, "PayableAmount", currency)),
+        **_date_and_amounts(date_raw, total_raw, _amount_text(totals, "PayableAmount", currency)),
         "currency": currency,
         "invoice_number": _text(_first(root, "ID")),
         "address": _address(
@@ -188,6 +180,17 @@ def _ubl(root: Element) -> dict[str, Any]:
             }
             for item in _children(root, line_tag, limit=MAX_LINE_ITEMS)
         ],
+    }
+
+
+def _date_and_amounts(date_raw: str | None, total_raw: str | None, due_raw: str | None) -> dict[str, Any]:
+    """The date and amounts as both syntaxes give them: normalised, and as written."""
+    return {
+        "date": _iso_date(date_raw),
+        "date_raw": date_raw,
+        "total": _amount(total_raw),
+        "total_raw": total_raw,
+        "amount_due": _amount(due_raw),
     }
 
 
