@@ -132,20 +132,20 @@ def _answer(requests: list[Request], backend: Any, region: Any, batching: bool) 
         outcomes = [_extract_one(backend, document) for document in documents.values()]
     elapsed_ms = round((time.monotonic() - started) * 1000, 3)
     for request_id, outcome in zip(documents, outcomes, strict=True):
-        try:
-            if isinstance(outcome, Exception):
-                raise outcome
-            extraction = outcome.to_dict()
-        except Exception as exc:  # this request's own failure, or an answer that is not an Extraction
-            replies[request_id] = {"kind": protocol.ERROR, "ids": [request_id], "error": _error(exc)}
-            continue
-        replies[request_id] = {
-            "kind": protocol.RESULT,
-            "id": request_id,
-            "extraction": extraction,
-            "elapsed_ms": elapsed_ms,
-        }
+        replies[request_id] = _reply(request_id, outcome, elapsed_ms)
     return [replies[message["id"]] for message, _ in requests]
+
+
+def _reply(request_id: int, outcome: Any, elapsed_ms: float) -> dict[str, Any]:
+    """The reply for one request: its answer, or its own error (a backend failure, or an answer
+    that is not an Extraction)."""
+    try:
+        if isinstance(outcome, Exception):
+            raise outcome
+        extraction = outcome.to_dict()
+    except Exception as exc:
+        return {"kind": protocol.ERROR, "ids": [request_id], "error": _error(exc)}
+    return {"kind": protocol.RESULT, "id": request_id, "extraction": extraction, "elapsed_ms": elapsed_ms}
 
 
 def _extract_one(backend: Any, document: Any) -> Any:
