@@ -17,6 +17,7 @@ buyer's block (``Rechnungsadresse``, ``Bill to``, ``Client``).
 from __future__ import annotations
 
 import re
+from difflib import SequenceMatcher
 
 from backends.rules.keywords import (
     ADDRESS_WORDS,
@@ -33,6 +34,10 @@ from backends.rules.lines import Line
 
 #: How many lines from the top the name may be on.
 TOP_LINES = 8
+#: How far down an address may start under a logo and a slogan, the name above it.
+LATE_ADDRESS = 14
+#: For standing right above a late address: the name, under a logo and a slogan.
+LATE_NAME_BONUS = 3.0
 _LEGAL = compile_pattern(LEGAL_FORMS)
 _BUSINESS = compile_pattern(BUSINESS_WORDS)
 _NOT_MERCHANT = compile_pattern(NOT_MERCHANT)
@@ -78,16 +83,57 @@ def find_merchant(lines: list[Line]) -> Line | None:
         seller = sender_line(lines) or _letterhead_over(lines, find_seller(lines))
         if seller is not None:
             return seller
-    top = [_before_buyer(_before_address(line)) for line in lines[:TOP_LINES]]
+    end = _header_end(lines)
+    top = [_before_buyer(_before_address(line)) for line in lines[:end]]
     scored = [
         (score(line, position, _above_address(top, position)) - _after_address(top, position), position)
         for position, line in enumerate(top)
     ]
+    if end > TOP_LINES:  # the top is a logo and advertising: the name is the line above the address
+        scored = [(s + (LATE_NAME_BONUS if s > 0 and p == end - 2 else 0.0), p) for s, p in scored]
     scored = [(s, p) for s, p in scored if s > 0]
     if not scored:
         return None
+    copy = _printed_copy(top, {p for _, p in scored})
+    if copy is not None:
+        return top[copy]
     _, best = max(scored, key=lambda sp: (sp[0], -sp[1]))
     return _with_name_above(top, best, dict((p, s) for s, p in scored)) or _joined(top, best)
+
+
+def _header_end(lines: list[Line]) -> int:
+    """How many lines from the top the name may be on: ``TOP_LINES``, or down to the first address
+    when a logo and a slogan fill the top ("Marktkauf Lehr" under eight lines of advertising)."""
+    first = next((p for p, line in enumerate(lines[:LATE_ADDRESS]) if _ADDRESS.search(line.text)), None)
+    return first + 1 if first is not None and first >= TOP_LINES and _address_block(lines, first - 1) else TOP_LINES
+
+
+def _address_block(lines: list[Line], position: int) -> bool:
+    """Whether a street and its town follow line ``position`` ("Detmolder Str. 4" / "33102 Paderborn")."""
+    block = lines[position + 1 : position + 3]
+    return len(block) == 2 and all(_ADDRESS.search(line.text) for line in block)
+
+
+def _printed_copy(top: list[Line], candidates: set[int]) -> int | None:
+    """The name printed under a logo that says it too ("MedlaMarkt" / "MEDIA MARKT", "foom
+    Boumarkt GmbH" / ... / "toom Baumarkt GmbH"): a name the receipt repeats is its name, and the
+    printed copy reads better than the logo's. Of two copies that differ only in spacing ("Kaufland"
+    / "Kauf land"), the unbroken one."""
+    wordy = {p for p in candidates if not any(c.isdigit() for c in top[p].text)}  # no address, no item
+    for first in sorted(p for p in wordy if p <= 2):
+        logo = _letters(top[first].text)
+        for second in sorted(p for p in wordy if first < p <= first + 4):
+            printed = _letters(top[second].text)
+            if min(len(logo), len(printed)) < 5 or SequenceMatcher(None, logo, printed).ratio() < 0.8:
+                continue
+            if logo == printed:
+                return min((first, second), key=lambda p: len(top[p].text.split()))
+            return second
+    return None
+
+
+def _letters(text: str) -> str:
+    return "".join(c for c in clean_name(text).upper() if c.isalpha())
 
 
 def _with_name_above(top: list[Line], best: int, scores: dict[int, float]) -> Line | None:
@@ -262,10 +308,21 @@ def clean_name(text: str) -> str:
     text = _LEADING_DATE.sub("", text)
     for pattern, replacement in _REPAIRS:
         text = pattern.sub(replacement, text)
-    legal = list(_LEGAL.finditer(text))
+    legal = [form for form in _LEGAL.finditer(text) if not _form_first(text, form)]
     name = text[: legal[-1].end()] if legal else _without_registration(text)
     words = _without_debris(name.split())
     return " ".join(words).strip(_DEBRIS).lstrip(". ")
+
+
+def _form_first(text: str, form: re.Match[str]) -> bool:
+    """Whether ``form`` is a legal form printed before the name ("OÜ VIP Shop", "PT Matahari")."""
+    return form.start() == 0 and _legal_prefix(form.group()) and len(text) > form.end() + 2
+
+
+def _legal_prefix(word: str) -> bool:
+    """A short legal form in capitals, of those printed before a name (OÜ, AS, PT, not "Company")."""
+    word = word.strip(". ")
+    return len(word) <= 3 and word.isupper() and bool(_ONLY_LEGAL.search(word))
 
 
 def _without_registration(text: str) -> str:
@@ -278,7 +335,7 @@ def _without_debris(words: list[str]) -> list[str]:
     before it ("oo ,", "Sb", "Be ee"), and after it ("rae" after an upper-case name, "S|", "2")."""
     while len(words) > 1 and not any(c.isupper() or c.isdigit() for c in words[0]) and _scrap(words[0]):
         words.pop(0)  # "oo , ACME SDN BHD", but not "real GmbH", "toom Baumarkt GmbH"
-    while len(words) > 2 and _stray(words[0]) and words[0].lower() not in _NAME_STARTS:
+    while len(words) > 2 and _stray(words[0]) and words[0].lower() not in _NAME_STARTS and not _legal_prefix(words[0]):
         words.pop(0)
     upper = _mostly_upper(" ".join(words))
     while len(words) > 1 and (_stray(words[-1], end=True) or (upper and words[-1].islower()) or _cut(words[-1])):
@@ -302,7 +359,7 @@ def _stray(word: str, *, end: bool = False) -> bool:
     letters = sum(c.isalnum() for c in word)
     if end and re.fullmatch(r"\(\d+\)?", word):
         return True  # an area code: "... Kitchen (612)"
-    if any(c in word for c in "&.'"):
+    if any(c in word for c in "&.'%"):  # "M&S", "ST.", "DIA%"
         return False
     marked = letters < len(word) and not word[-1].isalnum() and word[-1] not in ")"
     return letters <= (1 if end else 2) or (marked and (letters <= 3 or word[-1] == ":"))  # "S|", "Name:", not "BILLA,"
