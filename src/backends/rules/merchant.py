@@ -371,7 +371,11 @@ def _joined(top: list[Line], position: int) -> Line:
         second = top[1]  # "TESCO" / "IRELAND": a logo's name, a word a line
         return Line(second.index, f"{line.text} {second.text}", min(line.confidence, second.confidence))
     previous = top[position - 1] if position > 0 else None
-    joins_previous = _ONLY_LEGAL.search(line.text) or (previous is not None and _CONTINUES.search(previous.text))
+    joins_previous = (
+        _ONLY_LEGAL.search(line.text)
+        or (previous is not None and _CONTINUES.search(previous.text))
+        or (previous is not None and _tail_of_name(line.text, previous.text))
+    )
     if previous is not None and joins_previous and _name_part(previous):
         return Line(line.index, f"{previous.text} {line.text}", min(line.confidence, previous.confidence))
     if position + 2 < len(top) and _ONLY_BUSINESS.search(top[position + 2].text):
@@ -386,6 +390,20 @@ def _joined(top: list[Line], position: int) -> Line:
     if following is not None and continues and _name_part(following):
         return Line(following.index, f"{line.text} {following.text}", min(line.confidence, following.confidence))
     return line
+
+
+def _tail_of_name(text: str, above: str) -> bool:
+    """A word and a legal form under a name without one: the name's end on a line of its own
+    ("Belchicken Docks" / "Brussel SRL")."""
+    words = clean_name(text).split()
+    name = clean_name(above)
+    return (
+        len(words) == 2
+        and bool(_ONLY_LEGAL.search(words[1]))
+        and 2 <= len(name.split()) <= 3
+        and not _LEGAL.search(name)
+        and not any(c.isdigit() for c in above)
+    )
 
 
 def _before_address(line: Line) -> Line:
