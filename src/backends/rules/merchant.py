@@ -98,7 +98,20 @@ def find_merchant(lines: list[Line]) -> Line | None:
     if copy is not None:
         return top[copy]
     _, best = max(scored, key=lambda sp: (sp[0], -sp[1]))
+    best = _branch_of(top, best, {p for _, p in scored})
     return _with_name_above(top, best, dict((p, s) for s, p in scored)) or _joined(top, best)
+
+
+def _branch_of(top: list[Line], best: int, candidates: set[int]) -> int:
+    """The store's own name printed first, instead of the company that runs it further down when
+    that company's name begins with the store's ("Hesburger Viru Hotel" ... "Hesburger AS")."""
+    first = min(candidates)
+    if first >= best or not _legal_form(clean_name(top[best].text)) or _legal_form(clean_name(top[first].text)):
+        return best
+    store, company = clean_name(top[first].text).split(), clean_name(top[best].text).split()
+    same = len(store) >= 2 and store[0].lower() == company[0].lower() and len(store[0]) >= 4
+    logo = normalise(" ".join(company)).startswith(normalise(" ".join(store)))  # "SANYU" ... "SANYU SDN BHD"
+    return first if same and not logo else best
 
 
 def _header_end(lines: list[Line]) -> int:
