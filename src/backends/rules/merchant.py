@@ -323,8 +323,16 @@ def clean_name(text: str) -> str:
         text = pattern.sub(replacement, text)
     legal = [form for form in _LEGAL.finditer(text) if not _form_first(text, form)]
     name = text[: legal[-1].end()] if legal else _without_registration(text)
-    words = _without_debris(name.split())
+    words = _after_logo(_without_debris(name.split()))
     return " ".join(words).strip(_DEBRIS).lstrip(". ")
+
+
+def _after_logo(words: list[str]) -> list[str]:
+    """The name without the logo's words read on the same row before it, when the name starts
+    again with the logo's first word ("swissôtel TALLINN Swissôtel Estonia OÜ")."""
+    first = words[0].casefold() if words else ""
+    again = [i for i, word in enumerate(words) if i > 1 and word.casefold() == first]  # not "TAPA TAPA"
+    return words[again[-1] :] if len(first) >= 4 and again and len(words) - again[-1] >= 2 else words
 
 
 def _form_first(text: str, form: re.Match[str]) -> bool:
