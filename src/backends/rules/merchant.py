@@ -55,6 +55,7 @@ _INVOICE = compile_pattern(INVOICE_TITLES)
 #: What a seller's name line is not (narrower than ``NOT_MERCHANT``: "bol.com b.v." is a name).
 _NOT_SELLER = compile_pattern(r"@|www\.|https?:|\btel\b|\bfax\b|\biban\b|\bbic\b|" + INVOICE_TITLES)
 _SELLER = compile_pattern(SELLER_CUES)
+_CONTACT = compile_pattern(r"\btel\b|telefon|phone|\bfax\b|e-?mail|www\.|\w@\w+\.\w")
 _BUYER = compile_pattern(BUYER_CUES)
 #: Short words a name may start with (articles, titles); other one- or two-letter words before a
 #: name are OCR debris from a logo or a crease.
@@ -80,7 +81,7 @@ _FIELD = re.compile(r"^[^:]{2,30}:\s*\S")
 def find_merchant(lines: list[Line]) -> Line | None:
     """The line that names the merchant (joined with its continuation), or None."""
     if any(_INVOICE.search(line.text) for line in lines[: 3 * TOP_LINES]):
-        seller = sender_line(lines) or _letterhead_over(lines, find_seller(lines))
+        seller = sender_line(lines) or _signed_or_found(lines, find_seller(lines))
         if seller is not None:
             return seller
     end = _header_end(lines)
@@ -179,6 +180,31 @@ def sender_line(lines: list[Line]) -> Line | None:
         if any(c.isdigit() for c in name) or len(name.split()) < 2 or _NOT_MERCHANT.search(name):
             continue
         if _STREET.search(street) and score(Line(line.index, name, line.confidence), 0) > 0:
+            return Line(line.index, name, line.confidence)
+    return None
+
+
+def _signed_or_found(lines: list[Line], seller: Line | None) -> Line | None:
+    """The seller with a legal form, when a seller's label or the legal footer names it; else the
+    name that signs an address with a phone, a mail or a web address (the guest's or buyer's block
+    has none); else the letterhead's name over ``seller``."""
+    if seller is not None and _cued(lines, seller):
+        return seller
+    return _signature(lines) or _letterhead_over(lines, seller)
+
+
+def _signature(lines: list[Line]) -> Line | None:
+    """A name over its address and contact lines in the footer, where an invoice signs ("Citadines
+    Michel Hamburg" / "Ludwig-Erhard-Str. 7, D-20459 Hamburg" / "Tel: +49 ... www.citadines.com")."""
+    for position in range(len(lines) // 2, len(lines) - 2):
+        line, name = lines[position], clean_name(lines[position].text)
+        if not _ADDRESS.search(lines[position + 1].text) or _ADDRESS.search(line.text) or _FIELD.match(line.text):
+            continue
+        if len(name.split()) < 2 or any(c.isdigit() for c in line.text):
+            continue
+        if not any(_CONTACT.search(x.text) for x in lines[position + 2 : position + 4]):
+            continue
+        if score(Line(line.index, name, line.confidence), 0) > 0 and not _in_buyer_block(lines, position):
             return Line(line.index, name, line.confidence)
     return None
 
