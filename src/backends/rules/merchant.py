@@ -53,7 +53,10 @@ _REGISTRATION = re.compile(r"[\s(]*\(?\s*(?:co\.?\s*no\.?\s*:?)?\s*[A-Z]{0,3}\d[
 _STORE_NO = re.compile(r"[A-Za-z]\s?#\s?\d+\W*$")
 _INVOICE = compile_pattern(INVOICE_TITLES)
 #: What a seller's name line is not (narrower than ``NOT_MERCHANT``: "bol.com b.v." is a name).
-_NOT_SELLER = compile_pattern(r"@|www\.|https?:|\btel\b|\bfax\b|\biban\b|\bbic\b|" + INVOICE_TITLES)
+#: Banks named beside the IBAN are where the seller is paid, not the seller.
+_NOT_SELLER = compile_pattern(
+    r"@|www\.|https?:|\btel\b|\bfax\b|\biban\b|\bbic\b|bank\b|\bbanque\b|\bbanco\b|sparkasse|" + INVOICE_TITLES
+)
 _SELLER = compile_pattern(SELLER_CUES)
 _CONTACT = compile_pattern(r"\btel\b|telefon|phone|\bfax\b|e-?mail|www\.|\w@\w+\.\w")
 _BUYER = compile_pattern(BUYER_CUES)
@@ -71,6 +74,8 @@ _STREET = re.compile(r"^\s*(?:[^\d,]{3,40}\s\d+[a-z]?(?:[-/]\d+[a-z]?)?|\d{1,4}[
 _HOUSE_NUMBER = re.compile(
     r"^\W*\d+[a-z]?\s+\D+?\b(?:st|street|rd|road|ave|avenue|blvd|lane|ln|drive|dr|way)\b", re.IGNORECASE
 )
+#: A hotel's stars, and the slogan after them: "Only YOU Hotel Atocha ****- Your style, Our way".
+_STARS = re.compile(r"\s*[*\u2605\u2606]{2,}")
 _LEADING_DATE = re.compile(r"^\W*\d{1,4}[./-]\d{1,2}[./-]\d{2,4},?\s+(?=[^\W\d])")
 #: Words a receipt prints in a second column, beside the name: cut off, they are not part of it.
 _CUT_OFF = ("receipt", "invoice", "subtotal", "total")
@@ -202,7 +207,7 @@ def _signature(lines: list[Line]) -> Line | None:
             continue
         if len(name.split()) < 2 or any(c.isdigit() for c in line.text):
             continue
-        if not any(_CONTACT.search(x.text) for x in lines[position + 2 : position + 4]):
+        if not any(_CONTACT.search(x.text) for x in lines[position + 1 : position + 4]):
             continue
         if score(Line(line.index, name, line.confidence), 0) > 0 and not _in_buyer_block(lines, position):
             return Line(line.index, name, line.confidence)
@@ -344,7 +349,7 @@ def score(line: Line, position: int, above_address: bool = False) -> float:
 def clean_name(text: str) -> str:
     """The name alone: nothing after its legal form, no registration number, no leading debris or
     date (a browser prints the date before the page's title: "5/21/2019 Ryanair")."""
-    text = _LEADING_DATE.sub("", text)
+    text = _STARS.split(_LEADING_DATE.sub("", text))[0]
     for pattern, replacement in _REPAIRS:
         text = pattern.sub(replacement, text)
     legal = [form for form in _LEGAL.finditer(text) if not _form_first(text, form)]
