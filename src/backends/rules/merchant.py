@@ -90,7 +90,7 @@ def find_merchant(lines: list[Line]) -> Line | None:
         if seller is not None:
             return seller
     end = _header_end(lines)
-    top = [_before_buyer(_before_address(line)) for line in lines[:end]]
+    top = _logo_words([_before_buyer(_before_address(line)) for line in lines[:end]])
     scored = [
         (score(line, position, _above_address(top, position)) - _after_address(top, position), position)
         for position, line in enumerate(top)
@@ -234,6 +234,22 @@ def _letterhead_over(lines: list[Line], seller: Line | None) -> Line | None:
         text = f"{top[named].text} {following.text}"  # "EUROSTARS" / "REY DON JAIME"
         return Line(following.index, text, min(top[named].confidence, following.confidence))
     return _joined(top, named)
+
+
+def _logo_words(top: list[Line]) -> list[Line]:
+    """The top lines with a logo's name read a word a line joined into one ("TESCO" / "IRELAND",
+    "APOTHEKE" / "AM" / "RATZELBOGEN"). A third word only after a short one that needs it ("AM"):
+    after a name, a third word on its own is the town ("HAPPY" / "ITALY" / "AMSTERDAM")."""
+    count = 0
+    while count < min(3, len(top)) and _one_capital_word(top[count].text):
+        count += 1
+    if count == 3 and len(top[1].text.strip(_DEBRIS)) > 3:
+        count = 2
+    if count < 2:
+        return top
+    words = top[:count]
+    joined = Line(words[-1].index, " ".join(w.text for w in words), min(w.confidence for w in words))
+    return [joined, *top[count:]]
 
 
 def _one_capital_word(text: str) -> bool:
@@ -419,9 +435,6 @@ def _stray(word: str, *, end: bool = False) -> bool:
 
 def _joined(top: list[Line], position: int) -> Line:
     line = top[position]
-    if position == 0 and len(top) > 1 and _one_capital_word(line.text) and _one_capital_word(top[1].text):
-        second = top[1]  # "TESCO" / "IRELAND": a logo's name, a word a line
-        return Line(second.index, f"{line.text} {second.text}", min(line.confidence, second.confidence))
     previous = top[position - 1] if position > 0 else None
     joins_previous = (
         _ONLY_LEGAL.search(line.text)
