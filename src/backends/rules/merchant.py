@@ -137,18 +137,29 @@ def _printed_copy(top: list[Line], candidates: set[int]) -> int | None:
     """The name printed under a logo that says it too ("MedlaMarkt" / "MEDIA MARKT", "foom
     Boumarkt GmbH" / ... / "toom Baumarkt GmbH"): a name the receipt repeats is its name, and the
     printed copy reads better than the logo's. Of two copies that differ only in spacing ("Kaufland"
-    / "Kauf land"), the unbroken one."""
+    / "Kauf land"), the unbroken one. A one-word brand followed by the store's full name ("PAUL" /
+    "Paul Docks") gives that name, unless a company is named ("Chili's" / "Chili's Grill & Bar
+    KLCC" / "T.A.S Leisure Sdn Bhd": the company)."""
     wordy = {p for p in candidates if not any(c.isdigit() for c in top[p].text)}  # no address, no item
+    company = any(_legal_form(clean_name(top[p].text)) for p in candidates)  # its name, by convention
     for first in sorted(p for p in wordy if p <= 2):
         logo = _letters(top[first].text)
         for second in sorted(p for p in wordy if first < p <= first + 4):
             printed = _letters(top[second].text)
+            if _extends(top[first].text, top[second].text) and not company:
+                return second  # "PAUL" / ... / "Paul Docks": the brand, then the store's full name
             if min(len(logo), len(printed)) < 5 or SequenceMatcher(None, logo, printed).ratio() < 0.8:
                 continue
             if logo == printed:
                 return min((first, second), key=lambda p: len(top[p].text.split()))
             return second
     return None
+
+
+def _extends(logo: str, printed: str) -> bool:
+    """Whether ``printed`` is a one-word logo's name and more ("PAUL" / "Paul Docks")."""
+    brand, words = clean_name(logo).split(), clean_name(printed).split()
+    return len(brand) == 1 and len(brand[0]) >= 3 and len(words) >= 2 and words[0].casefold() == brand[0].casefold()
 
 
 def _letters(text: str) -> str:
