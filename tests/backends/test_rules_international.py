@@ -543,3 +543,109 @@ def test_a_card_slip_heading_is_not_the_merchant():
     assert read("** PURCHASE **", "Panda Express #2614", "Brooklyn, NY", "TOTAL 9.10").fields.merchant == (
         "Panda Express #2614"
     )
+
+
+# --- merchant: logos, slogans, branches, footers -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("top", "name"),
+    [
+        (("NordMarkf", "NORD MARKT", "Elektro Vertriebs GmbH Bremen", "Hafenweg 12"), "NORD MARKT"),
+        (
+            ("foom Gartenmarkf GmbH", "Hafenweg 12", "Ihr Partner fur Garten", "toom Gartenmarkt GmbH"),
+            "toom Gartenmarkt GmbH",
+        ),
+        (("Kornhaus", "Korn haus", "Hafenweg 12", "28195 Bremen"), "Kornhaus"),
+    ],
+)
+def test_a_name_printed_under_its_logo_is_the_name_even_beside_a_company(top, name):
+    assert read(*top, "Brot 2,49 A", "SUMME EUR 2,49", "12.03.2024").fields.merchant == name
+
+
+def test_the_name_above_an_address_under_a_logo_and_a_slogan():
+    slogan = ("tilmanHofe", "GUT EINKAUFEN/GUT LEBEN", "OO", "ALLES", "DABEI?", "QR-Code scannen", "und Meinung sagen")
+    lines = (*slogan, "www.hofe.example.de", "Frischmarkt Hofe", "Lindenweg 4", "28195 Bremen", "SUMME EUR 2,49")
+    assert read(*lines).fields.merchant == "Frischmarkt Hofe"
+
+
+@pytest.mark.parametrize(
+    ("top", "name"), [(("OÜ Mare Pood",), "OÜ Mare Pood"), (("PT Sinar Jaya Abadi",), "PT Sinar Jaya Abadi")]
+)
+def test_a_legal_form_printed_before_the_name_stays(top, name):
+    assert read(*top, "Reg Nr 11452320", "Pikk tn. 10", "KOKKU 4,50 EUR").fields.merchant == name
+
+
+def test_a_percent_sign_in_a_brand_is_part_of_it():
+    assert read("SUPER UNO%", "CL.MAYOR,19", "TOTAL COMPRA 0,70").fields.merchant == "SUPER UNO%"
+
+
+def test_a_word_and_a_legal_form_under_a_name_end_it():
+    lines = ("DINE-IN", "Frituur Kanaal", "Gent SRL", "Quai des Usines 16 1000 Bruxelles", "TOTAL 2.90")
+    assert read(*lines).fields.merchant == "Frituur Kanaal Gent SRL"
+
+
+def test_a_stores_own_name_before_the_company_that_runs_it():
+    lines = ("Burgerhaus Kesklinn", "REG NR: 10312806", "Burgerhaus AS", "Uusaru 3, 76505 Saue", "KOKKU 6.00")
+    assert read(*lines).fields.merchant == "Burgerhaus Kesklinn"
+    company = ("SANYU", "SANYU STATIONERY SHOP", "SANYU SUPPLY SDN BHD", "NO. 31G, JALAN SETIA", "TOTAL 5.00")
+    assert read(*company).fields.merchant == "SANYU SUPPLY SDN BHD"
+
+
+def test_a_logo_read_before_the_name_on_its_row_is_dropped():
+    lines = ("INVOICE", "nordhotel RIGA Nordhotel Latvia SIA AS", "Brivibas 3", "Total 770.00 EUR")
+    assert read(*lines).fields.merchant == "Nordhotel Latvia SIA AS"
+    assert read("TAPA TAPA ANG, SL", "C/ Mayor 3", "TOTAL 10,00").fields.merchant == "TAPA TAPA ANG, SL"
+
+
+def test_an_invoice_signed_in_its_footer_names_its_seller_not_the_guest_block():
+    lines = (
+        "grinoma kines",
+        "Invoice",
+        "Rechnungsadresse",
+        "Globex Consulting GmbH",
+        "Hauptstrasse 1",
+        "10117 Berlin",
+        *(f"0{day}/04/19 Apartment 92,56" for day in range(1, 8)),
+        "Summe Belastungen 647,92",
+        "Kanalhaus Apartments Hamburg",
+        "Ludwig-Erhard-Str. 7, D-20459 Hamburg, Deutschland",
+        "Tel: +49 (0)40-300618-0 Email: hamburg@kanalhaus.example",
+    )
+    assert read(*lines).fields.merchant == "Kanalhaus Apartments Hamburg"
+
+
+def test_a_bank_beside_the_iban_is_not_the_seller():
+    rooms = [f"0{day}/09/22 ARRANGEMENT 208,00" for day in range(1, 8)]
+    bank = ("Account Name: MARINA BAY HOTELS", "IBAN: GR1601101250000000012300695", "2. ALPHA BANK SA")
+    lines = ("MARINA BAY HOTEL", "INVOICE", "Date of issue: 13/09/22", *rooms, "TOTAL 1.456,00 EUR", *bank)
+    assert read(*lines).fields.merchant == "MARINA BAY HOTEL"
+
+
+def test_a_hotels_stars_and_slogan_are_not_its_name():
+    lines = (
+        *(["Reserva: 1234", "FACTURA 883/19024895 21/09/19"] + [f"1{day}/09/19 Habitación 168,30" for day in range(5)]),
+        "Total Factura 841,50",
+        "Only Us Hotel Prado ****- Your stay, our way",
+        "Paseo del Prado 13, 28014 Madrid - prado@onlyus.example",
+    )
+    assert read(*lines).fields.merchant == "Only Us Hotel Prado"
+
+
+@pytest.mark.parametrize(
+    ("top", "name"),
+    [
+        (("APOTHEKE", "AM", "MARKTPLATZ", "Frau Apothekerin Lange"), "APOTHEKE AM MARKTPLATZ"),
+        (("LINDEN", "APOTHEKE", "BREMEN"), "LINDEN APOTHEKE"),
+    ],
+)
+def test_a_logo_read_a_word_a_line_joins_a_short_word_but_not_the_town(top, name):
+    assert read(*top, "Kiewer Str. 5", "04209 Leipzig", "SUMME EUR 9,49").fields.merchant == name
+
+
+def test_a_one_word_brand_then_the_stores_full_name_unless_a_company_is_named():
+    assert read("CREPE", "depuis 1889", "Crepe Gare Centrale", "Quai des Usines 16", "TOTAL 4.20").fields.merchant == (
+        "Crepe Gare Centrale"
+    )
+    company = ("Chili's", "Chili's Grill & Bar KLCC", "T.A.S Leisure Sdn Bhd (256864-P)", "Tel:03-2164 1400")
+    assert read(*company, "TOTAL 25.00").fields.merchant == "T.A.S Leisure Sdn Bhd"

@@ -189,6 +189,9 @@ BUSINESS_WORDS = (
     r"|hamburgers?|burgers?|diner|tavern|pub|brewery|brewing|trattoria|taqueria|cantina|brasserie|sushi)\b"
 )
 
+#: Banks, named beside the IBAN: where the seller is paid, not the seller.
+BANKS = r"bank\b|\bbanque\b|\bbanco\b|\bbanca\b|sparkasse"
+
 #: Titles of an invoice (the seller is then found by ``merchant.find_seller``).
 INVOICE_TITLES = (
     r"\binvoice\b|\brechnung\b|\bfacture\b|\bfactuur\b|\bfactura\b|\bfattura\b|\bfaktura\b|\binvois\b"

@@ -21,6 +21,7 @@ from difflib import SequenceMatcher
 
 from backends.rules.keywords import (
     ADDRESS_WORDS,
+    BANKS,
     BUSINESS_WORDS,
     BUYER_CUES,
     INVOICE_TITLES,
@@ -53,10 +54,7 @@ _REGISTRATION = re.compile(r"[\s(]*\(?\s*(?:co\.?\s*no\.?\s*:?)?\s*[A-Z]{0,3}\d[
 _STORE_NO = re.compile(r"[A-Za-z]\s?#\s?\d+\W*$")
 _INVOICE = compile_pattern(INVOICE_TITLES)
 #: What a seller's name line is not (narrower than ``NOT_MERCHANT``: "bol.com b.v." is a name).
-#: Banks named beside the IBAN are where the seller is paid, not the seller.
-_NOT_SELLER = compile_pattern(
-    r"@|www\.|https?:|\btel\b|\bfax\b|\biban\b|\bbic\b|bank\b|\bbanque\b|\bbanco\b|sparkasse|" + INVOICE_TITLES
-)
+_NOT_SELLER = compile_pattern(r"@|www\.|https?:|\btel\b|\bfax\b|\biban\b|\bbic\b|" + BANKS + "|" + INVOICE_TITLES)
 _SELLER = compile_pattern(SELLER_CUES)
 _CONTACT = compile_pattern(r"\btel\b|telefon|phone|\bfax\b|e-?mail|www\.|\w@\w+\.\w")
 _BUYER = compile_pattern(BUYER_CUES)
@@ -212,7 +210,7 @@ def _signed_or_found(lines: list[Line], seller: Line | None) -> Line | None:
 def _signature(lines: list[Line]) -> Line | None:
     """A name over its address and contact lines in the footer, where an invoice signs ("Citadines
     Michel Hamburg" / "Ludwig-Erhard-Str. 7, D-20459 Hamburg" / "Tel: +49 ... www.citadines.com")."""
-    for position in range(len(lines) // 2, len(lines) - 2):
+    for position in range(len(lines) // 2, len(lines) - 1):
         line, name = lines[position], clean_name(lines[position].text)
         if not _ADDRESS.search(lines[position + 1].text) or _ADDRESS.search(line.text) or _FIELD.match(line.text):
             continue
