@@ -412,12 +412,22 @@ def _without_debris(words: list[str]) -> list[str]:
     before it ("oo ,", "Sb", "Be ee"), and after it ("rae" after an upper-case name, "S|", "2")."""
     while len(words) > 1 and not any(c.isupper() or c.isdigit() for c in words[0]) and _scrap(words[0]):
         words.pop(0)  # "oo , ACME SDN BHD", but not "real GmbH", "toom Baumarkt GmbH"
-    while len(words) > 2 and _stray(words[0]) and words[0].lower() not in _NAME_STARTS and not _legal_prefix(words[0]):
+    while len(words) > 2 and _stray(words[0]) and not _name_start(words):
         words.pop(0)
     upper = _mostly_upper(" ".join(words))
     while len(words) > 1 and (_stray(words[-1], end=True) or (upper and words[-1].islower()) or _cut(words[-1])):
         words.pop()
     return words
+
+
+def _name_start(words: list[str]) -> bool:
+    """Whether a short first word belongs to the name: an article or title ("The", "Dr"), a legal
+    form printed first ("OÜ"), or initials or a number before a name in capitals ("TK DIVISION
+    KITCHEN", "B & BEST", "99 SPEED MART")."""
+    first, rest = words[0], " ".join(words[1:])
+    if first.lower() in _NAME_STARTS or _legal_prefix(first):
+        return True
+    return (first.isupper() or first.isdigit()) and first.isalnum() and _mostly_upper(rest) and rest[:1].isalpha()
 
 
 def _cut(word: str) -> bool:
