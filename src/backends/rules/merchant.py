@@ -356,7 +356,10 @@ def score(line: Line, position: int, above_address: bool = False) -> float:
     text = clean_name(line.text)
     letters = sum(c.isalpha() for c in text)
     visible = sum(not c.isspace() for c in re.sub(r"\s*#\s*\d+\W*$", "", text))  # a store number aside
-    if letters < 3 or letters < 0.6 * visible or _NOT_MERCHANT.search(line.text) or _generic(line.text):
+    # A company's name with its registration on the row ("Dion Realties Sdn Bhd (Co. No:20154-T)") is
+    # judged without what follows its legal form.
+    judged = text if _legal_form(text) and not _ONLY_LEGAL.search(text) else line.text
+    if letters < 3 or letters < 0.6 * visible or _NOT_MERCHANT.search(judged) or _generic(line.text):
         return 0.0
     value = 3.0 - 0.4 * position
     value += 1.5 if above_address and not _ADDRESS.search(line.text) else 0.0
