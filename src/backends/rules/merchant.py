@@ -46,7 +46,8 @@ _ADDRESS = compile_pattern(ADDRESS_WORDS)
 #: Characters OCR leaves around a name: rules, bars, quotes (typographic ones too), dashes.
 _DEBRIS = " -:;|'\",*_=~\u00b7\u2013\u2014\u2018\u2019\u201c\u201d"
 _REPAIRS = tuple((re.compile(pattern), replacement) for pattern, replacement in LEGAL_FORM_REPAIRS)
-_ONLY_LEGAL = compile_pattern(r"^\W*(?:" + LEGAL_FORMS + r")\W*$")
+#: A legal form alone, after "Co." and a country's mark perhaps ("CO. (M) SDN BHD": the name is above).
+_ONLY_LEGAL = compile_pattern(r"^\W*(?:&\s*)?(?:co\.?\s*)?(?:\([a-z]{1,3}\)\s*)?(?:" + LEGAL_FORMS + r")\W*$")
 #: A kind of business on a line of its own, under the name it belongs to ("Crisfield Seafood" / "Restaurant").
 _ONLY_BUSINESS = compile_pattern(r"^\W*(?:" + BUSINESS_WORDS + r")\W*$")
 _CONTINUES = compile_pattern(r"(?:&|\band|\bund|\bet|,|-)\s*$")
