@@ -649,3 +649,21 @@ def test_a_one_word_brand_then_the_stores_full_name_unless_a_company_is_named():
     )
     company = ("Chili's", "Chili's Grill & Bar KLCC", "T.A.S Leisure Sdn Bhd (256864-P)", "Tel:03-2164 1400")
     assert read(*company, "TOTAL 25.00").fields.merchant == "T.A.S Leisure Sdn Bhd"
+
+
+@pytest.mark.parametrize(
+    "name", ["TK MAJU KITCHEN SDN BHD", "FY HARIMAU ENTERPRISE", "B & BEST KOPITIAM", "88 MINI MART S/B"]
+)
+def test_initials_or_a_number_before_a_name_in_capitals_are_part_of_it(name):
+    assert read(name, "NO. 42, JALAN PBS 14/11", "43300 SERI KEMBANGAN", "TOTAL 5.00").fields.merchant == name
+
+
+def test_a_companys_name_with_its_registration_on_the_row_is_its_name():
+    lines = ("Kenari Realties Sdn Bhd (Co. No:20154-T)", "(GST Registration No : 000850247680)", "TOTAL 10.60")
+    assert read(*lines).fields.merchant == "Kenari Realties Sdn Bhd"
+    assert read("A04034", "HASHA KIOSK", "Company No: JH0632980-Y", "TOTAL 5.00").fields.merchant == "HASHA KIOSK"
+
+
+def test_co_and_a_countrys_mark_and_a_legal_form_alone_end_the_name_above():
+    lines = ("PELANGI BOOK", "CO. (M) SDN BHD", "(Co. No. 113825-W)", "No 8, Jalan 7/118B", "TOTAL 5.00")
+    assert read(*lines).fields.merchant == "PELANGI BOOK CO. (M) SDN BHD"

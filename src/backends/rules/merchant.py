@@ -431,7 +431,12 @@ def _name_start(words: list[str]) -> bool:
     first, rest = words[0], " ".join(words[1:])
     if first.lower() in _NAME_STARTS or _legal_prefix(first):
         return True
-    return (first.isupper() or first.isdigit()) and first.isalnum() and _mostly_upper(rest) and rest[:1].isalpha()
+    return (
+        (first.isupper() or first.isdigit())
+        and first.isalnum()
+        and _mostly_upper(rest)
+        and rest.lstrip("& ")[:1].isalpha()
+    )
 
 
 def _cut(word: str) -> bool:
