@@ -667,3 +667,10 @@ def test_a_companys_name_with_its_registration_on_the_row_is_its_name():
 def test_co_and_a_countrys_mark_and_a_legal_form_alone_end_the_name_above():
     lines = ("PELANGI BOOK", "CO. (M) SDN BHD", "(Co. No. 113825-W)", "No 8, Jalan 7/118B", "TOTAL 5.00")
     assert read(*lines).fields.merchant == "PELANGI BOOK CO. (M) SDN BHD"
+
+
+def test_a_name_ending_two_words_and_a_legal_form_later_joins_only_a_name_printed_alike():
+    lines = ("BAR RISTORANTE", "STABILIMENTO BALNEARE DEL PORTO", "SAN ROCCO S.R.L.", "VIA S. ROCCO - ISCHIA (NA)")
+    assert read(*lines, "TOTALE 12,00").fields.merchant == "STABILIMENTO BALNEARE DEL PORTO SAN ROCCO S.R.L."
+    slogan = ("Respekt, wer's selber macht.", "baum Gartenmarkt GmbH", "Gießerstr.37", "04229 Leipzig")
+    assert read(*slogan, "SUMME EUR 9.49").fields.merchant == "baum Gartenmarkt GmbH"

@@ -491,11 +491,13 @@ def _tail_of_name(text: str, above: str) -> bool:
     words = clean_name(text).split()
     name = clean_name(above)
     return (
-        len(words) == 2
-        and bool(_ONLY_LEGAL.search(words[1]))
-        and 2 <= len(name.split()) <= 3
+        2 <= len(words) <= 3
+        and bool(_ONLY_LEGAL.search(words[-1]))
+        and not _LEGAL.search(" ".join(words[:-1]))
+        and 2 <= len(name.split()) <= 4
         and not _LEGAL.search(name)
-        and not any(c.isdigit() for c in above)
+        and not any(c.isdigit() or c in ",.!?:" for c in above)  # not a slogan or a label
+        and _mostly_upper(name) == _mostly_upper(text)  # printed alike
     )
 
 
