@@ -19,7 +19,7 @@ from backends.options import FaultyOptions
 from router.errors import AttemptError, ErrorClass, PolicyError
 from router.policy import policy_from_dict
 from router.workers.pool import WorkerPool
-from router.workers.process import WorkerProcess
+from router.workers.process import WorkerFailure, WorkerGone, WorkerProcess
 from tests.router.fakes import document as fake_document
 from tests.router.workerkit import PRIMARY, events, make_policy, png, primary_tier, wait_until
 
@@ -189,3 +189,82 @@ def test_a_retired_worker_takes_no_new_request_and_the_pool_gives_it_to_another_
         assert worker.in_flight == 0
     finally:
         worker.stop(0.5, graceful=True)
+
+
+def _kill(pid: int) -> None:
+    import os
+    import signal
+
+    os.kill(pid, signal.SIGKILL)
+
+
+def test_a_request_still_in_the_pipe_when_its_worker_dies_was_never_its_to_answer():
+    slow = _document()
+    worker = WorkerProcess(
+        FaultyOptions(cuda="off", fields=PRIMARY, triggers={slow.sha256[:16]: "slow"}, slow_s=5.0),
+        name="dying",
+        generation=1,
+        capacity=2,
+        window_s=0.0,
+    )
+    worker.spawn()
+    try:
+        worker.wait_ready(30)
+        busy = worker.submit("busy", slow)
+        wait_until(lambda: busy.received, 10, what="the first request read")
+        time.sleep(0.2)  # the worker is inside its call, not reading
+        queued = worker.submit("queued", _document())
+        assert not queued.received
+        _kill(worker.pid)
+        with pytest.raises(WorkerFailure) as died:
+            worker.collect(busy, deadline=time.monotonic() + 10, limit_s=10)
+        with pytest.raises(WorkerGone) as unread:
+            worker.collect(queued, deadline=time.monotonic() + 10, limit_s=10)
+    finally:
+        worker.stop(0.5, graceful=False)
+    assert died.value.failure.error_class is ErrorClass.WORKER_CRASHED  # it held the request that killed it
+    assert unread.value.failure is not None and unread.value.failure.error_class is ErrorClass.WORKER_CRASHED
+    assert worker.in_flight == 0
+
+
+def test_the_pool_gives_a_request_its_dying_worker_never_read_to_the_next_worker_unblamed():
+    slow = _document()
+    tier = primary_tier(
+        {"triggers": {slow.sha256[:16]: "slow"}, "slow_s": 5.0},
+        capacity=2,
+        batch_window_ms=0,
+        preload=True,
+        timeout_s=20,
+    )
+    pool = WorkerPool(make_policy(tier).tiers[0])
+    pool.start()
+    outcomes: dict[str, Any] = {}
+
+    def run(name: str, document: Any) -> None:
+        try:
+            outcomes[name] = pool.run(document, timeout_s=20, request_id=name)
+        except AttemptError as failed:
+            outcomes[name] = failed
+
+    try:
+        wait_until(lambda: pool.load() == (2, 0), 30, what="the worker ready")
+        first = pool._slots[0].worker
+        busy = threading.Thread(target=run, args=("busy", slow))
+        busy.start()
+        wait_until(lambda: first.in_flight == 1, 10, what="the first request sent")
+        time.sleep(0.5)  # read, and inside its slow call
+        queued = threading.Thread(target=run, args=("queued", _document()))
+        queued.start()
+        wait_until(lambda: first.in_flight == 2, 10, what="the second request sent")
+        with capture_logs() as captured:
+            _kill(first.pid)
+            busy.join(30)
+            queued.join(30)
+    finally:
+        pool.close()
+    assert isinstance(outcomes["busy"], AttemptError)
+    assert outcomes["busy"].failure.error_class is ErrorClass.WORKER_CRASHED
+    answered = outcomes["queued"]
+    assert not isinstance(answered, AttemptError), answered  # answered by the replacement, not failed
+    assert answered.worker_pid != first.pid and answered.worker_generation > first.generation
+    assert len(events(captured, "worker.died")) == 1

@@ -107,6 +107,7 @@ def _collect(conn: Connection, capacity: int, window_s: float) -> tuple[list[Req
         if message["kind"] == protocol.STOP:
             return requests, True
         requests.append((message, [conn.recv_bytes() for _ in range(message["overflow"])]))
+        conn.send({"kind": protocol.RECEIVED, "id": message["id"]})
         until = until or time.monotonic() + window_s
     return requests, False
 

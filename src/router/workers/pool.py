@@ -61,6 +61,7 @@ from router.workers.process import Pending, WorkerFailure, WorkerGone, WorkerPro
 from router.workers.protocol import signal_name
 
 BACKOFF_FIRST_S = 0.5
+MAX_RESENDS = 3  # workers a request is sent to when each ends before reading it
 WATCH_POLL_S = 5.0  # the watcher wakes on every change anyway; this only bounds a missed wake-up
 _PHASE_STATES = (("ready", TierState.READY), ("busy", TierState.BUSY), ("recycling", TierState.RECYCLING))
 _POOLS: weakref.WeakSet[WorkerPool] = weakref.WeakSet()
@@ -166,11 +167,26 @@ class WorkerPool:
 
     def run(self, document: Document, *, timeout_s: float, request_id: str) -> RunOutcome:
         deadline = time.monotonic() + timeout_s
-        slot, worker, pending = self._send(document, request_id, deadline, timeout_s)
+        for _ in range(MAX_RESENDS):
+            slot, worker, pending = self._send(document, request_id, deadline, timeout_s)
+            try:
+                return self._answer(slot, worker, pending, request_id, deadline)
+            except WorkerGone as gone:  # it died with the request unread in its pipe: another worker
+                self._release(slot, worker)
+                last = (worker, gone)
+        raise self._gone_too_often(*last)
+
+    def _answer(
+        self, slot: _Slot, worker: WorkerProcess, pending: Pending, request_id: str, deadline: float
+    ) -> RunOutcome:
+        """The answer to ``pending``, or the AttemptError of its failure (the worker retired if it
+        must be); WorkerGone if the worker ended before reading it."""
         ref = {"pid": worker.pid, "generation": worker.generation}
         sent = time.monotonic()
         try:
             answer = worker.collect(pending, deadline, max(0.0, deadline - sent))
+        except WorkerGone:
+            raise
         except WorkerFailure as failed:
             drained = self._cut_short(failed.failure, deadline - sent)
             if drained:
@@ -201,20 +217,24 @@ class WorkerPool:
         # pages too big for a request's slice go over the pipe, which a worker reads only between
         # batches: such a document waits for an idle worker rather than block its send behind a batch
         idle = self.policy.capacity > 1 and transport.overflows(document)
-        while True:
+        for _ in range(MAX_RESENDS):
             slot, worker = self._acquire(deadline, timeout_s, idle=idle)
             try:
                 return slot, worker, worker.submit(request_id, document)
-            except WorkerGone:
+            except WorkerGone as gone:  # retired, or its pipe broke as it died: the watcher replaces it
                 self._release(slot, worker)
-            except WorkerFailure as failed:  # the pipe broke while sending: the worker died
-                self._after_failure(slot, worker, failed.failure, request_id)
-                died = {"pid": worker.pid, "generation": worker.generation}
-                shared = f"worker:{worker.pid}:{worker.generation}"
-                raise AttemptError(failed.failure, worker={**died, "shared": shared}) from None
+                last = (worker, gone)
             except BaseException:  # a bug, or an interrupt: the request's place in the worker is given back
                 self._release(slot, worker)
                 raise
+        raise self._gone_too_often(*last)
+
+    def _gone_too_often(self, worker: WorkerProcess, gone: WorkerGone) -> AttemptError:
+        """Workers kept ending before they read the request: the last one's death is its failure
+        (a document that kills a worker as it is read must not go round the pool forever)."""
+        failure = gone.failure or worker.death()
+        ref = {"pid": worker.pid, "generation": worker.generation, "shared": f"worker:{worker.pid}:{worker.generation}"}
+        return AttemptError(failure, worker=ref)
 
     def close(self) -> None:
         with self._cond:
@@ -249,7 +269,7 @@ class WorkerPool:
                     raise AttemptError(self._unavailable)
                 for slot in sorted(self._slots, key=lambda s: s.in_flight):  # the least loaded first
                     if slot.phase == "ready" and slot.worker is not None and not (idle and slot.in_flight):
-                        if not slot.worker.alive():  # dead before the watcher (or its reader) saw it
+                        if not slot.worker.accepting():  # dead (or its pipe broke) before the watcher saw it
                             self._died_idle(slot, slot.worker)
                             continue
                         slot.in_flight += 1

@@ -66,8 +66,13 @@ def _reported(error: dict[str, Any], pid: int | None) -> Failure:
 
 
 class WorkerGone(Exception):
-    """Internal: the worker died or was retired before this request was sent to it; the request
-    was never its to answer (the pool gives it another worker, nobody is blamed)."""
+    """Internal: the worker died or was retired before it read this request (before the send, or
+    with the request still in its pipe); the request was never its to answer (the pool gives it
+    another worker, nobody is blamed). ``failure`` is the worker's own, when it died."""
+
+    def __init__(self, message: str, failure: Failure | None = None):
+        super().__init__(message)
+        self.failure = failure
 
 
 @dataclasses.dataclass
@@ -77,6 +82,7 @@ class Pending:
     number: int
     stage: str
     region_slice: int | None
+    received: bool = False  # the child has read it off the pipe
     done: threading.Event = dataclasses.field(default_factory=threading.Event)
     reply: dict[str, Any] | None = None
     failure: Failure | None = None
@@ -186,6 +192,12 @@ class WorkerProcess:
     def alive(self) -> bool:
         return self._process is not None and self._process.is_alive()
 
+    def accepting(self) -> bool:
+        """Whether a request sent now can reach the worker: it runs and is neither retired nor gone."""
+        with self._replies:
+            gone = self._gone
+        return not gone and self.alive()
+
     def death(self) -> Failure:
         """The failure of a worker that died while idle: its exit code or signal, as data."""
         return self._crashed("idle").failure
@@ -229,8 +241,10 @@ class WorkerProcess:
                 for buffer in overflow:
                     self._conn.send_bytes(buffer)
         except (OSError, ValueError):  # the pipe or region is gone: the worker died or was stopped
+            with self._replies:
+                self._gone = True
             self._settle([pending.number], None)
-            raise self._crashed(stage) from None
+            raise WorkerGone(f"worker {self.pid} is gone", self._crashed(stage).failure) from None
         except BaseException:  # a page that cannot be packed, an interrupt: nothing was sent
             self._settle([pending.number], None)
             raise
@@ -241,6 +255,8 @@ class WorkerProcess:
         if not pending.done.wait(max(0.0, deadline - time.monotonic())):
             message = f"worker {self.pid} gave no answer within {limit_s:.1f}s"
             raise WorkerFailure(_own(ErrorClass.TIMEOUT, "attempt_timeout", _TIMEOUT, message, self.pid), pending.stage)
+        if pending.failure is not None and not pending.received:  # still in the pipe: never read
+            raise WorkerGone(f"worker {self.pid} ended before reading the request", pending.failure)
         if pending.failure is not None:  # the worker died or was retired with this request in it
             raise WorkerFailure(pending.failure, pending.stage, shared=f"worker:{self.pid}:{self.generation}")
         reply = pending.reply or {}
@@ -273,7 +289,13 @@ class WorkerProcess:
             pending.done.set()
 
     def _dispatch(self, message: dict[str, Any]) -> None:
-        """A reply from the child: to the request(s) it names."""
+        """A reply from the child: to the request(s) it names; or the receipt of one."""
+        if message.get("kind") == protocol.RECEIVED:
+            with self._replies:
+                pending = self._pending.get(message["id"])
+                if pending is not None:
+                    pending.received = True
+            return
         self._settle(message.get("ids") or [message.get("id")], message)
 
     def _gone_now(self) -> None:

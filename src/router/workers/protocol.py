@@ -9,6 +9,7 @@ Child to parent::
 
     {"kind": "ready", "pid", "entered", "import_ms", "load_ms"}       the handshake, once
     {"kind": "start_failed", "pid", "error": ErrorInfo dict, ...}       instead of ready
+    {"kind": "received", "id": n}                                       request n is read off the pipe
     {"kind": "result", "id": n, "extraction": Extraction dict, "elapsed_ms"}
     {"kind": "error", "ids": [n, ...], "error": ErrorInfo dict}
 
@@ -16,6 +17,11 @@ Child to parent::
 which a retry reuses). A worker may hold several requests at once (its capacity) and answers them
 in any order; an error names every request it fails: one, or all of a batch whose shared call
 failed.
+
+``received`` is sent as soon as the child has read a request, before it looks at it: a request the
+child never acknowledged was still in the pipe when the process died (behind a batch that killed
+it, or sent as it died). It was never the worker's to answer, so the parent gives it to another
+worker, and nobody is blamed for it.
 
 ``entered`` is the child's ``time.monotonic()`` when its main function began: the clock is shared by
 all processes of a machine, so the parent splits a start into spawn, imports and load.
@@ -32,6 +38,7 @@ from typing import Any
 RUN = "run"
 STOP = "stop"
 READY = "ready"
+RECEIVED = "received"
 START_FAILED = "start_failed"
 RESULT = "result"
 ERROR = "error"
