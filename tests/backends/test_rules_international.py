@@ -543,3 +543,18 @@ def test_a_card_slip_heading_is_not_the_merchant():
     assert read("** PURCHASE **", "Panda Express #2614", "Brooklyn, NY", "TOTAL 9.10").fields.merchant == (
         "Panda Express #2614"
     )
+
+
+def test_a_tax_row_of_net_tax_and_gross_that_add_up_gives_the_gross():
+    reading = read(
+        "Hotel Muster", "Rechnung 16.05.2022", "16.05.2022 Zimmer 1 162,00 10,00 162,00", "Steuer BETRAG",
+        "IVA 10,00% 181,82 18,18 200,00", "Bezahlverfahren", "Karte -200,00 EUR",
+    )  # fmt: skip
+    assert (reading.fields.total, reading.notes["total_from"]) == ("200.00", "net_tax_gross")
+
+
+def test_a_labelled_total_beats_the_rows_of_a_tax_table():
+    reading = read(
+        "BÄCKEREI", "Brot 11,90", "Kaffee 5,35", "SUMME 17,25", "A 19% 10,00 1,90 11,90", "B 7% 5,00 0,35 5,35"
+    )
+    assert reading.fields.total == "17.25"

@@ -45,6 +45,7 @@ TOTAL_FROM = {
     "table_heading": 0.6,
     "label_apart": 0.5,
     "subtotal_plus_tax": 0.65,
+    "net_tax_gross": 0.6,
     "payment_less_change": 0.5,
     "subtotal": 0.4,
     "payment": 0.35,

@@ -51,6 +51,11 @@ FINAL = 4.5
 HEADING_DISCOUNT = 0.5
 #: How much less a label counts when its amount is printed a few lines below it.
 APART_DISCOUNT = 1.0
+#: Weight of a row of net, tax and gross amounts that add up ("IVA 10% 1.907,88 190,81 2.098,69"):
+#: above a table heading's label, below any line that says it is the total.
+NET_TAX_GROSS = 2.75
+#: The largest tax rate a row of net, tax and gross is believed to hold.
+MAX_TAX_RATE = Decimal("0.3")
 #: A line that is a total's label and nothing else ("Total", "Grand Total:").
 _LABEL_ONLY = re.compile(r"^\W*(?:grand\s*)?total\W*$|^\W*(?:summe|gesamt|totaal|montant\s*total)\W*$", re.IGNORECASE)
 #: A label this strong after a tax table still names the total ("Grand Total" under "Tax Breakdown").
@@ -140,7 +145,7 @@ def _candidate(lines: list[Line], i: int, *, whole: bool = False) -> TotalCandid
     weight = keyword_weight(text)
     following = lines[i + 1] if i + 1 < len(lines) else None
     if not weight:
-        return _under_heading(lines[i], following)
+        return _under_heading(lines[i], following) or _net_tax_gross(lines[i])
     amounts = find_amounts(text) or (_whole_amounts(text) if whole else [])
     if amounts:
         # "TOTAL 1.446,40 -1.446,40 0,00": a folio's row of charges, credits and a zero balance
@@ -199,6 +204,17 @@ def _under_heading(heading: Line, row: Line | None) -> TotalCandidate | None:
     where = (match.start() + match.end()) / 2 / max(len(heading.text), 1)
     best = min(amounts, key=lambda a: abs((a.start + a.end) / 2 / max(len(row.text), 1) - where))
     return TotalCandidate(best, weight - HEADING_DISCOUNT, row, "table_heading")
+
+
+def _net_tax_gross(line: Line) -> TotalCandidate | None:
+    """The gross of a tax summary row that prints net, tax and gross side by side and adds up
+    (net + tax = gross, the tax a plausible rate of the net): the whole invoice's when the row
+    sums the table, else one rate's, so weaker than any line labelled as the total."""
+    amounts = find_amounts(line.text)
+    for net, tax, gross in zip(amounts, amounts[1:], amounts[2:], strict=False):
+        if 0 < tax.value <= net.value * MAX_TAX_RATE and net.value + tax.value == gross.value:
+            return TotalCandidate(gross, NET_TAX_GROSS, line, "net_tax_gross")
+    return None
 
 
 def _part_label(heading: str, match: re.Match[str]) -> bool:
