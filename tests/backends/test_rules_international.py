@@ -558,3 +558,24 @@ def test_a_labelled_total_beats_the_rows_of_a_tax_table():
         "BÄCKEREI", "Brot 11,90", "Kaffee 5,35", "SUMME 17,25", "A 19% 10,00 1,90 11,90", "B 7% 5,00 0,35 5,35"
     )
     assert reading.fields.total == "17.25"
+
+
+def test_a_charges_column_over_a_single_row_of_values_gives_the_total():
+    reading = read(
+        "Fabrikam", "Invoice For: Northwind", "Invoice Number Invoice Date Due Date Charges VAT ID",
+        "1234567 3/1/2020 3/31/2020 $1,234.50 PT",
+    )  # fmt: skip
+    assert (reading.fields.total, reading.notes["total_from"]) == ("1234.50", "table_heading")
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        # an item table: the Amount column heads each item's amount
+        ("Fabrikam", "Description Qty Price Amount", "Widget 2 5.00 10.00", "Gadget 1 7.50 7.50", "Cash 20.00"),
+        # the tax's amount
+        ("Fabrikam", "Rate Net VAT Amount", "20% 10.00 2.00", "Thank you"),
+    ],
+)
+def test_an_amount_column_over_item_rows_or_after_a_tax_word_is_not_the_total(lines):
+    assert read(*lines).notes["total_from"] != "table_heading"

@@ -45,6 +45,11 @@ TOTAL_KEYWORDS: tuple[tuple[str, float], ...] = (
     (r"^\W*tl\b", 3.0),  # "TL $28.31", the abbreviation US tills print
 )
 
+#: Column headings that name what is charged only where a heading row stands over a single row of
+#: values ("Invoice Number  Invoice Date  Charges" / "34278587  6/18/2017  $56,651.49"): over an
+#: item table they name each item's amount, and after a tax word the tax ("VAT Amount").
+HEADING_TOTALS: tuple[tuple[str, float], ...] = ((r"\bcharges\b|\bamount\b", 3.0),)
+
 #: Amounts carried into what is due but not part of this document's total: a prepayment or deposit
 #: taken off it, or an earlier balance added to it.
 CARRIED = (

@@ -21,6 +21,7 @@ from backends.rules.keywords import (
     AMOUNT,
     CARRIED,
     CHANGE,
+    HEADING_TOTALS,
     NOT_TOTAL,
     PAYMENT,
     ROUNDING,
@@ -34,6 +35,7 @@ from backends.rules.keywords import (
 from backends.rules.lines import Line
 
 _KEYWORDS = tuple((compile_pattern(pattern), weight) for pattern, weight in TOTAL_KEYWORDS)
+_HEADING_TOTALS = tuple((compile_pattern(pattern), weight) for pattern, weight in HEADING_TOTALS)
 _NOT_TOTAL = compile_pattern(NOT_TOTAL)
 _TAX_TABLE = compile_pattern(TAX_TABLE_HEADING)
 _PAYMENT = compile_pattern(PAYMENT)
@@ -49,6 +51,8 @@ FINAL = 4.5
 #: How much less a table heading's label counts than the same label beside its amount: a tax
 #: table under the total ("Netto MwSt Brutto") repeats the total's label.
 HEADING_DISCOUNT = 0.5
+#: How far (as a share of the line) a lone amount may stand from the heading label it is read under.
+COLUMN_SLACK = 0.2
 #: How much less a label counts when its amount is printed a few lines below it.
 APART_DISCOUNT = 1.0
 #: Weight of a row of net, tax and gross amounts that add up ("IVA 10% 1.907,88 190,81 2.098,69"):
@@ -145,7 +149,8 @@ def _candidate(lines: list[Line], i: int, *, whole: bool = False) -> TotalCandid
     weight = keyword_weight(text)
     following = lines[i + 1] if i + 1 < len(lines) else None
     if not weight:
-        return _under_heading(lines[i], following) or _net_tax_gross(lines[i])
+        after = lines[i + 2] if i + 2 < len(lines) else None
+        return _under_heading(lines[i], following, after) or _net_tax_gross(lines[i])
     amounts = find_amounts(text) or (_whole_amounts(text) if whole else [])
     if amounts:
         # "TOTAL 1.446,40 -1.446,40 0,00": a folio's row of charges, credits and a zero balance
@@ -187,23 +192,34 @@ def _whole_amounts(text: str) -> list[AmountMatch]:
     return [a for a in find_whole_amounts(text) if a.start >= start and a.value >= 1]
 
 
-def _under_heading(heading: Line, row: Line | None) -> TotalCandidate | None:
+def _under_heading(heading: Line, row: Line | None, after: Line | None) -> TotalCandidate | None:
     """A table's heading row of labels ("Netto  MwSt  Brutto") with the amounts on the row below:
-    the amount under the total's label, matched by relative position."""
+    the amount under the total's label, matched by relative position. Where the row is the
+    heading's only one (``after`` holds no amount), a column that names what is charged counts
+    too, and a single amount counts when it stands under the label."""
     if row is None or len(find_amounts(heading.text)) > 1 or len(re.findall(r"[^\W\d]{3,}", heading.text)) < 2:
         return None  # a heading is words; one stray number OCR read into it may stand
     amounts = find_amounts(row.text)
-    if len(amounts) < 2:
+    lone = after is None or not find_amounts(after.text)
+    label = _heading_label(heading.text, lone=lone)
+    if label is None or not amounts or (len(amounts) < 2 and not lone):
         return None
-    found = [
-        (m, w) for pattern, w in _KEYWORDS if (m := pattern.search(heading.text)) and not _part_label(heading.text, m)
-    ]
-    if not found:
-        return None
-    match, weight = max(found, key=lambda mw: (mw[1], mw[0].start()))
+    match, weight = label
     where = (match.start() + match.end()) / 2 / max(len(heading.text), 1)
-    best = min(amounts, key=lambda a: abs((a.start + a.end) / 2 / max(len(row.text), 1) - where))
+    offsets = {a: abs((a.start + a.end) / 2 / max(len(row.text), 1) - where) for a in amounts}
+    best = min(amounts, key=offsets.__getitem__)
+    if len(amounts) < 2 and offsets[best] > COLUMN_SLACK:
+        return None
     return TotalCandidate(best, weight - HEADING_DISCOUNT, row, "table_heading")
+
+
+def _heading_label(heading: str, *, lone: bool) -> tuple[re.Match[str], float] | None:
+    """The strongest (then rightmost) total label in a heading that does not name a part of the
+    total; the labels of what is charged only over a lone row."""
+    found = [(m, w) for pattern, w in _KEYWORDS if (m := pattern.search(heading)) and not _part_label(heading, m)]
+    if lone:
+        found += [(m, w) for pattern, w in _HEADING_TOTALS if (m := pattern.search(heading)) and not _taxed(heading, m)]
+    return max(found, key=lambda mw: (mw[1], mw[0].start()), default=None)
 
 
 def _net_tax_gross(line: Line) -> TotalCandidate | None:
@@ -215,6 +231,12 @@ def _net_tax_gross(line: Line) -> TotalCandidate | None:
         if 0 < tax.value <= net.value * MAX_TAX_RATE and net.value + tax.value == gross.value:
             return TotalCandidate(gross, NET_TAX_GROSS, line, "net_tax_gross")
     return None
+
+
+def _taxed(heading: str, match: re.Match[str]) -> bool:
+    """Whether the word before ``match`` is a tax's name ("VAT Amount", "MwSt Betrag")."""
+    words = heading[: match.start()].split()
+    return bool(words) and bool(_TAX.search(words[-1]))
 
 
 def _part_label(heading: str, match: re.Match[str]) -> bool:
