@@ -579,3 +579,18 @@ def test_a_charges_column_over_a_single_row_of_values_gives_the_total():
 )
 def test_an_amount_column_over_item_rows_or_after_a_tax_word_is_not_the_total(lines):
     assert read(*lines).notes["total_from"] != "table_heading"
+
+
+def test_a_file_of_two_invoices_each_opening_with_the_seller_is_answered_from_the_first():
+    invoice = ("GRAND HOTEL MUSTER", "Invoice 1001", "Date of issue: 13/09/22")
+    reading = read(
+        *invoice, "06/09/22 Room 208,00", "07/09/22 Room 208,00", "TOTAL 416,00 -416,00 0,00 EUR",
+        *invoice, "06/09/22 City tax 4,00", "07/09/22 City tax 4,00", "TOTAL 8,00 -8,00 0,00 EUR",
+    )  # fmt: skip
+    assert reading.fields.total == "416.00"
+
+
+def test_pages_that_repeat_the_heading_before_the_total_are_one_document():
+    page = ("GRAND HOTEL MUSTER", "Invoice 1001")
+    reading = read(*page, "Room 208,00", "Carried forward", *page, "City tax 8,00", "TOTAL 216,00")
+    assert reading.fields.total == "216.00"

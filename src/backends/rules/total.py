@@ -3,10 +3,12 @@
 Each line with a total keyword offers its last amount (or the next line's, when the amount is
 printed below its label); the strongest keyword wins, then the later line (a final total follows
 the first one). Lines that only look like totals (subtotal, tax, change, cash, quantity) are
-excluded, and so is everything in a tax summary table. Cash rounding (to 0.05 in Malaysia,
-Switzerland, Australia, ...) is then applied when a rounding line follows the total. Without any
-total line: the payment less the change, else the subtotal, else the payment, else a line that
-names an amount.
+excluded, and so is everything in a tax summary table. A table heading over its row of amounts,
+and a tax row of net, tax and gross that add up, offer weaker candidates. Where a file holds
+several documents (each opening with the same line), the first that states a total is read. Cash
+rounding (to 0.05 in Malaysia, Switzerland, Australia, ...) is then applied when a rounding line
+follows the total. Without any total line: the payment less the change, else the subtotal, else the
+payment, else a line that names an amount.
 """
 
 from __future__ import annotations
@@ -60,6 +62,10 @@ APART_DISCOUNT = 1.0
 NET_TAX_GROSS = 2.75
 #: The largest tax rate a row of net, tax and gross is believed to hold.
 MAX_TAX_RATE = Decimal("0.3")
+#: The weight of a line that plainly says it holds the total ("TOTAL 5.00").
+LABELLED = 3.0
+#: The shortest opening line taken as a document's own (shorter ones repeat by chance: "1", "Page").
+MIN_OPENING = 8
 #: A line that is a total's label and nothing else ("Total", "Grand Total:").
 _LABEL_ONLY = re.compile(r"^\W*(?:grand\s*)?total\W*$|^\W*(?:summe|gesamt|totaal|montant\s*total)\W*$", re.IGNORECASE)
 #: A label this strong after a tax table still names the total ("Grand Total" under "Tax Breakdown").
@@ -81,7 +87,7 @@ class TotalCandidate:
 def find_total(lines: list[Line]) -> TotalCandidate | None:
     """The receipt's total, or None when nothing says which amount it is."""
     settled = any(_SETTLED.search(line.text) for line in lines)
-    every, lines = lines, _before_tax_table(lines)
+    every, lines = lines, _before_tax_table(_first_document(lines))
     whole = sum(len(find_amounts(line.text)) for line in lines) <= 1
     candidates = [c for c in (_candidate(lines, i, whole=whole) for i in range(len(lines))) if c is not None]
     candidates += _after_tax_table(every, lines, candidates)
@@ -92,6 +98,18 @@ def find_total(lines: list[Line]) -> TotalCandidate | None:
         best = _charged(best) if settled else best
         return best if best.weight >= FINAL else _rounded(best, lines)
     return _fallback(lines)
+
+
+def _first_document(lines: list[Line]) -> list[Line]:
+    """The lines up to the end of the first document that states a total, where the file holds
+    several, each opening with the same line (a hotel's room invoice and its city tax invoice, an
+    invoice and its card slip): a later one's total is not the first one's."""
+    first = next((position for position, line in enumerate(lines[:3]) if len(line.text) >= MIN_OPENING), 0)
+    starts = [position for position, line in enumerate(lines) if position > first and line.text == lines[first].text]
+    for end in [*starts, len(lines)]:
+        if any(keyword_weight(line.text) >= LABELLED and find_amounts(line.text) for line in lines[:end]):
+            return lines[:end]
+    return lines
 
 
 def _after_tax_table(every: list[Line], kept: list[Line], candidates: list[TotalCandidate]) -> list[TotalCandidate]:
