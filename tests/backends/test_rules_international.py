@@ -68,6 +68,15 @@ def test_a_two_digit_year_is_not_taken_from_the_next_token():
         (("Arrival Date 11/07/2022 20:30:00", "Departure Date 18/07/2022 08:49:00"), "2022-07-18"),
         (("Rechnungsdatum 21.02.2024", "Datum Ankunft 19.02.2024", "Datum Abreise 22.02.2024"), "2024-02-21"),
         (("Date: 01.03.2024", "Invoice date: 05.03.2024"), "2024-03-05"),
+        # without a document date the departure dates the folio
+        (("Arrival 06.07.19", "Departure 13.07.19", "06.07.19 Room 100,00", "07.07.19 Room 100,00"), "2019-07-13"),
+        # a folio printed (and paid) the evening before departure is dated when it was printed
+        (
+            ("Arrival Date: 23/11/2021 20:53", "Departure Date: 24/11/2021", "HOTEL BEISPIEL 23/11/2021 20:54:00"),
+            "2021-11-23",
+        ),
+        # a plain "Datum" beats the departure on a folio issued at check-in
+        (("Datum: 02.03.2024", "Anreise: 02.03.2024", "Abreise: 03.03.2024"), "2024-03-02"),
     ],
 )
 def test_a_folios_arrival_is_not_its_date_and_an_issue_date_beats_a_plain_date(lines, iso):
@@ -116,9 +125,13 @@ def test_total_labels_in_several_languages(line):
 
 
 def test_labels_in_a_table_heading_with_the_amounts_on_the_row_below():
+    reading = read("Muster GmbH", "Rechnung", "Anzahl Einzelpreis Betrag", "3 10,00 30,00", "Danke")
+    assert (reading.fields.total, reading.notes["total_from"]) == ("30.00", "table_heading")
+
+
+def test_a_net_tax_gross_heading_over_its_row_gives_the_gross():
     reading = read("Muster GmbH", "Rechnung", "Netto MwSt Brutto", "166,09 31,56 197,65", "Danke")
-    assert reading.fields.total == "197.65"
-    assert reading.notes["total_from"] == "table_heading"
+    assert reading.fields.total == "197.65"  # read under "Brutto", and as net + tax = gross
 
 
 def test_an_ocr_misreading_totl_is_a_total():

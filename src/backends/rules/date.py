@@ -16,6 +16,7 @@ from backends.normalize import DateMatch, find_dates
 from backends.rules.keywords import (
     DATE_LABELS,
     DAY_FIRST_MARKERS,
+    DEPARTURE_LABELS,
     ISSUE_DATE_LABELS,
     NOT_DOCUMENT_DATE,
     TIME,
@@ -27,11 +28,17 @@ from backends.rules.lines import Line
 
 _LABEL = compile_pattern(DATE_LABELS)
 _ISSUED = compile_pattern(ISSUE_DATE_LABELS)
+_DEPARTURE = compile_pattern(DEPARTURE_LABELS)
 _NOT_DOCUMENT_DATE = compile_pattern(NOT_DOCUMENT_DATE)
 _TIME = compile_pattern(TIME)
 _US = re.compile(US_MARKERS)
 _US_HINTS = compile_pattern(US_HINTS)
 _NOT_US = compile_pattern(DAY_FIRST_MARKERS)
+#: The score of a departure date before a time printed beside it: above an unlabelled date, below a
+#: document date's label or a date printed with its time of day (when the folio was printed).
+DEPARTURE = 0.5
+#: How far before a date (characters) its own label stands: "Datum: 08.02.19 Abreise: 08.02.19".
+LABEL_REACH = 30
 _NUMERIC_DATE = re.compile(r"(?<![\d.,])(\d{1,2})[-/.](\d{1,2})[-/.](?:19|20)?\d\d(?![\d])")
 
 
@@ -56,12 +63,13 @@ def find_date(lines: list[Line], *, dayfirst: bool = True, yearfirst: bool = Fal
 
 def _score(text: str, match: DateMatch) -> float:
     before, after = text[: match.start], text[match.end :]
-    score = 0.0
+    time = 1.0 if _TIME.search(after) or _TIME.search(before) else 0.0
+    if _DEPARTURE.search(before[-LABEL_REACH:]):
+        return DEPARTURE + time
+    score = time
     if _LABEL.search(before):
         score += 2.0
     if _ISSUED.search(before):
-        score += 1.0
-    if _TIME.search(after) or _TIME.search(before):
         score += 1.0
     if _NOT_DOCUMENT_DATE.search(before):
         score -= 3.0

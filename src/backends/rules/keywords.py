@@ -158,13 +158,14 @@ NOT_DOCUMENT_DATE = (
     r"expir|\bexp\b|valid|\bdue\b|birth|\bdob\b|until|\bbis\b|since|member\s*since|f[äa]llig|return\s*by|best\s*before"
     r"|arriv|anreise|ankunft|llegada|aankomst|check[\s-]*in"  # a hotel stay's first day, not its bill's
 )
-#: Labels of the date a document was issued, stronger than a plain "date": the invoice date, and on
-#: a hotel folio without one the departure (the day the bill is settled).
+#: Labels of the date a document was issued, stronger than a plain "date".
 ISSUE_DATE_LABELS = (
     r"invoice\s*date|rechnungsdatum|belegdatum|date\s*of\s*issue|issue\s*date|tax\s*date|date\s*de\s*facture"
     r"|fecha\s*(?:de\s*)?(?:factura|emisi[óo]n)|factuurdatum|data\s*(?:della\s*)?fattura"
-    r"|depart|abreise|d[ée]part|salida|vertrek|check[\s-]*out"
 )
+#: Labels of a hotel stay's last day: it dates the bill only where nothing else does (a folio is
+#: often printed and settled before it, at check-in or the evening before).
+DEPARTURE_LABELS = r"depart|abreise|d[ée]part|salida|vertrek|odlazak|check[\s-]*out"
 TIME = r"(?<!\d)(?:[01]?\d|2[0-3])[:h][0-5]\d(?:[:.][0-5]\d)?(?:\s*[ap]\.?m\.?)?(?!\d)"
 
 #: Legal forms of companies in several countries: a line that ends in one names a business.
