@@ -607,3 +607,20 @@ def test_pages_that_repeat_the_heading_before_the_total_are_one_document():
     page = ("GRAND HOTEL MUSTER", "Invoice 1001")
     reading = read(*page, "Room 208,00", "Carried forward", *page, "City tax 8,00", "TOTAL 216,00")
     assert reading.fields.total == "216.00"
+
+
+def test_a_folios_unlabelled_stay_dates_stacked_give_the_later():
+    reading = read(
+        "Country Motel", "Room: 12 Payment: VISA", "DOE, JANE Guest", "MAIN STREET 5 March 2, 2020",
+        "SPRINGFIELD March 4, 2020", "Date Trans Room Debit Credit", "ROOM 12 90.00 90.00",
+        "VISA 12 180.00 CR 0.00", "Balance due at checkout $ 0.00",
+    )  # fmt: skip
+    assert reading.fields.date == "2020-03-04"
+
+
+def test_dated_rows_of_a_folio_are_not_a_stay():
+    reading = read(
+        "Country Motel", "Room 12", "Guest: Jane Doe", "02.03.2020 Room 90,00", "03.03.2020 Room 90,00",
+        "04.03.2020 Room 90,00", "TOTAL 270,00",
+    )  # fmt: skip
+    assert reading.fields.date == "2020-03-02"  # no label: the first date stands

@@ -1,8 +1,10 @@
 """The document date: the date on a line labelled as one, or next to a time, not an expiry date.
 
 Candidates are every date in the text (``normalize.find_dates``). A date on a line with a date
-label or a time of day scores higher; one labelled as an expiry, due or birth date scores lower;
-ties go to the first. Numeric dates are read day-first, as most of the world prints them, unless
+label or a time of day scores higher; one labelled as an expiry, due or birth date, or as a hotel
+stay's arrival, scores lower; a departure dates a folio only where nothing else does. On a folio, of
+two unlabelled dates stacked on consecutive lines (the stay) the first counts less. Ties go to the
+first. Numeric dates are read day-first, as most of the world prints them, unless
 the receipt says otherwise (``infer_dayfirst``): a numeric date that only reads month-first, or a
 US address or dollar amount.
 """
@@ -10,7 +12,8 @@ US address or dollar amount.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from itertools import pairwise
 
 from backends.normalize import DateMatch, find_dates
 from backends.rules.keywords import (
@@ -19,6 +22,7 @@ from backends.rules.keywords import (
     DEPARTURE_LABELS,
     ISSUE_DATE_LABELS,
     NOT_DOCUMENT_DATE,
+    STAY_CUES,
     TIME,
     US_HINTS,
     US_MARKERS,
@@ -29,6 +33,7 @@ from backends.rules.lines import Line
 _LABEL = compile_pattern(DATE_LABELS)
 _ISSUED = compile_pattern(ISSUE_DATE_LABELS)
 _DEPARTURE = compile_pattern(DEPARTURE_LABELS)
+_STAY_CUES = tuple(compile_pattern(pattern) for pattern in STAY_CUES)
 _NOT_DOCUMENT_DATE = compile_pattern(NOT_DOCUMENT_DATE)
 _TIME = compile_pattern(TIME)
 _US = re.compile(US_MARKERS)
@@ -37,6 +42,10 @@ _NOT_US = compile_pattern(DAY_FIRST_MARKERS)
 #: The score of a departure date before a time printed beside it: above an unlabelled date, below a
 #: document date's label or a date printed with its time of day (when the folio was printed).
 DEPARTURE = 0.5
+#: How much less the first of a folio's unlabelled pair of stay dates counts (its arrival).
+ARRIVAL = 1.0
+#: The longest stay an unlabelled pair of dates is read as (days).
+LONGEST_STAY = 62
 #: How far before a date (characters) its own label stands: "Datum: 08.02.19 Abreise: 08.02.19".
 LABEL_REACH = 30
 _NUMERIC_DATE = re.compile(r"(?<![\d.,])(\d{1,2})[-/.](\d{1,2})[-/.](?:19|20)?\d\d(?![\d])")
@@ -58,7 +67,26 @@ def find_date(lines: list[Line], *, dayfirst: bool = True, yearfirst: bool = Fal
     ]
     if not candidates:
         return None
+    if sum(any(cue.search(line.text) for line in lines) for cue in _STAY_CUES) >= 2:
+        candidates = _without_arrival(lines, candidates)
     return max(candidates, key=lambda c: (c.score, -c.line.index))
+
+
+def _without_arrival(lines: list[Line], candidates: list[DateCandidate]) -> list[DateCandidate]:
+    """A folio's stay printed as two unlabelled dates on consecutive lines ("May 6, 2019" over "May
+    10, 2019"): the first is the arrival and counts less, the bill is dated the stay's end."""
+    alone = {c.line.index: c for c in candidates if sum(o.line is c.line for o in candidates) == 1 and not c.score}
+    following = {line.index: after.index for line, after in pairwise(lines)}
+    before = {after: index for index, after in following.items()}
+    arrivals = {
+        index
+        for index, first in alone.items()
+        if (second := alone.get(following.get(index, -1))) is not None
+        and 0 < (second.match.date - first.match.date).days <= LONGEST_STAY
+        and before.get(index) not in alone  # a pair, not two rows of a dated table
+        and following.get(second.line.index) not in alone
+    }
+    return [replace(c, score=c.score - ARRIVAL) if c.line.index in arrivals else c for c in candidates]
 
 
 def _score(text: str, match: DateMatch) -> float:

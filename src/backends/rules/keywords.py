@@ -166,6 +166,14 @@ ISSUE_DATE_LABELS = (
 #: Labels of a hotel stay's last day: it dates the bill only where nothing else does (a folio is
 #: often printed and settled before it, at check-in or the evening before).
 DEPARTURE_LABELS = r"depart|abreise|d[ée]part|salida|vertrek|odlazak|check[\s-]*out"
+#: Signs of a hotel bill, one pattern per sign: a document showing two of them is a folio.
+STAY_CUES: tuple[str, ...] = (
+    r"\broom\b|\bzimmer\b|\bchambre\b|habitaci[óo]n|\bcamera\b|\bkamar\b",
+    r"\bguest\b|\bgast\b|\bh[ôo]te\b|\bhu[ée]sped\b",
+    r"check[\s-]*(?:in|out)|\barriv|\bdepart|anreise|abreise",
+    r"\bfolio\b",
+    r"\bnights?\b|\bn[äa]chte\b|\bnuits?\b|\bnoches?\b",
+)
 TIME = r"(?<!\d)(?:[01]?\d|2[0-3])[:h][0-5]\d(?:[:.][0-5]\d)?(?:\s*[ap]\.?m\.?)?(?!\d)"
 
 #: Legal forms of companies in several countries: a line that ends in one names a business.
