@@ -624,3 +624,29 @@ def test_dated_rows_of_a_folio_are_not_a_stay():
         "04.03.2020 Room 90,00", "TOTAL 270,00",
     )  # fmt: skip
     assert reading.fields.date == "2020-03-02"  # no label: the first date stands
+
+
+@pytest.mark.parametrize(
+    ("lines", "total"),
+    [
+        # a misread sum on a German till: the cash paid and the tax row (tax, net, gross) agree
+        (("SUMME EUR 5,17", "Bar EUR 5,47", "MwSt netto brutto", "A 7,0% 0,36 5,11 5,47"), "5.47"),
+        # a misread rounded total: the card paid what the total including tax says
+        (("Total RM Including GST 6% 99.80", "TotalRounded 08.66", "Mastercard -99.80"), "99.80"),
+    ],
+)
+def test_a_single_exact_payment_overrules_a_total_printed_nowhere_else(lines, total):
+    assert read("SHOP GMBH", "Item 1,00", *lines).fields.total == total
+
+
+@pytest.mark.parametrize(
+    ("lines", "total"),
+    [
+        # two payments: the total is their sum
+        (("Total 87,00", "19% 4,20 0,80 5,00", "7% 76,64 5,36 82,00", "Mastercard 82,00", "Mastercard 5,00"), "87.00"),
+        # a card authorised before the tip: the total is the sum
+        (("Total $118.46", "CREDIT CARD AUTH $118.46", "Tip 35.54", "Total 154.00"), "154.00"),
+    ],
+)
+def test_split_payments_and_a_tip_leave_the_labelled_total(lines, total):
+    assert read("SHOP", *lines).fields.total == total

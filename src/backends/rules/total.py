@@ -95,6 +95,7 @@ def find_total(lines: list[Line]) -> TotalCandidate | None:
     if candidates:
         best = max(candidates, key=lambda c: (c.weight, c.line.index))
         best = _without_carried(_with_taxes_added(best, candidates, every), candidates, every)
+        best = _paid_exactly(best, candidates, every)
         best = _charged(best) if settled else best
         return best if best.weight >= FINAL else _rounded(best, lines)
     return _fallback(lines)
@@ -132,6 +133,28 @@ def _without_carried(best: TotalCandidate, candidates: list[TotalCandidate], lin
         if any(abs(abs(best.amount.value - earlier.amount.value) - abs(c)) < Decimal("0.005") for c in carried):
             return earlier
     return best
+
+
+def _paid_exactly(best: TotalCandidate, candidates: list[TotalCandidate], lines: list[Line]) -> TotalCandidate:
+    """A single payment that settles the bill exactly (no change given) is its total: where the
+    strongest label's amount is printed nowhere else and is no sum of two printed amounts (a
+    misread: "TotalRounded 08.66" over "Mastercard -99.80"), while another candidate's amount is
+    what was paid, that candidate is the total. Not after a tip ("Total 154.00" over a card
+    authorised for 118.46 and a tip of 35.54): the total is then the sum."""
+    if any(_CHANGE.search(line.text) and any(a.value for a in find_amounts(line.text)) for line in lines):
+        return best
+    paid = [
+        abs(a.value)
+        for line in lines
+        if _PAYMENT.search(line.text) and not _CHANGE.search(line.text)
+        for a in find_amounts(line.text)[-1:]
+    ]
+    printed = [abs(a.value) for line in lines for a in find_amounts(line.text)]
+    value = abs(best.amount.value)
+    if len(paid) != 1 or printed.count(value) > 1 or any(value - a in printed for a in printed if 0 < a < value):
+        return best
+    agreeing = [c for c in candidates if abs(c.amount.value) == paid[0]]
+    return max(agreeing, key=lambda c: (c.weight, c.line.index), default=best)
 
 
 def _charged(best: TotalCandidate) -> TotalCandidate:
@@ -241,12 +264,14 @@ def _heading_label(heading: str, *, lone: bool) -> tuple[re.Match[str], float] |
 
 
 def _net_tax_gross(line: Line) -> TotalCandidate | None:
-    """The gross of a tax summary row that prints net, tax and gross side by side and adds up
-    (net + tax = gross, the tax a plausible rate of the net): the whole invoice's when the row
-    sums the table, else one rate's, so weaker than any line labelled as the total."""
+    """The gross of a tax summary row that prints net and tax (in either order: "MwSt netto
+    brutto" on German tills) and then the gross, and adds up (net + tax = gross, the tax a
+    plausible rate of the net): the whole invoice's when the row sums the table, else one rate's,
+    so weaker than any line labelled as the total."""
     amounts = find_amounts(line.text)
-    for net, tax, gross in zip(amounts, amounts[1:], amounts[2:], strict=False):
-        if 0 < tax.value <= net.value * MAX_TAX_RATE and net.value + tax.value == gross.value:
+    for first, second, gross in zip(amounts, amounts[1:], amounts[2:], strict=False):
+        tax, net = sorted((first.value, second.value))
+        if 0 < tax <= net * MAX_TAX_RATE and net + tax == gross.value:
             return TotalCandidate(gross, NET_TAX_GROSS, line, "net_tax_gross")
     return None
 
