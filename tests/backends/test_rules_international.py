@@ -650,3 +650,8 @@ def test_a_single_exact_payment_overrules_a_total_printed_nowhere_else(lines, to
 )
 def test_split_payments_and_a_tip_leave_the_labelled_total(lines, total):
     assert read("SHOP", *lines).fields.total == total
+
+
+def test_amounts_read_a_row_off_their_labels_still_add_up_to_the_total():
+    reading = read("CAFE", "SOUP 20.50", "FISH 30.00", "Sub Total: 50.50 5.45", "Tax: 55.95", "03/12 12:31pTOTAL:")
+    assert (reading.fields.total, reading.notes["total_from"]) == ("55.95", "subtotal_plus_tax")

@@ -356,14 +356,17 @@ def _fallback(lines: list[Line]) -> TotalCandidate | None:
 
 def _subtotal_plus_tax(lines: list[Line], subtotal: TotalCandidate | None) -> TotalCandidate | None:
     """Where the total's own line is garbled: an amount printed after the subtotal that is the
-    subtotal plus a tax printed between them."""
+    subtotal plus a tax printed between them. OCR that reads the amounts a row off their labels
+    ("Sub Total: 50.50 5.45" / "Tax: 55.95" / "TOTAL:") puts the tax on the subtotal's line."""
     if subtotal is None:
         return None
+    own = [a.value for a in find_amounts(subtotal.line.text)]
     after = [line for line in lines if line.index > subtotal.line.index]
     taxes = [a.value for line in after if _TAX.search(line.text) for a in find_amounts(line.text)]
+    sums = {value + tax for position, value in enumerate(own) for tax in [*taxes, *own[position + 1 :]] if tax > 0}
     for line in after:
         for amount in find_amounts(line.text):
-            if any(amount.value == subtotal.amount.value + tax for tax in taxes if tax > 0):
+            if amount.value in sums:
                 return TotalCandidate(amount, 0.0, line, "subtotal_plus_tax")
     return None
 
