@@ -655,3 +655,13 @@ def test_split_payments_and_a_tip_leave_the_labelled_total(lines, total):
 def test_amounts_read_a_row_off_their_labels_still_add_up_to_the_total():
     reading = read("CAFE", "SOUP 20.50", "FISH 30.00", "Sub Total: 50.50 5.45", "Tax: 55.95", "03/12 12:31pTOTAL:")
     assert (reading.fields.total, reading.notes["total_from"]) == ("55.95", "subtotal_plus_tax")
+
+
+def test_a_net_total_beside_its_tax_is_not_the_total_when_their_sum_is_printed():
+    reading = read("FOOD CAFE", "1 X MEAL 9,70", "1 X BEER 2,20", "CARDS 11,90", "VAT TOTAL 1,47", "NET TOTAL 10,43")
+    assert (reading.fields.total, reading.notes["total_from"]) == ("11.90", "net_plus_tax")
+
+
+def test_a_total_including_its_tax_is_not_read_as_a_net():
+    reading = read("SHOP SDN BHD", "Total Sales (Incl GST) 16.56", "GST 6% 0.94", "Cash 17.50", "Change 0.94")
+    assert reading.fields.total == "16.56"

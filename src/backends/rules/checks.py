@@ -46,6 +46,7 @@ TOTAL_FROM = {
     "label_apart": 0.5,
     "subtotal_plus_tax": 0.65,
     "net_tax_gross": 0.6,
+    "net_plus_tax": 0.6,
     "payment_less_change": 0.5,
     "subtotal": 0.4,
     "payment": 0.35,

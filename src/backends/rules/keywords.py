@@ -106,6 +106,8 @@ SUBTOTAL = (
     r"sub\s*-?\s*t[o0]t|zwischensumme|sous[\s-]*total|subtotale|subtotaal|nettobetrag|summe\s*netto|netto\s*summe"
     r"|total\s*h\.?t|base\s*imponible|imponibile|jumlah\s*kecil"
 )
+#: A line that says its amount includes the tax.
+TAX_INCLUDED = r"\bincl|\binkl|\binc\b|inclus|\bttc\b|with\s*(?:gst|tax|vat)|\bmit\s*mwst"
 #: A tax line: the amount of VAT, GST, sales tax (not the rate table's other columns).
 TAX = r"\b(?:tax|vat|gst|sst|mwst|ust|tva|iva|btw|steuer|pajak|cukai)\b|mehrwertsteuer|umsatzsteuer"
 #: The invoice's grand total, as opposed to what is still due after prepayments.

@@ -5,7 +5,9 @@ printed below its label); the strongest keyword wins, then the later line (a fin
 the first one). Lines that only look like totals (subtotal, tax, change, cash, quantity) are
 excluded, and so is everything in a tax summary table. A table heading over its row of amounts,
 and a tax row of net, tax and gross that add up, offer weaker candidates. Where a file holds
-several documents (each opening with the same line), the first that states a total is read. Cash
+several documents (each opening with the same line), the first that states a total is read. The
+winner is then checked against the arithmetic around it: a net whose tax beside it adds up to a
+printed amount, a misread sum that a single exact payment contradicts. Cash
 rounding (to 0.05 in Malaysia, Switzerland, Australia, ...) is then applied when a rounding line
 follows the total. Without any total line: the payment less the change, else the subtotal, else the
 payment, else a line that names an amount.
@@ -30,6 +32,7 @@ from backends.rules.keywords import (
     SETTLED,
     SUBTOTAL,
     TAX,
+    TAX_INCLUDED,
     TAX_TABLE_HEADING,
     TOTAL_KEYWORDS,
     compile_pattern,
@@ -45,6 +48,7 @@ _CHANGE = compile_pattern(CHANGE)
 _ROUNDING = compile_pattern(ROUNDING)
 _SUBTOTAL = compile_pattern(SUBTOTAL)
 _TAX = compile_pattern(TAX)
+_TAX_INCLUDED = compile_pattern(TAX_INCLUDED)
 _CARRIED = compile_pattern(CARRIED)
 _AMOUNT = compile_pattern(AMOUNT)
 _SETTLED = compile_pattern(SETTLED)
@@ -95,7 +99,7 @@ def find_total(lines: list[Line]) -> TotalCandidate | None:
     if candidates:
         best = max(candidates, key=lambda c: (c.weight, c.line.index))
         best = _without_carried(_with_taxes_added(best, candidates, every), candidates, every)
-        best = _paid_exactly(best, candidates, every)
+        best = _paid_exactly(_net_of_tax(best, every), candidates, every)
         best = _charged(best) if settled else best
         return best if best.weight >= FINAL else _rounded(best, lines)
     return _fallback(lines)
@@ -155,6 +159,22 @@ def _paid_exactly(best: TotalCandidate, candidates: list[TotalCandidate], lines:
         return best
     agreeing = [c for c in candidates if abs(c.amount.value) == paid[0]]
     return max(agreeing, key=lambda c: (c.weight, c.line.index), default=best)
+
+
+def _net_of_tax(best: TotalCandidate, lines: list[Line]) -> TotalCandidate:
+    """A total that is the net: the tax printed next to it added makes an amount printed elsewhere
+    ("VAT TOTAL 2,56" / "NET TOTAL 18,14" between two lines of 20,70). That amount is the total."""
+    if _TAX_INCLUDED.search(best.line.text):
+        return best
+    near = [line for line in lines if 0 < abs(line.index - best.line.index) <= 1 and _TAX.search(line.text)]
+    taxes = [a.value for line in near for a in find_amounts(line.text)[-1:] if 0 < a.value < best.amount.value]
+    for line in lines:
+        if line is best.line or line in near:
+            continue
+        for amount in find_amounts(line.text):
+            if any(amount.value == best.amount.value + tax for tax in taxes):
+                return TotalCandidate(amount, best.weight, line, "net_plus_tax")
+    return best
 
 
 def _charged(best: TotalCandidate) -> TotalCandidate:
