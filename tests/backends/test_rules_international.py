@@ -665,3 +665,8 @@ def test_a_net_total_beside_its_tax_is_not_the_total_when_their_sum_is_printed()
 def test_a_total_including_its_tax_is_not_read_as_a_net():
     reading = read("SHOP SDN BHD", "Total Sales (Incl GST) 16.56", "GST 6% 0.94", "Cash 17.50", "Change 0.94")
     assert reading.fields.total == "16.56"
+
+
+def test_a_number_with_mixed_separators_does_not_vote_on_the_date_order():
+    reading = read("CAKE HOUSE SDN BHD", "Invoice No: SP-nu11-18/06/09-1018481", "Date :09/06/2018 18:47", "TOTAL 5.00")
+    assert (reading.fields.date, reading.notes["date_order"]) == ("2018-06-09", "dmy")

@@ -48,7 +48,8 @@ ARRIVAL = 1.0
 LONGEST_STAY = 62
 #: How far before a date (characters) its own label stands: "Datum: 08.02.19 Abreise: 08.02.19".
 LABEL_REACH = 30
-_NUMERIC_DATE = re.compile(r"(?<![\d.,])(\d{1,2})[-/.](\d{1,2})[-/.](?:19|20)?\d\d(?![\d])")
+#: A numeric date: its two separators are the same ("nu11-18/06/09" holds no date "11-18/06").
+_NUMERIC_DATE = re.compile(r"(?<![\d.,])(\d{1,2})([-/.])(\d{1,2})\2(?:19|20)?\d\d(?![\d])")
 
 
 @dataclass(frozen=True)
@@ -111,8 +112,8 @@ def ambiguous(date: DateCandidate) -> bool:
         bool(numbers)
         and numbers is not None
         and int(numbers.group(1)) <= 12
-        and int(numbers.group(2)) <= 12
-        and (numbers.group(1) != numbers.group(2))
+        and int(numbers.group(3)) <= 12
+        and (numbers.group(1) != numbers.group(3))
     )
 
 
@@ -129,7 +130,7 @@ def infer_dayfirst(lines: list[Line]) -> bool:
     dollars, a tip line) rather than from anywhere else (a currency other than the dollar)."""
     votes = 0
     for line in lines:
-        for first, second in _NUMERIC_DATE.findall(line.text):
+        for first, _, second in _NUMERIC_DATE.findall(line.text):
             votes += (int(first) > 12) - (int(second) > 12)
     if votes:
         return votes > 0
