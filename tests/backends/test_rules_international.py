@@ -670,3 +670,16 @@ def test_a_total_including_its_tax_is_not_read_as_a_net():
 def test_a_number_with_mixed_separators_does_not_vote_on_the_date_order():
     reading = read("CAKE HOUSE SDN BHD", "Invoice No: SP-nu11-18/06/09-1018481", "Date :09/06/2018 18:47", "TOTAL 5.00")
     assert (reading.fields.date, reading.notes["date_order"]) == ("2018-06-09", "dmy")
+
+
+@pytest.mark.parametrize(
+    ("lines", "iso"),
+    [
+        (("SHOP SDN BHD", "Tax Invoice", "27032018 No CS-20243", "TOTAL 12.00"), "2018-03-27"),
+        (("SHOP SDN BHD", "TOTAL RM41.45", "00440010036 25032018 13:11:54 0003"), "2018-03-25"),
+        # another date stands: eight digits are then a number
+        (("SHOP SDN BHD", "Invoice 20180101", "Date: 05/03/2018", "TOTAL 12.00"), "2018-03-05"),
+    ],
+)
+def test_eight_digits_are_a_date_only_where_no_other_date_is_printed(lines, iso):
+    assert read(*lines).fields.date == iso

@@ -4,9 +4,9 @@ Candidates are every date in the text (``normalize.find_dates``). A date on a li
 label or a time of day scores higher; one labelled as an expiry, due or birth date, or as a hotel
 stay's arrival, scores lower; a departure dates a folio only where nothing else does. On a folio, of
 two unlabelled dates stacked on consecutive lines (the stay) the first counts less. Ties go to the
-first. Numeric dates are read day-first, as most of the world prints them, unless
-the receipt says otherwise (``infer_dayfirst``): a numeric date that only reads month-first, or a
-US address or dollar amount.
+first. Eight digits ("25032018") are read as a date only where the text holds no other. Numeric
+dates are read day-first, as most of the world prints them, unless the receipt says otherwise
+(``infer_dayfirst``): a numeric date that only reads month-first, or a US address or dollar amount.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, replace
 from itertools import pairwise
 
-from backends.normalize import DateMatch, find_dates
+from backends.normalize import DateMatch, find_dates, parse_date
 from backends.rules.keywords import (
     DATE_LABELS,
     DAY_FIRST_MARKERS,
@@ -48,6 +48,8 @@ ARRIVAL = 1.0
 LONGEST_STAY = 62
 #: How far before a date (characters) its own label stands: "Datum: 08.02.19 Abreise: 08.02.19".
 LABEL_REACH = 30
+#: Eight digits standing alone: a date some tills print without separators ("25032018 13:11:54").
+_COMPACT_DATE = re.compile(r"(?<![\w.,/-])\d{8}(?![\w.,/-])")
 #: A numeric date: its two separators are the same ("nu11-18/06/09" holds no date "11-18/06").
 _NUMERIC_DATE = re.compile(r"(?<![\d.,])(\d{1,2})([-/.])(\d{1,2})\2(?:19|20)?\d\d(?![\d])")
 
@@ -67,10 +69,23 @@ def find_date(lines: list[Line], *, dayfirst: bool = True, yearfirst: bool = Fal
         for match in find_dates(line.text, dayfirst=dayfirst, yearfirst=yearfirst)
     ]
     if not candidates:
-        return None
+        return _compact(lines)
     if sum(any(cue.search(line.text) for line in lines) for cue in _STAY_CUES) >= 2:
         candidates = _without_arrival(lines, candidates)
     return max(candidates, key=lambda c: (c.score, -c.line.index))
+
+
+def _compact(lines: list[Line]) -> DateCandidate | None:
+    """A date printed without separators (day-first or year-first, "25032018", "20180325"): read
+    only where the document holds no other date, since eight digits are mostly other numbers."""
+    found = []
+    for line in lines:
+        for digits in _COMPACT_DATE.finditer(line.text):
+            date = parse_date(digits.group())
+            if date is not None:
+                match = DateMatch(digits.start(), digits.end(), digits.group(), date)
+                found.append(DateCandidate(match, _score(line.text, match), line))
+    return max(found, key=lambda c: (c.score, -c.line.index), default=None)
 
 
 def _without_arrival(lines: list[Line], candidates: list[DateCandidate]) -> list[DateCandidate]:
