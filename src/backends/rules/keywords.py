@@ -118,6 +118,7 @@ AMOUNT_DUE = r"amount\s*due|balance\s*due|zahlbetrag|zu\s*zahlen|offener\s*betra
 #: What paying looks like: the amount handed over, and what came back.
 PAYMENT = (
     r"\bcash\b|tender|\bpaid\b|payment|received|visa|master\s*card|credit|debit|\bcard\b|bezahlt|gegeben|\bbar\b"
+    r"|^\W*pay\b"
     r"|esp[èe]ces|efectivo|contant"
 )
 CHANGE = r"chang|\bchg\b|kembalian|r[üu]ckgeld|wechselgeld|rendu|monnaie|cambio|\bresto\b|vuelto|balance"
