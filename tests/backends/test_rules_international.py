@@ -683,3 +683,8 @@ def test_a_number_with_mixed_separators_does_not_vote_on_the_date_order():
 )
 def test_eight_digits_are_a_date_only_where_no_other_date_is_printed(lines, iso):
     assert read(*lines).fields.date == iso
+
+
+def test_a_tax_rate_on_the_total_line_is_not_the_total():
+    reading = read("SHOP SDN BHD", "Item 12.00", "Total 12.00", "Total Sales Inclusive GST @6.00% 1200", "Cash 50.00")
+    assert reading.fields.total == "12.00"

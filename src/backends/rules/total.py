@@ -212,7 +212,7 @@ def _candidate(lines: list[Line], i: int, *, whole: bool = False) -> TotalCandid
     if not weight:
         after = lines[i + 2] if i + 2 < len(lines) else None
         return _under_heading(lines[i], following, after) or _net_tax_gross(lines[i])
-    amounts = find_amounts(text) or (_whole_amounts(text) if whole else [])
+    amounts = _not_rates(text, find_amounts(text)) or (_whole_amounts(text) if whole else [])
     if amounts:
         # "TOTAL 1.446,40 -1.446,40 0,00": a folio's row of charges, credits and a zero balance
         settled = amounts[-1].value == 0 and any(a.value for a in amounts)
@@ -221,6 +221,11 @@ def _candidate(lines: list[Line], i: int, *, whole: bool = False) -> TotalCandid
     if following is not None and _only_amount(following.text):
         return TotalCandidate(find_amounts(following.text)[-1], weight, following)
     return _apart(lines, i, weight) if _LABEL_ONLY.match(text) else None
+
+
+def _not_rates(text: str, amounts: list[AmountMatch]) -> list[AmountMatch]:
+    """The amounts that are not a rate ("Total Sales Inclusive GST @6.00% 1200": 6.00 is the tax's)."""
+    return [a for a in amounts if not text[a.end :].lstrip().startswith("%")]
 
 
 def _apart(lines: list[Line], i: int, weight: float) -> TotalCandidate | None:
