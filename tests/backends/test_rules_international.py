@@ -662,9 +662,15 @@ def test_a_net_total_beside_its_tax_is_not_the_total_when_their_sum_is_printed()
     assert (reading.fields.total, reading.notes["total_from"]) == ("11.90", "net_plus_tax")
 
 
-def test_a_total_including_its_tax_is_not_read_as_a_net():
-    reading = read("SHOP SDN BHD", "Total Sales (Incl GST) 16.56", "GST 6% 0.94", "Cash 17.50", "Change 0.94")
-    assert reading.fields.total == "16.56"
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ("Total Sales (Incl GST) 16.56", "GST 6% 0.94", "Gift card value 17.50"),  # the tax is in the total
+        ("TOTAL 16.56", "GST 6% 0.94", "Cash 17.50", "Change 0.94"),  # the cash handed over is any amount
+    ],
+)
+def test_a_total_beside_its_tax_is_not_read_as_a_net_where_it_includes_it_or_change_was_given(lines):
+    assert read("SHOP SDN BHD", *lines).fields.total == "16.56"
 
 
 def test_a_number_with_mixed_separators_does_not_vote_on_the_date_order():

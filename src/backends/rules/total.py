@@ -145,7 +145,7 @@ def _paid_exactly(best: TotalCandidate, candidates: list[TotalCandidate], lines:
     misread: "TotalRounded 08.66" over "Mastercard -99.80"), while another candidate's amount is
     what was paid, that candidate is the total. Not after a tip ("Total 154.00" over a card
     authorised for 118.46 and a tip of 35.54): the total is then the sum."""
-    if any(_CHANGE.search(line.text) and any(a.value for a in find_amounts(line.text)) for line in lines):
+    if _change_given(lines):
         return best
     paid = [
         abs(a.value)
@@ -163,8 +163,9 @@ def _paid_exactly(best: TotalCandidate, candidates: list[TotalCandidate], lines:
 
 def _net_of_tax(best: TotalCandidate, lines: list[Line]) -> TotalCandidate:
     """A total that is the net: the tax printed next to it added makes an amount printed elsewhere
-    ("VAT TOTAL 2,56" / "NET TOTAL 18,14" between two lines of 20,70). That amount is the total."""
-    if _TAX_INCLUDED.search(best.line.text):
+    ("VAT TOTAL 2,56" / "NET TOTAL 18,14" between two lines of 20,70). That amount is the total.
+    Not where change was given: the cash handed over may be any amount."""
+    if _TAX_INCLUDED.search(best.line.text) or _change_given(lines):
         return best
     near = [line for line in lines if 0 < abs(line.index - best.line.index) <= 1 and _TAX.search(line.text)]
     taxes = [a.value for line in near for a in find_amounts(line.text)[-1:] if 0 < a.value < best.amount.value]
@@ -175,6 +176,10 @@ def _net_of_tax(best: TotalCandidate, lines: list[Line]) -> TotalCandidate:
             if any(amount.value == best.amount.value + tax for tax in taxes):
                 return TotalCandidate(amount, best.weight, line, "net_plus_tax")
     return best
+
+
+def _change_given(lines: list[Line]) -> bool:
+    return any(_CHANGE.search(line.text) and any(a.value for a in find_amounts(line.text)) for line in lines)
 
 
 def _charged(best: TotalCandidate) -> TotalCandidate:
