@@ -694,3 +694,20 @@ def test_eight_digits_are_a_date_only_where_no_other_date_is_printed(lines, iso)
 def test_a_tax_rate_on_the_total_line_is_not_the_total():
     reading = read("SHOP SDN BHD", "Item 12.00", "Total 12.00", "Total Sales Inclusive GST @6.00% 1200", "Cash 50.00")
     assert reading.fields.total == "12.00"
+
+
+def test_items_that_add_up_to_the_amount_after_a_misread_total_give_that_amount():
+    items = ("Hazy Jane 5.85", "Burger 10.50", "Fries 2.50", "Punk IPA 5.60")
+    reading = read("BREWPUB", "Table 4 9:41 PM", *items, "Total 4.45", "Balance 24.45", "Thank you")
+    assert (reading.fields.total, reading.notes["total_from"]) == ("24.45", "items_sum")
+
+
+@pytest.mark.parametrize(
+    ("lines", "total"),
+    [
+        (("Burger 10.50", "Fries 2.50", "Total 14.00", "Balance 13.00"), "14.00"),  # two items prove little
+        (("Burger 10.50", "Fries 2.50", "Cola 1.00", "Total 15.00", "Balance 14.00", "Card 15.00"), "15.00"),
+    ],
+)
+def test_a_total_stands_against_two_items_or_when_printed_again(lines, total):
+    assert read("BREWPUB", *lines).fields.total == total

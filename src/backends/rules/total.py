@@ -52,6 +52,7 @@ _TAX_INCLUDED = compile_pattern(TAX_INCLUDED)
 _CARRIED = compile_pattern(CARRIED)
 _AMOUNT = compile_pattern(AMOUNT)
 _SETTLED = compile_pattern(SETTLED)
+_NOT_ITEM = compile_pattern("|".join((NOT_TOTAL, PAYMENT, CHANGE, TAX)))
 #: Keyword weight of a line that already states the final amount due (rounded, payable).
 FINAL = 4.5
 #: How much less a table heading's label counts than the same label beside its amount: a tax
@@ -74,6 +75,8 @@ MIN_OPENING = 8
 _LABEL_ONLY = re.compile(r"^\W*(?:grand\s*)?total\W*$|^\W*(?:summe|gesamt|totaal|montant\s*total)\W*$", re.IGNORECASE)
 #: A label this strong after a tax table still names the total ("Grand Total" under "Tax Breakdown").
 AFTER_TAX_TABLE = 3.5
+#: The fewest item lines whose sum is trusted to correct a total.
+MIN_ITEMS = 3
 #: The largest cash-rounding step.
 ROUNDING_STEP = Decimal("0.05")
 
@@ -99,7 +102,7 @@ def find_total(lines: list[Line]) -> TotalCandidate | None:
     if candidates:
         best = max(candidates, key=lambda c: (c.weight, c.line.index))
         best = _without_carried(_with_taxes_added(best, candidates, every), candidates, every)
-        best = _paid_exactly(_net_of_tax(best, every), candidates, every)
+        best = _items_added(_paid_exactly(_net_of_tax(best, every), candidates, every), every)
         best = _charged(best) if settled else best
         return best if best.weight >= FINAL else _rounded(best, lines)
     return _fallback(lines)
@@ -141,24 +144,49 @@ def _without_carried(best: TotalCandidate, candidates: list[TotalCandidate], lin
 
 def _paid_exactly(best: TotalCandidate, candidates: list[TotalCandidate], lines: list[Line]) -> TotalCandidate:
     """A single payment that settles the bill exactly (no change given) is its total: where the
-    strongest label's amount is printed nowhere else and is no sum of two printed amounts (a
-    misread: "TotalRounded 08.66" over "Mastercard -99.80"), while another candidate's amount is
-    what was paid, that candidate is the total. Not after a tip ("Total 154.00" over a card
-    authorised for 118.46 and a tip of 35.54): the total is then the sum."""
-    if _change_given(lines):
-        return best
+    strongest label's amount is unconfirmed (a misread: "TotalRounded 08.66" over "Mastercard
+    -99.80") while another candidate's amount is what was paid, that candidate is the total."""
     paid = [
         abs(a.value)
         for line in lines
         if _PAYMENT.search(line.text) and not _CHANGE.search(line.text)
         for a in find_amounts(line.text)[-1:]
     ]
-    printed = [abs(a.value) for line in lines for a in find_amounts(line.text)]
-    value = abs(best.amount.value)
-    if len(paid) != 1 or printed.count(value) > 1 or any(value - a in printed for a in printed if 0 < a < value):
+    if len(paid) != 1 or _change_given(lines) or not _unconfirmed(best, lines):
         return best
     agreeing = [c for c in candidates if abs(c.amount.value) == paid[0]]
     return max(agreeing, key=lambda c: (c.weight, c.line.index), default=best)
+
+
+def _items_added(best: TotalCandidate, lines: list[Line]) -> TotalCandidate:
+    """Where the strongest label's amount is unconfirmed ("Total 5.15", OCR dropped a digit) and the
+    item lines above it add up to an amount printed right after it ("Balance 57.15"): that amount."""
+    items = item_amounts(lines, best.line.index)
+    if len(items) < MIN_ITEMS or not _unconfirmed(best, lines):
+        return best
+    after = [line for line in lines if 0 < line.index - best.line.index <= 2]
+    found = (TotalCandidate(a, best.weight, line, "items_sum") for line in after for a in find_amounts(line.text))
+    return next((c for c in found if c.amount.value == sum(items)), best)
+
+
+def _unconfirmed(best: TotalCandidate, lines: list[Line]) -> bool:
+    """Whether the total's amount is printed nowhere else and is no sum of two printed amounts (a
+    total after a tip, "Total 154.00" over "CREDIT CARD AUTH 118.46" and "Tip 35.54", is one)."""
+    printed = [abs(a.value) for line in lines for a in find_amounts(line.text)]
+    value = abs(best.amount.value)
+    return printed.count(value) <= 1 and not any(value - a in printed for a in printed if 0 < a < value)
+
+
+def item_amounts(lines: list[Line], end: int) -> list[Decimal]:
+    """The amounts of the item lines above the first total or subtotal (and above line ``end``)."""
+    items = []
+    for line in lines:
+        if line.index >= end or _SUBTOTAL.search(line.text) or keyword_weight(line.text):
+            break
+        amounts = find_amounts(line.text)
+        if amounts and not _NOT_ITEM.search(line.text):
+            items.append(amounts[-1].value)
+    return items
 
 
 def _net_of_tax(best: TotalCandidate, lines: list[Line]) -> TotalCandidate:
