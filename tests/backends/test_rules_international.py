@@ -711,3 +711,8 @@ def test_items_that_add_up_to_the_amount_after_a_misread_total_give_that_amount(
 )
 def test_a_total_stands_against_two_items_or_when_printed_again(lines, total):
     assert read("BREWPUB", *lines).fields.total == total
+
+
+def test_a_zero_on_the_subtotal_line_does_not_make_the_tax_the_total():
+    reading = read("SHOP", "Item 10.00", "Sub Total 0.00 10.00", "Tax 1.00", "TOTAL ###")
+    assert reading.fields.total != "1.00"

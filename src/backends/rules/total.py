@@ -7,10 +7,10 @@ excluded, and so is everything in a tax summary table. A table heading over its 
 and a tax row of net, tax and gross that add up, offer weaker candidates. Where a file holds
 several documents (each opening with the same line), the first that states a total is read. The
 winner is then checked against the arithmetic around it: a net whose tax beside it adds up to a
-printed amount, a misread sum that a single exact payment contradicts. Cash
-rounding (to 0.05 in Malaysia, Switzerland, Australia, ...) is then applied when a rounding line
-follows the total. Without any total line: the payment less the change, else the subtotal, else the
-payment, else a line that names an amount.
+printed amount; a misread amount, printed once, that a single exact payment or the item lines'
+sum contradicts. Cash rounding (to 0.05 in Malaysia, Switzerland, Australia, ...) is then applied
+when a rounding line follows the total. Without any total line: the payment less the change, else
+the subtotal (plus a tax after it), else the payment, else a line that names an amount.
 """
 
 from __future__ import annotations
@@ -418,7 +418,7 @@ def _subtotal_plus_tax(lines: list[Line], subtotal: TotalCandidate | None) -> To
     ("Sub Total: 50.50 5.45" / "Tax: 55.95" / "TOTAL:") puts the tax on the subtotal's line."""
     if subtotal is None:
         return None
-    own = [a.value for a in find_amounts(subtotal.line.text)]
+    own = [a.value for a in find_amounts(subtotal.line.text) if a.value > 0]
     after = [line for line in lines if line.index > subtotal.line.index]
     taxes = [a.value for line in after if _TAX.search(line.text) for a in find_amounts(line.text)]
     sums = {value + tax for position, value in enumerate(own) for tax in [*taxes, *own[position + 1 :]] if tax > 0}
