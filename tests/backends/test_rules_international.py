@@ -716,3 +716,134 @@ def test_a_total_stands_against_two_items_or_when_printed_again(lines, total):
 def test_a_zero_on_the_subtotal_line_does_not_make_the_tax_the_total():
     reading = read("SHOP", "Item 10.00", "Sub Total 0.00 10.00", "Tax 1.00", "TOTAL ###")
     assert reading.fields.total != "1.00"
+
+
+# --- merchant: logos, slogans, branches, footers -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("top", "name"),
+    [
+        (("NordMarkf", "NORD MARKT", "Elektro Vertriebs GmbH Bremen", "Hafenweg 12"), "NORD MARKT"),
+        (
+            ("foom Gartenmarkf GmbH", "Hafenweg 12", "Ihr Partner fur Garten", "toom Gartenmarkt GmbH"),
+            "toom Gartenmarkt GmbH",
+        ),
+        (("Kornhaus", "Korn haus", "Hafenweg 12", "28195 Bremen"), "Kornhaus"),
+    ],
+)
+def test_a_name_printed_under_its_logo_is_the_name_even_beside_a_company(top, name):
+    assert read(*top, "Brot 2,49 A", "SUMME EUR 2,49", "12.03.2024").fields.merchant == name
+
+
+def test_the_name_above_an_address_under_a_logo_and_a_slogan():
+    slogan = ("tilmanHofe", "GUT EINKAUFEN/GUT LEBEN", "OO", "ALLES", "DABEI?", "QR-Code scannen", "und Meinung sagen")
+    lines = (*slogan, "www.hofe.example.de", "Frischmarkt Hofe", "Lindenweg 4", "28195 Bremen", "SUMME EUR 2,49")
+    assert read(*lines).fields.merchant == "Frischmarkt Hofe"
+
+
+@pytest.mark.parametrize(
+    ("top", "name"), [(("OÜ Mare Pood",), "OÜ Mare Pood"), (("PT Sinar Jaya Abadi",), "PT Sinar Jaya Abadi")]
+)
+def test_a_legal_form_printed_before_the_name_stays(top, name):
+    assert read(*top, "Reg Nr 11452320", "Pikk tn. 10", "KOKKU 4,50 EUR").fields.merchant == name
+
+
+def test_a_percent_sign_in_a_brand_is_part_of_it():
+    assert read("SUPER UNO%", "CL.MAYOR,19", "TOTAL COMPRA 0,70").fields.merchant == "SUPER UNO%"
+
+
+def test_a_word_and_a_legal_form_under_a_name_end_it():
+    lines = ("DINE-IN", "Frituur Kanaal", "Gent SRL", "Quai des Usines 16 1000 Bruxelles", "TOTAL 2.90")
+    assert read(*lines).fields.merchant == "Frituur Kanaal Gent SRL"
+
+
+def test_a_stores_own_name_before_the_company_that_runs_it():
+    lines = ("Burgerhaus Kesklinn", "REG NR: 10312806", "Burgerhaus AS", "Uusaru 3, 76505 Saue", "KOKKU 6.00")
+    assert read(*lines).fields.merchant == "Burgerhaus Kesklinn"
+    company = ("SANYU", "SANYU STATIONERY SHOP", "SANYU SUPPLY SDN BHD", "NO. 31G, JALAN SETIA", "TOTAL 5.00")
+    assert read(*company).fields.merchant == "SANYU SUPPLY SDN BHD"
+
+
+def test_a_logo_read_before_the_name_on_its_row_is_dropped():
+    lines = ("INVOICE", "nordhotel RIGA Nordhotel Latvia SIA AS", "Brivibas 3", "Total 770.00 EUR")
+    assert read(*lines).fields.merchant == "Nordhotel Latvia SIA AS"
+    assert read("TAPA TAPA ANG, SL", "C/ Mayor 3", "TOTAL 10,00").fields.merchant == "TAPA TAPA ANG, SL"
+
+
+def test_an_invoice_signed_in_its_footer_names_its_seller_not_the_guest_block():
+    lines = (
+        "grinoma kines",
+        "Invoice",
+        "Rechnungsadresse",
+        "Globex Consulting GmbH",
+        "Hauptstrasse 1",
+        "10117 Berlin",
+        *(f"0{day}/04/19 Apartment 92,56" for day in range(1, 8)),
+        "Summe Belastungen 647,92",
+        "Kanalhaus Apartments Hamburg",
+        "Ludwig-Erhard-Str. 7, D-20459 Hamburg, Deutschland",
+        "Tel: +49 (0)40-300618-0 Email: hamburg@kanalhaus.example",
+    )
+    assert read(*lines).fields.merchant == "Kanalhaus Apartments Hamburg"
+
+
+def test_a_bank_beside_the_iban_is_not_the_seller():
+    rooms = [f"0{day}/09/22 ARRANGEMENT 208,00" for day in range(1, 8)]
+    bank = ("Account Name: MARINA BAY HOTELS", "IBAN: GR1601101250000000012300695", "2. ALPHA BANK SA")
+    lines = ("MARINA BAY HOTEL", "INVOICE", "Date of issue: 13/09/22", *rooms, "TOTAL 1.456,00 EUR", *bank)
+    assert read(*lines).fields.merchant == "MARINA BAY HOTEL"
+
+
+def test_a_hotels_stars_and_slogan_are_not_its_name():
+    lines = (
+        *(["Reserva: 1234", "FACTURA 883/19024895 21/09/19"] + [f"1{day}/09/19 Habitación 168,30" for day in range(5)]),
+        "Total Factura 841,50",
+        "Only Us Hotel Prado ****- Your stay, our way",
+        "Paseo del Prado 13, 28014 Madrid - prado@onlyus.example",
+    )
+    assert read(*lines).fields.merchant == "Only Us Hotel Prado"
+
+
+@pytest.mark.parametrize(
+    ("top", "name"),
+    [
+        (("APOTHEKE", "AM", "MARKTPLATZ", "Frau Apothekerin Lange"), "APOTHEKE AM MARKTPLATZ"),
+        (("LINDEN", "APOTHEKE", "BREMEN"), "LINDEN APOTHEKE"),
+    ],
+)
+def test_a_logo_read_a_word_a_line_joins_a_short_word_but_not_the_town(top, name):
+    assert read(*top, "Kiewer Str. 5", "04209 Leipzig", "SUMME EUR 9,49").fields.merchant == name
+
+
+def test_a_one_word_brand_then_the_stores_full_name_unless_a_company_is_named():
+    assert read("CREPE", "depuis 1889", "Crepe Gare Centrale", "Quai des Usines 16", "TOTAL 4.20").fields.merchant == (
+        "Crepe Gare Centrale"
+    )
+    company = ("Chili's", "Chili's Grill & Bar KLCC", "T.A.S Leisure Sdn Bhd (256864-P)", "Tel:03-2164 1400")
+    assert read(*company, "TOTAL 25.00").fields.merchant == "T.A.S Leisure Sdn Bhd"
+
+
+@pytest.mark.parametrize(
+    "name", ["TK MAJU KITCHEN SDN BHD", "FY HARIMAU ENTERPRISE", "B & BEST KOPITIAM", "88 MINI MART S/B"]
+)
+def test_initials_or_a_number_before_a_name_in_capitals_are_part_of_it(name):
+    assert read(name, "NO. 42, JALAN PBS 14/11", "43300 SERI KEMBANGAN", "TOTAL 5.00").fields.merchant == name
+
+
+def test_a_companys_name_with_its_registration_on_the_row_is_its_name():
+    lines = ("Kenari Realties Sdn Bhd (Co. No:20154-T)", "(GST Registration No : 000850247680)", "TOTAL 10.60")
+    assert read(*lines).fields.merchant == "Kenari Realties Sdn Bhd"
+    assert read("A04034", "HASHA KIOSK", "Company No: JH0632980-Y", "TOTAL 5.00").fields.merchant == "HASHA KIOSK"
+
+
+def test_co_and_a_countrys_mark_and_a_legal_form_alone_end_the_name_above():
+    lines = ("PELANGI BOOK", "CO. (M) SDN BHD", "(Co. No. 113825-W)", "No 8, Jalan 7/118B", "TOTAL 5.00")
+    assert read(*lines).fields.merchant == "PELANGI BOOK CO. (M) SDN BHD"
+
+
+def test_a_name_ending_two_words_and_a_legal_form_later_joins_only_a_name_printed_alike():
+    lines = ("BAR RISTORANTE", "STABILIMENTO BALNEARE DEL PORTO", "SAN ROCCO S.R.L.", "VIA S. ROCCO - ISCHIA (NA)")
+    assert read(*lines, "TOTALE 12,00").fields.merchant == "STABILIMENTO BALNEARE DEL PORTO SAN ROCCO S.R.L."
+    slogan = ("Respekt, wer's selber macht.", "baum Gartenmarkt GmbH", "Gießerstr.37", "04229 Leipzig")
+    assert read(*slogan, "SUMME EUR 9.49").fields.merchant == "baum Gartenmarkt GmbH"

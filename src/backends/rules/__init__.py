@@ -18,7 +18,8 @@ from backends.rules.currency import find_currency, printed_amount
 from backends.rules.date import ambiguous, find_date
 from backends.rules.date import date_order as resolve_order
 from backends.rules.lines import make_lines
-from backends.rules.merchant import clean_name, find_merchant
+from backends.rules.merchant import find_merchant
+from backends.rules.names import clean_name
 from backends.rules.total import find_total
 from backends.schema import ReceiptFields
 

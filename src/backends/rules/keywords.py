@@ -184,7 +184,7 @@ LEGAL_FORMS = (
     r"\b(?:sdn\.?\s*bhd|s/b|bhd|berhad|pte\.?\s*ltd|pty\.?\s*ltd|ltd|limited|llc|l\.l\.c|inc|incorporated|corp"
     r"|corporation|co\.?,?\s*ltd|plc|gmbh|(?:handels)?ges\.?\s*m\.?\s*b\.?\s*h|spol\.?\s*s\s*r\.?\s*o|s\.\s*c"
     r"|ag|kg|ohg|e\.?\s*k|ug|sarl|s\.?a\.?r\.?l|sas|s\.a\.s|s\.?a|s\.?l|s\.?r\.?l"
-    r"|s\.?p\.?a|b\.?v|n\.?v|oy|ab|a/s|as|k\.?k|pvt\.?\s*ltd|tbk|pt|cv|enterprise|enterprises|trading|company)\b\.?"
+    r"|s\.?p\.?a|b\.?v|n\.?v|bvba|sprl|oy|o[üu]|ab|a/s|as|k\.?k|kft|ltda|pvt\.?\s*ltd|tbk|pt|cv|enterprise|enterprises|trading|company)\b\.?"
 )
 
 #: OCR misreadings of legal forms, repaired in a merchant's name: (pattern, replacement).
@@ -205,6 +205,9 @@ BUSINESS_WORDS = (
     r"|supermercado|tienda|magasin|markt|drogerie|tankstelle|cash\s*&\s*carry|cuisine|steak\s*house|steakhouse"
     r"|hamburgers?|burgers?|diner|tavern|pub|brewery|brewing|trattoria|taqueria|cantina|brasserie|sushi)\b"
 )
+
+#: Banks, named beside the IBAN: where the seller is paid, not the seller.
+BANKS = r"bank\b|\bbanque\b|\bbanco\b|\bbanca\b|sparkasse"
 
 #: Titles of an invoice (the seller is then found by ``merchant.find_seller``).
 INVOICE_TITLES = (

@@ -1,61 +1,58 @@
 """The merchant: the name-like line at the top of a receipt, or the seller of an invoice.
 
-Receipts: candidates are the first lines, before the body starts. A line scores for naming a legal
-form (``Sdn Bhd``, ``GmbH``, ``LLC``) or a kind of business, for standing right above the address,
-and for being early, confident and mostly letters; it loses for looking like an address, a phone or
-tax number, a document title or a greeting. A name broken over two lines (``... HARDWARE &`` /
-``ELECTRICAL``, or a legal form on a line of its own) is joined; registration numbers printed after
-the name, and OCR debris around it (``Sb Golden Panda Buffet``), are dropped.
+Receipts: candidates are the first lines, before the body starts (further down when a logo and a
+slogan push the address below them: the name is then the line above the address). A line scores
+for naming a legal form (``Sdn Bhd``, ``GmbH``, ``LLC``) or a kind of business, for standing right
+above the address, and for being early, confident and mostly letters; it loses for looking like an
+address, a phone or tax number, a document title or a greeting. A name the receipt prints twice, a
+logo and then the printed line ("MedlaMarkt" / "MEDIA MARKT"), is its name, read from the print. A
+name broken over lines (``... HARDWARE &`` / ``ELECTRICAL``, ``APOTHEKE`` / ``AM`` / ``RATZELBOGEN``,
+a legal form on a line of its own) is joined. ``names.clean_name`` cuts the name out of its line.
 
 Invoices (``seller``): the first line is often something else (a stylesheet's version, ``Währung:
 EUR``, the buyer's address). The seller is the name with a legal form (GmbH, SARL, B.V., Inc., Ltd,
 Sdn Bhd...) anywhere on the page, preferring the sender line above the buyer's address, the seller
 block (``Verkäufer``, ``From``), and the legal footer (register, VAT number, IBAN), and never the
-buyer's block (``Rechnungsadresse``, ``Bill to``, ``Client``).
+buyer's block (``Rechnungsadresse``, ``Bill to``, ``Client``) or the bank beside the IBAN. Without
+such a name, the name that signs the footer over its address and contact lines (a hotel's folio).
 """
 
 from __future__ import annotations
 
 import re
+from difflib import SequenceMatcher
 
 from backends.rules.keywords import (
     ADDRESS_WORDS,
+    BANKS,
     BUSINESS_WORDS,
     BUYER_CUES,
     INVOICE_TITLES,
-    LEGAL_FORM_REPAIRS,
-    LEGAL_FORMS,
     NOT_MERCHANT,
     SELLER_CUES,
     compile_pattern,
 )
 from backends.rules.lines import Line
+from backends.rules.names import DEBRIS, LEGAL, ONLY_LEGAL, clean_name, legal_form, mostly_upper, normalise
 
 #: How many lines from the top the name may be on.
 TOP_LINES = 8
-_LEGAL = compile_pattern(LEGAL_FORMS)
+#: How far down an address may start under a logo and a slogan, the name above it.
+LATE_ADDRESS = 14
+#: For standing right above a late address: the name, under a logo and a slogan.
+LATE_NAME_BONUS = 3.0
 _BUSINESS = compile_pattern(BUSINESS_WORDS)
 _NOT_MERCHANT = compile_pattern(NOT_MERCHANT)
 _ADDRESS = compile_pattern(ADDRESS_WORDS)
-#: Characters OCR leaves around a name: rules, bars, quotes (typographic ones too), dashes.
-_DEBRIS = " -:;|'\",*_=~\u00b7\u2013\u2014\u2018\u2019\u201c\u201d"
-_REPAIRS = tuple((re.compile(pattern), replacement) for pattern, replacement in LEGAL_FORM_REPAIRS)
-_ONLY_LEGAL = compile_pattern(r"^\W*(?:" + LEGAL_FORMS + r")\W*$")
 #: A kind of business on a line of its own, under the name it belongs to ("Crisfield Seafood" / "Restaurant").
 _ONLY_BUSINESS = compile_pattern(r"^\W*(?:" + BUSINESS_WORDS + r")\W*$")
 _CONTINUES = compile_pattern(r"(?:&|\band|\bund|\bet|,|-)\s*$")
-_REGISTRATION = re.compile(r"[\s(]*\(?\s*(?:co\.?\s*no\.?\s*:?)?\s*[A-Z]{0,3}\d[\w-]{3,}\s*\)?\W*$", re.IGNORECASE)
-_STORE_NO = re.compile(r"[A-Za-z]\s?#\s?\d+\W*$")
 _INVOICE = compile_pattern(INVOICE_TITLES)
 #: What a seller's name line is not (narrower than ``NOT_MERCHANT``: "bol.com b.v." is a name).
-_NOT_SELLER = compile_pattern(r"@|www\.|https?:|\btel\b|\bfax\b|\biban\b|\bbic\b|" + INVOICE_TITLES)
+_NOT_SELLER = compile_pattern(r"@|www\.|https?:|\btel\b|\bfax\b|\biban\b|\bbic\b|" + BANKS + "|" + INVOICE_TITLES)
 _SELLER = compile_pattern(SELLER_CUES)
+_CONTACT = compile_pattern(r"\btel\b|telefon|phone|\bfax\b|e-?mail|www\.|\w@\w+\.\w")
 _BUYER = compile_pattern(BUYER_CUES)
-#: Short words a name may start with (articles, titles); other one- or two-letter words before a
-#: name are OCR debris from a logo or a crease.
-_NAME_STARTS = frozenset(
-    ("a", "an", "at", "al", "da", "de", "di", "du", "el", "il", "la", "le", "lo", "my", "mr", "dr", "st", "the")
-)
 _STORE_NUMBER = compile_pattern(r"^\W*(?:" + BUSINESS_WORDS + r")\W*(?:(?:#|no\.?|nr\.?)\s*)?[a-z]?\d*\W*$")
 #: How a sender line's parts are set apart: a spaced dash, a middle dot or bar, a comma.
 _PARTS = re.compile(r"\s+[-\u2013]\s+|\s*[\u00b7|\u2022]\s*|,\s+")
@@ -65,9 +62,6 @@ _STREET = re.compile(r"^\s*(?:[^\d,]{3,40}\s\d+[a-z]?(?:[-/]\d+[a-z]?)?|\d{1,4}[
 _HOUSE_NUMBER = re.compile(
     r"^\W*\d+[a-z]?\s+\D+?\b(?:st|street|rd|road|ave|avenue|blvd|lane|ln|drive|dr|way)\b", re.IGNORECASE
 )
-_LEADING_DATE = re.compile(r"^\W*\d{1,4}[./-]\d{1,2}[./-]\d{2,4},?\s+(?=[^\W\d])")
-#: Words a receipt prints in a second column, beside the name: cut off, they are not part of it.
-_CUT_OFF = ("receipt", "invoice", "subtotal", "total")
 #: A label and its value ("Währung: EUR", "Version: 2.1"): not a name.
 _FIELD = re.compile(r"^[^:]{2,30}:\s*\S")
 
@@ -75,19 +69,84 @@ _FIELD = re.compile(r"^[^:]{2,30}:\s*\S")
 def find_merchant(lines: list[Line]) -> Line | None:
     """The line that names the merchant (joined with its continuation), or None."""
     if any(_INVOICE.search(line.text) for line in lines[: 3 * TOP_LINES]):
-        seller = sender_line(lines) or _letterhead_over(lines, find_seller(lines))
+        seller = sender_line(lines) or _signed_or_found(lines, find_seller(lines))
         if seller is not None:
             return seller
-    top = [_before_buyer(_before_address(line)) for line in lines[:TOP_LINES]]
+    end = _header_end(lines)
+    top = _logo_words([_before_buyer(_before_address(line)) for line in lines[:end]])
     scored = [
         (score(line, position, _above_address(top, position)) - _after_address(top, position), position)
         for position, line in enumerate(top)
     ]
+    if end > TOP_LINES:  # the top is a logo and advertising: the name is the line above the address
+        scored = [(s + (LATE_NAME_BONUS if s > 0 and p == end - 2 else 0.0), p) for s, p in scored]
     scored = [(s, p) for s, p in scored if s > 0]
     if not scored:
         return None
+    copy = _printed_copy(top, {p for _, p in scored})
+    if copy is not None:
+        return top[copy]
     _, best = max(scored, key=lambda sp: (sp[0], -sp[1]))
+    best = _branch_of(top, best, {p for _, p in scored})
     return _with_name_above(top, best, dict((p, s) for s, p in scored)) or _joined(top, best)
+
+
+def _branch_of(top: list[Line], best: int, candidates: set[int]) -> int:
+    """The store's own name printed first, instead of the company that runs it further down when
+    that company's name begins with the store's ("Hesburger Viru Hotel" ... "Hesburger AS")."""
+    first = min(candidates)
+    if first >= best or not legal_form(clean_name(top[best].text)) or legal_form(clean_name(top[first].text)):
+        return best
+    store, company = clean_name(top[first].text).split(), clean_name(top[best].text).split()
+    same = len(store) >= 2 and store[0].lower() == company[0].lower() and len(store[0]) >= 4
+    logo = normalise(" ".join(company)).startswith(normalise(" ".join(store)))  # "SANYU" ... "SANYU SDN BHD"
+    return first if same and not logo else best
+
+
+def _header_end(lines: list[Line]) -> int:
+    """How many lines from the top the name may be on: ``TOP_LINES``, or down to the first address
+    when a logo and a slogan fill the top ("Marktkauf Lehr" under eight lines of advertising)."""
+    first = next((p for p, line in enumerate(lines[:LATE_ADDRESS]) if _ADDRESS.search(line.text)), None)
+    return first + 1 if first is not None and first >= TOP_LINES and _address_block(lines, first - 1) else TOP_LINES
+
+
+def _address_block(lines: list[Line], position: int) -> bool:
+    """Whether a street and its town follow line ``position`` ("Detmolder Str. 4" / "33102 Paderborn")."""
+    block = lines[position + 1 : position + 3]
+    return len(block) == 2 and all(_ADDRESS.search(line.text) for line in block)
+
+
+def _printed_copy(top: list[Line], candidates: set[int]) -> int | None:
+    """The name printed under a logo that says it too ("MedlaMarkt" / "MEDIA MARKT", "foom
+    Boumarkt GmbH" / ... / "toom Baumarkt GmbH"): a name the receipt repeats is its name, and the
+    printed copy reads better than the logo's. Of two copies that differ only in spacing ("Kaufland"
+    / "Kauf land"), the unbroken one. A one-word brand followed by the store's full name ("PAUL" /
+    "Paul Docks") gives that name, unless a company is named ("Chili's" / "Chili's Grill & Bar
+    KLCC" / "T.A.S Leisure Sdn Bhd": the company)."""
+    wordy = {p for p in candidates if not any(c.isdigit() for c in top[p].text)}  # no address, no item
+    company = any(legal_form(clean_name(top[p].text)) for p in candidates)  # its name, by convention
+    for first in sorted(p for p in wordy if p <= 2):
+        logo = _letters(top[first].text)
+        for second in sorted(p for p in wordy if first < p <= first + 4):
+            printed = _letters(top[second].text)
+            if _extends(top[first].text, top[second].text) and not company:
+                return second  # "PAUL" / ... / "Paul Docks": the brand, then the store's full name
+            if min(len(logo), len(printed)) < 5 or SequenceMatcher(None, logo, printed).ratio() < 0.8:
+                continue
+            if logo == printed:
+                return min((first, second), key=lambda p: len(top[p].text.split()))
+            return second
+    return None
+
+
+def _extends(logo: str, printed: str) -> bool:
+    """Whether ``printed`` is a one-word logo's name and more ("PAUL" / "Paul Docks")."""
+    brand, words = clean_name(logo).split(), clean_name(printed).split()
+    return len(brand) == 1 and len(brand[0]) >= 3 and len(words) >= 2 and words[0].casefold() == brand[0].casefold()
+
+
+def _letters(text: str) -> str:
+    return "".join(c for c in clean_name(text).upper() if c.isalpha())
 
 
 def _with_name_above(top: list[Line], best: int, scores: dict[int, float]) -> Line | None:
@@ -96,11 +155,11 @@ def _with_name_above(top: list[Line], best: int, scores: dict[int, float]) -> Li
     business or legal form of its own."""
     line = top[best]
     text = clean_name(line.text)
-    if best == 0 or not _BUSINESS.search(text) or _LEGAL.search(text):
+    if best == 0 or not _BUSINESS.search(text) or LEGAL.search(text):
         return None
     above = top[best - 1]
     name = clean_name(above.text)
-    if scores.get(best - 1, 0) <= 0 or len(name.split()) > 2 or _BUSINESS.search(name) or _LEGAL.search(name):
+    if scores.get(best - 1, 0) <= 0 or len(name.split()) > 2 or _BUSINESS.search(name) or LEGAL.search(name):
         return None
     if normalise(name) in normalise(text):  # "IKEA" / "IKEA FOOD": the name is already there
         return None
@@ -116,10 +175,35 @@ def sender_line(lines: list[Line]) -> Line | None:
         after_address = position > 0 and _ADDRESS.search(lines[position - 1].text)  # the town of an address
         if len(parts) < 2 or after_address or _in_buyer_block(lines, position):
             continue
-        name, street = parts[0].strip(_DEBRIS), parts[1]
+        name, street = parts[0].strip(DEBRIS), parts[1]
         if any(c.isdigit() for c in name) or len(name.split()) < 2 or _NOT_MERCHANT.search(name):
             continue
         if _STREET.search(street) and score(Line(line.index, name, line.confidence), 0) > 0:
+            return Line(line.index, name, line.confidence)
+    return None
+
+
+def _signed_or_found(lines: list[Line], seller: Line | None) -> Line | None:
+    """The seller with a legal form, when a seller's label or the legal footer names it; else the
+    name that signs an address with a phone, a mail or a web address (the guest's or buyer's block
+    has none); else the letterhead's name over ``seller``."""
+    if seller is not None and _cued(lines, seller):
+        return seller
+    return _signature(lines) or _letterhead_over(lines, seller)
+
+
+def _signature(lines: list[Line]) -> Line | None:
+    """A name over its address and contact lines in the footer, where an invoice signs ("Citadines
+    Michel Hamburg" / "Ludwig-Erhard-Str. 7, D-20459 Hamburg" / "Tel: +49 ... www.citadines.com")."""
+    for position in range(len(lines) // 2, len(lines) - 1):
+        line, name = lines[position], clean_name(lines[position].text)
+        if not _ADDRESS.search(lines[position + 1].text) or _ADDRESS.search(line.text) or _FIELD.match(line.text):
+            continue
+        if len(name.split()) < 2 or any(c.isdigit() for c in line.text):
+            continue
+        if not any(_CONTACT.search(x.text) for x in lines[position + 1 : position + 4]):
+            continue
+        if score(Line(line.index, name, line.confidence), 0) > 0 and not _in_buyer_block(lines, position):
             return Line(line.index, name, line.confidence)
     return None
 
@@ -146,15 +230,31 @@ def _letterhead_over(lines: list[Line], seller: Line | None) -> Line | None:
     return _joined(top, named)
 
 
+def _logo_words(top: list[Line]) -> list[Line]:
+    """The top lines with a logo's name read a word a line joined into one ("TESCO" / "IRELAND",
+    "APOTHEKE" / "AM" / "RATZELBOGEN"). A third word only after a short one that needs it ("AM"):
+    after a name, a third word on its own is the town ("HAPPY" / "ITALY" / "AMSTERDAM")."""
+    count = 0
+    while count < min(3, len(top)) and _one_capital_word(top[count].text):
+        count += 1
+    if count == 3 and len(top[1].text.strip(DEBRIS)) > 3:
+        count = 2
+    if count < 2:
+        return top
+    words = top[:count]
+    joined = Line(words[-1].index, " ".join(w.text for w in words), min(w.confidence for w in words))
+    return [joined, *top[count:]]
+
+
 def _one_capital_word(text: str) -> bool:
-    word = text.strip(_DEBRIS)
+    word = text.strip(DEBRIS)
     return len(word) >= 2 and word.isalpha() and word.isupper() and not _NOT_MERCHANT.search(word)
 
 
 def _capital_words(text: str) -> bool:
     """Words in capitals only, no digits: a name's line in a letterhead."""
     words = text.split()
-    return 0 < len(words) <= 4 and all(w.isalpha() and w.isupper() for w in words) and not _LEGAL.search(text)
+    return 0 < len(words) <= 4 and all(w.isalpha() and w.isupper() for w in words) and not LEGAL.search(text)
 
 
 def _cued(lines: list[Line], line: Line) -> bool:
@@ -170,7 +270,7 @@ def find_seller(lines: list[Line]) -> Line | None:
     scored = []
     for position, line in enumerate(lines):
         name = clean_name(line.text)
-        if not _legal_form(name) or line.index in buyer or _ONLY_LEGAL.search(name) or _FIELD.match(line.text):
+        if not legal_form(name) or line.index in buyer or ONLY_LEGAL.search(name) or _FIELD.match(line.text):
             continue
         if normalise(name) in buyer_names:
             continue
@@ -187,22 +287,12 @@ def find_seller(lines: list[Line]) -> Line | None:
     return lines[best]
 
 
-def _legal_form(name: str) -> bool:
-    """Whether ``name`` ends in a legal form; a short one without dots in capitals ("Hesburger AS",
-    not "your rights as")."""
-    found = list(_LEGAL.finditer(name))
-    if not found:
-        return False
-    form = found[-1].group()
-    return len(form.strip(". ")) > 2 or "." in form or form.strip(". ").isupper() or form[:1].isupper()
-
-
 def _in_buyer_block(lines: list[Line], i: int) -> bool:
     """Whether line ``i`` is in a buyer's block: a buyer's label ("Bill to", "Kunde") and the lines
     after it, up to its address (at most four). A label printed after a name on the same row
     ("Example, LLC   Bill To") heads the other column."""
     own = _BUYER.search(lines[i].text)
-    legal = _LEGAL.search(lines[i].text)
+    legal = LEGAL.search(lines[i].text)
     if own and legal and legal.start() < own.start():
         return False
     for start in range(max(0, i - 4), i + 1):
@@ -216,13 +306,13 @@ def _before_buyer(line: Line) -> Line:
     """The line's text before a buyer's label printed on the same row ("Example, LLC   Bill To"):
     the seller's column, then the buyer's."""
     found = _BUYER.search(line.text)
-    prefix = line.text[: found.start()].strip(_DEBRIS) if found else ""
+    prefix = line.text[: found.start()].strip(DEBRIS) if found else ""
     return Line(line.index, prefix, line.confidence) if sum(c.isalpha() for c in prefix) >= 3 else line
 
 
 def _generic(text: str) -> bool:
     """A kind of business and a store number, without a name ("Restaurant #0160014")."""
-    return bool(_STORE_NUMBER.search(text.strip(_DEBRIS)))
+    return bool(_STORE_NUMBER.search(text.strip(DEBRIS)))
 
 
 def _after_address(top: list[Line], position: int) -> float:
@@ -241,80 +331,32 @@ def score(line: Line, position: int, above_address: bool = False) -> float:
     text = clean_name(line.text)
     letters = sum(c.isalpha() for c in text)
     visible = sum(not c.isspace() for c in re.sub(r"\s*#\s*\d+\W*$", "", text))  # a store number aside
-    if letters < 3 or letters < 0.6 * visible or _NOT_MERCHANT.search(line.text) or _generic(line.text):
+    # A company's name with its registration on the row ("Dion Realties Sdn Bhd (Co. No:20154-T)") is
+    # judged without what follows its legal form.
+    judged = text if legal_form(text) and not ONLY_LEGAL.search(text) else line.text
+    if letters < 3 or letters < 0.6 * visible or _NOT_MERCHANT.search(judged) or _generic(line.text):
         return 0.0
     value = 3.0 - 0.4 * position
     value += 1.5 if above_address and not _ADDRESS.search(line.text) else 0.0
-    value += 4.0 if _legal_form(text) else 0.0
+    value += 4.0 if legal_form(text) else 0.0
     value += 2.0 if _BUSINESS.search(text) else 0.0
     value -= 4.0 if _ADDRESS.search(line.text) else 0.0
-    value -= 3.0 if _ONLY_LEGAL.search(text) else 0.0
+    value -= 3.0 if ONLY_LEGAL.search(text) else 0.0
     value -= 3.0 if line.confidence < 50 else 0.0
-    value += 1.0 if _mostly_upper(text) else 0.0
+    value += 1.0 if mostly_upper(text) else 0.0
     value -= 2.0 if text == text.lower() else 0.0  # names are printed in capitals or title case
     value -= 1.5 if len(text.split()) == 1 and letters < 5 else 0.0
     return value
 
 
-def clean_name(text: str) -> str:
-    """The name alone: nothing after its legal form, no registration number, no leading debris or
-    date (a browser prints the date before the page's title: "5/21/2019 Ryanair")."""
-    text = _LEADING_DATE.sub("", text)
-    for pattern, replacement in _REPAIRS:
-        text = pattern.sub(replacement, text)
-    legal = list(_LEGAL.finditer(text))
-    name = text[: legal[-1].end()] if legal else _without_registration(text)
-    words = _without_debris(name.split())
-    return " ".join(words).strip(_DEBRIS).lstrip(". ")
-
-
-def _without_registration(text: str) -> str:
-    """The text without a registration number after the name; a store number ("#2614") stays."""
-    return text if _STORE_NO.search(text) else _REGISTRATION.sub("", text)
-
-
-def _without_debris(words: list[str]) -> list[str]:
-    """The words of a name without OCR debris around it: lower-case scraps, stray letters and marks
-    before it ("oo ,", "Sb", "Be ee"), and after it ("rae" after an upper-case name, "S|", "2")."""
-    while len(words) > 1 and not any(c.isupper() or c.isdigit() for c in words[0]) and _scrap(words[0]):
-        words.pop(0)  # "oo , ACME SDN BHD", but not "real GmbH", "toom Baumarkt GmbH"
-    while len(words) > 2 and _stray(words[0]) and words[0].lower() not in _NAME_STARTS:
-        words.pop(0)
-    upper = _mostly_upper(" ".join(words))
-    while len(words) > 1 and (_stray(words[-1], end=True) or (upper and words[-1].islower()) or _cut(words[-1])):
-        words.pop()
-    return words
-
-
-def _cut(word: str) -> bool:
-    """A column heading cut off by the photo's edge, next to the name ("FourthStreetMill Receip")."""
-    lower = word.lower()
-    return len(lower) >= 4 and any(full.startswith(lower) and full != lower for full in _CUT_OFF)
-
-
-def _scrap(word: str) -> bool:
-    """Debris rather than a word: two characters or fewer, or mostly not letters ("oo", ",", "|1")
-    ("dm-drogerie", "bol.com" are words)."""
-    return len(word) <= 2 or sum(c.isalpha() for c in word) < 0.75 * len(word)
-
-
-def _stray(word: str, *, end: bool = False) -> bool:
-    letters = sum(c.isalnum() for c in word)
-    if end and re.fullmatch(r"\(\d+\)?", word):
-        return True  # an area code: "... Kitchen (612)"
-    if any(c in word for c in "&.'"):
-        return False
-    marked = letters < len(word) and not word[-1].isalnum() and word[-1] not in ")"
-    return letters <= (1 if end else 2) or (marked and (letters <= 3 or word[-1] == ":"))  # "S|", "Name:", not "BILLA,"
-
-
 def _joined(top: list[Line], position: int) -> Line:
     line = top[position]
-    if position == 0 and len(top) > 1 and _one_capital_word(line.text) and _one_capital_word(top[1].text):
-        second = top[1]  # "TESCO" / "IRELAND": a logo's name, a word a line
-        return Line(second.index, f"{line.text} {second.text}", min(line.confidence, second.confidence))
     previous = top[position - 1] if position > 0 else None
-    joins_previous = _ONLY_LEGAL.search(line.text) or (previous is not None and _CONTINUES.search(previous.text))
+    joins_previous = (
+        ONLY_LEGAL.search(line.text)
+        or (previous is not None and _CONTINUES.search(previous.text))
+        or (previous is not None and _tail_of_name(line.text, previous.text))
+    )
     if previous is not None and joins_previous and _name_part(previous):
         return Line(line.index, f"{previous.text} {line.text}", min(line.confidence, previous.confidence))
     if position + 2 < len(top) and _ONLY_BUSINESS.search(top[position + 2].text):
@@ -324,11 +366,27 @@ def _joined(top: list[Line], position: int) -> Line:
             return Line(kind.index, text, min(line.confidence, middle.confidence, kind.confidence))
     following = top[position + 1] if position + 1 < len(top) else None
     continues = following is not None and (
-        _ONLY_LEGAL.search(following.text) or _CONTINUES.search(line.text) or _ONLY_BUSINESS.search(following.text)
+        ONLY_LEGAL.search(following.text) or _CONTINUES.search(line.text) or _ONLY_BUSINESS.search(following.text)
     )
     if following is not None and continues and _name_part(following):
         return Line(following.index, f"{line.text} {following.text}", min(line.confidence, following.confidence))
     return line
+
+
+def _tail_of_name(text: str, above: str) -> bool:
+    """One or two words and a legal form under a name without one, printed alike: the name's end
+    on a line of its own ("Belchicken Docks" / "Brussel SRL")."""
+    words = clean_name(text).split()
+    name = clean_name(above)
+    return (
+        2 <= len(words) <= 3
+        and bool(ONLY_LEGAL.search(words[-1]))
+        and not LEGAL.search(" ".join(words[:-1]))
+        and 2 <= len(name.split()) <= 4
+        and not LEGAL.search(name)
+        and not any(c.isdigit() or c in ",.!?:" for c in above)  # not a slogan or a label
+        and mostly_upper(name) == mostly_upper(text)  # printed alike
+    )
 
 
 def _before_address(line: Line) -> Line:
@@ -336,9 +394,9 @@ def _before_address(line: Line) -> Line:
     found = _ADDRESS.search(line.text)
     if found is None or not any(c.isdigit() for c in found.group()) or _NOT_MERCHANT.search(line.text):
         return line
-    if _LEGAL.search(line.text):  # "BOOK TA .K (TAMAN DAYA) SDN BHD": a place in the name, no address
+    if LEGAL.search(line.text):  # "BOOK TA .K (TAMAN DAYA) SDN BHD": a place in the name, no address
         return line
-    prefix = line.text[: found.start()].strip(_DEBRIS)
+    prefix = line.text[: found.start()].strip(DEBRIS)
     named = len(prefix.split()) >= 2 and sum(c.isalpha() for c in prefix) >= 4  # not "Warburger" Straße 130
     if named and not any(c.isdigit() for c in prefix):
         return Line(line.index, prefix, line.confidence)
@@ -347,12 +405,3 @@ def _before_address(line: Line) -> Line:
 
 def _name_part(line: Line) -> bool:
     return not _NOT_MERCHANT.search(line.text) and not _ADDRESS.search(line.text) and line.confidence >= 50
-
-
-def normalise(text: str) -> str:
-    return " ".join(re.sub(r"[^0-9A-Z]+", " ", text.upper()).split())
-
-
-def _mostly_upper(text: str) -> bool:
-    letters = [c for c in text if c.isalpha()]
-    return sum(c.isupper() for c in letters) >= 0.8 * len(letters)
