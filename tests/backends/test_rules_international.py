@@ -75,6 +75,8 @@ def test_a_two_digit_year_is_not_taken_from_the_next_token():
             ("Arrival Date: 23/11/2021 20:53", "Departure Date: 24/11/2021", "HOTEL BEISPIEL 23/11/2021 20:54:00"),
             "2021-11-23",
         ),
+        # a folio's rows printed with their time do not beat the departure
+        (("Arrival: 06.07.19", "Departure: 13.07.19", "06.07.19 19:30 Restaurant 25,00"), "2019-07-13"),
         # a plain "Datum" beats the departure on a folio issued at check-in
         (("Datum: 02.03.2024", "Anreise: 02.03.2024", "Abreise: 03.03.2024"), "2024-03-02"),
     ],

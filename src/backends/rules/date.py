@@ -1,12 +1,13 @@
 """The document date: the date on a line labelled as one, or next to a time, not an expiry date.
 
 Candidates are every date in the text (``normalize.find_dates``). A date on a line with a date
-label or a time of day scores higher; one labelled as an expiry, due or birth date, or as a hotel
-stay's arrival, scores lower; a departure dates a folio only where nothing else does. On a folio, of
-two unlabelled dates stacked on consecutive lines (the stay) the first counts less. Ties go to the
-first. Eight digits ("25032018") are read as a date only where the text holds no other. Numeric
-dates are read day-first, as most of the world prints them, unless the receipt says otherwise
-(``infer_dayfirst``): a numeric date that only reads month-first, or a US address or dollar amount.
+label or a time of day scores higher, a print stamp (to the second) higher still; one labelled as
+an expiry, due or birth date, or as a hotel stay's arrival, scores lower; a departure dates a folio
+only where no label or print stamp does. On a folio, of two unlabelled dates stacked on consecutive
+lines (the stay) the first counts less. Ties go to the first. Eight digits ("25032018") are read as
+a date only where the text holds no other. Numeric dates are read day-first, as most of the world
+prints them, unless the receipt says otherwise (``infer_dayfirst``): a numeric date that only reads
+month-first, or a US address or dollar amount.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import re
 from dataclasses import dataclass, replace
 from itertools import pairwise
 
-from backends.normalize import DateMatch, find_dates, parse_date
+from backends.normalize import DateMatch, find_amounts, find_dates, parse_date
 from backends.rules.keywords import (
     DATE_LABELS,
     DAY_FIRST_MARKERS,
@@ -39,9 +40,13 @@ _TIME = compile_pattern(TIME)
 _US = re.compile(US_MARKERS)
 _US_HINTS = compile_pattern(US_HINTS)
 _NOT_US = compile_pattern(DAY_FIRST_MARKERS)
-#: The score of a departure date before a time printed beside it: above an unlabelled date, below a
-#: document date's label or a date printed with its time of day (when the folio was printed).
-DEPARTURE = 0.5
+#: The score of a departure date before a time printed beside it: above an unlabelled date or one
+#: with a time (a folio's dated rows), below a document date's label or a print stamp.
+DEPARTURE = 1.5
+#: What a print stamp adds: a date followed by a time to the second, on a line with no amount
+#: ("HOTEL FRANKFURT AIRPORT 23/11/2021 20:54:00"), is when the document was printed.
+STAMP = 1.0
+_STAMP = re.compile(r"^\s*T?(?:[01]?\d|2[0-3]):[0-5]\d:[0-5]\d(?!\d)")
 #: How much less the first of a folio's unlabelled pair of stay dates counts (its arrival).
 ARRIVAL = 1.0
 #: The longest stay an unlabelled pair of dates is read as (days).
@@ -110,7 +115,7 @@ def _score(text: str, match: DateMatch) -> float:
     time = 1.0 if _TIME.search(after) or _TIME.search(before) else 0.0
     if _DEPARTURE.search(before[-LABEL_REACH:]):
         return DEPARTURE + time
-    score = time
+    score = time + (STAMP if _STAMP.match(after) and not find_amounts(text) else 0.0)
     if _LABEL.search(before):
         score += 2.0
     if _ISSUED.search(before):
