@@ -849,3 +849,16 @@ def test_a_name_ending_two_words_and_a_legal_form_later_joins_only_a_name_printe
     assert read(*lines, "TOTALE 12,00").fields.merchant == "STABILIMENTO BALNEARE DEL PORTO SAN ROCCO S.R.L."
     slogan = ("Respekt, wer's selber macht.", "baum Gartenmarkt GmbH", "Gießerstr.37", "04229 Leipzig")
     assert read(*slogan, "SUMME EUR 9.49").fields.merchant == "baum Gartenmarkt GmbH"
+
+
+@pytest.mark.parametrize(
+    ("rows", "total"),
+    [
+        # item rows with their tax: each its own gross, none the total
+        (("SR 10.00 0.60 10.60", "SR 20.00 1.20 21.20", "T0T@L ###", "Cash 50.00", "Change 18.20"), "31.80"),
+        # a tax table with its sum row
+        (("A 19% 10,00 1,90 11,90", "B 7% 5,00 0,35 5,35", "10,00 5,00 1,90 0,35 15,00 2,25 17,25"), "17.25"),
+    ],
+)
+def test_rows_of_net_tax_and_gross_give_the_total_only_as_a_sum_row(rows, total):
+    assert read("SHOP SDN BHD", "Tax Invoice", *rows).fields.total == total

@@ -98,6 +98,7 @@ def find_total(lines: list[Line]) -> TotalCandidate | None:
     whole = sum(len(find_amounts(line.text)) for line in lines) <= 1
     candidates = [c for c in (_candidate(lines, i, whole=whole) for i in range(len(lines))) if c is not None]
     candidates += _after_tax_table(every, lines, candidates)
+    candidates = _summing_rows(candidates)
     candidates = [c for c in candidates if c.amount.value != 0]  # a refund's total is negative
     if candidates:
         best = max(candidates, key=lambda c: (c.weight, c.line.index))
@@ -332,6 +333,18 @@ def _net_tax_gross(line: Line) -> TotalCandidate | None:
         if 0 < tax <= net * MAX_TAX_RATE and net + tax == gross.value:
             return TotalCandidate(gross, NET_TAX_GROSS, line, "net_tax_gross")
     return None
+
+
+def _summing_rows(candidates: list[TotalCandidate]) -> list[TotalCandidate]:
+    """Of the rows of net, tax and gross, those of the one gross that is the sum of the others (a
+    table's sum row): rows of different grosses and no sum are one rate's or one item's each."""
+    rows = [c for c in candidates if c.source == "net_tax_gross"]
+    grosses = {c.amount.value for c in rows}
+    if len(grosses) <= 1:
+        return candidates
+    largest = max(grosses)
+    keep = largest if largest == sum(grosses - {largest}) else None
+    return [c for c in candidates if c.source != "net_tax_gross" or c.amount.value == keep]
 
 
 def _taxed(heading: str, match: re.Match[str]) -> bool:
