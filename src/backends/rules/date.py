@@ -94,8 +94,8 @@ def _compact(lines: list[Line]) -> DateCandidate | None:
 
 
 def _without_arrival(lines: list[Line], candidates: list[DateCandidate]) -> list[DateCandidate]:
-    """A folio's stay printed as two unlabelled dates on consecutive lines ("May 6, 2019" over "May
-    10, 2019"): the first is the arrival and counts less, the bill is dated the stay's end."""
+    """A folio's stay printed as two unlabelled dates on consecutive lines ("May 6, 2019" over
+    "May 10, 2019"): the first is the arrival and counts less, the bill is dated the stay's end."""
     alone = {c.line.index: c for c in candidates if sum(o.line is c.line for o in candidates) == 1 and not c.score}
     following = {line.index: after.index for line, after in pairwise(lines)}
     before = {after: index for index, after in following.items()}
