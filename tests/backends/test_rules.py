@@ -226,6 +226,8 @@ def test_ocr_misreadings_of_total_and_amounts_are_tolerated():
         (("Item A 10.00", "CASH 50.00", "CHANGE 27.10"), "22.90", "payment_less_change"),
         (("SUB TOTAL 10.00", "GRAND TOTAL 1000", "CASH 20.00"), "10.00", "subtotal"),
         (("SUB-TOTAL 495.28", "TOTAL 42.004", "CASH 48.00", "CHANGE L o_c0"), "48.00", "payment"),
+        # a line that starts with "Pay" is a payment ("ang 25.15": the total's label garbled)
+        (("Qty 8 25.15", "ang 25.15", "Pay 25.15", "Change 0.00"), "25.15", "payment_less_change"),
     ],
 )
 def test_without_a_total_line_payment_change_and_subtotal_stand_in(lines, total, source):

@@ -68,6 +68,17 @@ def test_a_two_digit_year_is_not_taken_from_the_next_token():
         (("Arrival Date 11/07/2022 20:30:00", "Departure Date 18/07/2022 08:49:00"), "2022-07-18"),
         (("Rechnungsdatum 21.02.2024", "Datum Ankunft 19.02.2024", "Datum Abreise 22.02.2024"), "2024-02-21"),
         (("Date: 01.03.2024", "Invoice date: 05.03.2024"), "2024-03-05"),
+        # without a document date the departure dates the folio
+        (("Arrival 06.07.19", "Departure 13.07.19", "06.07.19 Room 100,00", "07.07.19 Room 100,00"), "2019-07-13"),
+        # a folio printed (and paid) the evening before departure is dated when it was printed
+        (
+            ("Arrival Date: 23/11/2021 20:53", "Departure Date: 24/11/2021", "HOTEL BEISPIEL 23/11/2021 20:54:00"),
+            "2021-11-23",
+        ),
+        # a folio's rows printed with their time do not beat the departure
+        (("Arrival: 06.07.19", "Departure: 13.07.19", "06.07.19 19:30 Restaurant 25,00"), "2019-07-13"),
+        # a plain "Datum" beats the departure on a folio issued at check-in
+        (("Datum: 02.03.2024", "Anreise: 02.03.2024", "Abreise: 03.03.2024"), "2024-03-02"),
     ],
 )
 def test_a_folios_arrival_is_not_its_date_and_an_issue_date_beats_a_plain_date(lines, iso):
@@ -116,9 +127,13 @@ def test_total_labels_in_several_languages(line):
 
 
 def test_labels_in_a_table_heading_with_the_amounts_on_the_row_below():
+    reading = read("Muster GmbH", "Rechnung", "Anzahl Einzelpreis Betrag", "3 10,00 30,00", "Danke")
+    assert (reading.fields.total, reading.notes["total_from"]) == ("30.00", "table_heading")
+
+
+def test_a_net_tax_gross_heading_over_its_row_gives_the_gross():
     reading = read("Muster GmbH", "Rechnung", "Netto MwSt Brutto", "166,09 31,56 197,65", "Danke")
-    assert reading.fields.total == "197.65"
-    assert reading.notes["total_from"] == "table_heading"
+    assert reading.fields.total == "197.65"  # read under "Brutto", and as net + tax = gross
 
 
 def test_an_ocr_misreading_totl_is_a_total():
@@ -545,6 +560,166 @@ def test_a_card_slip_heading_is_not_the_merchant():
     )
 
 
+def test_a_tax_row_of_net_tax_and_gross_that_add_up_gives_the_gross():
+    reading = read(
+        "Hotel Muster", "Rechnung 16.05.2022", "16.05.2022 Zimmer 1 162,00 10,00 162,00", "Steuer BETRAG",
+        "IVA 10,00% 181,82 18,18 200,00", "Bezahlverfahren", "Karte -200,00 EUR",
+    )  # fmt: skip
+    assert (reading.fields.total, reading.notes["total_from"]) == ("200.00", "net_tax_gross")
+
+
+def test_a_labelled_total_beats_the_rows_of_a_tax_table():
+    reading = read(
+        "BÄCKEREI", "Brot 11,90", "Kaffee 5,35", "SUMME 17,25", "A 19% 10,00 1,90 11,90", "B 7% 5,00 0,35 5,35"
+    )
+    assert reading.fields.total == "17.25"
+
+
+def test_a_charges_column_over_a_single_row_of_values_gives_the_total():
+    reading = read(
+        "Fabrikam", "Invoice For: Northwind", "Invoice Number Invoice Date Due Date Charges VAT ID",
+        "1234567 3/1/2020 3/31/2020 $1,234.50 PT",
+    )  # fmt: skip
+    assert (reading.fields.total, reading.notes["total_from"]) == ("1234.50", "table_heading")
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        # an item table: the Amount column heads each item's amount
+        ("Fabrikam", "Description Qty Price Amount", "Widget 2 5.00 10.00", "Gadget 1 7.50 7.50", "Cash 20.00"),
+        # the tax's amount
+        ("Fabrikam", "Rate Net VAT Amount", "20% 10.00 2.00", "Thank you"),
+    ],
+)
+def test_an_amount_column_over_item_rows_or_after_a_tax_word_is_not_the_total(lines):
+    assert read(*lines).notes["total_from"] != "table_heading"
+
+
+def test_a_file_of_two_invoices_each_opening_with_the_seller_is_answered_from_the_first():
+    invoice = ("GRAND HOTEL MUSTER", "Invoice 1001", "Date of issue: 13/09/22")
+    reading = read(
+        *invoice, "06/09/22 Room 208,00", "07/09/22 Room 208,00", "TOTAL 416,00 -416,00 0,00 EUR",
+        *invoice, "06/09/22 City tax 4,00", "07/09/22 City tax 4,00", "TOTAL 8,00 -8,00 0,00 EUR",
+    )  # fmt: skip
+    assert reading.fields.total == "416.00"
+
+
+def test_pages_that_repeat_the_heading_before_the_total_are_one_document():
+    page = ("GRAND HOTEL MUSTER", "Invoice 1001")
+    reading = read(*page, "Room 208,00", "Carried forward", *page, "City tax 8,00", "TOTAL 216,00")
+    assert reading.fields.total == "216.00"
+
+
+def test_a_folios_unlabelled_stay_dates_stacked_give_the_later():
+    reading = read(
+        "Country Motel", "Room: 12 Payment: VISA", "DOE, JANE Guest", "MAIN STREET 5 March 2, 2020",
+        "SPRINGFIELD March 4, 2020", "Date Trans Room Debit Credit", "ROOM 12 90.00 90.00",
+        "VISA 12 180.00 CR 0.00", "Balance due at checkout $ 0.00",
+    )  # fmt: skip
+    assert reading.fields.date == "2020-03-04"
+
+
+def test_dated_rows_of_a_folio_are_not_a_stay():
+    reading = read(
+        "Country Motel", "Room 12", "Guest: Jane Doe", "02.03.2020 Room 90,00", "03.03.2020 Room 90,00",
+        "04.03.2020 Room 90,00", "TOTAL 270,00",
+    )  # fmt: skip
+    assert reading.fields.date == "2020-03-02"  # no label: the first date stands
+
+
+@pytest.mark.parametrize(
+    ("lines", "total"),
+    [
+        # a misread sum on a German till: the cash paid and the tax row (tax, net, gross) agree
+        (("SUMME EUR 5,17", "Bar EUR 5,47", "MwSt netto brutto", "A 7,0% 0,36 5,11 5,47"), "5.47"),
+        # a misread rounded total: the card paid what the total including tax says
+        (("Total RM Including GST 6% 99.80", "TotalRounded 08.66", "Mastercard -99.80"), "99.80"),
+    ],
+)
+def test_a_single_exact_payment_overrules_a_total_printed_nowhere_else(lines, total):
+    assert read("SHOP GMBH", "Item 1,00", *lines).fields.total == total
+
+
+@pytest.mark.parametrize(
+    ("lines", "total"),
+    [
+        # two payments: the total is their sum
+        (("Total 87,00", "19% 4,20 0,80 5,00", "7% 76,64 5,36 82,00", "Mastercard 82,00", "Mastercard 5,00"), "87.00"),
+        # a card authorised before the tip: the total is the sum
+        (("Total $118.46", "CREDIT CARD AUTH $118.46", "Tip 35.54", "Total 154.00"), "154.00"),
+    ],
+)
+def test_split_payments_and_a_tip_leave_the_labelled_total(lines, total):
+    assert read("SHOP", *lines).fields.total == total
+
+
+def test_amounts_read_a_row_off_their_labels_still_add_up_to_the_total():
+    reading = read("CAFE", "SOUP 20.50", "FISH 30.00", "Sub Total: 50.50 5.45", "Tax: 55.95", "03/12 12:31pTOTAL:")
+    assert (reading.fields.total, reading.notes["total_from"]) == ("55.95", "subtotal_plus_tax")
+
+
+def test_a_net_total_beside_its_tax_is_not_the_total_when_their_sum_is_printed():
+    reading = read("FOOD CAFE", "1 X MEAL 9,70", "1 X BEER 2,20", "CARDS 11,90", "VAT TOTAL 1,47", "NET TOTAL 10,43")
+    assert (reading.fields.total, reading.notes["total_from"]) == ("11.90", "net_plus_tax")
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ("Total Sales (Incl GST) 16.56", "GST 6% 0.94", "Gift card value 17.50"),  # the tax is in the total
+        ("TOTAL 16.56", "GST 6% 0.94", "Cash 17.50", "Change 0.94"),  # the cash handed over is any amount
+    ],
+)
+def test_a_total_beside_its_tax_is_not_read_as_a_net_where_it_includes_it_or_change_was_given(lines):
+    assert read("SHOP SDN BHD", *lines).fields.total == "16.56"
+
+
+def test_a_number_with_mixed_separators_does_not_vote_on_the_date_order():
+    reading = read("CAKE HOUSE SDN BHD", "Invoice No: SP-nu11-18/06/09-1018481", "Date :09/06/2018 18:47", "TOTAL 5.00")
+    assert (reading.fields.date, reading.notes["date_order"]) == ("2018-06-09", "dmy")
+
+
+@pytest.mark.parametrize(
+    ("lines", "iso"),
+    [
+        (("SHOP SDN BHD", "Tax Invoice", "27032018 No CS-20243", "TOTAL 12.00"), "2018-03-27"),
+        (("SHOP SDN BHD", "TOTAL RM41.45", "00440010036 25032018 13:11:54 0003"), "2018-03-25"),
+        # another date stands: eight digits are then a number
+        (("SHOP SDN BHD", "Invoice 20180101", "Date: 05/03/2018", "TOTAL 12.00"), "2018-03-05"),
+    ],
+)
+def test_eight_digits_are_a_date_only_where_no_other_date_is_printed(lines, iso):
+    assert read(*lines).fields.date == iso
+
+
+def test_a_tax_rate_on_the_total_line_is_not_the_total():
+    reading = read("SHOP SDN BHD", "Item 12.00", "Total 12.00", "Total Sales Inclusive GST @6.00% 1200", "Cash 50.00")
+    assert reading.fields.total == "12.00"
+
+
+def test_items_that_add_up_to_the_amount_after_a_misread_total_give_that_amount():
+    items = ("Hazy Jane 5.85", "Burger 10.50", "Fries 2.50", "Punk IPA 5.60")
+    reading = read("BREWPUB", "Table 4 9:41 PM", *items, "Total 4.45", "Balance 24.45", "Thank you")
+    assert (reading.fields.total, reading.notes["total_from"]) == ("24.45", "items_sum")
+
+
+@pytest.mark.parametrize(
+    ("lines", "total"),
+    [
+        (("Burger 10.50", "Fries 2.50", "Total 14.00", "Balance 13.00"), "14.00"),  # two items prove little
+        (("Burger 10.50", "Fries 2.50", "Cola 1.00", "Total 15.00", "Balance 14.00", "Card 15.00"), "15.00"),
+    ],
+)
+def test_a_total_stands_against_two_items_or_when_printed_again(lines, total):
+    assert read("BREWPUB", *lines).fields.total == total
+
+
+def test_a_zero_on_the_subtotal_line_does_not_make_the_tax_the_total():
+    reading = read("SHOP", "Item 10.00", "Sub Total 0.00 10.00", "Tax 1.00", "TOTAL ###")
+    assert reading.fields.total != "1.00"
+
+
 # --- merchant: logos, slogans, branches, footers -----------------------------------------------------
 
 
@@ -674,3 +849,16 @@ def test_a_name_ending_two_words_and_a_legal_form_later_joins_only_a_name_printe
     assert read(*lines, "TOTALE 12,00").fields.merchant == "STABILIMENTO BALNEARE DEL PORTO SAN ROCCO S.R.L."
     slogan = ("Respekt, wer's selber macht.", "baum Gartenmarkt GmbH", "Gießerstr.37", "04229 Leipzig")
     assert read(*slogan, "SUMME EUR 9.49").fields.merchant == "baum Gartenmarkt GmbH"
+
+
+@pytest.mark.parametrize(
+    ("rows", "total"),
+    [
+        # item rows with their tax: each its own gross, none the total
+        (("SR 10.00 0.60 10.60", "SR 20.00 1.20 21.20", "T0T@L ###", "Cash 50.00", "Change 18.20"), "31.80"),
+        # a tax table with its sum row
+        (("A 19% 10,00 1,90 11,90", "B 7% 5,00 0,35 5,35", "10,00 5,00 1,90 0,35 15,00 2,25 17,25"), "17.25"),
+    ],
+)
+def test_rows_of_net_tax_and_gross_give_the_total_only_as_a_sum_row(rows, total):
+    assert read("SHOP SDN BHD", "Tax Invoice", *rows).fields.total == total

@@ -17,18 +17,15 @@ from backends.normalize import find_amounts
 from backends.rules.date import DateCandidate
 from backends.rules.keywords import (
     AMOUNT_DUE,
-    CHANGE,
     GRAND_TOTAL,
     LEGAL_FORMS,
-    NOT_TOTAL,
-    PAYMENT,
     ROUNDING,
     SUBTOTAL,
     TAX,
     compile_pattern,
 )
 from backends.rules.lines import Line
-from backends.rules.total import FINAL, ROUNDING_STEP, TotalCandidate, keyword_weight
+from backends.rules.total import FINAL, ROUNDING_STEP, TotalCandidate, item_amounts
 
 _SUBTOTAL = compile_pattern(SUBTOTAL)
 _TAX = compile_pattern(TAX)
@@ -36,7 +33,6 @@ _DUE = compile_pattern(AMOUNT_DUE)
 _GRAND = compile_pattern(GRAND_TOTAL)
 _ROUNDING = compile_pattern(ROUNDING)
 _LEGAL = compile_pattern(LEGAL_FORMS)
-_NOT_ITEM = compile_pattern("|".join((NOT_TOTAL, PAYMENT, CHANGE, TAX)))
 #: Confidence of a total by where it came from, before the OCR's confidence and the checks.
 TOTAL_FROM = {
     "line": 0.7,
@@ -45,6 +41,9 @@ TOTAL_FROM = {
     "table_heading": 0.6,
     "label_apart": 0.5,
     "subtotal_plus_tax": 0.65,
+    "net_tax_gross": 0.6,
+    "net_plus_tax": 0.6,
+    "items_sum": 0.5,
     "payment_less_change": 0.5,
     "subtotal": 0.4,
     "payment": 0.35,
@@ -136,13 +135,7 @@ def _subtotal_tax(lines: list[Line], total: Decimal) -> bool | None:
 def _items_sum(lines: list[Line], total: TotalCandidate, value: Decimal) -> bool | None:
     """Whether the item lines above the first total or subtotal add up to the total (None when
     there are fewer than two; a miss proves little, OCR drops item lines)."""
-    items = []
-    for line in lines:
-        if line.index >= total.line.index or _SUBTOTAL.search(line.text) or keyword_weight(line.text):
-            break
-        amounts = find_amounts(line.text)
-        if amounts and not _NOT_ITEM.search(line.text):
-            items.append(amounts[-1].value)
+    items = item_amounts(lines, total.line.index)
     if len(items) < 2:
         return None
     return True if abs(sum(items) - value) <= CENT else None

@@ -45,6 +45,11 @@ TOTAL_KEYWORDS: tuple[tuple[str, float], ...] = (
     (r"^\W*tl\b", 3.0),  # "TL $28.31", the abbreviation US tills print
 )
 
+#: Column headings that name what is charged only where a heading row stands over a single row of
+#: values ("Invoice Number  Invoice Date  Charges" / "34278587  6/18/2017  $56,651.49"): over an
+#: item table they name each item's amount, and after a tax word the tax ("VAT Amount").
+HEADING_TOTALS: tuple[tuple[str, float], ...] = ((r"\bcharges\b|\bamount\b", 3.0),)
+
 #: Amounts carried into what is due but not part of this document's total: a prepayment or deposit
 #: taken off it, or an earlier balance added to it.
 CARRIED = (
@@ -101,6 +106,8 @@ SUBTOTAL = (
     r"sub\s*-?\s*t[o0]t|zwischensumme|sous[\s-]*total|subtotale|subtotaal|nettobetrag|summe\s*netto|netto\s*summe"
     r"|total\s*h\.?t|base\s*imponible|imponibile|jumlah\s*kecil"
 )
+#: A line that says its amount includes the tax.
+TAX_INCLUDED = r"\bincl|\binkl|\binc\b|inclus|\bttc\b|with\s*(?:gst|tax|vat)|\bmit\s*mwst"
 #: A tax line: the amount of VAT, GST, sales tax (not the rate table's other columns).
 TAX = r"\b(?:tax|vat|gst|sst|mwst|ust|tva|iva|btw|steuer|pajak|cukai)\b|mehrwertsteuer|umsatzsteuer"
 #: The invoice's grand total, as opposed to what is still due after prepayments.
@@ -111,6 +118,7 @@ AMOUNT_DUE = r"amount\s*due|balance\s*due|zahlbetrag|zu\s*zahlen|offener\s*betra
 #: What paying looks like: the amount handed over, and what came back.
 PAYMENT = (
     r"\bcash\b|tender|\bpaid\b|payment|received|visa|master\s*card|credit|debit|\bcard\b|bezahlt|gegeben|\bbar\b"
+    r"|^\W*pay\b"
     r"|esp[èe]ces|efectivo|contant"
 )
 CHANGE = r"chang|\bchg\b|kembalian|r[üu]ckgeld|wechselgeld|rendu|monnaie|cambio|\bresto\b|vuelto|balance"
@@ -153,12 +161,21 @@ NOT_DOCUMENT_DATE = (
     r"expir|\bexp\b|valid|\bdue\b|birth|\bdob\b|until|\bbis\b|since|member\s*since|f[äa]llig|return\s*by|best\s*before"
     r"|arriv|anreise|ankunft|llegada|aankomst|check[\s-]*in"  # a hotel stay's first day, not its bill's
 )
-#: Labels of the date a document was issued, stronger than a plain "date": the invoice date, and on
-#: a hotel folio without one the departure (the day the bill is settled).
+#: Labels of the date a document was issued, stronger than a plain "date".
 ISSUE_DATE_LABELS = (
     r"invoice\s*date|rechnungsdatum|belegdatum|date\s*of\s*issue|issue\s*date|tax\s*date|date\s*de\s*facture"
     r"|fecha\s*(?:de\s*)?(?:factura|emisi[óo]n)|factuurdatum|data\s*(?:della\s*)?fattura"
-    r"|depart|abreise|d[ée]part|salida|vertrek|check[\s-]*out"
+)
+#: Labels of a hotel stay's last day: it dates the bill only where nothing else does (a folio is
+#: often printed and settled before it, at check-in or the evening before).
+DEPARTURE_LABELS = r"depart|abreise|d[ée]part|salida|vertrek|odlazak|check[\s-]*out"
+#: Signs of a hotel bill, one pattern per sign: a document showing two of them is a folio.
+STAY_CUES: tuple[str, ...] = (
+    r"\broom\b|\bzimmer\b|\bchambre\b|habitaci[óo]n|\bcamera\b|\bkamar\b",
+    r"\bguest\b|\bgast\b|\bh[ôo]te\b|\bhu[ée]sped\b",
+    r"check[\s-]*(?:in|out)|\barriv|\bdepart|anreise|abreise",
+    r"\bfolio\b",
+    r"\bnights?\b|\bn[äa]chte\b|\bnuits?\b|\bnoches?\b",
 )
 TIME = r"(?<!\d)(?:[01]?\d|2[0-3])[:h][0-5]\d(?:[:.][0-5]\d)?(?:\s*[ap]\.?m\.?)?(?!\d)"
 

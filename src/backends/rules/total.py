@@ -3,10 +3,14 @@
 Each line with a total keyword offers its last amount (or the next line's, when the amount is
 printed below its label); the strongest keyword wins, then the later line (a final total follows
 the first one). Lines that only look like totals (subtotal, tax, change, cash, quantity) are
-excluded, and so is everything in a tax summary table. Cash rounding (to 0.05 in Malaysia,
-Switzerland, Australia, ...) is then applied when a rounding line follows the total. Without any
-total line: the payment less the change, else the subtotal, else the payment, else a line that
-names an amount.
+excluded, and so is everything in a tax summary table. A table heading over its row of amounts,
+and a tax row of net, tax and gross that add up, offer weaker candidates. Where a file holds
+several documents (each opening with the same line), the first that states a total is read. The
+winner is then checked against the arithmetic around it: a net whose tax beside it adds up to a
+printed amount; a misread amount, printed once, that a single exact payment or the item lines'
+sum contradicts. Cash rounding (to 0.05 in Malaysia, Switzerland, Australia, ...) is then applied
+when a rounding line follows the total. Without any total line: the payment less the change, else
+the subtotal (plus a tax after it), else the payment, else a line that names an amount.
 """
 
 from __future__ import annotations
@@ -21,12 +25,14 @@ from backends.rules.keywords import (
     AMOUNT,
     CARRIED,
     CHANGE,
+    HEADING_TOTALS,
     NOT_TOTAL,
     PAYMENT,
     ROUNDING,
     SETTLED,
     SUBTOTAL,
     TAX,
+    TAX_INCLUDED,
     TAX_TABLE_HEADING,
     TOTAL_KEYWORDS,
     compile_pattern,
@@ -34,6 +40,7 @@ from backends.rules.keywords import (
 from backends.rules.lines import Line
 
 _KEYWORDS = tuple((compile_pattern(pattern), weight) for pattern, weight in TOTAL_KEYWORDS)
+_HEADING_TOTALS = tuple((compile_pattern(pattern), weight) for pattern, weight in HEADING_TOTALS)
 _NOT_TOTAL = compile_pattern(NOT_TOTAL)
 _TAX_TABLE = compile_pattern(TAX_TABLE_HEADING)
 _PAYMENT = compile_pattern(PAYMENT)
@@ -41,20 +48,35 @@ _CHANGE = compile_pattern(CHANGE)
 _ROUNDING = compile_pattern(ROUNDING)
 _SUBTOTAL = compile_pattern(SUBTOTAL)
 _TAX = compile_pattern(TAX)
+_TAX_INCLUDED = compile_pattern(TAX_INCLUDED)
 _CARRIED = compile_pattern(CARRIED)
 _AMOUNT = compile_pattern(AMOUNT)
 _SETTLED = compile_pattern(SETTLED)
+_NOT_ITEM = compile_pattern("|".join((NOT_TOTAL, PAYMENT, CHANGE, TAX)))
 #: Keyword weight of a line that already states the final amount due (rounded, payable).
 FINAL = 4.5
 #: How much less a table heading's label counts than the same label beside its amount: a tax
 #: table under the total ("Netto MwSt Brutto") repeats the total's label.
 HEADING_DISCOUNT = 0.5
+#: How far (as a share of the line) a lone amount may stand from the heading label it is read under.
+COLUMN_SLACK = 0.2
 #: How much less a label counts when its amount is printed a few lines below it.
 APART_DISCOUNT = 1.0
+#: Weight of a row of net, tax and gross amounts that add up ("IVA 10% 1.907,88 190,81 2.098,69"):
+#: above a table heading's label, below any line that says it is the total.
+NET_TAX_GROSS = 2.75
+#: The largest tax rate a row of net, tax and gross is believed to hold.
+MAX_TAX_RATE = Decimal("0.3")
+#: The weight of a line that plainly says it holds the total ("TOTAL 5.00").
+LABELLED = 3.0
+#: The shortest opening line taken as a document's own (shorter ones repeat by chance: "1", "Page").
+MIN_OPENING = 8
 #: A line that is a total's label and nothing else ("Total", "Grand Total:").
 _LABEL_ONLY = re.compile(r"^\W*(?:grand\s*)?total\W*$|^\W*(?:summe|gesamt|totaal|montant\s*total)\W*$", re.IGNORECASE)
 #: A label this strong after a tax table still names the total ("Grand Total" under "Tax Breakdown").
 AFTER_TAX_TABLE = 3.5
+#: The fewest item lines whose sum is trusted to correct a total.
+MIN_ITEMS = 3
 #: The largest cash-rounding step.
 ROUNDING_STEP = Decimal("0.05")
 
@@ -72,17 +94,31 @@ class TotalCandidate:
 def find_total(lines: list[Line]) -> TotalCandidate | None:
     """The receipt's total, or None when nothing says which amount it is."""
     settled = any(_SETTLED.search(line.text) for line in lines)
-    every, lines = lines, _before_tax_table(lines)
+    every, lines = lines, _before_tax_table(_first_document(lines))
     whole = sum(len(find_amounts(line.text)) for line in lines) <= 1
     candidates = [c for c in (_candidate(lines, i, whole=whole) for i in range(len(lines))) if c is not None]
     candidates += _after_tax_table(every, lines, candidates)
+    candidates = _summing_rows(candidates)
     candidates = [c for c in candidates if c.amount.value != 0]  # a refund's total is negative
     if candidates:
         best = max(candidates, key=lambda c: (c.weight, c.line.index))
         best = _without_carried(_with_taxes_added(best, candidates, every), candidates, every)
+        best = _items_added(_paid_exactly(_net_of_tax(best, every), candidates, every), every)
         best = _charged(best) if settled else best
         return best if best.weight >= FINAL else _rounded(best, lines)
     return _fallback(lines)
+
+
+def _first_document(lines: list[Line]) -> list[Line]:
+    """The lines up to the end of the first document that states a total, where the file holds
+    several, each opening with the same line (a hotel's room invoice and its city tax invoice, an
+    invoice and its card slip): a later one's total is not the first one's."""
+    first = next((position for position, line in enumerate(lines[:3]) if len(line.text) >= MIN_OPENING), 0)
+    starts = [position for position, line in enumerate(lines) if position > first and line.text == lines[first].text]
+    for end in [*starts, len(lines)]:
+        if any(keyword_weight(line.text) >= LABELLED and find_amounts(line.text) for line in lines[:end]):
+            return lines[:end]
+    return lines
 
 
 def _after_tax_table(every: list[Line], kept: list[Line], candidates: list[TotalCandidate]) -> list[TotalCandidate]:
@@ -105,6 +141,74 @@ def _without_carried(best: TotalCandidate, candidates: list[TotalCandidate], lin
         if any(abs(abs(best.amount.value - earlier.amount.value) - abs(c)) < Decimal("0.005") for c in carried):
             return earlier
     return best
+
+
+def _paid_exactly(best: TotalCandidate, candidates: list[TotalCandidate], lines: list[Line]) -> TotalCandidate:
+    """A single payment that settles the bill exactly (no change given) is its total: where the
+    strongest label's amount is unconfirmed (a misread: "TotalRounded 08.66" over "Mastercard
+    -99.80") while another candidate's amount is what was paid, that candidate is the total."""
+    paid = [
+        abs(a.value)
+        for line in lines
+        if _PAYMENT.search(line.text) and not _CHANGE.search(line.text)
+        for a in find_amounts(line.text)[-1:]
+    ]
+    if len(paid) != 1 or _change_given(lines) or not _unconfirmed(best, lines):
+        return best
+    agreeing = [c for c in candidates if abs(c.amount.value) == paid[0]]
+    return max(agreeing, key=lambda c: (c.weight, c.line.index), default=best)
+
+
+def _items_added(best: TotalCandidate, lines: list[Line]) -> TotalCandidate:
+    """Where the strongest label's amount is unconfirmed ("Total 5.15", OCR dropped a digit) and the
+    item lines above it add up to an amount printed right after it ("Balance 57.15"): that amount."""
+    items = item_amounts(lines, best.line.index)
+    if len(items) < MIN_ITEMS or not _unconfirmed(best, lines):
+        return best
+    after = [line for line in lines if 0 < line.index - best.line.index <= 2]
+    found = (TotalCandidate(a, best.weight, line, "items_sum") for line in after for a in find_amounts(line.text))
+    return next((c for c in found if c.amount.value == sum(items)), best)
+
+
+def _unconfirmed(best: TotalCandidate, lines: list[Line]) -> bool:
+    """Whether the total's amount is printed nowhere else and is no sum of two printed amounts (a
+    total after a tip, "Total 154.00" over "CREDIT CARD AUTH 118.46" and "Tip 35.54", is one)."""
+    printed = [abs(a.value) for line in lines for a in find_amounts(line.text)]
+    value = abs(best.amount.value)
+    return printed.count(value) <= 1 and not any(value - a in printed for a in printed if 0 < a < value)
+
+
+def item_amounts(lines: list[Line], end: int) -> list[Decimal]:
+    """The amounts of the item lines above the first total or subtotal (and above line ``end``)."""
+    items = []
+    for line in lines:
+        if line.index >= end or _SUBTOTAL.search(line.text) or keyword_weight(line.text):
+            break
+        amounts = find_amounts(line.text)
+        if amounts and not _NOT_ITEM.search(line.text):
+            items.append(amounts[-1].value)
+    return items
+
+
+def _net_of_tax(best: TotalCandidate, lines: list[Line]) -> TotalCandidate:
+    """A total that is the net: the tax printed next to it added makes an amount printed elsewhere
+    ("VAT TOTAL 2,56" / "NET TOTAL 18,14" between two lines of 20,70). That amount is the total.
+    Not where change was given: the cash handed over may be any amount."""
+    if _TAX_INCLUDED.search(best.line.text) or _change_given(lines):
+        return best
+    near = [line for line in lines if 0 < abs(line.index - best.line.index) <= 1 and _TAX.search(line.text)]
+    taxes = [a.value for line in near for a in find_amounts(line.text)[-1:] if 0 < a.value < best.amount.value]
+    for line in lines:
+        if line is best.line or line in near:
+            continue
+        for amount in find_amounts(line.text):
+            if any(amount.value == best.amount.value + tax for tax in taxes):
+                return TotalCandidate(amount, best.weight, line, "net_plus_tax")
+    return best
+
+
+def _change_given(lines: list[Line]) -> bool:
+    return any(_CHANGE.search(line.text) and any(a.value for a in find_amounts(line.text)) for line in lines)
 
 
 def _charged(best: TotalCandidate) -> TotalCandidate:
@@ -140,8 +244,9 @@ def _candidate(lines: list[Line], i: int, *, whole: bool = False) -> TotalCandid
     weight = keyword_weight(text)
     following = lines[i + 1] if i + 1 < len(lines) else None
     if not weight:
-        return _under_heading(lines[i], following)
-    amounts = find_amounts(text) or (_whole_amounts(text) if whole else [])
+        after = lines[i + 2] if i + 2 < len(lines) else None
+        return _under_heading(lines[i], following, after) or _net_tax_gross(lines[i])
+    amounts = _not_rates(text, find_amounts(text)) or (_whole_amounts(text) if whole else [])
     if amounts:
         # "TOTAL 1.446,40 -1.446,40 0,00": a folio's row of charges, credits and a zero balance
         settled = amounts[-1].value == 0 and any(a.value for a in amounts)
@@ -150,6 +255,11 @@ def _candidate(lines: list[Line], i: int, *, whole: bool = False) -> TotalCandid
     if following is not None and _only_amount(following.text):
         return TotalCandidate(find_amounts(following.text)[-1], weight, following)
     return _apart(lines, i, weight) if _LABEL_ONLY.match(text) else None
+
+
+def _not_rates(text: str, amounts: list[AmountMatch]) -> list[AmountMatch]:
+    """The amounts that are not a rate ("Total Sales Inclusive GST @6.00% 1200": 6.00 is the tax's)."""
+    return [a for a in amounts if not text[a.end :].lstrip().startswith("%")]
 
 
 def _apart(lines: list[Line], i: int, weight: float) -> TotalCandidate | None:
@@ -182,23 +292,65 @@ def _whole_amounts(text: str) -> list[AmountMatch]:
     return [a for a in find_whole_amounts(text) if a.start >= start and a.value >= 1]
 
 
-def _under_heading(heading: Line, row: Line | None) -> TotalCandidate | None:
+def _under_heading(heading: Line, row: Line | None, after: Line | None) -> TotalCandidate | None:
     """A table's heading row of labels ("Netto  MwSt  Brutto") with the amounts on the row below:
-    the amount under the total's label, matched by relative position."""
+    the amount under the total's label, matched by relative position. Where the row is the
+    heading's only one (``after`` holds no amount), a column that names what is charged counts
+    too, and a single amount counts when it stands under the label."""
     if row is None or len(find_amounts(heading.text)) > 1 or len(re.findall(r"[^\W\d]{3,}", heading.text)) < 2:
         return None  # a heading is words; one stray number OCR read into it may stand
     amounts = find_amounts(row.text)
-    if len(amounts) < 2:
+    lone = after is None or not find_amounts(after.text)
+    label = _heading_label(heading.text, lone=lone)
+    if label is None or not amounts or (len(amounts) < 2 and not lone):
         return None
-    found = [
-        (m, w) for pattern, w in _KEYWORDS if (m := pattern.search(heading.text)) and not _part_label(heading.text, m)
-    ]
-    if not found:
-        return None
-    match, weight = max(found, key=lambda mw: (mw[1], mw[0].start()))
+    match, weight = label
     where = (match.start() + match.end()) / 2 / max(len(heading.text), 1)
-    best = min(amounts, key=lambda a: abs((a.start + a.end) / 2 / max(len(row.text), 1) - where))
+    offsets = {a: abs((a.start + a.end) / 2 / max(len(row.text), 1) - where) for a in amounts}
+    best = min(amounts, key=offsets.__getitem__)
+    if len(amounts) < 2 and offsets[best] > COLUMN_SLACK:
+        return None
     return TotalCandidate(best, weight - HEADING_DISCOUNT, row, "table_heading")
+
+
+def _heading_label(heading: str, *, lone: bool) -> tuple[re.Match[str], float] | None:
+    """The strongest (then rightmost) total label in a heading that does not name a part of the
+    total; the labels of what is charged only over a lone row."""
+    found = [(m, w) for pattern, w in _KEYWORDS if (m := pattern.search(heading)) and not _part_label(heading, m)]
+    if lone:
+        found += [(m, w) for pattern, w in _HEADING_TOTALS if (m := pattern.search(heading)) and not _taxed(heading, m)]
+    return max(found, key=lambda mw: (mw[1], mw[0].start()), default=None)
+
+
+def _net_tax_gross(line: Line) -> TotalCandidate | None:
+    """The gross of a tax summary row that prints net and tax (in either order: "MwSt netto
+    brutto" on German tills) and then the gross, and adds up (net + tax = gross, the tax a
+    plausible rate of the net): the whole invoice's when the row sums the table, else one rate's,
+    so weaker than any line labelled as the total."""
+    amounts = find_amounts(line.text)
+    for first, second, gross in zip(amounts, amounts[1:], amounts[2:], strict=False):
+        tax, net = sorted((first.value, second.value))
+        if 0 < tax <= net * MAX_TAX_RATE and net + tax == gross.value:
+            return TotalCandidate(gross, NET_TAX_GROSS, line, "net_tax_gross")
+    return None
+
+
+def _summing_rows(candidates: list[TotalCandidate]) -> list[TotalCandidate]:
+    """Of the rows of net, tax and gross, those of the one gross that is the sum of the others (a
+    table's sum row): rows of different grosses and no sum are one rate's or one item's each."""
+    rows = [c for c in candidates if c.source == "net_tax_gross"]
+    grosses = {c.amount.value for c in rows}
+    if len(grosses) <= 1:
+        return candidates
+    largest = max(grosses)
+    keep = largest if largest == sum(grosses - {largest}) else None
+    return [c for c in candidates if c.source != "net_tax_gross" or c.amount.value == keep]
+
+
+def _taxed(heading: str, match: re.Match[str]) -> bool:
+    """Whether the word before ``match`` is a tax's name ("VAT Amount", "MwSt Betrag")."""
+    words = heading[: match.start()].split()
+    return bool(words) and bool(_TAX.search(words[-1]))
 
 
 def _part_label(heading: str, match: re.Match[str]) -> bool:
@@ -275,14 +427,17 @@ def _fallback(lines: list[Line]) -> TotalCandidate | None:
 
 def _subtotal_plus_tax(lines: list[Line], subtotal: TotalCandidate | None) -> TotalCandidate | None:
     """Where the total's own line is garbled: an amount printed after the subtotal that is the
-    subtotal plus a tax printed between them."""
+    subtotal plus a tax printed between them. OCR that reads the amounts a row off their labels
+    ("Sub Total: 50.50 5.45" / "Tax: 55.95" / "TOTAL:") puts the tax on the subtotal's line."""
     if subtotal is None:
         return None
+    own = [a.value for a in find_amounts(subtotal.line.text) if a.value > 0]
     after = [line for line in lines if line.index > subtotal.line.index]
     taxes = [a.value for line in after if _TAX.search(line.text) for a in find_amounts(line.text)]
+    sums = {value + tax for position, value in enumerate(own) for tax in [*taxes, *own[position + 1 :]] if tax > 0}
     for line in after:
         for amount in find_amounts(line.text):
-            if any(amount.value == subtotal.amount.value + tax for tax in taxes if tax > 0):
+            if amount.value in sums:
                 return TotalCandidate(amount, 0.0, line, "subtotal_plus_tax")
     return None
 
