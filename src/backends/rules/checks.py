@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from backends.normalize import find_amounts
+from backends.rules.candidate import FINAL, TotalCandidate
+from backends.rules.corrections import ROUNDING_STEP, item_amounts
 from backends.rules.date import DateCandidate
 from backends.rules.keywords import (
     AMOUNT_DUE,
@@ -25,7 +27,6 @@ from backends.rules.keywords import (
     compile_pattern,
 )
 from backends.rules.lines import Line
-from backends.rules.total import FINAL, ROUNDING_STEP, TotalCandidate, item_amounts
 
 _SUBTOTAL = compile_pattern(SUBTOTAL)
 _TAX = compile_pattern(TAX)

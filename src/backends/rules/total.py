@@ -6,55 +6,53 @@ the first one). Lines that only look like totals (subtotal, tax, change, cash, q
 excluded, and so is everything in a tax summary table. A table heading over its row of amounts,
 and a tax row of net, tax and gross that add up, offer weaker candidates. Where a file holds
 several documents (each opening with the same line), the first that states a total is read. The
-winner is then checked against the arithmetic around it: a net whose tax beside it adds up to a
-printed amount; a misread amount, printed once, that a single exact payment or the item lines'
-sum contradicts. Cash rounding (to 0.05 in Malaysia, Switzerland, Australia, ...) is then applied
-when a rounding line follows the total. Without any total line: the payment less the change, else
-the subtotal (plus a tax after it), else the payment, else a line that names an amount.
+winner is then checked against the arithmetic around it, and amended where that does not hold
+(``corrections``: taxes added after it, a balance carried, a misread amount, cash rounding).
+Without any total line: the payment less the change, else the subtotal (plus a tax after it), else
+the payment, else a line that names an amount.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from decimal import Decimal
 
 from backends.normalize import AmountMatch, find_amounts, find_whole_amounts
+from backends.rules.candidate import FINAL, KEYWORDS, TotalCandidate, keyword_weight
+from backends.rules.corrections import (
+    charged,
+    items_added,
+    net_of_tax,
+    paid_exactly,
+    rounded,
+    with_taxes_added,
+    without_carried,
+)
 from backends.rules.keywords import (
     AMOUNT,
-    CARRIED,
     CHANGE,
     HEADING_TOTALS,
     NOT_TOTAL,
     PAYMENT,
-    ROUNDING,
     SETTLED,
     SUBTOTAL,
     TAX,
-    TAX_INCLUDED,
     TAX_TABLE_HEADING,
-    TOTAL_KEYWORDS,
     compile_pattern,
 )
 from backends.rules.lines import Line
 
-_KEYWORDS = tuple((compile_pattern(pattern), weight) for pattern, weight in TOTAL_KEYWORDS)
 _HEADING_TOTALS = tuple((compile_pattern(pattern), weight) for pattern, weight in HEADING_TOTALS)
-_NOT_TOTAL = compile_pattern(NOT_TOTAL)
 _TAX_TABLE = compile_pattern(TAX_TABLE_HEADING)
+_NOT_TOTAL = compile_pattern(NOT_TOTAL)
 _PAYMENT = compile_pattern(PAYMENT)
 _CHANGE = compile_pattern(CHANGE)
-_ROUNDING = compile_pattern(ROUNDING)
 _SUBTOTAL = compile_pattern(SUBTOTAL)
 _TAX = compile_pattern(TAX)
-_TAX_INCLUDED = compile_pattern(TAX_INCLUDED)
-_CARRIED = compile_pattern(CARRIED)
 _AMOUNT = compile_pattern(AMOUNT)
 _SETTLED = compile_pattern(SETTLED)
-_NOT_ITEM = compile_pattern("|".join((NOT_TOTAL, PAYMENT, CHANGE, TAX)))
-#: Keyword weight of a line that already states the final amount due (rounded, payable).
-FINAL = 4.5
 #: How much less a table heading's label counts than the same label beside its amount: a tax
 #: table under the total ("Netto MwSt Brutto") repeats the total's label.
 HEADING_DISCOUNT = 0.5
@@ -75,20 +73,6 @@ MIN_OPENING = 8
 _LABEL_ONLY = re.compile(r"^\W*(?:grand\s*)?total\W*$|^\W*(?:summe|gesamt|totaal|montant\s*total)\W*$", re.IGNORECASE)
 #: A label this strong after a tax table still names the total ("Grand Total" under "Tax Breakdown").
 AFTER_TAX_TABLE = 3.5
-#: The fewest item lines whose sum is trusted to correct a total.
-MIN_ITEMS = 3
-#: The largest cash-rounding step.
-ROUNDING_STEP = Decimal("0.05")
-
-
-@dataclass(frozen=True)
-class TotalCandidate:
-    """An amount offered as the total, how strongly its line says so, and where it came from."""
-
-    amount: AmountMatch
-    weight: float
-    line: Line
-    source: str = "line"
 
 
 def find_total(lines: list[Line]) -> TotalCandidate | None:
@@ -102,10 +86,10 @@ def find_total(lines: list[Line]) -> TotalCandidate | None:
     candidates = [c for c in candidates if c.amount.value != 0]  # a refund's total is negative
     if candidates:
         best = max(candidates, key=lambda c: (c.weight, c.line.index))
-        best = _without_carried(_with_taxes_added(best, candidates, every), candidates, every)
-        best = _items_added(_paid_exactly(_net_of_tax(best, every), candidates, every), every)
-        best = _charged(best) if settled else best
-        return best if best.weight >= FINAL else _rounded(best, lines)
+        best = without_carried(with_taxes_added(best, candidates, every), candidates, every)
+        best = items_added(paid_exactly(net_of_tax(best, every), candidates, every), every)
+        best = charged(best) if settled else best
+        return best if best.weight >= FINAL else rounded(best, lines)
     return _fallback(lines)
 
 
@@ -128,113 +112,6 @@ def _after_tax_table(every: list[Line], kept: list[Line], candidates: list[Total
     strongest = max((c.weight for c in candidates), default=0.0)
     found = (_candidate(rest, i) for i in range(len(rest)))
     return [c for c in found if c is not None and c.source == "line" and c.weight >= max(AFTER_TAX_TABLE, strongest)]
-
-
-def _without_carried(best: TotalCandidate, candidates: list[TotalCandidate], lines: list[Line]) -> TotalCandidate:
-    """An earlier total that ``best`` (what is due) differs from by exactly an amount carried in
-    between: a prepayment taken off ("Total Factura 1968,00", "Total a cuenta 336,60", "Total a
-    pagar 1631,40") or an earlier balance added ("TOTAL 110", "PREVIOUS BALANCE 500", "AMOUNT DUE
-    610"). The document's own total is the earlier one."""
-    for earlier in (c for c in candidates if c.line.index < best.line.index and c.amount.value > 0):
-        between = [line for line in lines if earlier.line.index < line.index < best.line.index]
-        carried = [a.value for line in between if _CARRIED.search(line.text) for a in find_amounts(line.text)[-1:]]
-        if any(abs(abs(best.amount.value - earlier.amount.value) - abs(c)) < Decimal("0.005") for c in carried):
-            return earlier
-    return best
-
-
-def _paid_exactly(best: TotalCandidate, candidates: list[TotalCandidate], lines: list[Line]) -> TotalCandidate:
-    """A single payment that settles the bill exactly (no change given) is its total: where the
-    strongest label's amount is unconfirmed (a misread: "TotalRounded 08.66" over "Mastercard
-    -99.80") while another candidate's amount is what was paid, that candidate is the total."""
-    paid = [
-        abs(a.value)
-        for line in lines
-        if _PAYMENT.search(line.text) and not _CHANGE.search(line.text)
-        for a in find_amounts(line.text)[-1:]
-    ]
-    if len(paid) != 1 or _change_given(lines) or not _unconfirmed(best, lines):
-        return best
-    agreeing = [c for c in candidates if abs(c.amount.value) == paid[0]]
-    return max(agreeing, key=lambda c: (c.weight, c.line.index), default=best)
-
-
-def _items_added(best: TotalCandidate, lines: list[Line]) -> TotalCandidate:
-    """Where the strongest label's amount is unconfirmed ("Total 5.15", OCR dropped a digit) and the
-    item lines above it add up to an amount printed right after it ("Balance 57.15"): that amount."""
-    items = item_amounts(lines, best.line.index)
-    if len(items) < MIN_ITEMS or not _unconfirmed(best, lines):
-        return best
-    after = [line for line in lines if 0 < line.index - best.line.index <= 2]
-    found = (TotalCandidate(a, best.weight, line, "items_sum") for line in after for a in find_amounts(line.text))
-    return next((c for c in found if c.amount.value == sum(items)), best)
-
-
-def _unconfirmed(best: TotalCandidate, lines: list[Line]) -> bool:
-    """Whether the total's amount is printed nowhere else and is no sum of two printed amounts (a
-    total after a tip, "Total 154.00" over "CREDIT CARD AUTH 118.46" and "Tip 35.54", is one)."""
-    printed = [abs(a.value) for line in lines for a in find_amounts(line.text)]
-    value = abs(best.amount.value)
-    return printed.count(value) <= 1 and not any(value - a in printed for a in printed if 0 < a < value)
-
-
-def item_amounts(lines: list[Line], end: int) -> list[Decimal]:
-    """The amounts of the item lines above the first total or subtotal (and above line ``end``)."""
-    items = []
-    for line in lines:
-        if line.index >= end or _SUBTOTAL.search(line.text) or keyword_weight(line.text):
-            break
-        amounts = find_amounts(line.text)
-        if amounts and not _NOT_ITEM.search(line.text):
-            items.append(amounts[-1].value)
-    return items
-
-
-def _net_of_tax(best: TotalCandidate, lines: list[Line]) -> TotalCandidate:
-    """A total that is the net: the tax printed next to it added makes an amount printed elsewhere
-    ("VAT TOTAL 2,56" / "NET TOTAL 18,14" between two lines of 20,70). That amount is the total.
-    Not where change was given: the cash handed over may be any amount."""
-    if _TAX_INCLUDED.search(best.line.text) or _change_given(lines):
-        return best
-    near = [line for line in lines if 0 < abs(line.index - best.line.index) <= 1 and _TAX.search(line.text)]
-    taxes = [a.value for line in near for a in find_amounts(line.text)[-1:] if 0 < a.value < best.amount.value]
-    for line in lines:
-        if line is best.line or line in near:
-            continue
-        for amount in find_amounts(line.text):
-            if any(amount.value == best.amount.value + tax for tax in taxes):
-                return TotalCandidate(amount, best.weight, line, "net_plus_tax")
-    return best
-
-
-def _change_given(lines: list[Line]) -> bool:
-    return any(_CHANGE.search(line.text) and any(a.value for a in find_amounts(line.text)) for line in lines)
-
-
-def _charged(best: TotalCandidate) -> TotalCandidate:
-    """On a settled folio (it ends with a balance of 0.00) a negative total is the payment that
-    settled it: the total charged is its amount."""
-    if best.amount.value >= 0:
-        return best
-    return replace(best, amount=replace(best.amount, value=-best.amount.value))
-
-
-def _with_taxes_added(best: TotalCandidate, candidates: list[TotalCandidate], lines: list[Line]) -> TotalCandidate:
-    """A later total that is ``best`` plus the taxes printed between them ("Net Total 14.85", tax
-    lines, "TOTAL 16.56"): ``best`` was the amount before tax."""
-    for later in (c for c in candidates if c.line.index > best.line.index and c.amount.value > best.amount.value):
-        between = [line for line in lines if best.line.index < line.index < later.line.index]
-        taxes = sum((a.value for line in between for a in find_amounts(line.text)[-1:]), Decimal(0))
-        if between and abs(best.amount.value + taxes - later.amount.value) <= Decimal("0.01"):
-            return later
-    return best
-
-
-def keyword_weight(text: str) -> float:
-    """How strongly a line says it holds the total: 0 when it does not or is something else."""
-    if _NOT_TOTAL.search(text):
-        return 0.0
-    return next((weight for pattern, weight in _KEYWORDS if pattern.search(text)), 0.0)
 
 
 def _candidate(lines: list[Line], i: int, *, whole: bool = False) -> TotalCandidate | None:
@@ -287,7 +164,7 @@ def _space_grouped(text: str, amount: AmountMatch) -> AmountMatch:
 def _whole_amounts(text: str) -> list[AmountMatch]:
     """Amounts printed without decimals on a total line ("Grand Total Rs 1939"), not percentages or
     counts of items, and only after the keyword."""
-    keyword = next((m for pattern, _ in _KEYWORDS if (m := pattern.search(text))), None)
+    keyword = next((m for pattern, _ in KEYWORDS if (m := pattern.search(text))), None)
     start = keyword.end() if keyword else 0
     return [a for a in find_whole_amounts(text) if a.start >= start and a.value >= 1]
 
@@ -316,7 +193,7 @@ def _under_heading(heading: Line, row: Line | None, after: Line | None) -> Total
 def _heading_label(heading: str, *, lone: bool) -> tuple[re.Match[str], float] | None:
     """The strongest (then rightmost) total label in a heading that does not name a part of the
     total; the labels of what is charged only over a lone row."""
-    found = [(m, w) for pattern, w in _KEYWORDS if (m := pattern.search(heading)) and not _part_label(heading, m)]
+    found = [(m, w) for pattern, w in KEYWORDS if (m := pattern.search(heading)) and not _part_label(heading, m)]
     if lone:
         found += [(m, w) for pattern, w in _HEADING_TOTALS if (m := pattern.search(heading)) and not _taxed(heading, m)]
     return max(found, key=lambda mw: (mw[1], mw[0].start()), default=None)
@@ -373,38 +250,6 @@ def _before_tax_table(lines: list[Line]) -> list[Line]:
         if position > len(lines) // 3 and _TAX_TABLE.search(line.text):
             return lines[:position]
     return lines
-
-
-def _rounded(total: TotalCandidate, lines: list[Line]) -> TotalCandidate:
-    """The total after cash rounding, when a rounding line right after it says so."""
-    after = [line for line in lines if line.index > total.line.index][:3]
-    for line in after:
-        if _PAYMENT.search(line.text) or _CHANGE.search(line.text):
-            break  # rounding printed after the payment is the change's, not the total's
-        if not _ROUNDING.search(line.text):
-            continue
-        amounts = find_amounts(line.text)
-        if not amounts:
-            continue
-        amount = amounts[-1]
-        if _is_rounded(amount.value) and 0 < abs(amount.value - total.amount.value) <= ROUNDING_STEP:
-            return TotalCandidate(amount, total.weight, line, "rounded_total")
-        adjusted = _adjusted(total.amount.value, amount.value)
-        if adjusted is not None:
-            return TotalCandidate(AmountMatch(0, 0, "", adjusted), total.weight, line, "rounding_adjustment")
-    return total
-
-
-def _adjusted(total: Decimal, adjustment: Decimal) -> Decimal | None:
-    """The total plus a rounding adjustment, trying both signs when OCR lost the minus."""
-    if not 0 < abs(adjustment) < ROUNDING_STEP or _is_rounded(total):
-        return None
-    options = [total + adjustment] if adjustment < 0 else [total + adjustment, total - adjustment]
-    return next((value for value in options if _is_rounded(value)), None)
-
-
-def _is_rounded(value: Decimal) -> bool:
-    return value % ROUNDING_STEP == 0
 
 
 def _fallback(lines: list[Line]) -> TotalCandidate | None:

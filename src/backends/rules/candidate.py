@@ -1,0 +1,31 @@
+"""A total candidate: an amount offered as the total, and how strongly its line says it is one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from backends.normalize import AmountMatch
+from backends.rules.keywords import NOT_TOTAL, TOTAL_KEYWORDS, compile_pattern
+from backends.rules.lines import Line
+
+KEYWORDS = tuple((compile_pattern(pattern), weight) for pattern, weight in TOTAL_KEYWORDS)
+_NOT_TOTAL = compile_pattern(NOT_TOTAL)
+#: Keyword weight of a line that already states the final amount due (rounded, payable).
+FINAL = 4.5
+
+
+@dataclass(frozen=True)
+class TotalCandidate:
+    """An amount offered as the total, how strongly its line says so, and where it came from."""
+
+    amount: AmountMatch
+    weight: float
+    line: Line
+    source: str = "line"
+
+
+def keyword_weight(text: str) -> float:
+    """How strongly a line says it holds the total: 0 when it does not or is something else."""
+    if _NOT_TOTAL.search(text):
+        return 0.0
+    return next((weight for pattern, weight in KEYWORDS if pattern.search(text)), 0.0)
