@@ -3,7 +3,9 @@
 A ZUGFeRD / Factur-X PDF (PDF/A-3) carries the whole invoice as XML (``factur-x.xml``,
 ``zugferd-invoice.xml``, ...); ``router.inputs`` extracts it with the PDF (``backends.pdf``). The
 answer is exact: seller, issue date, grand total, amount due, currency, invoice number, seller
-address and line items, straight from the XML, no OCR. Elements are found by local name, so CII
+address and line items, straight from the XML, no OCR. The grand total is checked against the
+PDF's printed text: a page that prints another total (the document contradicts itself) lowers its
+confidence to 0.5, and ``meta["total_printed"]`` says which. Elements are found by local name, so CII
 (``CrossIndustryInvoice``), ZUGFeRD 1 (``CrossIndustryDocument``) and UBL (``Invoice``,
 ``CreditNote``) share one reader.
 
@@ -28,8 +30,11 @@ from xml.etree.ElementTree import Element, ParseError
 from backends.base import BaseBackend, Extraction
 from backends.document import Document, EmbeddedFile
 from backends.errors import InvalidOutput, NotApplicable
+from backends.normalize import find_amounts
 from backends.ocr import keep_text
 from backends.options import EInvoiceOptions
+from backends.rules.lines import make_lines
+from backends.rules.total import find_total
 from backends.schema import ReceiptFields
 from backends.textlayer import layer_text
 
@@ -64,18 +69,37 @@ class EInvoiceBackend(BaseBackend):
         embedded = candidates[0]
         if embedded.data is None:
             raise InvalidOutput(f"embedded {embedded.name}: {embedded.problem}")
-        keep_text(document, layer_text(document))  # an evaluation's ceiling: what the PDF's text says
+        printed = layer_text(document)
+        keep_text(document, printed)  # an evaluation's ceiling: what the PDF's text says
         root = parse_xml(embedded.data, embedded.name)
         fields, syntax = read_invoice(root, embedded.name)
+        agrees = total_printed(fields, printed)
+        if agrees is not None:  # the XML is exact; a page that prints another total makes it doubtful
+            fields = fields.model_copy(update={"confidence": {**fields.confidence, "total": 1.0 if agrees else 0.5}})
         meta = {
             "einvoice_file": embedded.name,
             "einvoice_syntax": syntax,
             "xml_bytes": len(embedded.data),
+            "total_printed": agrees,
             "line_items": len(fields.line_items),
             "parse_s": round(time.perf_counter() - started, 4),
             "pages": len(document.pages),
         }
         return Extraction(fields, meta)
+
+
+def total_printed(fields: ReceiptFields, text: str) -> bool | None:
+    """Whether the PDF's printed text agrees with the XML's grand total: True where it prints that
+    amount, False where it prints none and states another total ("Endsumme 963,12 €" over XML
+    963.11: the document contradicts itself, a pipeline may send it to review), None where there is
+    nothing to compare (no total, no text layer)."""
+    if fields.total is None or not text.strip():
+        return None
+    total = Decimal(fields.total)
+    if any(abs(a.value) == abs(total) for line in text.splitlines() for a in find_amounts(line)):
+        return True
+    stated = find_total(make_lines(text.splitlines()))
+    return None if stated is None else stated.amount.value == total
 
 
 def _candidates(document: Document) -> list[EmbeddedFile]:

@@ -25,8 +25,9 @@ class FieldValue(_Model):
     backend: str
     confidence: float | None = Field(
         None,
-        description="How far to trust the value, 0-1, where the backend can judge (the OCR + rules tier does; "
-        "a failed cross-check lowers it); None where it cannot.",
+        description="How far to trust the value, 0-1, where the backend can judge (the OCR + rules tier does, "
+        "a failed cross-check lowers it; the e-invoice tier's total is 0.5 where the page prints another); "
+        "None where it cannot.",
     )
 
 

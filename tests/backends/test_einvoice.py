@@ -3,6 +3,8 @@ hostile or malformed XML refused as invalid output; documents without e-invoice 
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from PIL import Image
 
@@ -11,6 +13,7 @@ from backends.document import Document, EmbeddedFile
 from backends.einvoice import EInvoiceBackend
 from backends.errors import InvalidOutput, NotApplicable
 from backends.options import EInvoiceOptions
+from backends.textlayer import PageText, TextLine
 from tests.backends import einvoice_xml as xml
 
 
@@ -19,8 +22,12 @@ def pdf_with(*files: EmbeddedFile) -> Document:
     return Document("e" * 64, (page,), "application/pdf", "invoice.pdf", 100, attachments=files)
 
 
-def read(name: str, data: bytes):
-    return EInvoiceBackend(EInvoiceOptions()).extract(pdf_with(EmbeddedFile(name, data)))
+def read(name: str, data: bytes, printed: tuple[str, ...] = ()):
+    document = pdf_with(EmbeddedFile(name, data))
+    if printed:
+        lines = tuple(TextLine(text, 10, 10 + 12 * i, 200, 10) for i, text in enumerate(printed))
+        document = dataclasses.replace(document, text_layer=(PageText(lines),))
+    return EInvoiceBackend(EInvoiceOptions()).extract(document)
 
 
 def test_a_factur_x_invoice_is_read_exactly_from_its_cii_xml():
@@ -102,3 +109,18 @@ def test_other_backends_never_decline():
     from backends.options import OcrRulesOptions
 
     assert registry.declines(OcrRulesOptions(), pdf_with()) is None
+
+
+@pytest.mark.parametrize(
+    ("printed", "agrees", "confidence"),
+    [
+        (("Eisenwaren Huber GmbH", "Rechnung RE-2024-0815", "Gesamtbetrag 56,58 EUR"), True, 1.0),
+        (("Eisenwaren Huber GmbH", "Rechnung RE-2024-0815", "Endsumme 56,59 EUR"), False, 0.5),
+        ((), None, None),
+    ],
+)
+def test_the_xml_total_is_checked_against_the_total_the_page_prints(printed, agrees, confidence):
+    extraction = read("factur-x.xml", xml.CII, printed)
+    assert extraction.fields.total == "56.58"  # the XML's, always: the structured invoice is exact
+    assert extraction.meta["total_printed"] is agrees
+    assert extraction.fields.confidence.get("total") == confidence
