@@ -862,3 +862,9 @@ def test_a_name_ending_two_words_and_a_legal_form_later_joins_only_a_name_printe
 )
 def test_rows_of_net_tax_and_gross_give_the_total_only_as_a_sum_row(rows, total):
     assert read("SHOP SDN BHD", "Tax Invoice", *rows).fields.total == total
+
+
+def test_a_name_with_digits_is_not_a_store_number_and_a_total_including_tax_is_not_a_company():
+    lines = ("HOTEL", "K47", "FACTURA Invoice/Facture 0694/21042229", "Room/Chambre 702", "Total EUR 798.03")
+    assert read(*lines, "Total inc. VAT/TVA 798.03 EUR").fields.merchant == "HOTEL K47"
+    assert read("KFC", "Restaurant #C160014", "3880 Hempstead Turnpike", "TOTAL 9.99").fields.merchant == "KFC"

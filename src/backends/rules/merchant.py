@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from difflib import SequenceMatcher
 
+from backends.rules.candidate import keyword_weight
 from backends.rules.keywords import (
     ADDRESS_WORDS,
     BANKS,
@@ -53,7 +54,8 @@ _NOT_SELLER = compile_pattern(r"@|www\.|https?:|\btel\b|\bfax\b|\biban\b|\bbic\b
 _SELLER = compile_pattern(SELLER_CUES)
 _CONTACT = compile_pattern(r"\btel\b|telefon|phone|\bfax\b|e-?mail|www\.|\w@\w+\.\w")
 _BUYER = compile_pattern(BUYER_CUES)
-_STORE_NUMBER = compile_pattern(r"^\W*(?:" + BUSINESS_WORDS + r")\W*(?:(?:#|no\.?|nr\.?)\s*)?[a-z]?\d*\W*$")
+#: A kind of business and its number, a letter only after its mark ("Restaurant #C160014", not "HOTEL U232").
+_STORE_NUMBER = compile_pattern(r"^\W*(?:" + BUSINESS_WORDS + r")\W*(?:(?:#|no\.?|nr\.?)\s*[a-z]?)?\d*\W*$")
 #: How a sender line's parts are set apart: a spaced dash, a middle dot or bar, a comma.
 _PARTS = re.compile(r"\s+[-\u2013]\s+|\s*[\u00b7|\u2022]\s*|,\s+")
 #: A street and its number, or a number and its street ("Kennedyplatz 3", "1 Morrison Link").
@@ -247,8 +249,9 @@ def _logo_words(top: list[Line]) -> list[Line]:
 
 
 def _one_capital_word(text: str) -> bool:
+    """One word in capitals: letters, or a letter then digits ("HOTEL" / "U232")."""
     word = text.strip(DEBRIS)
-    return len(word) >= 2 and word.isalpha() and word.isupper() and not _NOT_MERCHANT.search(word)
+    return len(word) >= 2 and word.isalnum() and word[0].isalpha() and word.isupper() and not _NOT_MERCHANT.search(word)
 
 
 def _capital_words(text: str) -> bool:
@@ -275,6 +278,8 @@ def find_seller(lines: list[Line]) -> Line | None:
         if normalise(name) in buyer_names:
             continue
         letters = sum(c.isalpha() for c in name)
+        if keyword_weight(line.text):  # "Total inc. VAT 798.03": a total, not "... Inc."
+            continue
         if letters < 4 or _NOT_SELLER.search(name) or len(name.split()) > 8 or _HOUSE_NUMBER.match(line.text):
             continue
         value = 5.0 - 0.05 * min(position, 40)
