@@ -251,8 +251,8 @@ def test_the_pool_gives_a_request_its_dying_worker_never_read_to_the_next_worker
         first = pool._slots[0].worker
         busy = threading.Thread(target=run, args=("busy", slow))
         busy.start()
-        wait_until(lambda: first.in_flight == 1, 10, what="the first request sent")
-        time.sleep(0.5)  # read, and inside its slow call
+        wait_until(lambda: any(p.received for p in list(first._pending.values())), 10, what="the first read")
+        time.sleep(0.2)  # inside its slow call, not reading
         queued = threading.Thread(target=run, args=("queued", _document()))
         queued.start()
         wait_until(lambda: first.in_flight == 2, 10, what="the second request sent")
@@ -268,3 +268,49 @@ def test_the_pool_gives_a_request_its_dying_worker_never_read_to_the_next_worker
     assert not isinstance(answered, AttemptError), answered  # answered by the replacement, not failed
     assert answered.worker_pid != first.pid and answered.worker_generation > first.generation
     assert len(events(captured, "worker.died")) == 1
+
+
+def test_a_drained_request_whose_worker_ends_before_reading_it_gives_its_place_back():
+    slow = _document()
+    tier = primary_tier(
+        {"triggers": {slow.sha256[:16]: "slow"}, "slow_s": 5.0}, capacity=2, batch_window_ms=0, preload=True
+    )
+    pool = WorkerPool(make_policy(tier).tiers[0])
+    pool.start()
+    try:
+        wait_until(lambda: pool.load() == (2, 0), 30, what="the worker ready")
+        first = pool._slots[0].worker
+        busy = threading.Thread(target=lambda: _quietly(pool, slow, 20, "busy"))
+        busy.start()
+        wait_until(lambda: any(p.received for p in list(first._pending.values())), 10, what="the first read")
+        time.sleep(0.2)
+        with capture_logs() as captured:
+            short = _quietly(pool, _document(), 0.5, "short")  # gives up while unread: drained
+            assert isinstance(short, AttemptError) and short.failure.error_class is ErrorClass.TIMEOUT
+            _kill(first.pid)
+            busy.join(30)
+            wait_until(lambda: pool.load() == (2, 0), 30, what="the replacement ready, no place held")
+    finally:
+        pool.close()
+    assert not events(captured, "worker.supervision_failed")
+
+
+def _quietly(pool: WorkerPool, document: Any, timeout_s: float, name: str) -> Any:
+    try:
+        return pool.run(document, timeout_s=timeout_s, request_id=name)
+    except AttemptError as failed:
+        return failed
+
+
+def test_a_direct_request_to_a_worker_that_ended_fails_as_its_death_not_as_worker_gone():
+    worker = WorkerProcess(FaultyOptions(cuda="off", fields=PRIMARY), name="canary", generation=1)
+    worker.spawn()
+    try:
+        worker.wait_ready(30)
+        _kill(worker.pid)
+        wait_until(lambda: not worker.accepting(), 10, what="the death seen")
+        with pytest.raises(WorkerFailure) as died:  # the canary: no other worker to go to
+            worker.request("canary-1", _document(), 5)
+    finally:
+        worker.stop(0.5, graceful=False)
+    assert died.value.failure.error_class is ErrorClass.WORKER_CRASHED

@@ -61,7 +61,9 @@ from router.workers.process import Pending, WorkerFailure, WorkerGone, WorkerPro
 from router.workers.protocol import signal_name
 
 BACKOFF_FIRST_S = 0.5
-MAX_RESENDS = 3  # workers a request is sent to when each ends before reading it
+#: Workers a request is sent to, when each ends (or is retired) before reading it: the first and
+#: one more. A document that kills a worker as it is read must not cost the tier more restarts.
+MAX_SENDS = 2
 WATCH_POLL_S = 5.0  # the watcher wakes on every change anyway; this only bounds a missed wake-up
 _PHASE_STATES = (("ready", TierState.READY), ("busy", TierState.BUSY), ("recycling", TierState.RECYCLING))
 _POOLS: weakref.WeakSet[WorkerPool] = weakref.WeakSet()
@@ -167,11 +169,12 @@ class WorkerPool:
 
     def run(self, document: Document, *, timeout_s: float, request_id: str) -> RunOutcome:
         deadline = time.monotonic() + timeout_s
-        for _ in range(MAX_RESENDS):
-            slot, worker, pending = self._send(document, request_id, deadline, timeout_s)
+        for _ in range(MAX_SENDS):
+            slot, worker = self._acquire(deadline, timeout_s, idle=self._needs_idle(document))
             try:
+                pending = self._send(slot, worker, document, request_id)
                 return self._answer(slot, worker, pending, request_id, deadline)
-            except WorkerGone as gone:  # it died with the request unread in its pipe: another worker
+            except WorkerGone as gone:  # retired, or dead with the request unread: another worker
                 self._release(slot, worker)
                 last = (worker, gone)
         raise self._gone_too_often(*last)
@@ -209,32 +212,34 @@ class WorkerPool:
             raise AttemptError(ErrorInfo.from_exception(exc, pid=worker.pid), worker=ref) from exc
         return RunOutcome(extraction, worker_pid=worker.pid, worker_generation=worker.generation)
 
-    def _send(
-        self, document: Document, request_id: str, deadline: float, timeout_s: float
-    ) -> tuple[_Slot, WorkerProcess, Pending]:
-        """Take a worker and send it the document. A worker found gone before the send (retired
-        with another request's failure, or dead) gives the request to another: nobody is blamed."""
-        # pages too big for a request's slice go over the pipe, which a worker reads only between
-        # batches: such a document waits for an idle worker rather than block its send behind a batch
-        idle = self.policy.capacity > 1 and transport.overflows(document)
-        for _ in range(MAX_RESENDS):
-            slot, worker = self._acquire(deadline, timeout_s, idle=idle)
-            try:
-                return slot, worker, worker.submit(request_id, document)
-            except WorkerGone as gone:  # retired, or its pipe broke as it died: the watcher replaces it
-                self._release(slot, worker)
-                last = (worker, gone)
-            except BaseException:  # a bug, or an interrupt: the request's place in the worker is given back
-                self._release(slot, worker)
-                raise
-        raise self._gone_too_often(*last)
+    def _needs_idle(self, document: Document) -> bool:
+        """Whether ``document`` must wait for a worker holding no request: pages too big for a
+        request's slice go over the pipe, which a batching worker reads only between batches, so
+        they would block every other send to that worker behind a batch."""
+        return self.policy.capacity > 1 and transport.overflows(document)
+
+    def _send(self, slot: _Slot, worker: WorkerProcess, document: Document, request_id: str) -> Pending:
+        """Send the document to the worker taken for it; WorkerGone when that worker was found
+        retired or dead at the send (the request was never its: nobody is blamed)."""
+        try:
+            return worker.submit(request_id, document)
+        except WorkerGone:
+            raise
+        except BaseException:  # a bug, or an interrupt: the request's place in the worker is given back
+            self._release(slot, worker)
+            raise
 
     def _gone_too_often(self, worker: WorkerProcess, gone: WorkerGone) -> AttemptError:
-        """Workers kept ending before they read the request: the last one's death is its failure
-        (a document that kills a worker as it is read must not go round the pool forever)."""
-        failure = gone.failure or worker.death()
+        """Workers kept ending before they read the request: the last one's death is its failure (a
+        document that kills a worker as it is read must not go round the pool); a worker that was
+        only retired blames nobody."""
         ref = {"pid": worker.pid, "generation": worker.generation, "shared": f"worker:{worker.pid}:{worker.generation}"}
-        return AttemptError(failure, worker=ref)
+        if gone.failure is not None:
+            return AttemptError(gone.failure, worker=ref)
+        retired = (
+            f"tier {self.policy.name}: worker {worker.pid} was retired before it read the request, {MAX_SENDS} times"
+        )
+        return AttemptError(Failure.own(ErrorClass.UNAVAILABLE, "worker_retired", retired), worker=ref)
 
     def close(self) -> None:
         with self._cond:
@@ -269,8 +274,10 @@ class WorkerPool:
                     raise AttemptError(self._unavailable)
                 for slot in sorted(self._slots, key=lambda s: s.in_flight):  # the least loaded first
                     if slot.phase == "ready" and slot.worker is not None and not (idle and slot.in_flight):
-                        if not slot.worker.accepting():  # dead (or its pipe broke) before the watcher saw it
+                        if not slot.worker.alive():  # dead before the watcher (or its reader) saw it
                             self._died_idle(slot, slot.worker)
+                            continue
+                        if not slot.worker.accepting():  # its pipe broke as it ends: the watcher replaces it
                             continue
                         slot.in_flight += 1
                         if slot.in_flight >= self.policy.capacity:
@@ -308,6 +315,9 @@ class WorkerPool:
         in the worker is given back after it."""
         try:
             worker.collect(pending, sent + self.policy.timeout_s, self.policy.timeout_s)
+        except WorkerGone:  # it ended before reading the request: nothing to drain, nobody to blame
+            self._release(slot, worker)
+            return
         except WorkerFailure as failed:
             self._after_failure(slot, worker, failed.failure, request_id)
             return

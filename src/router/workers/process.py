@@ -80,6 +80,7 @@ class Pending:
     """One request sent to a worker, until its reply (or the worker's death) comes."""
 
     number: int
+    request_id: str
     stage: str
     region_slice: int | None
     received: bool = False  # the child has read it off the pipe
@@ -213,16 +214,18 @@ class WorkerProcess:
     def request(self, request_id: str, document: Document, timeout_s: float, *, stage: str = "serving") -> Any:
         """The backend's answer (an Extraction as a dict), or ``WorkerFailure``."""
         deadline = time.monotonic() + timeout_s
-        return self.collect(self.submit(request_id, document, stage=stage), deadline, timeout_s)
+        try:
+            return self.collect(self.submit(request_id, document, stage=stage), deadline, timeout_s)
+        except WorkerGone as gone:  # a direct request (the canary) has no other worker to go to
+            raise WorkerFailure(gone.failure or self._crashed(stage).failure, stage) from None
 
     def submit(self, request_id: str, document: Document, *, stage: str = "serving") -> Pending:
         """Send ``document``; its answer is waited for with ``collect``."""
-        self.recent.append(request_id)
         with self._replies:
             gone = self._gone
             if not gone:
                 region_slice = self._free_slices.pop() if self._free_slices and self._region else None
-                pending = Pending(next(self._numbers), stage, region_slice)
+                pending = Pending(next(self._numbers), request_id, stage, region_slice)
                 self._pending[pending.number] = pending
         if gone:
             raise WorkerGone(f"worker {self.pid} is gone")
@@ -295,6 +298,7 @@ class WorkerProcess:
                 pending = self._pending.get(message["id"])
                 if pending is not None:
                     pending.received = True
+                    self.recent.append(pending.request_id)  # a suspect only once it reached the worker
             return
         self._settle(message.get("ids") or [message.get("id")], message)
 
