@@ -760,11 +760,18 @@ def test_a_word_and_a_legal_form_under_a_name_end_it():
     assert read(*lines).fields.merchant == "Frituur Kanaal Gent SRL"
 
 
-def test_a_stores_own_name_before_the_company_that_runs_it():
-    lines = ("Burgerhaus Kesklinn", "REG NR: 10312806", "Burgerhaus AS", "Uusaru 3, 76505 Saue", "KOKKU 6.00")
-    assert read(*lines).fields.merchant == "Burgerhaus Kesklinn"
-    company = ("SANYU", "SANYU STATIONERY SHOP", "SANYU SUPPLY SDN BHD", "NO. 31G, JALAN SETIA", "TOTAL 5.00")
-    assert read(*company).fields.merchant == "SANYU SUPPLY SDN BHD"
+@pytest.mark.parametrize(
+    "top",
+    [
+        ("AEON BIG WANGSA MAJU", "AEON BIG (M) SDN BHD"),
+        ("SANYU", "SANYU STATIONERY SHOP", "SANYU SUPPLY SDN BHD"),
+        ("Burgerhaus Kesklinn", "REG NR: 10312806", "Burgerhaus AS"),
+    ],
+)
+def test_a_store_line_above_the_company_that_runs_it_gives_the_company(top):
+    # receipts label the company (SROIE's convention); a rule preferring the store's line was
+    # measured and dropped: it fitted one document and broke this convention
+    assert read(*top, "NO. 31G, JALAN SETIA", "TOTAL 5.00").fields.merchant == top[-1]
 
 
 def test_a_logo_read_before_the_name_on_its_row_is_dropped():
@@ -868,3 +875,46 @@ def test_a_name_with_digits_is_not_a_store_number_and_a_total_including_tax_is_n
     lines = ("HOTEL", "K47", "FACTURA Invoice/Facture 0694/21042229", "Room/Chambre 702", "Total EUR 798.03")
     assert read(*lines, "Total inc. VAT/TVA 798.03 EUR").fields.merchant == "HOTEL K47"
     assert read("KFC", "Restaurant #C160014", "3880 Hempstead Turnpike", "TOTAL 9.99").fields.merchant == "KFC"
+
+
+# --- what the review of the third pass found -------------------------------------------------------
+
+
+def test_a_french_ou_is_not_an_estonian_legal_form():
+    lines = ("SUR PLACE OU A EMPORTER", "McDonald's Paris Opera", "12 Bd des Capucines", "TOTAL 9,90")
+    assert read(*lines).fields.merchant == "McDonald's Paris Opera"
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("I SANYU STATIONERY SHOP", "SANYU STATIONERY SHOP"), ("SUSHI KING SUSHI BAR", "SUSHI KING SUSHI BAR")],
+)
+def test_a_stray_capital_is_debris_and_a_name_may_repeat_its_first_word(name, expected):
+    assert read(name, "NO. 31G, JALAN SETIA", "TOTAL 5.00").fields.merchant == expected
+
+
+def test_a_seller_whose_name_starts_with_total_is_a_seller():
+    assert read("INVOICE", "TOTAL FRANCE SA", "12 rue de la Paix", "Total 5.00").fields.merchant == "TOTAL FRANCE SA"
+
+
+def test_a_multi_page_invoice_with_its_letterhead_and_a_page_total_on_each_page_totals_the_last_page():
+    page_1 = ("ACME Services Ltd", "Invoice 1001", "Item one 600.00", "Item two 634.56", "Page total 1,234.56")
+    page_2 = ("ACME Services Ltd", "Invoice 1001 page 2", "Item three 366.91", "TOTAL 1,601.47")
+    assert read(*page_1, *page_2).fields.total == "1601.47"
+
+
+def test_fifty_pages_each_with_the_letterhead_and_a_page_sum_give_the_last_total():
+    page = ["ACME Services Ltd", "Invoice 1001", *(f"Item {i} {i}.50" for i in range(45)), "Seitensumme 99.00"]
+    assert read(*(page * 50), "TOTAL 1,601.47").fields.total == "1601.47"  # page sums are not the total
+
+
+def test_a_journeys_departure_does_not_date_a_travel_invoice():
+    lines = (
+        "Ryanair DAC",
+        "Invoice",
+        "Date: 21/05/2019",
+        "Flight FR123",
+        "Departure 14/06/2019 10:30",
+        "Total 57.15 EUR",
+    )
+    assert read(*lines).fields.date == "2019-05-21"

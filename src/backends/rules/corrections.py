@@ -86,7 +86,8 @@ def _unconfirmed(best: TotalCandidate, lines: list[Line]) -> bool:
     total after a tip, "Total 154.00" over "CREDIT CARD AUTH 118.46" and "Tip 35.54", is one)."""
     printed = [abs(a.value) for line in lines for a in find_amounts(line.text)]
     value = abs(best.amount.value)
-    return printed.count(value) <= 1 and not any(value - a in printed for a in printed if 0 < a < value)
+    amounts = set(printed)
+    return printed.count(value) <= 1 and not any(value - a in amounts for a in amounts if 0 < a < value)
 
 
 def item_amounts(lines: list[Line], end: int) -> list[Decimal]:

@@ -13,11 +13,13 @@ month-first, or a US address or dollar amount.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, replace
 from itertools import pairwise
 
 from backends.normalize import DateMatch, find_amounts, find_dates, parse_date
 from backends.rules.keywords import (
+    ARRIVAL_LABELS,
     DATE_LABELS,
     DAY_FIRST_MARKERS,
     DEPARTURE_LABELS,
@@ -34,6 +36,7 @@ from backends.rules.lines import Line
 _LABEL = compile_pattern(DATE_LABELS)
 _ISSUED = compile_pattern(ISSUE_DATE_LABELS)
 _DEPARTURE = compile_pattern(DEPARTURE_LABELS)
+_ARRIVAL = compile_pattern(ARRIVAL_LABELS)
 _STAY_CUES = tuple(compile_pattern(pattern) for pattern in STAY_CUES)
 _NOT_DOCUMENT_DATE = compile_pattern(NOT_DOCUMENT_DATE)
 _TIME = compile_pattern(TIME)
@@ -43,6 +46,9 @@ _NOT_US = compile_pattern(DAY_FIRST_MARKERS)
 #: The score of a departure date before a time printed beside it: above an unlabelled date or one
 #: with a time (a folio's dated rows), below a document date's label or a print stamp.
 DEPARTURE = 1.5
+#: What a time beside the departure adds: enough to beat a folio's timed rows (1.0), never a date
+#: label (2.0) or a print stamp.
+DEPARTURE_TIME = 0.25
 #: What a print stamp adds: a date followed by a time to the second, on a line with no amount
 #: ("HOTEL FRANKFURT AIRPORT 23/11/2021 20:54:00"), is when the document was printed.
 STAMP = 1.0
@@ -68,16 +74,25 @@ class DateCandidate:
 
 def find_date(lines: list[Line], *, dayfirst: bool = True, yearfirst: bool = False) -> DateCandidate | None:
     """The document's date, or None when the text holds no plausible date."""
+    folio = _folio(lines)
     candidates = [
-        DateCandidate(match, _score(line.text, match), line)
+        DateCandidate(match, _score(line.text, match, folio=folio), line)
         for line in lines
         for match in find_dates(line.text, dayfirst=dayfirst, yearfirst=yearfirst)
     ]
     if not candidates:
         return _compact(lines)
-    if sum(any(cue.search(line.text) for line in lines) for cue in _STAY_CUES) >= 2:
+    if folio:
         candidates = _without_arrival(lines, candidates)
     return max(candidates, key=lambda c: (c.score, -c.line.index))
+
+
+def _folio(lines: list[Line]) -> bool:
+    """Whether the document is a stay's bill: two signs of a folio (room, guest, nights...), or an
+    arrival and a departure both labelled."""
+    if sum(any(cue.search(line.text) for line in lines) for cue in _STAY_CUES) >= 2:
+        return True
+    return any(_ARRIVAL.search(line.text) for line in lines) and any(_DEPARTURE.search(line.text) for line in lines)
 
 
 def _compact(lines: list[Line]) -> DateCandidate | None:
@@ -89,14 +104,15 @@ def _compact(lines: list[Line]) -> DateCandidate | None:
             date = parse_date(digits.group())
             if date is not None:
                 match = DateMatch(digits.start(), digits.end(), digits.group(), date)
-                found.append(DateCandidate(match, _score(line.text, match), line))
+                found.append(DateCandidate(match, _score(line.text, match, folio=False), line))
     return max(found, key=lambda c: (c.score, -c.line.index), default=None)
 
 
 def _without_arrival(lines: list[Line], candidates: list[DateCandidate]) -> list[DateCandidate]:
     """A folio's stay printed as two unlabelled dates on consecutive lines ("May 6, 2019" over
     "May 10, 2019"): the first is the arrival and counts less, the bill is dated the stay's end."""
-    alone = {c.line.index: c for c in candidates if sum(o.line is c.line for o in candidates) == 1 and not c.score}
+    per_line = Counter(c.line.index for c in candidates)
+    alone = {c.line.index: c for c in candidates if per_line[c.line.index] == 1 and not c.score}
     following = {line.index: after.index for line, after in pairwise(lines)}
     before = {after: index for index, after in following.items()}
     arrivals = {
@@ -110,11 +126,11 @@ def _without_arrival(lines: list[Line], candidates: list[DateCandidate]) -> list
     return [replace(c, score=c.score - ARRIVAL) if c.line.index in arrivals else c for c in candidates]
 
 
-def _score(text: str, match: DateMatch) -> float:
+def _score(text: str, match: DateMatch, *, folio: bool) -> float:
     before, after = text[: match.start], text[match.end :]
     time = 1.0 if _TIME.search(after) or _TIME.search(before) else 0.0
-    if _DEPARTURE.search(before[-LABEL_REACH:]):
-        return DEPARTURE + time
+    if _DEPARTURE.search(before[-LABEL_REACH:]):  # a folio's last day; elsewhere a journey's, not the bill's
+        return DEPARTURE + DEPARTURE_TIME * time if folio else time - 3.0
     score = time + (STAMP if _STAMP.match(after) and not find_amounts(text) else 0.0)
     if _LABEL.search(before):
         score += 2.0

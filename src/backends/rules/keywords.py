@@ -79,6 +79,9 @@ NOT_TOTAL: str = "|".join(
         r"^\W*(?:gst|tax|vat|mwst|ust|tva|iva|sst|steuer)\b",
         r"\b" + _TOTAL + r"\s*(?:gst|tax|vat|mwst|tva)\b|\btax\s*" + _TOTAL,
         r"supplies|summary|zusammenfassung|analysis",
+        # a page's own sum, carried to the next: not the document's total
+        r"page\s*" + _TOTAL + r"|" + _TOTAL + r"\s*(?:this|per)\s*page|seitensumme|summe\s*seite|[üu]bertrag"
+        r"|carried\s*(?:forward|over)|c/f\b|a\s*reporter|report\s*[àa]",
         r"service\s*(?:charge|chg)|\btips?\b|trinkgeld|pourboire",
         r"\bpoints?\b|\bpts\b|loyalty|bonus",
         r"round(?:ing)?\s*(?:adj|adjustment)?\s*[:\-]?\s*-?\s*\d|rounding\s*adj|round\s*adj",
@@ -157,9 +160,11 @@ DOLLAR_HINTS: tuple[tuple[str, str], ...] = (
 
 #: Labels of the document date, and of dates that are something else.
 DATE_LABELS = r"\bdate\b|\bdated\b|\btarikh\b|datum\b|\bfecha\b|\bdata\b|\bdt\b|\bbill\b|\binvoice\b|\bdate/time\b"
+#: Labels of a hotel stay's (or a journey's) first day: not its bill's date.
+ARRIVAL_LABELS = r"arriv|anreise|ankunft|llegada|aankomst|check[\s-]*in"
 NOT_DOCUMENT_DATE = (
-    r"expir|\bexp\b|valid|\bdue\b|birth|\bdob\b|until|\bbis\b|since|member\s*since|f[äa]llig|return\s*by|best\s*before"
-    r"|arriv|anreise|ankunft|llegada|aankomst|check[\s-]*in"  # a hotel stay's first day, not its bill's
+    r"expir|\bexp\b|valid|\bdue\b|birth|\bdob\b|until|\bbis\b|since|member\s*since|f[äa]llig|return\s*by|best\s*before|"
+    + ARRIVAL_LABELS
 )
 #: Labels of the date a document was issued, stronger than a plain "date".
 ISSUE_DATE_LABELS = (
@@ -184,7 +189,7 @@ LEGAL_FORMS = (
     r"\b(?:sdn\.?\s*bhd|s/b|bhd|berhad|pte\.?\s*ltd|pty\.?\s*ltd|ltd|limited|llc|l\.l\.c|inc|incorporated|corp"
     r"|corporation|co\.?,?\s*ltd|plc|gmbh|(?:handels)?ges\.?\s*m\.?\s*b\.?\s*h|spol\.?\s*s\s*r\.?\s*o|s\.\s*c"
     r"|ag|kg|ohg|e\.?\s*k|ug|sarl|s\.?a\.?r\.?l|sas|s\.a\.s|s\.?a|s\.?l|s\.?r\.?l"
-    r"|s\.?p\.?a|b\.?v|n\.?v|bvba|sprl|oy|o[üu]|ab|a/s|as|k\.?k|kft|ltda|pvt\.?\s*ltd|tbk|pt|cv|enterprise|enterprises|trading|company)\b\.?"
+    r"|s\.?p\.?a|b\.?v|n\.?v|bvba|sprl|oy|oü|ab|a/s|as|k\.?k|kft|ltda|pvt\.?\s*ltd|tbk|pt|cv|enterprise|enterprises|trading|company)\b\.?"
 )
 
 #: OCR misreadings of legal forms, repaired in a merchant's name: (pattern, replacement).

@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from difflib import SequenceMatcher
 
+from backends.normalize import find_amounts
 from backends.rules.candidate import keyword_weight
 from backends.rules.keywords import (
     ADDRESS_WORDS,
@@ -89,20 +90,7 @@ def find_merchant(lines: list[Line]) -> Line | None:
     if copy is not None:
         return top[copy]
     _, best = max(scored, key=lambda sp: (sp[0], -sp[1]))
-    best = _branch_of(top, best, {p for _, p in scored})
     return _with_name_above(top, best, dict((p, s) for s, p in scored)) or _joined(top, best)
-
-
-def _branch_of(top: list[Line], best: int, candidates: set[int]) -> int:
-    """The store's own name printed first, instead of the company that runs it further down when
-    that company's name begins with the store's ("Hesburger Viru Hotel" ... "Hesburger AS")."""
-    first = min(candidates)
-    if first >= best or not legal_form(clean_name(top[best].text)) or legal_form(clean_name(top[first].text)):
-        return best
-    store, company = clean_name(top[first].text).split(), clean_name(top[best].text).split()
-    same = len(store) >= 2 and store[0].lower() == company[0].lower() and len(store[0]) >= 4
-    logo = normalise(" ".join(company)).startswith(normalise(" ".join(store)))  # "SANYU" ... "SANYU SDN BHD"
-    return first if same and not logo else best
 
 
 def _header_end(lines: list[Line]) -> int:
@@ -278,7 +266,7 @@ def find_seller(lines: list[Line]) -> Line | None:
         if normalise(name) in buyer_names:
             continue
         letters = sum(c.isalpha() for c in name)
-        if keyword_weight(line.text):  # "Total inc. VAT 798.03": a total, not "... Inc."
+        if keyword_weight(line.text) and find_amounts(line.text):  # "Total inc. VAT 798.03", not "... Inc."
             continue
         if letters < 4 or _NOT_SELLER.search(name) or len(name.split()) > 8 or _HOUSE_NUMBER.match(line.text):
             continue

@@ -48,8 +48,10 @@ def clean_name(text: str) -> str:
 def _after_logo(words: list[str]) -> list[str]:
     """The name without the logo's words read on the same row before it, when the name starts
     again with the logo's first word ("swissôtel TALLINN Swissôtel Estonia OÜ")."""
-    first = words[0].casefold() if words else ""
-    again = [i for i, word in enumerate(words) if i > 1 and word.casefold() == first]  # not "TAPA TAPA"
+    first = words[0] if words else ""
+    # printed apart from the first word and in another case: the logo's "swissôtel", then "Swissôtel"
+    # (not "TAPA TAPA", not "SUSHI KING SUSHI BAR")
+    again = [i for i, word in enumerate(words) if i > 1 and word.casefold() == first.casefold() and word != first]
     return words[again[-1] :] if len(first) >= 4 and again and len(words) - again[-1] >= 2 else words
 
 
@@ -89,12 +91,11 @@ def _name_start(words: list[str]) -> bool:
     first, rest = words[0], " ".join(words[1:])
     if first.lower() in _NAME_STARTS or _legal_prefix(first):
         return True
-    return (
-        (first.isupper() or first.isdigit())
-        and first.isalnum()
-        and mostly_upper(rest)
-        and rest.lstrip("& ")[:1].isalpha()
-    )
+    if not (first.isupper() or first.isdigit()) or not first.isalnum() or not mostly_upper(rest):
+        return False
+    if rest.startswith("&"):
+        return rest.lstrip("& ")[:1].isalpha()  # "B & BEST"
+    return len(first) >= 2 and rest[:1].isalpha()  # "TK DIVISION", "99 SPEED"; not a logo's "I" before a name
 
 
 def _cut(word: str) -> bool:

@@ -98,11 +98,13 @@ def _first_document(lines: list[Line]) -> list[Line]:
     several, each opening with the same line (a hotel's room invoice and its city tax invoice, an
     invoice and its card slip): a later one's total is not the first one's."""
     first = next((position for position, line in enumerate(lines[:3]) if len(line.text) >= MIN_OPENING), 0)
-    starts = [position for position, line in enumerate(lines) if position > first and line.text == lines[first].text]
-    for end in [*starts, len(lines)]:
-        if any(keyword_weight(line.text) >= LABELLED and find_amounts(line.text) for line in lines[:end]):
-            return lines[:end]
-    return lines
+    stated = next(
+        (p for p, line in enumerate(lines) if keyword_weight(line.text) >= LABELLED and find_amounts(line.text)), None
+    )
+    if stated is None:
+        return lines
+    end = next((p for p in range(stated + 1, len(lines)) if lines[p].text == lines[first].text), len(lines))
+    return lines[:end]
 
 
 def _after_tax_table(every: list[Line], kept: list[Line], candidates: list[TotalCandidate]) -> list[TotalCandidate]:
