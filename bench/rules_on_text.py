@@ -51,7 +51,7 @@ def main() -> None:
     incomplete: dict[str, int] = defaultdict(int)
     for label in load_labels(args.dataset):
         kind = label.kind or "(no kind)"
-        record = records.get(os.path.realpath(label.image))
+        record = records.get(os.path.realpath(label.image)) or records.get(label.image.name)
         if record is None or (args.kind and kind != args.kind):
             continue
         digest = (record.get("document") or {}).get("sha256", "")
@@ -77,8 +77,11 @@ def main() -> None:
 
 
 def _records(path: Path) -> dict[str, dict[str, Any]]:
+    """Each record by its input's real path, and by its file name: the evaluation wrote the path as
+    it was given, relative to where it ran, which need not be here."""
     lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return {os.path.realpath(r["input"]): r for r in lines if "input" in r}
+    records = {os.path.realpath(r["input"]): r for r in lines if "input" in r}
+    return {**{Path(r["input"]).name: r for r in lines if "input" in r}, **records}
 
 
 def _answer(record: dict[str, Any], text: str) -> dict[str, Any]:
