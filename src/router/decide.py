@@ -29,9 +29,10 @@ from typing import Any, Literal, Protocol
 
 from tenacity import RetryCallState, Retrying, wait_exponential
 
+from router import quality
 from router.errors import ErrorClass
 from router.policy import Backoff as BackoffPolicy
-from router.policy import TierPolicy
+from router.policy import QualityGate, TierPolicy
 
 Status = Literal["ok", "degraded", "failed"]
 #: Skip reasons after which the tier is tried again at the end of the chain.
@@ -159,14 +160,14 @@ def walk(
     document: str | None,
     deadline: Deadline,
     not_applicable: dict[str, str] | None = None,
-    required: Sequence[str] = (),
+    gate: QualityGate | None = None,
 ) -> Generator[Step, Any, Verdict]:
     """The request's path through ``tiers``: see the module's docstring. ``not_applicable``: the
     tiers (by name) that do not read this kind of document at all, and why (a PDF without e-invoice
     XML for the einvoice tier): a fact about the document, skipped like an unavailable tier.
-    ``required``: the fields the policy's quality gate requires (an answer a tier's laxer gate
-    accepted without one of them is 'degraded')."""
-    return _Walk(tiers, document, deadline, not_applicable or {}, tuple(required)).run()
+    ``gate``: the policy's quality gate (an answer a tier's laxer gate accepted without a field it
+    requires is 'degraded')."""
+    return _Walk(tiers, document, deadline, not_applicable or {}, gate).run()
 
 
 class _Walk:
@@ -176,13 +177,13 @@ class _Walk:
         document: str | None,
         deadline: Deadline,
         not_applicable: dict[str, str],
-        required: tuple[str, ...],
+        gate: QualityGate | None,
     ):
         self.tiers = tiers
         self.document = document
         self.deadline = deadline
         self.not_applicable = not_applicable
-        self.required = required
+        self.gate = gate
         self.skipped: list[Skip] = []
         self.last: Tried | None = None
         self.pending: list[int] = list(range(len(tiers)))  # tiers that may still be tried
@@ -290,7 +291,7 @@ class _Walk:
     def _verdict(self, index: int | None, present: frozenset[str] | None = None) -> Verdict:
         if index is not None:
             name = self.tiers[index].policy.name
-            missing = () if present is None else tuple(f for f in self.required if f not in present)
+            missing = () if present is None or self.gate is None else tuple(quality.missing(present, self.gate))
             status: Status = "ok" if name == self._first_eligible() and not missing else "degraded"
             return Verdict(status, name, skipped=self.skipped, missing=missing)
         if self.last is not None:

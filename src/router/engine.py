@@ -83,7 +83,7 @@ class Engine:
             deadline_s=self.policy.deadline_s,
         )
         declined = {tier.name: reason for tier in self.tiers if (reason := tier.declines(document))}
-        steps = decide.walk(self.tiers, document.sha256, request, declined, self.policy.quality_gate.required)
+        steps = decide.walk(self.tiers, document.sha256, request, declined, self.policy.quality_gate)
         reply: Any = None
         while True:
             try:

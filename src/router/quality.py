@@ -7,6 +7,8 @@ answer without a field the policy's gate requires rather than fail. Such an answ
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
+
 from backends.schema import FieldName, ReceiptFields
 from router.errors import ErrorClass, Failure
 from router.policy import QualityGate
@@ -15,7 +17,7 @@ from router.policy import QualityGate
 REJECTED = "router.quality.QualityRejected"
 
 
-def missing(present: set[str], gate: QualityGate) -> list[FieldName]:
+def missing(present: AbstractSet[str], gate: QualityGate) -> list[FieldName]:
     """The fields ``gate`` requires that are not in ``present``, in the gate's order."""
     return [name for name in gate.required if name not in present]
 

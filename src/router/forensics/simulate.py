@@ -120,8 +120,7 @@ class _Replayed:
     def run(self) -> Walk:
         self._tick()
         declined = {s.tier: s.detail or "" for s in self.request.skips if s.reason == "not_applicable"}
-        required = self.policy.quality_gate.required
-        steps = decide.walk(self.tiers, self.request.sha256, self, declined, required)
+        steps = decide.walk(self.tiers, self.request.sha256, self, declined, self.policy.quality_gate)
         reply: Any = None
         while True:
             try:
