@@ -5,11 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from backends.normalize import AmountMatch
-from backends.rules.keywords import NOT_TOTAL, TOTAL_KEYWORDS, compile_pattern
+from backends.rules.keywords import CHANGE, NOT_TOTAL, PAYMENT, SUBTOTAL, TAX, TOTAL_KEYWORDS, compile_pattern
 from backends.rules.lines import Line
 
 KEYWORDS = tuple((compile_pattern(pattern), weight) for pattern, weight in TOTAL_KEYWORDS)
-_NOT_TOTAL = compile_pattern(NOT_TOTAL)
+#: The patterns the total's modules (``total``, ``corrections``) read lines with.
+NOT_TOTAL_RE = compile_pattern(NOT_TOTAL)
+PAYMENT_RE = compile_pattern(PAYMENT)
+CHANGE_RE = compile_pattern(CHANGE)
+SUBTOTAL_RE = compile_pattern(SUBTOTAL)
+TAX_RE = compile_pattern(TAX)
 #: Keyword weight of a line that already states the final amount due (rounded, payable).
 FINAL = 4.5
 
@@ -26,6 +31,6 @@ class TotalCandidate:
 
 def keyword_weight(text: str) -> float:
     """How strongly a line says it holds the total: 0 when it does not or is something else."""
-    if _NOT_TOTAL.search(text):
+    if NOT_TOTAL_RE.search(text):
         return 0.0
     return next((weight for pattern, weight in KEYWORDS if pattern.search(text)), 0.0)

@@ -13,14 +13,20 @@ from dataclasses import replace
 from decimal import Decimal
 
 from backends.normalize import AmountMatch, find_amounts
-from backends.rules.candidate import TotalCandidate, keyword_weight
+from backends.rules.candidate import (
+    CHANGE_RE,
+    PAYMENT_RE,
+    SUBTOTAL_RE,
+    TAX_RE,
+    TotalCandidate,
+    keyword_weight,
+)
 from backends.rules.keywords import (
     CARRIED,
     CHANGE,
     NOT_TOTAL,
     PAYMENT,
     ROUNDING,
-    SUBTOTAL,
     TAX,
     TAX_INCLUDED,
     compile_pattern,
@@ -28,11 +34,7 @@ from backends.rules.keywords import (
 from backends.rules.lines import Line
 
 _CARRIED = compile_pattern(CARRIED)
-_CHANGE = compile_pattern(CHANGE)
-_PAYMENT = compile_pattern(PAYMENT)
 _ROUNDING = compile_pattern(ROUNDING)
-_SUBTOTAL = compile_pattern(SUBTOTAL)
-_TAX = compile_pattern(TAX)
 _TAX_INCLUDED = compile_pattern(TAX_INCLUDED)
 _NOT_ITEM = compile_pattern("|".join((NOT_TOTAL, PAYMENT, CHANGE, TAX)))
 #: The fewest item lines whose sum is trusted to correct a total.
@@ -61,7 +63,7 @@ def paid_exactly(best: TotalCandidate, candidates: list[TotalCandidate], lines: 
     paid = [
         abs(a.value)
         for line in lines
-        if _PAYMENT.search(line.text) and not _CHANGE.search(line.text)
+        if PAYMENT_RE.search(line.text) and not CHANGE_RE.search(line.text)
         for a in find_amounts(line.text)[-1:]
     ]
     if len(paid) != 1 or _change_given(lines) or not _unconfirmed(best, lines):
@@ -94,7 +96,7 @@ def item_amounts(lines: list[Line], end: int) -> list[Decimal]:
     """The amounts of the item lines above the first total or subtotal (and above line ``end``)."""
     items = []
     for line in lines:
-        if line.index >= end or _SUBTOTAL.search(line.text) or keyword_weight(line.text):
+        if line.index >= end or SUBTOTAL_RE.search(line.text) or keyword_weight(line.text):
             break
         amounts = find_amounts(line.text)
         if amounts and not _NOT_ITEM.search(line.text):
@@ -108,7 +110,7 @@ def net_of_tax(best: TotalCandidate, lines: list[Line]) -> TotalCandidate:
     Not where change was given: the cash handed over may be any amount."""
     if _TAX_INCLUDED.search(best.line.text) or _change_given(lines):
         return best
-    near = [line for line in lines if 0 < abs(line.index - best.line.index) <= 1 and _TAX.search(line.text)]
+    near = [line for line in lines if 0 < abs(line.index - best.line.index) <= 1 and TAX_RE.search(line.text)]
     taxes = [a.value for line in near for a in find_amounts(line.text)[-1:] if 0 < a.value < best.amount.value]
     for line in lines:
         if line is best.line or line in near:
@@ -120,7 +122,7 @@ def net_of_tax(best: TotalCandidate, lines: list[Line]) -> TotalCandidate:
 
 
 def _change_given(lines: list[Line]) -> bool:
-    return any(_CHANGE.search(line.text) and any(a.value for a in find_amounts(line.text)) for line in lines)
+    return any(CHANGE_RE.search(line.text) and any(a.value for a in find_amounts(line.text)) for line in lines)
 
 
 def charged(best: TotalCandidate) -> TotalCandidate:
@@ -146,7 +148,7 @@ def rounded(total: TotalCandidate, lines: list[Line]) -> TotalCandidate:
     """The total after cash rounding, when a rounding line right after it says so."""
     after = [line for line in lines if line.index > total.line.index][:3]
     for line in after:
-        if _PAYMENT.search(line.text) or _CHANGE.search(line.text):
+        if PAYMENT_RE.search(line.text) or CHANGE_RE.search(line.text):
             break  # rounding printed after the payment is the change's, not the total's
         if not _ROUNDING.search(line.text):
             continue

@@ -20,7 +20,17 @@ from dataclasses import replace
 from decimal import Decimal
 
 from backends.normalize import AmountMatch, find_amounts, find_whole_amounts
-from backends.rules.candidate import FINAL, KEYWORDS, TotalCandidate, keyword_weight
+from backends.rules.candidate import (
+    CHANGE_RE,
+    FINAL,
+    KEYWORDS,
+    NOT_TOTAL_RE,
+    PAYMENT_RE,
+    SUBTOTAL_RE,
+    TAX_RE,
+    TotalCandidate,
+    keyword_weight,
+)
 from backends.rules.corrections import (
     charged,
     items_added,
@@ -32,13 +42,8 @@ from backends.rules.corrections import (
 )
 from backends.rules.keywords import (
     AMOUNT,
-    CHANGE,
     HEADING_TOTALS,
-    NOT_TOTAL,
-    PAYMENT,
     SETTLED,
-    SUBTOTAL,
-    TAX,
     TAX_TABLE_HEADING,
     compile_pattern,
 )
@@ -46,11 +51,6 @@ from backends.rules.lines import Line
 
 _HEADING_TOTALS = tuple((compile_pattern(pattern), weight) for pattern, weight in HEADING_TOTALS)
 _TAX_TABLE = compile_pattern(TAX_TABLE_HEADING)
-_NOT_TOTAL = compile_pattern(NOT_TOTAL)
-_PAYMENT = compile_pattern(PAYMENT)
-_CHANGE = compile_pattern(CHANGE)
-_SUBTOTAL = compile_pattern(SUBTOTAL)
-_TAX = compile_pattern(TAX)
 _AMOUNT = compile_pattern(AMOUNT)
 _SETTLED = compile_pattern(SETTLED)
 #: How much less a table heading's label counts than the same label beside its amount: a tax
@@ -229,14 +229,14 @@ def _summing_rows(candidates: list[TotalCandidate]) -> list[TotalCandidate]:
 def _taxed(heading: str, match: re.Match[str]) -> bool:
     """Whether the word before ``match`` is a tax's name ("VAT Amount", "MwSt Betrag")."""
     words = heading[: match.start()].split()
-    return bool(words) and bool(_TAX.search(words[-1]))
+    return bool(words) and bool(TAX_RE.search(words[-1]))
 
 
 def _part_label(heading: str, match: re.Match[str]) -> bool:
     """Whether the heading's word around ``match`` names a part of the total ("MWST-Betrag", "Netto")."""
     start = heading.rfind(" ", 0, match.start()) + 1
     end = heading.find(" ", match.end())
-    return bool(_NOT_TOTAL.search(heading[start : end if end >= 0 else len(heading)]))
+    return bool(NOT_TOTAL_RE.search(heading[start : end if end >= 0 else len(heading)]))
 
 
 def _only_amount(text: str) -> bool:
@@ -255,12 +255,12 @@ def _before_tax_table(lines: list[Line]) -> list[Line]:
 
 
 def _fallback(lines: list[Line]) -> TotalCandidate | None:
-    paid = _last_amount(lines, lambda text: bool(_PAYMENT.search(text) and not _CHANGE.search(text)))
-    change = _last_amount(lines, lambda text: bool(_CHANGE.search(text)))
+    paid = _last_amount(lines, lambda text: bool(PAYMENT_RE.search(text) and not CHANGE_RE.search(text)))
+    change = _last_amount(lines, lambda text: bool(CHANGE_RE.search(text)))
     if paid is not None and change is not None and 0 <= abs(change.amount.value) < paid.amount.value:
         value = paid.amount.value - abs(change.amount.value)
         return TotalCandidate(AmountMatch(0, 0, "", value), 0.0, paid.line, "payment_less_change")
-    subtotal = _last_amount(lines, lambda text: bool(_SUBTOTAL.search(text)))
+    subtotal = _last_amount(lines, lambda text: bool(SUBTOTAL_RE.search(text)))
     summed = _subtotal_plus_tax(lines, subtotal)
     if summed is not None:
         return summed
@@ -280,7 +280,7 @@ def _subtotal_plus_tax(lines: list[Line], subtotal: TotalCandidate | None) -> To
         return None
     own = [a.value for a in find_amounts(subtotal.line.text) if a.value > 0]
     after = [line for line in lines if line.index > subtotal.line.index]
-    taxes = [a.value for line in after if _TAX.search(line.text) for a in find_amounts(line.text)]
+    taxes = [a.value for line in after if TAX_RE.search(line.text) for a in find_amounts(line.text)]
     sums = {value + tax for position, value in enumerate(own) for tax in [*taxes, *own[position + 1 :]] if tax > 0}
     for line in after:
         for amount in find_amounts(line.text):
