@@ -211,6 +211,16 @@ BUSINESS_WORDS = (
     r"|hamburgers?|burgers?|diner|tavern|pub|brewery|brewing|trattoria|taqueria|cantina|brasserie|sushi)\b"
 )
 
+#: A thank-you that names the store, the name after it ("Thank you for shopping at" / "TRADER JOE'S",
+#: "Thank you for flying Norwegian", "Danke für Ihren Einkauf bei", "Merci d'avoir choisi").
+THANKS_NAMING = (
+    r"thanks?\s*(?:you)?\s*for\s*(?:shopping|dining|visiting|flying|choosing|staying|eating)\s*(?:at|with|in)?"
+    r"|(?:danke|dank)\s*f[üu]r\s*ihren\s*(?:einkauf|besuch)\s*(?:bei|im|in\s*der)"
+    r"|merci\s*(?:d'avoir\s*choisi|de\s*votre\s*visite\s*(?:chez|[àa]))"
+    r"|gracias\s*por\s*(?:su\s*)?(?:compra|visita)\s*en|grazie\s*per\s*(?:aver\s*scelto|la\s*visita\s*da)"
+    r"|bedankt\s*voor\s*uw\s*(?:aankoop|bezoek)\s*bij|terima\s*kasih\s*kerana\s*membeli\s*-?\s*belah\s*di"
+)
+
 #: Banks, named beside the IBAN: where the seller is paid, not the seller.
 BANKS = r"bank\b|\bbanque\b|\bbanco\b|\bbanca\b|sparkasse"
 

@@ -24,6 +24,7 @@ from difflib import SequenceMatcher
 
 from backends.normalize import find_amounts
 from backends.rules.candidate import keyword_weight
+from backends.rules.echoes import respelled, thanked_name
 from backends.rules.keywords import (
     ADDRESS_WORDS,
     BANKS,
@@ -43,6 +44,9 @@ TOP_LINES = 8
 LATE_ADDRESS = 14
 #: For standing right above a late address: the name, under a logo and a slogan.
 LATE_NAME_BONUS = 3.0
+#: A best score below this is no convincing name (an item line, a booking table's row): a thank-you
+#: that names the store is believed over it.
+WEAK_NAME = 2.0
 _BUSINESS = compile_pattern(BUSINESS_WORDS)
 _NOT_MERCHANT = compile_pattern(NOT_MERCHANT)
 _ADDRESS = compile_pattern(ADDRESS_WORDS)
@@ -70,11 +74,21 @@ _FIELD = re.compile(r"^[^:]{2,30}:\s*\S")
 
 
 def find_merchant(lines: list[Line]) -> Line | None:
-    """The line that names the merchant (joined with its continuation), or None."""
+    """The line that names the merchant (joined with its continuation), or None; spelled as the
+    document prints the name again where the top's copy is misread (``echoes``)."""
     if any(_INVOICE.search(line.text) for line in lines[: 3 * TOP_LINES]):
         seller = sender_line(lines) or _signed_or_found(lines, find_seller(lines))
         if seller is not None:
-            return seller
+            return respelled(lines, seller)
+    found, strength = _top_name(lines)
+    thanked = thanked_name(lines)
+    if thanked is not None and strength < WEAK_NAME:  # no convincing name at the top: the one thanked
+        return thanked
+    return respelled(lines, found) if found is not None else None
+
+
+def _top_name(lines: list[Line]) -> tuple[Line | None, float]:
+    """The name at the top of a receipt, and its score (0 without one)."""
     end = _header_end(lines)
     top = _logo_words([_before_buyer(_before_address(line)) for line in lines[:end]])
     scored = [
@@ -85,12 +99,12 @@ def find_merchant(lines: list[Line]) -> Line | None:
         scored = [(s + (LATE_NAME_BONUS if s > 0 and p == end - 2 else 0.0), p) for s, p in scored]
     scored = [(s, p) for s, p in scored if s > 0]
     if not scored:
-        return None
+        return None, 0.0
+    strength, best = max(scored, key=lambda sp: (sp[0], -sp[1]))
     copy = _printed_copy(top, {p for _, p in scored})
     if copy is not None:
-        return top[copy]
-    _, best = max(scored, key=lambda sp: (sp[0], -sp[1]))
-    return _with_name_above(top, best, dict((p, s) for s, p in scored)) or _joined(top, best)
+        return top[copy], strength
+    return _with_name_above(top, best, dict((p, s) for s, p in scored)) or _joined(top, best), strength
 
 
 def _header_end(lines: list[Line]) -> int:
@@ -328,6 +342,8 @@ def score(line: Line, position: int, above_address: bool = False) -> float:
     # judged without what follows its legal form.
     judged = text if legal_form(text) and not ONLY_LEGAL.search(text) else line.text
     if letters < 3 or letters < 0.6 * visible or _NOT_MERCHANT.search(judged) or _generic(line.text):
+        return 0.0
+    if find_amounts(line.text):  # a price or a sum: an item line or a table's row, never a name
         return 0.0
     value = 3.0 - 0.4 * position
     value += 1.5 if above_address and not _ADDRESS.search(line.text) else 0.0
