@@ -7,7 +7,8 @@ ends in one of: ``same``, ``tier_changed``, ``newly_failed``, ``newly_saved``, `
 
 Assumptions, stated in every report: requests arrive when they did (a slower policy does not
 delay the next request); requests are replayed one after another, so with concurrent requests the
-breakers' view is approximate; a tier's outcomes are recorded per request and never borrowed from
+breakers' view is approximate once a tier's history departs from the recording (until then the
+recorded verdicts stand); a tier's outcomes are recorded per request and never borrowed from
 another request of the same document.
 """
 
@@ -26,7 +27,8 @@ from router.policy import Policy
 CHANGES = ("same", "tier_changed", "newly_failed", "newly_saved", "error_changed", "unknown")
 ASSUMPTIONS = (
     "requests arrive when they did in the recording, whatever the new policy's latency",
-    "requests are replayed one after another per router session (concurrent requests: breakers approximate)",
+    "requests are replayed one after another per router session (concurrent requests: breakers approximate"
+    " once a tier's history departs from the recording)",
     "outcomes come from the same request only, never from another request of the same document",
 )
 

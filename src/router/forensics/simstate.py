@@ -38,6 +38,7 @@ class TierModel:
     unknown: str | None  # why its outcomes cannot be taken from the recording, or None
     gates: tuple[frozenset[str], frozenset[str]] | None  # (recorded, new) required fields, if they differ
     start_s: float | None  # longest recorded worker start or recycle, seconds
+    breaker_as_recorded: bool = True  # the breaker's settings are the recorded policy's
 
     @property
     def inline(self) -> bool:
@@ -90,10 +91,20 @@ class SessionState:
             return f"unknown: whether this document is quarantined on {tier} depends on request {doubt.by}"
         return False
 
-    def breaker_allows(self, tier: str) -> bool | str:
-        """The breaker's verdict, or 'unknown: why' when undecided requests may have opened it."""
-        doubt = self.doubts.get(tier)
+    def breaker_allows(self, tier: str, request: RecordedRequest, path: list[str]) -> bool | str:
+        """The breaker's verdict, or 'unknown: why' when undecided requests may have opened it.
+
+        The recorded verdict where nothing the breaker saw can differ: the tier's replayed history
+        matches the recording, no undecided request touched it, its settings are the recorded ones
+        and the request reaches it by the recorded ``path``. The real breaker counted concurrent
+        requests' failures in the order they ended, which replaying one after another cannot repeat."""
         breaker = self.health[tier].breaker
+        recorded = self._recorded_verdict(tier, request, path)
+        if recorded is not None:
+            if recorded:
+                breaker.allow()  # the simulated breaker follows (a probe handed out, as recorded)
+            return recorded
+        doubt = self.doubts.get(tier)
         cooldown = self.tiers[tier].policy.breaker.cooldown_s
         if breaker.probe_at is not None and abs(self.clock.now - breaker.probe_at) <= margin(cooldown):
             offset = breaker.probe_at - self.clock.now
@@ -114,6 +125,17 @@ class SessionState:
         if safe:
             return breaker.allow()
         return f"unknown: {tier}'s breaker may be open after request {doubt.by}, which replay cannot decide"
+
+    def _recorded_verdict(self, tier: str, request: RecordedRequest, path: list[str]) -> bool | None:
+        """What the recorded breaker did with this request (None: not recorded, or no longer telling)."""
+        same = _labels(self.replayed_uses.get(tier, [])) == _labels(self.recorded_uses.get(tier, []))
+        if not same or tier in self.doubts or not self.tiers[tier].breaker_as_recorded:
+            return None
+        recorded = request.path()
+        here = next((i for i, step in enumerate(recorded) if step.startswith(f"{tier}:")), None)
+        if here is None or recorded[:here] != path:
+            return None  # the recording never asked, or asked after another path (at another time)
+        return recorded[here] != f"{tier}:skip(breaker_open)"
 
     def doubt(self, tiers: list[str], request: RecordedRequest) -> None:
         """An undecided request may have tried these tiers: widen what their state could be."""
@@ -246,4 +268,5 @@ def _tier_model(
         return TierModel(tier, f"tier {tier.name}'s backend or isolation differs from the recorded one", None, start_s)
     old_gate = frozenset((old.quality_gate or recorded.quality_gate).required)
     new_gate = frozenset((tier.quality_gate or policy.quality_gate).required)
-    return TierModel(tier, None, None if old_gate == new_gate else (old_gate, new_gate), start_s)
+    gates = None if old_gate == new_gate else (old_gate, new_gate)
+    return TierModel(tier, None, gates, start_s, breaker_as_recorded=old.breaker == tier.breaker)

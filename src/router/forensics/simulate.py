@@ -86,7 +86,8 @@ class _SimTier:
         return None
 
     def admits(self) -> bool:
-        return _known(self._state.breaker_allows(self.policy.name))
+        replayed = self._replayed
+        return _known(self._state.breaker_allows(self.policy.name, replayed.request, replayed.result.path))
 
     def refusal(self) -> str | None:
         return self._state.health[self.policy.name].breaker.refusal()

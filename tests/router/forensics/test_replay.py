@@ -7,6 +7,7 @@ second policy, then runs the second policy for real in the same world and compar
 from __future__ import annotations
 
 import os
+from datetime import datetime, timedelta
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -249,3 +250,24 @@ def test_documents_a_tier_cannot_answer_do_not_open_its_breaker_in_replay(tmp_pa
     assert [p.change for p in report.predictions] == ["same"] * 5
     assert [predicted(p) for p in report.predictions] == [outcome(r) for r in actual]
     assert report.breaker_transitions == []
+
+
+def test_a_request_admitted_while_a_concurrent_failure_was_in_flight_is_replayed_as_recorded(tmp_path):
+    """Concurrent requests: the breaker opened on a failure that ended after a later request had
+    been let through. Replayed one after another in arrival order the failure comes first; the
+    recorded verdict stands while the tier's history matches the recording."""
+    docs = documents(2)
+    world = World({(docs[0].sha256, "a"): [("ok", 0.1)], (docs[1].sha256, "a"): [("sticky", 1.0)]})
+    spec = policy("a", [tier("a", breaker={"cooldown_s": 1e6, "failure_threshold": 1}), tier("b")])
+    log = tmp_path / "a.jsonl"
+    run_world(spec, world, docs, log)
+    events = read_logs([log]).events
+    failing = next(e["ts"] for e in events if e.get("request_id") == "a-1" and e["event"] == "request.received")
+    arrived = (datetime.fromisoformat(failing) + timedelta(seconds=0.5)).isoformat()
+    for event in events:  # a-0 arrives half a second after a-1, while a-1's attempt on a runs
+        if event.get("request_id") == "a-0" and event["event"] == "request.received":
+            event["ts"] = arrived
+    report = replay(events, policy_from_dict(spec))
+    assert [p.request_id for p in report.predictions] == ["a-1", "a-0"]
+    assert [p.change for p in report.predictions] == ["same", "same"], [p.unknown for p in report.predictions]
+    assert report.predictions[1].predicted.path == ["a:ok"]
