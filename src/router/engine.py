@@ -140,6 +140,7 @@ class Engine:
             backend=tier.kind,
             attempt=step.number,
             timeout_s=round(step.timeout_s, 3),
+            probe=step.probe,
             **gen_ai_attributes(tier.policy.backend),
         )
         started = self._clock()

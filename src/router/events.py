@@ -256,6 +256,12 @@ ATTEMPT_STARTED = Event(
         _BACKEND,
         _ATTEMPT,
         F("timeout_s", "number", "The attempt's time limit: the tier's timeout_s, or less if the deadline is nearer."),
+        F(
+            "probe",
+            "boolean",
+            "Tried although the tier's breaker refused requests: no later tier could read the document.",
+            False,
+        ),
         F("gen_ai.request.model", "string", "The model the tier asks (OpenTelemetry); model tiers only.", False),
     ),
 )

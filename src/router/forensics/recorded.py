@@ -29,6 +29,7 @@ class Attempt:
     worker_pid: int | None = None
     fields_present: list[str] | None = None
     shared_failure: str | None = None
+    probe: bool | None = None  # tried past a refusing breaker (None: a log from before the field)
 
     @property
     def label(self) -> str:
@@ -207,4 +208,5 @@ def _attempt(request: RecordedRequest, event: dict[str, Any]) -> Attempt:
         worker_pid=event.get("worker_pid"),
         fields_present=event.get("fields_present"),
         shared_failure=event.get("shared_failure"),
+        probe=started.get("probe") if started else None,
     )

@@ -135,7 +135,11 @@ class SessionState:
         here = next((i for i, step in enumerate(recorded) if step.startswith(f"{tier}:")), None)
         if here is None or recorded[:here] != path:
             return None  # the recording never asked, or asked after another path (at another time)
-        return recorded[here] != f"{tier}:skip(breaker_open)"
+        if recorded[here] == f"{tier}:skip(breaker_open)":
+            return False
+        tried = request.attempts_on(tier)
+        # an attempt past a refusing breaker (no later tier could answer) says nothing of its verdict
+        return True if tried and tried[0].probe is False else None
 
     def doubt(self, tiers: list[str], request: RecordedRequest) -> None:
         """An undecided request may have tried these tiers: widen what their state could be."""

@@ -271,3 +271,25 @@ def test_a_request_admitted_while_a_concurrent_failure_was_in_flight_is_replayed
     assert [p.request_id for p in report.predictions] == ["a-1", "a-0"]
     assert [p.change for p in report.predictions] == ["same", "same"], [p.unknown for p in report.predictions]
     assert report.predictions[1].predicted.path == ["a:ok"]
+
+
+def test_an_attempt_past_a_refusing_breaker_is_not_taken_for_the_breakers_verdict(tmp_path):
+    """The last tier is tried although its breaker is open (no later tier could read the document);
+    the log says so (``probe``), and under a policy with a tier after it replay does not take that
+    attempt for the breaker letting the request through."""
+    docs = documents(2)
+    world = World({(docs[0].sha256, "a"): [("sticky", 0.1)], (docs[1].sha256, "a"): [("ok", 0.1)]})
+    breaker = {"cooldown_s": 1e6, "failure_threshold": 1}
+    a = policy("a", [tier("a", breaker=breaker)])
+    b = policy("b", [tier("a", breaker=breaker), tier("c")])
+    log = tmp_path / "a.jsonl"
+    run_world(a, world, docs, log)
+    events = read_logs([log]).events
+    started = [e.get("probe") for e in events if e["event"] == "attempt.started"]
+    assert started == [False, True]
+    report = replay(events, policy_from_dict(b))
+    world.calls.clear()
+    actual = run_world(b, world, docs, None)
+    assert [s.reason for s in actual[1].skipped] == ["breaker_open"]
+    second = report.predictions[1]
+    assert second.change == "unknown" and "tier c" in second.unknown  # it would skip a for c: not in the log
