@@ -29,7 +29,7 @@ from router import decide, events, logs, memory
 from router.breaker import Breaker, BreakerState
 from router.engine import Engine
 from router.errors import BadInputError, ErrorClass, RouterClosedError
-from router.inputs import Source, load_document
+from router.inputs import Source, check_source, load_document
 from router.policy import Policy, TierPolicy, load_policy
 from router.result import DocumentInfo, ErrorSummary, Result
 from router.runners import InlineRunner, Runner, UnavailableRunner
@@ -119,9 +119,14 @@ class Router:
         return WorkerPool(tier_policy, on_recycle=on_recycle, log=log)
 
     def extract(self, source: Source, *, name: str | None = None, request_id: str | None = None) -> Result:
-        """Extract fields from one document. Always returns a Result; failures are data in it."""
+        """Extract fields from one document: a path, bytes, a binary file object or a PIL image.
+
+        Always returns a Result; failures are data in it (an unreadable document: ``bad_input``).
+        Raises only for the caller's mistakes: TypeError for another kind of source,
+        RouterClosedError after ``close()``."""
         if self._closed:
             raise RouterClosedError("router is closed")
+        check_source(source)  # the caller's mistake (None, a text stream) is a TypeError, not a result
         request_id = request_id or uuid.uuid4().hex
         started = self._clock()
         display = name or (str(source) if isinstance(source, str | os.PathLike) else None)
@@ -129,20 +134,25 @@ class Router:
             document = load_document(source, self.policy.limits, name=display)
         except BadInputError as exc:
             return self._refused(request_id, exc, started)
+        except Exception as exc:  # a reader's failure nobody foresaw: still one classified result
+            return self._crashed(request_id, exc, started, DocumentInfo(source=display or "<input>"))
         try:
             with self.decision_log.active():
                 return self.engine.run(document, request_id)
         except Exception as exc:  # a bug must not lose the document: it becomes a classified failure
-            events.REQUEST_CRASHED.emit(self._log, request_id=request_id, error_type=type(exc).__name__)
-            return Result(
-                request_id=request_id,
-                status="failed",
-                document=DocumentInfo(source=document.source, sha256=document.sha256),
-                policy=self.policy.name,
-                policy_hash=self.policy_hash,
-                duration_ms=round((self._clock() - started) * 1000, 2),
-                error=ErrorSummary(error_class=ErrorClass.UNKNOWN, message=f"internal error: {exc!r}"[:300]),
-            )
+            return self._crashed(request_id, exc, started, DocumentInfo(source=document.source, sha256=document.sha256))
+
+    def _crashed(self, request_id: str, exc: Exception, started: float, document: DocumentInfo) -> Result:
+        events.REQUEST_CRASHED.emit(self._log, request_id=request_id, error_type=type(exc).__name__)
+        return Result(
+            request_id=request_id,
+            status="failed",
+            document=document,
+            policy=self.policy.name,
+            policy_hash=self.policy_hash,
+            duration_ms=round((self._clock() - started) * 1000, 2),
+            error=ErrorSummary(error_class=ErrorClass.UNKNOWN, message=f"internal error: {exc!r}"[:300]),
+        )
 
     def _refused(self, request_id: str, error: BadInputError, started: float) -> Result:
         log = self.log.bind(request_id=request_id, policy_hash=self.policy_hash)

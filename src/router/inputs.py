@@ -14,8 +14,12 @@ import hashlib
 import io
 import os
 import re
+import struct
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -25,20 +29,55 @@ from backends.textlayer import PageText
 from router.errors import BadInputError
 from router.policy import InputLimits
 
-Source = str | os.PathLike[str] | bytes | Image.Image
+if TYPE_CHECKING:
+    import pypdfium2
+
+Source = str | os.PathLike[str] | bytes | Image.Image | BinaryIO
 ORIENTATION = 0x0112  # the EXIF tag
+#: A PDF as read: the pages read, the page count, text layers, pages rendered, embedded XML files.
+_PdfPages = tuple[list[int], int, list[PageText | None], dict[int, Image.Image], tuple[EmbeddedFile, ...]]
 MAX_SIDE_PX = 30_000  # no real document page is longer than this at any sane resolution
+#: What Pillow's decoders raise on corrupt data (a truncated stream, a broken header, an oversized
+#: text chunk, an unsupported compression): the file's fault, never the caller's.
+_DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError, KeyError, struct.error, ZeroDivisionError)
+
+
+def check_source(source: object) -> None:
+    """Refuse, as the caller's mistake, a source of a type docroute cannot read (``None``, a text
+    stream): a TypeError naming what it accepts."""
+    if isinstance(source, str | os.PathLike | bytes | bytearray | memoryview | Image.Image):
+        return
+    if hasattr(source, "read") and not isinstance(source, io.TextIOBase):
+        return
+    raise TypeError(
+        "a document is a path, bytes, a binary file object or a PIL image; "
+        f"got {type(source).__name__}{' (a text stream: open it in binary mode)' if hasattr(source, 'read') else ''}"
+    )
 
 
 def load_document(source: Source, limits: InputLimits, *, name: str | None = None) -> Document:
-    """Read a path, bytes or PIL image into a validated ``Document``."""
+    """Read a path, bytes, a binary file object or a PIL image into a validated ``Document``."""
+    check_source(source)
     if isinstance(source, Image.Image):
         return _from_pil(source, limits, name or "<image>")
     if isinstance(source, bytes | bytearray | memoryview):
         data = bytes(source)
         return _from_bytes(data, limits, name or "<bytes>", suffix=Path(name or "").suffix)
+    if not isinstance(source, str | os.PathLike):  # a binary file object: read at most one byte past the limit
+        label = name or str(getattr(source, "name", "<stream>"))
+        return _from_bytes(_read_stream(source, limits, label), limits, label, suffix=Path(label).suffix)
     path = Path(source)
     return _from_bytes(_read_file(path, limits, name or str(path)), limits, name or str(path), suffix=path.suffix)
+
+
+def _read_stream(stream: BinaryIO, limits: InputLimits, name: str) -> bytes:
+    try:
+        data = stream.read(limits.max_bytes + 1)
+    except OSError as exc:
+        raise BadInputError(name, f"cannot read the stream: {exc.strerror or exc}") from None
+    if not isinstance(data, bytes | bytearray):
+        raise BadInputError(name, f"the stream gave {type(data).__name__}, expected bytes (open it in binary mode)")
+    return bytes(data)
 
 
 def _read_file(path: Path, limits: InputLimits, name: str) -> bytes:
@@ -72,8 +111,23 @@ def _from_bytes(data: bytes, limits: InputLimits, name: str, *, suffix: str = ""
         return _read_pdf(data, limits, name, digest)
     image = _open_image(data, name, suffix)
     media_type = Image.MIME.get(image.format or "", "image/unknown")
-    pages = _image_pages(image, limits, name)
-    return _document(digest, pages, getattr(image, "n_frames", 1), media_type, name, len(data), limits)
+    with _corrupt_image(name):
+        pages = _image_pages(image, limits, name)
+        frames = getattr(image, "n_frames", 1)
+    return _document(digest, pages, frames, media_type, name, len(data), limits)
+
+
+@contextmanager
+def _corrupt_image(name: str) -> Iterator[None]:
+    """A decoder's error on the image's data as the refusal of a corrupt image, naming the file."""
+    try:
+        yield
+    except _DECODE_ERRORS as exc:
+        raise BadInputError(name, f"corrupt image data ({type(exc).__name__}: {_first_line(exc)})") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).splitlines() or [""])[0][:200]
 
 
 def _document(
@@ -115,6 +169,8 @@ def _open_image(data: bytes, name: str, suffix: str) -> Image.Image:
         raise BadInputError(name, "image declares too many pixels: possible decompression bomb") from None
     except UnidentifiedImageError:
         raise BadInputError(name, _not_an_image(data, suffix)) from None
+    except _DECODE_ERRORS as exc:  # a header Pillow recognises but cannot parse
+        raise BadInputError(name, f"corrupt image data ({type(exc).__name__}: {_first_line(exc)})") from None
 
 
 def _not_an_image(data: bytes, suffix: str) -> str:
@@ -253,36 +309,41 @@ def _declares_no_pages(data: bytes) -> bool:
     return re.search(rb"/Count\s+0(?![0-9.])", data) is not None and re.search(rb"/Count\s+[1-9]", data) is None
 
 
-def _read_pdf_unlocked(
-    data: bytes, limits: InputLimits, name: str
-) -> tuple[list[int], int, list[PageText | None], dict[int, Image.Image], tuple[EmbeddedFile, ...]]:
+def _read_pdf_unlocked(data: bytes, limits: InputLimits, name: str) -> _PdfPages:
     import pypdfium2 as pdfium  # only when a PDF arrives
-
-    from backends import pdf as pdf_pages
 
     try:
         pdf = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as exc:
         raise BadInputError(name, _pdf_problem(str(exc), data)) from None
     try:
-        count = len(pdf)
-        if count == 0:
-            raise BadInputError(name, "PDF has no pages")
-        _check_page_count(count, limits, name, "PDF has")
-        scale = limits.pdf_dpi / 72
-        indices = pages_to_read(count, limits.max_pages)
-        layers: list[PageText | None] = []
-        rendered: dict[int, Image.Image] = {}  # by position among the pages read
-        for position, index in enumerate(indices):
-            page = pdf[index]
-            try:
-                width, height = page.get_size()
-                _check_dimensions((int(width * scale), int(height * scale)), limits, f"{name} page {index + 1}")
-                layers.append(pdf_pages.page_text(page))
-                if layers[-1] is None:
-                    rendered[position] = pdf_pages.render(page, scale)
-            finally:
-                page.close()
-        return indices, count, layers, rendered, pdf_pages.embedded_xml(pdf, data)
+        return _pdf_pages(pdf, data, limits, name)
+    except pdfium.PdfiumError as exc:  # a page PDFium cannot load (a page tree that loops, say)
+        raise BadInputError(name, f"PDF is unreadable ({_first_line(exc)})") from None
     finally:
         pdf.close()
+
+
+def _pdf_pages(pdf: pypdfium2.PdfDocument, data: bytes, limits: InputLimits, name: str) -> _PdfPages:
+    """The pages to read of an open PDF: their text layers, the scans rendered, the embedded XML."""
+    from backends import pdf as pdf_pages
+
+    count = len(pdf)
+    if count == 0:
+        raise BadInputError(name, "PDF has no pages")
+    _check_page_count(count, limits, name, "PDF has")
+    scale = limits.pdf_dpi / 72
+    indices = pages_to_read(count, limits.max_pages)
+    layers: list[PageText | None] = []
+    rendered: dict[int, Image.Image] = {}  # by position among the pages read
+    for position, index in enumerate(indices):
+        page = pdf[index]
+        try:
+            width, height = page.get_size()
+            _check_dimensions((int(width * scale), int(height * scale)), limits, f"{name} page {index + 1}")
+            layers.append(pdf_pages.page_text(page))
+            if layers[-1] is None:
+                rendered[position] = pdf_pages.render(page, scale)
+        finally:
+            page.close()
+    return indices, count, layers, rendered, pdf_pages.embedded_xml(pdf, data)

@@ -85,3 +85,33 @@ def test_closed_router_refuses_work():
 def test_a_policy_name_given_to_the_constructor_says_to_use_from_policy():
     with pytest.raises(TypeError, match=r"Router.from_policy\('cpu'\)"):
         Router("cpu")  # type: ignore[arg-type]
+
+
+def test_a_binary_file_object_is_read_and_a_wrong_kind_of_source_is_the_callers_type_error(tmp_path):
+    path = tmp_path / "doc.png"
+    path.write_bytes(white_png())
+    with Router(policy_from_dict({"tiers": [FIXED_INLINE]})) as router:
+        with path.open("rb") as stream:
+            from_file = router.extract(stream)
+        from_buffer = router.extract(io.BytesIO(white_png()), name="upload.png")
+        assert (from_file.status, from_buffer.status) == ("ok", "ok")
+        assert from_file.document.source == str(path) and from_file.document.sha256 == from_buffer.document.sha256
+        with pytest.raises(TypeError, match="a path, bytes, a binary file object or a PIL image; got NoneType"):
+            router.extract(None)
+        with pytest.raises(TypeError, match="open it in binary mode"):
+            router.extract(io.StringIO("not a document"))
+
+
+def test_a_reader_failure_nobody_foresaw_is_a_classified_result_not_an_exception(monkeypatch):
+    """Whatever escapes the document reader (a decoder's new error) fails that request as
+    ``unknown``: the caller's loop goes on."""
+    import router.api
+
+    def broken_reader(*_args, **_kwargs):
+        raise RuntimeError("a decoder bug")
+
+    monkeypatch.setattr(router.api, "load_document", broken_reader)
+    with Router(policy_from_dict({"tiers": [FIXED_INLINE]})) as router_:
+        result = router_.extract(white_png(), name="upload.png")
+    assert (result.status, result.error.error_class.value) == ("failed", "unknown")
+    assert result.document.source == "upload.png" and "a decoder bug" in result.error.message

@@ -69,7 +69,48 @@ BAD_INPUTS = {
     "animated gif": (lambda d: _animated_gif(d / "anim.gif"), "animated image (3 frames)"),
     "not a pdf": (lambda d: write(d, "broken.pdf", b"%PDF-1.4\n%garbage that is not a pdf\n"), "PDF is unreadable"),
     "oversized file": (lambda d: write(d, "big.png", b"\x89PNG" + b"\x00" * 2048), "over the limit of 1024"),
+    "png text chunk too large": (
+        lambda d: write(d, "ztxt.png", _png_with_huge_text()),
+        "corrupt image data (ValueError",
+    ),
+    "bmp compression unknown": (lambda d: write(d, "odd.bmp", _bmp_with_compression(12032)), "Unsupported BMP"),
+    "pdf page tree loops": (lambda d: write(d, "loop.pdf", _looping_pdf()), "PDF is unreadable"),
 }
+
+
+def _png_with_huge_text() -> bytes:
+    """A valid page with a 50 MB text chunk, compressed to a few KB (Pillow refuses to inflate it)."""
+    from PIL.PngImagePlugin import PngInfo
+
+    info = PngInfo()
+    info.add_text("Comment", "A" * 50_000_000, zip=True)
+    buffer = io.BytesIO()
+    page().save(buffer, format="PNG", pnginfo=info)
+    return buffer.getvalue()
+
+
+def _bmp_with_compression(code: int) -> bytes:
+    buffer = io.BytesIO()
+    page().save(buffer, format="BMP")
+    data = bytearray(buffer.getvalue())
+    data[30:34] = struct.pack("<I", code)  # BITMAPINFOHEADER's compression field
+    return bytes(data)
+
+
+def _looping_pdf() -> bytes:
+    """A page tree whose Kids names itself: PDFium counts two pages and cannot load the first."""
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [2 0 R 3 0 R] /Count 2 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>",
+    ]
+    body, offsets = b"%PDF-1.7\n", []
+    for number, content in enumerate(objects, start=1):
+        offsets.append(len(body))
+        body += b"%d 0 obj\n%s\nendobj\n" % (number, content)
+    xref = b"xref\n0 4\n0000000000 65535 f \n" + b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    trailer = b"trailer\n<< /Size 4 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % len(body)
+    return body + xref + trailer
 
 
 def _animated_gif(path: Path) -> Path:
