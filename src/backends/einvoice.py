@@ -35,7 +35,7 @@ from backends.ocr import keep_text
 from backends.options import EInvoiceOptions
 from backends.rules.lines import make_lines
 from backends.rules.total import find_total
-from backends.schema import ReceiptFields
+from backends.schema import MAX_AMOUNT_DIGITS, ReceiptFields
 from backends.textlayer import layer_text
 
 #: The names the standards give the embedded file (Factur-X, ZUGFeRD 1 and 2, XRechnung), lower case.
@@ -275,8 +275,8 @@ def _amount(text: str | None) -> str | None:
         value = Decimal(text)
     except InvalidOperation:
         return text  # the schema names the field and refuses it
-    if not value.is_finite():
-        return text
+    if not value.is_finite() or value.adjusted() >= MAX_AMOUNT_DIGITS:
+        return text  # "1e30000000" written out would be 30 million digits: the schema refuses it as given
     exponent = value.as_tuple().exponent
     if isinstance(exponent, int) and exponent < -4:
         value = value.quantize(Decimal("0.0001"))

@@ -31,12 +31,22 @@ CORE_FIELDS = frozenset({"merchant", "date", "total"})
 #: Fields whose printed text travels with them.
 _RAW_OF = {"date": "date_raw", "total": "total_raw"}
 
-_AMOUNT = re.compile(r"^-?\d+(\.\d{1,4})?$")
+#: A decimal amount: at most 18 digits before the point (no document's amount is 10^18 in any
+#: currency; an e-invoice's "1e30000000" would be a 30-million-digit answer) and 4 after.
+MAX_AMOUNT_DIGITS = 18
+_AMOUNT = re.compile(rf"^-?\d{{1,{MAX_AMOUNT_DIGITS}}}(\.\d{{1,4}})?$")
+
+# Validators' messages never echo the value: they reach logs (``attempt.failed.message``), and a
+# field may hold document text.
 
 
 def _iso_date(value: str | None) -> str | None:
-    if value is not None:
-        dt.date.fromisoformat(value)  # raises ValueError with a clear message
+    if value is None:
+        return None
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:  # its message quotes the value
+        raise ValueError(f"expected an ISO date such as '2024-03-14', got {len(value)} characters") from None
     return value
 
 
@@ -44,7 +54,10 @@ def _decimal_string(value: str | None) -> str | None:
     if value is None:
         return None
     if not _AMOUNT.match(value):
-        raise ValueError(f"expected a decimal amount such as '12.50', got {len(value)} characters")
+        raise ValueError(
+            f"expected a decimal amount such as '12.50' (at most {MAX_AMOUNT_DIGITS} digits before the point), "
+            f"got {len(value)} characters"
+        )
     try:
         Decimal(value)
     except InvalidOperation as exc:  # pragma: no cover - the regex admits only valid decimals

@@ -90,6 +90,23 @@ def test_hostile_or_broken_xml_is_invalid_output_naming_the_file(data, problem):
     assert "lol" not in str(caught.value) and "passwd" not in str(caught.value)
 
 
+def test_a_total_with_a_huge_exponent_is_refused_unwritten():
+    """"1e30000000" would be written out as 30 million digits; the schema refuses it as given."""
+    data = xml.CII.replace(b">56.58</ram:GrandTotalAmount>", b">1e30000000</ram:GrandTotalAmount>")
+    assert data != xml.CII
+    with pytest.raises(InvalidOutput, match="total: .*at most 18 digits before the point") as caught:
+        read("factur-x.xml", data)
+    assert len(str(caught.value)) < 300
+
+
+def test_a_refused_value_is_named_by_its_field_never_quoted():
+    """The refusal reaches the decision log: a date field holding an IBAN and a name stays out of it."""
+    secret = b"IBAN DE89370400440532013000 Max Mustermann"
+    with pytest.raises(InvalidOutput, match="date") as caught:
+        read("factur-x.xml", xml.CII.replace(b">20240314<", b">" + secret + b"<"))
+    assert "IBAN" not in str(caught.value) and "Mustermann" not in str(caught.value)
+
+
 def test_an_embedded_file_over_the_size_limit_is_invalid_output_unread():
     too_big = EmbeddedFile("factur-x.xml", None, "9000000 bytes, over the limit of 5242880")
     with pytest.raises(InvalidOutput, match="over the limit"):
