@@ -91,10 +91,10 @@ def test_hostile_or_broken_xml_is_invalid_output_naming_the_file(data, problem):
 
 
 def test_a_total_with_a_huge_exponent_is_refused_unwritten():
-    """"1e30000000" would be written out as 30 million digits; the schema refuses it as given."""
+    """ "1e30000000" would be written out as 30 million digits; the schema refuses it as given."""
     data = xml.CII.replace(b">56.58</ram:GrandTotalAmount>", b">1e30000000</ram:GrandTotalAmount>")
     assert data != xml.CII
-    with pytest.raises(InvalidOutput, match="total: .*at most 18 digits before the point") as caught:
+    with pytest.raises(InvalidOutput, match=r"total: .*at most 18 digits before the point") as caught:
         read("factur-x.xml", data)
     assert len(str(caught.value)) < 300
 
