@@ -8,8 +8,9 @@ A router is safe to use from many threads; ``close`` stops its worker processes.
 
 A router is a guest in its host's process: it configures neither the host's logging nor the
 process's allocator. Its events go to its own destinations (the policy's ``logging.json_path``, or
-``log_json``) and then to ``logger``, or to ``structlog.get_logger("docroute")`` when none is passed
-(see ``router.logs``). ``hold_malloc=True`` opts in to the allocator settings of ``router.memory``.
+``log_json``) and then to ``logger``, or when none is passed to ``structlog.get_logger("docroute")``
+where the host configured structlog, else to the stdlib logger ``docroute`` (see ``router.logs``).
+``hold_malloc=True`` opts in to the allocator settings of ``router.memory``.
 """
 
 from __future__ import annotations

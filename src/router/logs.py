@@ -6,8 +6,9 @@ A router is a guest in its host's process, so its log is its own and configures 
   ``schema_version``), stripped of document content unless *its* policy sets
   ``logging.log_content``, written to *its* destinations (the policy's ``logging.json_path``, one
   JSON line per event, flushed at once, rotated), and then handed to the host: a logger the host
-  passed, or ``structlog.get_logger("docroute")`` (the host's structlog configuration, or
-  structlog's unconfigured default). Two routers in one process never share a file or a setting.
+  passed, or ``structlog.get_logger("docroute")`` where the host configured structlog, else the
+  stdlib logger ``docroute`` (an unconfigured host sees warnings on stderr, as from any library,
+  and nothing on its stdout). Two routers in one process never share a file or a setting.
 - ``configure`` is for programs that own their process (the CLI, the service): it sets up
   structlog and the stdlib logger ``docroute`` to render events on stderr, JSON for machines or
   lines for a person, so what the routers hand on reaches the terminal.
@@ -121,7 +122,8 @@ class RouterLog:
 
     ``json_path`` (default: the policy's ``logging.json_path``) gets every event as a JSON line;
     ``stream`` (e.g. ``sys.stderr``), if given, too. ``host`` receives every event after that; by
-    default ``structlog.get_logger("docroute")``, looked up at each event.
+    default ``structlog.get_logger("docroute")`` where the host configured structlog, else the
+    stdlib logger ``docroute`` (looked up at each event).
     """
 
     def __init__(
@@ -160,8 +162,11 @@ class RouterLog:
     def _deliver(self, event: dict[str, Any]) -> None:
         level = event.get("level", "info")
         self._out.handle(self._out.makeRecord(LOGGER_NAME, _LEVELS.get(level, logging.ERROR), "", 0, event, (), None))
-        host = self._host if self._host is not None else structlog.get_logger(LOGGER_NAME)
         fields = {k: v for k, v in event.items() if k not in ("event", "level", "ts")}
+        if self._host is None and not structlog.is_configured():
+            _to_stdlib(level, event.get("event", ""), fields)
+            return
+        host = self._host if self._host is not None else structlog.get_logger(LOGGER_NAME)
         getattr(host, level if level in _LEVELS else "error")(event.get("event", ""), **fields)
 
     @contextlib.contextmanager
@@ -196,6 +201,18 @@ class _Sink:
         self._deliver(event)
 
     debug = info = warning = error = critical = msg
+
+
+def _to_stdlib(level: str, name: str, fields: dict[str, Any]) -> None:
+    """An event for a host that configured no structlog: to the stdlib logger ``docroute``, as any
+    library logs. Unconfigured, Python shows warnings and errors on stderr and nothing else
+    (structlog's own default would print every event on the host's stdout)."""
+    logger = logging.getLogger(LOGGER_NAME)
+    number = _LEVELS.get(level, logging.ERROR)
+    if logger.isEnabledFor(number):
+        logger.log(
+            number, "%s %s", name, " ".join(f"{key}={value}" for key, value in fields.items() if value is not None)
+        )
 
 
 def _drop(*_: Any) -> EventDict:

@@ -206,3 +206,36 @@ def test_a_host_may_pass_its_own_logger_and_gets_every_event_of_that_router_only
     assert {c.kwargs["request_id"] for c in mine.calls if "request_id" in c.kwargs} == {result.request_id}
     assert [call.args[0] for call in theirs.calls] == ["router.starting", "router.closed"]
     assert all(c.method_name in ("info", "warning") for c in mine.calls)
+
+
+UNCONFIGURED_HOST = """
+import io
+from PIL import Image
+from router import Router
+from router.policy import policy_from_dict
+
+tiers = [
+    {'name': 'flaky', 'backend': {'kind': 'faulty', 'faults': {'garbage': 1.0}}, 'isolation': 'inline'},
+    {'name': 'f', 'backend': {'kind': 'faulty'}, 'isolation': 'inline'},
+]
+buffer = io.BytesIO(); Image.new('RGB', (20, 20)).save(buffer, 'PNG')
+with Router(policy_from_dict({'tiers': tiers})) as router:
+    for _ in range(3):
+        assert router.extract(buffer.getvalue()).status == 'degraded'
+"""
+
+
+def test_a_host_that_configured_no_logging_gets_nothing_on_stdout_and_only_warnings_on_stderr():
+    """structlog unconfigured would print every event on the host's stdout (a host printing JSON
+    there breaks): the events go to the stdlib logger ``docroute`` instead, as any library's."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    out = subprocess.run([sys.executable, "-c", UNCONFIGURED_HOST], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout == ""
+    lines = out.stderr.splitlines()
+    assert lines and all(line.startswith(("attempt.failed", "attempt.rejected", "route.fallback")) for line in lines)
+    assert "FAULTY MART" not in out.stderr

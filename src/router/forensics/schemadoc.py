@@ -23,7 +23,8 @@ allowed values included.
 
 Destinations: each `Router` writes its own file (its policy's `logging.json_path`, or `log_json`)
 with its own `log_content` setting, then hands each event to its host's structlog logger (the one
-passed as `Router(logger=...)`, else `structlog.get_logger("docroute")`); a router never configures
+passed as `Router(logger=...)`, else `structlog.get_logger("docroute")` where the host configured
+structlog, else the stdlib logger `docroute`); a router never configures
 its host's logging. The CLI and the service configure their own process to print events on stderr:
 for a person (a terminal, or `format: console`) one line per event, otherwise JSON; `policy_spec` is
 never printed there. `docroute extract` prints warnings only unless `--verbose`. `docroute serve
