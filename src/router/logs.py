@@ -34,6 +34,7 @@ import structlog
 from structlog.typing import EventDict
 
 from router.events import CONTENT_KEYS, SCHEMA_VERSION
+from router.outputs import log_problem
 from router.policy import LoggingPolicy
 
 __all__ = [
@@ -104,7 +105,9 @@ def _handlers(
 ) -> list[logging.Handler]:
     handlers: list[logging.Handler] = []
     if json_path:
-        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
+        problem = log_problem(Path(json_path))
+        if problem:  # never append events to an image, nor make folders the caller did not ask for
+            raise ValueError(f"decision log {json_path}: {problem}")
         file_handler = logging.handlers.RotatingFileHandler(
             json_path, maxBytes=settings.rotate_bytes, backupCount=settings.backups, encoding="utf-8"
         )

@@ -239,3 +239,18 @@ def test_a_host_that_configured_no_logging_gets_nothing_on_stdout_and_only_warni
     lines = out.stderr.splitlines()
     assert lines and all(line.startswith(("attempt.failed", "attempt.rejected", "route.fallback")) for line in lines)
     assert "FAULTY MART" not in out.stderr
+
+
+def test_a_router_refuses_a_log_path_that_is_not_a_log_and_makes_no_folders(tmp_path):
+    """The checks the commands make on --log-json hold for the API's log_json= and a policy's
+    logging.json_path: events are never appended to an image, and no folder is made unasked."""
+    image = tmp_path / "receipt.png"
+    image.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64)
+    tier = {"name": "f", "backend": {"kind": "faulty"}, "isolation": "inline"}
+    with pytest.raises(ValueError, match="is not a docroute log"):
+        Router(policy_from_dict({"tiers": [tier]}), log_json=image)
+    assert image.read_bytes() == b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    missing = tmp_path / "no" / "such" / "folder" / "log.jsonl"
+    with pytest.raises(ValueError, match="does not exist"):
+        Router(policy_from_dict({"logging": {"json_path": str(missing)}, "tiers": [tier]}))
+    assert not (tmp_path / "no").exists()

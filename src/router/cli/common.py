@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 import typer
 
 from router.errors import PolicyError
+from router.outputs import log_problem, output_problem
 from router.policy import Policy, load_policy
 
 if TYPE_CHECKING:
@@ -60,7 +61,7 @@ def check_output_files_or_exit(options: dict[str, Path | None]) -> None:
     for option, path in options.items():
         if path is None:
             continue
-        problem = _output_problem(path) or (_not_a_log(path) if option in LOG_OPTIONS else None)
+        problem = log_problem(path) if option in LOG_OPTIONS else output_problem(path)
         if problem:
             typer.echo(f"docroute: {option} {path}: {problem}", err=True)
             raise typer.Exit(2)
@@ -79,28 +80,6 @@ def check_policy_log_or_exit(policy: Policy, log_json: Path | None) -> None:
     """The policy's own ``logging.json_path``, when no ``--log-json`` replaces it, checked as that option is."""
     if log_json is None and policy.logging.json_path:
         check_output_files_or_exit({"logging.json_path": Path(policy.logging.json_path)})
-
-
-def _output_problem(path: Path) -> str | None:
-    if path.is_dir():
-        return "is a folder, expected a file"
-    if path.exists() and not path.is_file():
-        return "is not a regular file (a device, pipe or socket), expected a file"
-    folder = path.parent
-    if not folder.is_dir():
-        return f"folder {folder} does not exist" if not folder.exists() else f"{folder} is not a folder"
-    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        return "not writable"
-    return None
-
-
-def _not_a_log(path: Path) -> str | None:
-    """A log is appended to (and rotated): an existing file that holds something else is refused."""
-    if not path.is_file() or path.stat().st_size == 0:
-        return None
-    with path.open("rb") as file:
-        first = file.read(1)
-    return None if first == b"{" else "is not a docroute log (JSON lines); expected a new file or an earlier log"
 
 
 def read_logs_or_exit(paths: list[str]) -> LogSet:

@@ -1,0 +1,38 @@
+"""Files docroute writes, checked before the first byte: a results file, a summary, a decision log.
+
+One place for what makes a path unusable as an output, read by the commands (which print the
+problem and exit 2 before any work starts) and by a router opening its decision log (which raises).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def output_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be written as a file (a folder, a device, a missing or read-only folder), or None."""
+    if path.is_dir():
+        return "is a folder, expected a file"
+    if path.exists() and not path.is_file():
+        return "is not a regular file (a device, pipe or socket), expected a file"
+    folder = path.parent
+    if not folder.is_dir():
+        return f"folder {folder} does not exist" if not folder.exists() else f"{folder} is not a folder"
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        return "not writable"
+    return None
+
+
+def not_a_log(path: Path) -> str | None:
+    """A log is appended to (and rotated): an existing file that holds something else is refused."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return None
+    with path.open("rb") as file:
+        first = file.read(1)
+    return None if first == b"{" else "is not a docroute log (JSON lines); expected a new file or an earlier log"
+
+
+def log_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be a decision log (appended to, rotated), or None."""
+    return output_problem(path) or not_a_log(path)
