@@ -410,6 +410,12 @@ BATCH_FINISHED = Event(
         F("retried", "integer", "Inputs read again: their line had failed for a passing reason.", False),
         F("abandoned", "integer", "Inputs in flight when a second signal or the grace period ended the run."),
         F("interrupted_by", "string?", "SIGINT or SIGTERM; null when the run completed.", values=("SIGINT", "SIGTERM")),
+        F(
+            "output_error",
+            "string?",
+            "Why the output could not be written (a full disk): the batch stopped; null when it could.",
+            False,
+        ),
         F("by_status", "object", "Lines written in this run by status."),
         F("by_tier", "object", "Lines written in this run by answering tier (none: failed)."),
         F("by_error_class", "object", "Failed lines by error class."),

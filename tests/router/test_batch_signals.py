@@ -87,3 +87,36 @@ def test_a_killed_batch_leaves_only_whole_lines_and_resumes(tmp_path):
     resumed = run_cli("batch", str(tmp_path / "in"), "--out", str(out), "--policy", str(policy))
     assert resumed.returncode == 0, resumed.stderr
     assert one_line_per_input(out, inputs)
+
+
+def _file_size_limit(limit: int):
+    """For the child: files it writes may not grow past ``limit`` bytes, as on a full disk (the
+    kernel refuses the write with EFBIG; its SIGXFSZ is ignored so the write fails instead)."""
+
+    def apply() -> None:
+        import resource
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return apply
+
+
+def test_an_output_that_cannot_be_written_stops_the_batch_in_one_line_and_a_rerun_finishes(tmp_path):
+    """The disk fills up mid-batch: no traceback, a line naming the output and why, exit code 74,
+    the lines written whole; a rerun with room finishes with exactly one line per input."""
+    inputs = images(tmp_path / "in", 12)
+    out = tmp_path / "out.jsonl"
+    policy = policy_file(tmp_path, tier("a"))
+    args = cli("batch", str(tmp_path / "in"), "--out", str(out), "--policy", str(policy), "--progress", "none")
+    full = subprocess.run(
+        args, env=env(), capture_output=True, text=True, timeout=60, preexec_fn=_file_size_limit(4000), check=False
+    )
+    assert full.returncode == 74, full.stderr
+    assert "Traceback" not in full.stderr
+    assert f"cannot write {out}: File too large" in full.stderr and "rerun the same command" in full.stderr
+    assert 0 < len(out.read_bytes()) <= 4000
+
+    resumed = run_cli("batch", str(tmp_path / "in"), "--out", str(out), "--policy", str(policy))
+    assert resumed.returncode == 0, resumed.stderr
+    assert one_line_per_input(out, inputs)

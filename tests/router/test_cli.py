@@ -57,6 +57,22 @@ def test_extract_exits_0_when_all_answered_and_writes_the_json_log(tmp_path: Pat
     assert "request.received" in events and "request.done" in events
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_extract_to_a_full_disk_is_one_line_and_exit_74_not_a_traceback(tmp_path: Path, fixed_policy: Path):
+    good = tmp_path / "good.png"
+    Image.new("RGB", (40, 30), "white").save(good)
+    with open("/dev/full", "w") as full:
+        out = subprocess.run(
+            [sys.executable, "-m", "router", "extract", str(good), "-p", str(fixed_policy), "-q"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    assert out.returncode == 74
+    assert out.stderr == "docroute: cannot write the results to stdout: No space left on device\n"
+
+
 def test_invalid_policy_exits_2_with_every_problem(tmp_path: Path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("deadline_s: -1\ntiers: [{name: x, backend: {kind: nope}}]\n")

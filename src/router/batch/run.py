@@ -30,7 +30,7 @@ from typing import Any, Protocol
 
 from router import events
 from router.batch.progress import NoProgress, Progress
-from router.batch.sink import ResultSink
+from router.batch.sink import OutputWriteError, ResultSink
 from router.batch.summary import Summary
 from router.errors import ErrorClass
 from router.logs import get_logger
@@ -169,7 +169,10 @@ class _Batch:
         finally:
             for _ in threads:
                 self.inbox.put(None)
-            self.sink.sync()
+            try:
+                self.sink.sync()
+            except OutputWriteError as exc:
+                self._output_failed(exc)
         if not self.stop.abandon.is_set():
             for thread in threads:
                 thread.join()
@@ -226,9 +229,18 @@ class _Batch:
         self.in_flight -= 1
         if record is None:  # not started: a stop came first
             return
-        self.sink.write(record)
+        try:
+            self.sink.write(record)
+        except OutputWriteError as exc:  # nothing more can be kept: stop, and let a rerun finish
+            self._output_failed(exc)
+            return
         self.summary.add(record)
         self.progress.advance(record["status"])
+
+    def _output_failed(self, error: OutputWriteError) -> None:
+        self.summary.output_error = self.summary.output_error or str(error)
+        self.stop.requested.set()
+        self.stop.abandon.set()
 
     def _work(self) -> None:
         while True:

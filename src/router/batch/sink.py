@@ -64,6 +64,16 @@ class NotAnOutputError(DocrouteError):
         )
 
 
+class OutputWriteError(DocrouteError):
+    """The output cannot be written (a full disk, a file system gone read-only): the batch stops,
+    and a rerun finishes once there is room (a torn last line is cut on the next open)."""
+
+    def __init__(self, path: Path, error: OSError):
+        self.path = path
+        self.strerror = error.strerror or str(error)
+        super().__init__(f"cannot write {path}: {self.strerror}")
+
+
 def lock_path(path: Path) -> Path:
     return path.with_name(path.name + ".lock")
 
@@ -105,8 +115,11 @@ class ResultSink:
     def write(self, record: dict[str, Any]) -> None:
         """Append one line, whole."""
         view = memoryview(encode_line(record))
-        while view:  # a short write only happens on a full disk; the tail is cut on the next open
-            view = view[os.write(self._fd, view) :]
+        try:
+            while view:  # a short write only happens on a full disk; the tail is cut on the next open
+                view = view[os.write(self._fd, view) :]
+        except OSError as exc:
+            raise OutputWriteError(self.path, exc) from None
         if record.get("retry_of"):
             self.superseded.add(str(record["retry_of"]))
         self._unsynced += 1
@@ -115,7 +128,10 @@ class ResultSink:
 
     def sync(self) -> None:
         if self._unsynced:
-            os.fsync(self._fd)
+            try:
+                os.fsync(self._fd)
+            except OSError as exc:
+                raise OutputWriteError(self.path, exc) from None
         self._unsynced = 0
         self._synced_at = time.monotonic()
 
@@ -123,9 +139,11 @@ class ResultSink:
         if self._fd < 0:
             return
         try:
-            self.sync()
-            os.close(self._fd)
-            self._fd = -1
+            try:
+                self.sync()
+            finally:
+                os.close(self._fd)
+                self._fd = -1
             if self.superseded:
                 dropped = _compact(self.path, self.superseded)
                 events.BATCH_OUTPUT_COMPACTED.emit(get_logger(), path=str(self.path), superseded_lines=dropped)
@@ -247,14 +265,18 @@ def _compact(path: Path, superseded: set[str]) -> int:
     """Rewrite ``path`` without the superseded lines, atomically; return how many were dropped."""
     temporary = path.with_name(path.name + ".compacting")
     dropped = 0
-    with temporary.open("wb") as out:
-        for raw, record in _lines(path):
-            if record is not None and str(record.get("request_id")) in superseded:
-                dropped += 1
-                continue
-            out.write(raw)
-        out.flush()
-        os.fsync(out.fileno())
+    try:
+        with temporary.open("wb") as out:
+            for raw, record in _lines(path):
+                if record is not None and str(record.get("request_id")) in superseded:
+                    dropped += 1
+                    continue
+                out.write(raw)
+            out.flush()
+            os.fsync(out.fileno())
+    except OSError as exc:  # no room for the copy: the output stays as it is (readable), the next run compacts
+        temporary.unlink(missing_ok=True)
+        raise OutputWriteError(temporary, exc) from None
     os.replace(temporary, path)
     directory = os.open(path.parent, os.O_RDONLY)
     try:

@@ -31,6 +31,7 @@ class Summary:
     latencies_ms: list[float] = field(default_factory=list)
     elapsed_s: float = 0.0
     interrupted_by: str | None = None
+    output_error: str | None = None  # the output could not be written (a full disk): the batch stopped
 
     @property
     def processed(self) -> int:
@@ -57,6 +58,7 @@ class Summary:
             "retried": self.retried,
             "abandoned": self.abandoned,
             "interrupted_by": self.interrupted_by,
+            "output_error": self.output_error,
             "by_status": dict(self.by_status),
             "by_tier": dict(self.by_tier),
             "by_error_class": dict(self.by_error),
@@ -85,6 +87,8 @@ class Summary:
         )
         if self.interrupted_by:
             lines.append(f"interrupted by {self.interrupted_by}: rerun the same command to finish")
+        if self.output_error:
+            lines.append(f"stopped: {self.output_error}; rerun the same command to finish once it can be written")
         return lines
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import typer
 
 from router.cli.app import CPUS_HELP, GPUS_HELP, MEMORY_HELP, POLICY_HELP, app
+from router.cli.common import OUTPUT_ERROR_EXIT
 
 #: Exit codes of an interrupted run, as a shell reports a process killed by the signal.
 SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143}
@@ -57,7 +58,7 @@ def batch(
     or 143; otherwise 0, or 1 if any document failed; 2 for a usage error.
     """
     from router.batch import BatchSettings, ResultSink, run_batch
-    from router.batch.sink import NotAnOutputError, OutputBusyError, lock_path
+    from router.batch.sink import NotAnOutputError, OutputBusyError, OutputWriteError, lock_path
     from router.cli.common import (
         batch_run,
         check_output_files_or_exit,
@@ -96,13 +97,22 @@ def batch(
     except OSError as exc:  # the lock cannot be made next to OUT (a read-only or special folder)
         typer.echo(f"docroute: --out {out}: {exc.strerror} ({exc.filename})", err=True)
         raise typer.Exit(2) from None
-    with (
-        sink,
-        batch_run(loaded, total=len(paths), progress=mode, warm=warm, log_json=log_json, log_stderr=log_stderr) as run,
-    ):
-        jobs = jobs or run.router.parallelism()
-        settings = BatchSettings(jobs=jobs, max_bytes=loaded.limits.max_bytes, grace_s=grace_s)
-        summary = run_batch(run.router, paths, sink, settings, stop=run.stop, progress=run.progress)
+    summary = None
+    try:
+        with (
+            sink,
+            batch_run(
+                loaded, total=len(paths), progress=mode, warm=warm, log_json=log_json, log_stderr=log_stderr
+            ) as run,
+        ):
+            jobs = jobs or run.router.parallelism()
+            settings = BatchSettings(jobs=jobs, max_bytes=loaded.limits.max_bytes, grace_s=grace_s)
+            summary = run_batch(run.router, paths, sink, settings, stop=run.stop, progress=run.progress)
+    except OutputWriteError as exc:  # the last flush or the compaction at close: the lines written stand
+        if summary is None:
+            typer.echo(f"docroute: {exc}; rerun the same command to finish once it can be written", err=True)
+            raise typer.Exit(OUTPUT_ERROR_EXIT) from None
+        summary.output_error = summary.output_error or str(exc)
     close_batch(summary, summary_json)
 
 
@@ -112,7 +122,13 @@ def close_batch(summary: Any, summary_json: Path | None) -> None:
     for line in summary.lines():
         typer.echo(line, err=True)
     if summary_json:
-        summary_json.write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
+        try:
+            summary_json.write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
+        except OSError as exc:
+            typer.echo(f"docroute: --summary-json {summary_json}: cannot write: {exc.strerror or exc}", err=True)
+            raise typer.Exit(OUTPUT_ERROR_EXIT) from None
+    if summary.output_error:
+        raise typer.Exit(OUTPUT_ERROR_EXIT)
     if summary.interrupted_by:
         raise typer.Exit(SIGNAL_EXIT.get(summary.interrupted_by, 130))
     if summary.failed:

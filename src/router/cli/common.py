@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +25,21 @@ if TYPE_CHECKING:
     from router.forensics.reader import LogSet
 
 PROGRESS_MODES = ("auto", "bar", "plain", "none")
+#: Exit code when results could not be written (a full disk, a closed pipe): sysexits' EX_IOERR.
+OUTPUT_ERROR_EXIT = 74
+
+
+def print_or_exit(text: str) -> None:
+    """One line of results on stdout; stdout that cannot take it (a full disk, a reader that went
+    away) is one line on stderr and exit code 74, not a traceback."""
+    try:
+        typer.echo(text)
+        sys.stdout.flush()
+    except OSError as exc:
+        # what is left in stdout's buffer would fail again at exit: send it nowhere
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        typer.echo(f"docroute: cannot write the results to stdout: {exc.strerror or exc}", err=True)
+        raise typer.Exit(OUTPUT_ERROR_EXIT) from None
 
 
 def load_policy_or_exit(name_or_path: str) -> Policy:

@@ -22,13 +22,15 @@ def extract(
     ),
     warm_up: bool = typer.Option(True, help="Wait for model tiers to load before the first document."),
 ) -> None:
-    """Extract merchant, date, total (and more) from each file. Exit code 1 if any failed."""
+    """Extract merchant, date, total (and more) from each file. Exit code 1 if any failed, 74 if the
+    results could not be written (a full disk)."""
     from router.api import Router
     from router.cli.common import (
         check_output_files_or_exit,
         check_policy_log_or_exit,
         configure_process,
         load_policy_or_exit,
+        print_or_exit,
         quieter,
     )
 
@@ -45,7 +47,7 @@ def extract(
         for file in files:
             result = router.extract(file)
             failed += result.status == "failed"
-            typer.echo(json.dumps(result.model_dump(mode="json"), indent=2 if pretty else None))
+            print_or_exit(json.dumps(result.model_dump(mode="json"), indent=2 if pretty else None))
     finally:
         router.close()
     if failed:
