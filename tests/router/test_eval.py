@@ -47,7 +47,7 @@ def test_fields_are_compared_strictly_and_after_normalisation(field, label, pred
 
 def tiny_dataset(folder: Path) -> Path:
     """Four labelled documents against the fixed answer FAULTY MART / 2024-01-31 / 12.50: one exact,
-    one right after normalisation, one wrong, one whose image is missing (a failed document)."""
+    one right after normalisation, one wrong, one whose image cannot be read (a failed document)."""
     paths = images(folder / "images", 3)
     labels = [
         {"id": "exact", "image": f"images/{paths[0].name}", "company": "FAULTY MART", "date": "2024-01-31",
@@ -56,9 +56,10 @@ def tiny_dataset(folder: Path) -> Path:
          "total": "RM 12.5"},
         {"id": "wrong", "image": f"images/{paths[2].name}", "company": "OTHER SHOP", "date": "01/02/2024",
          "total": "9.00"},
-        {"id": "gone", "image": "images/missing.png", "company": "FAULTY MART", "date": "2024-01-31",
+        {"id": "gone", "image": "images/broken.png", "company": "FAULTY MART", "date": "2024-01-31",
          "total": "12.50"},
     ]  # fmt: skip
+    (folder / "images" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)  # unreadable: bad_input
     (folder / "labels.jsonl").write_text("".join(json.dumps(label) + "\n" for label in labels))
     return folder
 
@@ -89,10 +90,37 @@ def test_an_evaluation_scores_each_field_by_tier_and_writes_report_and_chart(tmp
 def test_labels_are_validated_with_the_line_that_is_wrong(tmp_path):
     with pytest.raises(DatasetError, match=r"no labels\.jsonl"):
         load_labels(tmp_path)
+    (tmp_path / "a.png").write_bytes(b"\x89PNG")
     (tmp_path / "labels.jsonl").write_text('{"image": "a.png"}\n{"id": 2}\n')
     with pytest.raises(DatasetError, match=r"labels.jsonl:2: expected an object with 'image'"):
         load_labels(tmp_path)
     assert len(load_labels(tmp_path, limit=1)) == 1
+
+
+def test_every_problem_of_a_labels_file_is_named_at_once_and_nothing_is_scored(tmp_path):
+    """A missing image, one outside the folder, a field of the wrong type, an id given twice: a
+    dataset error, not documents docroute failed."""
+    (tmp_path / "a.png").write_bytes(b"\x89PNG")
+    rows = [
+        {"id": "one", "image": "a.png", "total": 27.1},
+        {"id": "two", "image": "gone.png"},
+        {"id": "three", "image": "../../../../etc/passwd"},
+        {"id": "four", "image": "a.png", "company": ["A", "B"]},
+        {"id": "five", "image": "a.png", "kind": 7},
+        {"id": "one", "image": "a.png"},
+    ]
+    (tmp_path / "labels.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    with pytest.raises(DatasetError) as caught:
+        load_labels(tmp_path)
+    problems = str(caught.value).splitlines()
+    assert [p.split(": ", 1)[1] for p in problems] == [
+        "image 'gone.png' not found in " + str(tmp_path),
+        "image '../../../../etc/passwd' is outside the dataset folder",
+        "company: expected a string (or a number), got list",
+        "kind: expected a string such as 'receipt-photo', got int",
+        "id 'one' is already used at " + str(tmp_path / "labels.jsonl") + ":1",
+    ]
+    assert [p.split(": ", 1)[0].rsplit(":", 1)[1] for p in problems] == ["2", "3", "4", "5", "6"]
 
 
 @pytest.mark.slow

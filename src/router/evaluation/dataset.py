@@ -14,6 +14,8 @@ from pathlib import Path
 #: Label names that differ from docroute's field names.
 ALIASES = {"company": "merchant"}
 SCORED_FIELDS = ("merchant", "date", "total", "address")
+#: Problems of a labels file listed at once; past this, a count.
+MAX_PROBLEMS = 20
 
 
 class DatasetError(ValueError):
@@ -29,17 +31,36 @@ class Label:
 
 
 def load_labels(folder: Path, *, limit: int | None = None) -> list[Label]:
+    """The labelled documents of ``folder``; every problem of the labels file at once (a line that
+    is not an object, a field of the wrong type, an id given twice, an image missing or outside the
+    folder) as one ``DatasetError``: a document that cannot be read must not count as a failure."""
     path = folder / "labels.jsonl"
     if not path.is_file():
         raise DatasetError(f"{folder}: no labels.jsonl (expected one JSON object per line)")
     labels: list[Label] = []
+    problems: list[str] = []
+    seen: dict[str, str] = {}
     with path.open(encoding="utf-8") as file:
         for number, line in enumerate(file, start=1):
             if not line.strip():
                 continue
-            labels.append(_parse(line, f"{path}:{number}", folder))
+            where = f"{path}:{number}"
+            try:
+                label = _parse(line, where, folder)
+            except DatasetError as exc:
+                problems.append(str(exc))
+                continue
+            if label.id in seen:
+                problems.append(f"{where}: id {label.id!r} is already used at {seen[label.id]}")
+            seen.setdefault(label.id, where)
+            labels.append(label)
             if limit is not None and len(labels) >= limit:
                 break
+    if problems:
+        shown = problems[:MAX_PROBLEMS] + (
+            [f"... and {len(problems) - MAX_PROBLEMS} more"] if len(problems) > MAX_PROBLEMS else []
+        )
+        raise DatasetError("\n".join(shown))
     if not labels:
         raise DatasetError(f"{path}: no labelled documents")
     return labels
@@ -55,7 +76,18 @@ def _parse(line: str, where: str, folder: Path) -> Label:
     fields = {}
     for key, value in data.items():
         name = ALIASES.get(key, key)
-        if name in SCORED_FIELDS and isinstance(value, str | int | float) and str(value).strip():
+        if name not in SCORED_FIELDS or value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise DatasetError(f"{where}: {key}: expected a string (or a number), got {type(value).__name__}")
+        if str(value).strip():
             fields[name] = str(value)
-    kind = data.get("kind") if isinstance(data.get("kind"), str) else None
-    return Label(str(data.get("id") or Path(data["image"]).stem), folder / data["image"], fields, kind)
+    kind = data.get("kind")
+    if kind is not None and not isinstance(kind, str):
+        raise DatasetError(f"{where}: kind: expected a string such as 'receipt-photo', got {type(kind).__name__}")
+    image = folder / data["image"]
+    if not image.resolve().is_relative_to(folder.resolve()):
+        raise DatasetError(f"{where}: image {data['image']!r} is outside the dataset folder")
+    if not image.is_file():
+        raise DatasetError(f"{where}: image {data['image']!r} not found in {folder}")
+    return Label(str(data.get("id") or Path(data["image"]).stem), image, fields, kind)
