@@ -175,6 +175,7 @@ def test_an_out_that_is_not_a_batch_output_is_refused_and_left_untouched(tmp_pat
     assert result.exit_code == 2, result.output
     assert "not the output of a batch" in result.output and str(precious) in result.output
     assert precious.read_bytes() == content
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "precious.png"]  # no lock file left beside it
 
 
 def test_an_input_named_as_out_is_refused_and_left_untouched(tmp_path):

@@ -92,6 +92,7 @@ class ResultSink:
         self._fsync_every = fsync_every
         self._fsync_interval_s = fsync_interval_s
         path.parent.mkdir(parents=True, exist_ok=True)
+        new_lock = not lock_path(path).exists()
         self._lock_fd = _lock(path, wait=wait)
         try:
             _check_is_output(path)
@@ -99,6 +100,8 @@ class ResultSink:
             state = _read_state(path, retry_failed)
             self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         except BaseException:
+            if new_lock:  # refused (not a batch's output): leave nothing beside the user's file
+                lock_path(path).unlink(missing_ok=True)
             os.close(self._lock_fd)
             raise
         self.done, self.retryable, self.superseded, self.unreadable_lines = state
