@@ -12,6 +12,8 @@ app = typer.Typer(
 policy_app = typer.Typer(help="Check, explain and compare policy files.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
 
+#: Exit code when results could not be written (a full disk, a closed pipe): sysexits' EX_IOERR.
+OUTPUT_ERROR_EXIT = 74
 POLICY_HELP = (
     "Policy file, or the name of a built-in policy (default, cpu) or of one in $DOCROUTE_POLICY_DIR. "
     "An invalid policy exits 2."

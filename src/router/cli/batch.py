@@ -9,8 +9,7 @@ from typing import Any
 
 import typer
 
-from router.cli.app import CPUS_HELP, GPUS_HELP, MEMORY_HELP, POLICY_HELP, app
-from router.cli.common import OUTPUT_ERROR_EXIT
+from router.cli.app import CPUS_HELP, GPUS_HELP, MEMORY_HELP, OUTPUT_ERROR_EXIT, POLICY_HELP, app
 
 #: Exit codes of an interrupted run, as a shell reports a process killed by the signal.
 SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143}

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import typer
 
+from router.cli.app import OUTPUT_ERROR_EXIT
 from router.errors import PolicyError
 from router.outputs import log_problem, output_problem
 from router.policy import Policy, load_policy
@@ -25,8 +26,6 @@ if TYPE_CHECKING:
     from router.forensics.reader import LogSet
 
 PROGRESS_MODES = ("auto", "bar", "plain", "none")
-#: Exit code when results could not be written (a full disk, a closed pipe): sysexits' EX_IOERR.
-OUTPUT_ERROR_EXIT = 74
 
 
 def print_or_exit(text: str) -> None:

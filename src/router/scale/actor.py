@@ -51,7 +51,6 @@ def placed_router(policy_spec: dict[str, Any], log_dir: str | None, place: dict[
 
     log_json = None
     if log_dir:
-        Path(log_dir).mkdir(parents=True, exist_ok=True)
         log_json = log_file(log_dir, place["host"], place["pid"])
     logs.set_placement(host=place["host"], actor=place["actor"] or "")
     policy = policy_from_dict(policy_spec, source=source)

@@ -43,8 +43,10 @@ def largest_node() -> dict[str, float]:
 def log_file(log_dir: str | os.PathLike[str], host: str, pid: int, role: str = "") -> Path:
     """A process's own decision log in the cluster's log folder: ``[ROLE-]NODE-PID.jsonl``, NODE the first
     16 characters of its Ray node id (pids collide across nodes). Routers have no role; the service's
-    ingress is ``ingress``, a batch's driver ``driver``."""
-    return Path(log_dir) / f"{role + '-' if role else ''}{host[:16]}-{pid}.jsonl"
+    ingress is ``ingress``, a batch's driver ``driver``. The folder is the cluster's own: made here."""
+    folder = Path(log_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / f"{role + '-' if role else ''}{host[:16]}-{pid}.jsonl"
 
 
 def place_this_process(log_dir: str | os.PathLike[str], role: str) -> Path:
