@@ -88,6 +88,8 @@ def _read_file(path: Path, limits: InputLimits, name: str) -> bytes:
 
 
 def _read_regular_file(path: Path, limits: InputLimits, name: str) -> bytes:
+    if str(path) == "-" and not path.exists():
+        raise BadInputError(name, "standard input is not read: give the file's path")
     if not path.exists():
         missing = "symbolic link to a missing file (or a link loop)" if path.is_symlink() else "file not found"
         raise BadInputError(name, missing)

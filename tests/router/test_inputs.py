@@ -53,6 +53,7 @@ def page(mode: str = "RGB", size=(60, 40), color=(200, 10, 10)) -> Image.Image:
 
 BAD_INPUTS = {
     "missing file": (lambda d: d / "nope.jpg", "file not found"),
+    "standard input": (lambda _: Path("-"), "standard input is not read: give the file's path"),
     "directory": (lambda d: d, "is a directory"),
     "zero bytes": (lambda d: write(d, "empty.jpg", b""), "file is empty (0 bytes)"),
     "truncated jpeg": (
