@@ -30,6 +30,7 @@ class Attempt:
     fields_present: list[str] | None = None
     shared_failure: str | None = None
     probe: bool | None = None  # tried past a refusing breaker (None: a log from before the field)
+    ended_at: float | None = None  # when its outcome was logged
 
     @property
     def label(self) -> str:
@@ -209,4 +210,5 @@ def _attempt(request: RecordedRequest, event: dict[str, Any]) -> Attempt:
         fields_present=event.get("fields_present"),
         shared_failure=event.get("shared_failure"),
         probe=started.get("probe") if started else None,
+        ended_at=when(event),
     )

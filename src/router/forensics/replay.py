@@ -7,9 +7,8 @@ ends in one of: ``same``, ``tier_changed``, ``newly_failed``, ``newly_saved``, `
 
 Assumptions, stated in every report: requests arrive when they did (a slower policy does not
 delay the next request); requests are replayed one after another, so with concurrent requests the
-breakers' view is approximate once a tier's history departs from the recording (until then the
-recorded verdicts stand); a tier's outcomes are recorded per request and never borrowed from
-another request of the same document.
+breakers' view is approximate where the recorded verdicts cannot stand (``simstate``); a tier's
+outcomes are recorded per request and never borrowed from another request of the same document.
 """
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ CHANGES = ("same", "tier_changed", "newly_failed", "newly_saved", "error_changed
 ASSUMPTIONS = (
     "requests arrive when they did in the recording, whatever the new policy's latency",
     "requests are replayed one after another per router session (concurrent requests: breakers approximate"
-    " once a tier's history departs from the recording)",
+    " where the recorded verdicts cannot stand)",
     "outcomes come from the same request only, never from another request of the same document",
 )
 

@@ -10,6 +10,7 @@ replayed history of a tier matches the recording, its recorded state is used; wh
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,6 +77,8 @@ class SessionState:
     streak: dict[str, int] = field(default_factory=dict)  # consecutive failures, as the breaker counts
     recycle_times: dict[str, list[float]] = field(default_factory=dict)
     doubts: dict[str, Doubt] = field(default_factory=dict)
+    _replayed_requests: set[str] = field(default_factory=set)
+    _unreplayed_ends: dict[str, deque[tuple[float, str]]] = field(default_factory=dict)  # per tier, by end
 
     # -- what the tier's state is ------------------------------------------------------------
 
@@ -95,9 +98,10 @@ class SessionState:
         """The breaker's verdict, or 'unknown: why' when undecided requests may have opened it.
 
         The recorded verdict where nothing the breaker saw can differ: the tier's replayed history
-        matches the recording, no undecided request touched it, its settings are the recorded ones
-        and the request reaches it by the recorded ``path``. The real breaker counted concurrent
-        requests' failures in the order they ended, which replaying one after another cannot repeat."""
+        matches the recording, no undecided request touched it, its settings are the recorded ones,
+        the request reaches it by the recorded ``path``, and no attempt of a later arrival had ended
+        by then. The real breaker counted concurrent requests' failures in the order they ended,
+        which replaying one after another, in arrival order, cannot repeat."""
         breaker = self.health[tier].breaker
         recorded = self._recorded_verdict(tier, request, path)
         if recorded is not None:
@@ -128,18 +132,40 @@ class SessionState:
 
     def _recorded_verdict(self, tier: str, request: RecordedRequest, path: list[str]) -> bool | None:
         """What the recorded breaker did with this request (None: not recorded, or no longer telling)."""
-        same = _labels(self.replayed_uses.get(tier, [])) == _labels(self.recorded_uses.get(tier, []))
-        if not same or tier in self.doubts or not self.tiers[tier].breaker_as_recorded:
+        if not self._history_matches(tier) or tier in self.doubts or not self.tiers[tier].breaker_as_recorded:
             return None
         recorded = request.path()
         here = next((i for i, step in enumerate(recorded) if step.startswith(f"{tier}:")), None)
         if here is None or recorded[:here] != path:
             return None  # the recording never asked, or asked after another path (at another time)
         if recorded[here] == f"{tier}:skip(breaker_open)":
-            return False
-        tried = request.attempts_on(tier)
-        # an attempt past a refusing breaker (no later tier could answer) says nothing of its verdict
-        return True if tried and tried[0].probe is False else None
+            verdict, asked_at = False, next(s.at for s in request.skips if s.tier == tier)
+        else:
+            tried = request.attempts_on(tier)
+            # an attempt past a refusing breaker (no later tier could answer) says nothing of its verdict
+            if not tried or tried[0].probe is not False:
+                return None
+            verdict, asked_at = True, tried[0].started_at
+        return None if self._ended_unreplayed(tier, asked_at) else verdict
+
+    def _ended_unreplayed(self, tier: str, at: float) -> bool:
+        """Whether an attempt on ``tier`` of a request replay has not reached yet (it arrived later)
+        had ended by ``at``: the recorded breaker counted an outcome the new policy may not repeat."""
+        pending = self._unreplayed_ends.get(tier)
+        if pending is None:
+            ends = [
+                (a.ended_at if a.ended_at is not None else a.started_at + a.duration_ms / 1000, r.request_id)
+                for r in self.session.requests
+                for a in r.attempts_on(tier)
+            ]
+            pending = self._unreplayed_ends[tier] = deque(sorted(ends))
+        while pending and pending[0][1] in self._replayed_requests:
+            pending.popleft()
+        return bool(pending) and pending[0][0] <= at
+
+    def _history_matches(self, tier: str) -> bool:
+        """Whether the tier's replayed attempts so far are the recorded ones."""
+        return _labels(self.replayed_uses.get(tier, [])) == _labels(self.recorded_uses.get(tier, []))
 
     def doubt(self, tiers: list[str], request: RecordedRequest) -> None:
         """An undecided request may have tried these tiers: widen what their state could be."""
@@ -161,7 +187,7 @@ class SessionState:
         if model.inline:
             return None
         recorded = next((s.reason for s in request.skips if s.tier == tier and s.reason in WARMING), None)
-        if _labels(self.replayed_uses.get(tier, [])) == _labels(self.recorded_uses.get(tier, [])):
+        if self._history_matches(tier):
             return recorded
         recent = [
             rid
@@ -211,6 +237,7 @@ class SessionState:
 
     def recorded(self, request: RecordedRequest) -> None:
         """After a request is replayed: remember what the recording did with it, for comparison."""
+        self._replayed_requests.add(request.request_id)
         for attempt in request.attempts:
             self.recorded_uses.setdefault(attempt.tier, []).append(
                 Use(request.request_id, attempt.number, attempt.label)

@@ -293,3 +293,36 @@ def test_an_attempt_past_a_refusing_breaker_is_not_taken_for_the_breakers_verdic
     assert [s.reason for s in actual[1].skipped] == ["breaker_open"]
     second = report.predictions[1]
     assert second.change == "unknown" and "tier c" in second.unknown  # it would skip a for c: not in the log
+
+
+def test_a_verdict_set_by_a_later_arrival_that_failed_sooner_is_not_taken_from_the_recording(tmp_path):
+    """a-1 arrived first; a-0 arrived later but failed on tier a while a-1 was still on x, and the
+    breaker refused a-1. Under a policy where a-0 never reaches a, that refusal is not a-1's
+    verdict any more: replay must not repeat it (found in review)."""
+    docs = documents(2)
+    world = World(
+        {
+            (docs[0].sha256, "x"): [("partial", 0.1)],  # a-0: rejected by the recorded gate, accepted by the new
+            (docs[0].sha256, "a"): [("sticky", 0.1)],  # ... then fails a: the breaker opens (threshold 1)
+            (docs[1].sha256, "x"): [("garbage", 0.1)],  # a-1: x fails under both policies
+        }
+    )
+    breaker = {"cooldown_s": 1e6, "failure_threshold": 1}
+    recorded_policy = policy("a", [tier("x"), tier("a", breaker=breaker), tier("b")])
+    new_policy = policy(
+        "n", [tier("x", quality_gate={"required": ["merchant"]}), tier("a", breaker=breaker), tier("b")]
+    )
+    log = tmp_path / "a.jsonl"
+    run_world(recorded_policy, world, docs, log)
+    events = read_logs([log]).events
+    first = next(e["ts"] for e in events if e.get("request_id") == "a-1" and e["event"] == "request.received")
+    for event in events:  # a-0 arrives half a second after a-1
+        if event.get("request_id") == "a-0" and event["event"] == "request.received":
+            event["ts"] = (datetime.fromisoformat(first) + timedelta(seconds=0.5)).isoformat()
+    report = replay(events, policy_from_dict(new_policy))
+    world.calls.clear()
+    actual = run_world(new_policy, world, [docs[1], docs[0]], None)  # in arrival order
+    assert [p.request_id for p in report.predictions] == ["a-1", "a-0"]
+    for prediction, result in zip(report.predictions, actual, strict=True):
+        assert prediction.predicted is None or predicted(prediction) == outcome(result), prediction
+    assert report.predictions[0].change == "unknown"  # it would try a: never recorded for it
