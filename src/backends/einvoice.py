@@ -30,12 +30,12 @@ from xml.etree.ElementTree import Element, ParseError
 from backends.base import BaseBackend, Extraction
 from backends.document import Document, EmbeddedFile
 from backends.errors import InvalidOutput, NotApplicable
-from backends.normalize import find_amounts
+from backends.normalize import MAX_AMOUNT_DIGITS, find_amounts
 from backends.ocr import keep_text
 from backends.options import EInvoiceOptions
 from backends.rules.lines import make_lines
 from backends.rules.total import find_total
-from backends.schema import MAX_AMOUNT_DIGITS, ReceiptFields
+from backends.schema import ReceiptFields
 from backends.textlayer import layer_text
 
 #: The names the standards give the embedded file (Factur-X, ZUGFeRD 1 and 2, XRechnung), lower case.

@@ -204,6 +204,9 @@ def detect_currency(text: str | None) -> str | None:
 
 #: An amount as receipts print it: optional minus, thousands groups, two decimals ("1,234.50",
 #: "1.234,50", "12,50", "-3.00", "1'234.50"). Bare integers are not amounts here (quantities, codes).
+#: The most digits an amount has before its point: no document's amount is 10^18 in any currency
+#: (an e-invoice's "1e30000000" would be a 30-million-digit answer; a longer number is a code).
+MAX_AMOUNT_DIGITS = 18
 _AMOUNT = re.compile(
     r"(?<![\d.,])(?:(?<![-\u2013\u2014~=_.:])(?P<neg>-\s?))?"  # a minus, not the end of a rule ("—-7.50")
     r"(?P<num>\d{1,3}(?:[,.']\d{3})+[.,]\d{2}|\d+[.,]\d{2})(?![\d])(?![.,]\d)"
@@ -226,11 +229,12 @@ class AmountMatch:
 
 
 def find_amounts(text: str) -> list[AmountMatch]:
-    """Every amount with two decimal places in ``text``, in order of position."""
+    """Every amount with two decimal places in ``text``, in order of position (a number of more than
+    ``MAX_AMOUNT_DIGITS`` digits is a code, not an amount)."""
     found = []
     for match in _AMOUNT.finditer(text.replace("\u00a0", " ")):
         value = parse_amount(match.group("num"))
-        if value is not None:
+        if value is not None and value.adjusted() < MAX_AMOUNT_DIGITS:
             value = -value if match.group("neg") or match.group("trail") else value
             found.append(AmountMatch(match.start(), match.end(), match.group(), value))
     return found
@@ -243,6 +247,8 @@ def find_whole_amounts(text: str) -> list[AmountMatch]:
     for match in _WHOLE_AMOUNT.finditer(text.replace("\u00a0", " ")):
         digits = re.sub(r"\D", "", match.group("num"))
         value = Decimal(digits)
+        if value.adjusted() >= MAX_AMOUNT_DIGITS:
+            continue
         found.append(AmountMatch(match.start(), match.end(), match.group(), -value if match.group("neg") else value))
     return found
 

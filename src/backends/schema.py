@@ -15,6 +15,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from backends.normalize import MAX_AMOUNT_DIGITS
+
 FieldName = Literal["merchant", "date", "total", "address", "currency", "line_items", "invoice_number", "amount_due"]
 FIELD_NAMES: tuple[str, ...] = (
     "merchant",
@@ -31,9 +33,7 @@ CORE_FIELDS = frozenset({"merchant", "date", "total"})
 #: Fields whose printed text travels with them.
 _RAW_OF = {"date": "date_raw", "total": "total_raw"}
 
-#: A decimal amount: at most 18 digits before the point (no document's amount is 10^18 in any
-#: currency; an e-invoice's "1e30000000" would be a 30-million-digit answer) and 4 after.
-MAX_AMOUNT_DIGITS = 18
+#: A decimal amount: at most ``MAX_AMOUNT_DIGITS`` digits before the point and 4 after.
 _AMOUNT = re.compile(rf"^-?\d{{1,{MAX_AMOUNT_DIGITS}}}(\.\d{{1,4}})?$")
 
 # Validators' messages never echo the value: they reach logs (``attempt.failed.message``), and a

@@ -108,6 +108,24 @@ def test_a_thank_you_names_the_store_in_several_languages(lines, name):
     assert found.text == name
 
 
+def test_a_slogan_after_a_thank_you_is_no_name_and_a_weak_top_name_stays():
+    text = ("Golden Lotus", "Jalan Ampang", "Kuala Lumpur", "NASI LEMAK 5.00", "TOTAL 5.00")
+    assert merchant(*text, "THANK YOU FOR SHOPPING", "PLEASE COME AGAIN") == "Golden Lotus"
+
+
+@pytest.mark.parametrize(
+    ("top", "web"),
+    [("Höffner", "www.hoeffner.de"), ("BÖTTCHER", "boettcher.de"), ("Café Müller", "info@cafe-mueller.de")],
+)
+def test_a_name_with_umlauts_is_not_respelled_from_its_web_address(top, web):
+    assert merchant(top, "Hauptstraße 5", "12345 Berlin", "Kaffee 3,00", "Summe 3,00", web) == top
+
+
+def test_an_item_code_of_twenty_digits_is_no_amount_and_the_rules_still_answer():
+    fields = read_text("SHOP\nTOTAL 1234567890123456789.00\nCASH 10.00").fields
+    assert fields.total == "10.00"
+
+
 @pytest.mark.parametrize(
     "lines",
     [
@@ -116,6 +134,8 @@ def test_a_thank_you_names_the_store_in_several_languages(lines, name):
         ["Thank you for visiting!", "Table 12"],
         ["Thank you for your business!"],
         ["THANK YOU FOR SHOPPING AT", "12/03/2019 14:02"],
+        ["THANK YOU FOR SHOPPING", "PLEASE COME AGAIN"],
+        ["Thank you for visiting", "Like and Follow Us on Facebook!"],
     ],
 )
 def test_a_thank_you_that_names_no_store_gives_no_name(lines):

@@ -11,9 +11,10 @@ no convincing name (a travel receipt that starts with its booking table).
 from __future__ import annotations
 
 import re
+import unicodedata
 from difflib import SequenceMatcher
 
-from backends.rules.keywords import THANKS_NAMING, compile_pattern
+from backends.rules.keywords import NOT_MERCHANT, THANKS_NAMING, compile_pattern
 from backends.rules.lines import Line
 from backends.rules.names import DEBRIS, LEGAL, clean_name, mostly_upper
 
@@ -31,6 +32,12 @@ _NOT_A_NAME = compile_pattern(r"^\W*(?:us|our|your|you|the\s*store|today|coming)
 _NAME_END = re.compile(r"[.!?,;]|\s(?:and|und|et|y|e|en)\s", re.IGNORECASE)
 #: The word before a name, when a thank-you breaks its line there ("Thank You For Shopping" / "At Guardian").
 _PREPOSITION = compile_pattern(r"^\W*(?:at|with|in|bei|chez|en)\s+")
+#: A thank-you that ends on the word before the name ("THANK YOU FOR SHOPPING AT" / "TRADER JOE'S"):
+#: only then is the next line its name, not a slogan ("THANK YOU FOR SHOPPING" / "PLEASE COME AGAIN").
+_ENDS_BEFORE_NAME = compile_pattern(r"\b(?:at|with|in|bei|im|chez|en|bij|di|da)\W*$")
+_NOT_MERCHANT = compile_pattern(NOT_MERCHANT)
+#: Letters a web address spells out ("hoeffner.de" for "Höffner").
+_SPELLED_OUT = str.maketrans({"Ä": "AE", "Ö": "OE", "Ü": "UE", "ß": "SS", "Æ": "AE", "Ø": "OE", "Å": "AA"})
 #: A web or mail address's own name: "www.rossmann.de", "rossmann.de/", "info@traderjoes.com".
 _DOMAIN = compile_pattern(r"(?:www\.|@|\b)([a-z][a-z0-9-]{2,})\.(?:com|de|nl|fr|es|it|at|ch|be|eu|cz|ee|uk|my|net)\b")
 
@@ -44,9 +51,10 @@ def thanked_name(lines: list[Line]) -> Line | None:
         rest = line.text[found.end() :]
         if rest.strip() or position + 1 == len(lines):
             name, source = _name_in(rest), line
-        else:  # the name on the next line ("THANK YOU FOR SHOPPING AT" / "TRADER JOE'S")
+        else:  # the name on the next line ("THANK YOU FOR SHOPPING AT" / "TRADER JOE'S", ... / "At Guardian")
             source = lines[position + 1]
-            name = _name_in(_PREPOSITION.sub("", source.text))
+            named = _ENDS_BEFORE_NAME.search(line.text) or _PREPOSITION.search(source.text)
+            name = _name_in(_PREPOSITION.sub("", source.text)) if named else None
         if name:
             return Line(source.index, name, source.confidence)
     return None
@@ -57,7 +65,7 @@ def _name_in(text: str) -> str | None:
     words = name.split()
     if not 1 <= len(words) <= 5 or sum(c.isalpha() for c in name) < 2 or any(c.isdigit() for c in name):
         return None
-    return None if _NOT_A_NAME.search(name) else name
+    return None if _NOT_A_NAME.search(name) or _NOT_MERCHANT.search(name) else name
 
 
 def respelled(lines: list[Line], found: Line) -> Line:
@@ -95,4 +103,6 @@ def _spans(text: str, count: int) -> list[str]:
 
 
 def _letters(text: str) -> str:
-    return "".join(c for c in text.upper() if c.isalpha())
+    """The letters of ``text`` in capitals, spelled out as a web address would ("HÖFFNER" -> "HOEFFNER")."""
+    spelled = unicodedata.normalize("NFKD", text.upper().translate(_SPELLED_OUT))
+    return "".join(c for c in spelled if c.isalpha() and not unicodedata.combining(c))
