@@ -49,8 +49,10 @@ class Router:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ):
-        """``logger``: where the host wants the events (default: structlog's ``docroute`` logger).
-        ``log_json``: this router's JSON file, instead of the policy's ``logging.json_path``.
+        """``logger``: where the host wants the events (default: structlog's ``docroute`` logger where
+        the host configured structlog, else the stdlib logger ``docroute``).
+        ``log_json``: this router's JSON file, instead of the policy's ``logging.json_path`` (a file
+        that is not a docroute log, or one in a missing folder, is refused with ValueError).
         ``log_stderr``: also print this router's events on stderr. ``hold_malloc``: apply
         ``router.memory``'s allocator settings to the whole process (a long-running service).
         A router never configures its host's logging (programs call ``router.logs.configure``)."""

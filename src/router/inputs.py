@@ -39,7 +39,17 @@ _PdfPages = tuple[list[int], int, list[PageText | None], dict[int, Image.Image],
 MAX_SIDE_PX = 30_000  # no real document page is longer than this at any sane resolution
 #: What Pillow's decoders raise on corrupt data (a truncated stream, a broken header, an oversized
 #: text chunk, an unsupported compression): the file's fault, never the caller's.
-_DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, IndexError, KeyError, struct.error, ZeroDivisionError)
+_DECODE_ERRORS = (
+    OSError,
+    ValueError,
+    SyntaxError,
+    EOFError,
+    IndexError,
+    KeyError,
+    struct.error,
+    ZeroDivisionError,
+    Image.DecompressionBombError,
+)
 
 
 def check_source(source: object) -> None:
@@ -71,13 +81,26 @@ def load_document(source: Source, limits: InputLimits, *, name: str | None = Non
 
 
 def _read_stream(stream: BinaryIO, limits: InputLimits, name: str) -> bytes:
-    try:
-        data = stream.read(limits.max_bytes + 1)
-    except OSError as exc:
-        raise BadInputError(name, f"cannot read the stream: {exc.strerror or exc}") from None
-    if not isinstance(data, bytes | bytearray):
-        raise BadInputError(name, f"the stream gave {type(data).__name__}, expected bytes (open it in binary mode)")
-    return bytes(data)
+    """The stream to its end, or one byte past the size limit (a pipe or a socket gives what has
+    arrived on each read: read until it says the end)."""
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limits.max_bytes:
+        try:
+            chunk = stream.read(limits.max_bytes + 1 - size)
+        except OSError as exc:
+            raise BadInputError(name, f"cannot read the stream: {exc.strerror or exc}") from None
+        if chunk is None:
+            raise BadInputError(name, "the stream is non-blocking and has no data now; give a blocking stream")
+        if not isinstance(chunk, bytes | bytearray):
+            raise BadInputError(
+                name, f"the stream gave {type(chunk).__name__}, expected bytes (open it in binary mode)"
+            )
+        if not chunk:
+            break
+        chunks.append(bytes(chunk))
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def _read_file(path: Path, limits: InputLimits, name: str) -> bytes:
@@ -125,7 +148,11 @@ def _corrupt_image(name: str) -> Iterator[None]:
     try:
         yield
     except _DECODE_ERRORS as exc:
-        raise BadInputError(name, f"corrupt image data ({type(exc).__name__}: {_first_line(exc)})") from None
+        raise _corrupt(name, exc) from None
+
+
+def _corrupt(name: str, exc: BaseException) -> BadInputError:
+    return BadInputError(name, f"truncated or corrupt image data ({type(exc).__name__}: {_first_line(exc)})")
 
 
 def _first_line(exc: BaseException) -> str:
@@ -172,7 +199,7 @@ def _open_image(data: bytes, name: str, suffix: str) -> Image.Image:
     except UnidentifiedImageError:
         raise BadInputError(name, _not_an_image(data, suffix)) from None
     except _DECODE_ERRORS as exc:  # a header Pillow recognises but cannot parse
-        raise BadInputError(name, f"corrupt image data ({type(exc).__name__}: {_first_line(exc)})") from None
+        raise _corrupt(name, exc) from None
 
 
 def _not_an_image(data: bytes, suffix: str) -> str:
@@ -205,7 +232,7 @@ def _image_pages(image: Image.Image, limits: InputLimits, name: str) -> list[Ima
     pages = []
     for index in pages_to_read(frames, limits.max_pages):  # multi-page TIFF: each frame is a page
         image.seek(index)
-        page = _to_rgb(_decode(image, name), name)
+        page = _to_rgb(_decode(image), name)
         pages.append(page.copy() if page is image and frames > 1 else page)  # the next seek reuses it
     return pages
 
@@ -218,13 +245,8 @@ def _decode_smaller(image: Image.Image, max_side: int) -> None:
         image.draft(image.mode, (max(1, round(width * scale)), max(1, round(height * scale))))
 
 
-def _decode(image: Image.Image, name: str) -> Image.Image:
-    try:
-        image.load()
-    except OSError as exc:
-        raise BadInputError(name, f"truncated or corrupt image data ({exc})") from None
-    except (Image.DecompressionBombError, ValueError, SyntaxError) as exc:
-        raise BadInputError(name, f"corrupt image data ({exc})") from None
+def _decode(image: Image.Image) -> Image.Image:
+    image.load()  # a decoder's error is the caller's to name (``_corrupt_image``)
     try:
         if image.getexif().get(ORIENTATION, 1) == 1:
             return image  # upright already: exif_transpose would only copy the page

@@ -115,3 +115,25 @@ def test_a_reader_failure_nobody_foresaw_is_a_classified_result_not_an_exception
         result = router_.extract(white_png(), name="upload.png")
     assert (result.status, result.error.error_class.value) == ("failed", "unknown")
     assert result.document.source == "upload.png" and "a decoder bug" in result.error.message
+
+
+def test_a_pipe_that_delivers_a_document_in_pieces_is_read_to_its_end():
+    """A raw stream (a pipe, a socket) gives what has arrived on each read: the reader reads on
+    until the end, not once."""
+    import os
+    import threading
+    import time
+
+    data = white_png()
+    read_end, write_end = os.pipe()
+
+    def send() -> None:
+        os.write(write_end, data[:20])
+        time.sleep(0.2)
+        os.write(write_end, data[20:])
+        os.close(write_end)
+
+    threading.Thread(target=send).start()
+    with Router(policy_from_dict({"tiers": [FIXED_INLINE]})) as router, os.fdopen(read_end, "rb", buffering=0) as pipe:
+        result = router.extract(pipe, name="piped.png")
+    assert result.status == "ok", result.error

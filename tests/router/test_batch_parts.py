@@ -127,3 +127,48 @@ def test_progress_is_a_bar_on_a_terminal_and_plain_lines_elsewhere():
     bar.advance("ok")
     bar.close()
     assert "2/3" in terminal.getvalue() and "docs/s" in terminal.getvalue()
+
+
+FULL_DISK = """
+import json, resource, signal, sys
+from pathlib import Path
+from router.batch import ResultSink
+from router.batch.sink import OutputWriteError
+
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+out = Path(sys.argv[1])
+line = {"key": "k", "request_id": "r", "status": "ok", "pad": "x" * 300}
+sink = ResultSink(out)
+resource.setrlimit(resource.RLIMIT_FSIZE, (1000, resource.RLIM_INFINITY))  # the disk fills up
+failed_at = None
+for n in range(10):
+    try:
+        sink.write({**line, "key": f"k{n}", "request_id": f"r{n}"})
+    except OutputWriteError:
+        failed_at = n
+        break
+resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+try:  # room again (a temporary file deleted): still no line after a torn one
+    sink.write({**line, "key": "late", "request_id": "late"})
+    late = "written"
+except OutputWriteError:
+    late = "refused"
+print(json.dumps({"failed_at": failed_at, "late": late}))
+"""
+
+
+def test_after_a_failed_write_no_line_follows_and_the_file_holds_whole_lines(tmp_path):
+    """The disk fills up mid-line (a real kernel file-size limit), then room comes back: the torn
+    part is cut and no later line is appended behind it, so every line in the file reads."""
+    import subprocess
+    import sys
+
+    from tests.router.surfaces_kit import env
+
+    out = tmp_path / "out.jsonl"
+    done = subprocess.run(
+        [sys.executable, "-c", FULL_DISK, str(out)], capture_output=True, text=True, env=env(), timeout=60, check=True
+    )
+    report = json.loads(done.stdout)
+    assert report == {"failed_at": 2, "late": "refused"}
+    assert [json.loads(raw)["key"] for raw in out.read_bytes().splitlines()] == ["k0", "k1"]

@@ -73,6 +73,20 @@ def test_extract_to_a_full_disk_is_one_line_and_exit_74_not_a_traceback(tmp_path
     assert out.stderr == "docroute: cannot write the results to stdout: No space left on device\n"
 
 
+def test_extract_with_stdout_closed_is_one_line_and_exit_74(tmp_path: Path, fixed_policy: Path):
+    good = tmp_path / "good.png"
+    Image.new("RGB", (40, 30), "white").save(good)
+    out = subprocess.run(
+        [sys.executable, "-m", "router", "extract", str(good), "-p", str(fixed_policy), "-q"],
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=120,
+        preexec_fn=lambda: os.close(1),  # the shell's ">&-"
+    )
+    assert out.returncode == 74
+    assert out.stderr == "docroute: cannot write the results to stdout: standard output is closed\n"
+
+
 def test_invalid_policy_exits_2_with_every_problem(tmp_path: Path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("deadline_s: -1\ntiers: [{name: x, backend: {kind: nope}}]\n")

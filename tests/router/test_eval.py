@@ -118,9 +118,21 @@ def test_every_problem_of_a_labels_file_is_named_at_once_and_nothing_is_scored(t
         "image '../../../../etc/passwd' is outside the dataset folder",
         "company: expected a string (or a number), got list",
         "kind: expected a string such as 'receipt-photo', got int",
-        "id 'one' is already used at " + str(tmp_path / "labels.jsonl") + ":1",
+        "id 'one' is already used at " + str(tmp_path / "labels.jsonl") + ":1 (give each line its 'id')",
     ]
     assert [p.split(": ", 1)[0].rsplit(":", 1)[1] for p in problems] == ["2", "3", "4", "5", "6"]
+
+
+def test_an_image_linked_from_elsewhere_is_in_the_dataset(tmp_path):
+    """A subset made of links to another folder's files is a dataset like any other."""
+    elsewhere = tmp_path / "all"
+    elsewhere.mkdir()
+    (elsewhere / "a.png").write_bytes(b"\x89PNG")
+    subset = tmp_path / "subset"
+    subset.mkdir()
+    (subset / "a.png").symlink_to(elsewhere / "a.png")
+    (subset / "labels.jsonl").write_text(json.dumps({"id": "a", "image": "a.png", "total": "1.00"}) + "\n")
+    assert [label.id for label in load_labels(subset)] == ["a"]
 
 
 @pytest.mark.slow

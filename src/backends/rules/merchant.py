@@ -44,7 +44,8 @@ TOP_LINES = 8
 LATE_ADDRESS = 14
 #: For standing right above a late address: the name, under a logo and a slogan.
 LATE_NAME_BONUS = 3.0
-#: A best score below this is no convincing name (an item line, a booking table's row): a thank-you
+#: A best score below this is no convincing name (an item line, a booking table's row, a plain name
+#: in title case below the third line: ``score`` starts at 3.0 and loses 0.4 a line): a thank-you
 #: that names the store is believed over it.
 WEAK_NAME = 2.0
 _BUSINESS = compile_pattern(BUSINESS_WORDS)

@@ -28,6 +28,7 @@ with ``OutputBusyError``, or waits for the first with ``wait=True``.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -92,19 +93,18 @@ class ResultSink:
         self._fsync_every = fsync_every
         self._fsync_interval_s = fsync_interval_s
         path.parent.mkdir(parents=True, exist_ok=True)
-        new_lock = not lock_path(path).exists()
+        _check_is_output(path)  # before the lock is made: a refused file gets no lock file beside it
         self._lock_fd = _lock(path, wait=wait)
         try:
-            _check_is_output(path)
+            _check_is_output(path)  # again, holding the lock: another batch may have written it since
             self.repaired_bytes = _cut_torn_tail(path)
             state = _read_state(path, retry_failed)
             self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         except BaseException:
-            if new_lock:  # refused (not a batch's output): leave nothing beside the user's file
-                lock_path(path).unlink(missing_ok=True)
             os.close(self._lock_fd)
             raise
         self.done, self.retryable, self.superseded, self.unreadable_lines = state
+        self._broken: OutputWriteError | None = None
         self._unsynced = 0
         self._synced_at = time.monotonic()
         if self.repaired_bytes:
@@ -116,13 +116,20 @@ class ResultSink:
         return waiting.pop(0) if waiting else None
 
     def write(self, record: dict[str, Any]) -> None:
-        """Append one line, whole."""
+        """Append one line, whole. After a write fails (a full disk), every later one fails too: a
+        line appended after a torn one would be unreadable."""
+        if self._broken is not None:
+            raise self._broken
         view = memoryview(encode_line(record))
+        start = os.fstat(self._fd).st_size
         try:
-            while view:  # a short write only happens on a full disk; the tail is cut on the next open
+            while view:  # a short write only happens on a full disk
                 view = view[os.write(self._fd, view) :]
         except OSError as exc:
-            raise OutputWriteError(self.path, exc) from None
+            with contextlib.suppress(OSError):  # the torn part, if it can be cut now (else: on the next open)
+                os.ftruncate(self._fd, start)
+            self._broken = OutputWriteError(self.path, exc)
+            raise self._broken from None
         if record.get("retry_of"):
             self.superseded.add(str(record["retry_of"]))
         self._unsynced += 1

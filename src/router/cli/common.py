@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import os
@@ -32,13 +33,26 @@ def print_or_exit(text: str) -> None:
     """One line of results on stdout; stdout that cannot take it (a full disk, a reader that went
     away) is one line on stderr and exit code 74, not a traceback."""
     try:
+        if sys.stdout is None:  # started with stdout closed
+            raise OSError("standard output is closed")
         typer.echo(text)
         sys.stdout.flush()
     except OSError as exc:
-        # what is left in stdout's buffer would fail again at exit: send it nowhere
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _silence_stdout()
         typer.echo(f"docroute: cannot write the results to stdout: {exc.strerror or exc}", err=True)
         raise typer.Exit(OUTPUT_ERROR_EXIT) from None
+
+
+def _silence_stdout() -> None:
+    """What is left in stdout's buffer would fail again at exit: send it nowhere."""
+    if sys.stdout is None:
+        return
+    with contextlib.suppress(OSError, ValueError, AttributeError):  # no descriptor: nothing to redirect
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, sys.stdout.fileno())
+        finally:
+            os.close(null)
 
 
 def load_policy_or_exit(name_or_path: str) -> Policy:
