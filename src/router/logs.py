@@ -165,10 +165,10 @@ class RouterLog:
     def _deliver(self, event: dict[str, Any]) -> None:
         level = event.get("level", "info")
         self._out.handle(self._out.makeRecord(LOGGER_NAME, _LEVELS.get(level, logging.ERROR), "", 0, event, (), None))
-        fields = {k: v for k, v in event.items() if k not in ("event", "level", "ts")}
         if self._host is None and not structlog.is_configured():
-            _to_stdlib(level, event.get("event", ""), fields)
+            _to_stdlib(event)
             return
+        fields = {k: v for k, v in event.items() if k not in ("event", "level", "ts")}
         host = self._host if self._host is not None else structlog.get_logger(LOGGER_NAME)
         getattr(host, level if level in _LEVELS else "error")(event.get("event", ""), **fields)
 
@@ -206,16 +206,30 @@ class _Sink:
     debug = info = warning = error = critical = msg
 
 
-def _to_stdlib(level: str, name: str, fields: dict[str, Any]) -> None:
+def _to_stdlib(event: dict[str, Any]) -> None:
     """An event for a host that configured no structlog: to the stdlib logger ``docroute``, as any
     library logs. Unconfigured, Python shows warnings and errors on stderr and nothing else
     (structlog's own default would print every event on the host's stdout)."""
     logger = logging.getLogger(LOGGER_NAME)
-    number = _LEVELS.get(level, logging.ERROR)
+    number = _LEVELS.get(event.get("level", "info"), logging.ERROR)
     if logger.isEnabledFor(number):
-        logger.log(
-            number, "%s %s", name, " ".join(f"{key}={value}" for key, value in fields.items() if value is not None)
-        )
+        fields = " ".join(f"{k}={v}" for k, v in event.items() if k not in ("event", "level", "ts") and v is not None)
+        logger.log(number, "%s %s", event.get("event", ""), fields)
+
+
+def _without_content(_: Any, __: str, event: EventDict) -> EventDict:
+    for key in CONTENT_KEYS & event.keys():
+        del event[key]
+    return event
+
+
+#: Events outside any router's requests (a batch's, the service's) for a host that configured no
+#: structlog: no document content, through the stdlib logger ``docroute``.
+_UNCONFIGURED_HOST: Any = structlog.wrap_logger(
+    _Sink(_to_stdlib),
+    processors=[structlog.processors.add_log_level, _without_content],
+    wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
+)
 
 
 def _drop(*_: Any) -> EventDict:
@@ -287,9 +301,12 @@ def _to_record(_: Any, __: str, event: EventDict) -> tuple[tuple[EventDict], dic
 
 def get_logger(**context: Any) -> Any:
     """A logger for docroute's events with ``context`` bound: the current router's (see
-    ``RouterLog.active``), else ``structlog.get_logger("docroute")``."""
+    ``RouterLog.active``), else ``structlog.get_logger("docroute")`` where the host configured
+    structlog, else the stdlib logger ``docroute`` (content stripped)."""
     current = _current.get()
-    base = current.logger if current is not None else structlog.get_logger(LOGGER_NAME)
+    if current is not None:
+        return current.logger.bind(**context)
+    base = structlog.get_logger(LOGGER_NAME) if structlog.is_configured() else _UNCONFIGURED_HOST
     return base.bind(**context)
 
 

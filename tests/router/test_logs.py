@@ -222,6 +222,9 @@ buffer = io.BytesIO(); Image.new('RGB', (20, 20)).save(buffer, 'PNG')
 with Router(policy_from_dict({'tiers': tiers})) as router:
     for _ in range(3):
         assert router.extract(buffer.getvalue()).status == 'degraded'
+from router.logs import get_logger
+get_logger().info('batch.started', inputs=3)  # outside any router: a batch's events
+get_logger().warning('route.fallback', text='FAULTY MART receipt text')
 """
 
 
@@ -238,6 +241,7 @@ def test_a_host_that_configured_no_logging_gets_nothing_on_stdout_and_only_warni
     assert out.stdout == ""
     lines = out.stderr.splitlines()
     assert lines and all(line.startswith(("attempt.failed", "attempt.rejected", "route.fallback")) for line in lines)
+    assert lines[-1] == "route.fallback " and "batch.started" not in out.stderr  # content stripped, info silent
     assert "FAULTY MART" not in out.stderr
 
 
