@@ -48,6 +48,7 @@ _DECODE_ERRORS = (
     KeyError,
     struct.error,
     ZeroDivisionError,
+    TypeError,  # a multi-frame TIFF whose frame lost its size: "Missing dimensions"
     Image.DecompressionBombError,
 )
 
@@ -74,10 +75,18 @@ def load_document(source: Source, limits: InputLimits, *, name: str | None = Non
         data = bytes(source)
         return _from_bytes(data, limits, name or "<bytes>", suffix=Path(name or "").suffix)
     if not isinstance(source, str | os.PathLike):  # a binary file object: read at most one byte past the limit
-        label = name or str(getattr(source, "name", "<stream>"))
+        label = name or _stream_name(source)
         return _from_bytes(_read_stream(source, limits, label), limits, label, suffix=Path(label).suffix)
     path = Path(source)
     return _from_bytes(_read_file(path, limits, name or str(path)), limits, name or str(path), suffix=path.suffix)
+
+
+def _stream_name(stream: object) -> str:
+    """A stream's file name where it has one (not a descriptor number), else ``<stream>``."""
+    name = getattr(stream, "name", None)
+    if isinstance(name, bytes):
+        return os.fsdecode(name)
+    return name if isinstance(name, str) and name else "<stream>"
 
 
 def _read_stream(stream: BinaryIO, limits: InputLimits, name: str) -> bytes:
@@ -88,8 +97,9 @@ def _read_stream(stream: BinaryIO, limits: InputLimits, name: str) -> bytes:
     while size <= limits.max_bytes:
         try:
             chunk = stream.read(limits.max_bytes + 1 - size)
-        except OSError as exc:
-            raise BadInputError(name, f"cannot read the stream: {exc.strerror or exc}") from None
+        except (OSError, ValueError) as exc:  # ValueError: a closed file
+            problem = exc.strerror if isinstance(exc, OSError) and exc.strerror else _first_line(exc)
+            raise BadInputError(name, f"cannot read the stream: {problem}") from None
         if chunk is None:
             raise BadInputError(name, "the stream is non-blocking and has no data now; give a blocking stream")
         if not isinstance(chunk, bytes | bytearray):

@@ -12,6 +12,8 @@ from pathlib import Path
 
 def output_problem(path: Path) -> str | None:
     """Why ``path`` cannot be written as a file (a folder, a device, a missing or read-only folder), or None."""
+    if path.is_symlink() and not path.exists():
+        return "is a symbolic link to a missing file (or a link loop), expected a file"
     if path.is_dir():
         return "is a folder, expected a file"
     if path.exists() and not path.is_file():

@@ -100,6 +100,11 @@ def test_a_binary_file_object_is_read_and_a_wrong_kind_of_source_is_the_callers_
             router.extract(None)
         with pytest.raises(TypeError, match="open it in binary mode"):
             router.extract(io.StringIO("not a document"))
+        closed = path.open("rb")
+        closed.close()
+        refused = router.extract(closed)
+        assert refused.error.error_class.value == "bad_input" and "read of closed file" in refused.error.message
+        assert refused.document.source == str(path)
 
 
 def test_a_reader_failure_nobody_foresaw_is_a_classified_result_not_an_exception(monkeypatch):

@@ -107,6 +107,7 @@ def test_every_problem_of_a_labels_file_is_named_at_once_and_nothing_is_scored(t
         {"id": "three", "image": "../../../../etc/passwd"},
         {"id": "four", "image": "a.png", "company": ["A", "B"]},
         {"id": "five", "image": "a.png", "kind": 7},
+        {"id": 0, "image": "a.png", "total": float("nan")},
         {"id": "one", "image": "a.png"},
     ]
     (tmp_path / "labels.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
@@ -118,9 +119,10 @@ def test_every_problem_of_a_labels_file_is_named_at_once_and_nothing_is_scored(t
         "image '../../../../etc/passwd' is outside the dataset folder",
         "company: expected a string (or a number), got list",
         "kind: expected a string such as 'receipt-photo', got int",
+        "total: expected a string (or a number), got nan",
         "id 'one' is already used at " + str(tmp_path / "labels.jsonl") + ":1 (give each line its 'id')",
     ]
-    assert [p.split(": ", 1)[0].rsplit(":", 1)[1] for p in problems] == ["2", "3", "4", "5", "6"]
+    assert [p.split(": ", 1)[0].rsplit(":", 1)[1] for p in problems] == ["2", "3", "4", "5", "6", "7"]
 
 
 def test_an_image_linked_from_elsewhere_is_in_the_dataset(tmp_path):

@@ -76,7 +76,22 @@ BAD_INPUTS = {
     ),
     "bmp compression unknown": (lambda d: write(d, "odd.bmp", _bmp_with_compression(12032)), "Unsupported BMP"),
     "pdf page tree loops": (lambda d: write(d, "loop.pdf", _looping_pdf()), "PDF is unreadable"),
+    "tiff frame without a size": (lambda d: write(d, "two.tif", _tiff_second_frame_sizeless()), "Missing dimensions"),
 }
+
+
+def _tiff_second_frame_sizeless() -> bytes:
+    """Two frames, the second's width and height tags renamed: Pillow raises TypeError counting frames."""
+    buffer = io.BytesIO()
+    page().save(buffer, format="TIFF", save_all=True, append_images=[page(color=(0, 0, 0))])
+    data = bytearray(buffer.getvalue())
+    first = struct.unpack_from("<I", data, 4)[0]
+    second = struct.unpack_from("<I", data, first + 2 + 12 * struct.unpack_from("<H", data, first)[0])[0]
+    for entry in range(struct.unpack_from("<H", data, second)[0]):
+        offset = second + 2 + 12 * entry
+        if struct.unpack_from("<H", data, offset)[0] in (256, 257):  # ImageWidth, ImageLength
+            struct.pack_into("<H", data, offset, 65000 + entry)
+    return bytes(data)
 
 
 def _png_with_huge_text() -> bytes:

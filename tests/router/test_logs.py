@@ -258,3 +258,7 @@ def test_a_router_refuses_a_log_path_that_is_not_a_log_and_makes_no_folders(tmp_
     with pytest.raises(ValueError, match="does not exist"):
         Router(policy_from_dict({"logging": {"json_path": str(missing)}, "tiers": [tier]}))
     assert not (tmp_path / "no").exists()
+    dangling = tmp_path / "dangling.jsonl"
+    dangling.symlink_to(missing)
+    with pytest.raises(ValueError, match="symbolic link to a missing file"):
+        Router(policy_from_dict({"tiers": [tier]}), log_json=dangling)

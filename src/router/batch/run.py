@@ -233,14 +233,16 @@ class _Batch:
             self.sink.write(record)
         except OutputWriteError as exc:  # nothing more can be kept: stop, and let a rerun finish
             self._output_failed(exc)
+            self.summary.abandoned += 1
             return
         self.summary.add(record)
         self.progress.advance(record["status"])
 
     def _output_failed(self, error: OutputWriteError) -> None:
+        """Stop taking inputs; those in flight finish (their threads may run native OCR code that
+        must not be left running at exit) and, unwritten, are read again by the rerun."""
         self.summary.output_error = self.summary.output_error or str(error)
         self.stop.requested.set()
-        self.stop.abandon.set()
 
     def _work(self) -> None:
         while True:

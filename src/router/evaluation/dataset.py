@@ -8,6 +8,7 @@ report scores each kind apart). Other keys are ignored.
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,6 +84,8 @@ def _parse(line: str, where: str, folder: Path) -> Label:
             continue
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise DatasetError(f"{where}: {key}: expected a string (or a number), got {type(value).__name__}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise DatasetError(f"{where}: {key}: expected a string (or a number), got {value}")
         if str(value).strip():
             fields[name] = str(value)
     kind = data.get("kind")
@@ -93,4 +96,5 @@ def _parse(line: str, where: str, folder: Path) -> Label:
         raise DatasetError(f"{where}: image {data['image']!r} is outside the dataset folder")  # a link is fine
     if not image.is_file():
         raise DatasetError(f"{where}: image {data['image']!r} not found in {folder}")
-    return Label(str(data.get("id") or Path(data["image"]).stem), image, fields, kind)
+    given = data.get("id")
+    return Label(str(given) if given not in (None, "") else Path(data["image"]).stem, image, fields, kind)
