@@ -157,10 +157,7 @@ class RouterLog:
         )
 
     def _redact(self, _: Any, __: str, event: EventDict) -> EventDict:
-        if not self.log_content:
-            for key in CONTENT_KEYS & event.keys():
-                del event[key]
-        return event
+        return event if self.log_content else _without_content(event)
 
     def _deliver(self, event: dict[str, Any]) -> None:
         level = event.get("level", "info")
@@ -215,21 +212,6 @@ def _to_stdlib(event: dict[str, Any]) -> None:
     if logger.isEnabledFor(number):
         fields = " ".join(f"{k}={v}" for k, v in event.items() if k not in ("event", "level", "ts") and v is not None)
         logger.log(number, "%s %s", event.get("event", ""), fields)
-
-
-def _without_content(_: Any, __: str, event: EventDict) -> EventDict:
-    for key in CONTENT_KEYS & event.keys():
-        del event[key]
-    return event
-
-
-#: Events outside any router's requests (a batch's, the service's) for a host that configured no
-#: structlog: no document content, through the stdlib logger ``docroute``.
-_UNCONFIGURED_HOST: Any = structlog.wrap_logger(
-    _Sink(_to_stdlib),
-    processors=[structlog.processors.add_log_level, _without_content],
-    wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
-)
 
 
 def _drop(*_: Any) -> EventDict:
@@ -288,10 +270,23 @@ def configure(
 
 def _redact_outside_routers(_: Any, __: str, event: EventDict) -> EventDict:
     """Events a router hands on were redacted by it; others follow the process's setting."""
-    if _current.get() is None and not _process_log_content:
-        for key in CONTENT_KEYS & event.keys():
-            del event[key]
+    return _without_content(event) if _current.get() is None and not _process_log_content else event
+
+
+def _without_content(event: EventDict) -> EventDict:
+    """The event without document content (``CONTENT_KEYS``)."""
+    for key in CONTENT_KEYS & event.keys():
+        del event[key]
     return event
+
+
+#: Events outside any router's requests (a batch's, the service's) for a host that configured no
+#: structlog: no document content, through the stdlib logger ``docroute``.
+_UNCONFIGURED_HOST: Any = structlog.wrap_logger(
+    _Sink(_to_stdlib),
+    processors=[structlog.processors.add_log_level, _redact_outside_routers],
+    wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG),
+)
 
 
 def _to_record(_: Any, __: str, event: EventDict) -> tuple[tuple[EventDict], dict[str, Any]]:

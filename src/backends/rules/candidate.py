@@ -5,16 +5,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from backends.normalize import AmountMatch
-from backends.rules.keywords import CHANGE, NOT_TOTAL, PAYMENT, SUBTOTAL, TAX, TOTAL_KEYWORDS, compile_pattern
+from backends.rules.keywords import CHANGE, NOT_TOTAL, PAYMENT, ROUNDING, SUBTOTAL, TAX, TOTAL_KEYWORDS, compile_pattern
 from backends.rules.lines import Line
 
 KEYWORDS = tuple((compile_pattern(pattern), weight) for pattern, weight in TOTAL_KEYWORDS)
-#: The patterns the total's modules (``total``, ``corrections``) read lines with.
+#: The patterns the total's modules (``total``, ``corrections``, ``checks``) read lines with.
 NOT_TOTAL_RE = compile_pattern(NOT_TOTAL)
 PAYMENT_RE = compile_pattern(PAYMENT)
 CHANGE_RE = compile_pattern(CHANGE)
 SUBTOTAL_RE = compile_pattern(SUBTOTAL)
 TAX_RE = compile_pattern(TAX)
+ROUNDING_RE = compile_pattern(ROUNDING)
 #: Keyword weight of a line that already states the final amount due (rounded, payable).
 FINAL = 4.5
 

@@ -14,26 +14,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from backends.normalize import find_amounts
-from backends.rules.candidate import FINAL, TotalCandidate
+from backends.rules.candidate import FINAL, ROUNDING_RE, SUBTOTAL_RE, TAX_RE, TotalCandidate
 from backends.rules.corrections import ROUNDING_STEP, item_amounts
 from backends.rules.date import DateCandidate
-from backends.rules.keywords import (
-    AMOUNT_DUE,
-    GRAND_TOTAL,
-    LEGAL_FORMS,
-    ROUNDING,
-    SUBTOTAL,
-    TAX,
-    compile_pattern,
-)
+from backends.rules.keywords import AMOUNT_DUE, GRAND_TOTAL, compile_pattern
 from backends.rules.lines import Line
+from backends.rules.names import LEGAL
 
-_SUBTOTAL = compile_pattern(SUBTOTAL)
-_TAX = compile_pattern(TAX)
 _DUE = compile_pattern(AMOUNT_DUE)
 _GRAND = compile_pattern(GRAND_TOTAL)
-_ROUNDING = compile_pattern(ROUNDING)
-_LEGAL = compile_pattern(LEGAL_FORMS)
 #: Confidence of a total by where it came from, before the OCR's confidence and the checks.
 TOTAL_FROM = {
     "line": 0.7,
@@ -98,7 +87,7 @@ def date_confidence(date: DateCandidate, ambiguous: bool) -> float:
 
 
 def merchant_confidence(line: Line, name: str) -> float:
-    return _scaled(0.8 if _LEGAL.search(name) else 0.6, line)
+    return _scaled(0.8 if LEGAL.search(name) else 0.6, line)
 
 
 def _scaled(base: float, line: Line) -> float:
@@ -112,18 +101,18 @@ def _subtotal_tax(lines: list[Line], total: Decimal) -> bool | None:
     subtotal = None
     for position, line in enumerate(lines):
         amounts = find_amounts(line.text)
-        if amounts and _SUBTOTAL.search(line.text):
+        if amounts and SUBTOTAL_RE.search(line.text):
             subtotal = (position, amounts[-1].value)
     if subtotal is None:
         return None
     position, value = subtotal
-    taxes = [a.value for line in lines[position + 1 :] if _TAX.search(line.text) for a in find_amounts(line.text)]
+    taxes = [a.value for line in lines[position + 1 :] if TAX_RE.search(line.text) for a in find_amounts(line.text)]
     taxes = [tax for tax in taxes if 0 < tax < value]
     rounding = sum(
         (
             a.value
             for line in lines[position + 1 :]
-            if _ROUNDING.search(line.text)
+            if ROUNDING_RE.search(line.text)
             for a in find_amounts(line.text)[-1:]
             if abs(a.value) < ROUNDING_STEP
         ),

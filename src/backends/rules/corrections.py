@@ -16,6 +16,7 @@ from backends.normalize import AmountMatch, find_amounts
 from backends.rules.candidate import (
     CHANGE_RE,
     PAYMENT_RE,
+    ROUNDING_RE,
     SUBTOTAL_RE,
     TAX_RE,
     TotalCandidate,
@@ -26,7 +27,6 @@ from backends.rules.keywords import (
     CHANGE,
     NOT_TOTAL,
     PAYMENT,
-    ROUNDING,
     TAX,
     TAX_INCLUDED,
     compile_pattern,
@@ -34,7 +34,6 @@ from backends.rules.keywords import (
 from backends.rules.lines import Line
 
 _CARRIED = compile_pattern(CARRIED)
-_ROUNDING = compile_pattern(ROUNDING)
 _TAX_INCLUDED = compile_pattern(TAX_INCLUDED)
 _NOT_ITEM = compile_pattern("|".join((NOT_TOTAL, PAYMENT, CHANGE, TAX)))
 #: The fewest item lines whose sum is trusted to correct a total.
@@ -150,7 +149,7 @@ def rounded(total: TotalCandidate, lines: list[Line]) -> TotalCandidate:
     for line in after:
         if PAYMENT_RE.search(line.text) or CHANGE_RE.search(line.text):
             break  # rounding printed after the payment is the change's, not the total's
-        if not _ROUNDING.search(line.text):
+        if not ROUNDING_RE.search(line.text):
             continue
         amounts = find_amounts(line.text)
         if not amounts:

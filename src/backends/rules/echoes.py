@@ -14,9 +14,9 @@ import re
 import unicodedata
 from difflib import SequenceMatcher
 
-from backends.rules.keywords import NOT_MERCHANT, THANKS_NAMING, compile_pattern
+from backends.rules.keywords import THANKS_NAMING, compile_pattern
 from backends.rules.lines import Line
-from backends.rules.names import DEBRIS, LEGAL, clean_name, mostly_upper
+from backends.rules.names import DEBRIS, LEGAL, NOT_MERCHANT_RE, clean_name, mostly_upper
 
 #: How alike two spellings must be (their letters, in capitals) to be one name misread once.
 ALIKE = 0.8
@@ -35,7 +35,6 @@ _PREPOSITION = compile_pattern(r"^\W*(?:at|with|in|bei|chez|en)\s+")
 #: A thank-you that ends on the word before the name ("THANK YOU FOR SHOPPING AT" / "TRADER JOE'S"):
 #: only then is the next line its name, not a slogan ("THANK YOU FOR SHOPPING" / "PLEASE COME AGAIN").
 _ENDS_BEFORE_NAME = compile_pattern(r"\b(?:at|with|in|bei|im|chez|en|bij|di|da)\W*$")
-_NOT_MERCHANT = compile_pattern(NOT_MERCHANT)
 #: Letters a web address spells out ("hoeffner.de" for "Höffner").
 _SPELLED_OUT = str.maketrans({"Ä": "AE", "Ö": "OE", "Ü": "UE", "ß": "SS", "Æ": "AE", "Ø": "OE", "Å": "AA"})
 #: A web or mail address's own name: "www.rossmann.de", "rossmann.de/", "info@traderjoes.com".
@@ -65,7 +64,7 @@ def _name_in(text: str) -> str | None:
     words = name.split()
     if not 1 <= len(words) <= 5 or sum(c.isalpha() for c in name) < 2 or any(c.isdigit() for c in name):
         return None
-    return None if _NOT_A_NAME.search(name) or _NOT_MERCHANT.search(name) else name
+    return None if _NOT_A_NAME.search(name) or NOT_MERCHANT_RE.search(name) else name
 
 
 def respelled(lines: list[Line], found: Line) -> Line:
@@ -80,10 +79,15 @@ def respelled(lines: list[Line], found: Line) -> Line:
             other = _letters(span)
             if other == letters:
                 return found  # printed alike elsewhere: nothing to correct
-            if SequenceMatcher(None, letters, other).ratio() >= ALIKE:
+            if alike(letters, other):
                 text = span.upper() if mostly_upper(name) else span[:1].upper() + span[1:]
                 return Line(found.index, text, found.confidence)
     return found
+
+
+def alike(letters: str, other: str) -> bool:
+    """Whether two spellings (letters in capitals) are one name misread: ``ALIKE`` or more alike."""
+    return SequenceMatcher(None, letters, other).ratio() >= ALIKE
 
 
 def _echoes(lines: list[Line], found: Line) -> list[str]:

@@ -20,23 +20,30 @@ such a name, the name that signs the footer over its address and contact lines (
 from __future__ import annotations
 
 import re
-from difflib import SequenceMatcher
 
 from backends.normalize import find_amounts
 from backends.rules.candidate import keyword_weight
-from backends.rules.echoes import respelled, thanked_name
+from backends.rules.echoes import MIN_LETTERS, alike, respelled, thanked_name
 from backends.rules.keywords import (
     ADDRESS_WORDS,
     BANKS,
     BUSINESS_WORDS,
     BUYER_CUES,
     INVOICE_TITLES,
-    NOT_MERCHANT,
     SELLER_CUES,
     compile_pattern,
 )
 from backends.rules.lines import Line
-from backends.rules.names import DEBRIS, LEGAL, ONLY_LEGAL, clean_name, legal_form, mostly_upper, normalise
+from backends.rules.names import (
+    DEBRIS,
+    LEGAL,
+    NOT_MERCHANT_RE,
+    ONLY_LEGAL,
+    clean_name,
+    legal_form,
+    mostly_upper,
+    normalise,
+)
 
 #: How many lines from the top the name may be on.
 TOP_LINES = 8
@@ -49,7 +56,6 @@ LATE_NAME_BONUS = 3.0
 #: that names the store is believed over it.
 WEAK_NAME = 2.0
 _BUSINESS = compile_pattern(BUSINESS_WORDS)
-_NOT_MERCHANT = compile_pattern(NOT_MERCHANT)
 _ADDRESS = compile_pattern(ADDRESS_WORDS)
 #: A kind of business on a line of its own, under the name it belongs to ("Crisfield Seafood" / "Restaurant").
 _ONLY_BUSINESS = compile_pattern(r"^\W*(?:" + BUSINESS_WORDS + r")\W*$")
@@ -136,7 +142,7 @@ def _printed_copy(top: list[Line], candidates: set[int]) -> int | None:
             printed = _letters(top[second].text)
             if _extends(top[first].text, top[second].text) and not company:
                 return second  # "PAUL" / ... / "Paul Docks": the brand, then the store's full name
-            if min(len(logo), len(printed)) < 5 or SequenceMatcher(None, logo, printed).ratio() < 0.8:
+            if min(len(logo), len(printed)) < MIN_LETTERS or not alike(logo, printed):
                 continue
             if logo == printed:
                 return min((first, second), key=lambda p: len(top[p].text.split()))
@@ -181,7 +187,7 @@ def sender_line(lines: list[Line]) -> Line | None:
         if len(parts) < 2 or after_address or _in_buyer_block(lines, position):
             continue
         name, street = parts[0].strip(DEBRIS), parts[1]
-        if any(c.isdigit() for c in name) or len(name.split()) < 2 or _NOT_MERCHANT.search(name):
+        if any(c.isdigit() for c in name) or len(name.split()) < 2 or NOT_MERCHANT_RE.search(name):
             continue
         if _STREET.search(street) and score(Line(line.index, name, line.confidence), 0) > 0:
             return Line(line.index, name, line.confidence)
@@ -254,7 +260,9 @@ def _logo_words(top: list[Line]) -> list[Line]:
 def _one_capital_word(text: str) -> bool:
     """One word in capitals: letters, or a letter then digits ("HOTEL" / "U232")."""
     word = text.strip(DEBRIS)
-    return len(word) >= 2 and word.isalnum() and word[0].isalpha() and word.isupper() and not _NOT_MERCHANT.search(word)
+    return (
+        len(word) >= 2 and word.isalnum() and word[0].isalpha() and word.isupper() and not NOT_MERCHANT_RE.search(word)
+    )
 
 
 def _capital_words(text: str) -> bool:
@@ -331,7 +339,9 @@ def _after_address(top: list[Line], position: int) -> float:
 def _above_address(top: list[Line], position: int) -> bool:
     """Whether the next line is an address (not a phone or table number that looks like a postcode)."""
     following = top[position + 1 : position + 3]
-    return bool(following) and bool(_ADDRESS.search(following[0].text)) and not _NOT_MERCHANT.search(following[0].text)
+    return (
+        bool(following) and bool(_ADDRESS.search(following[0].text)) and not NOT_MERCHANT_RE.search(following[0].text)
+    )
 
 
 def score(line: Line, position: int, above_address: bool = False) -> float:
@@ -342,7 +352,7 @@ def score(line: Line, position: int, above_address: bool = False) -> float:
     # A company's name with its registration on the row ("Dion Realties Sdn Bhd (Co. No:20154-T)") is
     # judged without what follows its legal form.
     judged = text if legal_form(text) and not ONLY_LEGAL.search(text) else line.text
-    if letters < 3 or letters < 0.6 * visible or _NOT_MERCHANT.search(judged) or _generic(line.text):
+    if letters < 3 or letters < 0.6 * visible or NOT_MERCHANT_RE.search(judged) or _generic(line.text):
         return 0.0
     if find_amounts(line.text):  # a price or a sum: an item line or a table's row, never a name
         return 0.0
@@ -402,7 +412,7 @@ def _tail_of_name(text: str, above: str) -> bool:
 def _before_address(line: Line) -> Line:
     """The line's text before an address printed on the same row ("KOBE STEAK 69838 HIGHWAY 111")."""
     found = _ADDRESS.search(line.text)
-    if found is None or not any(c.isdigit() for c in found.group()) or _NOT_MERCHANT.search(line.text):
+    if found is None or not any(c.isdigit() for c in found.group()) or NOT_MERCHANT_RE.search(line.text):
         return line
     if LEGAL.search(line.text):  # "BOOK TA .K (TAMAN DAYA) SDN BHD": a place in the name, no address
         return line
@@ -414,4 +424,4 @@ def _before_address(line: Line) -> Line:
 
 
 def _name_part(line: Line) -> bool:
-    return not _NOT_MERCHANT.search(line.text) and not _ADDRESS.search(line.text) and line.confidence >= 50
+    return not NOT_MERCHANT_RE.search(line.text) and not _ADDRESS.search(line.text) and line.confidence >= 50

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import re
 
-from backends.rules.keywords import LEGAL_FORM_REPAIRS, LEGAL_FORMS, compile_pattern
+from backends.rules.keywords import LEGAL_FORM_REPAIRS, LEGAL_FORMS, NOT_MERCHANT, compile_pattern
 
 LEGAL = compile_pattern(LEGAL_FORMS)
+#: What a line near the top is when it is not a name: a title, a greeting, a contact, a label.
+NOT_MERCHANT_RE = compile_pattern(NOT_MERCHANT)
 #: Characters OCR leaves around a name: rules, bars, quotes (typographic ones too), dashes.
 DEBRIS = " -:;|'\",*_=~\u00b7\u2013\u2014\u2018\u2019\u201c\u201d"
 _REPAIRS = tuple((re.compile(pattern), replacement) for pattern, replacement in LEGAL_FORM_REPAIRS)
