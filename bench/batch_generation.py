@@ -24,7 +24,7 @@ SIZES = (1, 2, 4, 8)
 
 def _grammar_timer() -> list[float]:
     """Wrap ``SchemaConstraint.__call__`` so that its time is summed (the bench's own process only)."""
-    from backends.constrain import SchemaConstraint
+    from backends.models.constrain import SchemaConstraint
 
     spent = [0.0]
     call = SchemaConstraint.__call__
@@ -67,7 +67,7 @@ def _backends(root: Path, device: str, max_new_tokens: int) -> dict[str, Any]:
 def _documents(count: int) -> list[Any]:
     from tests.backends.tiny_models import receipt_image
 
-    from backends.document import Document
+    from backends.documents.document import Document
 
     shapes = [(200, 300), (300, 90), (120, 120), (90, 400)]
     return [

@@ -44,10 +44,10 @@ def tesseract_rate(images: list[Path], jobs: int) -> float:
 
 
 def same_pixels(images: list[Path], folder: Path) -> list[Path]:
-    """The pages as the OCR tier reads them: reduced like ``backends.ocr`` does, written losslessly."""
+    """The pages as the OCR tier reads them: reduced like ``backends.ocr.engine`` does, written losslessly."""
     from PIL import Image
 
-    from backends.ocr import reduction
+    from backends.ocr.engine import reduction
     from backends.options import OcrOptions
 
     limit = OcrOptions().max_side_px

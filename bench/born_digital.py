@@ -37,10 +37,10 @@ def main() -> None:
 
     from common import summary, table
 
-    from backends.synthetic_pdf import factur_x_xml, scanned_pdf, text_pdf
+    from backends.testing.synthetic_pdf import factur_x_xml, scanned_pdf, text_pdf
     from router import Router
-    from router.inputs import load_document
-    from router.policy import InputLimits, load_policy, policy_from_dict
+    from router.api.inputs import load_document
+    from router.policy.model import InputLimits, load_policy, policy_from_dict
 
     born = text_pdf([INVOICE])
     xml = factur_x_xml("Eisenwaren Huber GmbH", "20240314", "449.28")

@@ -26,7 +26,7 @@ def page(size: tuple[int, int] = RECEIPT, seed: int = 0) -> Any:
 
 
 def document(image: Any, seed: int = 0) -> Any:
-    from backends.document import Document
+    from backends.documents.document import Document
 
     return Document(f"{seed:064x}", (image,), "image/png", f"bench-{seed}", image.width * image.height * 3)
 

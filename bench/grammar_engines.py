@@ -2,7 +2,7 @@
 
     PYTHONPATH=src:. python bench/grammar_engines.py [--vocab 128256] [--repeat 3]
 
-Each engine compiles ``backends.constrain.answer_schema()`` for two vocabularies: the tiny test
+Each engine compiles ``backends.models.constrain.answer_schema()`` for two vocabularies: the tiny test
 Llama's (a few hundred tokens) and a synthetic byte-level one of ``--vocab`` entries (Llama 3's
 size; no real tokenizer can be downloaded here). Then it walks a realistic answer token by token
 and times, per token, what a logits processor does: compute the allowed-token mask, apply it to
@@ -49,7 +49,7 @@ def tiny_vocab() -> list[bytes]:
     from tests.backends.tiny_models import build_llama_text
     from transformers import AutoTokenizer
 
-    from backends.constrain import token_bytes
+    from backends.models.constrain import token_bytes
 
     tokenizer = AutoTokenizer.from_pretrained(build_llama_text(Path(tempfile.mkdtemp())))
     by_id = {ids[0]: piece for piece, ids in token_bytes(tokenizer, len(tokenizer)).items()}
@@ -71,7 +71,7 @@ def run_xgrammar(pieces: list[bytes], eos: int, tokens: list[int]) -> tuple[floa
     import torch
     import xgrammar
 
-    from backends.constrain import answer_schema
+    from backends.models.constrain import answer_schema
 
     started = time.perf_counter()
     info = xgrammar.TokenizerInfo([*pieces, b""], xgrammar.VocabType.RAW, vocab_size=eos + 1, stop_token_ids=[eos])
@@ -98,7 +98,7 @@ def run_llguidance(pieces: list[bytes], eos: int, tokens: list[int]) -> tuple[fl
     import llguidance.torch as llt
     import torch
 
-    from backends.constrain import answer_schema
+    from backends.models.constrain import answer_schema
 
     class Raw:
         eos_token_id, bos_token_id, special_token_ids = eos, None, [eos]
@@ -134,7 +134,7 @@ def run_llguidance(pieces: list[bytes], eos: int, tokens: list[int]) -> tuple[fl
 def run_outlines(pieces: list[bytes], eos: int, tokens: list[int], warm: bool) -> tuple[float, list[float]]:
     import torch
 
-    from backends.constrain import AnswerGrammar
+    from backends.models.constrain import AnswerGrammar
 
     started = time.perf_counter()
     vocab: dict[bytes, list[int]] = {}

@@ -34,16 +34,16 @@ from bench.common import table  # noqa: E402
 
 def raw_one(job: tuple[str, str]) -> int:
     """One document's pages through the engine alone; returns the pages read."""
-    from backends.ocr import run_tesseract
+    from backends.ocr.engine import run_tesseract
     from backends.options import OcrOptions
-    from router.inputs import load_document
-    from router.policy import InputLimits
+    from router.api.inputs import load_document
+    from router.policy.model import InputLimits
 
     path, engine = job
     document = load_document(Path(path), InputLimits())
     for page in document.pages:
         if engine == "rapidocr":
-            from backends.ocr_rapid import read_rapidocr
+            from backends.ocr.rapid import read_rapidocr
 
             read_rapidocr(page)
         else:

@@ -5,7 +5,7 @@ Usage (from the repository root)::
     PYTHONPATH=src python bench/ocr_rules_sroie.py [../shared/sroie-dev] [--workers 2] [--json]
 
 Each receipt runs through the tier exactly as ``docroute`` runs it (image loaded by
-``router.inputs``, Tesseract via ``backends.ocr``, rules via ``OcrRulesBackend.read_page``, a
+``router.api.inputs``, Tesseract via ``backends.ocr.engine``, rules via ``OcrRulesBackend.read_page``, a
 second reading when fields are missing), one receipt per process at a time, ``--workers``
 processes in parallel.
 
@@ -65,11 +65,11 @@ def run_one(job: tuple[str, dict[str, Any], str | None]) -> dict[str, Any]:
     ``OcrRulesBackend.extract`` is ``ocr_document``, ``read_page`` and ``reread_if_incomplete``; the
     bench makes the same calls so that it keeps Tesseract's text (first reading) for the ceiling.
     """
-    from backends.ocr import ocr_document
-    from backends.ocr_rules import OcrRulesBackend
+    from backends.fields.ocr_rules import OcrRulesBackend
+    from backends.ocr.engine import ocr_document
     from backends.options import OcrRulesOptions
-    from router.inputs import load_document
-    from router.policy import InputLimits
+    from router.api.inputs import load_document
+    from router.policy.model import InputLimits
 
     root, record, cache = job
     backend = OcrRulesBackend(OcrRulesOptions())
@@ -89,7 +89,7 @@ def run_one(job: tuple[str, dict[str, Any], str | None]) -> dict[str, Any]:
 
 
 def _cached_ocr(document: Any, backend: Any, path: Path) -> Any:
-    from backends.ocr import check_length, parse_tsv, reduction, run_tesseract
+    from backends.ocr.engine import check_length, parse_tsv, reduction, run_tesseract
 
     options, page = backend.options.ocr, document.pages[0]
     factor = reduction(page.size, options.max_side_px)

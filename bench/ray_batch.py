@@ -30,7 +30,7 @@ from bench.common import table  # noqa: E402
 
 
 def policy(slow_ms: float, workers: int):  # type: ignore[no-untyped-def]
-    from router.policy import policy_from_dict
+    from router.policy.model import policy_from_dict
 
     backend = {"kind": "faulty", "cuda": "off", "faults": {"slow": 1.0}, "slow_s": slow_ms / 1000}
     tier = {"name": "inline", "backend": backend, "isolation": "inline", "workers": workers}
@@ -50,7 +50,7 @@ def documents(folder: Path, count: int) -> list[Path]:
 
 
 def local_rate(paths: list[Path], out: Path, chain, workers: int) -> tuple[float, float]:  # type: ignore[no-untyped-def]
-    from router.api import Router
+    from router.api.router import Router
     from router.batch import BatchSettings, ResultSink, run_batch
 
     with Router(chain, log_stderr=False) as router, ResultSink(out) as sink:
@@ -97,7 +97,7 @@ def main() -> None:
 
     import ray
 
-    from router import logs
+    from router.observe import logs
 
     logs.configure(stderr=False)
     chain = policy(args.slow_ms, args.workers)

@@ -29,9 +29,9 @@ def main() -> None:
     from common import document, page, table
     from structlog.testing import capture_logs
 
-    from router import logs
-    from router.api import Router
-    from router.policy import policy_from_dict
+    from router.api.router import Router
+    from router.observe import logs
+    from router.policy.model import policy_from_dict
 
     logs.configure(stderr=False)
     image = page()

@@ -7,7 +7,7 @@ Usage (from the repository root)::
 ``OUT`` is a ``docroute eval`` output folder: ``results.jsonl`` (to map each document to its sha256
 and answering tier) and ``ocr-text/`` (the text each tier read). Each document answered by the
 e-invoice tier keeps that answer (its XML is not in the text); every other one is read again by
-``backends.rules.read_text`` from its kept text. Printed: per kind, each field's normalised score
+``backends.fields.rules.read_text`` from its kept text. Printed: per kind, each field's normalised score
 beside its ceiling, scored as ``docroute eval`` scores; how many documents the cpu policy would
 fail (no total: its last tier's gate) and how many it would answer without a merchant or a date.
 
@@ -26,7 +26,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from backends.rules import read_text
+from backends.fields.rules import read_text
 from router.evaluation.ceiling import answer_in_text, read_texts
 from router.evaluation.dataset import load_labels
 from router.evaluation.scoring import REQUIRED, normalised_match

@@ -73,7 +73,7 @@ def large_scan(seed: int = 7) -> bytes:
     import numpy as np
     from PIL import Image
 
-    from backends.synthetic import random_receipt, render_receipt
+    from backends.testing.synthetic import random_receipt, render_receipt
 
     receipt = render_receipt(random_receipt(random.Random(seed), degrade=False)).convert("RGB")
     page = np.asarray(receipt.resize(SIZE, Image.Resampling.BICUBIC), dtype=np.int16)

@@ -46,7 +46,7 @@ def _pngs(count: int) -> list[bytes]:
 
 
 def _policy(kind: str, model: Path, device: str, capacity: int, max_new_tokens: int) -> Any:
-    from router.policy import policy_from_dict
+    from router.policy.model import policy_from_dict
 
     backend = {"kind": kind, "model": str(model), "device": device, "constrained": True}
     backend["generation"] = {"max_new_tokens": max_new_tokens}
@@ -67,7 +67,8 @@ def _policy(kind: str, model: Path, device: str, capacity: int, max_new_tokens: 
 
 
 def _run(policy: Any, pngs: list[bytes], capacity: int) -> tuple[float, float, float, int]:
-    from router import Router, logs
+    from router import Router
+    from router.observe import logs
 
     with Router(policy, logger=logs.discard()) as router:
         router.warm_up(timeout_s=600)

@@ -20,10 +20,10 @@ def main() -> None:
 
     from common import RECEIPT, document, page, summary, table
 
-    from backends.faulty import FaultyBackend
     from backends.options import FaultyOptions
-    from router import logs
-    from router.policy import policy_from_dict
+    from backends.testing.faulty import FaultyBackend
+    from router.observe import logs
+    from router.policy.model import policy_from_dict
     from router.workers import WorkerPool
 
     logs.configure(stderr=False)

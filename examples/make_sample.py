@@ -2,7 +2,7 @@
 
     PYTHONPATH=src python examples/make_sample.py
 
-The receipt is drawn by ``backends.synthetic`` from the spec below, so its truth is known:
+The receipt is drawn by ``backends.testing.synthetic`` from the spec below, so its truth is known:
 merchant KEDAI BUKU CAHAYA SDN BHD, date 2024-03-14 (printed 14/03/2024), total 27.10 MYR
 (27.12 rounded to the nearest 5 sen for a cash payment).
 """
@@ -14,7 +14,7 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
-from backends.synthetic import LOCALES, Item, ReceiptSpec, Style, render_receipt
+from backends.testing.synthetic import LOCALES, Item, ReceiptSpec, Style, render_receipt
 
 SAMPLE = ReceiptSpec(
     locale=LOCALES["MY"],

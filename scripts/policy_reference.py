@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Write the field tables of docs/policy.md from the policy models, and its error-class table from
-the traits table (router.traits), so the reference cannot drift.
+the traits table (router.failures.traits), so the reference cannot drift.
 
 python scripts/policy_reference.py          # rewrite docs/policy.md
 python scripts/policy_reference.py --check  # exit 1 if docs/policy.md is out of date
@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from backends import kinds, options  # noqa: E402
-from router import policy, traits  # noqa: E402
+from router.failures import traits  # noqa: E402
+from router.policy import model as policy  # noqa: E402
 
 DOC = ROOT / "docs" / "policy.md"
 BEGIN, END = "<!-- BEGIN GENERATED: scripts/policy_reference.py -->", "<!-- END GENERATED -->"
@@ -44,8 +45,12 @@ SECTIONS: list[tuple[str, type[BaseModel]]] = [
 def type_name(annotation: typing.Any) -> str:
     if typing.get_origin(annotation) is typing.Union and all(isinstance(a, type) for a in typing.get_args(annotation)):
         return " \\| ".join(a.__name__ for a in typing.get_args(annotation))
-    text = str(annotation).replace("typing.", "").replace("router.errors.", "").replace("backends.options.", "")
-    text = text.replace("router.policy.", "").replace("NoneType", "null").replace("<class '", "").replace("'>", "")
+    text = (
+        str(annotation).replace("typing.", "").replace("router.failures.errors.", "").replace("backends.options.", "")
+    )
+    text = (
+        text.replace("router.policy.model.", "").replace("NoneType", "null").replace("<class '", "").replace("'>", "")
+    )
     return text.replace("|", "\\|")
 
 

@@ -36,7 +36,7 @@ def _cuda_available() -> bool:
 @pytest.fixture(autouse=True, scope="session")
 def _quiet_decision_log():
     """Events go nowhere unless a test captures them (capture_logs) or configures a sink itself."""
-    from router import logs
+    from router.observe import logs
 
     logs.configure(stderr=False)
 

@@ -4,8 +4,8 @@ Nothing here imports ``router``. Model code (torch, transformers) is imported on
 backend's ``load``, so importing this package stays cheap.
 """
 
-from backends.base import Backend, BaseBackend, Extraction
-from backends.document import Document
+from backends.documents.document import Document
+from backends.protocol import Backend, BaseBackend, Extraction
 from backends.schema import FIELD_NAMES, LineItem, ReceiptFields
 
 __all__ = ["FIELD_NAMES", "Backend", "BaseBackend", "Document", "Extraction", "LineItem", "ReceiptFields"]

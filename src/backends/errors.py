@@ -1,7 +1,7 @@
 """Exceptions backends raise for conditions they recognise themselves.
 
 Backends never import ``router``; the router matches these by type name in its signature table
-(``router.signatures``), so they work the same whether raised in-process or in a worker.
+(``router.failures.signatures``), so they work the same whether raised in-process or in a worker.
 """
 
 

@@ -1,7 +1,7 @@
 """Every backend kind, described once: its options, its class, where it runs, what it sees, and
 which generation parameters it must replace.
 
-The registry (``backends.registry``), policy validation (``router.policy``), policy lint and the
+The registry (``backends.registry``), policy validation (``router.policy.model``), policy lint and the
 chaos drill all read ``SPECS``; adding a kind is one ``BackendSpec`` entry (plus its options class
 and its backend module). Light on purpose: pydantic only, no model code.
 
@@ -129,7 +129,7 @@ SPECS: tuple[BackendSpec, ...] = (
     BackendSpec(
         "ocr_rules",
         options=o.OcrRulesOptions,
-        backend="backends.ocr_rules:OcrRulesBackend",
+        backend="backends.fields.ocr_rules:OcrRulesBackend",
         isolation="inline",
         cuda=False,
         vision=False,
@@ -137,7 +137,7 @@ SPECS: tuple[BackendSpec, ...] = (
     BackendSpec(
         "internvl3",
         options=o.InternVLOptions,
-        backend="backends.internvl:InternVLBackend",
+        backend="backends.models.internvl:InternVLBackend",
         isolation="process",
         cuda=True,
         vision=True,
@@ -147,7 +147,7 @@ SPECS: tuple[BackendSpec, ...] = (
     BackendSpec(
         "llama_vision",
         options=o.LlamaVisionOptions,
-        backend="backends.llama_vision:LlamaVisionBackend",
+        backend="backends.models.llama_vision:LlamaVisionBackend",
         isolation="process",
         cuda=True,
         vision=True,
@@ -157,7 +157,7 @@ SPECS: tuple[BackendSpec, ...] = (
     BackendSpec(
         "ocr_llm",
         options=o.OcrLlmOptions,
-        backend="backends.ocr_llm:OcrLlmBackend",
+        backend="backends.models.ocr_llm:OcrLlmBackend",
         isolation="process",
         cuda=True,
         vision=False,
@@ -167,7 +167,7 @@ SPECS: tuple[BackendSpec, ...] = (
     BackendSpec(
         "einvoice",
         options=o.EInvoiceOptions,
-        backend="backends.einvoice:EInvoiceBackend",
+        backend="backends.einvoice.reader:EInvoiceBackend",
         isolation="inline",
         cuda=False,
         vision=False,
@@ -175,7 +175,7 @@ SPECS: tuple[BackendSpec, ...] = (
     BackendSpec(
         "faulty",
         options=o.FaultyOptions,
-        backend="backends.faulty:FaultyBackend",
+        backend="backends.testing.faulty:FaultyBackend",
         isolation="process",
         cuda=False,
         vision=False,

@@ -10,9 +10,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from backends.base import Backend
-from backends.document import Document
+from backends.documents.document import Document
 from backends.kinds import BY_KIND, spec_for
+from backends.protocol import Backend
 
 #: kind -> "module:Class", as the specs say.
 BACKENDS: dict[str, str] = {kind: spec.backend for kind, spec in BY_KIND.items()}

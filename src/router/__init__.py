@@ -12,14 +12,14 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "Router": "router.api",
-    "Result": "router.result",
-    "Policy": "router.policy",
-    "load_policy": "router.policy",
-    "DocrouteError": "router.errors",
-    "PolicyError": "router.errors",
-    "BadInputError": "router.errors",
-    "ErrorClass": "router.errors",
+    "Router": "router.api.router",
+    "Result": "router.core.result",
+    "Policy": "router.policy.model",
+    "load_policy": "router.policy.model",
+    "DocrouteError": "router.failures.errors",
+    "PolicyError": "router.failures.errors",
+    "BadInputError": "router.failures.errors",
+    "ErrorClass": "router.failures.errors",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from backends.document import Document
+from backends.documents.document import Document
 
 OCR_TEXT = "TINY MART\n12 JALAN BESAR\n31/01/2024\nTOTAL RM 12.50\nCASH 20.00\nTHANK YOU"
 

@@ -18,15 +18,15 @@ import pytest
 import torch
 from pydantic import BaseModel, ConfigDict
 
-from backends import generation
-from backends.constrain import AnswerGrammar, SchemaConstraint, answer_schema
-from backends.document import Document
+from backends.documents.document import Document
 from backends.errors import BackendUnavailable, InvalidOutput
-from backends.internvl import InternVLBackend
-from backends.llama_vision import LlamaVisionBackend
-from backends.ocr_llm import OcrLlmBackend
+from backends.fields.postprocess import parse_answer
+from backends.models import generation
+from backends.models.constrain import AnswerGrammar, SchemaConstraint, answer_schema
+from backends.models.internvl import InternVLBackend
+from backends.models.llama_vision import LlamaVisionBackend
+from backends.models.ocr_llm import OcrLlmBackend
 from backends.options import OcrLlmOptions
-from backends.postprocess import parse_answer
 from tests.backends.conftest import OCR_TEXT, model_options
 from tests.backends.test_ocr_llm import Page
 from tests.backends.tiny_models import receipt_image
@@ -235,7 +235,7 @@ def test_answer_schema_asks_for_the_prompts_fields_in_its_order_as_strings():
 
 
 def test_a_grammar_needs_an_end_of_sequence_id_inside_the_lm_head(mllama):
-    from backends.constrain import token_bytes
+    from backends.models.constrain import token_bytes
 
     vocab = token_bytes(mllama.processor.tokenizer, mllama.vocab[1])
     with pytest.raises(ValueError, match="end-of-sequence"):
@@ -244,8 +244,8 @@ def test_a_grammar_needs_an_end_of_sequence_id_inside_the_lm_head(mllama):
 
 GPU_CHILD = """
 import json, sys
-from backends.document import Document
-from backends.llama_vision import LlamaVisionBackend
+from backends.documents.document import Document
+from backends.models.llama_vision import LlamaVisionBackend
 from tests.backends.conftest import model_options
 from tests.backends.tiny_models import receipt_image
 mode, path = sys.argv[1], sys.argv[2]
@@ -281,8 +281,8 @@ def _gpu_child(*args: str) -> Any:
 def test_a_device_side_assert_in_a_batch_of_four_fails_the_whole_batch(mllama_random):
     """On CUDA, the raw crash-prone parameter asserts inside the batched call: extract_batch raises
     (every request of the batch fails as sticky_cuda), it does not hand out per-page answers."""
-    from router.errors import ErrorClass, ErrorInfo
-    from router.signatures import classify
+    from router.failures.errors import ErrorClass, ErrorInfo
+    from router.failures.signatures import classify
 
     out = _gpu_child("raw", str(mllama_random))
     assert "BATCH RAISED" in out.stdout, out.stdout + out.stderr[-2000:]

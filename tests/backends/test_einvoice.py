@@ -9,11 +9,11 @@ import pytest
 from PIL import Image
 
 from backends import registry
-from backends.document import Document, EmbeddedFile
-from backends.einvoice import EInvoiceBackend
+from backends.documents.document import Document, EmbeddedFile
+from backends.documents.textlayer import PageText, TextLine
+from backends.einvoice.reader import EInvoiceBackend
 from backends.errors import InvalidOutput, NotApplicable
 from backends.options import EInvoiceOptions
-from backends.textlayer import PageText, TextLine
 from tests.backends import einvoice_xml as xml
 
 

@@ -13,8 +13,8 @@ import pytest
 from structlog.testing import capture_logs
 
 from router import Router
-from router.errors import ErrorClass
-from router.policy import policy_from_dict
+from router.failures.errors import ErrorClass
+from router.policy.model import policy_from_dict
 from tests.backends.tiny_models import PARTIAL_ANSWER, build_internvl, printed_receipt
 
 pytestmark = pytest.mark.slow
@@ -48,7 +48,7 @@ def _model_tier(name: str, backend: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_garbage_from_tiny_models_in_workers_falls_back_to_ocr_rules(mllama_random, internvl_partial):
-    pytest.importorskip("backends.ocr_rules", reason="the OCR + rules backend has not landed on this branch")
+    pytest.importorskip("backends.fields.ocr_rules", reason="the OCR + rules backend has not landed on this branch")
     policy = policy_from_dict(
         {
             "name": "tiny-models-e2e",
@@ -132,7 +132,7 @@ def test_a_tiny_model_worker_at_capacity_4_answers_four_pages_in_one_batch_as_it
     from concurrent.futures import ThreadPoolExecutor
 
     from backends import registry
-    from router.inputs import load_document
+    from router.api.inputs import load_document
     from tests.backends.conftest import model_options
     from tests.backends.tiny_models import receipt_image
 

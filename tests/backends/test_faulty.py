@@ -10,12 +10,12 @@ import time
 import pytest
 from pydantic import ValidationError
 
-from backends.document import Document
-from backends.faulty import FaultyBackend
+from backends.documents.document import Document
 from backends.options import FaultyOptions
-from router.errors import ErrorClass, ErrorInfo, PolicyError
-from router.policy import policy_from_dict
-from router.signatures import classify
+from backends.testing.faulty import FaultyBackend
+from router.failures.errors import ErrorClass, ErrorInfo, PolicyError
+from router.failures.signatures import classify
+from router.policy.model import policy_from_dict
 from tests.router.fakes import document as fake_document
 
 

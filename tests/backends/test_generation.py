@@ -16,13 +16,14 @@ import torch
 import transformers
 from transformers import NoRepeatNGramLogitsProcessor, RepetitionPenaltyLogitsProcessor
 
-from backends import generation, kinds, prompts
+from backends import kinds
 from backends.errors import IndexOutOfVocabulary
-from backends.llama_vision import LlamaVisionBackend
+from backends.models import generation, prompts
+from backends.models.llama_vision import LlamaVisionBackend
 from backends.options import GenerationOptions
-from router.errors import ErrorClass, ErrorInfo, PolicyError
-from router.policy import policy_from_dict
-from router.signatures import classify
+from router.failures.errors import ErrorClass, ErrorInfo, PolicyError
+from router.failures.signatures import classify
+from router.policy.model import policy_from_dict
 from tests.backends.conftest import model_options
 from tests.backends.tiny_models import receipt_image
 

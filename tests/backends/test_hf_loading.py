@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from backends import hf, loading, registry
+from backends import registry
 from backends.errors import BackendUnavailable, InvalidOutput
-from backends.ocr_llm import OcrLlmBackend
-from router.errors import ErrorClass, ErrorInfo
-from router.policy import load_policy
-from router.signatures import classify
+from backends.models import hf, loading
+from backends.models.ocr_llm import OcrLlmBackend
+from router.failures.errors import ErrorClass, ErrorInfo
+from router.failures.signatures import classify
+from router.policy.model import load_policy
 from tests.backends.conftest import OCR_TEXT, document, model_options
 from tests.backends.test_ocr_llm import given_text
 
@@ -107,7 +108,7 @@ def test_preflight_never_imports_torch_or_transformers():
     code = (
         "import sys\n"
         "from backends import registry\n"
-        "from router.policy import load_policy\n"
+        "from router.policy.model import load_policy\n"
         "for tier in load_policy('default').tiers[:3]:  # the model tiers\n"
         "    registry.preflight(tier.backend)\n"
         "    getattr(registry.backend_class(tier.backend.kind), 'weights', lambda o: None)(tier.backend)\n"
@@ -186,7 +187,7 @@ def test_quantised_loading_on_cpu(request, kind, quantization, module):
 def test_quantisation_is_for_the_language_model_only(kind, tower):
     """The vision tower and projector stay unquantised: bitsandbytes' int8 matmul rejects the tiled
     Mllama vision encoder's 4-D activations (found by test_quantised_mllama_on_cuda[8bit] on an H100)."""
-    from backends import internvl, llama_vision
+    from backends.models import internvl, llama_vision
 
     keep = {"llama_vision": llama_vision.VISION_MODULES, "internvl3": internvl.VISION_MODULES}[kind]
     if not _bnb_on_cpu():
@@ -201,7 +202,7 @@ def test_quantised_mllama_on_cuda(mllama_random, quantization):
     """In a child process (the test process stays CUDA-free): loads on cuda:0 and generates."""
     code = (
         "import sys\n"
-        "from backends.llama_vision import LlamaVisionBackend\n"
+        "from backends.models.llama_vision import LlamaVisionBackend\n"
         "from backends.options import LlamaVisionOptions\n"
         "from backends.errors import InvalidOutput\n"
         "from tests.backends.conftest import document\n"

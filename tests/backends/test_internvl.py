@@ -12,11 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from backends import internvl_tiles, registry
+from backends import registry
 from backends.errors import BackendUnavailable, InvalidOutput
-from backends.internvl import InternVLBackend, flavour_mismatch
-from router.errors import ErrorClass, ErrorInfo
-from router.signatures import classify
+from backends.models import internvl_tiles
+from backends.models.internvl import InternVLBackend, flavour_mismatch
+from router.failures.errors import ErrorClass, ErrorInfo
+from router.failures.signatures import classify
 from tests.backends.conftest import document, model_options
 from tests.backends.tiny_models import ANSWER_FIELDS, receipt_image
 

@@ -13,11 +13,12 @@ from typing import Any
 import pytest
 import transformers
 
-from backends import generation, kinds, registry
+from backends import kinds, registry
 from backends.kinds import SPECS, spec_for
+from backends.models import generation
 from backends.options import GenerationOptions
 from router.drill.policies import with_fault_stand_ins
-from router.policy import Policy, json_schema, policy_from_dict
+from router.policy.model import Policy, json_schema, policy_from_dict
 from tests.backends.conftest import model_options
 from tests.backends.tiny_models import receipt_image
 

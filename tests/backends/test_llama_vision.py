@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 import transformers
 
-from backends import generation, loading, registry
+from backends import registry
 from backends.errors import InvalidOutput
-from backends.llama_vision import LlamaVisionBackend
-from router.errors import ErrorClass, ErrorInfo, PolicyError
-from router.policy import policy_from_dict
-from router.signatures import classify
+from backends.models import generation, loading
+from backends.models.llama_vision import LlamaVisionBackend
+from router.failures.errors import ErrorClass, ErrorInfo, PolicyError
+from router.failures.signatures import classify
+from router.policy.model import policy_from_dict
 from tests.backends.conftest import document, model_options
 from tests.backends.tiny_models import ANSWER_FIELDS
 
@@ -77,9 +78,9 @@ def test_trust_remote_code_is_a_policy_error():
 
 CHILD = """
 import sys, json, torch
-from backends.llama_vision import LlamaVisionBackend
+from backends.models.llama_vision import LlamaVisionBackend
 from backends.options import LlamaVisionOptions
-from backends import generation, prompts
+from backends.models import generation, prompts
 from tests.backends.conftest import document
 from tests.backends.tiny_models import receipt_image
 mode, path, name, device = sys.argv[1:5]

@@ -20,7 +20,7 @@ from backends.normalize import (
     parse_amount,
     parse_date,
 )
-from backends.synthetic import LOCALES, random_receipt
+from backends.testing.synthetic import LOCALES, random_receipt
 
 
 @pytest.mark.parametrize(

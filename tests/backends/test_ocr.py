@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from backends import ocr
-from backends.document import Document
+from backends.documents.document import Document
 from backends.errors import BackendUnavailable, InvalidOutput
-from backends.ocr import OcrPage, ocr_document, ocr_page, parse_tsv
+from backends.ocr import engine as ocr
+from backends.ocr.engine import OcrPage, ocr_document, ocr_page, parse_tsv
 from backends.options import OcrOptions
-from backends.synthetic import random_receipt, render_receipt
+from backends.testing.synthetic import random_receipt, render_receipt
 
 TSV_HEADER = "level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext\n"
 

@@ -9,13 +9,13 @@ import random
 import pytest
 from PIL import Image
 
-from backends import ocr_rapid
-from backends.document import Document
-from backends.ocr import detect_rotation, enlargement, ocr_page
-from backends.ocr_rapid import Fragment, rebuild_lines
-from backends.ocr_rules import OcrRulesBackend
+from backends.documents.document import Document
+from backends.fields.ocr_rules import OcrRulesBackend
+from backends.ocr import rapid as ocr_rapid
+from backends.ocr.engine import detect_rotation, enlargement, ocr_page
+from backends.ocr.rapid import Fragment, rebuild_lines
 from backends.options import OcrOptions, OcrRulesOptions
-from backends.synthetic import random_receipt, render_receipt
+from backends.testing.synthetic import random_receipt, render_receipt
 
 needs_rapidocr = pytest.mark.skipif(not ocr_rapid.available(), reason="the rapidocr extra is not installed")
 

@@ -8,18 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from backends import prompts, registry
+from backends import registry
 from backends.errors import InvalidOutput
-from backends.ocr_llm import OcrLlmBackend
-from router.errors import ErrorClass, ErrorInfo
-from router.signatures import classify
+from backends.models import prompts
+from backends.models.ocr_llm import OcrLlmBackend
+from router.failures.errors import ErrorClass, ErrorInfo
+from router.failures.signatures import classify
 from tests.backends.conftest import OCR_TEXT, document, model_options
 from tests.backends.tiny_models import ANSWER_FIELDS, build_llama_text, printed_receipt
 
 
 @dataclass
 class Page:
-    """What ``backends.ocr.ocr_document`` returns, for tests that give the OCR text directly."""
+    """What ``backends.ocr.engine.ocr_document`` returns, for tests that give the OCR text directly."""
 
     text: str
     mean_confidence: float = 91.0
@@ -86,13 +87,13 @@ def test_too_little_ocr_text_fails_before_the_model_runs(llama_random):
 
 def test_registry_creates_the_backend_with_the_shared_ocr_code(llama_random):
     backend = registry.create(model_options("ocr_llm", llama_random))
-    assert isinstance(backend, OcrLlmBackend) and backend._ocr is None  # backends.ocr.ocr_document on first use
+    assert isinstance(backend, OcrLlmBackend) and backend._ocr is None  # backends.ocr.engine.ocr_document on first use
 
 
 @pytest.fixture(scope="module")
 def llama_taught_on_real_ocr(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny Llama taught to answer the prompt built from Tesseract's reading of printed_receipt()."""
-    ocr = pytest.importorskip("backends.ocr", reason="the OCR module has not landed on this branch")
+    ocr = pytest.importorskip("backends.ocr.engine", reason="the OCR module has not landed on this branch")
     from backends.options import OcrOptions
 
     text = ocr.ocr_document(document(printed_receipt()), OcrOptions()).text

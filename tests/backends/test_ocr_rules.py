@@ -16,12 +16,12 @@ import pytest
 from PIL import Image
 
 from backends import registry
-from backends.document import Document
+from backends.documents.document import Document
 from backends.errors import InvalidOutput
+from backends.fields.ocr_rules import OcrRulesBackend
 from backends.normalize import normalize_text_for_match
-from backends.ocr_rules import OcrRulesBackend
 from backends.options import OcrOptions, OcrRulesOptions
-from backends.synthetic import LOCALES, ReceiptSpec, random_receipt, render_receipt
+from backends.testing.synthetic import LOCALES, ReceiptSpec, random_receipt, render_receipt
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "examples" / "receipt.png"
@@ -140,7 +140,7 @@ def test_the_registry_creates_it_from_policy_options():
 
 
 def test_importing_the_backend_does_not_import_model_code():
-    code = "import sys, backends.ocr_rules; sys.exit(any(m in sys.modules for m in ('torch', 'transformers')))"
+    code = "import sys, backends.fields.ocr_rules; sys.exit(any(m in sys.modules for m in ('torch', 'transformers')))"
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
     assert subprocess.run([sys.executable, "-c", code], env=env, check=False).returncode == 0
 

@@ -14,11 +14,11 @@ import pytest
 from PIL import Image
 
 from backends import registry
-from backends.document import Document
+from backends.documents.document import Document
 from backends.errors import InvalidOutput
-from backends.internvl import InternVLBackend
-from backends.model_backend import VisionBackend
-from backends.postprocess.pages import combine_meta, merge_pages, reading_order
+from backends.fields.postprocess.pages import combine_meta, merge_pages, reading_order
+from backends.models.internvl import InternVLBackend
+from backends.models.model_backend import VisionBackend
 from backends.schema import ReceiptFields
 from tests.backends.conftest import model_options
 from tests.backends.tiny_models import ANSWER_FIELDS, receipt_image
@@ -153,7 +153,7 @@ def test_a_three_page_document_on_cuda_reads_page_one_and_answers(kind, checkpoi
     code = (
         "import json, sys\n"
         "from backends import registry\n"
-        "from backends.document import Document\n"
+        "from backends.documents.document import Document\n"
         "from tests.backends.conftest import model_options\n"
         "from tests.backends.tiny_models import receipt_image\n"
         "extra = {'max_tiles': 4} if sys.argv[1] == 'internvl3' else {}\n"

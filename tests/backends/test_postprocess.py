@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from backends.errors import InvalidOutput
-from backends.postprocess import parse_answer
-from backends.postprocess.jsonout import extract_json
-from backends.postprocess.repetition import collapse_lines, collapse_runs, collapse_words
+from backends.fields.postprocess import parse_answer
+from backends.fields.postprocess.jsonout import extract_json
+from backends.fields.postprocess.repetition import collapse_lines, collapse_runs, collapse_words
 
 
 def fields(text: str) -> dict:

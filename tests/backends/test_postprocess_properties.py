@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from backends.errors import InvalidOutput
-from backends.postprocess import parse_answer
-from backends.postprocess.fields import ALIASES, ITEM_ALIASES
+from backends.fields.postprocess import parse_answer
+from backends.fields.postprocess.fields import ALIASES, ITEM_ALIASES
 from backends.schema import ReceiptFields
 
 SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from backends.rules import read_receipt, read_text
+from backends.fields.rules import read_receipt, read_text
 from backends.schema import ReceiptFields
 
 MALAYSIA = """\

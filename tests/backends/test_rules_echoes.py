@@ -1,4 +1,4 @@
-"""The merchant's name where the document prints it again (``backends.rules.echoes``): a misread
+"""The merchant's name where the document prints it again (``backends.fields.rules.echoes``): a misread
 logo respelled from the legal footer, the web address or a thank-you; a thank-you believed where
 the top names nothing convincing. The texts are written here, after misses seen on real receipts."""
 
@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from backends.rules import read_text
-from backends.rules.echoes import thanked_name
-from backends.rules.lines import make_lines
+from backends.fields.rules import read_text
+from backends.fields.rules.echoes import thanked_name
+from backends.fields.rules.lines import make_lines
 
 
 def merchant(*lines: str) -> str | None:

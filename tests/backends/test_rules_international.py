@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from backends.rules import read_text
+from backends.fields.rules import read_text
 
 
 def read(*lines: str, date_order: str = "auto"):

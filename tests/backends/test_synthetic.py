@@ -8,9 +8,9 @@ from decimal import Decimal
 
 import pytest
 
-from backends import synthetic
 from backends.normalize import normalize_date
-from backends.synthetic import LOCALES, random_receipt, render_receipt
+from backends.testing import synthetic
+from backends.testing.synthetic import LOCALES, random_receipt, render_receipt
 
 
 def test_the_same_seed_gives_the_same_receipt_and_the_same_pixels():

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from PIL import Image
 
-from backends.document import Document, EmbeddedFile
+from backends.documents.document import Document, EmbeddedFile
+from backends.documents.textlayer import Char, PageText, TextLine, read_document, rebuild_lines, usable
 from backends.errors import InvalidOutput
-from backends.ocr import OcrPage
+from backends.ocr.engine import OcrPage
 from backends.options import OcrOptions
-from backends.textlayer import Char, PageText, TextLine, read_document, rebuild_lines, usable
 
 
 def word(text: str, left: float, top: float, size: float = 12.0, *, width: float = 6.0) -> list[Char]:

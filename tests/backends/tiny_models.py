@@ -38,7 +38,7 @@ try:  # the PIL image processor needs no torchvision; older releases only have t
 except ImportError:  # pragma: no cover - depends on the installed transformers
     from transformers import MllamaImageProcessor as MllamaImages
 
-from backends import prompts
+from backends.models import prompts
 
 #: What the taught models answer: every required field, printed the way receipts print them.
 ANSWER = '{"merchant": "TINY MART", "date": "31/01/2024", "total": "RM 12.50"}'

@@ -9,14 +9,14 @@ from typing import Any
 
 from PIL import Image
 
-from backends.base import Extraction
-from backends.document import Document
+from backends.documents.document import Document
+from backends.protocol import Extraction
 from backends.schema import ReceiptFields
-from router.breaker import Breaker
-from router.engine import Engine
-from router.policy import policy_from_dict
-from router.runners import InlineRunner
-from router.tiers import Tier
+from router.core.breaker import Breaker
+from router.core.engine import Engine
+from router.core.runners import InlineRunner
+from router.core.tiers import Tier
+from router.policy.model import policy_from_dict
 
 GOOD = {"merchant": "ACME", "date": "2024-03-01", "total": "9.50"}
 

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from router import Router
-from router.policy import policy_from_dict
+from router.policy.model import policy_from_dict
 
 FIXED_INLINE = {"name": "fixed", "backend": {"kind": "faulty"}, "isolation": "inline"}
 
@@ -74,7 +74,7 @@ def test_without_warm_up_the_first_document_does_not_wait_for_a_starting_worker(
 def test_closed_router_refuses_work():
     import pytest
 
-    from router.errors import RouterClosedError
+    from router.failures.errors import RouterClosedError
 
     router = Router(policy_from_dict({"tiers": [FIXED_INLINE]}))
     router.close()
@@ -110,12 +110,12 @@ def test_a_binary_file_object_is_read_and_a_wrong_kind_of_source_is_the_callers_
 def test_a_reader_failure_nobody_foresaw_is_a_classified_result_not_an_exception(monkeypatch):
     """Whatever escapes the document reader (a decoder's new error) fails that request as
     ``unknown``: the caller's loop goes on."""
-    import router.api
+    import router.api.router
 
     def broken_reader(*_args, **_kwargs):
         raise RuntimeError("a decoder bug")
 
-    monkeypatch.setattr(router.api, "load_document", broken_reader)
+    monkeypatch.setattr(router.api.router, "load_document", broken_reader)
     with Router(policy_from_dict({"tiers": [FIXED_INLINE]})) as router_:
         result = router_.extract(white_png(), name="upload.png")
     assert (result.status, result.error.error_class.value) == ("failed", "unknown")

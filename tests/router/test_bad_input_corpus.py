@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from router.api import Router
+from router.api.inputs import load_document
+from router.api.router import Router
 from router.drill.corpus import Case, write_corpus
-from router.errors import BadInputError
-from router.inputs import load_document
-from router.policy import InputLimits, policy_from_dict
+from router.failures.errors import BadInputError
+from router.policy.model import InputLimits, policy_from_dict
 from tests.router.workerkit import png
 
 #: A faulty model tier in worker processes (it crashes now and then) in front of fixed answers.

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from backends.synthetic import random_receipt, render_receipt
-from router.api import Router
+from backends.testing.synthetic import random_receipt, render_receipt
+from router.api.router import Router
 from router.batch import BatchSettings, ResultSink, StopFlag, run_batch
 from router.batch.sink import read_records
-from router.policy import load_policy
+from router.policy.model import load_policy
 from tests.router.surfaces_kit import FIXED, bad_files, images, one_line_per_input, pdf, policy_file, tier
 
 

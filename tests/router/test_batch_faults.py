@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from router.events import validate
+from router.observe.events import validate
 from tests.router.surfaces_kit import bad_files, cli, env, images, lines, one_line_per_input, policy_file, run_cli, tier
 
 pytestmark = pytest.mark.slow

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from router.api import Router
+from router.api.router import Router
 from router.batch import BatchSettings, ResultSink, discover, run_batch
 from router.batch.sink import OutputBusyError, read_records
 from router.cli import app
-from router.policy import load_policy
+from router.policy.model import load_policy
 from tests.router.surfaces_kit import bad_files, images, policy_file, run_cli, tier
 
 

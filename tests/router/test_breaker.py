@@ -1,7 +1,7 @@
 """The breaker opens on consecutive failures or a crash loop, probes once after its cooldown."""
 
-from router.breaker import Breaker, BreakerState
-from router.policy import BreakerPolicy
+from router.core.breaker import Breaker, BreakerState
+from router.policy.model import BreakerPolicy
 
 
 class Clock:

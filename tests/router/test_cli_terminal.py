@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from backends import registry
-from router.policy import load_policy
+from router.policy.model import load_policy
 
 ROOT = Path(__file__).resolve().parents[2]
 RECEIPT = ROOT / "examples" / "receipt.png"

@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from router.core.result import DocumentInfo, Result
 from router.drill import DrillSettings, FaultSpecError, drill_policy, parse_faults, run_drill, with_fault_stand_ins
 from router.drill.documents import DrillInputs, with_text_chunk
 from router.drill.observe import EventTally
 from router.drill.report import DrillReport, percentile
 from router.drill.run import _Load
-from router.logs import RouterLog, discard
-from router.policy import policy_from_dict
-from router.result import DocumentInfo, Result
+from router.observe.logs import RouterLog, discard
+from router.policy.model import policy_from_dict
 
 # -- fault specs ---------------------------------------------------------------------------------
 

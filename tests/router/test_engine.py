@@ -6,7 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from structlog.testing import capture_logs
 
 from backends.errors import BackendUnavailable, InvalidOutput
-from router.errors import BadInputError, ErrorClass
+from router.failures.errors import BadInputError, ErrorClass
 from tests.router.fakes import GOOD, FakeClock, Script, advance, document, make_engine, run, tier_dict
 
 STICKY = RuntimeError("CUDA error: device-side assert triggered")

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from backends.synthetic import random_receipt, render_receipt
-from router.api import Router
+from backends.testing.synthetic import random_receipt, render_receipt
+from router.api.router import Router
 from router.batch import BatchSettings
 from router.evaluation import DatasetError, evaluate, load_labels
 from router.evaluation.ceiling import answer_in_text
 from router.evaluation.dataset import Label
 from router.evaluation.report import kind_table, scores_dict
 from router.evaluation.scoring import ALL, normalised_match, score, score_kinds, strict_match
-from router.policy import load_policy
+from router.policy.model import load_policy
 from tests.router.surfaces_kit import images, policy_file, run_cli, tier
 
 SCORING = [

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from backends.synthetic import random_receipt, render_receipt
-from router.api import Router
-from router.policy import load_policy
+from backends.testing.synthetic import random_receipt, render_receipt
+from router.api.router import Router
+from router.policy.model import load_policy
 from tests.router.test_service import serving, upload
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -3,7 +3,7 @@ refuse a document unread. Driven through the engine with scripted backends."""
 
 from __future__ import annotations
 
-from router import decide
+from router.core import decide
 from tests.router.fakes import GOOD, Script, document, make_engine, run, tier_dict
 
 STICKY = RuntimeError("CUDA error: device-side assert triggered")

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from router.errors import BadInputError
-from router.inputs import load_document
-from router.policy import InputLimits
+from router.api.inputs import load_document
+from router.failures.errors import BadInputError
+from router.policy.model import InputLimits
 
 LIMITS = InputLimits()
 
@@ -274,8 +274,8 @@ def test_an_absurd_page_count_is_still_refused_before_reading(tmp_path: Path):
 
 
 def test_the_result_says_which_pages_were_read(tmp_path: Path):
-    from router.api import Router
-    from router.policy import policy_from_dict
+    from router.api.router import Router
+    from router.policy.model import policy_from_dict
 
     path = _numbered_pdf(tmp_path / "long.pdf", 4)
     tier = {"name": "fixed", "backend": {"kind": "faulty"}, "isolation": "inline"}
@@ -291,7 +291,7 @@ def test_the_result_says_which_pages_were_read(tmp_path: Path):
 
 
 def test_pages_read_travel_to_a_worker():
-    from backends.document import Document
+    from backends.documents.document import Document
 
     document = load_document(png_bytes(page()), LIMITS, name="x.png")
     partial = Document(document.sha256, document.pages, document.media_type, "x", 1, page_numbers=(7,), pages_total=9)
@@ -312,7 +312,7 @@ def test_pil_images_are_accepted_directly():
 
 
 def test_wire_format_round_trips():
-    from backends.document import Document
+    from backends.documents.document import Document
 
     document = load_document(png_bytes(page()), LIMITS, name="x.png")
     header, buffers = document.to_wire()

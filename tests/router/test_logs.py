@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from router import logs
-from router.api import Router
-from router.policy import LoggingPolicy, policy_from_dict
+from router.api.router import Router
+from router.observe import logs
+from router.policy.model import LoggingPolicy, policy_from_dict
 from tests.router.fakes import GOOD, Script, make_engine, run
 
 
@@ -114,8 +114,9 @@ HOST = """
 import io, json, logging, sys
 import structlog
 from PIL import Image
-from router import Router, memory
-from router.policy import policy_from_dict
+from router import Router
+from router.api import memory
+from router.policy.model import policy_from_dict
 
 seen = []
 def keep(_, __, event):
@@ -212,7 +213,7 @@ UNCONFIGURED_HOST = """
 import io
 from PIL import Image
 from router import Router
-from router.policy import policy_from_dict
+from router.policy.model import policy_from_dict
 
 tiers = [
     {'name': 'flaky', 'backend': {'kind': 'faulty', 'faults': {'garbage': 1.0}}, 'isolation': 'inline'},
@@ -222,7 +223,7 @@ buffer = io.BytesIO(); Image.new('RGB', (20, 20)).save(buffer, 'PNG')
 with Router(policy_from_dict({'tiers': tiers})) as router:
     for _ in range(3):
         assert router.extract(buffer.getvalue()).status == 'degraded'
-from router.logs import get_logger
+from router.observe.logs import get_logger
 get_logger().info('batch.started', inputs=3)  # outside any router: a batch's events
 get_logger().warning('route.fallback', text='FAULTY MART receipt text')
 """

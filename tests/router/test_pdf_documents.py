@@ -10,13 +10,13 @@ import zlib
 import pypdfium2.raw as pdfium_c
 import pytest
 
-from backends.ocr_rules import OcrRulesBackend
+from backends.fields.ocr_rules import OcrRulesBackend
 from backends.options import OcrRulesOptions
-from backends.synthetic import random_receipt, render_receipt
-from backends.synthetic_pdf import joined_pdf, scanned_pdf, text_pdf
+from backends.testing.synthetic import random_receipt, render_receipt
+from backends.testing.synthetic_pdf import joined_pdf, scanned_pdf, text_pdf
 from router import Router
-from router.inputs import load_document
-from router.policy import InputLimits
+from router.api.inputs import load_document
+from router.policy.model import InputLimits
 from router.workers import transport
 from tests.backends import einvoice_xml as xml
 
@@ -148,7 +148,7 @@ def test_documents_without_xml_skip_the_einvoice_tier_without_counting_against_i
 def test_replay_predicts_the_not_applicable_skip_and_the_einvoice_answer(tmp_path):
     from router.forensics.reader import read_logs
     from router.forensics.replay import replay
-    from router.policy import load_policy
+    from router.policy.model import load_policy
 
     log = tmp_path / "cpu.jsonl"
     documents = [text_pdf([INVOICE]), text_pdf([INVOICE], attachments={"factur-x.xml": xml.CII})]

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from router.errors import ErrorClass, PolicyError
-from router.policy import BUILTIN_POLICY_DIR, json_schema, load_policy, parse_policy
+from router.failures.errors import ErrorClass, PolicyError
+from router.policy.model import BUILTIN_POLICY_DIR, json_schema, load_policy, parse_policy
 
 POLICIES = sorted(BUILTIN_POLICY_DIR.glob("*.yaml"))
 

@@ -13,8 +13,8 @@ import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from router.errors import PolicyError
-from router.policy import Policy, parse_policy, policy_from_dict
+from router.failures.errors import PolicyError
+from router.policy.model import Policy, parse_policy, policy_from_dict
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

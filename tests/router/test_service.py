@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from router.api import Router
-from router.policy import load_policy
+from router.api.router import Router
+from router.policy.model import load_policy
 from router.service import ServiceSettings, create_app
 from router.service.server import server
 from tests.router.surfaces_kit import FIXED, images, policy_file, tier

@@ -13,8 +13,8 @@ import pytest
 import structlog
 from PIL import Image
 
-from router import events
 from router.forensics.trail import TrailError, trail
+from router.observe import events
 from router.service import ServiceSettings
 from tests.router.surfaces_kit import images, policy_file, tier
 from tests.router.test_service import metric, serving, upload

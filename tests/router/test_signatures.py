@@ -2,8 +2,8 @@
 
 import pytest
 
-from router.errors import ErrorClass, ErrorInfo
-from router.signatures import SIGNATURES, classify
+from router.failures.errors import ErrorClass, ErrorInfo
+from router.failures.signatures import SIGNATURES, classify
 
 C = ErrorClass
 
@@ -114,7 +114,7 @@ CASES = [
     ("RuntimeError", (), "Found no NVIDIA driver on your system.", C.UNAVAILABLE, "no_cuda"),
     ("AssertionError", (), "Torch not compiled with CUDA enabled", C.UNAVAILABLE, "no_cuda"),
     ("backends.errors.BackendUnavailable", (), "weights not found at /models/x", C.UNAVAILABLE, "backend_unavailable"),
-    ("router.runners.AttemptTimeout", (), "worker 4242 gave no answer within 5.0s", C.TIMEOUT, "attempt_timeout"),
+    ("router.core.runners.AttemptTimeout", (), "worker 4242 gave no answer within 5.0s", C.TIMEOUT, "attempt_timeout"),
     ("TimeoutError", ("OSError",), "timed out", C.TIMEOUT, "timeout_builtin"),
     (
         "router.workers.protocol.WorkerStartFailed",
@@ -138,7 +138,7 @@ CASES = [
         C.INVALID_OUTPUT,
         "invalid_output",
     ),
-    ("router.errors.BadInputError", (), "x.jpg: file is empty", C.BAD_INPUT, "bad_input"),
+    ("router.failures.errors.BadInputError", (), "x.jpg: file is empty", C.BAD_INPUT, "bad_input"),
     ("PIL.UnidentifiedImageError", ("OSError",), "cannot identify image file", C.BAD_INPUT, "unreadable_image"),
     ("ZeroDivisionError", ("ArithmeticError",), "division by zero", C.UNKNOWN, "unmatched"),
 ]

@@ -1,7 +1,7 @@
 """A tier's quarantine list stays as long as its live entries, however many documents poisoned it."""
 
-from router.errors import ErrorInfo
-from router.signatures import classify
+from router.failures.errors import ErrorInfo
+from router.failures.signatures import classify
 from tests.router.fakes import GOOD, Script, document, make_engine, tier_dict
 
 STICKY = classify(ErrorInfo(type="RuntimeError", message="CUDA error: device-side assert triggered"))

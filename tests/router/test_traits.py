@@ -7,13 +7,14 @@ from pathlib import Path
 import pytest
 
 from backends.schema import ReceiptFields
-from router import errors, quality, traits
-from router.breaker import Breaker
-from router.errors import PROCESS_POISONING, AttemptError, ErrorClass, ErrorInfo, Failure
+from router.core import quality
+from router.core.breaker import Breaker
+from router.core.health import Health
+from router.failures import errors, traits
+from router.failures.errors import PROCESS_POISONING, AttemptError, ErrorClass, ErrorInfo, Failure
+from router.failures.signatures import SIGNATURES
 from router.forensics.lint import possible_classes
-from router.health import Health
-from router.policy import BreakerPolicy, QualityGate, RetryPolicy, TierPolicy, policy_from_dict
-from router.signatures import SIGNATURES
+from router.policy.model import BreakerPolicy, QualityGate, RetryPolicy, TierPolicy, policy_from_dict
 from tests.router.fakes import FakeClock
 
 ROOT = Path(__file__).resolve().parents[2]

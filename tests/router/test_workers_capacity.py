@@ -16,8 +16,8 @@ import pytest
 from structlog.testing import capture_logs
 
 from backends.options import FaultyOptions
-from router.errors import AttemptError, ErrorClass, PolicyError
-from router.policy import policy_from_dict
+from router.failures.errors import AttemptError, ErrorClass, PolicyError
+from router.policy.model import policy_from_dict
 from router.workers.pool import WorkerPool
 from router.workers.process import WorkerFailure, WorkerGone, WorkerProcess
 from tests.router.fakes import document as fake_document
@@ -162,9 +162,9 @@ def test_a_policy_refuses_capacity_where_no_worker_batches(tier, expected):
 
 
 def test_a_failure_shared_by_a_batch_counts_once_toward_the_breaker_and_quarantines_each_document():
-    from router.breaker import Breaker
-    from router.health import Health
-    from router.policy import BreakerPolicy
+    from router.core.breaker import Breaker
+    from router.core.health import Health
+    from router.policy.model import BreakerPolicy
 
     health = Health(Breaker(BreakerPolicy(failure_threshold=2)), quarantine_s=60)
     for document in ("a", "b", "c", "d"):
@@ -176,7 +176,7 @@ def test_a_failure_shared_by_a_batch_counts_once_toward_the_breaker_and_quaranti
 
 
 def test_a_retired_worker_takes_no_new_request_and_the_pool_gives_it_to_another_unblamed():
-    from router.errors import Failure
+    from router.failures.errors import Failure
     from router.workers.process import WorkerGone
 
     worker = WorkerProcess(FaultyOptions(cuda="off", fields=PRIMARY), name="retired", generation=1)

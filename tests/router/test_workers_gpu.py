@@ -8,10 +8,10 @@ import pytest
 from structlog.testing import capture_logs
 
 from backends.options import FaultyOptions
-from router.errors import ErrorClass
-from router.inputs import load_document
-from router.policy import InputLimits
-from router.signatures import classify
+from router.api.inputs import load_document
+from router.failures.errors import ErrorClass
+from router.failures.signatures import classify
+from router.policy.model import InputLimits
 from router.workers.process import WorkerFailure, WorkerProcess
 from tests.router.workerkit import FALLBACK, events, fallback_tier, make_router, png, primary_tier, sha, wait_ready
 
@@ -54,7 +54,7 @@ def test_after_a_real_device_side_assert_even_innocent_calls_fail_in_that_proces
                 worker.request(request_id, doc, 60)
             assert classify(failed.value.info).error_class is ErrorClass.STICKY_CUDA
             assert "device-side assert triggered" in failed.value.info.message
-            assert "backends.faulty" not in failed.value.info.type  # raised by torch, not simulated
+            assert "backends.testing.faulty" not in failed.value.info.type  # raised by torch, not simulated
     finally:
         worker.stop(5, graceful=False)
 

@@ -13,8 +13,8 @@ import psutil
 import pytest
 from structlog.testing import capture_logs
 
-from router.errors import ErrorClass
-from router.runners import TierState
+from router.core.runners import TierState
+from router.failures.errors import ErrorClass
 from router.workers import WorkerPool
 from tests.router.fakes import document
 from tests.router.test_signatures import HUB_MISSING
@@ -154,7 +154,7 @@ def test_workers_exit_when_the_router_process_is_killed():
     script = textwrap.dedent(
         """
         import os, signal, sys, time
-        from router import logs
+        from router.observe import logs
         from tests.router.workerkit import make_router, primary_tier, wait_ready
         if __name__ == "__main__":
             logs.configure(stderr=False)
@@ -185,7 +185,7 @@ def test_the_router_process_never_imports_torch_while_its_worker_does():
     script = textwrap.dedent(
         """
         import sys
-        from router import logs
+        from router.observe import logs
         from tests.router.workerkit import make_router, primary_tier, png
         if __name__ == "__main__":
             logs.configure(stderr=False)

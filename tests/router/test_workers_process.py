@@ -9,9 +9,9 @@ import os
 import pytest
 from PIL import Image
 
-from backends.document import Document
+from backends.documents.document import Document
 from backends.options import FaultyOptions
-from router.errors import ErrorClass
+from router.failures.errors import ErrorClass
 from router.workers import transport
 from router.workers.process import WorkerFailure, WorkerProcess
 from tests.router.fakes import document as fake_document
@@ -71,7 +71,7 @@ def test_a_hung_request_times_out_and_stop_kills_the_process():
         worker.wait_ready(30)
         with pytest.raises(WorkerFailure) as failed:
             worker.request("hang", hang, 0.3)
-        assert failed.value.info.type == "router.runners.AttemptTimeout"
+        assert failed.value.info.type == "router.core.runners.AttemptTimeout"
         assert "gave no answer within 0.3s" in failed.value.info.message
     finally:
         assert worker.stop(0.5, graceful=True) and worker.exitcode in (-15, -9)

@@ -9,7 +9,7 @@ import psutil
 import pytest
 from structlog.testing import capture_logs
 
-from router.errors import ErrorClass
+from router.failures.errors import ErrorClass
 from tests.router.workerkit import (
     FALLBACK,
     PRIMARY,

@@ -11,7 +11,7 @@ from typing import Any
 
 from structlog.testing import capture_logs
 
-from router.runners import TierState
+from router.core.runners import TierState
 from router.workers.canary import canary_document
 from router.workers.pool import WorkerPool, spawn_worker
 from tests.router.workerkit import PRIMARY, events, make_policy, make_router, png, primary_tier, sha, wait_until

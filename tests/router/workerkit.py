@@ -10,8 +10,8 @@ from typing import Any
 
 from PIL import Image
 
-from router.api import Router
-from router.policy import Policy, policy_from_dict
+from router.api.router import Router
+from router.policy.model import Policy, policy_from_dict
 
 FALLBACK = {"merchant": "FALLBACK STORE", "date": "2024-02-29", "total": "3.00"}
 PRIMARY = {"merchant": "PRIMARY STORE", "date": "2024-01-31", "total": "12.50"}

@@ -1,7 +1,7 @@
 """Which lines of a batch output a rerun leaves alone, and which inputs it reads again.
 
 A line is final when a tier answered (``ok``, ``degraded``), or when the failure is the document's
-own (``fault == "document"`` in ``router.traits``: it cannot be read, or it was read and no tier's
+own (``fault == "document"`` in ``router.failures.traits``: it cannot be read, or it was read and no tier's
 answer passed validation): reading it again would give the same answer. Any other failure (no tier
 could run, breaker open, timeout, a worker that crashed, an unknown error) is passing, and a rerun
 retries that input. ``--retry-failed`` retries the document failures too.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from router.traits import ErrorClass, traits
+from router.failures.traits import ErrorClass, traits
 
 
 def is_final(record: dict[str, Any], *, retry_failed: bool = False) -> bool:

@@ -28,13 +28,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from router import events
 from router.batch.progress import NoProgress, Progress
 from router.batch.sink import OutputWriteError, ResultSink
 from router.batch.summary import Summary
-from router.errors import ErrorClass
-from router.logs import get_logger
-from router.result import DocumentInfo, ErrorSummary, Result
+from router.core.result import DocumentInfo, ErrorSummary, Result
+from router.failures.errors import ErrorClass
+from router.observe import events
+from router.observe.logs import get_logger
 
 
 class Extractor(Protocol):

@@ -38,10 +38,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from router import events
 from router.batch.resume import is_final
-from router.errors import DocrouteError
-from router.logs import get_logger
+from router.failures.errors import DocrouteError
+from router.observe import events
+from router.observe.logs import get_logger
 
 
 class OutputBusyError(DocrouteError):

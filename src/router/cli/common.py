@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any, cast
 import typer
 
 from router.cli.app import OUTPUT_ERROR_EXIT
-from router.errors import PolicyError
-from router.outputs import log_problem, output_problem
-from router.policy import Policy, load_policy
+from router.failures.errors import PolicyError
+from router.observe.outputs import log_problem, output_problem
+from router.policy.model import Policy, load_policy
 
 if TYPE_CHECKING:
-    from router.api import Router
+    from router.api.router import Router
     from router.batch import StopFlag
     from router.batch.progress import Mode, Progress
     from router.forensics.reader import LogSet
@@ -75,8 +75,9 @@ def configure_process(
     """What a command sets up for its own process (a library router never does): the decision log
     on stderr (if ``stderr``; at ``level``, or the policy's) and in ``json_path`` (every event of the
     process: its routers' and its own), and, for long runs, the allocator settings that keep memory
-    flat (``router.memory``)."""
-    from router import logs, memory
+    flat (``router.api.memory``)."""
+    from router.api import memory
+    from router.observe import logs
 
     logs.configure(policy.logging, stderr=stderr, level=level, json_path=json_path)
     if hold_malloc:
@@ -144,7 +145,7 @@ def batch_run(
 ) -> Iterator[BatchRun]:
     """A router for a command over many documents (batch, eval): Ctrl-C and SIGTERM set ``stop``,
     model tiers load first when ``warm``, a progress display; all closed on the way out."""
-    from router.api import Router
+    from router.api.router import Router
     from router.batch import StopFlag, handle_signals, warm_up
     from router.batch.progress import make_progress
 
@@ -179,4 +180,4 @@ def scale_cli_or_exit(engine: str) -> Any:
     if importlib.util.find_spec("ray") is None:
         typer.echo("docroute: --engine ray needs the ray extra: pip install 'docroute[ray]'", err=True)
         raise typer.Exit(2)
-    return importlib.import_module("router.scale.cli")
+    return importlib.import_module("router.cli.ray")

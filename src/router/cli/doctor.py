@@ -58,7 +58,7 @@ def _model_stack() -> dict[str, Any]:
     """Probe torch, CUDA and bitsandbytes in a child process: this one stays free of CUDA."""
     try:
         out = subprocess.run(
-            [sys.executable, "-m", "backends.probe"], capture_output=True, text=True, timeout=120, check=True
+            [sys.executable, "-m", "backends.models.probe"], capture_output=True, text=True, timeout=120, check=True
         )
         data: dict[str, Any] = json.loads(out.stdout)
         return data

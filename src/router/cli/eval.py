@@ -83,7 +83,7 @@ def _keep_texts(folder: Path, *, resume: bool) -> Path:
     import os
     import shutil
 
-    from backends.ocr import TEXT_DIR_ENV
+    from backends.ocr.engine import TEXT_DIR_ENV
 
     if folder.exists() and not resume:
         shutil.rmtree(folder)

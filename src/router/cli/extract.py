@@ -24,7 +24,7 @@ def extract(
 ) -> None:
     """Extract merchant, date, total (and more) from each file. Exit code 1 if any failed, 74 if the
     results could not be written (a full disk)."""
-    from router.api import Router
+    from router.api.router import Router
     from router.cli.common import (
         check_output_files_or_exit,
         check_policy_log_or_exit,

@@ -14,8 +14,8 @@ from router.cli.app import policy_app
 def check(files: list[str] = typer.Argument(..., help="Policy files or built-in names.")) -> None:
     """Validate policy files: exit 0, or print every problem and exit 2 (as every command does for an
     invalid policy)."""
-    from router.errors import PolicyError
-    from router.policy import load_policy
+    from router.failures.errors import PolicyError
+    from router.policy.model import load_policy
 
     bad = 0
     for name in files:
@@ -34,7 +34,7 @@ def check(files: list[str] = typer.Argument(..., help="Policy files or built-in 
 @policy_app.command("schema")
 def schema() -> None:
     """Print the JSON Schema of policy files (for editors)."""
-    from router.policy import json_schema
+    from router.policy.model import json_schema
 
     typer.echo(json.dumps(json_schema(), indent=2))
 

@@ -62,7 +62,7 @@ def serve(
     The port is bound before the model tiers load (a port in use fails at once, exit code 1). On
     SIGTERM, requests being routed finish; uploads still arriving are dropped.
     """
-    from router.api import Router
+    from router.api.router import Router
     from router.cli.common import (
         check_output_files_or_exit,
         check_policy_log_or_exit,

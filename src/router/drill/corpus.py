@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image
 
 from router.drill.receipts import encode, receipt
-from router.policy import InputLimits
+from router.policy.model import InputLimits
 
 
 @dataclass(frozen=True)

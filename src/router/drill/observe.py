@@ -16,8 +16,8 @@ from pathlib import Path
 
 import psutil
 
-from router import events
-from router.logs import RouterLog
+from router.observe import events
+from router.observe.logs import RouterLog
 
 #: The events that end a request in the log: exactly one per request.
 TERMINAL_EVENTS = frozenset({events.REQUEST_DONE.name, events.REQUEST_CRASHED.name})

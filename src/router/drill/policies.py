@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from backends.kinds import spec_for
-from router.policy import Policy, policy_from_dict
+from router.policy.model import Policy, policy_from_dict
 
 LastTier = Literal["fixed", "ocr_rules", "none"]
 MODEL_ANSWER = {"merchant": "MODEL MART", "date": "2024-01-31", "total": "12.50"}

@@ -7,11 +7,11 @@ import random
 
 from PIL import Image
 
-from backends.synthetic import random_receipt, render_receipt
+from backends.testing.synthetic import random_receipt, render_receipt
 
 
 def receipt(rng: random.Random, *, degrade: bool = True) -> Image.Image:
-    """A varied, realistic receipt (``backends.synthetic``), the same for the same ``rng`` state."""
+    """A varied, realistic receipt (``backends.testing.synthetic``), the same for the same ``rng`` state."""
     return render_receipt(random_receipt(rng, degrade=degrade))
 
 

@@ -19,14 +19,14 @@ from collections import Counter
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from router import events, logs
-from router.api import Router
+from router.api.router import Router
+from router.core.result import Result
 from router.drill.documents import DrillInput, DrillInputs
 from router.drill.observe import EventTally, child_pids, children_left, memory
 from router.drill.report import DrillReport, percentile
-from router.errors import ErrorClass
-from router.policy import Policy
-from router.result import Result
+from router.failures.errors import ErrorClass
+from router.observe import events, logs
+from router.policy.model import Policy
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ share of documents whose text holds the answer, compared as the scoring compares
 - date: some date in the text, read day first or month first, is the labelled date;
 - total: some amount in the text (with or without decimals) is the labelled amount.
 
-The text comes from the backend only when the evaluation asks for it (``backends.ocr.TEXT_DIR_ENV``):
+The text comes from the backend only when the evaluation asks for it (``backends.ocr.engine.TEXT_DIR_ENV``):
 it is written under the evaluation's output folder, one file per document, never to a log.
 """
 

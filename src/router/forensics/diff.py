@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from router.policy import Policy
+from router.policy.model import Policy
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from router import events as E
 from router.forensics.recorded import Recording
+from router.observe import events as E
 
 
 def processes(events: list[dict[str, Any]]) -> set[tuple[str | None, int]]:

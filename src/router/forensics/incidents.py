@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from router import events as E
 from router.forensics.hosts import by_host, processes, reruns
 from router.forensics.reader import LogSet, when
 from router.forensics.recorded import RecordedRequest, Recording, collect
+from router.observe import events as E
 
 #: Events worth a line in the timeline: the router's own decisions about tiers and workers.
 TIMELINE_EVENTS = frozenset(

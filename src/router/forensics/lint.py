@@ -13,9 +13,9 @@ from importlib import metadata
 from typing import Any
 
 from backends.kinds import ALWAYS_UNSAFE, CLAMPED_SINCE, NEUTRAL, UNSAFE_BEFORE_CLAMP, spec_for
-from router.errors import ErrorClass
-from router.policy import GPU_KINDS, Policy, TierPolicy
-from router.traits import class_of_fault_mode
+from router.failures.errors import ErrorClass
+from router.failures.traits import class_of_fault_mode
+from router.policy.model import GPU_KINDS, Policy, TierPolicy
 
 C = ErrorClass
 SEVERITIES = ("error", "warning", "info")

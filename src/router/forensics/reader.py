@@ -3,7 +3,7 @@
 A line that is not a JSON event is skipped with a warning naming the file and line. The usual
 one is a torn last line: the process died while writing it (the log handler flushes each event
 whole, so only the last line of a file can be torn). So is an event that does not read as the one it
-names in ``router.events`` (a required field missing or of the wrong type: a line cut short and
+names in ``router.observe.events`` (a required field missing or of the wrong type: a line cut short and
 completed, another program's event under a docroute name) and an event of a name this reader does not
 know (another program's, or a newer docroute's): the tools read only events they can trust. Each
 kind of skip is counted in ``LogSet.skipped``, which the reports show.
@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from router.events import SCHEMA_VERSION, defects
+from router.observe.events import SCHEMA_VERSION, defects
 
 #: Per file, skipped lines reported one by one before they are only counted.
 WARN_LIMIT = 5

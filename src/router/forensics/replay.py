@@ -21,7 +21,7 @@ from router.forensics.projection import Unknown
 from router.forensics.recorded import RecordedRequest, Recording, collect
 from router.forensics.simstate import SessionState, new_state
 from router.forensics.simulate import Walk, walk
-from router.policy import Policy
+from router.policy.model import Policy
 
 CHANGES = ("same", "tier_changed", "newly_failed", "newly_saved", "error_changed", "unknown")
 ASSUMPTIONS = (

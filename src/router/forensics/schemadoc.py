@@ -1,4 +1,4 @@
-"""Render the event registry (``router.events``) as docs/log-schema.md.
+"""Render the event registry (``router.observe.events``) as docs/log-schema.md.
 
     python -m router.forensics.schemadoc          # rewrite docs/log-schema.md
     python -m router.forensics.schemadoc --check  # exit 1 if it is out of date
@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from router.events import COMMON, CONTEXT, EVENTS, SCHEMA_VERSION, Field
+from router.observe.events import COMMON, CONTEXT, EVENTS, SCHEMA_VERSION, Field
 
 INTRO = f"""# Decision log schema (version {SCHEMA_VERSION})
 

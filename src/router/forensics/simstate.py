@@ -14,13 +14,13 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from router.breaker import Breaker, BreakerState
-from router.decide import WARMING
-from router.errors import ErrorClass, traits
+from router.core.breaker import Breaker, BreakerState
+from router.core.decide import WARMING
+from router.core.health import Health
+from router.failures.errors import ErrorClass, traits
 from router.forensics.projection import margin
 from router.forensics.recorded import RecordedRequest, Recording, Session
-from router.health import Health
-from router.policy import Policy, TierPolicy, policy_from_dict
+from router.policy.model import Policy, TierPolicy, policy_from_dict
 
 
 class SimClock:

@@ -1,6 +1,6 @@
 """One recorded request re-decided under another policy by the engine's own decision core.
 
-``router.decide`` walks the chain; this module answers its questions from the replayed state
+``router.core.decide`` walks the chain; this module answers its questions from the replayed state
 (``simstate``) and each attempt from its recorded outcome (through ``projection``). Any outcome
 the recording does not hold, or any answer too close to call, ends the walk as ``Unknown``.
 """
@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from router import decide
-from router.decide import WARMING
-from router.errors import ErrorClass
+from router.core import decide
+from router.core.decide import WARMING
+from router.failures.errors import ErrorClass
 from router.forensics.projection import Unknown, margin, project
 from router.forensics.recorded import RecordedRequest
 from router.forensics.simstate import SessionState
-from router.policy import TierPolicy
+from router.policy.model import TierPolicy
 
 T = TypeVar("T")
 
@@ -94,7 +94,7 @@ class _SimTier:
 
 
 class _Replayed:
-    """Drives the decision core (``router.decide``) with the recorded outcomes, on the state's clock."""
+    """Drives the decision core (``router.core.decide``) with the recorded outcomes, on the state's clock."""
 
     def __init__(self, request: RecordedRequest, state: SessionState):
         self.request = request

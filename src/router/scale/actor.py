@@ -17,9 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from router import events, logs
-from router.errors import ErrorClass
-from router.result import DocumentInfo, ErrorSummary, Result
+from router.core.result import DocumentInfo, ErrorSummary, Result
+from router.failures.errors import ErrorClass
+from router.observe import events, logs
 from router.scale.cluster import log_file
 from router.scale.ledger import Ledger
 from router.scale.output import write_part, written_part
@@ -46,8 +46,8 @@ def placed_router(policy_spec: dict[str, Any], log_dir: str | None, place: dict[
     """The Router of a batch actor or a Serve replica. It owns its process: its events go to its own
     file under ``log_dir`` (named by node and pid, which collide only across nodes), tagged with
     its placement; long-running, it holds the malloc settings."""
-    from router.api import Router
-    from router.policy import policy_from_dict
+    from router.api.router import Router
+    from router.policy.model import policy_from_dict
 
     log_json = None
     if log_dir:

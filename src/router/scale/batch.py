@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from router import events
 from router.batch import StopFlag, Summary
 from router.batch.progress import NoProgress, Progress
-from router.logs import get_logger
-from router.policy import Policy
+from router.observe import events
+from router.observe.logs import get_logger
+from router.policy.model import Policy
 from router.scale.output import done_inputs, drop_repeats, remove_leftovers
 from router.scale.resources import Sizing
 

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from router import logs
+from router.observe import logs
 
 #: Set for a local cluster unless the caller set them: without the first, Ray rewrites 127.0.0.1 to
 #: the host's interface address and connecting can hang for minutes; the second keeps usage reports off.

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from router.policy import Policy, TierPolicy, load_policy
+from router.policy.model import Policy, TierPolicy, load_policy
 
 GB = 10**9
 #: The router process with Ray's core worker in it: 0.08 GB measured for the default policy's router

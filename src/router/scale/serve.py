@@ -27,9 +27,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from router.errors import ErrorClass
-from router.policy import Policy
-from router.result import DocumentInfo, ErrorSummary, Result
+from router.core.result import DocumentInfo, ErrorSummary, Result
+from router.failures.errors import ErrorClass
+from router.policy.model import Policy
 from router.scale.resources import RouterResources, router_resources
 from router.service.readiness import can_answer
 

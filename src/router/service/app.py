@@ -32,9 +32,10 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse, Response
 
-from router import __version__, events
-from router.logs import get_logger
-from router.result import Result
+from router import __version__
+from router.core.result import Result
+from router.observe import events
+from router.observe.logs import get_logger
 from router.service.errors import CLIENT_CLOSED, CODES, error_response, retry_headers, status_for
 from router.service.guards import BearerAuth, BodyDeadline, BodyLimit
 from router.service.metrics import CONTENT_TYPE, Metrics

@@ -5,7 +5,7 @@ before any document is read gets that body alone (auth, size, shape, overload); 
 gets its ``Result``, whose ``error`` holds the same ``code`` (the error class) and ``message``.
 
 ``status_for`` is the one place in the service that turns an error class into an HTTP status; it
-reads the traits table (``router.traits``): a failure of the document itself (it cannot be read, or
+reads the traits table (``router.failures.traits``): a failure of the document itself (it cannot be read, or
 it was read and no tier's answer passed validation) is 422, so a client does not retry it; no tier
 able to answer now (none can run, timeout, crashed worker) is 503, which invites a retry.
 """
@@ -16,8 +16,8 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
-from router import traits
-from router.errors import ErrorClass
+from router.failures import traits
+from router.failures.errors import ErrorClass
 
 #: The ``code`` of a refusal Starlette raises itself (routing, a malformed multipart body).
 CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 408: "request_timeout"}

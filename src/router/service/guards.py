@@ -16,8 +16,8 @@ from typing import Any
 
 import anyio
 
-from router import events
-from router.logs import get_logger
+from router.observe import events
+from router.observe.logs import get_logger
 from router.service.errors import error_response
 from router.service.request_ids import SCOPE_KEY
 

@@ -15,8 +15,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from router.result import Result
-from router.runners import TierState
+from router.core.result import Result
+from router.core.runners import TierState
 from router.service.readiness import readiness
 
 #: Seconds; receipts take from ~0.1 s (rules on clean text) to a minute (a cold model).

@@ -13,8 +13,8 @@ import uuid
 from collections import OrderedDict
 from typing import Any
 
-from router import events
-from router.logs import get_logger
+from router.observe import events
+from router.observe.logs import get_logger
 
 _VALID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 SCOPE_KEY = "docroute.request_id"

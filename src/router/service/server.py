@@ -21,8 +21,8 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from router import events
-from router.logs import get_logger
+from router.observe import events
+from router.observe.logs import get_logger
 from router.service.settings import ServiceSettings
 
 #: Set in a request's scope when shutdown closed its connection mid-upload.

@@ -14,7 +14,7 @@ import hashlib
 
 from PIL import Image, ImageDraw, ImageFont
 
-from backends.document import Document
+from backends.documents.document import Document
 
 LINES = ("CANARY MART", "12 MAIN STREET", "DATE 2024-01-31", "TOTAL 1.00")
 

@@ -24,7 +24,7 @@ import time
 from multiprocessing.connection import Connection
 from typing import Any
 
-from router.errors import ErrorInfo
+from router.failures.errors import ErrorInfo
 from router.workers import protocol, transport
 
 PARENT_CHECK_S = 0.5

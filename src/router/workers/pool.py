@@ -47,14 +47,14 @@ from typing import Any
 
 from tenacity import RetryCallState, Retrying, retry_if_exception, retry_if_exception_type, wait_exponential
 
-from backends.base import Extraction
-from backends.document import Document
-from router import events
-from router.errors import PROCESS_POISONING, AttemptError, ErrorClass, ErrorInfo, Failure
-from router.logs import get_logger
-from router.policy import TierPolicy
-from router.runners import RunOutcome, TierState
-from router.signatures import classify
+from backends.documents.document import Document
+from backends.protocol import Extraction
+from router.core.runners import RunOutcome, TierState
+from router.failures.errors import PROCESS_POISONING, AttemptError, ErrorClass, ErrorInfo, Failure
+from router.failures.signatures import classify
+from router.observe import events
+from router.observe.logs import get_logger
+from router.policy.model import TierPolicy
 from router.workers import transport
 from router.workers.canary import canary_document
 from router.workers.process import Pending, WorkerFailure, WorkerGone, WorkerProcess
@@ -289,7 +289,7 @@ class WorkerPool:
                     waited = f"no worker of tier {self.policy.name} was ready within {timeout_s:.1f}s"
                     raise AttemptError(
                         Failure.own(
-                            ErrorClass.TIMEOUT, "attempt_timeout", waited, type_="router.runners.AttemptTimeout"
+                            ErrorClass.TIMEOUT, "attempt_timeout", waited, type_="router.core.runners.AttemptTimeout"
                         )
                     )
                 self._cond.wait(remaining)

@@ -24,9 +24,9 @@ from collections import deque
 from multiprocessing import connection
 from typing import Any
 
-from backends.document import Document
-from router.errors import ErrorClass, ErrorInfo, Failure
-from router.signatures import classify
+from backends.documents.document import Document
+from router.failures.errors import ErrorClass, ErrorInfo, Failure
+from router.failures.signatures import classify
 from router.workers import child, protocol, transport
 
 RECENT_REQUESTS = 8
@@ -50,7 +50,7 @@ class WorkerFailure(Exception):
 #: The type names the router's own worker failures carry (``error_type`` in the log).
 _CRASHED = "router.workers.protocol.WorkerCrashed"
 _START_FAILED = "router.workers.protocol.WorkerStartFailed"
-_TIMEOUT = "router.runners.AttemptTimeout"
+_TIMEOUT = "router.core.runners.AttemptTimeout"
 
 
 def _own(

@@ -19,7 +19,7 @@ from typing import Any
 
 from PIL import Image
 
-from backends.document import Document
+from backends.documents.document import Document
 
 SLICE_BYTES = 64 * 2**20  # per request in flight; sparse: only the bytes a page touches use memory
 #: Touched at start-up in both processes, so that a new worker's first receipt-sized page (1.35 MP

@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from router import logs
-from router.api import Router
-from router.policy import policy_from_dict
-from router.result import Result
+from router.api.router import Router
+from router.core.result import Result
+from router.observe import logs
+from router.policy.model import policy_from_dict
 from tests.router.workerkit import png, sha, wait_until
 
 VISION_FIELDS = {"merchant": "PRIMARY STORE", "date": "2024-01-31", "total": "12.50", "currency": "EUR"}

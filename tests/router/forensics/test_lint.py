@@ -10,7 +10,7 @@ import pytest
 from backends.kinds import SPECS, spec_for
 from router.forensics.diff import diff
 from router.forensics.lint import RISKY_GENERATION, lint, possible_classes
-from router.policy import load_policy, policy_from_dict
+from router.policy.model import load_policy, policy_from_dict
 
 VISION = {"kind": "llama_vision", "model": "/models/llama", "device": "cuda"}
 RULES = {"name": "rules", "backend": {"kind": "ocr_rules"}}
@@ -134,7 +134,7 @@ def test_the_installed_version_is_read_without_importing_transformers():
     code = (
         "import sys\n"
         "from router.forensics.lint import lint\n"
-        "from router.policy import load_policy\n"
+        "from router.policy.model import load_policy\n"
         "lint(load_policy('default'))\n"
         "print(sorted(m for m in ('torch', 'transformers') if m in sys.modules))\n"
     )

@@ -10,10 +10,10 @@ import sys
 import textwrap
 from pathlib import Path
 
-from router import logs
 from router.forensics.incidents import incident_report
 from router.forensics.reader import between, read_logs
-from router.policy import LoggingPolicy
+from router.observe import logs
+from router.policy.model import LoggingPolicy
 from tests.router.fakes import GOOD, Script, make_engine, run
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -89,8 +89,8 @@ def test_between_selects_a_time_window(tmp_path):
 CHILD = textwrap.dedent(
     """
     import sys, time
-    from router import logs
-    from router.policy import LoggingPolicy
+    from router.observe import logs
+    from router.policy.model import LoggingPolicy
     from tests.router.fakes import GOOD, Script, make_engine, run
 
     logs.configure(LoggingPolicy(stderr=True, format="json"), json_path=sys.argv[1])

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from router import events
 from router.forensics.incidents import incident_report
 from router.forensics.reader import read_logs
 from router.forensics.replay import replay
 from router.forensics.trail import trail
-from router.policy import policy_from_dict
+from router.observe import events
+from router.policy.model import policy_from_dict
 from tests.router.forensics.conftest import CHAOS, LOOP
 from tests.router.workerkit import sha
 

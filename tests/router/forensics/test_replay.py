@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from router.forensics.reader import read_logs
 from router.forensics.replay import percentile, replay
-from router.policy import policy_from_dict
+from router.policy.model import policy_from_dict
 from tests.router.forensics.world import World, documents, run_world, tier
 
 NEVER = {"cooldown_s": 1e6, "failure_threshold": 1000}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from router import events
 from router.forensics import schemadoc
+from router.observe import events
 from tests.router.fakes import GOOD, Script, make_engine, run
 
 GOOD_EVENT = {

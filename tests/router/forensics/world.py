@@ -11,18 +11,18 @@ from typing import Any
 
 from PIL import Image
 
-from backends.base import Extraction
-from backends.document import Document
+from backends.documents.document import Document
 from backends.errors import InvalidOutput
+from backends.protocol import Extraction
 from backends.schema import ReceiptFields
-from router import logs
-from router.breaker import Breaker
-from router.engine import Engine
-from router.errors import AttemptError, ErrorInfo
-from router.policy import LoggingPolicy, policy_from_dict
-from router.result import Result
-from router.runners import AttemptTimeout, RunOutcome, TierState
-from router.tiers import Tier
+from router.core.breaker import Breaker
+from router.core.engine import Engine
+from router.core.result import Result
+from router.core.runners import AttemptTimeout, RunOutcome, TierState
+from router.core.tiers import Tier
+from router.failures.errors import AttemptError, ErrorInfo
+from router.observe import logs
+from router.policy.model import LoggingPolicy, policy_from_dict
 from tests.router.fakes import GOOD, FakeClock
 
 STICKY = "CUDA error: device-side assert triggered"

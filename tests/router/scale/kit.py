@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from router.policy import Policy, policy_from_dict
+from router.policy.model import Policy, policy_from_dict
 from router.scale.output import read_parts
 
 

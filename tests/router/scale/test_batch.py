@@ -16,9 +16,9 @@ from typer.testing import CliRunner
 
 from router.cli import app
 from router.drill.policies import drill_policy
-from router.events import validate
 from router.forensics.incidents import incident_report
 from router.forensics.reader import read_logs
+from router.observe.events import validate
 from router.scale.batch import ClusterSettings, run_cluster_batch
 from router.scale.resources import Sizing, router_resources
 from tests.router.scale.kit import (

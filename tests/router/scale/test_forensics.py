@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from router import logs
-from router.api import Router
+from router.api.router import Router
 from router.cli import app
 from router.forensics.reader import HOST_CHARS
 from router.forensics.recorded import collect
-from router.policy import policy_from_dict
+from router.observe import logs
+from router.policy.model import policy_from_dict
 from tests.router.scale.kit import sha256
 from tests.router.surfaces_kit import images, tier
 

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from router.api import Router
-from router.policy import Policy, policy_from_dict
+from router.api.router import Router
+from router.policy.model import Policy, policy_from_dict
 from router.scale.serve import RouterReplica
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from router.policy import load_policy, policy_from_dict
+from router.policy.model import load_policy, policy_from_dict
 from router.scale import resources as R
 from router.scale.resources import router_resources
 

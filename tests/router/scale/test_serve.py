@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from router import logs
-from router.scale import cli as scale_cli
+from router.cli import ray as scale_cli
+from router.observe import logs
 from router.scale.serve import DEPLOYMENT
 from router.service import ServiceSettings
 from tests.router.scale.kit import slow_policy

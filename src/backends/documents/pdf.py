@@ -1,0 +1,282 @@
+"""PDFium in one place: a page's text layer, a PDF's embedded XML files, and pages rendered lazily.
+
+PDFium is not thread-safe (its last-error state is global: two threads reading a corrupt and a
+locked PDF at once swapped their errors), so every call into it holds ``LOCK``. Validation and the
+errors users see stay in ``router.api.inputs``; this module only reads.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+import time
+import zlib
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, overload
+
+from PIL import Image
+
+from backends.documents.document import EmbeddedFile
+from backends.documents.textlayer import Char, PageText, rebuild_lines, usable
+
+LOCK = threading.Lock()
+#: Largest embedded XML file read (an XRechnung or Factur-X file is tens of kilobytes).
+MAX_ATTACHMENT_BYTES = 5 * 2**20
+#: Most embedded files looked at in one PDF.
+MAX_ATTACHMENTS = 32
+
+
+def page_text(page: Any) -> PageText | None:
+    """The page's text layer as lines, or None when it is empty or not text (a scanned page).
+
+    ``page`` is an open ``pypdfium2.PdfPage``; the caller holds ``LOCK``."""
+    import pypdfium2 as pdfium
+
+    started = time.perf_counter()
+    if _ocr_layer(page):
+        return None
+    try:
+        textpage = page.get_textpage()
+    except pdfium.PdfiumError:  # no text to be had: the page is read as an image
+        return None
+    try:
+        raw = list(_raw_chars(textpage))
+    finally:
+        textpage.close()
+    if not raw:
+        return None
+    # Text drawn sideways (a landscape scan's OCR layer, a page turned by /Rotate) is read in its own
+    # direction: the quarter turn most characters share. Characters at other angles (a note up the
+    # margin) would only break the lines apart, and are left out.
+    quarters = Counter(quarter for *_, quarter in raw)
+    turn = quarters.most_common(1)[0][0]
+    width, height = page.get_size()
+    if page.get_rotation() % 180 == 90:
+        width, height = height, width  # get_size is as shown; the boxes are in the unturned page
+    upright = _TURNS[turn]
+    chars = []
+    for text, box, font_size, space, quarter in raw:
+        if quarter != turn:
+            continue
+        left, top, right, bottom = upright(box, width, height)
+        chars.append(Char(text, left, top, right, bottom, (bottom - top) or font_size, space_before=space))
+    if not usable("".join(f" {c.text}" if c.space_before else c.text for c in chars)):
+        return None
+    return PageText(rebuild_lines(chars), seconds=time.perf_counter() - started)
+
+
+Box = tuple[float, float, float, float]
+
+
+def _ocr_layer(page: Any) -> bool:
+    """Whether the page's text is mostly invisible (render mode 3): a scan with a scanner app's OCR
+    layer over it. docroute reads such a page with its own OCR: on docs-dev's 79 phone-app scans
+    the apps' layers gave the rules far less than Tesseract (total 0.38 against 0.62)."""
+    import pypdfium2.raw as pdfium_c
+
+    modes = [
+        pdfium_c.FPDFTextObj_GetTextRenderMode(obj.raw) for obj in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_TEXT])
+    ]
+    invisible = sum(1 for mode in modes if mode == pdfium_c.FPDF_TEXTRENDERMODE_INVISIBLE)
+    return bool(modes) and 2 * invisible > len(modes)
+
+
+def _raw_chars(textpage: Any) -> Iterator[tuple[str, Box, float, bool, int]]:
+    """Each character that is not a space: its text, loose box in PDF space (left, bottom, right,
+    top), font size, whether a space came before it, and its direction in quarter turns (0-3)."""
+    import pypdfium2.raw as pdfium_c
+
+    space = False
+    for index in range(textpage.count_chars()):
+        code = pdfium_c.FPDFText_GetUnicode(textpage, index)
+        text = chr(code) if 0 < code < 0x110000 else "\ufffd"
+        if text.isspace() or pdfium_c.FPDFText_IsGenerated(textpage, index) == 1:
+            space = True
+            continue
+        # Loose boxes span the font's ascent to descent: one height for every glyph of a font (a
+        # comma's tight box sits below the line), and their widths are the advances, so the gap
+        # between two letters of a word is nil whatever the kerning.
+        box = textpage.get_charbox(index, loose=True)
+        angle = pdfium_c.FPDFText_GetCharAngle(textpage, index)
+        quarter = -round(angle / (math.pi / 2)) % 4 if angle >= 0 else 0  # PDFium measures clockwise
+        yield text, box, pdfium_c.FPDFText_GetFontSize(textpage, index), space, quarter
+        space = False
+
+
+#: A box in PDF space (left, bottom, right, top; y up) as read along text turned by 0-3 quarters
+#: counter-clockwise: (left, top, right, bottom) from the top left corner of the text's own page.
+_TURNS: dict[int, Callable[[Box, float, float], Box]] = {
+    0: lambda box, w, h: (box[0], h - box[3], box[2], h - box[1]),
+    1: lambda box, w, h: (box[1], box[0], box[3], box[2]),
+    2: lambda box, w, h: (w - box[2], box[1], w - box[0], box[3]),
+    3: lambda box, w, h: (h - box[3], w - box[2], h - box[1], w - box[0]),
+}
+
+
+def embedded_xml(pdf: Any, data: bytes | None = None) -> tuple[EmbeddedFile, ...]:
+    """The XML files ``pdf`` embeds (an open ``pypdfium2.PdfDocument``; the caller holds ``LOCK``).
+
+    One that cannot be read, or is larger than ``MAX_ATTACHMENT_BYTES``, comes back without data
+    and with the reason: whether that matters is for the tier that wanted it to say. PDFium decodes
+    a whole embedded file even to say how large it is, so with the PDF's bytes (``data``) every
+    embedded file stream is first measured by ``oversized_embedded_file`` (declared size, filters,
+    inflated at most to the limit): a compressed bomb is refused before PDFium decodes it."""
+    import ctypes
+
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
+
+    xml = []
+    for index in range(min(pdf.count_attachments(), MAX_ATTACHMENTS)):
+        try:
+            attachment = pdf.get_attachment(index)
+            name = attachment.get_name()
+        except pdfium.PdfiumError:
+            continue
+        if name.lower().endswith(".xml"):
+            xml.append((attachment, name))
+    refused = oversized_embedded_file(data, expected=len(xml)) if data is not None and xml else None
+    files: list[EmbeddedFile] = []
+    for attachment, name in xml:
+        size = ctypes.c_ulong()
+        if refused:
+            files.append(EmbeddedFile(name, None, refused))
+        elif not pdfium_c.FPDFAttachment_GetFile(attachment, None, 0, ctypes.byref(size)) or not size.value:
+            files.append(EmbeddedFile(name, None, "the embedded file cannot be read"))
+        elif size.value > MAX_ATTACHMENT_BYTES:
+            files.append(EmbeddedFile(name, None, f"{size.value} bytes, over the limit of {MAX_ATTACHMENT_BYTES}"))
+        else:
+            try:
+                files.append(EmbeddedFile(name, bytes(attachment.get_data())))
+            except pdfium.PdfiumError as exc:
+                files.append(EmbeddedFile(name, None, f"the embedded file cannot be read ({exc})"))
+    return tuple(files)
+
+
+#: The end of a stream's dictionary and the start of its data.
+_STREAM_START = re.compile(rb">>\s*stream\r?\n")
+#: Bytes searched around a marker for its object's dictionary.
+_DICTIONARY_BYTES = 4096
+#: What marks a stream as an embedded file: its type, its parameters, or a MIME subtype.
+_EMBEDDED = re.compile(rb"/Type\s*/EmbeddedFile|/Params\b|/Subtype\s*/\w+#2[Ff]", re.ASCII)
+_FILTERS = re.compile(rb"/Filter\s*(\[[^\]]*\]|/\w+)")
+_DECLARED_SIZE = re.compile(rb"/Size\s+(\d+)")
+_LENGTH = re.compile(rb"/Length\s+(\d+)(\s+\d+\s+R)?")
+
+
+def oversized_embedded_file(data: bytes, *, expected: int = 1, limit: int = MAX_ATTACHMENT_BYTES) -> str | None:
+    """Why the embedded files of the PDF ``data`` must not be decoded, or None: one declares more
+    than ``limit`` bytes, inflates past them (inflated here at most to ``limit`` + 1) or has filters
+    that cannot be measured that way (anything but Flate); or fewer than ``expected`` embedded file
+    streams are marked as such (PDF/A-3 requires the marks), so one of them cannot be measured."""
+    seen: set[int] = set()
+    for marker in _EMBEDDED.finditer(data):
+        start = data.rfind(b" obj", max(0, marker.start() - _DICTIONARY_BYTES), marker.start())
+        stream = _STREAM_START.search(data, marker.end(), marker.end() + _DICTIONARY_BYTES)
+        if start < 0 or stream is None or start in seen or b"endobj" in data[start : stream.start()]:
+            continue  # not in a stream's dictionary
+        seen.add(start)
+        head = data[start : stream.start()]
+        declared = _DECLARED_SIZE.search(head)
+        if declared and int(declared.group(1)) > limit:
+            return f"an embedded file declares {int(declared.group(1))} bytes, over the limit of {limit}"
+        filters = _FILTERS.search(head)
+        names = re.findall(rb"/(\w+)", filters.group(1)) if filters else []
+        if names not in ([], [b"FlateDecode"]):
+            return "an embedded file is encoded in a way whose size cannot be checked before decoding it"
+        raw = _stream_data(data, stream.end(), _LENGTH.search(head))
+        inflated = len(raw) if not names else _inflated_size(raw, limit)
+        if inflated is None:
+            return "an embedded file's compressed data is corrupt"
+        if inflated > limit:
+            return f"an embedded file inflates past the limit of {limit} bytes"
+    if len(seen) < expected:
+        return "an embedded file is not marked as one (/Type, /Subtype or /Params): its size cannot be checked"
+    return None
+
+
+def _stream_data(data: bytes, start: int, length: re.Match[bytes] | None) -> bytes:
+    """The stream's bytes: its direct /Length, else up to its ``endstream``."""
+    if length is not None and not length.group(2):
+        return data[start : start + int(length.group(1))]
+    end = data.find(b"endstream", start)
+    return data[start : end if end >= 0 else len(data)]
+
+
+def _inflated_size(raw: bytes, limit: int) -> int | None:
+    """How large ``raw`` inflates, counted only to ``limit`` + 1; None when it does not inflate."""
+    inflater = zlib.decompressobj()
+    try:
+        size = len(inflater.decompress(raw, limit + 1))
+    except zlib.error:
+        return None
+    return limit + 1 if inflater.unconsumed_tail else size
+
+
+def render(page: Any, scale: float) -> Image.Image:
+    """The page as an RGB image (a copy: PDFium's buffer is closed here). The caller holds ``LOCK``."""
+    bitmap = page.render(scale=scale)
+    try:
+        return bitmap.to_pil().convert("RGB")
+    finally:
+        bitmap.close()
+
+
+class LazyPages(Sequence[Image.Image]):
+    """A PDF's pages read (``indices``, 0-based in the file), rendered on first access: pages already
+    rendered (the scanned ones, while loading; keyed by position) are given; the others are rendered
+    from the PDF's bytes when a tier asks."""
+
+    def __init__(self, data: bytes, scale: float, indices: Sequence[int], rendered: dict[int, Image.Image]):
+        self._data = data
+        self._scale = scale
+        self._indices = tuple(indices)
+        self._count = len(self._indices)
+        self._rendered = dict(rendered)
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> Image.Image: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Image.Image]: ...
+
+    def __getitem__(self, index: int | slice) -> Image.Image | Sequence[Image.Image]:
+        if isinstance(index, slice):
+            return tuple(self[i] for i in range(*index.indices(self._count)))
+        if index < 0:
+            index += self._count
+        if not 0 <= index < self._count:
+            raise IndexError(f"page {index} of {self._count}")
+        with self._lock:
+            page = self._rendered.get(index)
+            if page is None:
+                page = self._rendered[index] = self._render(self._indices[index])
+            return page
+
+    def __iter__(self) -> Iterator[Image.Image]:
+        return (self[i] for i in range(self._count))
+
+    def rendered(self) -> list[int]:
+        """The positions of the pages rendered so far."""
+        with self._lock:
+            return sorted(self._rendered)
+
+    def _render(self, index: int) -> Image.Image:
+        import pypdfium2 as pdfium
+
+        with LOCK:
+            pdf = pdfium.PdfDocument(self._data)
+            try:
+                page = pdf[index]
+                try:
+                    return render(page, self._scale)
+                finally:
+                    page.close()
+            finally:
+                pdf.close()
