@@ -15,7 +15,8 @@ from PIL import Image, ImageDraw, ImageFont
 from backends.documents.document import Document
 from backends.errors import BackendUnavailable, InvalidOutput
 from backends.ocr import engine as ocr
-from backends.ocr.engine import OcrPage, ocr_document, ocr_page, parse_tsv
+from backends.ocr.engine import ocr_document, ocr_page, parse_tsv
+from backends.ocr.result import OcrPage
 from backends.options import OcrOptions
 from backends.testing.synthetic import random_receipt, render_receipt
 

@@ -7,9 +7,10 @@ import pytest
 from PIL import Image
 
 from backends.documents.document import Document, EmbeddedFile
-from backends.documents.textlayer import Char, PageText, TextLine, read_document, rebuild_lines, usable
+from backends.documents.textlayer import Char, PageText, TextLine, rebuild_lines, usable
 from backends.errors import InvalidOutput
-from backends.ocr.engine import OcrPage
+from backends.ocr.reader import read_document
+from backends.ocr.result import OcrPage
 from backends.options import OcrOptions
 
 

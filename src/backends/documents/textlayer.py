@@ -10,23 +10,16 @@ boxes (and from the spaces the PDF itself holds).
 not text (private-use glyphs, replacement characters, control codes: a font without a Unicode map),
 mean the page is rendered and OCR'd instead.
 
-``read_document`` is the OCR tiers' hook: pages with a usable text layer come from it, the others
-from the tier's OCR, each page in its place. This module is pure Python (no PDFium): the layers
-travel with the document, also to worker processes.
+The OCR tiers read it through ``backends.ocr.reader``. This module is pure Python (no PDFium): the
+layers travel with the document, also to worker processes.
 """
 
 from __future__ import annotations
 
-import time
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from backends.documents.document import Document
-    from backends.ocr.engine import OcrPage
-    from backends.options import OcrOptions
+from typing import Any
 
 #: Fewer readable characters than this on a page: read it as an image (a scan, a logo-only page).
 MIN_CHARS = 40
@@ -125,55 +118,3 @@ def _line(row: list[Char]) -> TextLine | None:
         return None
     left, top = min(c.left for c in row), min(c.top for c in row)
     return TextLine(text, left, top, max(c.right for c in row) - left, max(c.bottom for c in row) - top)
-
-
-OcrFunction = Callable[["Document", "OcrOptions"], "OcrPage"]
-
-
-def read_document(document: Document, options: OcrOptions, ocr: OcrFunction) -> tuple[OcrPage, list[str]]:
-    """The document's text: text-layer pages as they are, the others through ``ocr`` (one page each).
-
-    Returns the joined page (the length check applies to the whole, as in ``ocr_document``) and
-    how each page was read, ``"text_layer"`` or ``"ocr"``. A document without text layers goes to
-    ``ocr`` whole, exactly as before.
-    """
-    from backends.errors import InvalidOutput
-    from backends.ocr.engine import OcrPage, check_length, keep_text
-
-    layers = document.text_layer
-    if not any(layers):
-        return ocr(document, options), ["ocr"] * len(document.pages)
-    pages: list[OcrPage] = []
-    sources: list[str] = []
-    for index, layer in enumerate(layers):
-        if layer is not None:
-            pages.append(_as_ocr_page(layer))
-            keep_text(document, pages[-1].text)  # for an evaluation's ceiling, as OCR text is kept
-            sources.append("text_layer")
-            continue
-        sources.append("ocr")
-        try:
-            pages.append(ocr(document.page_document(index), options))
-        except InvalidOutput:  # a blank scanned page among text pages: the whole is checked below
-            continue
-    page = OcrPage.join(pages)
-    check_length(page, options)
-    return page, sources
-
-
-def layer_text(document: Document) -> str:
-    """The text of the document's text layers, pages apart by a blank line."""
-    return "\n\n".join("\n".join(line.text for line in layer.lines) for layer in document.text_layer if layer)
-
-
-def _as_ocr_page(layer: PageText) -> OcrPage:
-    from backends.ocr.engine import OcrLine, OcrPage
-
-    started = time.perf_counter()
-    lines = tuple(
-        OcrLine(ln.text, 100.0, round(ln.left), round(ln.top), round(ln.width), round(ln.height)) for ln in layer.lines
-    )
-    text = "\n".join(line.text for line in lines)
-    words = sum(len(line.text.split()) for line in lines)
-    seconds = layer.seconds + time.perf_counter() - started
-    return OcrPage(text=text, mean_confidence=100.0, words=words, chars=len(text), lines=lines, seconds=seconds)

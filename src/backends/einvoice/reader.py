@@ -28,12 +28,12 @@ from typing import Any
 from xml.etree.ElementTree import Element, ParseError
 
 from backends.documents.document import Document, EmbeddedFile
-from backends.documents.textlayer import layer_text
 from backends.errors import InvalidOutput, NotApplicable
 from backends.fields.rules.lines import make_lines
 from backends.fields.rules.total import find_total
 from backends.normalize import MAX_AMOUNT_DIGITS, find_amounts
 from backends.ocr.engine import keep_text
+from backends.ocr.reader import layer_text
 from backends.options import EInvoiceOptions
 from backends.protocol import BaseBackend, Extraction
 from backends.schema import ReceiptFields

@@ -14,10 +14,11 @@ import time
 from typing import Any
 
 from backends.documents.document import Document
-from backends.documents.textlayer import read_document
 from backends.errors import InvalidOutput
 from backends.fields.rules import read_receipt
-from backends.ocr.engine import INSTALL_HINT, OcrPage, language_hint, missing_languages, ocr_document, tesseract_cmd
+from backends.ocr.engine import INSTALL_HINT, language_hint, missing_languages, ocr_document, tesseract_cmd
+from backends.ocr.reader import read_document
+from backends.ocr.result import OcrPage
 from backends.options import OcrRulesOptions
 from backends.protocol import BaseBackend, Extraction
 from backends.schema import CORE_FIELDS

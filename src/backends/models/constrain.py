@@ -104,16 +104,6 @@ class AnswerGrammar:
         self._masks: dict[int, torch.Tensor] = {}
         self._moves_of: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}
 
-    @classmethod
-    def for_model(cls, tokenizer: Any, model: Any, device: Any = "cpu") -> AnswerGrammar:
-        """The grammar for a transformers model: sized to its lm_head, ending on its eos ids."""
-        from backends.models.generation import model_vocab_sizes
-
-        rows = model_vocab_sizes(model)[1]
-        eos = model.generation_config.eos_token_id
-        eos_ids = [eos] if isinstance(eos, int) else list(eos or [tokenizer.eos_token_id])
-        return cls(token_bytes(tokenizer, rows), rows, eos_ids, device)
-
     def _fewest_tokens_to_finish(self) -> dict[int, int]:
         """For each state reachable byte by byte, the fewest single-byte tokens to a final state."""
         edges: dict[int, list[int]] = {}

@@ -166,9 +166,12 @@ def constrain(plan: GenerationPlan, tokenizer: Any, model: Any, device: Any) -> 
     ``BackendUnavailable`` when ``max_new_tokens`` cannot hold a complete answer: the policy must
     give more tokens or switch ``constrained`` off.
     """
-    from backends.models.constrain import AnswerGrammar
+    from backends.models.constrain import AnswerGrammar, token_bytes
 
-    grammar = AnswerGrammar.for_model(tokenizer, model, device)
+    rows = model_vocab_sizes(model)[1]  # sized to its lm_head, ending on its eos ids
+    eos = model.generation_config.eos_token_id
+    eos_ids = [eos] if isinstance(eos, int) else list(eos or [tokenizer.eos_token_id])
+    grammar = AnswerGrammar(token_bytes(tokenizer, rows), rows, eos_ids, device)
     needed = grammar.remaining[grammar.initial] + 1
     budget = int(plan.kwargs["max_new_tokens"])
     if budget < needed:

@@ -14,11 +14,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from backends.documents.document import Document
-from backends.documents.textlayer import read_document
 from backends.kinds import spec_for
 from backends.models import hf, prompts
 from backends.models.hf import Checkpoint
 from backends.models.model_backend import ModelBackend
+from backends.ocr.reader import read_document
 from backends.options import OcrLlmOptions, OcrOptions
 
 OcrFunction = Callable[[Document, OcrOptions], Any]

@@ -19,7 +19,7 @@ from typing import Any
 from PIL import Image
 
 from backends.errors import BackendUnavailable
-from backends.ocr.engine import OcrLine, OcrPage
+from backends.ocr.result import OcrLine, OcrPage
 
 INSTALL_HINT = "the rapidocr engine needs the 'rapidocr' and 'onnxruntime' packages: pip install rapidocr onnxruntime"
 #: Settings of the engine: one thread per run, quiet (errors only), the wheel's own models.

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
-from typing import Any
 
 import typer
 
 from router.cli.app import CPUS_HELP, GPUS_HELP, MEMORY_HELP, OUTPUT_ERROR_EXIT, POLICY_HELP, app
 
 #: Exit codes of an interrupted run, as a shell reports a process killed by the signal.
-SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143}
 
 
 @app.command()
@@ -62,16 +58,19 @@ def batch(
         batch_run,
         check_output_files_or_exit,
         check_policy_log_or_exit,
+        close_batch,
+        inputs_or_exit,
         load_policy_or_exit,
         progress_mode_or_exit,
-        scale_cli_or_exit,
+        ray_or_exit,
     )
 
     mode = progress_mode_or_exit(progress)
     if engine != "local":  # OUT and --log-json are folders there; resume and retries are its own
-        scale = scale_cli_or_exit(engine)
+        ray_or_exit(engine)
+        from router.cli import ray
 
-        scale.batch(
+        ray.batch(
             inputs,
             out,
             policy=policy,
@@ -113,43 +112,3 @@ def batch(
             raise typer.Exit(OUTPUT_ERROR_EXIT) from None
         summary.output_error = summary.output_error or str(exc)
     close_batch(summary, summary_json)
-
-
-def close_batch(summary: Any, summary_json: Path | None) -> None:
-    """Print the summary, write it as JSON when asked, and exit as a batch does: 130/143 when a
-    signal stopped it, 1 when a document failed (local and cluster batches alike)."""
-    for line in summary.lines():
-        typer.echo(line, err=True)
-    if summary_json:
-        try:
-            summary_json.write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
-        except OSError as exc:
-            typer.echo(f"docroute: --summary-json {summary_json}: cannot write: {exc.strerror or exc}", err=True)
-            raise typer.Exit(OUTPUT_ERROR_EXIT) from None
-    if summary.output_error:
-        raise typer.Exit(OUTPUT_ERROR_EXIT)
-    if summary.interrupted_by:
-        raise typer.Exit(SIGNAL_EXIT.get(summary.interrupted_by, 130))
-    if summary.failed:
-        raise typer.Exit(1)
-
-
-def inputs_or_exit(inputs: list[str], own: list[Path | None] | None = None) -> list[Path]:
-    """The files the inputs name, less the files this batch writes; each pattern that matches
-    nothing is said, and no input at all exits 2."""
-    from router.batch import discover
-
-    paths, unmatched = discover(inputs)
-    paths = _without_own_files(paths, own or [])
-    for pattern in unmatched:
-        typer.echo(f"docroute: no file matches {pattern}", err=True)
-    if not paths:
-        typer.echo("docroute: no inputs", err=True)
-        raise typer.Exit(2)
-    return paths
-
-
-def _without_own_files(paths: list[Path], own: list[Path | None]) -> list[Path]:
-    """The inputs, less the files this batch writes (a rerun's glob matches its own output)."""
-    mine = {os.path.realpath(p) for p in own if p is not None}
-    return [p for p in paths if os.path.realpath(p) not in mine]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import importlib
 import importlib.util
+import json
 import os
 import sys
 from collections.abc import Iterator
@@ -173,11 +173,55 @@ def quieter(level: str, floor: str) -> str:
     return max(level, floor, key=_LEVELS.index)
 
 
-def scale_cli_or_exit(engine: str) -> Any:
-    """The CLI side of ``router.scale``, imported only here (it needs the ``docroute[ray]`` extra)."""
+def ray_or_exit(engine: str) -> None:
+    """Exit 2 unless ``engine`` is ray and the ``docroute[ray]`` extra is installed: the check before
+    ``router.cli.ray`` (the only importer of ``router.scale``) is imported."""
     if engine != "ray":
         raise typer.BadParameter("expected local or ray", param_hint="--engine")
     if importlib.util.find_spec("ray") is None:
         typer.echo("docroute: --engine ray needs the ray extra: pip install 'docroute[ray]'", err=True)
         raise typer.Exit(2)
-    return importlib.import_module("router.cli.ray")
+
+
+#: Exit codes of a batch stopped by a signal.
+SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143}
+
+
+def close_batch(summary: Any, summary_json: Path | None) -> None:
+    """Print the summary, write it as JSON when asked, and exit as a batch does: 130/143 when a
+    signal stopped it, 1 when a document failed (local and cluster batches alike)."""
+    for line in summary.lines():
+        typer.echo(line, err=True)
+    if summary_json:
+        try:
+            summary_json.write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
+        except OSError as exc:
+            typer.echo(f"docroute: --summary-json {summary_json}: cannot write: {exc.strerror or exc}", err=True)
+            raise typer.Exit(OUTPUT_ERROR_EXIT) from None
+    if summary.output_error:
+        raise typer.Exit(OUTPUT_ERROR_EXIT)
+    if summary.interrupted_by:
+        raise typer.Exit(SIGNAL_EXIT.get(summary.interrupted_by, 130))
+    if summary.failed:
+        raise typer.Exit(1)
+
+
+def inputs_or_exit(inputs: list[str], own: list[Path | None] | None = None) -> list[Path]:
+    """The files the inputs name, less the files this batch writes; each pattern that matches
+    nothing is said, and no input at all exits 2."""
+    from router.batch import discover
+
+    paths, unmatched = discover(inputs)
+    paths = _without_own_files(paths, own or [])
+    for pattern in unmatched:
+        typer.echo(f"docroute: no file matches {pattern}", err=True)
+    if not paths:
+        typer.echo("docroute: no inputs", err=True)
+        raise typer.Exit(2)
+    return paths
+
+
+def _without_own_files(paths: list[Path], own: list[Path | None]) -> list[Path]:
+    """The inputs, less the files this batch writes (a rerun's glob matches its own output)."""
+    mine = {os.path.realpath(p) for p in own if p is not None}
+    return [p for p in paths if os.path.realpath(p) not in mine]

@@ -31,8 +31,8 @@ def evaluate(
     """Per-field strict and normalised accuracy, by answering tier, and latency percentiles."""
     from router.batch import BatchSettings
     from router.batch.sink import NotAnOutputError, OutputBusyError
-    from router.cli.batch import SIGNAL_EXIT
     from router.cli.common import (
+        SIGNAL_EXIT,
         batch_run,
         check_output_files_or_exit,
         check_policy_log_or_exit,

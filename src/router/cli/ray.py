@@ -1,4 +1,5 @@
-"""The ``--engine ray`` side of the CLI commands (reached through importlib by ``router.cli``)."""
+"""The ``--engine ray`` side of ``docroute batch`` and ``serve``: imported only with ``--engine ray``,
+after ``ray_or_exit``; the one module outside ``router.scale`` that imports it."""
 
 from __future__ import annotations
 
@@ -37,8 +38,7 @@ def batch(
     are the local batch's."""
     from router.batch import StopFlag, handle_signals
     from router.batch.progress import make_progress
-    from router.cli.batch import close_batch, inputs_or_exit
-    from router.cli.common import load_policy_or_exit
+    from router.cli.common import close_batch, inputs_or_exit, load_policy_or_exit
     from router.scale.batch import ClusterSettings, run_cluster_batch
 
     _folder_or_exit("--out", out, "OUT is a folder of parts")

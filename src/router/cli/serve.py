@@ -99,10 +99,13 @@ def serve(
         configure_process(loaded, stderr=loaded.logging.stderr, json_path=log_json, hold_malloc=True)
         service = create_app(lambda: Router(loaded), settings)
     else:  # ray: --log-json is a folder, a file for the ingress (this process) and one per replica
-        from router.cli.common import scale_cli_or_exit
+        from router.cli.common import ray_or_exit
+
+        ray_or_exit(engine)
+        from router.cli import ray
 
         sizing = {"cpus": cpus_per_router, "gpus": gpus_per_router, "memory_gb": memory_per_router}
-        service = scale_cli_or_exit(engine).service(loaded, settings, address, routers, sizing, log_json)
+        service = ray.service(loaded, settings, address, routers, sizing, log_json)
     grace = int(loaded.deadline_s) + 5
     shown = f"[{host}]" if ":" in host else host
     typer.echo(f"docroute: listening on http://{shown}:{sock.getsockname()[1]} (the tiers load next)", err=True)

@@ -13,6 +13,7 @@ it is written under the evaluation's output folder, one file per document, never
 from __future__ import annotations
 
 import re
+import unicodedata
 from decimal import Decimal
 from pathlib import Path
 
@@ -27,10 +28,14 @@ def answer_in_text(name: str, label: str, text: str) -> bool:
     if name == "total":
         wanted = normalize_amount(label)
         return wanted is not None and Decimal(wanted) in _amounts(text)
-    from router.evaluation.scoring import normalise_text  # scoring imports this module
-
     key = normalise_text(label)
     return bool(key) and f" {key} " in f" {normalise_text(text)} "
+
+
+def normalise_text(text: str) -> str:
+    """Upper case, NFKC, every run of other than letters and digits one space: how names compare."""
+    text = unicodedata.normalize("NFKC", text).upper()
+    return " ".join(re.sub(r"[^0-9A-Z]+", " ", text).split())
 
 
 def _dates(text: str) -> set[str]:

@@ -17,15 +17,13 @@ the fields it has; a failed document's ``partial`` answer is counted, never scor
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
 from backends.normalize import normalize_amount, normalize_date
 from router.batch.summary import percentile
-from router.evaluation.ceiling import answer_in_text
+from router.evaluation.ceiling import answer_in_text, normalise_text
 from router.evaluation.dataset import SCORED_FIELDS, Label
 
 RAW_FORMS = {"date": "date_raw", "total": "total_raw"}
@@ -51,11 +49,6 @@ def normalised_match(name: str, label: str, predicted: dict[str, Any]) -> bool:
         expected = normalize_amount(label)
         return expected is not None and expected == normalize_amount(str(value))
     return normalise_text(label) == normalise_text(str(value))
-
-
-def normalise_text(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).upper()
-    return " ".join(re.sub(r"[^0-9A-Z]+", " ", text).split())
 
 
 def _squash(text: str) -> str:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from router.failures.errors import ErrorClass, ErrorInfo, Failure
+from router.failures.info import ErrorInfo, Failure
+from router.failures.traits import ErrorClass
 
 C = ErrorClass
 
