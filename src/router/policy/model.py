@@ -35,7 +35,7 @@ from router.policy.file import (
 
 #: Kinds that may touch CUDA (from their specs, ``backends.kinds``).
 GPU_KINDS = frozenset(spec.kind for spec in SPECS if spec.cuda)
-BUILTIN_POLICY_DIR = Path(__file__).resolve().parents[2] / "policies"
+BUILTIN_POLICY_DIR = Path(__file__).resolve().parents[3] / "policies"
 
 
 DEFAULT_REQUIRED: tuple[FieldName, ...] = ("merchant", "date", "total")
