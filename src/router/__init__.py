@@ -2,6 +2,10 @@
 
 Never imports torch or transformers: the supervising process must stay free of CUDA. The public
 names below are imported on first use, so that ``docroute --help`` starts fast.
+
+Layers, high to low (import-linter contracts in pyproject.toml, see docs/architecture.md): ``cli``,
+``scale``, ``service`` | ``drill`` | ``evaluation``, ``batch`` | ``forensics``, ``api``, ``workers``, ``core``,
+``observe``, ``policy``, ``failures``. Users import ``from router import Router`` and the names below.
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""Batch jobs: many documents in, one JSONL line per document out, resumable and interrupt-safe."""
+"""Batch jobs: many documents in, one JSONL line per document out, resumable and interrupt-safe. Imports
+``api`` (through ``from router import Router``), ``core``, ``observe`` and below; imported by the CLI, ``evaluation``
+and ``scale``."""
 
 from router.batch.discover import discover
 from router.batch.run import BatchSettings, StopFlag, handle_signals, run_batch, warm_up

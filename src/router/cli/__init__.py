@@ -1,5 +1,6 @@
 """The ``docroute`` command line. Each command lives in its own module and imports what it needs
-inside the command, so ``docroute --help`` answers without loading the router."""
+inside the command, so ``docroute --help`` answers without loading the router. The top layer: may import
+every other package of ``router`` (``router.scale`` only from ``cli.ray``); nothing imports it but ``__main__``."""
 
 from __future__ import annotations
 

@@ -5,6 +5,9 @@ lost inputs, recycles, breaker transitions, child processes left, memory, latenc
 the drill's own chain (``drill_policy``) or a user's with faulty stand-ins (``with_fault_stand_ins``).
 ``corpus.write_corpus`` writes the bad-input corpus the drill can mix in. ``docroute drill`` is the
 command line; see the README's "Chaos drill" section.
+
+Imports ``api``, ``core``, ``observe`` and below (and ``backends.testing`` for its faulty tiers and
+synthetic receipts); imported by the CLI (``docroute drill``) and benches.
 """
 
 from router.drill.faults import FaultSpecError, parse_faults

@@ -5,6 +5,8 @@ The documents go through the batch machinery (so an evaluation is parallel, and 
 ``OUT/scores.json`` and ``OUT/accuracy.png``. Labels with a ``kind`` are also scored per kind, and
 where the OCR tiers kept the text they read (``texts``: the folder named by ``TEXT_DIR_ENV`` when the
 router was built) each field's ceiling is given beside it.
+
+Imports ``batch`` and below; imported only by the CLI (``docroute eval``) and ``bench/rules_on_text.py``.
 """
 
 from __future__ import annotations

@@ -13,4 +13,7 @@ one request, what another policy would have done, and whether a policy file make
     schemadoc   docs/log-schema.md, rendered from router.observe.events
 
 See docs/forensics.md.
+
+Imports ``core`` (the decision core and health, for replay), ``observe`` and below; imported only by
+the CLI.
 """

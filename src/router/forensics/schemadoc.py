@@ -17,7 +17,7 @@ INTRO = f"""# Decision log schema (version {SCHEMA_VERSION})
 
 docroute logs every routing decision as one JSON object per line (the file set by
 `logging.json_path` or `--log-json`, rotated at `logging.rotate_bytes`; and stderr, as JSON or for
-people). This page lists every event and every field. It is generated from `src/router/events.py`
+people). This page lists every event and every field. It is generated from `src/router/observe/events.py`
 (`python -m router.forensics.schemadoc`); a test checks that the events of real runs match it,
 allowed values included.
 

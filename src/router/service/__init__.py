@@ -2,6 +2,9 @@
 
 The app is imported on first use, so the CLI can read ``router.service.settings`` without
 importing FastAPI.
+
+Imports ``api`` (through ``from router import Router``), ``core``, ``observe`` and below; imported by
+the CLI and ``scale``.
 """
 
 from __future__ import annotations

@@ -7,6 +7,9 @@ imports torch. Modules: ``protocol`` (the messages), ``transport`` (pages throug
 it), ``canary`` (what a new worker must answer), ``pool`` (a tier's workers: the Runner).
 
 Names are imported on first use: a spawned worker imports this package, and must stay light.
+
+Imports ``core`` (the runners), ``observe`` and below; imported by ``api`` (``Router`` starts the
+pools).
 """
 
 from __future__ import annotations

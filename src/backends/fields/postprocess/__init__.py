@@ -5,6 +5,8 @@ validation against the result schema. Shared by every model tier.
 
 ``parse_answer`` raises ``InvalidOutput`` (classified ``invalid_output`` by the router) when the
 text holds no usable JSON object; its messages and the metadata it returns never hold document text.
+
+Imports ``backends.schema``, ``backends.errors`` and ``backends.normalize``; imported by ``models``.
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@
 No model: keyword tables (``keywords``) and small scoring functions, one module per field. They
 are meant to hold on receipts from many countries, and measured on real ones by
 ``bench/ocr_rules_sroie.py``. ``read_receipt`` is the entry point.
+
+Imports ``backends.normalize`` and ``backends.schema``; imported by ``fields.ocr_rules``, ``einvoice``
+(the total of a printed invoice) and benches.
 """
 
 from __future__ import annotations
