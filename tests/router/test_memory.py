@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-CODE = "import json; from router import memory; print(json.dumps([memory.hold_malloc_settings() for _ in '12']))"
+CODE = "import json; from router.api import memory; print(json.dumps([memory.hold_malloc_settings() for _ in '12']))"
 MALLOC_ENV = ("MALLOC_MMAP_THRESHOLD_", "MALLOC_ARENA_MAX")
 
 
