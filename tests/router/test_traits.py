@@ -12,7 +12,7 @@ from router.core.breaker import Breaker
 from router.core.health import Health
 from router.failures import errors, traits
 from router.failures.errors import PROCESS_POISONING, AttemptError, ErrorClass, ErrorInfo, Failure
-from router.failures.signatures import SIGNATURES
+from router.failures.signatures import SIGNATURES, classify
 from router.forensics.lint import possible_classes
 from router.policy.model import BreakerPolicy, QualityGate, RetryPolicy, TierPolicy, policy_from_dict
 from tests.router.fakes import FakeClock
@@ -107,5 +107,5 @@ def test_the_routers_own_failures_are_born_with_their_class_and_foreign_ones_cla
     assert "quality_gate" not in {s.name for s in SIGNATURES}  # no name to match: born with its class
     own = AttemptError(Failure.own(ErrorClass.TIMEOUT, "attempt_timeout", "took 9.0s, limit 5.0s"))
     assert own.failure.error_class is ErrorClass.TIMEOUT
-    foreign = AttemptError(ErrorInfo("RuntimeError", "CUDA error: device-side assert triggered"))
+    foreign = AttemptError(classify(ErrorInfo("RuntimeError", "CUDA error: device-side assert triggered")))
     assert (foreign.failure.error_class, foreign.failure.signature) == ("sticky_cuda", "cuda_device_assert")

@@ -18,6 +18,7 @@ from backends import registry
 from backends.documents.document import Document
 from backends.protocol import Backend, Extraction
 from router.failures.errors import AttemptError, ErrorClass, ErrorInfo, Failure
+from router.failures.signatures import classify
 
 
 class TierState(StrEnum):
@@ -112,7 +113,7 @@ class InlineRunner:
             try:
                 extraction = backend.extract(document)
             except Exception as exc:  # the translation boundary: any backend failure becomes data
-                raise AttemptError(ErrorInfo.from_exception(exc)) from exc
+                raise AttemptError(classify(ErrorInfo.from_exception(exc))) from exc
             finally:
                 self._checkin(backend)
             elapsed = time.monotonic() - started
@@ -132,7 +133,7 @@ class InlineRunner:
         try:
             backend.load()
         except Exception as exc:  # start-up failure: classified by the engine, usually unavailable
-            raise AttemptError(ErrorInfo.from_exception(exc)) from exc
+            raise AttemptError(classify(ErrorInfo.from_exception(exc))) from exc
         return backend
 
     def _checkin(self, backend: Backend) -> None:

@@ -10,8 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from router.failures.info import ErrorInfo, Failure
-from router.failures.traits import ErrorClass
+from router.failures.errors import ErrorClass, ErrorInfo, Failure
 
 C = ErrorClass
 

@@ -209,7 +209,7 @@ class WorkerPool:
         try:
             extraction = Extraction.from_dict(answer)
         except (ValueError, KeyError, TypeError) as exc:  # pydantic's ValidationError is a ValueError
-            raise AttemptError(ErrorInfo.from_exception(exc, pid=worker.pid), worker=ref) from exc
+            raise AttemptError(classify(ErrorInfo.from_exception(exc, pid=worker.pid)), worker=ref) from exc
         return RunOutcome(extraction, worker_pid=worker.pid, worker_generation=worker.generation)
 
     def _needs_idle(self, document: Document) -> bool:

@@ -21,6 +21,7 @@ from router.core.result import Result
 from router.core.runners import AttemptTimeout, RunOutcome, TierState
 from router.core.tiers import Tier
 from router.failures.errors import AttemptError, ErrorInfo
+from router.failures.signatures import classify
 from router.observe import logs
 from router.policy.model import LoggingPolicy, policy_from_dict
 from tests.router.fakes import GOOD, FakeClock
@@ -69,11 +70,11 @@ class WorldRunner:
         kind, seconds = self.world.next_step(document.sha256, self.tier)
         self.clock.now += seconds
         if seconds > timeout_s:
-            raise AttemptError(ErrorInfo.from_exception(AttemptTimeout(f"took {seconds}s")))
+            raise AttemptError(classify(ErrorInfo.from_exception(AttemptTimeout(f"took {seconds}s"))))
         if kind in ("sticky", "oom"):
-            raise AttemptError(ErrorInfo.from_exception(RuntimeError(STICKY if kind == "sticky" else OOM)))
+            raise AttemptError(classify(ErrorInfo.from_exception(RuntimeError(STICKY if kind == "sticky" else OOM))))
         if kind == "garbage":
-            raise AttemptError(ErrorInfo.from_exception(InvalidOutput("not JSON")))
+            raise AttemptError(classify(ErrorInfo.from_exception(InvalidOutput("not JSON"))))
         fields = GOOD if kind == "ok" else {k: v for k, v in GOOD.items() if k != "total"}
         return RunOutcome(Extraction(ReceiptFields(**fields), {}))
 
