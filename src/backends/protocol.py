@@ -19,17 +19,21 @@ class Extraction:
     """A backend's answer: validated fields plus metadata about how they were produced.
 
     ``meta`` holds counts, timings, model ids and warnings, never document text: it is logged.
+    ``text`` is the text the backend read its answer from (OCR, text layer), filled only when the
+    document asks (``Document.keep_text``, see ``Document.text_if_asked``); None otherwise. Never logged.
     """
 
     fields: ReceiptFields
     meta: dict[str, Any] = field(default_factory=dict)
+    text: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"fields": self.fields.model_dump(), "meta": self.meta}
+        return {"fields": self.fields.model_dump(), "meta": self.meta, "text": self.text}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Extraction:
-        return cls(fields=ReceiptFields.model_validate(data["fields"]), meta=dict(data["meta"]))
+        fields = ReceiptFields.model_validate(data["fields"])
+        return cls(fields=fields, meta=dict(data["meta"]), text=data.get("text"))
 
 
 @runtime_checkable

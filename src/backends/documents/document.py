@@ -29,6 +29,9 @@ class Document:
     A PDF's pages may render on first access (``backends.documents.pdf.LazyPages``): a page with a usable
     text layer (``text_layer[i]``, None for a scanned page) is never rendered unless a tier looks
     at its image. ``attachments`` are the XML files a PDF embeds (e-invoices).
+
+    ``keep_text`` asks the backends for the text they read (``Extraction.text``): off by default,
+    set only by a caller that needs it (``docroute eval``'s ceiling). No backend writes it anywhere.
     """
 
     sha256: str
@@ -43,11 +46,16 @@ class Document:
 
     text_layer: tuple[PageText | None, ...] = ()
     attachments: tuple[EmbeddedFile, ...] = ()
+    keep_text: bool = False
 
     @property
     def pages_read(self) -> tuple[int, ...]:
         """The 1-based numbers in the file of the pages held here."""
         return self.page_numbers if self.page_numbers is not None else tuple(range(1, len(self.pages) + 1))
+
+    def text_if_asked(self, *texts: str) -> str | None:
+        """The texts a backend read, pages apart by a blank line, when this document asks; else None."""
+        return "\n\n".join(texts) if self.keep_text else None
 
     def page_document(self, index: int) -> Document:
         """Page ``index`` alone, as a one-page document (for reading one page with OCR)."""
@@ -65,6 +73,7 @@ class Document:
         return {
             "text_layer": [layer.to_wire() if layer else None for layer in self.text_layer],
             "attachments": [(a.name, a.data, a.problem) for a in self.attachments],
+            "keep_text": self.keep_text,
         }
 
     @staticmethod
@@ -73,6 +82,7 @@ class Document:
         return {
             "text_layer": tuple(PageText.from_wire(x) if x else None for x in header.get("text_layer", ())),
             "attachments": tuple(EmbeddedFile(*row) for row in header.get("attachments", ())),
+            "keep_text": bool(header.get("keep_text", False)),
         }
 
     def to_wire(self) -> tuple[dict[str, Any], list[bytes]]:

@@ -32,7 +32,6 @@ from backends.errors import InvalidOutput, NotApplicable
 from backends.fields.rules.lines import make_lines
 from backends.fields.rules.total import find_total
 from backends.normalize import MAX_AMOUNT_DIGITS, find_amounts
-from backends.ocr.engine import keep_text
 from backends.ocr.reader import layer_text
 from backends.options import EInvoiceOptions
 from backends.protocol import BaseBackend, Extraction
@@ -70,7 +69,6 @@ class EInvoiceBackend(BaseBackend):
         if embedded.data is None:
             raise InvalidOutput(f"embedded {embedded.name}: {embedded.problem}")
         printed = layer_text(document)
-        keep_text(document, printed)  # an evaluation's ceiling: what the PDF's text says
         root = parse_xml(embedded.data, embedded.name)
         fields, syntax = read_invoice(root, embedded.name)
         agrees = total_printed(fields, printed)
@@ -85,7 +83,7 @@ class EInvoiceBackend(BaseBackend):
             "parse_s": round(time.perf_counter() - started, 4),
             "pages": len(document.pages),
         }
-        return Extraction(fields, meta)
+        return Extraction(fields, meta, document.text_if_asked(printed))  # an evaluation's ceiling
 
 
 def total_printed(fields: ReceiptFields, text: str) -> bool | None:

@@ -54,6 +54,7 @@ class OcrRulesBackend(BaseBackend):
         page, sources = read_document(document, self.options.ocr, ocr_document)
         extraction = self.read_page(page, pages=len(document.pages))
         extraction.meta["page_sources"] = sources
+        extraction.text = document.text_if_asked(page.text)
         if "ocr" not in sources:  # a text layer holds the exact characters: another OCR mode adds nothing
             return extraction
         return self.reread_if_incomplete(document, extraction)
@@ -64,7 +65,7 @@ class OcrRulesBackend(BaseBackend):
         Page segmentation mode 6 reads most receipts best, but a receipt whose date or total sits
         apart from the columns (a stamp, a footer) often reads only in sparse mode (11).
         """
-        fields, tried, filled = extraction.fields, [], []
+        fields, tried, filled, texts = extraction.fields, [], [], [extraction.text or ""]
         started = time.perf_counter()
         rereads = self.options.reread_psm if self.options.ocr.engine == "tesseract" else []
         for psm in rereads:
@@ -77,10 +78,12 @@ class OcrRulesBackend(BaseBackend):
                 continue
             fields, taken = fields.filled_from(self.read_page(page).fields)
             filled += taken
+            texts.append(page.text)
         if not tried:
             return extraction
         meta = {**extraction.meta, "reread_psm": tried, "filled_by_reread": filled}
-        return Extraction(fields, meta | {"reread_s": round(time.perf_counter() - started, 3)})
+        meta |= {"reread_s": round(time.perf_counter() - started, 3)}
+        return Extraction(fields, meta, document.text_if_asked(*texts))
 
     def read_page(self, page: OcrPage, *, pages: int = 1) -> Extraction:
         """The fields the rules read off an OCR page (what ``extract`` does after Tesseract)."""

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
 #: One document's fields and metadata, or the error that document alone met.
 Outcome = tuple[ReceiptFields, dict[str, Any]] | Exception
+#: The key of a row's meta that holds the text its answer was read from (an OCR tier's): moved into
+#: ``Extraction.text`` when the document asks for it, dropped otherwise, so never logged.
+READ_TEXT = "read_text"
 
 
 class ModelBackend(BaseBackend):
@@ -93,9 +96,7 @@ class ModelBackend(BaseBackend):
         if len(documents) > 1:
             common["batch_size"] = len(documents)
         return [
-            outcome
-            if isinstance(outcome, Exception)
-            else Extraction(outcome[0], {**common, "pages": len(document.pages), **outcome[1]})
+            outcome if isinstance(outcome, Exception) else _extraction(document, outcome, common)
             for document, outcome in zip(documents, outcomes, strict=True)
         ]
 
@@ -182,6 +183,15 @@ class PageReading:
             **combine_meta(self.metas),
             "pages_read": sorted(self.document.pages_read[i] for i in self.read),
         }
+
+
+def _extraction(
+    document: Document, outcome: tuple[ReceiptFields, dict[str, Any]], common: dict[str, Any]
+) -> Extraction:
+    fields, meta = outcome
+    read = meta.pop(READ_TEXT, None)
+    text = None if read is None else document.text_if_asked(read)
+    return Extraction(fields, {**common, "pages": len(document.pages), **meta}, text)
 
 
 def _parsed(text: str, meta: dict[str, Any]) -> Outcome:

@@ -17,7 +17,7 @@ from backends.documents.document import Document
 from backends.kinds import spec_for
 from backends.models import hf, prompts
 from backends.models.hf import Checkpoint
-from backends.models.model_backend import ModelBackend
+from backends.models.model_backend import READ_TEXT, ModelBackend
 from backends.ocr.reader import read_document
 from backends.options import OcrLlmOptions, OcrOptions
 
@@ -95,6 +95,7 @@ class OcrLlmBackend(ModelBackend):
             "ocr_chars_used": min(len(page.text), self.options.max_ocr_chars),
             "ocr_confidence": round(float(page.mean_confidence), 1),
             "page_sources": sources,
+            READ_TEXT: page.text,
             **counts,
         }
         return answer, meta

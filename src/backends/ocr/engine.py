@@ -66,22 +66,8 @@ def ocr_page(image: Image.Image, options: OcrOptions) -> OcrPage:
 def ocr_document(document: Document, options: OcrOptions) -> OcrPage:
     """Read every page of a document, joined; the length check applies to the whole."""
     page = OcrPage.join([_read(image, options) for image in document.pages])
-    keep_text(document, page.text)
     check_length(page, options)
     return page
-
-
-#: An evaluation sets this to a folder to get the text each document was read to (for the ceiling).
-#: Unset (the default), no text is kept anywhere; it never goes to a log.
-TEXT_DIR_ENV = "DOCROUTE_EVAL_TEXT_DIR"
-
-
-def keep_text(document: Document, text: str) -> None:
-    """Append ``text`` to the document's file in the ``TEXT_DIR_ENV`` folder, when one is set."""
-    folder = os.environ.get(TEXT_DIR_ENV)
-    if folder and re.fullmatch(r"[0-9a-f]{64}", document.sha256):
-        with open(os.path.join(folder, f"{document.sha256}.txt"), "a", encoding="utf-8") as file:
-            file.write(text + "\n\n")
 
 
 def run_tesseract(image: Image.Image, options: OcrOptions) -> str:

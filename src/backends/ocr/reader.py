@@ -9,7 +9,7 @@ from collections.abc import Callable
 from backends.documents.document import Document
 from backends.documents.textlayer import PageText
 from backends.errors import InvalidOutput
-from backends.ocr.engine import check_length, keep_text
+from backends.ocr.engine import check_length
 from backends.ocr.result import OcrLine, OcrPage
 from backends.options import OcrOptions
 
@@ -31,7 +31,6 @@ def read_document(document: Document, options: OcrOptions, ocr: OcrFunction) -> 
     for index, layer in enumerate(layers):
         if layer is not None:
             pages.append(_as_ocr_page(layer))
-            keep_text(document, pages[-1].text)  # for an evaluation's ceiling, as OCR text is kept
             sources.append("text_layer")
             continue
         sources.append("ocr")

@@ -23,6 +23,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from backends import registry
@@ -123,8 +124,13 @@ class Router:
 
         return WorkerPool(tier_policy, on_recycle=on_recycle, log=log)
 
-    def extract(self, source: Source, *, name: str | None = None, request_id: str | None = None) -> Result:
+    def extract(
+        self, source: Source, *, name: str | None = None, request_id: str | None = None, keep_text: bool = False
+    ) -> Result:
         """Extract fields from one document: a path, bytes, a binary file object or a PIL image.
+
+        ``keep_text`` asks the tiers for the text they read, returned in ``Result.text`` (never
+        logged, never in a dump of the result): for an evaluation's ceiling.
 
         Always returns a Result; failures are data in it (an unreadable document: ``bad_input``).
         Raises only for the caller's mistakes: TypeError for another kind of source,
@@ -141,6 +147,8 @@ class Router:
             return self._refused(request_id, exc, started)
         except Exception as exc:  # a reader's failure nobody foresaw: still one classified result
             return self._crashed(request_id, exc, started, DocumentInfo(source=display or "<input>"))
+        if keep_text:
+            document = replace(document, keep_text=True)
         try:
             with self.decision_log.active():
                 return self.engine.run(document, request_id)

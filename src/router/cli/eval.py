@@ -79,14 +79,10 @@ def evaluate(
 
 
 def _keep_texts(folder: Path, *, resume: bool) -> Path:
-    """Ask the OCR backends (in this process and the workers it starts) to keep what they read."""
-    import os
+    """The folder the evaluation writes the text the tiers read into: emptied unless resuming."""
     import shutil
-
-    from backends.ocr.engine import TEXT_DIR_ENV
 
     if folder.exists() and not resume:
         shutil.rmtree(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    os.environ[TEXT_DIR_ENV] = str(folder.resolve())
     return folder

@@ -39,6 +39,7 @@ class _Request:
     log: Any
     clock: Callable[[], float]
     attempts: list[AttemptRecord] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)  # what the tiers read, when the document asks
     skipped: list[SkippedTier] = field(default_factory=list)
     answer: RunOutcome | None = None
     partial: dict[str, FieldValue] = field(default_factory=dict)  # the fullest answer the gate rejected
@@ -149,6 +150,8 @@ class Engine:
             outcome = tier.runner.run(request.document, timeout_s=step.timeout_s, request_id=request.request_id)
         except AttemptError as error:
             return self._failed(tier, request, step, started, error.failure, "failed", error.worker)
+        if outcome.extraction.text is not None:
+            request.texts.append(outcome.extraction.text)
         gate = tier.policy.quality_gate or self.policy.quality_gate
         rejection = quality.check(outcome.extraction.fields, gate)
         if rejection is not None:
@@ -270,6 +273,7 @@ class Engine:
             partial=request.partial if status == "failed" else {},
             missing=list(verdict.missing),
             meta=meta,
+            text="\n\n".join(request.texts) if request.texts else None,
         )
         events.REQUEST_DONE.emit(
             request.log,

@@ -103,6 +103,10 @@ class Result(_Model):
         ),
     )
     meta: dict[str, Any] = Field(default_factory=dict, description="The answering backend's metadata.")
+    #: The text the tiers read (OCR, text layer), every attempt's in order, pages apart by a blank
+    #: line: only when the caller asked (``Router.extract(..., keep_text=True)``), else None. Excluded
+    #: from every dump (results files, the HTTP API, logs): the caller that asked writes it itself.
+    text: str | None = Field(None, exclude=True)
 
     @property
     def ok(self) -> bool:

@@ -3,8 +3,8 @@
 The documents go through the batch machinery (so an evaluation is parallel, and resumable with
 ``resume=True``); their lines land in ``OUT/results.jsonl``, the scores in ``OUT/report.md``,
 ``OUT/scores.json`` and ``OUT/accuracy.png``. Labels with a ``kind`` are also scored per kind, and
-where the OCR tiers kept the text they read (``texts``: the folder named by ``TEXT_DIR_ENV`` when the
-router was built) each field's ceiling is given beside it.
+given ``texts`` (a folder) the tiers are asked for the text they read, which is written there
+(``ceiling.TextKeeper``) and each field's ceiling is given beside it.
 
 Imports ``batch`` and below; imported only by the CLI (``docroute eval``) and ``bench/rules_on_text.py``.
 """
@@ -21,7 +21,7 @@ from router.batch.progress import Progress
 from router.batch.run import BatchSettings, Extractor, StopFlag, run_batch
 from router.batch.sink import ResultSink, read_records
 from router.batch.summary import Summary
-from router.evaluation.ceiling import read_texts
+from router.evaluation.ceiling import TextKeeper, read_texts
 from router.evaluation.dataset import DatasetError, Label, load_labels
 from router.evaluation.report import write_outputs
 from router.evaluation.scoring import Group, score, score_kinds
@@ -54,8 +54,9 @@ def evaluate(
     results = out / "results.jsonl"
     if results.exists() and not resume:
         results.unlink()
+    extractor = router if texts is None else TextKeeper(router, texts)
     with ResultSink(results) as sink:
-        summary = run_batch(router, [label.image for label in labels], sink, settings, stop=stop, progress=progress)
+        summary = run_batch(extractor, [label.image for label in labels], sink, settings, stop=stop, progress=progress)
     if summary.interrupted_by:
         return Evaluation(summary, {}, {})
     pairs = _pair(labels, read_records(results))

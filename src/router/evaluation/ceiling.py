@@ -6,8 +6,10 @@ share of documents whose text holds the answer, compared as the scoring compares
 - date: some date in the text, read day first or month first, is the labelled date;
 - total: some amount in the text (with or without decimals) is the labelled amount.
 
-The text comes from the backend only when the evaluation asks for it (``backends.ocr.engine.TEXT_DIR_ENV``):
-it is written under the evaluation's output folder, one file per document, never to a log.
+The text comes from the backends only when the evaluation asks for it (``TextKeeper`` calls
+``Router.extract(..., keep_text=True)``: the tiers fill ``Extraction.text``, the router carries it in
+``Result.text``); the evaluation alone writes it, under its own output folder, one file per document,
+never to a log.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import re
 import unicodedata
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from backends.normalize import find_amounts, find_dates, find_whole_amounts, normalize_amount, normalize_date
 
@@ -55,6 +58,25 @@ def _amounts(text: str) -> set[Decimal]:
 
 #: Thousands set apart by spaces ("17 115,45"), as Polish, French and Czech documents print them.
 _SPACE_GROUPED = re.compile(r"(?<![\d.,])\d{1,3}(?: \d{3})+[.,]\d\d(?!\d)")
+
+
+class TextKeeper:
+    """A router for a batch that asks for the text the tiers read and writes it to ``folder``, one
+    ``<sha256>.txt`` per document (what ``read_texts`` reads back); anything else goes to ``router``."""
+
+    def __init__(self, router: Any, folder: Path):
+        self.router = router
+        self.folder = folder
+
+    def extract(self, source: Any, *, name: str | None = None, request_id: str | None = None) -> Any:
+        result = self.router.extract(source, name=name, request_id=request_id, keep_text=True)
+        sha256 = result.document.sha256
+        if result.text is not None and sha256 and re.fullmatch(r"[0-9a-f]{64}", sha256):
+            (self.folder / f"{sha256}.txt").write_text(result.text + "\n", encoding="utf-8")
+        return result
+
+    def __getattr__(self, name: str) -> Any:  # policy, policy_hash, log, warm_up: the router's own
+        return getattr(self.router, name)
 
 
 def read_texts(folder: Path | None) -> dict[str, str]:
