@@ -42,7 +42,7 @@ def _grammar_timer() -> list[float]:
 def _backends(root: Path, device: str, max_new_tokens: int) -> dict[str, Any]:
     from tests.backends import tiny_models
     from tests.backends.conftest import OCR_TEXT, model_options
-    from tests.backends.test_ocr_llm import Page
+    from tests.backends.models.test_ocr_llm import Page
 
     from backends import registry
 

@@ -2,7 +2,7 @@
 
 Signatures are data, matched in order, most specific first: a CUDA kernel assertion mentions
 "index out of bounds" too, but it is a sticky error, not a bad index. The real texts these patterns
-come from are in ``tests/router/test_signatures.py``.
+come from are in ``tests/router/failures/test_signatures.py``.
 """
 
 from __future__ import annotations

@@ -167,7 +167,7 @@ def test_a_three_page_document_on_cuda_reads_page_one_and_answers(kind, checkpoi
         "                  'pages_read': extraction.meta['pages_read'], 'device': extraction.meta['device']}))\n"
     )
     model = str(request.getfixturevalue(checkpoint))
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     args = [sys.executable, "-c", code, kind, model, ",".join(ANSWER_FIELDS)]
     out = subprocess.run(args, cwd=root, capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr[-3000:]

@@ -140,7 +140,7 @@ def test_the_service_answers_each_case_with_a_classified_status_and_keeps_servin
     """Uploads where a file can travel, server paths where only the disk has it: 200 or 422 with a
     classified answer each, never a 5xx, and the service answers after."""
     from router.service import ServiceSettings
-    from tests.router.test_service import serving
+    from tests.router.service.test_service import serving
 
     policy = tmp_path / "corpus.yaml"
     policy.write_text(yaml.safe_dump(POLICY))

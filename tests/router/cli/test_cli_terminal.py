@@ -15,7 +15,7 @@ import pytest
 from backends import registry
 from router.policy.model import load_policy
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 RECEIPT = ROOT / "examples" / "receipt.png"
 
 

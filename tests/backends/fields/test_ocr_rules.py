@@ -23,7 +23,7 @@ from backends.normalize import normalize_text_for_match
 from backends.options import OcrOptions, OcrRulesOptions
 from backends.testing.synthetic import LOCALES, ReceiptSpec, random_receipt, render_receipt
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SAMPLE = ROOT / "examples" / "receipt.png"
 PER_LOCALE = 3
 

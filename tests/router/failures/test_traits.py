@@ -17,7 +17,7 @@ from router.forensics.lint import possible_classes
 from router.policy.model import BreakerPolicy, QualityGate, RetryPolicy, TierPolicy, policy_from_dict
 from tests.router.fakes import FakeClock
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 CLASSES = list(ErrorClass)
 
 

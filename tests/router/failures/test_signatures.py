@@ -11,7 +11,7 @@ SCATTER_ASSERT = (
     "../aten/src/ATen/native/cuda/ScatterGatherKernel.cu:367: operator(): block: [0,0,0], thread: [0,0,0] "
     'Assertion `idx_dim >= 0 && idx_dim < index_size && "index out of bounds"` failed.'
 )
-# As printed by torch 2.11 + CUDA 13 on an H100 (bench: tests/router/test_workers_gpu.py on the device).
+# As printed by torch 2.11 + CUDA 13 on an H100 (bench: tests/router/workers/test_workers_gpu.py on the device).
 SCATTER_ASSERT_2_11 = (
     "/pytorch/aten/src/ATen/native/cuda/ScatterGatherKernel.cu:163: operator(): block: [0,0,0], thread: [0,0,0] "
     'Assertion `idx_dim >= 0 && idx_dim < index_size && "scatter gather kernel index out of bounds"` failed.'

@@ -84,6 +84,6 @@ def test_the_asked_flag_and_the_text_cross_the_worker_wire():
 
 
 def test_no_source_module_names_the_old_environment_variable():
-    src = Path(__file__).resolve().parents[2] / "src"
+    src = Path(__file__).resolve().parents[3] / "src"
     assert not [p for p in src.rglob("*.py") if "DOCROUTE_EVAL_TEXT_DIR" in p.read_text(encoding="utf-8")]
     assert "DOCROUTE_EVAL_TEXT_DIR" not in os.environ

@@ -15,7 +15,7 @@ import pytest
 
 from tests.router.surfaces_kit import env
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "service_load.py"
+BENCH = Path(__file__).resolve().parents[3] / "bench" / "service_load.py"
 
 
 @pytest.mark.slow

@@ -1,6 +1,6 @@
 """The fault-injecting backend in-process: answers, deterministic triggers and draws, and the
 faults that do not need a process of their own (sticky, segfault, exit and hang are tested with
-real workers in tests/router/test_workers_*.py)."""
+real workers in tests/router/workers/test_workers_*.py)."""
 
 from __future__ import annotations
 

@@ -18,7 +18,7 @@ from router.failures.errors import PolicyError
 from router.policy.file import MAX_POLICY_BYTES, MAX_TEXT_CHARS, MAX_TIERS
 from router.policy.model import load_policy, parse_policy, policy_from_dict, policy_names
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 TIER = "  - name: rules\n    backend: {kind: ocr_rules}\n"
 
 

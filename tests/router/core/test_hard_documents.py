@@ -15,9 +15,9 @@ from PIL import Image
 from backends.testing.synthetic import random_receipt, render_receipt
 from router.api.router import Router
 from router.policy.model import load_policy
-from tests.router.test_service import serving, upload
+from tests.router.service.test_service import serving, upload
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 BLANKS = 6  # more than the breaker's failure_threshold (5)
 
 

@@ -16,8 +16,8 @@ from structlog.testing import capture_logs
 from router.core.runners import TierState
 from router.failures.errors import ErrorClass
 from router.workers import WorkerPool
+from tests.router.failures.test_signatures import HUB_MISSING
 from tests.router.fakes import document
-from tests.router.test_signatures import HUB_MISSING
 from tests.router.workerkit import (
     PRIMARY,
     events,

@@ -28,7 +28,7 @@ from backends.models.llama_vision import LlamaVisionBackend
 from backends.models.ocr_llm import OcrLlmBackend
 from backends.options import OcrLlmOptions
 from tests.backends.conftest import OCR_TEXT, model_options
-from tests.backends.test_ocr_llm import Page
+from tests.backends.models.test_ocr_llm import Page
 from tests.backends.tiny_models import receipt_image
 
 #: Pages of different shapes: the processors cut them into different numbers of tiles.
@@ -271,7 +271,7 @@ def _gpu_child(*args: str) -> Any:
     import subprocess
     import sys
 
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     return subprocess.run(
         [sys.executable, "-c", GPU_CHILD, *args], cwd=root, capture_output=True, text=True, timeout=300, check=False
     )

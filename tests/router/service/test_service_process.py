@@ -11,8 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
+from tests.router.service.test_service import metric
 from tests.router.surfaces_kit import cli, env, images, policy_file, tier
-from tests.router.test_service import metric
 
 pytestmark = pytest.mark.slow
 

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
+from tests.router.service.test_service import metric, serving, upload
 from tests.router.surfaces_kit import images, policy_file, tier
-from tests.router.test_service import metric, serving, upload
 
 pytestmark = pytest.mark.slow
 

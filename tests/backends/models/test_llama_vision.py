@@ -103,7 +103,7 @@ else:
 
 
 def _child(*args: str) -> subprocess.CompletedProcess[str]:
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     return subprocess.run(
         [sys.executable, "-c", CHILD, *args], cwd=root, capture_output=True, text=True, timeout=300, check=False
     )

@@ -19,9 +19,9 @@ from router.failures.errors import ErrorClass, ErrorInfo
 from router.failures.signatures import classify
 from router.policy.model import load_policy
 from tests.backends.conftest import OCR_TEXT, document, model_options
-from tests.backends.test_ocr_llm import given_text
+from tests.backends.models.test_ocr_llm import given_text
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def hf_cache(tmp_path: Path, model_id: str, source: Path) -> Path:

@@ -16,8 +16,8 @@ from PIL import Image
 from router.forensics.trail import TrailError, trail
 from router.observe import events
 from router.service import ServiceSettings
+from tests.router.service.test_service import metric, serving, upload
 from tests.router.surfaces_kit import images, policy_file, tier
-from tests.router.test_service import metric, serving, upload
 
 
 def conforms(logged: list[dict]) -> bool:
