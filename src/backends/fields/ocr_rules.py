@@ -15,13 +15,15 @@ from typing import Any
 
 from backends.documents.document import Document
 from backends.errors import InvalidOutput
+from backends.fields.layout import PageTable
 from backends.fields.rules import read_receipt
+from backends.fields.scorer import SCORED_FIELDS, FieldScorer, field_scorer
 from backends.ocr.engine import INSTALL_HINT, language_hint, missing_languages, ocr_document, tesseract_cmd
 from backends.ocr.reader import read_document
 from backends.ocr.result import OcrPage
 from backends.options import OcrRulesOptions
 from backends.protocol import BaseBackend, Extraction
-from backends.schema import CORE_FIELDS
+from backends.schema import CORE_FIELDS, ReceiptFields
 
 
 class OcrRulesBackend(BaseBackend):
@@ -45,6 +47,7 @@ class OcrRulesBackend(BaseBackend):
 
     def load(self) -> None:
         """Build the OCR engine now rather than on the first document (RapidOCR loads its models)."""
+        field_scorer()  # a missing or corrupt model file is a start-up error naming it
         if self.options.ocr.engine == "rapidocr":
             from backends.ocr.rapid import engine
 
@@ -52,7 +55,7 @@ class OcrRulesBackend(BaseBackend):
 
     def extract(self, document: Document) -> Extraction:
         page, sources = read_document(document, self.options.ocr, ocr_document)
-        extraction = self.read_page(page, pages=len(document.pages))
+        extraction = self.read_page(page, pages=len(document.pages), text_layer="ocr" not in sources)
         extraction.meta["page_sources"] = sources
         extraction.text = document.text_if_asked(page.text)
         if "ocr" not in sources:  # a text layer holds the exact characters: another OCR mode adds nothing
@@ -85,14 +88,17 @@ class OcrRulesBackend(BaseBackend):
         meta |= {"reread_s": round(time.perf_counter() - started, 3)}
         return Extraction(fields, meta, document.text_if_asked(*texts))
 
-    def read_page(self, page: OcrPage, *, pages: int = 1) -> Extraction:
-        """The fields the rules read off an OCR page (what ``extract`` does after Tesseract)."""
+    def read_page(self, page: OcrPage, *, pages: int = 1, text_layer: bool = False) -> Extraction:
+        """The fields the rules read off an OCR page (what ``extract`` does after Tesseract), each
+        core field's confidence the calibrated probability that it is right (``fields.scorer``)."""
         started = time.perf_counter()
         reading = read_receipt(
             [line.text for line in page.lines],
             [line.confidence for line in page.lines],
             date_order=self.options.date_order,
         )
+        scorer = field_scorer()
+        fields = calibrated(reading.fields, PageTable.from_lines(page.lines, text_layer=text_layer), scorer)
         meta = {
             "pages": pages,
             "ocr_chars": page.chars,
@@ -101,6 +107,7 @@ class OcrRulesBackend(BaseBackend):
             "ocr_mean_confidence": round(page.mean_confidence, 1),
             "ocr_s": round(page.seconds, 3),
             "rules_s": round(time.perf_counter() - started, 4),
+            "confidence_model": scorer.version,
             "engine": self.options.ocr.engine,
             "psm": self.options.ocr.psm,
             "lang": self.options.ocr.lang,
@@ -108,4 +115,14 @@ class OcrRulesBackend(BaseBackend):
             "pages_enlarged": page.enlarged,
             **{f"rules_{key}": value for key, value in reading.notes.items()},
         }
-        return Extraction(fields=reading.fields, meta=meta)
+        return Extraction(fields=fields, meta=meta)
+
+
+def calibrated(fields: ReceiptFields, table: PageTable, scorer: FieldScorer) -> ReceiptFields:
+    """``fields`` with the scorer's calibrated confidence for each core field it holds."""
+    answers = {
+        name: (value, float(fields.confidence.get(name, 0.0)))
+        for name in SCORED_FIELDS
+        if (value := getattr(fields, name)) is not None
+    }
+    return fields.model_copy(update={"confidence": {**fields.confidence, **scorer.confidences(table, answers)}})
