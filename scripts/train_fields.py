@@ -244,11 +244,17 @@ def _risk_coverage(conf: list[float], right: list[bool]) -> dict[str, Any]:
     return out
 
 
+def _trees_only(dump: dict[str, Any]) -> dict[str, Any]:
+    """LightGBM's dump without what the scorer does not read (feature histograms), floats kept whole."""
+    keep = ("objective", "max_feature_idx", "feature_names", "tree_info")
+    return json.loads(json.dumps({k: dump[k] for k in keep}))
+
+
 def _write_models(folder: Path, models, docs, args) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for name, (ranker, verifier, calibration) in models.items():
-        (folder / f"{name}.ranker.txt").write_text(ranker.model_to_string())
-        (folder / f"{name}.verifier.txt").write_text(verifier.model_to_string())
+        for part, booster in (("ranker", ranker), ("verifier", verifier)):
+            (folder / f"{name}.{part}.json").write_text(json.dumps(_trees_only(booster.dump_model())) + "\n")
         (folder / f"{name}.calibration.json").write_text(json.dumps(calibration.to_json()) + "\n")
     data = hashlib.sha256("".join(sorted(d["sha256"] for d in docs)).encode()).hexdigest()
     manifest = {

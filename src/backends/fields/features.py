@@ -50,8 +50,8 @@ _PATTERNS = {
         "buyer": kw.BUYER_CUES,
         "thanks": kw.THANKS_NAMING,
         "bank": kw.BANKS,
-        "us": "|".join(kw.US_MARKERS) if isinstance(kw.US_MARKERS, tuple) else kw.US_MARKERS,
-        "day_first": "|".join(kw.DAY_FIRST_MARKERS) if isinstance(kw.DAY_FIRST_MARKERS, tuple) else kw.DAY_FIRST_MARKERS,
+        "us": kw.US_MARKERS,
+        "day_first": kw.DAY_FIRST_MARKERS,
     }.items()
 }
 _WEB = re.compile(r"www\.|https?:|@|\.(?:com|de|nl|fr|es|it|net|org|my)\b", re.IGNORECASE)
@@ -250,7 +250,7 @@ DATE = [
     Feature("date_repeats", "the same date elsewhere on the page", _date_repeats),
     Feature("year_gap", "years from the median year of the page's dates", _year_gap),
     Feature("date_order", "0 the earliest of the page's dates, 1 the latest", _date_order),
-    Feature("dates", "distinct dates on the page", _page(lambda f: 0.0)),
+    Feature("dates", "distinct dates on the page", lambda f, c: np.full(len(c), float(len({x.value for x in c})))),
     Feature("date_label", "the line labels a date", _line_flag("date_label")),
     Feature("date_label_above", "the line above labels a date", _above_flag("date_label")),
     Feature("issue_label", "the line labels the issue date", _line_flag("issue_label")),
@@ -262,13 +262,6 @@ DATE = [
     Feature("us_markers", "lines with signs of a US document (month first)", _page(lambda f: f.count("us"))),
     Feature("day_first_markers", "lines with signs of a day-first country", _page(lambda f: f.count("day_first"))),
 ]
-
-
-def _distinct_dates(flags: PageFlags, cands: Sequence[Candidate]) -> np.ndarray:
-    return np.full(len(cands), float(len({c.value for c in cands})))
-
-
-DATE[[f.name for f in DATE].index("dates")] = Feature("dates", "distinct dates on the page", _distinct_dates)
 
 # total ---------------------------------------------------------------------------------------------
 
@@ -357,11 +350,8 @@ TOTAL = [
     Feature("rounding", "the line says rounding", _line_flag("rounding")),
     Feature("not_total", "the line says it is no total (total items, total qty, ...)", _line_flag("not_total")),
     Feature("currency_mark", "the line holds a currency mark", _line_flag("currency")),
-    Feature("amounts", "amounts on the page", _page(lambda f: 0.0)),
+    Feature("amounts", "amounts on the page", lambda f, c: np.full(len(c), float(len(c)))),
 ]
-TOTAL[[f.name for f in TOTAL].index("amounts")] = Feature(
-    "amounts", "amounts on the page", lambda f, c: np.full(len(c), float(len(c)))
-)
 
 FEATURES: dict[str, list[Feature]] = {"merchant": MERCHANT, "date": DATE, "total": TOTAL}
 

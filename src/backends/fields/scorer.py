@@ -4,7 +4,7 @@ For merchant, date and total, the page's candidates (``candidates``) are scored 
 the tier's answer is described to the field's verifier (``verify``), and the verifier's output is
 mapped through the field's isotonic calibration: the confidence is the probability, measured by
 grouped cross-validation on labelled documents, that the answer is right (``docs/results/fields.md``).
-No answer, no confidence. The models are LightGBM text files and JSON beside this module
+No answer, no confidence. The models are LightGBM's trees dumped to JSON (``trees``) and calibrations in JSON, beside this module
 (``model/``, written by ``scripts/train_fields.py``), read once per process on first use: a missing
 or corrupt file is ``ScorerModelError`` naming it, never a silent fallback.
 """
@@ -24,6 +24,7 @@ from backends.fields.calibration import Calibration
 from backends.fields.candidates import GENERATORS
 from backends.fields.features import PageFlags, feature_matrix, feature_names
 from backends.fields.layout import PageTable
+from backends.fields.trees import TreeEnsemble
 from backends.fields.verify import EXTRA, answer_features
 
 MODEL_DIR = Path(__file__).parent / "model"
@@ -36,8 +37,8 @@ class ScorerModelError(BackendUnavailable):
 
 @dataclass(frozen=True)
 class FieldModel:
-    ranker: Any  # lightgbm.Booster
-    verifier: Any
+    ranker: TreeEnsemble
+    verifier: TreeEnsemble
     calibration: Calibration
 
     def confidence(self, field: str, table: PageTable, flags: PageFlags, answer: str, own: float) -> float:
@@ -86,25 +87,23 @@ def field_scorer(folder: Path = MODEL_DIR) -> FieldScorer:
 
 def _load_field(folder: Path, field: str) -> FieldModel:
     return FieldModel(
-        ranker=_booster(folder / f"{field}.ranker.txt", len(feature_names(field))),
-        verifier=_booster(folder / f"{field}.verifier.txt", len(feature_names(field)) + len(EXTRA)),
+        ranker=_trees(folder / f"{field}.ranker.json", len(feature_names(field))),
+        verifier=_trees(folder / f"{field}.verifier.json", len(feature_names(field)) + len(EXTRA)),
         calibration=_calibration(folder / f"{field}.calibration.json"),
     )
 
 
-def _booster(path: Path, features: int) -> Any:
-    import lightgbm
-
+def _trees(path: Path, features: int) -> TreeEnsemble:
     try:
-        booster = lightgbm.Booster(model_str=path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, lightgbm.basic.LightGBMError) as exc:
-        raise ScorerModelError(f"field scorer model {path}: cannot be read ({_first_line(exc)})") from exc
-    if booster.num_feature() != features:
+        trees = TreeEnsemble.from_json(_read_json(path))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ScorerModelError(f"field scorer model {path}: not a model this code reads ({_first_line(exc)})") from exc
+    if trees.features != features:
         raise ScorerModelError(
-            f"field scorer model {path}: expects {booster.num_feature()} features, the code computes {features}"
+            f"field scorer model {path}: expects {trees.features} features, the code computes {features}"
             " (retrain with scripts/train_fields.py)"
         )
-    return booster
+    return trees
 
 
 def _calibration(path: Path) -> Calibration:

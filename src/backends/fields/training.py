@@ -37,7 +37,7 @@ PARAMS = {
     "force_row_wise": True,
     "verbose": -1,
 }
-ROUNDS = 200
+ROUNDS = 80
 
 Matcher = Callable[[str, str], bool]
 
@@ -165,7 +165,7 @@ def verifier_rows(
     return np.array(X, dtype=float).reshape(len(answers), -1), np.array(y)
 
 
-def fit_verifier(X: np.ndarray, y: np.ndarray, *, seed: int = 0, rounds: int = 100):  # -> lightgbm.Booster
+def fit_verifier(X: np.ndarray, y: np.ndarray, *, seed: int = 0, rounds: int = 50):  # -> lightgbm.Booster
     """A classifier of whether a tier's answer is right, from its candidate's features and scores."""
     import lightgbm
 
