@@ -119,11 +119,18 @@ def _read_pages(path: Path, cache: Path, sha: str) -> list[dict[str, Any]] | Non
     for index in range(len(document.pages)):
         layer = document.text_layer[index] if index < len(document.text_layer) else None
         if layer is not None:
-            lines = [[ln.text, 100.0, round(ln.left), round(ln.top), round(ln.width), round(ln.height)] for ln in layer.lines]
+            lines = [
+                [ln.text, 100.0, round(ln.left), round(ln.top), round(ln.width), round(ln.height)] for ln in layer.lines
+            ]
             pages.append({"source": "text_layer", "lines": lines})
             continue
         page = ocr_document(document.page_document(index), tier.backend.ocr)
-        pages.append({"source": "ocr", "lines": [[ln.text, ln.confidence, ln.left, ln.top, ln.width, ln.height] for ln in page.lines]})
+        pages.append(
+            {
+                "source": "ocr",
+                "lines": [[ln.text, ln.confidence, ln.left, ln.top, ln.width, ln.height] for ln in page.lines],
+            }
+        )
     cache.mkdir(parents=True, exist_ok=True)
     (cache / f"{sha}.json").write_text(json.dumps({"sha256": sha, "pages": pages}))
     return pages
@@ -147,7 +154,9 @@ def _rules_answers(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for d in docs:
         fields = read_receipt([ln.text for ln in d["lines"]], [ln.confidence for ln in d["lines"]]).fields
-        out.append({"merchant": fields.merchant, "date": fields.date, "total": fields.total, "confidence": fields.confidence})
+        out.append(
+            {"merchant": fields.merchant, "date": fields.date, "total": fields.total, "confidence": fields.confidence}
+        )
     return out
 
 

@@ -80,7 +80,7 @@ def test_features_read_the_labels_and_arithmetic_of_the_page():
     on_change_line = [i for i, c in enumerate(cands) if c.line == 9]
     assert column["total_word"][on_total_line].min() > 0 and column["change"][on_change_line].min() == 1
     assert column["largest"][[i for i, c in enumerate(cands) if c.value == "50.00"]].min() == 1
-    total = [i for i, c in enumerate(cands) if c.line == 7][0]
+    total = next(i for i, c in enumerate(cands) if c.line == 7)
     assert column["amount_repeats"][total] == 1  # 27.10 is also the subtotal
     merchant = feature_matrix("merchant", PageFlags(RECEIPT), merchant_candidates(RECEIPT))
     heights = dict(zip(feature_names("merchant"), merchant.T, strict=True))["height_rank"]
@@ -120,7 +120,13 @@ def _tiny_set(n: int, seed: int) -> tuple[list[PageTable], list[str], list[str]]
     tables, labels, groups = [], [], []
     for i in range(n):
         amounts = [f"{rng.randint(1, 500)}.{rng.randint(0, 99):02d}" for _ in range(4)]
-        texts = [f"SHOP {i % 7}", f"ITEM A {amounts[0]}", f"ITEM B {amounts[1]}", f"TOTAL {amounts[2]}", f"CASH {amounts[3]}"]
+        texts = [
+            f"SHOP {i % 7}",
+            f"ITEM A {amounts[0]}",
+            f"ITEM B {amounts[1]}",
+            f"TOTAL {amounts[2]}",
+            f"CASH {amounts[3]}",
+        ]
         rng.shuffle(texts[1:3])
         tables.append(page(*texts))
         labels.append(amounts[2])
@@ -141,7 +147,8 @@ def test_training_on_a_tiny_set_learns_the_total_and_is_deterministic():
 def test_the_shipped_model_gives_probabilities_to_answers():
     scorer = field_scorer()
     confidences = scorer.confidences(
-        RECEIPT, {"merchant": ("KEDAI BUKU CAHAYA SDN BHD", 0.8), "date": ("2024-03-14", 0.85), "total": ("27.10", 0.95)}
+        RECEIPT,
+        {"merchant": ("KEDAI BUKU CAHAYA SDN BHD", 0.8), "date": ("2024-03-14", 0.85), "total": ("27.10", 0.95)},
     )
     assert set(confidences) == {"merchant", "date", "total"}
     assert all(0.0 <= c <= 1.0 for c in confidences.values())
@@ -158,7 +165,7 @@ def test_a_missing_or_corrupt_model_file_is_an_error_naming_it(tmp_path: Path, d
         target.unlink()
     else:
         target.write_text('{"objective": "regression", "tree_info": []}')
-    with pytest.raises(ScorerModelError, match="total.ranker.json"):
+    with pytest.raises(ScorerModelError, match=r"total\.ranker\.json"):
         FieldScorer(folder)
 
 

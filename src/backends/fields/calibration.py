@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -40,7 +41,7 @@ class Calibration:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Calibration:
         x, y = data["x"], data["y"]
-        if data.get("method") != "isotonic" or len(x) != len(y) or any(b < a for a, b in zip(x, x[1:], strict=False)):
+        if data.get("method") != "isotonic" or len(x) != len(y) or any(b < a for a, b in pairwise(x)):
             raise ValueError("expected an isotonic calibration: increasing 'x' and as many 'y'")
         if any(not 0.0 <= v <= 1.0 for v in y):
             raise ValueError("calibrated probabilities must lie in [0, 1]")

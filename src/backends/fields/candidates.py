@@ -57,7 +57,9 @@ def date_candidates(table: PageTable) -> list[Candidate]:
         for reading, options in _READINGS:
             for match in find_dates(text, **options):
                 value = match.date.isoformat()
-                found.setdefault((i, match.start, value), Candidate(value, i, match.start, reading=reading, raw=match.raw))
+                found.setdefault(
+                    (i, match.start, value), Candidate(value, i, match.start, reading=reading, raw=match.raw)
+                )
         if len(found) >= MAX_CANDIDATES:
             break
     return list(found.values())[:MAX_CANDIDATES]

@@ -143,9 +143,15 @@ def _common() -> list[Feature]:
         Feature("centring", "distance of the line's centre from the page's, 0-0.5", _at(_centring)),
         Feature("text_height", "line height over the document's median line height", _at(lambda f: f.table.height)),
         Feature("ocr_confidence", "the engine's confidence in the line, 0-1", _at(lambda f: f.table.confidence)),
-        Feature("text_layer", "read from a PDF text layer (1) or by OCR (0)", _page(lambda f: float(f.table.text_layer))),
+        Feature(
+            "text_layer", "read from a PDF text layer (1) or by OCR (0)", _page(lambda f: float(f.table.text_layer))
+        ),
         Feature("lines", "how many lines the document has (log)", _page(lambda f: math.log1p(len(f.table)))),
-        Feature("invoice", "the document calls itself an invoice (lines with an invoice title)", _page(lambda f: f.count("invoice_title"))),
+        Feature(
+            "invoice",
+            "the document calls itself an invoice (lines with an invoice title)",
+            _page(lambda f: f.count("invoice_title")),
+        ),
     ]
 
 
@@ -199,7 +205,11 @@ MERCHANT = [
     Feature("repeats", "times the name appears elsewhere in the document", _each(_repeats)),
     Feature("legal_form", "the line holds a legal form (Sdn Bhd, GmbH, Ltd, ...)", _line_flag("legal")),
     Feature("business_word", "the line holds a kind of business (restaurant, mart, ...)", _line_flag("business")),
-    Feature("not_merchant_word", "the line holds a word of other lines (receipt, tel, gst, date, ...)", _line_flag("not_merchant")),
+    Feature(
+        "not_merchant_word",
+        "the line holds a word of other lines (receipt, tel, gst, date, ...)",
+        _line_flag("not_merchant"),
+    ),
     Feature("address_word", "the line looks like an address", _line_flag("address")),
     Feature("web", "the line holds a web or mail address", _line_flag("web")),
     Feature("amount_on_line", "the line holds an amount", _line_flag("has_amount")),
@@ -244,9 +254,19 @@ DATE = [
     Feature("monthfirst", "read month first", _each(lambda f, c: float(c.reading == "monthfirst"))),
     Feature("yearfirst", "read year first", _each(lambda f, c: float(c.reading == "yearfirst"))),
     Feature("readings", "readings of the printed date (1: unambiguous)", _readings),
-    Feature("month_name", "the month is printed as a word", _each(lambda f, c: float(any(ch.isalpha() for ch in c.raw)))),
-    Feature("four_digit_year", "the year is printed with four digits", _each(lambda f, c: float(bool(re.search(r"\d{4}", c.raw))))),
-    Feature("position_in_line", "where the date starts in its line, 0-1", _each(lambda f, c: c.start / max(len(f.table.texts[c.line]), 1))),
+    Feature(
+        "month_name", "the month is printed as a word", _each(lambda f, c: float(any(ch.isalpha() for ch in c.raw)))
+    ),
+    Feature(
+        "four_digit_year",
+        "the year is printed with four digits",
+        _each(lambda f, c: float(bool(re.search(r"\d{4}", c.raw)))),
+    ),
+    Feature(
+        "position_in_line",
+        "where the date starts in its line, 0-1",
+        _each(lambda f, c: c.start / max(len(f.table.texts[c.line]), 1)),
+    ),
     Feature("date_repeats", "the same date elsewhere on the page", _date_repeats),
     Feature("year_gap", "years from the median year of the page's dates", _year_gap),
     Feature("date_order", "0 the earliest of the page's dates, 1 the latest", _date_order),
@@ -255,7 +275,11 @@ DATE = [
     Feature("date_label_above", "the line above labels a date", _above_flag("date_label")),
     Feature("issue_label", "the line labels the issue date", _line_flag("issue_label")),
     Feature("issue_label_above", "the line above labels the issue date", _above_flag("issue_label")),
-    Feature("other_date_label", "the line labels a date that is not the document's (due, expiry, arrival)", _line_flag("not_document_date")),
+    Feature(
+        "other_date_label",
+        "the line labels a date that is not the document's (due, expiry, arrival)",
+        _line_flag("not_document_date"),
+    ),
     Feature("other_date_label_above", "the same, on the line above", _above_flag("not_document_date")),
     Feature("departure", "the line labels a departure", _line_flag("departure")),
     Feature("time_on_line", "the line holds a time of day", _line_flag("time")),
@@ -303,7 +327,8 @@ def _sum_above(flags: PageFlags, cands: Sequence[Candidate]) -> np.ndarray:
     out = np.zeros(len(cands))
     for k, cand in enumerate(cands):
         above = [v for line, v in last_per_line.items() if line < cand.line and v > 0]
-        out[k] = float(len(above) >= 2 and sum(above[:-1]) == Decimal(cand.value) or sum(above) == Decimal(cand.value))
+        value = Decimal(cand.value)
+        out[k] = float((len(above) >= 2 and sum(above[:-1]) == value) or sum(above) == value)
     return out
 
 
@@ -338,8 +363,14 @@ TOTAL = [
     Feature("largest_labelled", "the largest amount on lines that say total", _largest_labelled),
     Feature("last_on_line", "the last amount on its line", _last_on_line),
     Feature("amounts_on_line", "amounts on its line", _on_line),
-    Feature("position_in_line", "where the amount starts in its line, 0-1", _each(lambda f, c: c.start / max(len(f.table.texts[c.line]), 1))),
-    Feature("total_word", "how strongly the line says total (keyword weight, 0 none)", _at(lambda f: f.flag("total_weight"))),
+    Feature(
+        "position_in_line",
+        "where the amount starts in its line, 0-1",
+        _each(lambda f, c: c.start / max(len(f.table.texts[c.line]), 1)),
+    ),
+    Feature(
+        "total_word", "how strongly the line says total (keyword weight, 0 none)", _at(lambda f: f.flag("total_weight"))
+    ),
     Feature("total_word_above", "the same for the line above", _at(lambda f: f.above("total_weight"))),
     Feature("grand_total", "the line says grand or invoice total", _line_flag("grand_total")),
     Feature("amount_due", "the line says amount or balance due", _line_flag("amount_due")),

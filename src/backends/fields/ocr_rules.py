@@ -120,8 +120,9 @@ class OcrRulesBackend(BaseBackend):
 
 def calibrated(fields: ReceiptFields, table: PageTable, scorer: FieldScorer) -> ReceiptFields:
     """``fields`` with the scorer's calibrated confidence for each core field it holds."""
-    answers = {
-        name: (value, float(fields.confidence.get(name, 0.0)))
+    own: dict[str, float] = dict(fields.confidence)
+    answers: dict[str, tuple[str, float]] = {
+        name: (value, own.get(name, 0.0))
         for name in SCORED_FIELDS
         if (value := getattr(fields, name)) is not None
     }

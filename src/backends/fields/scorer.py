@@ -4,7 +4,8 @@ For merchant, date and total, the page's candidates (``candidates``) are scored 
 the tier's answer is described to the field's verifier (``verify``), and the verifier's output is
 mapped through the field's isotonic calibration: the confidence is the probability, measured by
 grouped cross-validation on labelled documents, that the answer is right (``docs/results/fields.md``).
-No answer, no confidence. The models are LightGBM's trees dumped to JSON (``trees``) and calibrations in JSON, beside this module
+No answer, no confidence. The models are LightGBM's trees dumped to JSON (``trees``) and calibrations
+in JSON, beside this module
 (``model/``, written by ``scripts/train_fields.py``), read once per process on first use: a missing
 or corrupt file is ``ScorerModelError`` naming it, never a silent fallback.
 """

@@ -11,7 +11,7 @@ rows and seed give the same models, byte for byte. Only the training command and
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -61,12 +61,6 @@ class Pick:
     value: str | None
     score: float
     right: bool
-
-
-@dataclass
-class CrossValidation:
-    field: str
-    picks: list[Pick] = field(default_factory=list)
 
 
 def build_rows(field: str, tables: Sequence[PageTable], labels: Sequence[str | None], matches: Matcher) -> FieldRows:
@@ -161,7 +155,8 @@ def verifier_rows(
     for index, (answer, own) in enumerate(answers):
         on = np.flatnonzero(rows.doc == index)
         X.append(answer_features(rows.field, rows.X[on], scores[on], [rows.values[j] for j in on], answer, own))
-        y.append(float(answer is not None and labels[index] is not None and matches(answer, labels[index])))
+        label = labels[index]
+        y.append(float(answer is not None and label is not None and matches(answer, label)))
     return np.array(X, dtype=float).reshape(len(answers), -1), np.array(y)
 
 
