@@ -120,7 +120,7 @@ class OcrRulesBackend(BaseBackend):
 
 def calibrated(fields: ReceiptFields, table: PageTable, scorer: FieldScorer) -> ReceiptFields:
     """``fields`` with the scorer's calibrated confidence for each core field it holds."""
-    own: dict[str, float] = dict(fields.confidence)
+    own = {str(name): value for name, value in fields.confidence.items()}
     answers: dict[str, tuple[str, float]] = {
         name: (value, own.get(name, 0.0))
         for name in SCORED_FIELDS
