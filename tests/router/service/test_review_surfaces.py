@@ -11,9 +11,9 @@ from pathlib import Path
 from router.api.router import Router
 from router.batch.sink import read_records
 from router.policy.model import load_policy
-from tests.router.surfaces_kit import env, images, policy_file, tier
 from tests.router.batch.test_batch import batch
 from tests.router.service.test_service import metric, serving, upload
+from tests.router.surfaces_kit import env, images, policy_file, tier
 
 SURE = {"merchant": 0.95, "date": 0.95, "total": 0.95}
 DOUBT = {"merchant": 0.95, "date": 0.95, "total": 0.4}
