@@ -248,6 +248,11 @@ class FaultyOptions(KindOptions):
         default_factory=lambda: {"merchant": "FAULTY MART", "date": "2024-01-31", "total": "12.50"},
         description="The answer for answer_with: fixed.",
     )
+    confidence: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(
+        default_factory=dict,
+        description="The confidence of each field of the fixed answer (a field left out has none): to drive "
+        "accept thresholds and the merge in tests and drills.",
+    )
 
     @field_validator("faults")
     @classmethod

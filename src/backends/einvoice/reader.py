@@ -43,6 +43,10 @@ KNOWN_NAMES = ("factur-x.xml", "zugferd-invoice.xml", "xrechnung.xml", "order-x.
 NAME_HINTS = ("invoice", "factur", "zugferd", "xrechnung", "rechnung", "ubl", "cii")
 #: Most line items read (a real invoice has a few hundred at most).
 MAX_LINE_ITEMS = 1000
+#: The fields whose confidence the XML sets to 1 (those a policy's accept can name).
+CONFIDENT = frozenset(
+    {"merchant", "date", "total", "address", "currency", "invoice_number", "amount_due", "line_items"}
+)
 
 _CII_ROOTS = ("CrossIndustryInvoice", "CrossIndustryDocument")
 _UBL_ROOTS = ("Invoice", "CreditNote")
@@ -72,8 +76,10 @@ class EInvoiceBackend(BaseBackend):
         root = parse_xml(embedded.data, embedded.name)
         fields, syntax = read_invoice(root, embedded.name)
         agrees = total_printed(fields, printed)
-        if agrees is not None:  # the XML is exact; a page that prints another total makes it doubtful
-            fields = fields.model_copy(update={"confidence": {**fields.confidence, "total": 1.0 if agrees else 0.5}})
+        # The XML is exact: every field it gives is sure (so a cascade accepts it), except a total the
+        # page prints otherwise, which is doubtful.
+        sure = {name: 0.5 if name == "total" and agrees is False else 1.0 for name in fields.present() & CONFIDENT}
+        fields = fields.model_copy(update={"confidence": sure})
         meta = {
             "einvoice_file": embedded.name,
             "einvoice_syntax": syntax,

@@ -41,6 +41,7 @@ from transformers import (
 
 from backends.errors import BackendUnavailable, IndexOutOfVocabulary
 from backends.kinds import NEUTRAL, unsafe_parameters
+from backends.models.tokenconf import TOKENS
 from backends.options import GenerationOptions
 
 #: The transformers processor behind each parameter; the encoder ones also take the prompt's ids.
@@ -182,11 +183,34 @@ def constrain(plan: GenerationPlan, tokenizer: Any, model: Any, device: Any) -> 
     return replace(plan, grammar=grammar)
 
 
-def generate(model: Any, inputs: dict[str, Any], plan: GenerationPlan) -> Any:
+class ChosenProbabilities(LogitsProcessor):
+    """Records, at each step, each row's most probable token and its probability under the scores
+    every earlier processor left (``backends.models.tokenconf``). Changes nothing."""
+
+    def __init__(self) -> None:
+        self.steps: list[tuple[torch.Tensor, torch.Tensor]] = []
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        top = torch.softmax(scores.float(), dim=-1).max(dim=-1)
+        self.steps.append((top.values.cpu(), top.indices.cpu()))
+        return scores
+
+    def row(self, row: int, chosen: list[int]) -> list[float | None]:
+        """Per chosen token of ``row``, its recorded probability; None where another token was chosen."""
+        return [
+            float(values[row]) if int(indices[row]) == token else None
+            for (values, indices), token in zip(self.steps, chosen, strict=False)
+        ]
+
+
+def generate(
+    model: Any, inputs: dict[str, Any], plan: GenerationPlan, record: ChosenProbabilities | None = None
+) -> Any:
     """``model.generate`` under ``inference_mode`` with the plan's parameters and processors.
 
     With a grammar, a fresh ``SchemaConstraint`` (it tracks each row's state) goes last, after the
-    repetition penalty: what it forbids stays forbidden (sampling warpers run after it).
+    repetition penalty: what it forbids stays forbidden (sampling warpers run after it). ``record``
+    goes after everything, to see the scores the token is chosen from.
     """
     from transformers import LogitsProcessorList
 
@@ -195,6 +219,8 @@ def generate(model: Any, inputs: dict[str, Any], plan: GenerationPlan) -> Any:
         from backends.models.constrain import SchemaConstraint
 
         processors.append(SchemaConstraint(plan.grammar, int(plan.kwargs["max_new_tokens"])))
+    if record is not None:
+        processors.append(record)
     with torch.inference_mode():
         return model.generate(**inputs, **plan.kwargs, logits_processor=LogitsProcessorList(processors))
 
@@ -221,7 +247,8 @@ def generate_texts(
     check_token_ids(
         inputs["input_ids"], embedding_rows=embedding_rows, lm_head_rows=lm_head_rows, indexing=plan.indexing
     )
-    output = generate(model, inputs, plan)
+    record = ChosenProbabilities()
+    output = generate(model, inputs, plan, record)
     width = int(inputs["input_ids"].shape[1])
     mask = inputs.get("attention_mask")
     prompt_tokens = [width] * output.shape[0] if mask is None else [int(n) for n in mask.sum(dim=1)]
@@ -231,9 +258,19 @@ def generate_texts(
     for row, prompt in enumerate(prompt_tokens):
         new_tokens = output[row, width:]
         length = _generated_length(new_tokens.tolist(), stops)
-        text = decoder.decode(new_tokens[:length], skip_special_tokens=True)
-        results.append((text, {"prompt_tokens": prompt, "new_tokens": length, **flags}))
+        chosen = new_tokens[:length].tolist()
+        text = decoder.decode(chosen, skip_special_tokens=True)
+        meta = {"prompt_tokens": prompt, "new_tokens": length, **flags}
+        results.append((text, {**meta, TOKENS: _token_ends(decoder, chosen, record.row(row, chosen))}))
     return results
+
+
+def _token_ends(decoder: Any, chosen: list[int], probabilities: list[float | None]) -> list[tuple[int, float | None]]:
+    """Per new token, where it ends in the decoded text, with its probability (``backends.models.tokenconf``)."""
+    return [
+        (len(decoder.decode(chosen[: at + 1], skip_special_tokens=True)), probability)
+        for at, probability in enumerate(probabilities)
+    ]
 
 
 def generate_text(

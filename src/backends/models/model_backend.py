@@ -21,6 +21,7 @@ from backends.fields.postprocess import parse_answer
 from backends.fields.postprocess.pages import combine_meta, merge_pages, reading_order
 from backends.models import hf
 from backends.models.hf import Checkpoint
+from backends.models.tokenconf import TOKENS, with_confidences
 from backends.options import ModelOptions, VisionOptions
 from backends.protocol import BaseBackend, Extraction
 from backends.schema import CORE_FIELDS, ReceiptFields
@@ -169,7 +170,8 @@ class PageReading:
     def take(self, index: int, text: str, meta: dict[str, Any]) -> None:
         self.read.append(index)
         try:
-            self.readings[index], parsed = parse_answer(text)
+            fields, parsed = parse_answer(text)
+            self.readings[index] = with_confidences(fields, text, meta)
         except InvalidOutput as exc:
             self.invalid.append(f"page {index + 1}: {exc}" if len(self.document.pages) > 1 else str(exc))
             return
@@ -198,5 +200,6 @@ def _parsed(text: str, meta: dict[str, Any]) -> Outcome:
     try:
         fields, parsed = parse_answer(text)
     except InvalidOutput as exc:
+        meta.pop(TOKENS, None)
         return exc
-    return fields, {**meta, **parsed}
+    return with_confidences(fields, text, meta), {**meta, **parsed}

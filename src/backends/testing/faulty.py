@@ -139,7 +139,8 @@ class FaultyBackend(BaseBackend):
             answer: Extraction = self._delegate.extract(document)
             answer.meta.update(meta)
             return answer
-        return Extraction(ReceiptFields.model_validate(self.options.fields), meta)
+        fields = {**self.options.fields, "confidence": self.options.confidence}
+        return Extraction(ReceiptFields.model_validate(fields), meta)
 
     def close(self) -> None:
         if self._delegate is not None:

@@ -76,6 +76,9 @@ def evaluate(
         raise typer.Exit(SIGNAL_EXIT.get(result.summary.interrupted_by, 130))
     typer.echo(result.outputs["report"].read_text(encoding="utf-8").split("\n## By answering tier")[0])
     typer.echo(f"report: {result.outputs['report']}\nchart:  {result.outputs['chart']}")
+    if "frontier" in result.outputs:
+        typer.echo(result.outputs["frontier"].read_text(encoding="utf-8"))
+        typer.echo(f"frontier: {result.outputs['frontier']}\nchart:    {result.outputs['frontier_chart']}")
 
 
 def _keep_texts(folder: Path, *, resume: bool) -> Path:

@@ -54,6 +54,12 @@ def _render(report: Any, top: int, skipped: dict[str, int]) -> None:
         f"  latency over the {latency['requests']} predictable requests: p50 {rec['p50']} -> {proj['p50']} ms, "
         f"p95 {rec['p95']} -> {proj['p95']} ms"
     )
+    what_if = report.what_if()
+    accepted = ", ".join(f"{tier} {n}" for tier, n in what_if["accepted"].items()) or "none"
+    console.print(
+        f"  at these thresholds: accepted {accepted}; needs review {what_if['needs_review']}; failed "
+        f"{what_if['failed']}; cost {what_if['cost']} (recorded {what_if['recorded_cost']})"
+    )
     changed = [p for p in report.predictions if p.change not in ("same", "unknown")]
     table = Table(title="Requests that would change", title_justify="left")
     for column in ("request", "sha256", "change", "recorded", "predicted", "why"):

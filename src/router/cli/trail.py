@@ -62,7 +62,7 @@ def _render(story: Any) -> None:
             process_name(event.get("host"), event.get("pid")),
             step.role,
             event["event"],
-            escape(event.get("tier") or ""),
+            escape(event.get("tier") or event.get("from_tier") or ""),
             escape(detail),
             style=style,
         )

@@ -12,8 +12,13 @@
   in the chain answered);
 - ``Fallback`` / ``Stop``: after a tier's last failure, the next tier is tried, or (a class not in
   ``fallback_on``) the request ends;
+- ``Escalate``: a tier answered, but the answer merged so far (``router.core.merge``) does not reach the
+  tier's accept thresholds (``low_confidence``): the answer is kept and the next tier is tried. This
+  is no failure: the tier's health never hears of it;
 
-and returns a ``Verdict``: ok / degraded / failed, the answering tier or the failure's class.
+and returns a ``Verdict``: ok / degraded / needs_review / failed, the answering tier or the failure's
+class. ``needs_review``: tiers answered, but none (merged) reached a threshold; the best merged
+answer is kept and the doubtful fields are named.
 
 The live engine (``router.core.engine``) drives it with real runners and the real clock; replay
 (``router.forensics.simulate``) drives it with recorded outcomes and a simulated clock. Nothing else
@@ -29,12 +34,12 @@ from typing import Any, Literal, Protocol
 
 from tenacity import RetryCallState, Retrying, wait_exponential
 
-from router.core import quality
+from router.core import merge, quality
 from router.failures.errors import ErrorClass
 from router.policy.model import Backoff as BackoffPolicy
 from router.policy.model import QualityGate, TierPolicy
 
-Status = Literal["ok", "degraded", "failed"]
+Status = Literal["ok", "degraded", "needs_review", "failed"]
 #: Skip reasons after which the tier is tried again at the end of the chain.
 WARMING = ("starting", "recycling")
 QUARANTINED = "this document poisoned the tier's worker before"
@@ -119,7 +124,14 @@ class Stop:
     error_class: ErrorClass
 
 
-Step = Skip | Attempt | Backoff | Sleep | Wait | Fallback | Stop
+@dataclass(frozen=True)
+class Escalate:
+    tier: str
+    to_tier: str | None  # None: no tier is left, the result needs review
+    doubtful: dict[str, float]  # field -> merged confidence, below its threshold
+
+
+Step = Skip | Attempt | Backoff | Sleep | Wait | Fallback | Stop | Escalate
 
 
 @dataclass(frozen=True)
@@ -131,6 +143,8 @@ class Tried:
     failure: Any = None
     #: When it answered: the fields the answer holds (None: not known, as in a log without them).
     present: frozenset[str] | None = None
+    #: When it answered: what the merge needs of it (None: not known; the thresholds then cannot be judged).
+    answer: merge.Answer | None = None
 
 
 @dataclass
@@ -144,6 +158,10 @@ class Verdict:
     #: Fields the policy requires that the accepted answer lacks (a tier's own, laxer gate let it
     #: through): such an answer is 'degraded' and names them.
     missing: tuple[str, ...] = ()
+    #: Where each field of the result comes from (all the answers merged); empty without answers.
+    picks: dict[str, merge.Pick] = field(default_factory=dict)
+    #: needs_review: the fields below their threshold, with their merged confidence.
+    doubtful: dict[str, float] = field(default_factory=dict)
 
 
 def backoff_base(settings: BackoffPolicy, number: int) -> float:
@@ -161,13 +179,15 @@ def walk(
     deadline: Deadline,
     not_applicable: dict[str, str] | None = None,
     gate: QualityGate | None = None,
+    thresholds: dict[str, dict[str, float]] | None = None,
 ) -> Generator[Step, Any, Verdict]:
     """The request's path through ``tiers``: see the module's docstring. ``not_applicable``: the
     tiers (by name) that do not read this kind of document at all, and why (a PDF without e-invoice
     XML for the einvoice tier): a fact about the document, skipped like an unavailable tier.
     ``gate``: the policy's quality gate (an answer a tier's laxer gate accepted without a field it
-    requires is 'degraded')."""
-    return _Walk(tiers, document, deadline, not_applicable or {}, gate).run()
+    requires is 'degraded'). ``thresholds``: per tier (by name), its accept thresholds (none: every
+    answer is accepted)."""
+    return _Walk(tiers, document, deadline, not_applicable or {}, gate, thresholds or {}).run()
 
 
 class _Walk:
@@ -178,8 +198,13 @@ class _Walk:
         deadline: Deadline,
         not_applicable: dict[str, str],
         gate: QualityGate | None,
+        thresholds: dict[str, dict[str, float]],
     ):
         self.tiers = tiers
+        self.thresholds = thresholds
+        self.answers: list[merge.Answer] = []  # every answer so far, in the order given
+        self.escalated: set[str] = set()  # tiers whose answer was doubtful
+        self.doubt: dict[str, float] = {}  # the doubtful fields after the latest escalation
         self.document = document
         self.deadline = deadline
         self.not_applicable = not_applicable
@@ -264,7 +289,7 @@ class _Walk:
             timeout = min(policy.timeout_s, self.deadline.remaining())
             tried: Tried = yield Attempt(policy.name, index, number, timeout, probe)
             if tried.error_class is None:
-                return self._verdict(index, tried.present)
+                return (yield from self._judge(index, tried))
             self.last = tried
             again = yield from self._retry(policy, number, tried.error_class)
             if not again:
@@ -274,6 +299,26 @@ class _Walk:
             return self._verdict(None)
         following = self.tiers[index + 1].policy.name if index + 1 < len(self.tiers) else None
         yield Fallback(policy.name, following, tried.error_class)
+        return None
+
+    def _judge(self, index: int, tried: Tried) -> Generator[Step, Any, Verdict | None]:
+        """An answer: accepted (a Verdict) unless, merged with the earlier ones, a field stays below
+        its threshold; then the walk goes on (None)."""
+        name = self.tiers[index].policy.name
+        if tried.answer is not None:
+            self.answers.append(tried.answer)
+        accept = self.thresholds.get(name, {})
+        if not accept:
+            return self._verdict(index, tried.present)
+        if tried.answer is None:
+            raise ValueError(f"tier {name!r} has accept thresholds but its answer carries no confidences")
+        doubt = merge.doubtful(merge.merge(self.answers), accept)
+        if not doubt:
+            return self._verdict(index, tried.present)
+        self.escalated.add(name)
+        following = self.tiers[index + 1].policy.name if index + 1 < len(self.tiers) else None
+        yield Escalate(name, following, doubt)
+        self.doubt = doubt
         return None
 
     def _retry(self, policy: TierPolicy, number: int, error_class: ErrorClass) -> Generator[Step, Any, bool]:
@@ -289,11 +334,19 @@ class _Walk:
     # -- ending -------------------------------------------------------------------------------
 
     def _verdict(self, index: int | None, present: frozenset[str] | None = None) -> Verdict:
+        picks = merge.merge(self.answers)
         if index is not None:
             name = self.tiers[index].policy.name
+            if picks:
+                present = frozenset(picks)
             missing = () if present is None or self.gate is None else tuple(quality.missing(present, self.gate))
             status: Status = "ok" if name == self._first_eligible() and not missing else "degraded"
-            return Verdict(status, name, skipped=self.skipped, missing=missing)
+            return Verdict(status, name, skipped=self.skipped, missing=missing, picks=picks)
+        if self.escalated:  # answers, none trusted: the best of them, for a person to confirm
+            missing = () if self.gate is None else tuple(quality.missing(frozenset(picks), self.gate))
+            return Verdict(
+                "needs_review", None, skipped=self.skipped, missing=missing, picks=picks, doubtful=self.doubt
+            )
         if self.last is not None:
             return Verdict("failed", None, self.last.error_class, self.last.failure, skipped=self.skipped)
         reasons = ", ".join(f"{s.tier}: {s.reason}" for s in self.skipped) or "no tiers"
@@ -302,9 +355,10 @@ class _Walk:
         return Verdict("failed", None, error_class, message=f"no tier could answer ({reasons})", skipped=self.skipped)
 
     def _first_eligible(self) -> str | None:
-        """The first tier not skipped as unavailable or not applicable: answering from it is 'ok', later
-        'degraded'."""
+        """The first tier not skipped as unavailable or not applicable, nor passed on for low confidence:
+        answering from it is 'ok', later 'degraded' (a cascade's escalation is no degradation)."""
         unavailable = {s.tier for s in self.skipped if s.reason in ("unavailable", "not_applicable")}
+        unavailable |= self.escalated
         return next((t.policy.name for t in self.tiers if t.policy.name not in unavailable), None)
 
 

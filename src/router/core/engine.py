@@ -14,9 +14,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from backends import doctraits
 from backends.documents.document import Document
-from router.core import decide, quality
-from router.core.result import AttemptRecord, DocumentInfo, ErrorSummary, FieldValue, Outcome, Result, SkippedTier
+from router.core import decide, merge, quality
+from router.core.result import (
+    AttemptRecord,
+    DocumentInfo,
+    ErrorSummary,
+    Escalation,
+    FieldValue,
+    Outcome,
+    Result,
+    SkippedTier,
+)
 from router.core.runners import RunOutcome
 from router.core.tiers import Tier
 from router.failures.errors import AttemptError, ErrorClass, Failure
@@ -43,6 +53,9 @@ class _Request:
     skipped: list[SkippedTier] = field(default_factory=list)
     answer: RunOutcome | None = None
     partial: dict[str, FieldValue] = field(default_factory=dict)  # the fullest answer the gate rejected
+    answers: dict[str, dict[str, FieldValue]] = field(default_factory=dict)  # tier -> its answer's fields
+    escalations: list[Escalation] = field(default_factory=list)
+    cost: float = 0.0  # the tiers' cost, per attempt made
 
     def remaining(self) -> float:
         return self.deadline - self.clock()
@@ -65,6 +78,7 @@ class Engine:
         self.tiers = tiers
         self._clock = clock
         self._sleep = sleep
+        self._thresholds = any(policy.thresholds(t.name) for t in policy.tiers)
 
     def run(self, document: Document, request_id: str) -> Result:
         now = self._clock()
@@ -84,8 +98,9 @@ class Engine:
             media_type=document.media_type,
             deadline_s=self.policy.deadline_s,
         )
-        declined = {tier.name: reason for tier in self.tiers if (reason := tier.declines(document))}
-        steps = decide.walk(self.tiers, document.sha256, request, declined, self.policy.quality_gate)
+        declined = self._declined(document)
+        thresholds = {tier.name: self.policy.thresholds(tier.name) for tier in self.tiers}
+        steps = decide.walk(self.tiers, document.sha256, request, declined, self.policy.quality_gate, thresholds)
         reply: Any = None
         while True:
             try:
@@ -93,6 +108,18 @@ class Engine:
             except StopIteration as done:
                 return self._finish(request, done.value)
             reply = self._carry_out(step, request)
+
+    def _declined(self, document: Document) -> dict[str, str]:
+        """The tiers that do not read this document, and why: their backend's own test, then the
+        policy's skip_when by the document's traits."""
+        found = doctraits.traits(document) if any(t.policy.skip_when for t in self.tiers) else frozenset()
+        declined: dict[str, str] = {}
+        for tier in self.tiers:
+            matched = sorted(found.intersection(tier.policy.skip_when))
+            reason = tier.declines(document) or (f"skip_when: {', '.join(matched)}" if matched else None)
+            if reason:
+                declined[tier.name] = reason
+        return declined
 
     def _carry_out(self, step: decide.Step, request: _Request) -> Any:
         """Do one step the decision core asked for; its reply goes back to the core."""
@@ -124,6 +151,16 @@ class Engine:
                     error_class=step.error_class,
                     signature=_last_signature(request, step.tier),
                 )
+            case decide.Escalate():
+                accept = self.policy.thresholds(step.tier)
+                request.escalations.append(Escalation(tier=step.tier, to_tier=step.to_tier, doubtful=step.doubtful))
+                events.ROUTE_LOW_CONFIDENCE.emit(
+                    log,
+                    from_tier=step.tier,
+                    to_tier=step.to_tier,
+                    doubtful={name: round(value, 4) for name, value in step.doubtful.items()},
+                    thresholds={name: accept[name] for name in step.doubtful},
+                )
             case decide.Stop():
                 events.REQUEST_STOPPED.emit(
                     log, tier=step.tier, error_class=step.error_class, reason="not in fallback_on"
@@ -146,6 +183,7 @@ class Engine:
             **gen_ai_attributes(tier.policy.backend),
         )
         started = self._clock()
+        request.cost += tier.policy.cost
         try:
             outcome = tier.runner.run(request.document, timeout_s=step.timeout_s, request_id=request.request_id)
         except AttemptError as error:
@@ -158,11 +196,34 @@ class Engine:
             self._keep_partial(request, tier, outcome)
             worker = {"pid": outcome.worker_pid, "generation": outcome.worker_generation}
             return self._failed(tier, request, step, started, rejection, "rejected", worker)
-        self._succeeded(tier, request, step, started, outcome)
-        return decide.Tried(None, present=frozenset(outcome.extraction.fields.present()))
+        answer = self._answer(tier, request, outcome)
+        self._succeeded(tier, request, step, started, outcome, answer)
+        return decide.Tried(None, present=frozenset(outcome.extraction.fields.present()), answer=answer)
+
+    @staticmethod
+    def _answer(tier: Tier, request: _Request, outcome: RunOutcome) -> merge.Answer:
+        """What the merge needs of this answer: its confidences and which earlier answers agree."""
+        fields = _provenanced(tier, outcome)
+        agrees = {
+            name: frozenset(
+                earlier
+                for earlier, theirs in request.answers.items()
+                if name in theirs and merge.same_value(name, theirs[name].value, mine.value)
+            )
+            for name, mine in fields.items()
+        }
+        request.answers[tier.name] = fields
+        confidence = {name: value.confidence for name, value in fields.items()}
+        return merge.Answer(tier.name, confidence, {name: tiers for name, tiers in agrees.items() if tiers})
 
     def _succeeded(
-        self, tier: Tier, request: _Request, step: decide.Attempt, started: float, outcome: RunOutcome
+        self,
+        tier: Tier,
+        request: _Request,
+        step: decide.Attempt,
+        started: float,
+        outcome: RunOutcome,
+        answer: merge.Answer,
     ) -> None:
         duration_ms = round((self._clock() - started) * 1000, 2)
         tier.record(None, request.document.sha256, probe=step.probe)
@@ -191,6 +252,8 @@ class Engine:
             worker_generation=outcome.worker_generation,
             fields_present=sorted(outcome.extraction.fields.present()),
             meta=outcome.extraction.meta,
+            confidence=dict(answer.confidence),
+            agrees_with={name: sorted(tiers) for name, tiers in answer.agrees_with.items()},
             **content,
         )
 
@@ -254,8 +317,9 @@ class Engine:
         fields: dict[str, FieldValue] = {}
         meta: dict[str, Any] = {}
         status = verdict.status
+        if verdict.picks:
+            fields = _merged(request, verdict.picks)
         if verdict.tier is not None and request.answer is not None:
-            fields = _provenanced(self._tier(verdict.tier), request.answer)
             meta = request.answer.extraction.meta
         error = _error_summary(verdict) if status == "failed" else None
         result = Result(
@@ -272,6 +336,11 @@ class Engine:
             error=error,
             partial=request.partial if status == "failed" else {},
             missing=list(verdict.missing),
+            answers=request.answers if self._thresholds else {},
+            escalations=request.escalations,
+            review=verdict.doubtful,
+            cost=round(request.cost, 6),
+            cost_unit=self.policy.cost_unit,
             meta=meta,
             text="\n\n".join(request.texts) if request.texts else None,
         )
@@ -283,6 +352,8 @@ class Engine:
             attempts=len(request.attempts),
             duration_ms=duration_ms,
             sha256=request.document.sha256,
+            review=sorted(verdict.doubtful),
+            cost=result.cost,
         )
         return result
 
@@ -292,6 +363,16 @@ class Engine:
         fields = _provenanced(tier, outcome)
         if len(fields) > len(request.partial):
             request.partial = fields
+
+
+def _merged(request: _Request, picks: dict[str, merge.Pick]) -> dict[str, FieldValue]:
+    """Each field from the tier the merge picked, with the merged confidence and who agreed."""
+    return {
+        name: request.answers[pick.tier][name].model_copy(
+            update={"confidence": pick.confidence, "agreed_with": list(pick.agreed_with)}
+        )
+        for name, pick in picks.items()
+    }
 
 
 def _error_summary(verdict: decide.Verdict) -> ErrorSummary:

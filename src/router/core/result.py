@@ -9,7 +9,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from backends.schema import FieldName
 from router.failures.errors import ErrorClass
 
-Status = Literal["ok", "degraded", "failed"]
+#: ok: the first tier that runs here answered and was trusted; degraded: a later one did after a
+#: failure, or a required field is missing; needs_review: tiers answered but, merged, a field stays
+#: below its accept threshold (the best values are kept, ``review`` names the doubtful fields; not
+#: an error: exit code 0, HTTP 200); failed: no answer.
+Status = Literal["ok", "degraded", "needs_review", "failed"]
 Outcome = Literal["succeeded", "failed", "rejected"]
 
 
@@ -27,7 +31,11 @@ class FieldValue(_Model):
         None,
         description="How far to trust the value, 0-1, where the backend can judge (the OCR + rules tier does, "
         "a failed cross-check lowers it; the e-invoice tier's total is 0.5 where the page prints another); "
-        "None where it cannot.",
+        "None where it cannot. Where other tiers gave the same value (normalised), raised by their agreement "
+        "(noisy-OR, capped at 0.99; see router.core.merge).",
+    )
+    agreed_with: list[str] = Field(
+        default_factory=list, description="Other tiers that gave the same value (after normalisation)."
     )
 
 
@@ -69,6 +77,14 @@ class SkippedTier(_Model):
     detail: str | None = None
 
 
+class Escalation(_Model):
+    """A tier's answer passed on for low confidence (``route.low_confidence``)."""
+
+    tier: str
+    to_tier: str | None = Field(description="The next tier; None after the last (the result needs review).")
+    doubtful: dict[str, float] = Field(description="The fields below their threshold, with their merged confidence.")
+
+
 class ErrorSummary(_Model):
     error_class: ErrorClass
     message: str
@@ -102,6 +118,22 @@ class Result(_Model):
             "laxer gate accepted it (the status is then 'degraded'). Never under `fields`."
         ),
     )
+    answers: dict[str, dict[str, FieldValue]] = Field(
+        default_factory=dict,
+        description="Where the policy sets accept thresholds: every tier's answer (accepted or doubtful), by "
+        "tier in the order they answered, with its own confidences. What a review queue shows beside the "
+        "merged fields, and what `docroute eval` re-decides other thresholds from without re-reading.",
+    )
+    escalations: list[Escalation] = Field(
+        default_factory=list, description="The answers passed on for low confidence, in order."
+    )
+    review: dict[str, float] = Field(
+        default_factory=dict,
+        description="Only with status needs_review: the fields whose best confidence (merged across tiers) "
+        "stays below their accept threshold, with that confidence. Their best values are under `fields`.",
+    )
+    cost: float = Field(0.0, description="What the attempts of this request cost: the sum of their tiers' cost.")
+    cost_unit: str = Field("device_s", description="The unit of `cost` (the policy's cost_unit).")
     meta: dict[str, Any] = Field(default_factory=dict, description="The answering backend's metadata.")
     #: The text the tiers read (OCR, text layer), every attempt's in order, pages apart by a blank
     #: line: only when the caller asked (``Router.extract(..., keep_text=True)``), else None. Excluded

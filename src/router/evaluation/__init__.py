@@ -21,6 +21,7 @@ from router.batch.progress import Progress
 from router.batch.run import BatchSettings, Extractor, StopFlag, run_batch
 from router.batch.sink import ResultSink, read_records
 from router.batch.summary import Summary
+from router.evaluation import whatif
 from router.evaluation.ceiling import TextKeeper, read_texts
 from router.evaluation.dataset import DatasetError, Label, load_labels
 from router.evaluation.report import write_outputs
@@ -63,7 +64,23 @@ def evaluate(
     kept = read_texts(texts) if texts is not None else None
     groups, kinds = score(pairs, kept), score_kinds(pairs, kept)
     outputs = write_outputs(groups, _context(router, dataset, summary, settings), out, kinds)
+    outputs.update(_frontier(getattr(router, "policy", None), pairs, out))
     return Evaluation(summary, groups, outputs, kinds)
+
+
+def _frontier(policy: Any, pairs: list[tuple[Label, dict[str, Any]]], out: Path) -> dict[str, Path]:
+    """With accept thresholds: the cascade re-decided at the policy's own and over a grid (``whatif``)."""
+    fields = list(dict.fromkeys(n for t in getattr(policy, "tiers", []) for n in policy.thresholds(t.name)))
+    if not fields:
+        return {}
+    costs = {t.name: t.cost for t in policy.tiers}
+    points = [whatif.what_if(pairs, policy.accept, costs), *whatif.frontier(pairs, fields, costs)]
+    paths = {"frontier": out / "frontier.md", "frontier_chart": out / "frontier.png"}
+    table = whatif.frontier_table(points, policy.cost_unit)
+    note = "First row: the policy's own thresholds; then one threshold for every field. " + whatif.HOW
+    paths["frontier"].write_text(f"# Cost-quality frontier\n\n{note}\n\n{table}\n", encoding="utf-8")
+    whatif.write_frontier_chart(points[1:], paths["frontier_chart"], policy.cost_unit)
+    return paths
 
 
 def _pair(labels: list[Label], records: list[dict[str, Any]]) -> list[tuple[Label, dict[str, Any]]]:

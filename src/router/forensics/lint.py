@@ -272,6 +272,31 @@ def _replaced(tier: TierPolicy, where: str, transformers: str | None) -> Iterato
         )
 
 
+def _cascade(policy: Policy) -> Iterator[Finding]:
+    """Accept thresholds that cannot do what a cheap-first cascade means them to."""
+    last = len(policy.tiers) - 1  # its threshold decides review, not escalation
+    for index, tier in enumerate(policy.tiers):
+        path = f"tiers[{index}]"
+        never = sorted(name for name, value in policy.thresholds(tier.name).items() if value == 0)
+        if never and index < last:
+            yield Finding(
+                "threshold-never-escalates",
+                "warning",
+                f"{path}.accept",
+                f"a threshold of 0 on {', '.join(never)} accepts any answer: this tier never escalates "
+                "them to a later one",
+            )
+        earlier = [t for t in policy.tiers[:index] if t.cost > tier.cost]
+        if policy.thresholds(tier.name) and earlier:
+            yield Finding(
+                "later-tier-cheaper",
+                "warning",
+                f"{path}.cost",
+                f"costs {tier.cost} {policy.cost_unit}, less than the earlier {earlier[0].name} "
+                f"({earlier[0].cost}): a cascade tries the cheaper tier first",
+            )
+
+
 def _path_key(path: str) -> tuple[int, str]:
     if path.startswith("tiers["):
         return (int(path[6 : path.index("]")]) + 1, path)
@@ -285,4 +310,5 @@ RULES: tuple[Rule, ...] = (
     _retries,
     _chain,
     _isolation_and_safety,
+    _cascade,
 )

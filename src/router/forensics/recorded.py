@@ -31,6 +31,8 @@ class Attempt:
     shared_failure: str | None = None
     probe: bool | None = None  # tried past a refusing breaker (None: a log from before the field)
     ended_at: float | None = None  # when its outcome was logged
+    confidence: dict[str, float | None] | None = None  # per field answered (None: a log from before it)
+    agrees_with: dict[str, list[str]] | None = None  # per field, the earlier tiers that gave the same value
 
     @property
     def label(self) -> str:
@@ -62,6 +64,8 @@ class RecordedRequest:
     tier: str | None = None
     error_class: str | None = None
     duration_ms: float | None = None
+    review: list[str] = field(default_factory=list)  # needs_review: the doubtful fields
+    cost: float | None = None  # what its attempts cost (None: a log from before costs)
     rejected: bool = False  # bad input, refused before any tier
     crashed: bool = False
 
@@ -82,6 +86,8 @@ class RecordedRequest:
             elif name in ("attempt.succeeded", "attempt.failed", "attempt.rejected"):
                 label = "ok" if name == "attempt.succeeded" else event.get("error_class")
                 steps.append(f"{event['tier']}:{label}")
+            elif name == "route.low_confidence":
+                steps[-1] = f"{event['from_tier']}:low_confidence"
         return steps
 
 
@@ -177,6 +183,8 @@ def _apply(request: RecordedRequest, event: dict[str, Any]) -> None:
         request.error_class = event.get("error_class")
         request.duration_ms = event.get("duration_ms")
         request.sha256 = request.sha256 or event.get("sha256")
+        request.review = list(event.get("review") or [])
+        request.cost = event.get("cost")
     elif name == "request.rejected":
         request.rejected = True
     elif name == "request.crashed":  # the caller got a failed result of class unknown; no request.done follows
@@ -211,4 +219,6 @@ def _attempt(request: RecordedRequest, event: dict[str, Any]) -> Attempt:
         shared_failure=event.get("shared_failure"),
         probe=started.get("probe") if started else None,
         ended_at=when(event),
+        confidence=event.get("confidence"),
+        agrees_with=event.get("agrees_with"),
     )

@@ -23,7 +23,7 @@ from router.forensics.simstate import SessionState, new_state
 from router.forensics.simulate import Walk, walk
 from router.policy.model import Policy
 
-CHANGES = ("same", "tier_changed", "newly_failed", "newly_saved", "error_changed", "unknown")
+CHANGES = ("same", "tier_changed", "status_changed", "newly_failed", "newly_saved", "error_changed", "unknown")
 ASSUMPTIONS = (
     "requests arrive when they did in the recording, whatever the new policy's latency",
     "requests are replayed one after another per router session (concurrent requests: breakers approximate"
@@ -39,6 +39,8 @@ class Outcome:
     error_class: str | None
     duration_ms: float | None
     path: list[str] = field(default_factory=list)
+    review: list[str] = field(default_factory=list)
+    cost: float | None = None  # None: not recorded (a log from before costs)
 
 
 @dataclass
@@ -75,11 +77,29 @@ class ReplayReport:
             "projected": {"p50": percentile(projected, 50), "p95": percentile(projected, 95)},
         }
 
+    def what_if(self) -> dict[str, Any]:
+        """At the new policy's thresholds: documents accepted per tier, to review, failed, what they cost
+        (over the requests replay can predict; precision needs labels: ``docroute eval``)."""
+        known = [p.predicted for p in self.predictions if p.predicted is not None]
+        accepted: dict[str, int] = {}
+        for outcome in known:
+            if outcome.status in ("ok", "degraded") and outcome.tier is not None:
+                accepted[outcome.tier] = accepted.get(outcome.tier, 0) + 1
+        return {
+            "requests": len(known),
+            "accepted": accepted,
+            "needs_review": sum(o.status == "needs_review" for o in known),
+            "failed": sum(o.status == "failed" for o in known),
+            "cost": round(sum(o.cost or 0.0 for o in known), 6),
+            "recorded_cost": round(sum(p.recorded.cost or 0.0 for p in self.predictions if p.predicted), 6),
+        }
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "policy": self.policy,
             "policy_hash": self.policy_hash,
             "counts": self.counts(),
+            "what_if": self.what_if(),
             "latency_ms": self.latency(),
             "breaker_transitions": self.breaker_transitions,
             "assumptions": list(self.assumptions),
@@ -119,6 +139,8 @@ def _predict(request: RecordedRequest, state: SessionState) -> Prediction:
         error_class=request.error_class,
         duration_ms=request.duration_ms,
         path=request.path(),
+        review=list(request.review),
+        cost=request.cost,
     )
     base = Prediction(request.request_id, request.sha256, recorded, None, "unknown")
     if not request.done:
@@ -160,6 +182,8 @@ def _outcome(result: Walk, request: RecordedRequest) -> Outcome:
         error_class=result.error_class if result.status == "failed" else None,
         duration_ms=round((result.elapsed_s + overhead_s) * 1000, 2),
         path=result.path,
+        review=result.review,
+        cost=round(result.cost, 6),
     )
 
 
@@ -171,6 +195,8 @@ def _change(recorded: Outcome, predicted: Outcome) -> str:
         return "newly_failed"
     if not is_failed and predicted.tier != recorded.tier:
         return "tier_changed"
+    if predicted.status != recorded.status and "needs_review" in (predicted.status, recorded.status):
+        return "status_changed"
     if is_failed and predicted.error_class != recorded.error_class:
         return "error_changed"
     return "same"

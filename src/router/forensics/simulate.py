@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from router.core import decide
+from router.core import decide, merge
 from router.core.decide import WARMING
 from router.failures.errors import ErrorClass
 from router.forensics.projection import Unknown, margin, project
@@ -32,6 +32,8 @@ class Walk:
     path: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    review: list[str] = field(default_factory=list)  # needs_review: the doubtful fields
+    cost: float = 0.0  # the tiers' cost, per attempt the walk made
 
 
 class _Unknowable(Exception):
@@ -121,7 +123,8 @@ class _Replayed:
     def run(self) -> Walk:
         self._tick()
         declined = {s.tier: s.detail or "" for s in self.request.skips if s.reason == "not_applicable"}
-        steps = decide.walk(self.tiers, self.request.sha256, self, declined, self.policy.quality_gate)
+        thresholds = {t.name: self.policy.thresholds(t.name) for t in self.policy.tiers}
+        steps = decide.walk(self.tiers, self.request.sha256, self, declined, self.policy.quality_gate, thresholds)
         reply: Any = None
         while True:
             try:
@@ -146,6 +149,9 @@ class _Replayed:
                 self._tick()
             case decide.Fallback() | decide.Stop():
                 self.pending.remove(step.tier)
+            case decide.Escalate():
+                self.result.path[-1] = f"{step.tier}:low_confidence"
+                self.pending.remove(step.tier)
         return None
 
     def _attempt(self, step: decide.Attempt) -> decide.Tried:
@@ -160,6 +166,7 @@ class _Replayed:
         if isinstance(outcome, Unknown):
             raise _Unknowable(outcome.reason)
         self.result.path.append(f"{policy.name}:{outcome.label}")
+        self.result.cost += policy.cost
         if outcome.note:
             self.result.notes.append(outcome.note)
         self.result.elapsed_s += outcome.duration_s
@@ -177,7 +184,17 @@ class _Replayed:
         )
         if not outcome.ok:
             return decide.Tried(ErrorClass(outcome.label))
-        return decide.Tried(None, present=self._present(recorded, outcome, model.gates))
+        present = self._present(recorded, outcome, model.gates)
+        return decide.Tried(None, present=present, answer=self._answer(recorded))
+
+    def _answer(self, recorded: Any) -> merge.Answer | None:
+        """What the merge needs, from the record; thresholds on a log without confidences are unknowable."""
+        if recorded.confidence is None:
+            if self.policy.thresholds(recorded.tier):
+                raise _Unknowable(f"the confidences of {recorded.tier}'s answer are not logged")
+            return None
+        agrees = {name: frozenset(tiers) for name, tiers in (recorded.agrees_with or {}).items()}
+        return merge.Answer(recorded.tier, recorded.confidence, agrees)
 
     def _present(
         self, recorded: Any, outcome: Any, gates: tuple[frozenset[str], frozenset[str]] | None
@@ -207,6 +224,7 @@ class _Replayed:
         self.result.status = verdict.status
         self.result.tier = verdict.tier
         self.result.error_class = None if verdict.error_class is None else verdict.error_class.value
+        self.result.review = sorted(verdict.doubtful)
         return self.result
 
     def _tick(self) -> None:

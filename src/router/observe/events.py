@@ -160,7 +160,7 @@ BREAKER_REASONS = (
     "cooldown_elapsed",
     "probe_succeeded",
 )
-STATUSES = ("ok", "degraded", "failed")
+STATUSES = ("ok", "degraded", "needs_review", "failed")
 
 # -- the router -----------------------------------------------------------------------------------
 
@@ -345,6 +345,31 @@ ATTEMPT_SUCCEEDED = Event(
         F("fields_present", "array", "The names of the fields the answer holds (not their values)."),
         F("meta", "object", "The backend's metadata: model ids, counts, timings, warnings; never document text."),
         F("fields", "object", "The extracted values: only with `logging.log_content: true`.", False),
+        F(
+            "confidence",
+            "object",
+            "Per field the answer holds, the backend's confidence (null: it gave none, counted as 0 by the "
+            "accept thresholds). Never a value.",
+            False,
+        ),
+        F(
+            "agrees_with",
+            "object",
+            "Per field, the earlier tiers of this request whose value (normalised) is the same. Never a value.",
+            False,
+        ),
+    ),
+)
+ROUTE_LOW_CONFIDENCE = Event(
+    "route.low_confidence",
+    "request",
+    "A tier answered, but merged with the earlier answers some fields stay below their accept threshold: the "
+    "answer is kept and the next tier is tried (no failure: the tier's health does not count it).",
+    (
+        F("from_tier", "string", "The tier whose answer was doubtful."),
+        F("to_tier", "string?", "The next tier in the chain; null after the last (the result needs review)."),
+        F("doubtful", "object", "The doubtful fields and their merged confidence (never their values)."),
+        F("thresholds", "object", "The accept thresholds of those fields at this tier."),
     ),
 )
 REQUEST_DONE = Event(
@@ -355,8 +380,9 @@ REQUEST_DONE = Event(
         F(
             "status",
             "string",
-            "ok (the first available tier answered), degraded (a later tier did, or the answer lacks a field "
-            "the policy requires: the result names it in `missing`), failed.",
+            "ok (the first available tier answered, or a later one after earlier answers were only doubtful), "
+            "degraded (a later tier did after a failure, or the answer lacks a field the policy requires: the "
+            "result names it in `missing`), needs_review (no tier reached an accept threshold), failed.",
             values=STATUSES,
         ),
         F("tier", "string?", "The tier whose answer was accepted."),
@@ -364,6 +390,8 @@ REQUEST_DONE = Event(
         F("attempts", "integer", "Attempts made, all tiers together."),
         _DURATION,
         F("sha256", "string?", "The document's SHA-256; null when the input could not be read."),
+        F("review", "array", "needs_review: the doubtful fields (names only).", False),
+        F("cost", "number", "What the request's attempts cost, in the policy's cost_unit.", False),
     ),
 )
 REQUEST_REJECTED = Event(

@@ -13,10 +13,11 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from backends.doctraits import Trait
 from backends.kinds import SPECS, BackendOptions, spec_for
 from backends.schema import FieldName
 from router.failures.errors import ErrorClass, PolicyError
@@ -39,6 +40,14 @@ BUILTIN_POLICY_DIR = Path(__file__).resolve().parents[3] / "policies"
 
 
 DEFAULT_REQUIRED: tuple[FieldName, ...] = ("merchant", "date", "total")
+
+#: Per field, the least confidence (0-1) at which an answer is accepted (``router.core.merge``).
+Thresholds = dict[FieldName, Annotated[float, Field(ge=0, le=1)]]
+_ACCEPT_DOC = (
+    "Per field, the least confidence (0-1) an answer must reach to be accepted, e.g. {total: 0.9, date: 0.85}. "
+    "Below it the router goes on to the next tier (low_confidence) and keeps the doubtful answer; when no "
+    "tier reaches it the result is needs_review. A field without a confidence counts as 0."
+)
 
 
 class _Model(BaseModel):
@@ -150,6 +159,20 @@ class TierPolicy(_Model):
     )
     breaker: BreakerPolicy = Field(default_factory=BreakerPolicy, description="When to take the tier out for a while.")
     quality_gate: QualityGate | None = Field(None, description="Overrides the policy's quality gate.")
+    accept: Thresholds = Field(
+        default_factory=dict, description=_ACCEPT_DOC + " Per field, this tier's threshold overrides the policy's."
+    )
+    skip_when: list[Trait] = Field(
+        default_factory=list,
+        description="Document traits known before reading (e_invoice, born_digital, photo, scan; "
+        "backends.doctraits) for which this tier is skipped, logged as not_applicable with the trait: "
+        "a cheap tier known to lose on a kind of document is not tried on it.",
+    )
+    cost: float = Field(
+        0.0,
+        ge=0,
+        description="What one attempt of this tier costs, in the policy's cost_unit; each result sums what it spent.",
+    )
     quarantine_s: float = Field(
         3600.0, ge=0, description="How long a document that poisoned this tier skips it (0: never)."
     )
@@ -232,6 +255,10 @@ class Policy(_Model):
     description: str = Field("", max_length=MAX_TEXT_CHARS, description="What this policy is for.")
     deadline_s: float = Field(120.0, gt=0, description="Time limit for one request across all tiers.")
     quality_gate: QualityGate = Field(default_factory=QualityGate, description="What an accepted answer holds.")
+    accept: Thresholds = Field(default_factory=dict, description=_ACCEPT_DOC)
+    cost_unit: str = Field(
+        "device_s", max_length=40, description="The unit of the tiers' cost (default: seconds of the device used)."
+    )
     limits: InputLimits = Field(default_factory=InputLimits, description="What inputs are refused.")
     logging: LoggingPolicy = Field(default_factory=LoggingPolicy, description="The decision log.")
     tiers: list[TierPolicy] = Field(min_length=1, max_length=MAX_TIERS, description="The chain, tried in order.")
@@ -251,6 +278,11 @@ class Policy(_Model):
             if getattr(tier.backend, "trust_remote_code", False) and tier.effective_isolation != "process":
                 raise ValueError(f"tier {tier.name!r}: trust_remote_code requires isolation: process")
         return self
+
+    def thresholds(self, name: str) -> dict[str, float]:
+        """The accept thresholds of tier ``name``: the policy's, each overridden by the tier's own."""
+        own = self.tier(name).accept
+        return {str(field): value for field, value in {**self.accept, **own}.items()}
 
     def tier(self, name: str) -> TierPolicy:
         for tier in self.tiers:

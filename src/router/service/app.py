@@ -4,7 +4,8 @@
 starts and closed when it stops, after the requests in flight have finished (uvicorn's lifespan).
 Extraction runs in a thread pool, so requests are served concurrently.
 
-``/v1/extract`` answers 200 with the ``Result`` when a tier answered; a failed document gets its
+``/v1/extract`` answers 200 with the ``Result`` when a tier answered (``needs_review`` too: answers
+were found, none sure enough; not an error); a failed document gets its
 ``Result`` with the status ``router.service.errors.status_for`` gives its error class (422: the
 document's fault; 503: no tier could answer now). Refusals (400, 401, 403, 404, 405, 408, 413, 415,
 422, 503 ``overloaded``) carry an ``{"error": {"code", "message"}}`` body; every answer echoes
@@ -77,7 +78,7 @@ def create_app(router_factory: Callable[[], Any], settings: ServiceSettings | No
         code = CODES.get(exc.status_code, "refused")
         return error_response(exc.status_code, code, str(exc.detail), headers=dict(exc.headers or {}))
 
-    @app.post("/v1/extract")
+    @app.post("/v1/extract", responses=RESPONSES)
     async def extract(request: Request) -> Response:
         if live.in_flight >= settings.max_in_flight:
             message = f"{live.in_flight} requests in flight, the most this service takes; retry shortly"
@@ -129,6 +130,19 @@ def create_app(router_factory: Callable[[], Any], settings: ServiceSettings | No
     app.add_middleware(_CountRequests, metrics=metrics)  # outermost: refusals are counted too
     app.state.metrics = metrics
     return app
+
+
+#: What the OpenAPI schema says of ``/v1/extract``: the Result, its statuses.
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "model": Result,
+        "description": "A tier answered: status ok, degraded or needs_review (answers found, none sure enough: "
+        "the best values are under fields, the doubtful ones under review).",
+    },
+    422: {"model": Result, "description": "status failed: the document's fault (bad input, no usable answer)."},
+    503: {"model": Result, "description": "status failed: no tier could answer now; retry after Retry-After."},
+    500: {"model": Result, "description": "status failed: a failure of no known class (a bug)."},
+}
 
 
 def http_status(result: Result) -> int:

@@ -46,6 +46,19 @@ class Metrics:
             ["from_tier", "error_class"],
             registry=r,
         )
+        self.escalations = Counter(
+            "docroute_escalations",
+            "Answers passed on for low confidence, by tier and doubtful field.",
+            ["tier", "field"],
+            registry=r,
+        )
+        self.reviews = Counter(
+            "docroute_reviews",
+            "Documents that need review, by doubtful field and the tier its best value came from.",
+            ["tier", "field"],
+            registry=r,
+        )
+        self.cost = Counter("docroute_cost", "What the documents' attempts cost, by unit.", ["unit"], registry=r)
         self.attempts = Counter("docroute_attempts", "Tier attempts by outcome.", ["tier", "outcome"], registry=r)
         self.attempt_seconds = Histogram(
             "docroute_attempt_duration_seconds", "One tier attempt.", ["tier"], buckets=LATENCY_BUCKETS, registry=r
@@ -76,6 +89,13 @@ class Metrics:
             self.attempt_seconds.labels(attempt.tier).observe(attempt.duration_ms / 1000)
         for from_tier, error_class in fallbacks(result):
             self.fallbacks.labels(from_tier, error_class).inc()
+        for escalation in result.escalations:
+            for name in escalation.doubtful:
+                self.escalations.labels(escalation.tier, name).inc()
+        for name in result.review:
+            source = result.fields.get(name)
+            self.reviews.labels(source.tier if source else "none", name).inc()
+        self.cost.labels(result.cost_unit).inc(result.cost)
         self.request_seconds.labels(tier).observe(result.duration_ms / 1000)
 
     def count_request(self, path: str, code: int) -> None:

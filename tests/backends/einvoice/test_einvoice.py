@@ -133,7 +133,7 @@ def test_other_backends_never_decline():
     [
         (("Eisenwaren Huber GmbH", "Rechnung RE-2024-0815", "Gesamtbetrag 56,58 EUR"), True, 1.0),
         (("Eisenwaren Huber GmbH", "Rechnung RE-2024-0815", "Endsumme 56,59 EUR"), False, 0.5),
-        ((), None, None),
+        ((), None, 1.0),
     ],
 )
 def test_the_xml_total_is_checked_against_the_total_the_page_prints(printed, agrees, confidence):
@@ -141,3 +141,4 @@ def test_the_xml_total_is_checked_against_the_total_the_page_prints(printed, agr
     assert extraction.fields.total == "56.58"  # the XML's, always: the structured invoice is exact
     assert extraction.meta["total_printed"] is agrees
     assert extraction.fields.confidence.get("total") == confidence
+    assert extraction.fields.confidence["merchant"] == 1.0  # read from the XML: exact

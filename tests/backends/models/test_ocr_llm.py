@@ -108,3 +108,14 @@ def test_full_path_from_image_through_tesseract(llama_taught_on_real_ocr):
         exclude_none=True, exclude={"line_items", "date_raw", "total_raw", "confidence"}
     ) == (ANSWER_FIELDS)
     assert extraction.meta["ocr_chars"] > 40 and extraction.meta["ocr_confidence"] > 50
+
+
+def test_each_field_of_a_model_answer_carries_the_least_probability_of_the_tokens_spelling_it(llama_taught):
+    """Real generation (a tiny Llama taught the answer): a confidence per field from its value's
+    tokens, and the token record never left in the metadata the log gets."""
+    backend = OcrLlmBackend(model_options("ocr_llm", llama_taught), ocr=given_text(OCR_TEXT))
+    extraction = backend.extract(document())
+    confidence = extraction.fields.confidence
+    assert {"merchant", "date", "total"} <= set(confidence)
+    assert all(0 < value <= 1 for value in confidence.values())
+    assert not any(key.startswith("_token") for key in extraction.meta)

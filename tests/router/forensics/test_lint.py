@@ -163,3 +163,21 @@ def test_diff_matches_tiers_by_name_and_fills_in_defaults():
         "tiers[v].retry.attempts": (1, 2),
     }
     assert diff(a, a).same
+
+
+def test_a_cascade_that_can_never_escalate_or_gets_cheaper_is_warned_about():
+    inline = {"backend": {"kind": "faulty"}, "isolation": "inline"}
+    policy = policy_from_dict(
+        {
+            "accept": {"total": 0.9, "date": 0},
+            "tiers": [{"name": "dear", "cost": 5, **inline}, {"name": "cheap", "cost": 1, **inline}],
+        }
+    )
+    found = {(f.rule, f.path) for f in lint(policy, transformers=None)}
+    assert ("threshold-never-escalates", "tiers[0].accept") in found
+    assert ("threshold-never-escalates", "tiers[1].accept") not in found  # the last tier decides review
+    assert ("later-tier-cheaper", "tiers[1].cost") in found
+
+
+def test_the_shipped_cascade_lints_clean():
+    assert [f for f in lint(load_policy("cascade"), transformers=None) if f.severity != "info"] == []

@@ -33,9 +33,11 @@ def test_every_event_of_real_runs_matches_the_schema(chaos, crash_loop, misc_run
     seen = {e["event"] for e in logged.events}
     # not in these runs: a preflight failure, a router bug, a deadline that cuts a worker's attempt short,
     # and batch jobs and the service (their events are checked against the schema in
-    # tests/router/batch/test_batch_faults.py and tests/router/service/test_service_refusals.py)
+    # tests/router/batch/test_batch_faults.py and tests/router/service/test_service_refusals.py), and a
+    # cascade's escalation (tests/router/forensics/test_whatif.py checks its run against the schema)
     batch = {name for name in events.BY_NAME if name.startswith(("batch.", "service."))}
     unseen = {"tier.unavailable", "request.crashed", "worker.drained", "worker.supervision_failed"}
+    unseen |= {"route.low_confidence"}
     assert set(events.BY_NAME) - seen - batch == unseen
 
 
