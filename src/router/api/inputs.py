@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, BinaryIO
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from backends.documents.document import Document, EmbeddedFile
+from backends.documents.document import Document
 from backends.documents.textlayer import PageText
 from router.failures.errors import BadInputError
 from router.policy.model import InputLimits
@@ -32,10 +32,12 @@ from router.policy.model import InputLimits
 if TYPE_CHECKING:
     import pypdfium2
 
+    from router.api.pdfreader import PdfReader
+
 Source = str | os.PathLike[str] | bytes | Image.Image | BinaryIO
 ORIENTATION = 0x0112  # the EXIF tag
-#: A PDF as read: the pages read, the page count, text layers, pages rendered, embedded XML files.
-_PdfPages = tuple[list[int], int, list[PageText | None], dict[int, Image.Image], tuple[EmbeddedFile, ...]]
+#: A PDF's pages as read: the pages read, the page count, text layers, pages rendered.
+_PdfPages = tuple[list[int], int, list[PageText | None], dict[int, Image.Image]]
 MAX_SIDE_PX = 30_000  # no real document page is longer than this at any sane resolution
 #: What Pillow's decoders raise on corrupt data (a truncated stream, a broken header, an oversized
 #: text chunk, an unsupported compression): the file's fault, never the caller's.
@@ -66,19 +68,31 @@ def check_source(source: object) -> None:
     )
 
 
-def load_document(source: Source, limits: InputLimits, *, name: str | None = None) -> Document:
-    """Read a path, bytes, a binary file object or a PIL image into a validated ``Document``."""
+def load_document(
+    source: Source, limits: InputLimits, *, name: str | None = None, reader: PdfReader | None = None
+) -> Document:
+    """Read a path, bytes, a binary file object or a PIL image into a validated ``Document``; a PDF
+    through ``reader`` (a router's own; default: one shared by the callers without one)."""
     check_source(source)
+    reader = reader or shared_reader()
     if isinstance(source, Image.Image):
         return _from_pil(source, limits, name or "<image>")
     if isinstance(source, bytes | bytearray | memoryview):
         data = bytes(source)
-        return _from_bytes(data, limits, name or "<bytes>", suffix=Path(name or "").suffix)
+        return _from_bytes(data, limits, name or "<bytes>", reader, suffix=Path(name or "").suffix)
     if not isinstance(source, str | os.PathLike):  # a binary file object: read at most one byte past the limit
         label = name or _stream_name(source)
-        return _from_bytes(_read_stream(source, limits, label), limits, label, suffix=Path(label).suffix)
+        return _from_bytes(_read_stream(source, limits, label), limits, label, reader, suffix=Path(label).suffix)
     path = Path(source)
-    return _from_bytes(_read_file(path, limits, name or str(path)), limits, name or str(path), suffix=path.suffix)
+    data = _read_file(path, limits, name or str(path))
+    return _from_bytes(data, limits, name or str(path), reader, suffix=path.suffix)
+
+
+def shared_reader() -> PdfReader:
+    """The PDF reader of the callers that bring none (started on its first PDF)."""
+    from router.api import pdfreader
+
+    return pdfreader.SHARED
 
 
 def _stream_name(stream: object) -> str:
@@ -136,14 +150,14 @@ def _read_regular_file(path: Path, limits: InputLimits, name: str) -> bytes:
     return path.read_bytes()
 
 
-def _from_bytes(data: bytes, limits: InputLimits, name: str, *, suffix: str = "") -> Document:
+def _from_bytes(data: bytes, limits: InputLimits, name: str, reader: PdfReader, *, suffix: str = "") -> Document:
     if not data:
         raise BadInputError(name, "file is empty (0 bytes)")
     if len(data) > limits.max_bytes:
         raise BadInputError(name, f"input is {len(data)} bytes, over the limit of {limits.max_bytes}")
     digest = hashlib.sha256(data).hexdigest()
     if data.startswith(b"%PDF-"):
-        return _read_pdf(data, limits, name, digest)
+        return _read_pdf(data, limits, name, digest, reader)
     image = _open_image(data, name, suffix)
     media_type = Image.MIME.get(image.format or "", "image/unknown")
     with _corrupt_image(name):
@@ -302,18 +316,20 @@ def _to_rgb(image: Image.Image, name: str) -> Image.Image:
         raise BadInputError(name, f"unsupported image mode {mode!r} ({exc})") from None
 
 
-def _read_pdf(data: bytes, limits: InputLimits, name: str, digest: str) -> Document:
-    """A PDF as a document. PDFium is not thread-safe (its last-error state is global: two threads
-    reading a corrupt and a locked PDF at once swapped their errors), so one PDF at a time
-    (``backends.documents.pdf.LOCK``).
+def _read_pdf(data: bytes, limits: InputLimits, name: str, digest: str, reader: PdfReader) -> Document:
+    """A PDF as a document, read in the capped reader process (``router.api.pdfreader``).
 
     Each page's text layer is read; a page without a usable one (a scan) is rendered now, the others
     only if a tier asks for their image. The XML files the PDF embeds (e-invoices) come along."""
-    from backends.documents import pdf as pdf_pages
+    from backends.documents.pdf import LazyPages
 
-    with pdf_pages.LOCK:
-        indices, total, layers, rendered, attachments = _read_pdf_unlocked(data, limits, name)
-    pages = pdf_pages.LazyPages(data, limits.pdf_dpi / 72, indices, rendered)
+    indices, total, layers, rendered, attachments = reader.read(data, limits, name, digest)
+    scale = limits.pdf_dpi / 72
+
+    def render(index: int) -> Image.Image:
+        return reader.render(data, index, scale, limits, name, digest)
+
+    pages = LazyPages(render, indices, rendered)
     numbers = tuple(index + 1 for index in indices) if total > len(indices) else None
     return Document(
         digest,
@@ -343,7 +359,10 @@ def _declares_no_pages(data: bytes) -> bool:
     return re.search(rb"/Count\s+0(?![0-9.])", data) is not None and re.search(rb"/Count\s+[1-9]", data) is None
 
 
-def _read_pdf_unlocked(data: bytes, limits: InputLimits, name: str) -> _PdfPages:
+@contextmanager
+def read_pdf_pages(data: bytes, limits: InputLimits, name: str) -> Iterator[tuple[pypdfium2.PdfDocument, _PdfPages]]:
+    """The open PDF and its pages to read: their text layers and the scans rendered; refusals are
+    ``BadInputError``. Runs only in the reader process (``router.api.pdfreader``): PDFium decodes here."""
     import pypdfium2 as pdfium  # only when a PDF arrives
 
     try:
@@ -351,15 +370,17 @@ def _read_pdf_unlocked(data: bytes, limits: InputLimits, name: str) -> _PdfPages
     except pdfium.PdfiumError as exc:
         raise BadInputError(name, _pdf_problem(str(exc), data)) from None
     try:
-        return _pdf_pages(pdf, data, limits, name)
-    except pdfium.PdfiumError as exc:  # a page PDFium cannot load (a page tree that loops, say)
-        raise BadInputError(name, f"PDF is unreadable ({_first_line(exc)})") from None
+        try:
+            pages = _pdf_pages(pdf, limits, name)
+        except pdfium.PdfiumError as exc:  # a page PDFium cannot load (a page tree that loops, say)
+            raise BadInputError(name, f"PDF is unreadable ({_first_line(exc)})") from None
+        yield pdf, pages
     finally:
         pdf.close()
 
 
-def _pdf_pages(pdf: pypdfium2.PdfDocument, data: bytes, limits: InputLimits, name: str) -> _PdfPages:
-    """The pages to read of an open PDF: their text layers, the scans rendered, the embedded XML."""
+def _pdf_pages(pdf: pypdfium2.PdfDocument, limits: InputLimits, name: str) -> _PdfPages:
+    """The pages to read of an open PDF: their text layers, the scans rendered."""
     from backends.documents import pdf as pdf_pages
 
     count = len(pdf)
@@ -380,4 +401,4 @@ def _pdf_pages(pdf: pypdfium2.PdfDocument, data: bytes, limits: InputLimits, nam
                 rendered[position] = pdf_pages.render(page, scale)
         finally:
             page.close()
-    return indices, count, layers, rendered, pdf_pages.embedded_xml(pdf, data)
+    return indices, count, layers, rendered

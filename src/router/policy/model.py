@@ -197,6 +197,17 @@ class InputLimits(_Model):
         "no receipt or invoice is that long, and counting is all it costs.",
     )
     pdf_dpi: int = Field(200, ge=50, le=600, description="Resolution PDF pages are rendered at.")
+    pdf_reader_memory_mb: int = Field(
+        768,
+        ge=128,
+        le=65536,
+        description="PDFs are read in a helper process capped at this much memory above its idle size: a PDF "
+        "whose streams inflate past it (a decompression bomb) is refused as bad_input, and costs that helper, "
+        "not the caller's process.",
+    )
+    pdf_read_timeout_s: float = Field(
+        60.0, gt=0, le=3600, description="Time the PDF reader gets for one PDF (or one page's rendering)."
+    )
     decode_max_side_px: int = Field(
         3000,
         ge=500,
