@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
+from typing import Any
 
 MIB = 2**20
 
@@ -71,3 +72,75 @@ def content_bomb(mib: int) -> bytes:
             stream(b"/Filter [/FlateDecode /FlateDecode]", zlib.compress(zeros_deflate(mib), 9)),
         ]
     )
+
+
+#: How a line of a text layer can be hidden from a person: each a way the page shows something else.
+HIDING = ("white", "tiny", "outside", "covered", "render-mode-3")
+
+
+def layered_page(
+    visible: Sequence[str],
+    secret: str,
+    how: str | None,
+    *,
+    scan: Any = None,
+    attachments: dict[str, bytes] | None = None,
+) -> bytes:
+    """A one-page A4 PDF: ``scan`` (a PIL image) over the whole page if given, ``visible`` lines in
+    black Helvetica, then each line of ``secret`` hidden as ``how`` says (``HIDING``), or shown like
+    the rest when ``how`` is None."""
+    import ctypes
+
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
+    from PIL import Image
+
+    pdf = pdfium.PdfDocument.new()
+    try:
+        page = pdf.new_page(595, 842)
+
+        def image(picture: Any, width: float, height: float, x: float, y: float) -> None:
+            obj = pdfium.PdfImage.new(pdf)
+            obj.set_bitmap(pdfium.PdfBitmap.from_pil(picture))
+            obj.set_matrix(pdfium.PdfMatrix().scale(width, height).translate(x, y))
+            page.insert_obj(obj)
+
+        if scan is not None:
+            image(scan, 595, 842, 0, 0)
+
+        def text(line: str, x: float, y: float, size: float = 11, fill: int = 0, mode: int | None = None) -> None:
+            obj = pdfium_c.FPDFPageObj_NewTextObj(pdf.raw, b"Helvetica", ctypes.c_float(size))
+            encoded = (line + "\x00").encode("utf-16-le")
+            buffer = ctypes.create_string_buffer(encoded, len(encoded))
+            pdfium_c.FPDFText_SetText(obj, ctypes.cast(buffer, pdfium_c.FPDF_WIDESTRING))
+            pdfium_c.FPDFPageObj_SetFillColor(obj, fill, fill, fill, 255)
+            if mode is not None:
+                pdfium_c.FPDFTextObj_SetTextRenderMode(obj, mode)
+            pdfium_c.FPDFPageObj_Transform(obj, 1, 0, 0, 1, x, y)
+            pdfium_c.FPDFPage_InsertObject(page.raw, obj)
+
+        for n, line in enumerate(visible):
+            text(line, 50, 780 - 18 * n)
+        for n, line in enumerate(secret.splitlines()):
+            y = 780 - 18 * (len(visible) + n)
+            if how == "white":
+                text(line, 50, y, fill=255)
+            elif how == "tiny":
+                text(line, 50, y, size=0.6)
+            elif how == "outside":
+                text(line, 50, 900 + 18 * n)  # above the media box's top (842)
+            elif how == "render-mode-3":
+                text(line, 50, y, mode=pdfium_c.FPDF_TEXTRENDERMODE_INVISIBLE)
+            else:
+                text(line, 50, y)
+            if how == "covered":  # an opaque image drawn over the line, after it
+                image(Image.new("RGB", (40, 8), (250, 250, 250)), 300, 20, 45, y - 5)
+        page.gen_content()
+        page.close()
+        for name, data in (attachments or {}).items():
+            pdf.new_attachment(name).set_data(data)
+        buffer_out = __import__("io").BytesIO()
+        pdf.save(buffer_out)
+        return buffer_out.getvalue()
+    finally:
+        pdf.close()

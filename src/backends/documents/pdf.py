@@ -25,25 +25,40 @@ from backends.documents.textlayer import Char, PageText, rebuild_lines, usable
 LOCK = threading.Lock()
 #: Largest embedded XML file read (an XRechnung or Factur-X file is tens of kilobytes).
 MAX_ATTACHMENT_BYTES = 5 * 2**20
+#: Letters and digits a person cannot see that make a page's text layer untrusted (read it by OCR).
+MAX_HIDDEN_CHARS = 3
 #: Most embedded files looked at in one PDF.
 MAX_ATTACHMENTS = 32
 
 
 def page_text(page: Any) -> PageText | None:
-    """The page's text layer as lines, or None when it is empty or not text (a scanned page).
+    """The page's visible text layer as lines, or None when it is empty, not text (a scanned page),
+    or holds ``MAX_HIDDEN_CHARS`` letters or digits a person cannot see (``backends.documents.visibility``):
+    such a page is read from its image, as a person reads it, never from a layer that says something
+    else; fewer hidden characters (a stray white letter) are left out of the layer. A scanner
+    app's invisible OCR layer over a scan is one case: on docs-dev's 79 phone-app scans the apps'
+    layers gave the rules far less than Tesseract (total 0.38 against 0.62).
 
     ``page`` is an open ``pypdfium2.PdfPage``; the caller holds ``LOCK``."""
     import pypdfium2 as pdfium
 
+    from backends.documents.visibility import PageVisibility
+
     started = time.perf_counter()
-    if _ocr_layer(page):
-        return None
     try:
         textpage = page.get_textpage()
     except pdfium.PdfiumError:  # no text to be had: the page is read as an image
         return None
     try:
-        raw = list(_raw_chars(textpage))
+        visibility = PageVisibility(page, textpage)
+        raw, hidden = [], 0
+        for char in _raw_chars(textpage):
+            if not visibility.hidden(char[0], char[2]):
+                raw.append(char)
+            elif char[1].isalnum():
+                hidden += 1
+        if hidden >= MAX_HIDDEN_CHARS:
+            return None
     finally:
         textpage.close()
     if not raw:
@@ -58,7 +73,7 @@ def page_text(page: Any) -> PageText | None:
         width, height = height, width  # get_size is as shown; the boxes are in the unturned page
     upright = _TURNS[turn]
     chars = []
-    for text, box, font_size, space, quarter in raw:
+    for _, text, box, font_size, space, quarter in raw:
         if quarter != turn:
             continue
         left, top, right, bottom = upright(box, width, height)
@@ -71,22 +86,9 @@ def page_text(page: Any) -> PageText | None:
 Box = tuple[float, float, float, float]
 
 
-def _ocr_layer(page: Any) -> bool:
-    """Whether the page's text is mostly invisible (render mode 3): a scan with a scanner app's OCR
-    layer over it. docroute reads such a page with its own OCR: on docs-dev's 79 phone-app scans
-    the apps' layers gave the rules far less than Tesseract (total 0.38 against 0.62)."""
-    import pypdfium2.raw as pdfium_c
-
-    modes = [
-        pdfium_c.FPDFTextObj_GetTextRenderMode(obj.raw) for obj in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_TEXT])
-    ]
-    invisible = sum(1 for mode in modes if mode == pdfium_c.FPDF_TEXTRENDERMODE_INVISIBLE)
-    return bool(modes) and 2 * invisible > len(modes)
-
-
-def _raw_chars(textpage: Any) -> Iterator[tuple[str, Box, float, bool, int]]:
-    """Each character that is not a space: its text, loose box in PDF space (left, bottom, right,
-    top), font size, whether a space came before it, and its direction in quarter turns (0-3)."""
+def _raw_chars(textpage: Any) -> Iterator[tuple[int, str, Box, float, bool, int]]:
+    """Each character that is not a space: its index, text, loose box in PDF space (left, bottom,
+    right, top), font size, whether a space came before it, and its direction in quarter turns (0-3)."""
     import pypdfium2.raw as pdfium_c
 
     space = False
@@ -102,7 +104,7 @@ def _raw_chars(textpage: Any) -> Iterator[tuple[str, Box, float, bool, int]]:
         box = textpage.get_charbox(index, loose=True)
         angle = pdfium_c.FPDFText_GetCharAngle(textpage, index)
         quarter = -round(angle / (math.pi / 2)) % 4 if angle >= 0 else 0  # PDFium measures clockwise
-        yield text, box, pdfium_c.FPDFText_GetFontSize(textpage, index), space, quarter
+        yield index, text, box, pdfium_c.FPDFText_GetFontSize(textpage, index), space, quarter
         space = False
 
 

@@ -20,12 +20,15 @@ The wire between the processes is plain data: a JSON header, then raw byte buffe
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
+from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PIL import Image
@@ -39,6 +42,10 @@ if TYPE_CHECKING:
 
 #: PDFs that stopped the helper, remembered by sha256 (the oldest forgotten first).
 MAX_REMEMBERED = 10_000
+#: How long a helper may take to start (its imports).
+_START_S = 60.0
+#: The helper's program: the pipes' descriptors and its memory cap come as arguments.
+_HELPER = "import sys; from router.api.pdfreader import serve; serve(*map(int, sys.argv[1:]))"
 #: Exit status of a helper that ran out of memory in Python code.
 _OUT_OF_MEMORY = 70
 #: A PDF as read: the pages read, the page count, text layers, pages rendered, embedded XML files.
@@ -58,8 +65,9 @@ class PdfReader:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._process: Any = None
-        self._conn: Any = None
+        self._process: subprocess.Popen[bytes] | None = None
+        self._conn: Connection | None = None  # the helper's answers
+        self._out: Connection | None = None  # requests to the helper
         self._stopped: OrderedDict[str, str] = OrderedDict()
         self._memory_mb = 0  # the running helper's cap
 
@@ -119,20 +127,25 @@ class PdfReader:
         return BadInputError(name, problem)
 
     def _send(self, header: dict[str, Any], data: bytes, limits: InputLimits) -> None:
-        if self._process is None or not self._process.is_alive() or self._memory_mb != limits.pdf_reader_memory_mb:
+        if self._process is None or self._process.poll() is not None or self._memory_mb != limits.pdf_reader_memory_mb:
             self._start(limits)
+        assert self._out is not None
         try:
-            self._conn.send_bytes(json.dumps(header).encode())
-            self._conn.send_bytes(data)
+            self._out.send_bytes(json.dumps(header).encode())
+            self._out.send_bytes(data)
         except OSError:  # it died between two documents
             raise ReaderStopped(self._death()) from None
 
     def _receive(self, limits: InputLimits) -> tuple[dict[str, Any], list[bytes]]:
         deadline = time.monotonic() + limits.pdf_read_timeout_s
         header = json.loads(self._next(deadline, limits))
+        if header["kind"] == "error":  # never held against the document: an internal error
+            raise RuntimeError(f"the PDF reader failed: {header['error']}")
         return header, [self._next(deadline, limits) for _ in range(header.get("buffers", 0))]
 
     def _next(self, deadline: float, limits: InputLimits) -> bytes:
+        if self._conn is None:  # stopped on an earlier part of this answer
+            raise ReaderStopped("stopped")
         try:
             if not self._conn.poll(max(0.0, deadline - time.monotonic())):
                 self._stop()
@@ -142,32 +155,54 @@ class PdfReader:
             raise ReaderStopped(self._death()) from None
 
     def _death(self) -> str:
-        self._process.join(5)
-        code = self._process.exitcode
+        try:
+            code = self._process.wait(5) if self._process is not None else None
+        except subprocess.TimeoutExpired:
+            code = None
         self._stop()
         if code == _OUT_OF_MEMORY:
             return "out of memory"
         return f"killed by signal {-code}" if code is not None and code < 0 else f"exit status {code}"
 
     def _start(self, limits: InputLimits) -> None:
+        """A fresh helper: a plain ``python -c`` child (no re-import of the host's main module, as
+        multiprocessing's spawn would do), talking over two pipes of its own; ready once it says so."""
         self._stop()
-        ctx = mp.get_context("spawn")  # never fork a threaded caller
-        parent, child = ctx.Pipe()
-        process = ctx.Process(
-            target=serve, args=(child, limits.pdf_reader_memory_mb * 2**20), name="docroute-pdf-reader", daemon=True
-        )
-        process.start()
-        child.close()
-        self._process, self._conn, self._memory_mb = process, parent, limits.pdf_reader_memory_mb
+        to_child, from_parent = os.pipe()
+        to_parent, from_child = os.pipe()
+        source = str(Path(__file__).resolve().parents[1])  # where ``router`` is, whatever the host's sys.path
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (source, os.environ.get("PYTHONPATH")) if p)}
+        memory = str(limits.pdf_reader_memory_mb * 2**20)
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-c", _HELPER, str(to_child), str(from_child), memory],
+                pass_fds=(to_child, from_child),
+                stdin=subprocess.DEVNULL,
+                env=env,
+            )
+        finally:
+            os.close(to_child)
+            os.close(from_child)
+        self._out = Connection(from_parent, readable=False)
+        self._conn = Connection(to_parent, writable=False)
+        self._memory_mb = limits.pdf_reader_memory_mb
+        try:
+            ready = self._conn.poll(_START_S) and json.loads(self._conn.recv_bytes()).get("kind") == "ready"
+        except (EOFError, OSError):
+            ready = False
+        if not ready:  # the machine's fault, not the document's: nothing is remembered against it
+            self._stop()
+            raise RuntimeError(f"the PDF reader process did not start within {_START_S:g} s")
 
     def _stop(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
+        for conn in (self._out, self._conn):
+            if conn is not None:
+                conn.close()
         if self._process is not None:
-            if self._process.is_alive():
+            if self._process.poll() is None:
                 self._process.kill()
-            self._process.join(5)
-        self._process = self._conn = None
+            self._process.wait(5)
+        self._process = self._conn = self._out = None
 
 
 def _bounds(limits: InputLimits) -> str:
@@ -197,15 +232,17 @@ SHARED = PdfReader()
 # The helper's side.
 
 
-def serve(conn: Any, memory_bytes: int) -> None:
-    """The helper's loop: one request at a time, until the pipe closes."""
+def serve(requests: int, answers: int, memory_bytes: int) -> None:
+    """The helper's loop (on the pipes' descriptors): one request at a time, until the pipe closes."""
     from router.api.inputs import read_pdf_pages  # imported before the cap, so the cap is all for the PDF
 
     _cap_memory(memory_bytes)
+    source, conn = Connection(requests, writable=False), Connection(answers, readable=False)
+    conn.send_bytes(b'{"kind": "ready"}')
     while True:
         try:
-            header = json.loads(conn.recv_bytes())
-            data = conn.recv_bytes()
+            header = json.loads(source.recv_bytes())
+            data = source.recv_bytes()
         except (EOFError, OSError):
             return
         try:
@@ -215,6 +252,8 @@ def serve(conn: Any, memory_bytes: int) -> None:
                 _serve_render(conn, data, header)
         except MemoryError:
             os._exit(_OUT_OF_MEMORY)
+        except Exception as exc:  # a bug of ours, not the document's fault: said, and the helper goes on
+            _reply(conn, {"kind": "error", "error": f"{type(exc).__name__}: {str(exc)[:200]}"})
 
 
 def _cap_memory(memory_bytes: int) -> None:
