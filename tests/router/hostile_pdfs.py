@@ -144,3 +144,47 @@ def layered_page(
         return buffer_out.getvalue()
     finally:
         pdf.close()
+
+
+def mapped_text_page(lines: Sequence[str]) -> bytes:
+    """A one-page PDF whose text is ``lines`` with any Unicode characters at all (emoji, CJK
+    extensions beyond the BMP): each distinct character is drawn with a code of a Helvetica font
+    that has a glyph (so it leaves ink) and that the font's /ToUnicode CMap maps to the character,
+    as PDFs with embedded subset fonts do."""
+    alphabet = sorted({ch for line in lines for ch in line} - {" "})
+    slots = [*range(0x21, 0x7F), *range(0xC0, 0x100)]
+    if len(alphabet) > len(slots):
+        raise ValueError(f"at most {len(slots)} distinct characters")
+    codes = {ch: code for ch, code in zip(alphabet, slots, strict=False)} | {" ": 0x20}
+    mapping = b"".join(
+        b"<%02X> <%s>\n" % (code, ch.encode("utf-16-be").hex().upper().encode()) for ch, code in codes.items()
+    )
+    cmap = (
+        b"/CIDInit /ProcSet findresource begin 12 dict begin begincmap /CMapName /X def\n"
+        b"1 begincodespacerange <00> <FF> endcodespacerange\n"
+        b"%d beginbfchar\n"
+        % len(codes)
+        + mapping
+        + b"endbfchar endcmap CMapName currentdict /CMap defineresource pop end end"
+    )
+    content = (
+        b"BT /F1 11 Tf 14 TL 50 780 Td "
+        + b"".join(
+            b"("
+            + bytes(codes[ch] for ch in line).replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
+            + b") '"
+            for line in lines
+        )
+        + b" ET"
+    )
+    return pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R"
+            b" /Resources << /Font << /F1 5 0 R >> >> >>",
+            stream(b"", content),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /ToUnicode 6 0 R >>",
+            stream(b"", cmap),
+        ]
+    )

@@ -92,9 +92,12 @@ def _raw_chars(textpage: Any) -> Iterator[tuple[int, str, Box, float, bool, int]
     import pypdfium2.raw as pdfium_c
 
     space = False
-    for index in range(textpage.count_chars()):
-        code = pdfium_c.FPDFText_GetUnicode(textpage, index)
-        text = chr(code) if 0 < code < 0x110000 else "\ufffd"
+    count = textpage.count_chars()
+    codes = [pdfium_c.FPDFText_GetUnicode(textpage, index) for index in range(count)]
+    for index in range(count):
+        text = _character(codes, index)
+        if text is None:  # the low half of a pair, joined to the high half before it
+            continue
         if text.isspace() or pdfium_c.FPDFText_IsGenerated(textpage, index) == 1:
             space = True
             continue
@@ -106,6 +109,20 @@ def _raw_chars(textpage: Any) -> Iterator[tuple[int, str, Box, float, bool, int]
         quarter = -round(angle / (math.pi / 2)) % 4 if angle >= 0 else 0  # PDFium measures clockwise
         yield index, text, box, pdfium_c.FPDFText_GetFontSize(textpage, index), space, quarter
         space = False
+
+
+def _character(codes: Sequence[int], index: int) -> str | None:
+    """The character at ``index`` as valid Unicode. PDFium gives UTF-16 code units: a character
+    beyond the BMP (an emoji, a CJK extension) is a high and a low surrogate in two places; the
+    pair is the character at the high half's place, and None at the low half's. A lone half, or a
+    code that is no character, is U+FFFD. Nothing downstream sees a surrogate."""
+    code = codes[index]
+    if 0xD800 <= code < 0xDC00:
+        low = codes[index + 1] if index + 1 < len(codes) else 0
+        return chr(0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)) if 0xDC00 <= low < 0xE000 else "\ufffd"
+    if 0xDC00 <= code < 0xE000:
+        return None if index and 0xD800 <= codes[index - 1] < 0xDC00 else "\ufffd"
+    return chr(code) if 0 < code < 0x110000 else "\ufffd"
 
 
 #: A box in PDF space (left, bottom, right, top; y up) as read along text turned by 0-3 quarters
