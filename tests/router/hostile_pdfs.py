@@ -169,12 +169,7 @@ def mapped_text_page(lines: Sequence[str]) -> bytes:
     )
     content = (
         b"BT /F1 11 Tf 14 TL 50 780 Td "
-        + b"".join(
-            b"("
-            + bytes(codes[ch] for ch in line).replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
-            + b") '"
-            for line in lines
-        )
+        + b"".join(b"(" + _escaped(bytes(codes[ch] for ch in line)) + b") '" for line in lines)
         + b" ET"
     )
     return pdf(
@@ -188,3 +183,8 @@ def mapped_text_page(lines: Sequence[str]) -> bytes:
             stream(b"", cmap),
         ]
     )
+
+
+def _escaped(string: bytes) -> bytes:
+    """Bytes as the inside of a PDF literal string."""
+    return string.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
