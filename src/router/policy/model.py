@@ -315,11 +315,13 @@ def load_policy(name_or_path: str | os.PathLike[str]) -> Policy:
     """Read and validate a policy file (or a built-in policy by name)."""
     path = resolve_policy_path(name_or_path)
     try:
+        if path.exists() and not path.is_file():  # opening a FIFO would wait forever for a writer
+            raise PolicyError(str(path), ["not a regular file (a folder, FIFO or device): give the policy file's path"])
         if path.is_file() and (size := path.stat().st_size) > MAX_POLICY_BYTES:  # never read into memory
             raise PolicyError(str(path), [too_big(size)])
         with path.open("rb") as file:
-            data = file.read(MAX_POLICY_BYTES + 1)  # a device or a pipe has no size to check first
-        if len(data) > MAX_POLICY_BYTES:
+            data = file.read(MAX_POLICY_BYTES + 1)
+        if len(data) > MAX_POLICY_BYTES:  # it grew while read
             raise PolicyError(str(path), [too_big(None)])
         text = data.decode("utf-8")
     except FileNotFoundError:
