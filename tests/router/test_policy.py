@@ -138,9 +138,7 @@ def _durations(schema: dict) -> dict[str, dict]:
 
 def test_every_duration_in_the_schema_is_bounded_above():
     durations = _durations(json_schema())
-    assert {"TierPolicy.start_timeout_s", "TierPolicy.stop_grace_s", "InputLimits.pdf_read_timeout_s"} <= set(
-        durations
-    )
+    assert {"TierPolicy.start_timeout_s", "TierPolicy.stop_grace_s", "InputLimits.pdf_read_timeout_s"} <= set(durations)
     assert [name for name, spec in durations.items() if spec.get("maximum", float("inf")) > 7 * 86400] == []
 
 
