@@ -141,3 +141,23 @@ def test_the_xml_total_is_checked_against_the_total_the_page_prints(printed, agr
     assert extraction.fields.total == "56.58"  # the XML's, always: the structured invoice is exact
     assert extraction.meta["total_printed"] is agrees
     assert extraction.fields.confidence.get("total") == confidence
+
+
+def test_a_credit_notes_negative_total_does_not_agree_with_the_same_amount_printed_positive():
+    """An XML total of -56.58 against a printed 56.58 was agreement, at confidence 1.0."""
+    credit = xml.CII.replace(b"<ram:GrandTotalAmount>56.58<", b"<ram:GrandTotalAmount>-56.58<")
+    assert credit != xml.CII
+    extraction = read("factur-x.xml", credit, ("Eisenwaren Huber GmbH", "Gesamtbetrag 56,58 EUR"))
+    assert extraction.meta["total_printed"] is False and extraction.fields.confidence["total"] == 0.5
+    signed = read("factur-x.xml", credit, ("Eisenwaren Huber GmbH", "Gutschrift -56,58 EUR"))
+    assert signed.meta["total_printed"] is True
+
+
+def test_two_embedded_invoices_that_disagree_are_reported_and_neither_total_trusted():
+    other = xml.CII.replace(b"<ram:GrandTotalAmount>56.58<", b"<ram:GrandTotalAmount>99.99<")
+    document = pdf_with(EmbeddedFile("factur-x.xml", xml.CII), EmbeddedFile("zugferd-invoice.xml", other))
+    extraction = EInvoiceBackend(EInvoiceOptions()).extract(document)
+    assert extraction.meta["einvoice_disagreeing"] == {"total": ["zugferd-invoice.xml"]}
+    assert extraction.fields.confidence["total"] == 0.5
+    same = pdf_with(EmbeddedFile("factur-x.xml", xml.CII), EmbeddedFile("zugferd-invoice.xml", xml.CII))
+    assert EInvoiceBackend(EInvoiceOptions()).extract(same).meta["einvoice_disagreeing"] == {}

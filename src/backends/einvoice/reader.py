@@ -76,11 +76,16 @@ class EInvoiceBackend(BaseBackend):
         agrees = total_printed(fields, printed)
         if agrees is not None:  # the XML is exact; a page that prints another total makes it doubtful
             fields = fields.model_copy(update={"confidence": {**fields.confidence, "total": 1.0 if agrees else 0.5}})
+        disagreeing = _disagreements(fields, candidates[1:])
+        if disagreeing:  # another embedded invoice says otherwise: neither is sure
+            doubted = dict.fromkeys(disagreeing, 0.5)
+            fields = fields.model_copy(update={"confidence": {**fields.confidence, **doubted}})
         meta = {
             "einvoice_file": embedded.name,
             "einvoice_syntax": syntax,
             "xml_bytes": len(embedded.data),
             "total_printed": agrees,
+            "einvoice_disagreeing": disagreeing,
             "line_items": len(fields.line_items),
             "parse_s": round(time.perf_counter() - started, 4),
             "pages": len(document.pages),
@@ -95,11 +100,32 @@ def total_printed(fields: ReceiptFields, text: str) -> bool | None:
     nothing to compare (no total, no text layer)."""
     if fields.total is None or not text.strip():
         return None
-    total = Decimal(fields.total)
-    if any(abs(a.value) == abs(total) for line in text.splitlines() for a in find_amounts(line)):
+    total = Decimal(fields.total)  # signed: a credit note's -27.10 is not a printed 27.10
+    if any(a.value == total for line in text.splitlines() for a in find_amounts(line)):
         return True
     stated = find_total(make_lines(text.splitlines()))
     return None if stated is None else stated.amount.value == total
+
+
+#: The fields two embedded invoices of one PDF are compared on.
+_COMPARED = ("merchant", "date", "total", "amount_due", "currency", "invoice_number")
+
+
+def _disagreements(fields: ReceiptFields, others: list[EmbeddedFile]) -> dict[str, list[str]]:
+    """The fields on which another readable embedded invoice differs, with the files that differ."""
+    found: dict[str, list[str]] = {}
+    for other in others:
+        if other.data is None:
+            continue
+        try:
+            theirs, _ = read_invoice(parse_xml(other.data, other.name), other.name)
+        except InvalidOutput:  # not an invoice after all: nothing to compare
+            continue
+        for name in _COMPARED:
+            mine, their = getattr(fields, name, None), getattr(theirs, name, None)
+            if mine is not None and their is not None and mine != their:
+                found.setdefault(name, []).append(other.name)
+    return found
 
 
 def _candidates(document: Document) -> list[EmbeddedFile]:
