@@ -28,6 +28,7 @@ from typing import Any
 from xml.etree.ElementTree import Element, ParseError
 
 from backends.documents.document import Document, EmbeddedFile
+from backends.documents.textlayer import layer_text
 from backends.errors import InvalidOutput, NotApplicable
 from backends.fields.rules.lines import make_lines
 from backends.fields.rules.total import find_total
@@ -36,7 +37,7 @@ from backends.ocr.engine import keep_text
 from backends.ocr.reader import layer_text
 from backends.options import EInvoiceOptions
 from backends.protocol import BaseBackend, Extraction
-from backends.schema import ReceiptFields
+from backends.schema import DATE_YEARS, ReceiptFields
 
 #: The names the standards give the embedded file (Factur-X, ZUGFeRD 1 and 2, XRechnung), lower case.
 KNOWN_NAMES = ("factur-x.xml", "zugferd-invoice.xml", "xrechnung.xml", "order-x.xml")
@@ -47,6 +48,13 @@ MAX_LINE_ITEMS = 1000
 
 _CII_ROOTS = ("CrossIndustryInvoice", "CrossIndustryDocument")
 _UBL_ROOTS = ("Invoice", "CreditNote")
+#: The namespace each root element must be in (an invoice in another, or in none, is not one).
+_NAMESPACES = {
+    "CrossIndustryInvoice": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
+    "CrossIndustryDocument": "urn:ferd:CrossIndustryDocument:invoice:1p0",
+    "Invoice": "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2",
+    "CreditNote": "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2",
+}
 
 
 class EInvoiceBackend(BaseBackend):
@@ -152,6 +160,9 @@ def parse_xml(data: bytes, name: str) -> Element:
 def read_invoice(root: Element, name: str) -> tuple[ReceiptFields, str]:
     """The fields of a CII or UBL invoice, and which syntax it was."""
     local = _local(root.tag)
+    namespace = root.tag[1:].split("}", 1)[0] if root.tag.startswith("{") else None
+    if namespace != _NAMESPACES.get(local, namespace):
+        raise InvalidOutput(f"embedded {name}: root element {local!r} is not in its standard's namespace")
     if local in _CII_ROOTS:
         values, syntax = _cii(root), "cii" if local == "CrossIndustryInvoice" else "zugferd1"
     elif local in _UBL_ROOTS:
@@ -294,9 +305,16 @@ def _amount_text(parent: Element | None, name: str, currency: str | None) -> str
     return _text(chosen)
 
 
+#: An xsd:decimal as written: a sign, digits and a point (no exponent, no underscores: Python's
+#: Decimal reads "2_7.10" as 27.10).
+_XSD_DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+
+
 def _amount(text: str | None) -> str | None:
     if text is None:
         return None
+    if not _XSD_DECIMAL.fullmatch(text):
+        return text  # the schema names the field and refuses it as given
     try:
         value = Decimal(text)
     except InvalidOperation:
@@ -317,9 +335,11 @@ def _iso_date(text: str | None) -> str | None:
     if digits is None:
         return text  # the schema names the field and refuses it
     try:
-        return dt.date(*(int(g) for g in digits.groups())).isoformat()
+        date = dt.date(*(int(g) for g in digits.groups()))
     except ValueError:
         return text
+    # a year no document is from (0001, 9999: a placeholder) is no date; date_raw keeps what it says
+    return date.isoformat() if DATE_YEARS[0] <= date.year <= DATE_YEARS[1] else None
 
 
 def _address(
