@@ -15,6 +15,7 @@ from backends.testing.synthetic import random_receipt, render_receipt
 from backends.testing.synthetic_pdf import joined_pdf, scanned_pdf, text_pdf
 from router import Router
 from router.api.inputs import load_document
+from router.failures.errors import BadInputError
 from router.policy.model import InputLimits
 from router.workers import transport
 from tests.backends import einvoice_xml as xml
@@ -204,3 +205,31 @@ def test_the_cpu_policys_last_tier_still_refuses_an_answer_without_a_total(cpu_r
     result = cpu_router.extract(text_pdf([untotalled]), name="untotalled.pdf")
     assert result.status == "failed" and result.error.error_class == "invalid_output"
     assert "total" not in result.partial and result.partial["merchant"].value
+
+
+def test_a_poster_sized_page_with_a_text_layer_is_read_and_refused_only_when_asked_to_render():
+    """A 20000 pt square page was refused as a decompression bomb though it need never be drawn."""
+    document = load_document(text_pdf([INVOICE], size=(20_000.0, 20_000.0)), InputLimits(), name="poster.pdf")
+    assert "TOTAL EUR 56.58" in [line.text for line in document.text_layer[0].lines]
+    with pytest.raises(BadInputError, match="poster.pdf page 1: image is .* possible decompression bomb"):
+        document.pages[0]
+
+
+def test_a_page_tree_that_claims_more_pages_than_it_has_is_read_by_the_pages_that_load():
+    """A /Count of 100000 over one page was refused as 100000 pages."""
+    from tests.router.hostile_pdfs import pdf, stream
+
+    content = b"BT /F1 11 Tf 50 780 Td " + b" ".join(b"(Receipt line %d TOTAL 27.10) Tj 0 -14 Td" % n for n in range(6))
+    data = pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 100000 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R"
+            b" /Resources << /Font << /F1 5 0 R >> >> >>",
+            stream(b"", content + b" ET"),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        ]
+    )
+    document = load_document(data, InputLimits(), name="liar.pdf")
+    assert len(document.pages) == 1 and document.pages_total is None
+    assert document.text_layer[0] is not None

@@ -14,6 +14,7 @@ none, white text on a dark header bar has plenty. The caller holds ``pdf.LOCK``.
 from __future__ import annotations
 
 import ctypes
+import math
 from typing import Any
 
 #: A character box lower than this (points; a font of about 2.5 pt) is not meant to be read.
@@ -22,6 +23,11 @@ MIN_HEIGHT_PT = 3.0
 MIN_CONTRAST = 0.15
 #: Scale of the render ink is judged on (72 dpi: a few milliseconds for a page).
 INK_SCALE = 1.0
+#: Most pixels of that render (a 20000 pt square page is drawn smaller: its small text then cannot
+#: be judged, and is not held against it).
+MAX_INK_PIXELS = 4_000_000
+#: Characters drawn lower than this many pixels are not judged by their ink.
+MIN_JUDGED_PX = 3.0
 #: Render modes that draw the glyphs (3 and 7 draw nothing: invisible, clip only).
 _DRAWN = (0, 1, 2, 4, 5, 6)
 
@@ -69,28 +75,33 @@ class PageVisibility:
         around it (0-1), on the page as drawn."""
         if self._drawn is None:
             self._drawn = _unturned_render(self._page)
-        image, (left, _, _, top) = self._drawn, self._crop
-        x0, x1 = (box[0] - left) * INK_SCALE, (box[2] - left) * INK_SCALE
-        y0, y1 = (top - box[3]) * INK_SCALE, (top - box[1]) * INK_SCALE
+        (image, scale), (left, _, _, top) = self._drawn, self._crop
+        x0, x1 = (box[0] - left) * scale, (box[2] - left) * scale
+        y0, y1 = (top - box[3]) * scale, (top - box[1]) * scale
+        if y1 - y0 < MIN_JUDGED_PX:
+            return 1.0  # too small at this scale to judge: not held against it
         pad = max(2.0, y1 - y0)
         inside = _region(image, x0 - 1, y0, x1 + 1, y1)  # a pixel either side: a thin glyph's stroke
         around = _region(image, x0 - pad, y0 - pad, x1 + pad, y1 + pad)
         if inside is None or around is None:
-            return 1.0  # too small to judge at this scale: not held against it
+            return 1.0
         histogram = around.histogram()
         common = max(range(256), key=histogram.__getitem__)
         darkest, lightest = inside.getextrema()
         return max(common - darkest, lightest - common) / 255
 
 
-def _unturned_render(page: Any) -> Any:
-    """The page drawn in grey as stored, without its /Rotate: in the characters' own coordinates."""
+def _unturned_render(page: Any) -> tuple[Any, float]:
+    """The page drawn in grey as stored, without its /Rotate (in the characters' own coordinates),
+    and the scale it is drawn at."""
     rotation = page.get_rotation()
     page.set_rotation(0)
+    width, height = page.get_size()
+    scale = min(INK_SCALE, math.sqrt(MAX_INK_PIXELS / max(1.0, width * height)))  # a poster-sized page too
     try:
-        bitmap = page.render(scale=INK_SCALE, grayscale=True)
+        bitmap = page.render(scale=scale, grayscale=True)
         try:
-            return bitmap.to_pil().convert("L")
+            return bitmap.to_pil().convert("L"), scale
         finally:
             bitmap.close()
     finally:

@@ -19,7 +19,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -383,7 +383,7 @@ def _pdf_pages(pdf: pypdfium2.PdfDocument, limits: InputLimits, name: str) -> _P
     """The pages to read of an open PDF: their text layers, the scans rendered."""
     from backends.documents import pdf as pdf_pages
 
-    count = len(pdf)
+    count = real_page_count(pdf)
     if count == 0:
         raise BadInputError(name, "PDF has no pages")
     _check_page_count(count, limits, name, "PDF has")
@@ -394,11 +394,41 @@ def _pdf_pages(pdf: pypdfium2.PdfDocument, limits: InputLimits, name: str) -> _P
     for position, index in enumerate(indices):
         page = pdf[index]
         try:
-            width, height = page.get_size()
-            _check_dimensions((int(width * scale), int(height * scale)), limits, f"{name} page {index + 1}")
             layers.append(pdf_pages.page_text(page))
-            if layers[-1] is None:
+            if layers[-1] is None:  # only a page that is rendered can be too large to render
+                check_render_size(page, scale, limits, f"{name} page {index + 1}")
                 rendered[position] = pdf_pages.render(page, scale)
         finally:
             page.close()
     return indices, count, layers, rendered
+
+
+def check_render_size(page: Any, scale: float, limits: InputLimits, name: str) -> None:
+    """Refuse to render a page whose image at ``scale`` would be a decompression bomb's size."""
+    width, height = page.get_size()
+    _check_dimensions((int(width * scale), int(height * scale)), limits, name)
+
+
+def real_page_count(pdf: pypdfium2.PdfDocument) -> int:
+    """How many pages the PDF has: its page tree's /Count, unless its last page cannot be loaded (a
+    /Count of 100000 over one page); then the pages that load, found by bisection."""
+    import pypdfium2 as pdfium
+
+    def loads(index: int) -> bool:
+        try:
+            pdf[index].close()
+        except pdfium.PdfiumError:
+            return False
+        return True
+
+    declared = len(pdf)
+    if declared == 0 or loads(declared - 1):
+        return declared
+    low, high = 0, declared - 1  # pages below ``low`` load; ``high`` does not
+    if not loads(0):
+        return 0
+    low = 1
+    while low < high:
+        middle = (low + high) // 2
+        low, high = (middle + 1, high) if loads(middle) else (low, middle)
+    return low

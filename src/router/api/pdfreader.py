@@ -90,12 +90,13 @@ class PdfReader:
         with self._lock:
             self._refuse_known(digest, name)
             try:
-                self._send({"op": "render", "index": index, "scale": scale}, data, limits)
+                request = {"op": "render", "index": index, "scale": scale, "name": name}
+                self._send({**request, "limits": limits.model_dump(mode="json")}, data, limits)
                 header, buffers = self._receive(limits)
             except ReaderStopped as stopped:
                 raise self._stopped_on(digest, f"{name} page {index + 1}", stopped.how, limits) from None
             if header["kind"] == "refused":
-                raise BadInputError(f"{name} page {index + 1}", header["problem"])
+                raise BadInputError(header.get("source", f"{name} page {index + 1}"), header["problem"])
             return _image(header["page"], buffers[0])
 
     def close(self) -> None:
@@ -308,12 +309,16 @@ def _serve_render(conn: Any, data: bytes, header: dict[str, Any]) -> None:
     import pypdfium2 as pdfium
 
     from backends.documents import pdf as pdf_pages
+    from router.api.inputs import check_render_size
+    from router.policy.model import InputLimits
 
     try:
         pdf = pdfium.PdfDocument(data)
         try:
             page = pdf[header["index"]]
             try:
+                limits = InputLimits(**header["limits"])
+                check_render_size(page, header["scale"], limits, f"{header['name']} page {header['index'] + 1}")
                 image = pdf_pages.render(page, header["scale"])
             finally:
                 page.close()
@@ -321,5 +326,8 @@ def _serve_render(conn: Any, data: bytes, header: dict[str, Any]) -> None:
             pdf.close()
     except pdfium.PdfiumError as exc:
         _reply(conn, {"kind": "refused", "problem": f"PDF page cannot be rendered ({exc})"})
+        return
+    except BadInputError as exc:
+        _reply(conn, {"kind": "refused", "source": exc.source, "problem": exc.problem})
         return
     _reply(conn, {"kind": "page", "page": [image.mode, *image.size]}, [image])
