@@ -211,7 +211,7 @@ def test_a_poster_sized_page_with_a_text_layer_is_read_and_refused_only_when_ask
     """A 20000 pt square page was refused as a decompression bomb though it need never be drawn."""
     document = load_document(text_pdf([INVOICE], size=(20_000.0, 20_000.0)), InputLimits(), name="poster.pdf")
     assert "TOTAL EUR 56.58" in [line.text for line in document.text_layer[0].lines]
-    with pytest.raises(BadInputError, match="poster.pdf page 1: image is .* possible decompression bomb"):
+    with pytest.raises(BadInputError, match=r"poster.pdf page 1: image is .* possible decompression bomb"):
         document.pages[0]
 
 
