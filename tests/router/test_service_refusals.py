@@ -68,6 +68,16 @@ def test_paths_and_bodies_that_used_to_500_are_4xx_with_the_error_body(tmp_path,
     assert metric(scraped, "docroute_documents_total") == 0  # refused before any file was read
 
 
+def test_unparseable_json_is_a_400_even_where_server_paths_are_off(tmp_path):
+    """It was 403 server_paths_disabled: the request's own fault is told first."""
+    headers = {"content-type": "application/json", "X-Request-ID": "bad"}
+    with serving(policy_file(tmp_path, tier("a")), ServiceSettings()) as client:
+        bad = client.post("/v1/extract", content="{bad", headers=headers)
+        good = client.post("/v1/extract", content='{"path": "a.png"}', headers={**headers, "X-Request-ID": "off"})
+        assert (bad.status_code, documented(bad, "bad")) == (400, "bad_json")
+        assert (good.status_code, documented(good, "off")) == (403, "server_paths_disabled")
+
+
 def test_a_path_too_long_for_the_file_system_is_a_422_not_a_500(tmp_path, allowed):
     body = json.dumps({"path": "a" * 100_000 + ".png"})
     headers = {"content-type": "application/json", "X-Request-ID": "long"}
