@@ -4,8 +4,9 @@ Every refusal is a ``BadInputError`` naming the input and the problem. Checks ru
 expensive decode: the file's size, its magic bytes, the pixel count the header declares
 (decompression bombs), the page count of a PDF. Images that can be read are normalised to RGB:
 CMYK converted, 16-bit scaled to 8-bit, transparency flattened onto white, EXIF rotation applied.
-A PDF page with a usable text layer is not rendered here (``backends.documents.pdf``): born-digital pages
-are read from their text, and rendered only when a tier needs their image.
+A PDF is read in the PDF reader's capped helper process (``router.api.pdfreader``, which runs
+``router.api.pdfpages``): a page with a usable text layer is not rendered there, born-digital pages are
+read from their text, and rendered only when a tier needs their image.
 """
 
 from __future__ import annotations
@@ -13,32 +14,26 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import re
 import struct
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from backends.documents.document import Document
-from backends.documents.textlayer import PageText
+from router.api.pages import check_dimensions, check_page_count, pages_to_read
 from router.failures.errors import BadInputError
 from router.policy.model import InputLimits
 
 if TYPE_CHECKING:
-    import pypdfium2
-
     from router.api.pdfreader import PdfReader
 
 Source = str | os.PathLike[str] | bytes | Image.Image | BinaryIO
 ORIENTATION = 0x0112  # the EXIF tag
-#: A PDF's pages as read: the pages read, the page count, text layers, pages rendered.
-_PdfPages = tuple[list[int], int, list[PageText | None], dict[int, Image.Image]]
-MAX_SIDE_PX = 30_000  # no real document page is longer than this at any sane resolution
 #: What Pillow's decoders raise on corrupt data (a truncated stream, a broken header, an oversized
 #: text chunk, an unsupported compression): the file's fault, never the caller's.
 _DECODE_ERRORS = (
@@ -193,21 +188,8 @@ def _document(
     return Document(digest, tuple(pages), media_type, name, size, page_numbers=numbers, pages_total=total)
 
 
-def pages_to_read(total: int, max_pages: int) -> list[int]:
-    """The 0-based pages read of a document of ``total`` pages: all, or the first ``max_pages - 1``
-    and the last (an invoice's total is on its last page)."""
-    if total <= max_pages:
-        return list(range(total))
-    return [*range(max_pages - 1), total - 1] if max_pages > 1 else [0]
-
-
-def _check_page_count(count: int, limits: InputLimits, name: str, what: str) -> None:
-    if count > limits.max_document_pages:
-        raise BadInputError(name, f"{what} {count} pages, over the limit of {limits.max_document_pages}")
-
-
 def _from_pil(image: Image.Image, limits: InputLimits, name: str) -> Document:
-    _check_dimensions(image.size, limits, name)
+    check_dimensions(image.size, limits, name)
     page = _to_rgb(image, name)
     digest = hashlib.sha256(f"{page.mode}{page.size}".encode() + page.tobytes()).hexdigest()
     return Document(digest, (page,), "image/x-pil", name, len(page.tobytes()))
@@ -246,11 +228,11 @@ def _declared_size(data: bytes) -> tuple[int, int] | None:
 
 
 def _image_pages(image: Image.Image, limits: InputLimits, name: str) -> list[Image.Image]:
-    _check_dimensions(image.size, limits, name)
+    check_dimensions(image.size, limits, name)
     frames = getattr(image, "n_frames", 1)
     if frames > 1 and image.format in ("GIF", "PNG", "WEBP"):
         raise BadInputError(name, f"animated image ({frames} frames); docroute reads still images and PDFs")
-    _check_page_count(frames, limits, name, "image has")
+    check_page_count(frames, limits, name, "image has")
     if image.format == "JPEG":
         _decode_smaller(image, limits.decode_max_side_px)
     pages = []
@@ -277,20 +259,6 @@ def _decode(image: Image.Image) -> Image.Image:
         return ImageOps.exif_transpose(image) or image
     except Exception:  # a broken EXIF block must not lose an otherwise readable page
         return image
-
-
-def _check_dimensions(size: tuple[int, int], limits: InputLimits, name: str) -> None:
-    width, height = size
-    if width < 1 or height < 1:
-        raise BadInputError(name, f"image has no pixels ({width}x{height})")
-    if width * height > limits.max_pixels:
-        raise BadInputError(
-            name,
-            f"image is {width}x{height} ({width * height / 1e6:.0f} MP), over the limit of "
-            f"{limits.max_pixels / 1e6:.0f} MP: possible decompression bomb",
-        )
-    if max(width, height) > MAX_SIDE_PX:
-        raise BadInputError(name, f"image is {width}x{height}: a side is over {MAX_SIDE_PX} px")
 
 
 def _to_rgb(image: Image.Image, name: str) -> Image.Image:
@@ -342,93 +310,3 @@ def _read_pdf(data: bytes, limits: InputLimits, name: str, digest: str, reader: 
         text_layer=tuple(layers),
         attachments=attachments,
     )
-
-
-def _pdf_problem(error: str, data: bytes) -> str:
-    """What PDFium's load error means for the user. PDFium refuses a PDF without pages but sets no
-    error for it: its last error is then whatever an earlier load left ("Success", or a stale
-    "Data format error"), so a page tree that declares no pages is told apart by its own bytes."""
-    if _declares_no_pages(data):
-        return "PDF has no pages (its page tree counts 0)"
-    if "password" in error.lower():
-        return "PDF is password-protected"
-    return f"PDF is unreadable ({error})"
-
-
-def _declares_no_pages(data: bytes) -> bool:
-    return re.search(rb"/Count\s+0(?![0-9.])", data) is not None and re.search(rb"/Count\s+[1-9]", data) is None
-
-
-@contextmanager
-def read_pdf_pages(data: bytes, limits: InputLimits, name: str) -> Iterator[tuple[pypdfium2.PdfDocument, _PdfPages]]:
-    """The open PDF and its pages to read: their text layers and the scans rendered; refusals are
-    ``BadInputError``. Runs only in the reader process (``router.api.pdfreader``): PDFium decodes here."""
-    import pypdfium2 as pdfium  # only when a PDF arrives
-
-    try:
-        pdf = pdfium.PdfDocument(data)
-    except pdfium.PdfiumError as exc:
-        raise BadInputError(name, _pdf_problem(str(exc), data)) from None
-    try:
-        try:
-            pages = _pdf_pages(pdf, limits, name)
-        except pdfium.PdfiumError as exc:  # a page PDFium cannot load (a page tree that loops, say)
-            raise BadInputError(name, f"PDF is unreadable ({_first_line(exc)})") from None
-        yield pdf, pages
-    finally:
-        pdf.close()
-
-
-def _pdf_pages(pdf: pypdfium2.PdfDocument, limits: InputLimits, name: str) -> _PdfPages:
-    """The pages to read of an open PDF: their text layers, the scans rendered."""
-    from backends.documents import pdf as pdf_pages
-
-    count = real_page_count(pdf)
-    if count == 0:
-        raise BadInputError(name, "PDF has no pages")
-    _check_page_count(count, limits, name, "PDF has")
-    scale = limits.pdf_dpi / 72
-    indices = pages_to_read(count, limits.max_pages)
-    layers: list[PageText | None] = []
-    rendered: dict[int, Image.Image] = {}  # by position among the pages read
-    for position, index in enumerate(indices):
-        page = pdf[index]
-        try:
-            layers.append(pdf_pages.page_text(page))
-            if layers[-1] is None:  # only a page that is rendered can be too large to render
-                check_render_size(page, scale, limits, f"{name} page {index + 1}")
-                rendered[position] = pdf_pages.render(page, scale)
-        finally:
-            page.close()
-    return indices, count, layers, rendered
-
-
-def check_render_size(page: Any, scale: float, limits: InputLimits, name: str) -> None:
-    """Refuse to render a page whose image at ``scale`` would be a decompression bomb's size."""
-    width, height = page.get_size()
-    _check_dimensions((int(width * scale), int(height * scale)), limits, name)
-
-
-def real_page_count(pdf: pypdfium2.PdfDocument) -> int:
-    """How many pages the PDF has: its page tree's /Count, unless its last page cannot be loaded (a
-    /Count of 100000 over one page); then the pages that load, found by bisection."""
-    import pypdfium2 as pdfium
-
-    def loads(index: int) -> bool:
-        try:
-            pdf[index].close()
-        except pdfium.PdfiumError:
-            return False
-        return True
-
-    declared = len(pdf)
-    if declared == 0 or loads(declared - 1):
-        return declared
-    low, high = 0, declared - 1  # pages below ``low`` load; ``high`` does not
-    if not loads(0):
-        return 0
-    low = 1
-    while low < high:
-        middle = (low + high) // 2
-        low, high = (middle + 1, high) if loads(middle) else (low, middle)
-    return low

@@ -235,7 +235,7 @@ SHARED = PdfReader()
 
 def serve(requests: int, answers: int, memory_bytes: int) -> None:
     """The helper's loop (on the pipes' descriptors): one request at a time, until the pipe closes."""
-    from router.api.inputs import read_pdf_pages  # imported before the cap, so the cap is all for the PDF
+    from router.api.pdfpages import read_pdf_pages  # imported before the cap, so the cap is all for the PDF
 
     _cap_memory(memory_bytes)
     source, conn = Connection(requests, writable=False), Connection(answers, readable=False)
@@ -309,7 +309,7 @@ def _serve_render(conn: Any, data: bytes, header: dict[str, Any]) -> None:
     import pypdfium2 as pdfium
 
     from backends.documents import pdf as pdf_pages
-    from router.api.inputs import check_render_size
+    from router.api.pdfpages import check_render_size
     from router.policy.model import InputLimits
 
     try:
