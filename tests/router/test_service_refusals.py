@@ -131,6 +131,30 @@ def test_documents_at_fault_are_422_and_no_tier_able_to_run_is_503(tmp_path):
     assert nothing_runs.status_code == 503 and nothing_runs.json()["error"]["code"] == "unavailable"
 
 
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"POST /v1/extract HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+        b"POST /v1/extract HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Odd: a\x00b\r\n\r\n",
+    ],
+    ids=["two-content-lengths", "negative-content-length", "nul-in-a-header"],
+)
+def test_a_request_h11_cannot_parse_gets_400_with_the_documented_error_body(tmp_path, head):
+    """It got uvicorn's plain text."""
+    with serving(policy_file(tmp_path, tier("a"))) as client:
+        sock = raw_connection(client)
+        sock.sendall(head)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+        sock.close()
+    status, _, rest = answer.partition(b"\r\n")
+    headers, _, body = rest.partition(b"\r\n\r\n")
+    assert status.startswith(b"HTTP/1.1 400") and b"content-type: application/json" in headers.lower()
+    assert json.loads(body)["error"]["code"] == "bad_request"
+
+
 def test_a_client_gone_mid_upload_is_one_event_not_a_5xx(tmp_path, caplog):
     with serving(policy_file(tmp_path, tier("a"))) as client, structlog.testing.capture_logs() as logged:
         sock = raw_connection(client)
