@@ -188,3 +188,31 @@ def mapped_text_page(lines: Sequence[str]) -> bytes:
 def _escaped(string: bytes) -> bytes:
     """Bytes as the inside of a PDF literal string."""
     return string.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
+
+
+#: Content-stream ways to draw a line nobody sees, beyond ``HIDING``: each wraps ``BT ... ET``.
+HIDING_IN_CONTENT = {
+    "clipped-away": (b"q 0 0 1 1 re W n ", b" Q"),  # drawn inside a 1 pt clip in the corner
+    "transparent": (b"q /Clear gs ", b" Q"),  # fill alpha 0
+    "behind-a-box": (b"", b" 1 1 1 rg 40 0 400 842 re f"),  # a white box drawn over it
+    "risen-off-the-page": (b"", b""),  # text rise of 2000 pt (Ts)
+}
+
+
+def content_hidden_page(visible: Sequence[str], secret: str, how: str | None) -> bytes:
+    """A one-page PDF written by hand: ``visible`` lines in black Helvetica, then ``secret`` hidden
+    as ``HIDING_IN_CONTENT[how]`` says (shown like the rest when ``how`` is None)."""
+    before, after = HIDING_IN_CONTENT[how] if how else (b"", b"")
+    shown = b"BT /F1 11 Tf 14 TL 50 780 Td " + b"".join(b"(" + _escaped(line.encode()) + b") '" for line in visible)
+    rise = b" 2000 Ts" if how == "risen-off-the-page" else b""
+    hidden = before + b"BT /F1 11 Tf 50 600 Td" + rise + b" (" + _escaped(secret.encode()) + b") Tj ET" + after
+    return pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R"
+            b" /Resources << /Font << /F1 5 0 R >> /ExtGState << /Clear << /ca 0 >> >> >> >>",
+            stream(b"", shown + b" ET " + hidden),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        ]
+    )

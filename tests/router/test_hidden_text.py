@@ -13,7 +13,7 @@ from router import Router
 from router.api.inputs import load_document
 from router.policy.model import InputLimits
 from tests.backends import einvoice_xml as xml
-from tests.router.hostile_pdfs import HIDING, layered_page
+from tests.router.hostile_pdfs import HIDING, HIDING_IN_CONTENT, content_hidden_page, layered_page
 
 VISIBLE = ["ACME STORE SDN BHD", "12 Jalan Besar, Kuala Lumpur", "Date 14.03.2024", "Coffee 2 x 5.00 10.00"]
 
@@ -54,3 +54,11 @@ def test_an_e_invoice_is_not_said_to_agree_with_a_total_printed_only_in_hidden_t
     with Router.from_policy("cpu") as router:
         result = router.extract(data, name="e.pdf")
     assert result.tier == "einvoice" and result.meta.get("total_printed") is None
+
+
+@pytest.mark.parametrize("how", list(HIDING_IN_CONTENT))
+def test_text_hidden_by_the_content_stream_itself_is_not_read_as_the_page(how):
+    """Clipped away, fully transparent, under a box drawn after it, risen off the page: the page as
+    drawn shows none of it, and the ink check sees that whatever the means."""
+    assert "TOTAL 999.99" in (_lines(content_hidden_page(VISIBLE, "TOTAL 999.99", None)) or [])
+    assert _lines(content_hidden_page(VISIBLE, "TOTAL 999.99", how)) is None
