@@ -64,11 +64,14 @@ def _limited() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (TREE_LIMIT, TREE_LIMIT))
 
 
-#: Runs the CLI, then prints the process's own peak RSS (its children's are not counted).
+#: Runs the CLI, then prints the process's own peak RSS: VmHWM, the high-water mark of this
+#: program's memory (getrusage's ru_maxrss would also count the forking parent's, kept across exec).
 _CLI_WITH_PEAK = (
-    "import atexit, resource, sys\n"
-    "atexit.register(lambda: print('peak_rss_mib', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024,"
-    " file=sys.stderr))\n"
+    "import atexit, sys\n"
+    "def peak():\n"
+    "    kib = next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM'))\n"
+    "    print('peak_rss_mib', kib // 1024, file=sys.stderr)\n"
+    "atexit.register(peak)\n"
     "from router.cli import main\n"
     "sys.argv = ['docroute', *sys.argv[1:]]\n"
     "main()\n"
