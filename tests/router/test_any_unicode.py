@@ -49,9 +49,9 @@ def test_each_code_unit_becomes_a_character_a_joined_half_or_a_replacement(codes
 
 
 def test_the_cpu_policy_answers_with_valid_unicode_and_no_tier_breaker_moves():
-    with Router.from_policy("cpu") as router:
-        results = [router.extract(RECEIPT, name=f"astral-{n}.pdf") for n in range(6)]
-        states = {tier.name: tier.health.breaker.state for tier in router.core.tiers}
+    with Router.from_policy("cpu") as docroute:
+        results = [docroute.extract(RECEIPT, name=f"astral-{n}.pdf") for n in range(6)]
+        states = {tier.name: tier.health.breaker.state for tier in docroute.tiers}
     for result in results:
         assert result.status in ("ok", "degraded"), result.error
         json.dumps(result.model_dump(mode="json"), ensure_ascii=False).encode("utf-8")
