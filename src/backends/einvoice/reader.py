@@ -28,7 +28,6 @@ from typing import Any
 from xml.etree.ElementTree import Element, ParseError
 
 from backends.documents.document import Document, EmbeddedFile
-from backends.documents.textlayer import layer_text
 from backends.errors import InvalidOutput, NotApplicable
 from backends.fields.rules.lines import make_lines
 from backends.fields.rules.total import find_total

@@ -104,7 +104,7 @@ def check_output_files_or_exit(options: dict[str, Path | None]) -> None:
 
 def check_output_folder_or_exit(option: str, path: Path) -> None:
     """A folder a command writes into, by the same rule as its files; exit 2 naming the problem."""
-    from router.outputs import folder_problem
+    from router.observe.outputs import folder_problem
 
     problem = folder_problem(path)
     if problem:
