@@ -46,9 +46,12 @@ def _no_child_process_left():
     """After the suite, no child process of the test process remains (no orphan workers, no zombies).
 
     multiprocessing's resource tracker is the standard library's own helper: it lives until this
-    process exits, and is not ours to stop."""
+    process exits, and is not ours to stop. The shared PDF reader is closed first, as a host would."""
     yield
+    from router.api import pdfreader
     from router.drill.observe import children_left  # the drill counts leftovers the same way
+
+    pdfreader.SHARED.close()  # the reader of load_document's callers without a router lives until closed
 
     left = children_left(wait_s=5)
     if left:

@@ -11,6 +11,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+#: The longest time any setting may name, in seconds (a week): a duration is a number a timer, a
+#: sleep or a deadline takes, and a larger one (1e308) overflows them or never ends.
+MAX_SECONDS = 7 * 24 * 3600.0
+#: A duration setting: finite and at most ``MAX_SECONDS`` (each field adds its own lower bound).
+Seconds = Annotated[float, Field(le=MAX_SECONDS)]
+
 FaultMode = Literal["sticky_cuda", "cuda_oom", "hang", "segfault", "exit", "garbage", "slow"]
 
 
@@ -39,7 +45,7 @@ class OcrOptions(_Options):
     lang: str = Field("eng", description="Tesseract language(s), e.g. 'eng' or 'eng+deu'.")
     psm: int = Field(6, ge=0, le=13, description="Page segmentation mode; 6 reads receipts best.")
     min_chars: int = Field(40, ge=0, description="OCR text shorter than this is a failure to escalate, not an answer.")
-    timeout_s: float = Field(60.0, gt=0, description="Time limit for one Tesseract run.")
+    timeout_s: Seconds = Field(60.0, gt=0, description="Time limit for one Tesseract run.")
     max_side_px: int = Field(
         3600,
         ge=0,
@@ -219,9 +225,9 @@ class FaultyOptions(KindOptions):
         default_factory=dict, description="Probability of each fault mode per call (0..1)."
     )
     seed: int | None = Field(None, description="Seed for the fault draws (per process).")
-    hang_s: float = Field(3600.0, gt=0, description="How long a 'hang' blocks.")
-    slow_s: float = Field(0.5, ge=0, description="Extra latency of a 'slow' call.")
-    startup_s: float = Field(0.0, ge=0, description="Extra time spent in load().")
+    hang_s: Seconds = Field(3600.0, gt=0, description="How long a 'hang' blocks.")
+    slow_s: Seconds = Field(0.5, ge=0, description="Extra latency of a 'slow' call.")
+    startup_s: Seconds = Field(0.0, ge=0, description="Extra time spent in load().")
     fail_load: str | None = Field(
         None, description="Make load() fail with an OSError of this message (e.g. a missing-weights text)."
     )

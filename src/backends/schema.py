@@ -35,6 +35,10 @@ _RAW_OF = {"date": "date_raw", "total": "total_raw"}
 
 #: A decimal amount: at most ``MAX_AMOUNT_DIGITS`` digits before the point and 4 after.
 _AMOUNT = re.compile(rf"^-?\d{{1,{MAX_AMOUNT_DIGITS}}}(\.\d{{1,4}})?$")
+#: Longest text a field holds (a merchant's name, an address, an item): no document prints more.
+MAX_TEXT_CHARS = 1000
+#: Years a document's date may fall in: outside them it is a misreading or a made-up value.
+DATE_YEARS = (1900, 2100)
 
 # Validators' messages never echo the value: they reach logs (``attempt.failed.message``), and a
 # field may hold document text.
@@ -44,9 +48,11 @@ def _iso_date(value: str | None) -> str | None:
     if value is None:
         return None
     try:
-        dt.date.fromisoformat(value)
+        year = dt.date.fromisoformat(value).year
     except ValueError:  # its message quotes the value
         raise ValueError(f"expected an ISO date such as '2024-03-14', got {len(value)} characters") from None
+    if not DATE_YEARS[0] <= year <= DATE_YEARS[1]:
+        raise ValueError(f"expected a date between {DATE_YEARS[0]} and {DATE_YEARS[1]}, got the year {year}")
     return value
 
 
@@ -75,6 +81,8 @@ def _nonblank(value: str | None) -> str | None:
     if value is None:
         return None
     value = " ".join(value.split())
+    if len(value) > MAX_TEXT_CHARS:
+        raise ValueError(f"expected at most {MAX_TEXT_CHARS} characters, got {len(value)}")
     return value or None
 
 

@@ -1,5 +1,8 @@
 """PDFium in one place: a page's text layer, a PDF's embedded XML files, and pages rendered lazily.
 
+Everything here decodes what an untrusted PDF holds; the router calls it only inside its capped
+reader process (``router.api.pdfreader``), where a bomb or a crash costs that process, not the caller.
+
 PDFium is not thread-safe (its last-error state is global: two threads reading a corrupt and a
 locked PDF at once swapped their errors), so every call into it holds ``LOCK``. Validation and the
 errors users see stay in ``router.api.inputs``; this module only reads.
@@ -8,10 +11,8 @@ errors users see stay in ``router.api.inputs``; this module only reads.
 from __future__ import annotations
 
 import math
-import re
 import threading
 import time
-import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, overload
@@ -24,25 +25,40 @@ from backends.documents.textlayer import Char, PageText, rebuild_lines, usable
 LOCK = threading.Lock()
 #: Largest embedded XML file read (an XRechnung or Factur-X file is tens of kilobytes).
 MAX_ATTACHMENT_BYTES = 5 * 2**20
+#: Letters and digits a person cannot see that make a page's text layer untrusted (read it by OCR).
+MAX_HIDDEN_CHARS = 3
 #: Most embedded files looked at in one PDF.
 MAX_ATTACHMENTS = 32
 
 
 def page_text(page: Any) -> PageText | None:
-    """The page's text layer as lines, or None when it is empty or not text (a scanned page).
+    """The page's visible text layer as lines, or None when it is empty, not text (a scanned page),
+    or holds ``MAX_HIDDEN_CHARS`` letters or digits a person cannot see (``backends.documents.visibility``):
+    such a page is read from its image, as a person reads it, never from a layer that says something
+    else; fewer hidden characters (a stray white letter) are left out of the layer. A scanner
+    app's invisible OCR layer over a scan is one case: on docs-dev's 79 phone-app scans the apps'
+    layers gave the rules far less than Tesseract (total 0.38 against 0.62).
 
     ``page`` is an open ``pypdfium2.PdfPage``; the caller holds ``LOCK``."""
     import pypdfium2 as pdfium
 
+    from backends.documents.visibility import PageVisibility
+
     started = time.perf_counter()
-    if _ocr_layer(page):
-        return None
     try:
         textpage = page.get_textpage()
     except pdfium.PdfiumError:  # no text to be had: the page is read as an image
         return None
     try:
-        raw = list(_raw_chars(textpage))
+        visibility = PageVisibility(page, textpage)
+        raw, hidden = [], 0
+        for char in _raw_chars(textpage):
+            if not visibility.hidden(char[0], char[2]):
+                raw.append(char)
+            elif char[1].isalnum():
+                hidden += 1
+        if hidden >= MAX_HIDDEN_CHARS:
+            return None
     finally:
         textpage.close()
     if not raw:
@@ -57,7 +73,7 @@ def page_text(page: Any) -> PageText | None:
         width, height = height, width  # get_size is as shown; the boxes are in the unturned page
     upright = _TURNS[turn]
     chars = []
-    for text, box, font_size, space, quarter in raw:
+    for _, text, box, font_size, space, quarter in raw:
         if quarter != turn:
             continue
         left, top, right, bottom = upright(box, width, height)
@@ -70,28 +86,18 @@ def page_text(page: Any) -> PageText | None:
 Box = tuple[float, float, float, float]
 
 
-def _ocr_layer(page: Any) -> bool:
-    """Whether the page's text is mostly invisible (render mode 3): a scan with a scanner app's OCR
-    layer over it. docroute reads such a page with its own OCR: on docs-dev's 79 phone-app scans
-    the apps' layers gave the rules far less than Tesseract (total 0.38 against 0.62)."""
-    import pypdfium2.raw as pdfium_c
-
-    modes = [
-        pdfium_c.FPDFTextObj_GetTextRenderMode(obj.raw) for obj in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_TEXT])
-    ]
-    invisible = sum(1 for mode in modes if mode == pdfium_c.FPDF_TEXTRENDERMODE_INVISIBLE)
-    return bool(modes) and 2 * invisible > len(modes)
-
-
-def _raw_chars(textpage: Any) -> Iterator[tuple[str, Box, float, bool, int]]:
-    """Each character that is not a space: its text, loose box in PDF space (left, bottom, right,
-    top), font size, whether a space came before it, and its direction in quarter turns (0-3)."""
+def _raw_chars(textpage: Any) -> Iterator[tuple[int, str, Box, float, bool, int]]:
+    """Each character that is not a space: its index, text, loose box in PDF space (left, bottom,
+    right, top), font size, whether a space came before it, and its direction in quarter turns (0-3)."""
     import pypdfium2.raw as pdfium_c
 
     space = False
-    for index in range(textpage.count_chars()):
-        code = pdfium_c.FPDFText_GetUnicode(textpage, index)
-        text = chr(code) if 0 < code < 0x110000 else "\ufffd"
+    count = textpage.count_chars()
+    codes = [pdfium_c.FPDFText_GetUnicode(textpage, index) for index in range(count)]
+    for index in range(count):
+        text = _character(codes, index)
+        if text is None:  # the low half of a pair, joined to the high half before it
+            continue
         if text.isspace() or pdfium_c.FPDFText_IsGenerated(textpage, index) == 1:
             space = True
             continue
@@ -101,8 +107,22 @@ def _raw_chars(textpage: Any) -> Iterator[tuple[str, Box, float, bool, int]]:
         box = textpage.get_charbox(index, loose=True)
         angle = pdfium_c.FPDFText_GetCharAngle(textpage, index)
         quarter = -round(angle / (math.pi / 2)) % 4 if angle >= 0 else 0  # PDFium measures clockwise
-        yield text, box, pdfium_c.FPDFText_GetFontSize(textpage, index), space, quarter
+        yield index, text, box, pdfium_c.FPDFText_GetFontSize(textpage, index), space, quarter
         space = False
+
+
+def _character(codes: Sequence[int], index: int) -> str | None:
+    """The character at ``index`` as valid Unicode. PDFium gives UTF-16 code units: a character
+    beyond the BMP (an emoji, a CJK extension) is a high and a low surrogate in two places; the
+    pair is the character at the high half's place, and None at the low half's. A lone half, or a
+    code that is no character, is U+FFFD. Nothing downstream sees a surrogate."""
+    code = codes[index]
+    if 0xD800 <= code < 0xDC00:
+        low = codes[index + 1] if index + 1 < len(codes) else 0
+        return chr(0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)) if 0xDC00 <= low < 0xE000 else "\ufffd"
+    if 0xDC00 <= code < 0xE000:
+        return None if index and 0xD800 <= codes[index - 1] < 0xDC00 else "\ufffd"
+    return chr(code) if 0 < code < 0x110000 else "\ufffd"
 
 
 #: A box in PDF space (left, bottom, right, top; y up) as read along text turned by 0-3 quarters
@@ -115,18 +135,10 @@ _TURNS: dict[int, Callable[[Box, float, float], Box]] = {
 }
 
 
-def embedded_xml(pdf: Any, data: bytes | None = None) -> tuple[EmbeddedFile, ...]:
-    """The XML files ``pdf`` embeds (an open ``pypdfium2.PdfDocument``; the caller holds ``LOCK``).
-
-    One that cannot be read, or is larger than ``MAX_ATTACHMENT_BYTES``, comes back without data
-    and with the reason: whether that matters is for the tier that wanted it to say. PDFium decodes
-    a whole embedded file even to say how large it is, so with the PDF's bytes (``data``) every
-    embedded file stream is first measured by ``oversized_embedded_file`` (declared size, filters,
-    inflated at most to the limit): a compressed bomb is refused before PDFium decodes it."""
-    import ctypes
-
+def xml_attachments(pdf: Any) -> list[tuple[Any, str]]:
+    """The XML files ``pdf`` embeds (an open ``pypdfium2.PdfDocument``; the caller holds ``LOCK``),
+    as (attachment, name), undecoded: naming them decodes nothing."""
     import pypdfium2 as pdfium
-    import pypdfium2.raw as pdfium_c
 
     xml = []
     for index in range(min(pdf.count_attachments(), MAX_ATTACHMENTS)):
@@ -137,82 +149,29 @@ def embedded_xml(pdf: Any, data: bytes | None = None) -> tuple[EmbeddedFile, ...
             continue
         if name.lower().endswith(".xml"):
             xml.append((attachment, name))
-    refused = oversized_embedded_file(data, expected=len(xml)) if data is not None and xml else None
-    files: list[EmbeddedFile] = []
-    for attachment, name in xml:
-        size = ctypes.c_ulong()
-        if refused:
-            files.append(EmbeddedFile(name, None, refused))
-        elif not pdfium_c.FPDFAttachment_GetFile(attachment, None, 0, ctypes.byref(size)) or not size.value:
-            files.append(EmbeddedFile(name, None, "the embedded file cannot be read"))
-        elif size.value > MAX_ATTACHMENT_BYTES:
-            files.append(EmbeddedFile(name, None, f"{size.value} bytes, over the limit of {MAX_ATTACHMENT_BYTES}"))
-        else:
-            try:
-                files.append(EmbeddedFile(name, bytes(attachment.get_data())))
-            except pdfium.PdfiumError as exc:
-                files.append(EmbeddedFile(name, None, f"the embedded file cannot be read ({exc})"))
-    return tuple(files)
+    return xml
 
 
-#: The end of a stream's dictionary and the start of its data.
-_STREAM_START = re.compile(rb">>\s*stream\r?\n")
-#: Bytes searched around a marker for its object's dictionary.
-_DICTIONARY_BYTES = 4096
-#: What marks a stream as an embedded file: its type, its parameters, or a MIME subtype.
-_EMBEDDED = re.compile(rb"/Type\s*/EmbeddedFile|/Params\b|/Subtype\s*/\w+#2[Ff]", re.ASCII)
-_FILTERS = re.compile(rb"/Filter\s*(\[[^\]]*\]|/\w+)")
-_DECLARED_SIZE = re.compile(rb"/Size\s+(\d+)")
-_LENGTH = re.compile(rb"/Length\s+(\d+)(\s+\d+\s+R)?")
+def read_attachment(attachment: Any, name: str) -> EmbeddedFile:
+    """One embedded file's bytes, or why not: it cannot be read, or is larger than
+    ``MAX_ATTACHMENT_BYTES``. Whether that matters is for the tier that wanted it to say.
 
+    PDFium decodes the whole file even to say how large it is, whatever filters its dictionary
+    names: call this only where that decoding is bounded (``router.api.pdfreader``'s capped process)."""
+    import ctypes
 
-def oversized_embedded_file(data: bytes, *, expected: int = 1, limit: int = MAX_ATTACHMENT_BYTES) -> str | None:
-    """Why the embedded files of the PDF ``data`` must not be decoded, or None: one declares more
-    than ``limit`` bytes, inflates past them (inflated here at most to ``limit`` + 1) or has filters
-    that cannot be measured that way (anything but Flate); or fewer than ``expected`` embedded file
-    streams are marked as such (PDF/A-3 requires the marks), so one of them cannot be measured."""
-    seen: set[int] = set()
-    for marker in _EMBEDDED.finditer(data):
-        start = data.rfind(b" obj", max(0, marker.start() - _DICTIONARY_BYTES), marker.start())
-        stream = _STREAM_START.search(data, marker.end(), marker.end() + _DICTIONARY_BYTES)
-        if start < 0 or stream is None or start in seen or b"endobj" in data[start : stream.start()]:
-            continue  # not in a stream's dictionary
-        seen.add(start)
-        head = data[start : stream.start()]
-        declared = _DECLARED_SIZE.search(head)
-        if declared and int(declared.group(1)) > limit:
-            return f"an embedded file declares {int(declared.group(1))} bytes, over the limit of {limit}"
-        filters = _FILTERS.search(head)
-        names = re.findall(rb"/(\w+)", filters.group(1)) if filters else []
-        if names not in ([], [b"FlateDecode"]):
-            return "an embedded file is encoded in a way whose size cannot be checked before decoding it"
-        raw = _stream_data(data, stream.end(), _LENGTH.search(head))
-        inflated = len(raw) if not names else _inflated_size(raw, limit)
-        if inflated is None:
-            return "an embedded file's compressed data is corrupt"
-        if inflated > limit:
-            return f"an embedded file inflates past the limit of {limit} bytes"
-    if len(seen) < expected:
-        return "an embedded file is not marked as one (/Type, /Subtype or /Params): its size cannot be checked"
-    return None
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
 
-
-def _stream_data(data: bytes, start: int, length: re.Match[bytes] | None) -> bytes:
-    """The stream's bytes: its direct /Length, else up to its ``endstream``."""
-    if length is not None and not length.group(2):
-        return data[start : start + int(length.group(1))]
-    end = data.find(b"endstream", start)
-    return data[start : end if end >= 0 else len(data)]
-
-
-def _inflated_size(raw: bytes, limit: int) -> int | None:
-    """How large ``raw`` inflates, counted only to ``limit`` + 1; None when it does not inflate."""
-    inflater = zlib.decompressobj()
+    size = ctypes.c_ulong()
+    if not pdfium_c.FPDFAttachment_GetFile(attachment, None, 0, ctypes.byref(size)) or not size.value:
+        return EmbeddedFile(name, None, "the embedded file cannot be read")
+    if size.value > MAX_ATTACHMENT_BYTES:
+        return EmbeddedFile(name, None, f"{size.value} bytes, over the limit of {MAX_ATTACHMENT_BYTES}")
     try:
-        size = len(inflater.decompress(raw, limit + 1))
-    except zlib.error:
-        return None
-    return limit + 1 if inflater.unconsumed_tail else size
+        return EmbeddedFile(name, bytes(attachment.get_data()))
+    except pdfium.PdfiumError as exc:
+        return EmbeddedFile(name, None, f"the embedded file cannot be read ({exc})")
 
 
 def render(page: Any, scale: float) -> Image.Image:
@@ -225,13 +184,12 @@ def render(page: Any, scale: float) -> Image.Image:
 
 
 class LazyPages(Sequence[Image.Image]):
-    """A PDF's pages read (``indices``, 0-based in the file), rendered on first access: pages already
-    rendered (the scanned ones, while loading; keyed by position) are given; the others are rendered
-    from the PDF's bytes when a tier asks."""
+    """A PDF's pages read, rendered on first access: pages already rendered (the scanned ones, while
+    loading; keyed by position) are given; the others come from ``render`` (given a page's 0-based
+    index in the file) when a tier asks."""
 
-    def __init__(self, data: bytes, scale: float, indices: Sequence[int], rendered: dict[int, Image.Image]):
-        self._data = data
-        self._scale = scale
+    def __init__(self, render: Callable[[int], Image.Image], indices: Sequence[int], rendered: dict[int, Image.Image]):
+        self._render = render
         self._indices = tuple(indices)
         self._count = len(self._indices)
         self._rendered = dict(rendered)
@@ -266,17 +224,3 @@ class LazyPages(Sequence[Image.Image]):
         """The positions of the pages rendered so far."""
         with self._lock:
             return sorted(self._rendered)
-
-    def _render(self, index: int) -> Image.Image:
-        import pypdfium2 as pdfium
-
-        with LOCK:
-            pdf = pdfium.PdfDocument(self._data)
-            try:
-                page = pdf[index]
-                try:
-                    return render(page, self._scale)
-                finally:
-                    page.close()
-            finally:
-                pdf.close()

@@ -35,7 +35,7 @@ from backends.normalize import MAX_AMOUNT_DIGITS, find_amounts
 from backends.ocr.reader import layer_text
 from backends.options import EInvoiceOptions
 from backends.protocol import BaseBackend, Extraction
-from backends.schema import ReceiptFields
+from backends.schema import DATE_YEARS, ReceiptFields
 
 #: The names the standards give the embedded file (Factur-X, ZUGFeRD 1 and 2, XRechnung), lower case.
 KNOWN_NAMES = ("factur-x.xml", "zugferd-invoice.xml", "xrechnung.xml", "order-x.xml")
@@ -50,6 +50,13 @@ CONFIDENT = frozenset(
 
 _CII_ROOTS = ("CrossIndustryInvoice", "CrossIndustryDocument")
 _UBL_ROOTS = ("Invoice", "CreditNote")
+#: The namespace each root element must be in (an invoice in another, or in none, is not one).
+_NAMESPACES = {
+    "CrossIndustryInvoice": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
+    "CrossIndustryDocument": "urn:ferd:CrossIndustryDocument:invoice:1p0",
+    "Invoice": "urn:oasis:names:specification:ubl:schema:xsd:Invoice-2",
+    "CreditNote": "urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2",
+}
 
 
 class EInvoiceBackend(BaseBackend):
@@ -80,11 +87,16 @@ class EInvoiceBackend(BaseBackend):
         # page prints otherwise, which is doubtful.
         sure = {name: 0.5 if name == "total" and agrees is False else 1.0 for name in fields.present() & CONFIDENT}
         fields = fields.model_copy(update={"confidence": sure})
+        disagreeing = _disagreements(fields, candidates[1:])
+        if disagreeing:  # another embedded invoice says otherwise: neither is sure
+            doubted = dict.fromkeys(disagreeing, 0.5)
+            fields = fields.model_copy(update={"confidence": {**fields.confidence, **doubted}})
         meta = {
             "einvoice_file": embedded.name,
             "einvoice_syntax": syntax,
             "xml_bytes": len(embedded.data),
             "total_printed": agrees,
+            "einvoice_disagreeing": disagreeing,
             "line_items": len(fields.line_items),
             "parse_s": round(time.perf_counter() - started, 4),
             "pages": len(document.pages),
@@ -99,11 +111,32 @@ def total_printed(fields: ReceiptFields, text: str) -> bool | None:
     nothing to compare (no total, no text layer)."""
     if fields.total is None or not text.strip():
         return None
-    total = Decimal(fields.total)
-    if any(abs(a.value) == abs(total) for line in text.splitlines() for a in find_amounts(line)):
+    total = Decimal(fields.total)  # signed: a credit note's -27.10 is not a printed 27.10
+    if any(a.value == total for line in text.splitlines() for a in find_amounts(line)):
         return True
     stated = find_total(make_lines(text.splitlines()))
     return None if stated is None else stated.amount.value == total
+
+
+#: The fields two embedded invoices of one PDF are compared on.
+_COMPARED = ("merchant", "date", "total", "amount_due", "currency", "invoice_number")
+
+
+def _disagreements(fields: ReceiptFields, others: list[EmbeddedFile]) -> dict[str, list[str]]:
+    """The fields on which another readable embedded invoice differs, with the files that differ."""
+    found: dict[str, list[str]] = {}
+    for other in others:
+        if other.data is None:
+            continue
+        try:
+            theirs, _ = read_invoice(parse_xml(other.data, other.name), other.name)
+        except InvalidOutput:  # not an invoice after all: nothing to compare
+            continue
+        for name in _COMPARED:
+            mine, their = getattr(fields, name, None), getattr(theirs, name, None)
+            if mine is not None and their is not None and mine != their:
+                found.setdefault(name, []).append(other.name)
+    return found
 
 
 def _candidates(document: Document) -> list[EmbeddedFile]:
@@ -130,6 +163,9 @@ def parse_xml(data: bytes, name: str) -> Element:
 def read_invoice(root: Element, name: str) -> tuple[ReceiptFields, str]:
     """The fields of a CII or UBL invoice, and which syntax it was."""
     local = _local(root.tag)
+    namespace = root.tag[1:].split("}", 1)[0] if root.tag.startswith("{") else None
+    if namespace != _NAMESPACES.get(local, namespace):
+        raise InvalidOutput(f"embedded {name}: root element {local!r} is not in its standard's namespace")
     if local in _CII_ROOTS:
         values, syntax = _cii(root), "cii" if local == "CrossIndustryInvoice" else "zugferd1"
     elif local in _UBL_ROOTS:
@@ -272,9 +308,16 @@ def _amount_text(parent: Element | None, name: str, currency: str | None) -> str
     return _text(chosen)
 
 
+#: An xsd:decimal as written: a sign, digits and a point (no exponent, no underscores: Python's
+#: Decimal reads "2_7.10" as 27.10).
+_XSD_DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+
+
 def _amount(text: str | None) -> str | None:
     if text is None:
         return None
+    if not _XSD_DECIMAL.fullmatch(text):
+        return text  # the schema names the field and refuses it as given
     try:
         value = Decimal(text)
     except InvalidOperation:
@@ -295,9 +338,11 @@ def _iso_date(text: str | None) -> str | None:
     if digits is None:
         return text  # the schema names the field and refuses it
     try:
-        return dt.date(*(int(g) for g in digits.groups())).isoformat()
+        date = dt.date(*(int(g) for g in digits.groups()))
     except ValueError:
         return text
+    # a year no document is from (0001, 9999: a placeholder) is no date; date_raw keeps what it says
+    return date.isoformat() if DATE_YEARS[0] <= date.year <= DATE_YEARS[1] else None
 
 
 def _address(

@@ -26,19 +26,21 @@ def text_pdf(
     font_size: float = 11,
     sideways: bool = False,
     invisible: bool = False,
+    size: tuple[float, float] = A4,
 ) -> bytes:
     """A born-digital PDF: one A4 page per list of rows, each row a line of text from the top.
 
     ``sideways``: the page is stored landscape with its text drawn a quarter turn counter-clockwise
     and shown upright by /Rotate 90, as scanners and some generators store portrait pages.
-    ``invisible``: the text is drawn in render mode 3, as a scanner app's OCR layer over a scan."""
+    ``invisible``: the text is drawn in render mode 3, as a scanner app's OCR layer over a scan.
+    ``size``: the page's width and height in points (rows start 60 pt below its top)."""
     import pypdfium2 as pdfium
 
     pdf = pdfium.PdfDocument.new()
     try:
         for rows in pages:
-            page = pdf.new_page(*(reversed(A4) if sideways else A4))
-            placed = [(A4[1] - 60 - n * font_size * 1.6, row) for n, row in enumerate(rows)]
+            page = pdf.new_page(*(reversed(size) if sideways else size))
+            placed = [(size[1] - 60 - n * font_size * 1.6, row) for n, row in enumerate(rows)]
             for y, row in placed:
                 _text(pdf, page, row if isinstance(row, str) else row[0], 50, y, font_size, sideways, invisible)
             for y, row in placed:  # the amounts' column after all labels, as a table generator writes it

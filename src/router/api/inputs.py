@@ -4,8 +4,9 @@ Every refusal is a ``BadInputError`` naming the input and the problem. Checks ru
 expensive decode: the file's size, its magic bytes, the pixel count the header declares
 (decompression bombs), the page count of a PDF. Images that can be read are normalised to RGB:
 CMYK converted, 16-bit scaled to 8-bit, transparency flattened onto white, EXIF rotation applied.
-A PDF page with a usable text layer is not rendered here (``backends.documents.pdf``): born-digital pages
-are read from their text, and rendered only when a tier needs their image.
+A PDF is read in the PDF reader's capped helper process (``router.api.pdfreader``, which runs
+``router.api.pdfpages``): a page with a usable text layer is not rendered there, born-digital pages are
+read from their text, and rendered only when a tier needs their image.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import re
 import struct
 import warnings
 from collections.abc import Iterator
@@ -24,19 +24,16 @@ from typing import TYPE_CHECKING, BinaryIO
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from backends.documents.document import Document, EmbeddedFile
-from backends.documents.textlayer import PageText
+from backends.documents.document import Document
+from router.api.pages import check_dimensions, check_page_count, pages_to_read
 from router.failures.errors import BadInputError
 from router.policy.model import InputLimits
 
 if TYPE_CHECKING:
-    import pypdfium2
+    from router.api.pdfreader import PdfReader
 
 Source = str | os.PathLike[str] | bytes | Image.Image | BinaryIO
 ORIENTATION = 0x0112  # the EXIF tag
-#: A PDF as read: the pages read, the page count, text layers, pages rendered, embedded XML files.
-_PdfPages = tuple[list[int], int, list[PageText | None], dict[int, Image.Image], tuple[EmbeddedFile, ...]]
-MAX_SIDE_PX = 30_000  # no real document page is longer than this at any sane resolution
 #: What Pillow's decoders raise on corrupt data (a truncated stream, a broken header, an oversized
 #: text chunk, an unsupported compression): the file's fault, never the caller's.
 _DECODE_ERRORS = (
@@ -66,19 +63,31 @@ def check_source(source: object) -> None:
     )
 
 
-def load_document(source: Source, limits: InputLimits, *, name: str | None = None) -> Document:
-    """Read a path, bytes, a binary file object or a PIL image into a validated ``Document``."""
+def load_document(
+    source: Source, limits: InputLimits, *, name: str | None = None, reader: PdfReader | None = None
+) -> Document:
+    """Read a path, bytes, a binary file object or a PIL image into a validated ``Document``; a PDF
+    through ``reader`` (a router's own; default: one shared by the callers without one)."""
     check_source(source)
+    reader = reader or shared_reader()
     if isinstance(source, Image.Image):
         return _from_pil(source, limits, name or "<image>")
     if isinstance(source, bytes | bytearray | memoryview):
         data = bytes(source)
-        return _from_bytes(data, limits, name or "<bytes>", suffix=Path(name or "").suffix)
+        return _from_bytes(data, limits, name or "<bytes>", reader, suffix=Path(name or "").suffix)
     if not isinstance(source, str | os.PathLike):  # a binary file object: read at most one byte past the limit
         label = name or _stream_name(source)
-        return _from_bytes(_read_stream(source, limits, label), limits, label, suffix=Path(label).suffix)
+        return _from_bytes(_read_stream(source, limits, label), limits, label, reader, suffix=Path(label).suffix)
     path = Path(source)
-    return _from_bytes(_read_file(path, limits, name or str(path)), limits, name or str(path), suffix=path.suffix)
+    data = _read_file(path, limits, name or str(path))
+    return _from_bytes(data, limits, name or str(path), reader, suffix=path.suffix)
+
+
+def shared_reader() -> PdfReader:
+    """The PDF reader of the callers that bring none (started on its first PDF)."""
+    from router.api import pdfreader
+
+    return pdfreader.SHARED
 
 
 def _stream_name(stream: object) -> str:
@@ -136,14 +145,14 @@ def _read_regular_file(path: Path, limits: InputLimits, name: str) -> bytes:
     return path.read_bytes()
 
 
-def _from_bytes(data: bytes, limits: InputLimits, name: str, *, suffix: str = "") -> Document:
+def _from_bytes(data: bytes, limits: InputLimits, name: str, reader: PdfReader, *, suffix: str = "") -> Document:
     if not data:
         raise BadInputError(name, "file is empty (0 bytes)")
     if len(data) > limits.max_bytes:
         raise BadInputError(name, f"input is {len(data)} bytes, over the limit of {limits.max_bytes}")
     digest = hashlib.sha256(data).hexdigest()
     if data.startswith(b"%PDF-"):
-        return _read_pdf(data, limits, name, digest)
+        return _read_pdf(data, limits, name, digest, reader)
     image = _open_image(data, name, suffix)
     media_type = Image.MIME.get(image.format or "", "image/unknown")
     with _corrupt_image(name):
@@ -179,21 +188,8 @@ def _document(
     return Document(digest, tuple(pages), media_type, name, size, page_numbers=numbers, pages_total=total)
 
 
-def pages_to_read(total: int, max_pages: int) -> list[int]:
-    """The 0-based pages read of a document of ``total`` pages: all, or the first ``max_pages - 1``
-    and the last (an invoice's total is on its last page)."""
-    if total <= max_pages:
-        return list(range(total))
-    return [*range(max_pages - 1), total - 1] if max_pages > 1 else [0]
-
-
-def _check_page_count(count: int, limits: InputLimits, name: str, what: str) -> None:
-    if count > limits.max_document_pages:
-        raise BadInputError(name, f"{what} {count} pages, over the limit of {limits.max_document_pages}")
-
-
 def _from_pil(image: Image.Image, limits: InputLimits, name: str) -> Document:
-    _check_dimensions(image.size, limits, name)
+    check_dimensions(image.size, limits, name)
     page = _to_rgb(image, name)
     digest = hashlib.sha256(f"{page.mode}{page.size}".encode() + page.tobytes()).hexdigest()
     return Document(digest, (page,), "image/x-pil", name, len(page.tobytes()))
@@ -232,11 +228,11 @@ def _declared_size(data: bytes) -> tuple[int, int] | None:
 
 
 def _image_pages(image: Image.Image, limits: InputLimits, name: str) -> list[Image.Image]:
-    _check_dimensions(image.size, limits, name)
+    check_dimensions(image.size, limits, name)
     frames = getattr(image, "n_frames", 1)
     if frames > 1 and image.format in ("GIF", "PNG", "WEBP"):
         raise BadInputError(name, f"animated image ({frames} frames); docroute reads still images and PDFs")
-    _check_page_count(frames, limits, name, "image has")
+    check_page_count(frames, limits, name, "image has")
     if image.format == "JPEG":
         _decode_smaller(image, limits.decode_max_side_px)
     pages = []
@@ -265,20 +261,6 @@ def _decode(image: Image.Image) -> Image.Image:
         return image
 
 
-def _check_dimensions(size: tuple[int, int], limits: InputLimits, name: str) -> None:
-    width, height = size
-    if width < 1 or height < 1:
-        raise BadInputError(name, f"image has no pixels ({width}x{height})")
-    if width * height > limits.max_pixels:
-        raise BadInputError(
-            name,
-            f"image is {width}x{height} ({width * height / 1e6:.0f} MP), over the limit of "
-            f"{limits.max_pixels / 1e6:.0f} MP: possible decompression bomb",
-        )
-    if max(width, height) > MAX_SIDE_PX:
-        raise BadInputError(name, f"image is {width}x{height}: a side is over {MAX_SIDE_PX} px")
-
-
 def _to_rgb(image: Image.Image, name: str) -> Image.Image:
     """One RGB page: 16-bit scaled down, palette and alpha flattened onto white, CMYK converted."""
     mode = image.mode
@@ -302,18 +284,20 @@ def _to_rgb(image: Image.Image, name: str) -> Image.Image:
         raise BadInputError(name, f"unsupported image mode {mode!r} ({exc})") from None
 
 
-def _read_pdf(data: bytes, limits: InputLimits, name: str, digest: str) -> Document:
-    """A PDF as a document. PDFium is not thread-safe (its last-error state is global: two threads
-    reading a corrupt and a locked PDF at once swapped their errors), so one PDF at a time
-    (``backends.documents.pdf.LOCK``).
+def _read_pdf(data: bytes, limits: InputLimits, name: str, digest: str, reader: PdfReader) -> Document:
+    """A PDF as a document, read in the capped reader process (``router.api.pdfreader``).
 
     Each page's text layer is read; a page without a usable one (a scan) is rendered now, the others
     only if a tier asks for their image. The XML files the PDF embeds (e-invoices) come along."""
-    from backends.documents import pdf as pdf_pages
+    from backends.documents.pdf import LazyPages
 
-    with pdf_pages.LOCK:
-        indices, total, layers, rendered, attachments = _read_pdf_unlocked(data, limits, name)
-    pages = pdf_pages.LazyPages(data, limits.pdf_dpi / 72, indices, rendered)
+    indices, total, layers, rendered, attachments = reader.read(data, limits, name, digest)
+    scale = limits.pdf_dpi / 72
+
+    def render(index: int) -> Image.Image:
+        return reader.render(data, index, scale, limits, name, digest)
+
+    pages = LazyPages(render, indices, rendered)
     numbers = tuple(index + 1 for index in indices) if total > len(indices) else None
     return Document(
         digest,
@@ -326,58 +310,3 @@ def _read_pdf(data: bytes, limits: InputLimits, name: str, digest: str) -> Docum
         text_layer=tuple(layers),
         attachments=attachments,
     )
-
-
-def _pdf_problem(error: str, data: bytes) -> str:
-    """What PDFium's load error means for the user. PDFium refuses a PDF without pages but sets no
-    error for it: its last error is then whatever an earlier load left ("Success", or a stale
-    "Data format error"), so a page tree that declares no pages is told apart by its own bytes."""
-    if _declares_no_pages(data):
-        return "PDF has no pages (its page tree counts 0)"
-    if "password" in error.lower():
-        return "PDF is password-protected"
-    return f"PDF is unreadable ({error})"
-
-
-def _declares_no_pages(data: bytes) -> bool:
-    return re.search(rb"/Count\s+0(?![0-9.])", data) is not None and re.search(rb"/Count\s+[1-9]", data) is None
-
-
-def _read_pdf_unlocked(data: bytes, limits: InputLimits, name: str) -> _PdfPages:
-    import pypdfium2 as pdfium  # only when a PDF arrives
-
-    try:
-        pdf = pdfium.PdfDocument(data)
-    except pdfium.PdfiumError as exc:
-        raise BadInputError(name, _pdf_problem(str(exc), data)) from None
-    try:
-        return _pdf_pages(pdf, data, limits, name)
-    except pdfium.PdfiumError as exc:  # a page PDFium cannot load (a page tree that loops, say)
-        raise BadInputError(name, f"PDF is unreadable ({_first_line(exc)})") from None
-    finally:
-        pdf.close()
-
-
-def _pdf_pages(pdf: pypdfium2.PdfDocument, data: bytes, limits: InputLimits, name: str) -> _PdfPages:
-    """The pages to read of an open PDF: their text layers, the scans rendered, the embedded XML."""
-    from backends.documents import pdf as pdf_pages
-
-    count = len(pdf)
-    if count == 0:
-        raise BadInputError(name, "PDF has no pages")
-    _check_page_count(count, limits, name, "PDF has")
-    scale = limits.pdf_dpi / 72
-    indices = pages_to_read(count, limits.max_pages)
-    layers: list[PageText | None] = []
-    rendered: dict[int, Image.Image] = {}  # by position among the pages read
-    for position, index in enumerate(indices):
-        page = pdf[index]
-        try:
-            width, height = page.get_size()
-            _check_dimensions((int(width * scale), int(height * scale)), limits, f"{name} page {index + 1}")
-            layers.append(pdf_pages.page_text(page))
-            if layers[-1] is None:
-                rendered[position] = pdf_pages.render(page, scale)
-        finally:
-            page.close()
-    return indices, count, layers, rendered, pdf_pages.embedded_xml(pdf, data)

@@ -29,6 +29,7 @@ from typing import Any
 from backends import registry
 from router.api import memory
 from router.api.inputs import Source, check_source, load_document
+from router.api.pdfreader import PdfReader
 from router.core import decide
 from router.core.breaker import Breaker, BreakerState
 from router.core.engine import Engine
@@ -69,6 +70,7 @@ class Router:
         self.policy = policy
         self.policy_hash = policy.digest()
         self._clock = clock
+        self._pdf_reader = PdfReader()  # this router's PDFs are read in its own capped helper process
         self.decision_log = logs.RouterLog(
             policy.logging, json_path=log_json, stream=sys.stderr if log_stderr else None, host=logger
         )
@@ -142,7 +144,7 @@ class Router:
         started = self._clock()
         display = name or (str(source) if isinstance(source, str | os.PathLike) else None)
         try:
-            document = load_document(source, self.policy.limits, name=display)
+            document = load_document(source, self.policy.limits, name=display, reader=self._pdf_reader)
         except BadInputError as exc:
             return self._refused(request_id, exc, started)
         except Exception as exc:  # a reader's failure nobody foresaw: still one classified result
@@ -241,6 +243,7 @@ class Router:
             self._closed = True
         for tier in self.tiers:
             tier.runner.close()
+        self._pdf_reader.close()
         events.ROUTER_CLOSED.emit(self._log)
         self.decision_log.close()
 

@@ -51,6 +51,7 @@ class Item:
     key: str
     data: bytes | None
     retry_of: str | None = None  # the request id of the retryable line this input's new line replaces
+    replaces: str | None = None  # the request id of this input's line from before its bytes changed
 
 
 def read_item(path: Path, max_bytes: int) -> Item:
@@ -213,6 +214,10 @@ class _Batch:
             if retry_of is not None:
                 item = dataclasses.replace(item, retry_of=retry_of)
                 self.summary.retried += 1
+            earlier = self.sink.current_line(str(item.path))
+            if earlier is not None and earlier[0] != item.key:  # the file changed since its line
+                item = dataclasses.replace(item, replaces=earlier[1])
+                self.done[earlier[0]] -= 1  # that line goes: it answers for no other input
             self.inbox.put(item)
             self.in_flight += 1
         return False
@@ -269,7 +274,8 @@ class _Batch:
             events.BATCH_EXTRACT_CRASHED.emit(self.log, request_id=request_id, error_type=type(exc).__name__)
             result = _crashed(self.router, item, request_id, exc, started)
         retry = {"retry_of": item.retry_of} if item.retry_of else {}
-        return {"input": str(item.path), "key": item.key, **retry, **result.model_dump(mode="json")}
+        replaces = {"replaces": item.replaces} if item.replaces else {}
+        return {"input": str(item.path), "key": item.key, **retry, **replaces, **result.model_dump(mode="json")}
 
 
 def _crashed(router: Any, item: Item, request_id: str, exc: Exception, started: float) -> Result:

@@ -15,7 +15,9 @@ Retrying. A line is *final* when a tier answered, or when the document is at fau
 ``invalid_output``: see ``router.batch.resume``); a line that failed for a passing reason (no tier
 could run, breaker open, timeout, crashed worker) is *retryable*, and a rerun reads its input again.
 The new line names the one it replaces (``"retry_of": <request_id>``), so the file stays readable
-at every instant: a line named by a later line's ``retry_of`` is superseded. Closing the sink then
+at every instant: a line named by a later line's ``retry_of`` is superseded. An input whose bytes
+changed since its line was written (same name, new key) is read again, and its new line names the
+old one the same way (``"replaces": <request_id>``): one current line per input. Closing the sink then
 *compacts* the file: the current lines are copied to a temporary file next to it, which is flushed
 to disk and renamed over the output (atomic), so the file holds exactly one line per input again.
 A crash before or during compaction leaves the superseding lines and the lines they replace; both
@@ -103,7 +105,7 @@ class ResultSink:
         except BaseException:
             os.close(self._lock_fd)
             raise
-        self.done, self.retryable, self.superseded, self.unreadable_lines = state
+        self.done, self.retryable, self.superseded, self.unreadable_lines, self._by_input = state
         self._broken: OutputWriteError | None = None
         self._unsynced = 0
         self._synced_at = time.monotonic()
@@ -114,6 +116,10 @@ class ResultSink:
         """The request id of a retryable line for ``key`` that a new line will replace, if any."""
         waiting = self.retryable.get(key)
         return waiting.pop(0) if waiting else None
+
+    def current_line(self, input_name: str) -> tuple[str, str] | None:
+        """The key and request id of the current line for the input so named, if it has one."""
+        return self._by_input.get(input_name)
 
     def write(self, record: dict[str, Any]) -> None:
         """Append one line, whole. After a write fails (a full disk), every later one fails too: a
@@ -130,8 +136,7 @@ class ResultSink:
                 os.ftruncate(self._fd, start)
             self._broken = OutputWriteError(self.path, exc)
             raise self._broken from None
-        if record.get("retry_of"):
-            self.superseded.add(str(record["retry_of"]))
+        self.superseded.update(str(record[f]) for f in SUPERSEDING if record.get(f))
         self._unsynced += 1
         if self._unsynced >= self._fsync_every or time.monotonic() - self._synced_at >= self._fsync_interval_s:
             self.sync()
@@ -247,15 +252,22 @@ def _lines(path: Path) -> Iterator[tuple[bytes, dict[str, Any] | None]]:
             yield raw, record if isinstance(record, dict) else None
 
 
+#: The fields by which a line names the line it supersedes: a retry of it, or a newer reading of
+#: the same input whose content changed between two runs.
+SUPERSEDING = ("retry_of", "replaces")
+
+
 def _superseded(path: Path) -> set[str]:
-    return {str(r["retry_of"]) for _, r in _lines(path) if r is not None and r.get("retry_of")}
+    return {str(r[f]) for _, r in _lines(path) if r is not None for f in SUPERSEDING if r.get(f)}
 
 
-def _read_state(path: Path, retry_failed: bool) -> tuple[Counter[str], dict[str, list[str]], set[str], int]:
-    """Final lines per key, retryable lines' request ids per key, superseded ids, unparsable lines."""
+def _read_state(path: Path, retry_failed: bool) -> _State:
+    """Final lines per key, retryable lines' request ids per key, superseded ids, unparsable lines,
+    and each input's current line (key, request id)."""
     superseded = _superseded(path)
     final: Counter[str] = Counter()
     retryable: dict[str, list[str]] = {}
+    by_input: dict[str, tuple[str, str]] = {}
     unreadable = 0
     for raw, record in _lines(path):
         if record is None or "key" not in record:
@@ -264,11 +276,16 @@ def _read_state(path: Path, retry_failed: bool) -> tuple[Counter[str], dict[str,
         if str(record.get("request_id")) in superseded:
             continue
         key = str(record["key"])
+        if record.get("input") and record.get("request_id"):
+            by_input[str(record["input"])] = (key, str(record["request_id"]))
         if record.get("request_id") and not is_final(record, retry_failed=retry_failed):
             retryable.setdefault(key, []).append(str(record["request_id"]))
         else:
             final[key] += 1
-    return final, retryable, superseded, unreadable
+    return final, retryable, superseded, unreadable, by_input
+
+
+_State = tuple[Counter[str], dict[str, list[str]], set[str], int, dict[str, tuple[str, str]]]
 
 
 def _compact(path: Path, superseded: set[str]) -> int:

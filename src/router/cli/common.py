@@ -102,6 +102,16 @@ def check_output_files_or_exit(options: dict[str, Path | None]) -> None:
         seen[identity] = option
 
 
+def check_output_folder_or_exit(option: str, path: Path) -> None:
+    """A folder a command writes into, by the same rule as its files; exit 2 naming the problem."""
+    from router.observe.outputs import folder_problem
+
+    problem = folder_problem(path)
+    if problem:
+        typer.echo(f"docroute: {option} {path}: {problem}", err=True)
+        raise typer.Exit(2)
+
+
 #: The options that name a decision log, a file appended to and rotated.
 LOG_OPTIONS = ("--log-json", "logging.json_path")
 

@@ -35,6 +35,7 @@ def evaluate(
         SIGNAL_EXIT,
         batch_run,
         check_output_files_or_exit,
+        check_output_folder_or_exit,
         check_policy_log_or_exit,
         load_policy_or_exit,
         progress_mode_or_exit,
@@ -43,9 +44,7 @@ def evaluate(
 
     mode = progress_mode_or_exit(progress)
     check_output_files_or_exit({"--log-json": log_json})
-    if out.exists() and not out.is_dir():
-        typer.echo(f"docroute: --out {out}: is a file, expected a folder", err=True)
-        raise typer.Exit(2)
+    check_output_folder_or_exit("--out", out)
     try:
         count = len(load_labels(dataset, limit=limit))
     except DatasetError as exc:

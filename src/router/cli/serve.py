@@ -72,6 +72,7 @@ def serve(
     from router.service import ServiceSettings, create_app
     from router.service.server import bind, server
 
+    token = _token_or_exit(token)
     loaded = load_policy_or_exit(policy)
     check_output_files_or_exit({"--log-json": log_json if engine == "local" else None})  # ray: a folder
     if engine == "local":
@@ -81,10 +82,14 @@ def serve(
     except OSError as exc:
         typer.echo(f"docroute: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
         raise typer.Exit(1) from None
-    if host not in LOOPBACK and not token:
+    if token:
+        typer.echo("docroute: authentication: a bearer token is required on /v1/*, /metrics and the docs", err=True)
+    elif host not in LOOPBACK:
         typer.echo(
             f"docroute: warning: serving on {host} without --token: anyone who can reach it may use it", err=True
         )
+    else:
+        typer.echo("docroute: authentication: none (no token; bound to this machine only)", err=True)
     settings = ServiceSettings(
         token=token,
         max_upload_bytes=int(max_upload_mb * 1_000_000),
@@ -111,3 +116,19 @@ def serve(
     typer.echo(f"docroute: listening on http://{shown}:{sock.getsockname()[1]} (the tiers load next)", err=True)
     with sock:
         server(service, settings, timeout_graceful_shutdown=grace, log_level="info").run(sockets=[sock])
+
+
+def _token_or_exit(given: str | None) -> str | None:
+    """The token from --token or DOCROUTE_TOKEN (set but empty counts: click reads it as unset), by
+    ``check_token``'s rules; exit 2 saying which rule it breaks."""
+    import os
+
+    from router.service.settings import check_token
+
+    if given is None and "DOCROUTE_TOKEN" in os.environ:
+        given = os.environ["DOCROUTE_TOKEN"]
+    try:
+        return check_token(given)
+    except ValueError as exc:
+        typer.echo(f"docroute: {exc}", err=True)
+        raise typer.Exit(2) from None

@@ -90,6 +90,9 @@ SIGNATURES: tuple[Signature, ...] = (
     Signature("unreadable_image", C.BAD_INPUT, types=("UnidentifiedImageError",)),
     # An answer that is not an answer.
     Signature("invalid_output", C.INVALID_OUTPUT, types=("InvalidOutput", "ValidationError")),
+    # Text of the document's that is not valid Unicode (a lone surrogate) where it had to be: the
+    # document's fault, never the tier's (it must not count toward the tier's breaker).
+    Signature("invalid_text", C.INVALID_OUTPUT, types=("UnicodeEncodeError", "UnicodeDecodeError")),
     Signature("timeout_builtin", C.TIMEOUT, types=("TimeoutError",)),
 )
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from backends.doctraits import Trait
 from backends.kinds import SPECS, BackendOptions, spec_for
+from backends.options import Seconds
 from backends.schema import FieldName
 from router.failures.errors import ErrorClass, PolicyError
 from router.failures.traits import default_fallback_on, default_retry_on
@@ -57,10 +58,10 @@ class _Model(BaseModel):
 class Backoff(_Model):
     """Exponential backoff between retries of one tier."""
 
-    initial_s: float = Field(0.2, ge=0, description="Wait before the first retry.")
-    max_s: float = Field(5.0, ge=0, description="Longest wait between retries.")
+    initial_s: Seconds = Field(0.2, ge=0, description="Wait before the first retry.")
+    max_s: Seconds = Field(5.0, ge=0, description="Longest wait between retries.")
     multiplier: float = Field(2.0, ge=1, description="Growth of the wait per retry.")
-    jitter_s: float = Field(0.1, ge=0, description="Random extra wait, up to this much.")
+    jitter_s: Seconds = Field(0.1, ge=0, description="Random extra wait, up to this much.")
 
 
 class RetryPolicy(_Model):
@@ -91,11 +92,11 @@ class BreakerPolicy(_Model):
     error classes' traits); the last tier that could answer a document is tried even when open."""
 
     failure_threshold: int = Field(5, ge=1, description="Consecutive failed attempts that open the breaker.")
-    cooldown_s: float = Field(30.0, gt=0, description="Time open before one half-open probe.")
+    cooldown_s: Seconds = Field(30.0, gt=0, description="Time open before one half-open probe.")
     max_recycles: int = Field(
         3, ge=1, description="Worker recycles within recycle_window_s that count as a crash loop."
     )
-    recycle_window_s: float = Field(300.0, gt=0, description="Window for counting recycles.")
+    recycle_window_s: Seconds = Field(300.0, gt=0, description="Window for counting recycles.")
     content: ContentBreakerPolicy | None = Field(
         None, description="Also open on a high rate of content failures (off by default)."
     )
@@ -143,12 +144,12 @@ class TierPolicy(_Model):
         "with it. Longer windows make fuller batches and add that much latency when traffic is light.",
     )
     preload: bool = Field(False, description="Start workers when the router starts, not on first use.")
-    idle_unload_s: float | None = Field(
+    idle_unload_s: Seconds | None = Field(
         None, gt=0, description="Stop idle workers after this long; they restart on demand."
     )
-    timeout_s: float = Field(60.0, gt=0, description="Time limit for one attempt.")
-    start_timeout_s: float = Field(600.0, gt=0, description="Time limit for a worker to load.")
-    stop_grace_s: float = Field(
+    timeout_s: Seconds = Field(60.0, gt=0, description="Time limit for one attempt.")
+    start_timeout_s: Seconds = Field(600.0, gt=0, description="Time limit for a worker to load.")
+    stop_grace_s: Seconds = Field(
         5.0, gt=0, description="Time a stopping worker gets at each step (ask, terminate) before it is killed."
     )
     retry: RetryPolicy = Field(default_factory=RetryPolicy, description="Retries of this tier within a request.")
@@ -173,7 +174,7 @@ class TierPolicy(_Model):
         ge=0,
         description="What one attempt of this tier costs, in the policy's cost_unit; each result sums what it spent.",
     )
-    quarantine_s: float = Field(
+    quarantine_s: Seconds = Field(
         3600.0, ge=0, description="How long a document that poisoned this tier skips it (0: never)."
     )
 
@@ -220,6 +221,17 @@ class InputLimits(_Model):
         "no receipt or invoice is that long, and counting is all it costs.",
     )
     pdf_dpi: int = Field(200, ge=50, le=600, description="Resolution PDF pages are rendered at.")
+    pdf_reader_memory_mb: int = Field(
+        768,
+        ge=128,
+        le=65536,
+        description="PDFs are read in a helper process capped at this much memory above its idle size: a PDF "
+        "whose streams inflate past it (a decompression bomb) is refused as bad_input, and costs that helper, "
+        "not the caller's process.",
+    )
+    pdf_read_timeout_s: Seconds = Field(
+        60.0, gt=0, description="Time the PDF reader gets for one PDF (or one page's rendering)."
+    )
     decode_max_side_px: int = Field(
         3000,
         ge=500,
@@ -253,7 +265,7 @@ class Policy(_Model):
     version: Literal[1] = Field(1, description="Policy format version.")
     name: str = Field("unnamed", max_length=100, description="A name for logs and reports.")
     description: str = Field("", max_length=MAX_TEXT_CHARS, description="What this policy is for.")
-    deadline_s: float = Field(120.0, gt=0, description="Time limit for one request across all tiers.")
+    deadline_s: Seconds = Field(120.0, gt=0, description="Time limit for one request across all tiers.")
     quality_gate: QualityGate = Field(default_factory=QualityGate, description="What an accepted answer holds.")
     accept: Thresholds = Field(default_factory=dict, description=_ACCEPT_DOC)
     cost_unit: str = Field(
@@ -335,11 +347,13 @@ def load_policy(name_or_path: str | os.PathLike[str]) -> Policy:
     """Read and validate a policy file (or a built-in policy by name)."""
     path = resolve_policy_path(name_or_path)
     try:
+        if path.exists() and not path.is_file():  # opening a FIFO would wait forever for a writer
+            raise PolicyError(str(path), ["not a regular file (a folder, FIFO or device): give the policy file's path"])
         if path.is_file() and (size := path.stat().st_size) > MAX_POLICY_BYTES:  # never read into memory
             raise PolicyError(str(path), [too_big(size)])
         with path.open("rb") as file:
-            data = file.read(MAX_POLICY_BYTES + 1)  # a device or a pipe has no size to check first
-        if len(data) > MAX_POLICY_BYTES:
+            data = file.read(MAX_POLICY_BYTES + 1)
+        if len(data) > MAX_POLICY_BYTES:  # it grew while read
             raise PolicyError(str(path), [too_big(None)])
         text = data.decode("utf-8")
     except FileNotFoundError:

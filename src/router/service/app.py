@@ -206,12 +206,12 @@ async def _source(request: Request, settings: ServiceSettings) -> AsyncIterator[
 
 
 async def _server_path(request: Request, allowed: Path | None) -> _Source | Response:
-    if allowed is None:
-        return error_response(403, "server_paths_disabled", "server paths are not enabled; upload the file instead")
-    try:
+    try:  # a malformed request is told so first, whatever this service allows
         body = await request.json()
     except (ValueError, RecursionError):  # RecursionError: arrays or objects nested too deep
         return error_response(400, "bad_json", "the body is not valid JSON, or is nested too deep")
+    if allowed is None:
+        return error_response(403, "server_paths_disabled", "server paths are not enabled; upload the file instead")
     given = body.get("path") if isinstance(body, dict) else None
     if not isinstance(given, str) or not given:
         return error_response(422, "missing_path", 'expected a JSON body {"path": "..."}')

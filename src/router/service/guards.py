@@ -59,11 +59,13 @@ class BearerAuth:
 
 
 def _bearer(scope: Scope) -> bytes | None:
-    for name, value in scope.get("headers", []):
-        if name == b"authorization":
-            scheme, _, credentials = value.partition(b" ")
-            return credentials.strip() if scheme.lower() == b"bearer" and credentials.strip() else None
-    return None
+    """The bearer credentials of the one Authorization header; None without one, or with two (which
+    one a proxy or a client meant cannot be told)."""
+    values = [value for name, value in scope.get("headers", []) if name == b"authorization"]
+    if len(values) != 1:
+        return None
+    scheme, _, credentials = values[0].partition(b" ")
+    return credentials.strip() if scheme.lower() == b"bearer" and credentials.strip() else None
 
 
 class _TooLarge(Exception):

@@ -7,6 +7,9 @@ protocol with two changes:
 - **Header timeout.** A connection must send a request's headers whole within ``header_timeout_s``
   of connecting (or of its last answer): uvicorn itself waits forever, so a client trickling its
   headers could hold a socket for good. Such a connection is closed (``service.request_timeout``).
+- **Malformed requests get the error body.** A request h11 cannot parse (a NUL in a header, two
+  Content-Lengths, a negative one) gets 400 with ``{"error": {"code": "bad_request", ...}}``, the
+  body every other refusal carries, not uvicorn's plain text.
 - **Shutdown drops uploads.** On SIGTERM uvicorn waits for every open request; one still receiving
   its body (a slow upload) is closed at once instead, and the app logs it as a client that went
   away. Requests whose body has arrived (queued or being routed) finish.
@@ -15,9 +18,11 @@ protocol with two changes:
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from typing import Any
 
+import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -79,6 +84,17 @@ class GuardedH11(H11Protocol):
         if self._header_timer is not None:
             self._header_timer.cancel()
         super().connection_lost(exc)
+
+    def send_400_response(self, msg: str) -> None:
+        body = json.dumps({"error": {"code": "bad_request", "message": f"malformed HTTP request: {msg}"}}).encode()
+        headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
+        for event in (
+            h11.Response(status_code=400, headers=headers, reason=b"Bad Request"),
+            h11.Data(data=body),
+            h11.EndOfMessage(),
+        ):
+            self.transport.write(self.conn.send(event) or b"")
+        self.transport.close()
 
     def shutdown(self) -> None:
         cycle = self.cycle

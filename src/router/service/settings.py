@@ -32,3 +32,29 @@ class ServiceSettings:
     body_timeout_s: float = DEFAULT_BODY_TIMEOUT_S
     """Seconds from a request's headers to its whole body; then 408. Slow uploads cannot hold
     ``max_in_flight``: 50 MB in 60 s needs about 7 Mbit/s."""
+
+    def __post_init__(self) -> None:
+        check_token(self.token)  # every surface (CLI, Ray, a host's own app) by the same rules
+
+
+def check_token(token: str | None) -> str | None:
+    """The token a service may require, or None for none; ValueError saying why ``token`` cannot be one.
+
+    The rules: a token is given (``--token`` or ``DOCROUTE_TOKEN``) or not at all; one given is at
+    least 16 visible ASCII characters (no spaces: header values are stripped, so a token with a
+    space at either end could never be sent, and an empty or blank one would mean no authentication
+    at all, silently). Serving without a token is only for a bound address on this machine, or
+    said in a warning."""
+    if token is None:
+        return None
+    if not token.strip():
+        raise ValueError(
+            "the token (--token or DOCROUTE_TOKEN) is empty or blank: set a real one, or unset it to serve "
+            "without authentication"
+        )
+    if token != token.strip() or any(not 33 <= ord(ch) <= 126 for ch in token):
+        raise ValueError(
+            "the token (--token or DOCROUTE_TOKEN) holds spaces or characters that are not visible ASCII: "
+            "no client could send it in an Authorization header"
+        )
+    return token

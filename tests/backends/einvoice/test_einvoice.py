@@ -142,3 +142,49 @@ def test_the_xml_total_is_checked_against_the_total_the_page_prints(printed, agr
     assert extraction.meta["total_printed"] is agrees
     assert extraction.fields.confidence.get("total") == confidence
     assert extraction.fields.confidence["merchant"] == 1.0  # read from the XML: exact
+
+
+def test_a_credit_notes_negative_total_does_not_agree_with_the_same_amount_printed_positive():
+    """An XML total of -56.58 against a printed 56.58 was agreement, at confidence 1.0."""
+    credit = xml.CII.replace(b"<ram:GrandTotalAmount>56.58<", b"<ram:GrandTotalAmount>-56.58<")
+    assert credit != xml.CII
+    extraction = read("factur-x.xml", credit, ("Eisenwaren Huber GmbH", "Gesamtbetrag 56,58 EUR"))
+    assert extraction.meta["total_printed"] is False and extraction.fields.confidence["total"] == 0.5
+    signed = read("factur-x.xml", credit, ("Eisenwaren Huber GmbH", "Gutschrift -56,58 EUR"))
+    assert signed.meta["total_printed"] is True
+
+
+def test_two_embedded_invoices_that_disagree_are_reported_and_neither_total_trusted():
+    other = xml.CII.replace(b"<ram:GrandTotalAmount>56.58<", b"<ram:GrandTotalAmount>99.99<")
+    document = pdf_with(EmbeddedFile("factur-x.xml", xml.CII), EmbeddedFile("zugferd-invoice.xml", other))
+    extraction = EInvoiceBackend(EInvoiceOptions()).extract(document)
+    assert extraction.meta["einvoice_disagreeing"] == {"total": ["zugferd-invoice.xml"]}
+    assert extraction.fields.confidence["total"] == 0.5
+    same = pdf_with(EmbeddedFile("factur-x.xml", xml.CII), EmbeddedFile("zugferd-invoice.xml", xml.CII))
+    assert EInvoiceBackend(EInvoiceOptions()).extract(same).meta["einvoice_disagreeing"] == {}
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ((b'xmlns:rsm="urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100"', b'xmlns:rsm="urn:x"'),
+         "not in its standard's namespace"),
+        ((b">56.58</ram:GrandTotalAmount>", b">5_6.58</ram:GrandTotalAmount>"), "total: Value error, expected"),
+        ((b"<ram:Name>Eisenwaren Huber GmbH</ram:Name>", b"<ram:Name>" + b"A" * 200_000 + b"</ram:Name>"),
+         "expected at most 1000 characters"),
+    ],
+    ids=["foreign-namespace", "underscored-amount", "huge-name"],
+)  # fmt: skip
+def test_an_invoice_outside_its_standard_is_refused_naming_the_problem(change, problem):
+    """Any namespace or none, Python's Decimal reading 5_6.58 as 56.58, a 200,000-character name."""
+    changed = xml.CII.replace(*change)
+    assert changed != xml.CII
+    with pytest.raises(InvalidOutput, match=problem):
+        read("factur-x.xml", changed)
+
+
+def test_a_placeholder_date_is_no_date_and_the_rest_of_the_invoice_stands():
+    dated = xml.CII.replace(b">20240314<", b">99991231<")
+    assert dated != xml.CII
+    fields = read("factur-x.xml", dated).fields
+    assert (fields.date, fields.date_raw, fields.total) == (None, "99991231", "56.58")

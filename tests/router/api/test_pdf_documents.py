@@ -7,7 +7,6 @@ from __future__ import annotations
 import random
 import zlib
 
-import pypdfium2.raw as pdfium_c
 import pytest
 
 from backends.fields.ocr_rules import OcrRulesBackend
@@ -16,9 +15,11 @@ from backends.testing.synthetic import random_receipt, render_receipt
 from backends.testing.synthetic_pdf import joined_pdf, scanned_pdf, text_pdf
 from router import Router
 from router.api.inputs import load_document
+from router.failures.errors import BadInputError
 from router.policy.model import InputLimits
 from router.workers import transport
 from tests.backends import einvoice_xml as xml
+from tests.router.hostile_pdfs import embedding
 
 INVOICE = [
     "Eisenwaren Huber GmbH",
@@ -160,59 +161,36 @@ def test_replay_predicts_the_not_applicable_skip_and_the_einvoice_answer(tmp_pat
     assert report.predictions[0].predicted.path[0] == "einvoice:skip(not_applicable)"
 
 
-def _pdf_embedding(stream_dictionary: bytes, stream: bytes, name: bytes = b"factur-x.xml") -> bytes:
-    """A one-page PDF whose one embedded file has this stream dictionary and data (built byte by
-    byte: PDFium's writer would not compress it)."""
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R /Names << /EmbeddedFiles << /Names [(" + name + b") 4 0 R] >> >> >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>",
-        b"<< /Type /Filespec /F (" + name + b") /UF (" + name + b") /EF << /F 5 0 R >> >>",
-        b"<< "
-        + stream_dictionary
-        + b" /Length "
-        + str(len(stream)).encode()
-        + b" >>\nstream\n"
-        + stream
-        + b"\nendstream",
-    ]
-    out, offsets = bytearray(b"%PDF-1.7\n"), []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
-
-
 MARKED = b"/Type /EmbeddedFile /Subtype /text#2Fxml"
 
 
 def test_a_small_compressed_embedded_xml_is_read():
-    document = load_document(_pdf_embedding(MARKED + b" /Filter /FlateDecode", zlib.compress(xml.CII)), InputLimits())
+    document = load_document(embedding(MARKED + b" /Filter /FlateDecode", zlib.compress(xml.CII)), InputLimits())
     assert [(f.name, f.data) for f in document.attachments] == [("factur-x.xml", xml.CII)]
 
 
 @pytest.mark.parametrize(
-    ("dictionary", "stream", "reason"),
+    ("dictionary", "stream", "data", "problem"),
     [
-        (MARKED + b" /Filter /FlateDecode", zlib.compress(b" " * (6 * 2**20), 9), "inflates past the limit"),
-        (MARKED + b" /Params << /Size 9999999999 >>", b"<a/>", "declares 9999999999 bytes"),
-        (MARKED + b" /Filter [/ASCIIHexDecode /FlateDecode]", b"00>", "cannot be checked before decoding"),
-        (b"/Filter /FlateDecode", zlib.compress(b" " * 100), "not marked as one"),
+        (MARKED + b" /Filter /FlateDecode", zlib.compress(b" " * (6 * 2**20), 9), None, "over the limit of 5242880"),
+        (MARKED + b" /Params << /Size 9999999999 >>", b"<a/>", b"<a/>", None),
+        (
+            MARKED + b" /Filter [/ASCIIHexDecode /FlateDecode]",
+            zlib.compress(b"<a/>").hex().encode() + b">",
+            b"<a/>",
+            None,
+        ),
+        (b"/Filter /FlateDecode", zlib.compress(b"<a/>"), b"<a/>", None),
     ],
-    ids=["flate-bomb", "declared-too-large", "other-filters", "unmarked"],
+    ids=["inflates-too-large", "declares-too-large", "chained-filters", "unmarked"],
 )
-def test_an_embedded_file_that_cannot_be_measured_first_is_never_decoded(monkeypatch, dictionary, stream, reason):
-    decoded = []
-    real = pdfium_c.FPDFAttachment_GetFile
-    monkeypatch.setattr(pdfium_c, "FPDFAttachment_GetFile", lambda *args: decoded.append(args) or real(*args))
-    document = load_document(_pdf_embedding(dictionary, stream), InputLimits())
-    [embedded] = document.attachments
-    assert embedded.data is None and reason in (embedded.problem or "")
-    assert decoded == []  # PDFium was never asked to decode it, not even for its size
+def test_an_embedded_file_is_measured_by_decoding_it_in_the_reader_whatever_its_dictionary_says(
+    dictionary, stream, data, problem
+):
+    """Neither a declared size nor the filters named decide: the capped reader decodes the file and
+    measures what came out."""
+    [embedded] = load_document(embedding(dictionary, stream), InputLimits()).attachments
+    assert (embedded.data, embedded.problem and problem in embedded.problem) == (data, problem and True)
 
 
 def test_the_cpu_policys_last_tier_answers_without_a_date_as_degraded_naming_it(cpu_router):
@@ -227,3 +205,31 @@ def test_the_cpu_policys_last_tier_still_refuses_an_answer_without_a_total(cpu_r
     result = cpu_router.extract(text_pdf([untotalled]), name="untotalled.pdf")
     assert result.status == "failed" and result.error.error_class == "invalid_output"
     assert "total" not in result.partial and result.partial["merchant"].value
+
+
+def test_a_poster_sized_page_with_a_text_layer_is_read_and_refused_only_when_asked_to_render():
+    """A 20000 pt square page was refused as a decompression bomb though it need never be drawn."""
+    document = load_document(text_pdf([INVOICE], size=(20_000.0, 20_000.0)), InputLimits(), name="poster.pdf")
+    assert "TOTAL EUR 56.58" in [line.text for line in document.text_layer[0].lines]
+    with pytest.raises(BadInputError, match=r"poster.pdf page 1: image is .* possible decompression bomb"):
+        document.pages[0]
+
+
+def test_a_page_tree_that_claims_more_pages_than_it_has_is_read_by_the_pages_that_load():
+    """A /Count of 100000 over one page was refused as 100000 pages."""
+    from tests.router.hostile_pdfs import pdf, stream
+
+    content = b"BT /F1 11 Tf 50 780 Td " + b" ".join(b"(Receipt line %d TOTAL 27.10) Tj 0 -14 Td" % n for n in range(6))
+    data = pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 100000 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R"
+            b" /Resources << /Font << /F1 5 0 R >> >> >>",
+            stream(b"", content + b" ET"),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        ]
+    )
+    document = load_document(data, InputLimits(), name="liar.pdf")
+    assert len(document.pages) == 1 and document.pages_total is None
+    assert document.text_layer[0] is not None

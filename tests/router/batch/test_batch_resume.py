@@ -49,6 +49,21 @@ def test_a_file_name_that_is_not_utf8_gets_its_line_and_is_matched_on_resume(tmp
     assert os.fsencode(next(r["input"] for r in records if "gone" in r["input"])).endswith(b"gone\xfe.png")
 
 
+def test_a_file_that_changed_between_two_runs_keeps_one_current_line_naming_the_old_one(tmp_path):
+    """It got a second line for the same path, without saying which one was current."""
+    first_docs = images(tmp_path / "in", 2)
+    out = tmp_path / "out.jsonl"
+    with router_for(tmp_path, tier("a")) as router:
+        batch(router, first_docs, out)
+        before = {r["input"]: r for r in read_records(out)}
+        images(tmp_path / "in", 2, size=(50, 30))  # same names, new bytes
+        again = batch(router, first_docs, out)
+    after = {r["input"]: r for r in read_records(out)}
+    assert again.processed == 2 and len(out.read_text().splitlines()) == 2  # compacted: one line each
+    assert {name: r["replaces"] for name, r in after.items()} == {n: r["request_id"] for n, r in before.items()}
+    assert all(after[n]["key"] != before[n]["key"] for n in after)
+
+
 def transient_then_fixed(tmp_path: Path, garbage_sha: str) -> tuple[Router, Router]:
     """A first router whose only tier runs out of GPU memory on everything except one document
     (whose answer fails validation); a second that answers."""

@@ -186,3 +186,22 @@ def test_a_policy_log_path_that_cannot_work_is_one_line_and_exit_2(tmp_path: Pat
     result = CliRunner().invoke(app, [*args, "-p", str(policy)])
     assert result.exit_code == 2, result.output
     assert "logging.json_path" in result.output and result.output.strip().count("\n") == 0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("extract", "x.png", "--log-json", "/proc/self/events.jsonl"),
+        ("batch", "x.png", "--out", "/proc/self/out.jsonl"),
+        ("batch", "x.png", "--out", "out.jsonl", "--summary-json", "/sys/kernel/summary.json"),
+    ],
+    ids=["extract-log", "batch-out", "batch-summary"],
+)
+def test_every_command_that_writes_refuses_a_file_no_one_can_write_before_work(args):
+    """Permission bits said yes (root, /proc, /sys); a real open is the one check."""
+    from tests.router.surfaces_kit import run_cli
+
+    done = run_cli(*args, "--policy", "cpu")
+    [line] = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and line.startswith(f"docroute: {args[-2]} {args[-1]}: ")
+    assert "not writable" in line or "cannot be written" in line

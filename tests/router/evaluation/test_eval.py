@@ -258,3 +258,12 @@ def test_eval_reports_kinds_and_ceilings_from_the_text_the_tier_read_and_logs_no
     assert len(list((out / "ocr-text").glob("*.txt"))) == 3
     logged = log.read_text()
     assert logged and not any(row["company"] in logged or row["total"] in logged for row in rows)
+
+
+@pytest.mark.parametrize("out", ["/proc/self", "/sys/kernel"])
+def test_eval_into_a_folder_that_cannot_be_written_is_one_line_and_exit_2(tmp_path, out):
+    """It crashed with a traceback: eval checked only that --out was no file."""
+    dataset = tiny_dataset(tmp_path / "set")
+    done = run_cli("eval", str(dataset), "--policy", str(policy_file(tmp_path, tier("a"))), "--out", out)
+    [line] = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and line.startswith(f"docroute: --out {out}: cannot be")

@@ -138,6 +138,13 @@ CASES = [
         C.INVALID_OUTPUT,
         "invalid_output",
     ),
+    (
+        "UnicodeEncodeError",
+        ("UnicodeError", "ValueError"),
+        "'utf-8' codec can't encode character '\\ud83d' in position 4: surrogates not allowed",
+        C.INVALID_OUTPUT,
+        "invalid_text",
+    ),
     ("router.failures.errors.BadInputError", (), "x.jpg: file is empty", C.BAD_INPUT, "bad_input"),
     ("PIL.UnidentifiedImageError", ("OSError",), "cannot identify image file", C.BAD_INPUT, "unreadable_image"),
     ("ZeroDivisionError", ("ArithmeticError",), "division by zero", C.UNKNOWN, "unmatched"),

@@ -123,3 +123,37 @@ def test_shipped_chains_lint_clean_so_the_last_resort_tier_is_always_reached(pat
 
     findings = [f for f in lint(load_policy(path)) if f.severity in ("error", "warning")]
     assert findings == []
+
+
+def _durations(schema: dict) -> dict[str, dict]:
+    """Every property named ``*_s`` in the schema (the policy's and its backends'), by model.field."""
+    found = {}
+    for model, spec in schema["$defs"].items():
+        for field, prop in spec.get("properties", {}).items():
+            if field.endswith("_s"):
+                options = prop.get("anyOf", [prop])
+                found[f"{model}.{field}"] = next(o for o in options if o.get("type") == "number")
+    return found
+
+
+def test_every_duration_in_the_schema_is_bounded_above():
+    durations = _durations(json_schema())
+    assert {"TierPolicy.start_timeout_s", "TierPolicy.stop_grace_s", "InputLimits.pdf_read_timeout_s"} <= set(durations)
+    assert [name for name, spec in durations.items() if spec.get("maximum", float("inf")) > 7 * 86400] == []
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        "deadline_s: 1e308",
+        "tiers: [{name: rules, backend: {kind: ocr_rules}, start_timeout_s: 1e308}]",
+        "tiers: [{name: rules, backend: {kind: ocr_rules}, timeout_s: 1e308}]",
+        "tiers: [{name: rules, backend: {kind: ocr_rules}, stop_grace_s: 1e308}]",
+        "tiers: [{name: rules, backend: {kind: ocr_rules, ocr: {timeout_s: 1e308}}}]",
+    ],
+)
+def test_a_huge_duration_is_refused_naming_the_field_before_anything_waits_on_it(setting):
+    text = setting if setting.startswith("tiers") else setting + "\n" + MINIMAL
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(text, source="huge.yaml")
+    assert any("less than or equal to 604800" in problem for problem in caught.value.problems), caught.value.problems

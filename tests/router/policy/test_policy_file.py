@@ -4,6 +4,7 @@ unbounded work, and every command exits 2 on an invalid policy."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -209,7 +210,17 @@ def test_policy_nosuch_on_the_command_line_lists_the_built_in_policies():
     assert "no policy named 'nosuch'" in out.stderr and "cpu, default" in out.stderr
 
 
-def test_a_policy_path_without_a_size_is_read_up_to_the_limit_only(tmp_path: Path):
-    """`--policy /dev/zero` (or a pipe that never ends) read until memory ran out."""
-    with pytest.raises(PolicyError, match=f"more than {MAX_POLICY_BYTES} bytes"):
-        load_policy("/dev/zero")
+def test_a_policy_path_that_is_no_regular_file_is_refused_without_reading_it(tmp_path: Path):
+    """`--policy /dev/zero` read until memory ran out; a FIFO without a writer blocked forever."""
+    fifo = tmp_path / "policy.yaml"
+    os.mkfifo(fifo)
+    for path in ("/dev/zero", fifo, tmp_path):
+        with pytest.raises(PolicyError, match="not a regular file"):
+            load_policy(path)
+
+
+def test_policy_check_on_a_fifo_answers_at_once(tmp_path: Path):
+    fifo = tmp_path / "policy.yaml"
+    os.mkfifo(fifo)
+    out = docroute("policy", "check", str(fifo))
+    assert out.returncode == 2 and "not a regular file" in out.stderr

@@ -114,6 +114,37 @@ def test_the_token_is_required_on_extract_and_metrics_but_not_on_probes(tmp_path
     assert right.status_code == 200
 
 
+def test_two_authorization_headers_are_refused_whichever_comes_first(tmp_path, receipt):
+    """The first one won: a proxy's header ahead of the client's was taken as the client's."""
+    with serving(policy_file(tmp_path, tier("a")), ServiceSettings(token="s3cret")) as client:
+        both = [("Authorization", "Bearer s3cret"), ("Authorization", "Bearer other")]
+        response = client.post(
+            "/v1/extract", files={"file": ("r.png", receipt.read_bytes(), "image/png")}, headers=both
+        )
+    assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("token", "problem"),
+    [("", "empty or blank"), ("   ", "empty or blank"), ("s3cret ", "spaces"), ("s3\u00e9cret", "visible ASCII")],
+    ids=["empty", "blank", "trailing-space", "non-ascii"],
+)
+def test_a_token_no_client_could_send_is_refused_when_the_service_is_set_up(token, problem):
+    with pytest.raises(ValueError, match=problem):
+        ServiceSettings(token=token)
+
+
+def test_serve_with_an_empty_docroute_token_exits_2_before_binding(tmp_path):
+    """DOCROUTE_TOKEN="" served with no authentication and no warning (click reads it as unset)."""
+    import subprocess
+
+    from tests.router.surfaces_kit import cli, env
+
+    args = cli("serve", "--policy", str(policy_file(tmp_path, tier("a"))), "--port", "0")
+    done = subprocess.run(args, env={**env(), "DOCROUTE_TOKEN": ""}, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "empty or blank" in done.stderr
+
+
 def test_an_oversized_upload_is_refused_with_413_whether_declared_or_streamed(tmp_path):
     limit = 20_000
     big = bytes(range(256)) * 100  # 25.6 kB

@@ -68,6 +68,16 @@ def test_paths_and_bodies_that_used_to_500_are_4xx_with_the_error_body(tmp_path,
     assert metric(scraped, "docroute_documents_total") == 0  # refused before any file was read
 
 
+def test_unparseable_json_is_a_400_even_where_server_paths_are_off(tmp_path):
+    """It was 403 server_paths_disabled: the request's own fault is told first."""
+    headers = {"content-type": "application/json", "X-Request-ID": "bad"}
+    with serving(policy_file(tmp_path, tier("a")), ServiceSettings()) as client:
+        bad = client.post("/v1/extract", content="{bad", headers=headers)
+        good = client.post("/v1/extract", content='{"path": "a.png"}', headers={**headers, "X-Request-ID": "off"})
+        assert (bad.status_code, documented(bad, "bad")) == (400, "bad_json")
+        assert (good.status_code, documented(good, "off")) == (403, "server_paths_disabled")
+
+
 def test_a_path_too_long_for_the_file_system_is_a_422_not_a_500(tmp_path, allowed):
     body = json.dumps({"path": "a" * 100_000 + ".png"})
     headers = {"content-type": "application/json", "X-Request-ID": "long"}
@@ -119,6 +129,30 @@ def test_documents_at_fault_are_422_and_no_tier_able_to_run_is_503(tmp_path):
     with serving(policy_file(tmp_path, unavailable)) as client:
         nothing_runs = upload(client, blank)
     assert nothing_runs.status_code == 503 and nothing_runs.json()["error"]["code"] == "unavailable"
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"POST /v1/extract HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+        b"POST /v1/extract HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Odd: a\x00b\r\n\r\n",
+    ],
+    ids=["two-content-lengths", "negative-content-length", "nul-in-a-header"],
+)
+def test_a_request_h11_cannot_parse_gets_400_with_the_documented_error_body(tmp_path, head):
+    """It got uvicorn's plain text."""
+    with serving(policy_file(tmp_path, tier("a"))) as client:
+        sock = raw_connection(client)
+        sock.sendall(head)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+        sock.close()
+    status, _, rest = answer.partition(b"\r\n")
+    headers, _, body = rest.partition(b"\r\n\r\n")
+    assert status.startswith(b"HTTP/1.1 400") and b"content-type: application/json" in headers.lower()
+    assert json.loads(body)["error"]["code"] == "bad_request"
 
 
 def test_a_client_gone_mid_upload_is_one_event_not_a_5xx(tmp_path, caplog):

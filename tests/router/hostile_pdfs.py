@@ -1,0 +1,218 @@
+"""Hostile PDFs written byte by byte (no PDF library would write them): compression bombs hidden
+behind indirect filters, in embedded files, page content and images. Each is a few kilobytes."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from typing import Any
+
+MIB = 2**20
+
+
+def zeros_deflate(mib: int) -> bytes:
+    """A zlib stream that inflates to ``mib`` MiB of zero bytes, built without deflating them all:
+    after a full flush every further MiB of zeros compresses to the same bytes."""
+    deflater = zlib.compressobj(9)
+    first = deflater.compress(b"\0" * MIB) + deflater.flush(zlib.Z_FULL_FLUSH)
+    again = deflater.compress(b"\0" * MIB) + deflater.flush(zlib.Z_FULL_FLUSH)
+    size = mib * MIB
+    adler = ((size % 65521) << 16) | 1  # Adler-32 of zero bytes: a = 1, b = size
+    return first + again * (mib - 1) + b"\x03\x00" + adler.to_bytes(4, "big")
+
+
+def pdf(objects: Sequence[bytes]) -> bytes:
+    """A PDF of these objects (numbered from 1; object 1 is the catalog) with a correct xref."""
+    out, offsets = bytearray(b"%PDF-1.7\n"), []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def stream(dictionary: bytes, data: bytes) -> bytes:
+    return b"<< " + dictionary + b" /Length %d >>\nstream\n" % len(data) + data + b"\nendstream"
+
+
+def embedding(dictionary: bytes, data: bytes, *, extra: Sequence[bytes] = (), name: bytes = b"factur-x.xml") -> bytes:
+    """A one-page PDF whose embedded file (object 5) has this stream dictionary and data; ``extra``
+    objects follow as 6, 7, ... (for the dictionary to refer to)."""
+    return pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R /Names << /EmbeddedFiles << /Names [(" + name + b") 4 0 R] >> >> >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] >>",
+            b"<< /Type /Filespec /F (" + name + b") /UF (" + name + b") /EF << /F 5 0 R >> >>",
+            stream(dictionary, data),
+            *extra,
+        ]
+    )
+
+
+def attachment_bomb(mib: int) -> bytes:
+    """An embedded XML file that inflates to ``mib`` MiB through two Flate passes, its /Filter an
+    indirect reference to the array (no pattern over the dictionary's bytes sees a filter)."""
+    twice = zlib.compress(zeros_deflate(mib), 9)
+    return embedding(
+        b"/Type /EmbeddedFile /Subtype /text#2Fxml /Filter 6 0 R", twice, extra=[b"[/FlateDecode /FlateDecode]"]
+    )
+
+
+def content_bomb(mib: int) -> bytes:
+    """A page whose content stream inflates to ``mib`` MiB (of zeros: no drawing, all decoding)."""
+    return pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents 4 0 R >>",
+            stream(b"/Filter [/FlateDecode /FlateDecode]", zlib.compress(zeros_deflate(mib), 9)),
+        ]
+    )
+
+
+#: How a line of a text layer can be hidden from a person: each a way the page shows something else.
+HIDING = ("white", "tiny", "outside", "covered", "render-mode-3")
+
+
+def layered_page(
+    visible: Sequence[str],
+    secret: str,
+    how: str | None,
+    *,
+    scan: Any = None,
+    attachments: dict[str, bytes] | None = None,
+) -> bytes:
+    """A one-page A4 PDF: ``scan`` (a PIL image) over the whole page if given, ``visible`` lines in
+    black Helvetica, then each line of ``secret`` hidden as ``how`` says (``HIDING``), or shown like
+    the rest when ``how`` is None."""
+    import ctypes
+
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
+    from PIL import Image
+
+    pdf = pdfium.PdfDocument.new()
+    try:
+        page = pdf.new_page(595, 842)
+
+        def image(picture: Any, width: float, height: float, x: float, y: float) -> None:
+            obj = pdfium.PdfImage.new(pdf)
+            obj.set_bitmap(pdfium.PdfBitmap.from_pil(picture))
+            obj.set_matrix(pdfium.PdfMatrix().scale(width, height).translate(x, y))
+            page.insert_obj(obj)
+
+        if scan is not None:
+            image(scan, 595, 842, 0, 0)
+
+        def text(line: str, x: float, y: float, size: float = 11, fill: int = 0, mode: int | None = None) -> None:
+            obj = pdfium_c.FPDFPageObj_NewTextObj(pdf.raw, b"Helvetica", ctypes.c_float(size))
+            encoded = (line + "\x00").encode("utf-16-le")
+            buffer = ctypes.create_string_buffer(encoded, len(encoded))
+            pdfium_c.FPDFText_SetText(obj, ctypes.cast(buffer, pdfium_c.FPDF_WIDESTRING))
+            pdfium_c.FPDFPageObj_SetFillColor(obj, fill, fill, fill, 255)
+            if mode is not None:
+                pdfium_c.FPDFTextObj_SetTextRenderMode(obj, mode)
+            pdfium_c.FPDFPageObj_Transform(obj, 1, 0, 0, 1, x, y)
+            pdfium_c.FPDFPage_InsertObject(page.raw, obj)
+
+        for n, line in enumerate(visible):
+            text(line, 50, 780 - 18 * n)
+        for n, line in enumerate(secret.splitlines()):
+            y = 780 - 18 * (len(visible) + n)
+            if how == "white":
+                text(line, 50, y, fill=255)
+            elif how == "tiny":
+                text(line, 50, y, size=0.6)
+            elif how == "outside":
+                text(line, 50, 900 + 18 * n)  # above the media box's top (842)
+            elif how == "render-mode-3":
+                text(line, 50, y, mode=pdfium_c.FPDF_TEXTRENDERMODE_INVISIBLE)
+            else:
+                text(line, 50, y)
+            if how == "covered":  # an opaque image drawn over the line, after it
+                image(Image.new("RGB", (40, 8), (250, 250, 250)), 300, 20, 45, y - 5)
+        page.gen_content()
+        page.close()
+        for name, data in (attachments or {}).items():
+            pdf.new_attachment(name).set_data(data)
+        buffer_out = __import__("io").BytesIO()
+        pdf.save(buffer_out)
+        return buffer_out.getvalue()
+    finally:
+        pdf.close()
+
+
+def mapped_text_page(lines: Sequence[str]) -> bytes:
+    """A one-page PDF whose text is ``lines`` with any Unicode characters at all (emoji, CJK
+    extensions beyond the BMP): each distinct character is drawn with a code of a Helvetica font
+    that has a glyph (so it leaves ink) and that the font's /ToUnicode CMap maps to the character,
+    as PDFs with embedded subset fonts do."""
+    alphabet = sorted({ch for line in lines for ch in line} - {" "})
+    slots = [*range(0x21, 0x7F), *range(0xC0, 0x100)]
+    if len(alphabet) > len(slots):
+        raise ValueError(f"at most {len(slots)} distinct characters")
+    codes = {ch: code for ch, code in zip(alphabet, slots, strict=False)} | {" ": 0x20}
+    mapping = b"".join(
+        b"<%02X> <%s>\n" % (code, ch.encode("utf-16-be").hex().upper().encode()) for ch, code in codes.items()
+    )
+    cmap = (
+        b"/CIDInit /ProcSet findresource begin 12 dict begin begincmap /CMapName /X def\n"
+        b"1 begincodespacerange <00> <FF> endcodespacerange\n"
+        b"%d beginbfchar\n"
+        % len(codes)
+        + mapping
+        + b"endbfchar endcmap CMapName currentdict /CMap defineresource pop end end"
+    )
+    content = (
+        b"BT /F1 11 Tf 14 TL 50 780 Td "
+        + b"".join(b"(" + _escaped(bytes(codes[ch] for ch in line)) + b") '" for line in lines)
+        + b" ET"
+    )
+    return pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R"
+            b" /Resources << /Font << /F1 5 0 R >> >> >>",
+            stream(b"", content),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /ToUnicode 6 0 R >>",
+            stream(b"", cmap),
+        ]
+    )
+
+
+def _escaped(string: bytes) -> bytes:
+    """Bytes as the inside of a PDF literal string."""
+    return string.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
+
+
+#: Content-stream ways to draw a line nobody sees, beyond ``HIDING``: each wraps ``BT ... ET``.
+HIDING_IN_CONTENT = {
+    "clipped-away": (b"q 0 0 1 1 re W n ", b" Q"),  # drawn inside a 1 pt clip in the corner
+    "transparent": (b"q /Clear gs ", b" Q"),  # fill alpha 0
+    "behind-a-box": (b"", b" 1 1 1 rg 40 0 400 842 re f"),  # a white box drawn over it
+    "risen-off-the-page": (b"", b""),  # text rise of 2000 pt (Ts)
+}
+
+
+def content_hidden_page(visible: Sequence[str], secret: str, how: str | None) -> bytes:
+    """A one-page PDF written by hand: ``visible`` lines in black Helvetica, then ``secret`` hidden
+    as ``HIDING_IN_CONTENT[how]`` says (shown like the rest when ``how`` is None)."""
+    before, after = HIDING_IN_CONTENT[how] if how else (b"", b"")
+    shown = b"BT /F1 11 Tf 14 TL 50 780 Td " + b"".join(b"(" + _escaped(line.encode()) + b") '" for line in visible)
+    rise = b" 2000 Ts" if how == "risen-off-the-page" else b""
+    hidden = before + b"BT /F1 11 Tf 50 600 Td" + rise + b" (" + _escaped(secret.encode()) + b") Tj ET" + after
+    return pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R"
+            b" /Resources << /Font << /F1 5 0 R >> /ExtGState << /Clear << /ca 0 >> >> >> >>",
+            stream(b"", shown + b" ET " + hidden),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        ]
+    )

@@ -1,0 +1,60 @@
+"""Any Unicode in a document's text (an emoji, a CJK extension character: two UTF-16 halves in
+PDFium) is decoded once, at the text layer, into valid characters: results encode as UTF-8 on
+every surface, and an encoding error, should one still happen, is the document's, not the tier's."""
+
+from __future__ import annotations
+
+import json
+
+import pypdfium2 as pdfium
+import pytest
+
+from backends.documents import pdf as pdf_pages
+from router import Router
+from router.core.breaker import BreakerState
+from tests.router.hostile_pdfs import mapped_text_page
+
+ASTRAL = "\U0001f600 \U00020000 \U0001f9fe"
+LINES = [f"CAF\u00c9 SOLEIL {ASTRAL}", "12 rue de la Paix, Paris", "Date 14.03.2024", "Caf\u00e9 x2 5.00"]
+RECEIPT = mapped_text_page([*LINES, f"TOTAL {ASTRAL[0]} 27.10"])
+
+
+def test_pdfiums_surrogate_halves_are_joined_into_one_character_at_the_text_layer():
+    pdf = pdfium.PdfDocument(RECEIPT)
+    try:
+        page = pdf[0]
+        layer = pdf_pages.page_text(page)
+        page.close()
+    finally:
+        pdf.close()
+    assert layer is not None
+    text = "\n".join(line.text for line in layer.lines)
+    assert ASTRAL in text
+    assert not any(0xD800 <= ord(ch) < 0xE000 for ch in text)
+    text.encode("utf-8")
+
+
+@pytest.mark.parametrize(
+    ("codes", "expected"),
+    [
+        ([0xD83D, 0xDE00, 0x41], ["\U0001f600", None, "A"]),
+        ([0xD83D, 0x41], ["\ufffd", "A"]),  # a high half alone
+        ([0x41, 0xDE00], ["A", "\ufffd"]),  # a low half alone
+        ([0, 0x110000], ["\ufffd", "\ufffd"]),
+    ],
+    ids=["pair", "lone-high", "lone-low", "no-character"],
+)
+def test_each_code_unit_becomes_a_character_a_joined_half_or_a_replacement(codes, expected):
+    assert [pdf_pages._character(codes, i) for i in range(len(codes))] == expected
+
+
+def test_the_cpu_policy_answers_with_valid_unicode_and_no_tier_breaker_moves():
+    with Router.from_policy("cpu") as docroute:
+        results = [docroute.extract(RECEIPT, name=f"astral-{n}.pdf") for n in range(6)]
+        states = {tier.name: tier.health.breaker.state for tier in docroute.tiers}
+    for result in results:
+        assert result.status in ("ok", "degraded"), result.error
+        json.dumps(result.model_dump(mode="json"), ensure_ascii=False).encode("utf-8")
+    assert results[0].fields["total"].value == "27.10"
+    assert results[0].fields["merchant"].value == "CAF\u00c9 SOLEIL"
+    assert set(states.values()) == {BreakerState.CLOSED}

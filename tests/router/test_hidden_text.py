@@ -1,0 +1,64 @@
+"""Text a person cannot see on a PDF page (white on white, 0.6 pt, outside the page, under an
+image, invisible render mode) is never read as the page: the page is read from its image instead,
+and nothing is reported as printed that was not seen. The PDFs are built by ``hostile_pdfs``."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from backends.testing.synthetic import random_receipt, render_receipt
+from router import Router
+from router.api.inputs import load_document
+from router.policy.model import InputLimits
+from tests.backends import einvoice_xml as xml
+from tests.router.hostile_pdfs import HIDING, HIDING_IN_CONTENT, content_hidden_page, layered_page
+
+VISIBLE = ["ACME STORE SDN BHD", "12 Jalan Besar, Kuala Lumpur", "Date 14.03.2024", "Coffee 2 x 5.00 10.00"]
+
+
+def _lines(data: bytes) -> list[str] | None:
+    layer = load_document(data, InputLimits()).text_layer[0]
+    return None if layer is None else [line.text for line in layer.lines]
+
+
+def test_a_line_drawn_like_the_others_is_read_from_the_text_layer():
+    assert "TOTAL 999.99" in (_lines(layered_page(VISIBLE, "TOTAL 999.99", None)) or [])
+
+
+@pytest.mark.parametrize("how", HIDING)
+def test_a_page_whose_text_layer_holds_text_a_person_cannot_see_is_read_from_its_image(how):
+    assert _lines(layered_page(VISIBLE, "TOTAL 999.99", how)) is None
+
+
+def test_one_stray_hidden_letter_is_left_out_and_the_rest_of_the_layer_read():
+    assert _lines(layered_page(VISIBLE, "x", "white")) == VISIBLE
+
+
+@pytest.mark.slow
+def test_a_receipt_image_under_a_hidden_layer_is_answered_from_what_the_image_shows():
+    """The issue's case: the image says its total, a white layer says 999.99 (before: ``ok``,
+    999.99 at 0.95 from ``text_layer``). The other ways of hiding reach the same decision above."""
+    spec = random_receipt(random.Random(11), locale="UK", degrade=False)
+    secret = "ACME TRADING LTD\nReceipt 0001 Date 14.03.2024\nTOTAL 999.99"
+    with Router.from_policy("cpu") as router:
+        result = router.extract(layered_page([], secret, "white", scan=render_receipt(spec)), name="r.pdf")
+    assert result.meta["page_sources"] == ["ocr"]
+    assert result.fields["total"].value == str(spec.total)
+
+
+def test_an_e_invoice_is_not_said_to_agree_with_a_total_printed_only_in_hidden_text():
+    """The cross-check of the XML against the printed total never counts text nobody can see."""
+    data = layered_page(VISIBLE, "TOTAL 56.58", "white", attachments={"factur-x.xml": xml.CII})
+    with Router.from_policy("cpu") as router:
+        result = router.extract(data, name="e.pdf")
+    assert result.tier == "einvoice" and result.meta.get("total_printed") is None
+
+
+@pytest.mark.parametrize("how", list(HIDING_IN_CONTENT))
+def test_text_hidden_by_the_content_stream_itself_is_not_read_as_the_page(how):
+    """Clipped away, fully transparent, under a box drawn after it, risen off the page: the page as
+    drawn shows none of it, and the ink check sees that whatever the means."""
+    assert "TOTAL 999.99" in (_lines(content_hidden_page(VISIBLE, "TOTAL 999.99", None)) or [])
+    assert _lines(content_hidden_page(VISIBLE, "TOTAL 999.99", how)) is None
