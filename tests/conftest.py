@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import sys
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,22 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
 def _seeded_random(request: pytest.FixtureRequest) -> None:
     """The stdlib generator starts each test from the run's seed (pytest-randomly does the same when on)."""
     random.seed(f"{_seed(request.config)}:{request.node.nodeid}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector):
+    """Test modules are imported with bytecode on, into pytest's cache: under PYTHONDONTWRITEBYTECODE
+    pytest would otherwise rewrite every module's asserts again on every run (a second of collection).
+    Only this import writes there; the checkout itself stays free of ``__pycache__``."""
+    cache = collector.config.cache
+    if not (sys.dont_write_bytecode and isinstance(collector, pytest.Module) and cache is not None):
+        return (yield)
+    saved = sys.pycache_prefix
+    sys.dont_write_bytecode, sys.pycache_prefix = False, str(cache.mkdir("pycache"))
+    try:
+        return (yield)
+    finally:
+        sys.dont_write_bytecode, sys.pycache_prefix = True, saved
 
 
 def pytest_collection_modifyitems(config, items):
