@@ -79,7 +79,7 @@ def pytest_make_collect_report(collector: pytest.Collector):
     """Test modules are imported with bytecode on, into pytest's cache: under PYTHONDONTWRITEBYTECODE
     pytest would otherwise rewrite every module's asserts again on every run (a second of collection).
     Only this import writes there; the checkout itself stays free of ``__pycache__``."""
-    cache = collector.config.cache
+    cache = getattr(collector.config, "cache", None)  # None under -p no:cacheprovider
     if not (sys.dont_write_bytecode and isinstance(collector, pytest.Module) and cache is not None):
         return (yield)
     saved = sys.pycache_prefix

@@ -27,7 +27,7 @@ def tiny_model(config: pytest.Config, builder: str, **kwargs: Any) -> Path:
     """The directory of the tiny model ``tiny_models.<builder>(directory, **kwargs)`` saves, from the
     cache when it holds one built by the same recipe."""
     key = _recipe_key(builder, kwargs)
-    cache = config.cache
+    cache = getattr(config, "cache", None)  # None under -p no:cacheprovider
     root = cache.mkdir("tiny-models") if cache is not None else Path(os.environ.get("TMPDIR", "/tmp")) / "tiny-models"
     done = root / f"{builder}-{key}"
     if (done / ".complete").exists():
