@@ -84,10 +84,3 @@ def _kill_leftovers(before: set[int]) -> None:
         except psutil.NoSuchProcess:
             continue
     psutil.wait_procs(left, timeout=10)
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Ray's tests run on one xdist worker, so that the session starts one Ray cluster, not one per worker."""
-    for item in items:
-        if "ray" in item.keywords:
-            item.add_marker(pytest.mark.xdist_group("ray"))

@@ -18,7 +18,7 @@ from router.service import ServiceSettings
 from tests.router.scale.kit import slow_policy
 from tests.router.surfaces_kit import images
 
-pytestmark = [pytest.mark.ray, pytest.mark.slow]
+pytestmark = [pytest.mark.ray, pytest.mark.slow, pytest.mark.xdist_group("ray")]  # one worker, one Ray cluster
 TOKEN = "ingress-test-token"
 
 
