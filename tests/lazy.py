@@ -11,7 +11,9 @@ from typing import Any
 
 class _LazyModule(types.ModuleType):
     def __getattr__(self, attribute: str) -> Any:
-        if attribute.startswith("_"):  # pytest's probes at collection (__test__, _mock_name, ...): not ours
+        # pytest probes every module attribute at collection (__test__, _mock_name, ...): those are not
+        # the module's, and must not import it (read a version with importlib.metadata instead)
+        if attribute.startswith("_"):
             raise AttributeError(attribute)
         return getattr(importlib.import_module(self.__name__), attribute)
 
