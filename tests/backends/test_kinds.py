@@ -7,23 +7,25 @@ from __future__ import annotations
 
 import dataclasses
 import typing
+from importlib.metadata import version as installed_version
 from pathlib import Path
 from typing import Any
 
 import pytest
-import transformers
 
 from backends import kinds, registry
 from backends.kinds import SPECS, spec_for
-from backends.models import generation
 from backends.options import GenerationOptions
 from router.drill.policies import with_fault_stand_ins
 from router.policy.model import Policy, json_schema, policy_from_dict
 from tests.backends.conftest import model_options
-from tests.backends.tiny_models import receipt_image
+from tests.backends.receipts import receipt_image
+from tests.lazy import lazy_module
+
+generation = lazy_module("backends.models.generation")
 
 ROOT = Path(__file__).resolve().parents[2]
-INSTALLED = transformers.__version__
+INSTALLED = installed_version("transformers")
 RAW = {"encoder_repetition_penalty": 1.3, "encoder_no_repeat_ngram_size": 2, "repetition_penalty": 1.3}
 RAW |= {"no_repeat_ngram_size": 2}
 

@@ -2,8 +2,10 @@
 
 Each call first checks the process's (simulated or real) CUDA context, then picks a fault: a
 document listed in ``triggers`` always gets its mode, otherwise the modes in ``faults`` are drawn
-with their probabilities from a per-process generator seeded by ``seed``. Without a fault it answers
-like ``answer_with`` says. The modes model what real model backends do:
+with their probabilities from a per-process generator seeded by ``seed`` and the process's name (a
+pool names its n-th worker ``docroute-TIER-n``), so each replacement worker draws its own faults,
+the same ones on every run: a fault drawn first by every new process would recycle it forever. Without
+a fault it answers like ``answer_with`` says. The modes model what real model backends do:
 
 - ``sticky_cuda``: a device-side assert. Afterwards *every* call in the process fails with the same
   error until the process is replaced. With CUDA (``cuda: on``, or ``auto`` on a GPU machine) this is
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import ctypes
 import importlib
+import multiprocessing
 import os
 import random
 import time
@@ -72,7 +75,7 @@ class FaultyBackend(BaseBackend):
 
     def __init__(self, options: FaultyOptions):
         self.options = options
-        self._rng = random.Random(options.seed)
+        self._rng = random.Random(_process_seed(options.seed))
         self._cuda = False
         self._calls = 0
         self._delegate: Any = None
@@ -206,6 +209,14 @@ class FaultyBackend(BaseBackend):
 
     def _meta(self, mode: str | None) -> dict[str, Any]:
         return {"backend": "faulty", "call": self._calls, "pid": os.getpid(), "fault": mode}
+
+
+def _process_seed(seed: int | None) -> int | str | None:
+    """No seed: fresh draws. In the main process the seed itself; in a worker, the seed and its name."""
+    process = multiprocessing.current_process()
+    if seed is None or multiprocessing.parent_process() is None:
+        return seed
+    return f"{seed}:{process.name}"
 
 
 def _resolve_cuda(options: FaultyOptions) -> bool:

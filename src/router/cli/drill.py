@@ -46,7 +46,7 @@ def drill(
         0.0, "--bad-inputs", min=0.0, max=1.0, help="Share of requests that send a file of the bad-input corpus."
     ),
     warmup: int = typer.Option(200, "--warmup", min=0, help="Uncounted requests before memory is measured."),
-    seed: int = typer.Option(0, "--seed", help="Seed for the inputs (fault draws in workers are not seeded)."),
+    seed: int = typer.Option(0, "--seed", help="Seed for the inputs and the fault draws (own chain)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as one JSON object."),
     log_json: Path | None = typer.Option(None, "--log-json", help="Write the decision log (JSON) to this file."),
 ) -> None:
@@ -72,6 +72,7 @@ def drill(
             workers=workers,
             capacity=capacity,
             timeout_s=timeout_s,
+            seed=seed,
         )
     else:
         from router.cli.common import load_policy_or_exit

@@ -1,7 +1,8 @@
 """The policies a drill runs: its own chain of faulty model tiers, or a user's policy with stand-ins.
 
 The drill's own chain: two ``faulty`` model tiers in worker processes (``model-a``, ``model-b``)
-inject the drill's faults in front of a last tier that answers everything: ``ocr_rules`` (real
+inject the drill's faults (drawn per worker process from the drill's seed, each tier its own
+stream) in front of a last tier that answers everything: ``ocr_rules`` (real
 Tesseract on the rendered receipts, the default) or ``fixed`` (an inline faulty backend without
 faults, so thousands of requests finish in seconds); or ``none``, no safety net: a request both model tiers fail
 fails (the HTTP service answers it with a classified 503). Timeouts are short and breakers quick to recover, so a drill
@@ -31,10 +32,16 @@ def drill_policy(
     workers: int = 2,
     capacity: int = 1,
     timeout_s: float = 2.0,
+    seed: int = 0,
+    triggers: dict[str, str] | None = None,
 ) -> Policy:
     """The drill's own chain: faulty model-a and model-b in front of ``last_tier``; with ``capacity``
-    above 1 their workers batch (a shared fault then fails the whole batch, as on a GPU)."""
-    models = [_model_tier(name, faults, workers, capacity, timeout_s) for name in ("model-a", "model-b")]
+    above 1 their workers batch (a shared fault then fails the whole batch, as on a GPU). ``triggers``
+    (document sha256 prefix -> mode) inject a fault for sure, on top of the drawn ones."""
+    models = [
+        _model_tier(name, faults, workers, capacity, timeout_s, seed=seed + number, triggers=triggers or {})
+        for number, name in enumerate(("model-a", "model-b"))
+    ]
     return policy_from_dict(
         {
             "name": f"drill-{last_tier}",
@@ -46,10 +53,12 @@ def drill_policy(
     )
 
 
-def _model_tier(name: str, faults: dict[str, float], workers: int, capacity: int, timeout_s: float) -> dict[str, Any]:
+def _model_tier(
+    name: str, faults: dict[str, float], workers: int, capacity: int, timeout_s: float, **draws: Any
+) -> dict[str, Any]:
     return {
         "name": name,
-        "backend": _faulty(faults, hang_s=60.0, slow_s=timeout_s / 4, fields=MODEL_ANSWER),
+        "backend": _faulty(faults, hang_s=60.0, slow_s=timeout_s / 4, fields=MODEL_ANSWER, **draws),
         "workers": workers,
         "capacity": capacity,
         "preload": True,

@@ -3,8 +3,9 @@
 Every request has its own id (``drill-000042``). An input is *lost* unless it got exactly one
 ``Result`` carrying its id and exactly one terminal event in the decision log (``request.done``).
 Memory is measured after the warm-up (workers started, the same load run on uncounted requests, every
-corpus case read once), after the last request, and after ``close``: the router's anonymous RSS,
-apart from libraries paged in and the page buffers it shares with workers (``observe.Memory``).
+corpus case read once, the recycles it caused finished), after the last request, and after ``close``:
+the router's anonymous RSS, apart from libraries paged in and the page buffers it shares with workers
+(``observe.Memory``).
 Child processes are counted after close.
 """
 
@@ -61,6 +62,7 @@ def run_drill(
             tally.attach(router.decision_log)
             router.warm_up()
             report.warmup_requests = _warm_up(router, inputs, settings)
+            _settle(router)
             tally.reset()
             report.set_memory("start", memory())
             load = _Load(router, inputs, settings)
@@ -91,6 +93,18 @@ def _warm_up(router: Router, inputs: DrillInputs, settings: DrillSettings) -> in
     for number, case in enumerate(inputs.cases):
         router.extract(case.path, name=case.name, request_id=f"warmup-corpus-{number}")
     return settings.warmup + len(inputs.cases)
+
+
+#: Tier states of workers still being started or replaced.
+_UNSETTLED = frozenset({"loading", "recycling"})
+
+
+def _settle(router: Router) -> None:
+    """Wait until the warm-up's recycles are done, so the measured phase starts with every worker
+    up and its faults (and their recycles) are its own, not the warm-up's tail."""
+    until = time.monotonic() + max(t.policy.start_timeout_s for t in router.tiers)
+    while time.monotonic() < until and any(s["state"] in _UNSETTLED for s in router.status().values()):
+        time.sleep(0.05)
 
 
 class _Load:

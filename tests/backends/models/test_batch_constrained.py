@@ -15,14 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
 from pydantic import BaseModel, ConfigDict
 
 from backends.documents.document import Document
 from backends.errors import BackendUnavailable, InvalidOutput
 from backends.fields.postprocess import parse_answer
-from backends.models import generation
-from backends.models.constrain import AnswerGrammar, SchemaConstraint, answer_schema
 from backends.models.internvl import InternVLBackend
 from backends.models.llama_vision import LlamaVisionBackend
 from backends.models.ocr_llm import OcrLlmBackend
@@ -30,7 +27,12 @@ from backends.models.tokenconf import TOKENS
 from backends.options import OcrLlmOptions
 from tests.backends.conftest import OCR_TEXT, model_options
 from tests.backends.models.test_ocr_llm import Page
-from tests.backends.tiny_models import receipt_image
+from tests.backends.receipts import receipt_image
+from tests.lazy import lazy_module
+
+torch = lazy_module("torch")
+generation = lazy_module("backends.models.generation")
+constrain = lazy_module("backends.models.constrain")
 
 #: Pages of different shapes: the processors cut them into different numbers of tiles.
 PAGES = [receipt_image((200, 300)), receipt_image((300, 90)), receipt_image((120, 120)), receipt_image((90, 400))]
@@ -200,7 +202,7 @@ def test_the_mask_has_one_column_per_lm_head_row_and_leaves_mllamas_image_token_
     assert grammar.rows == lm_head_rows == image_id < embedding_rows
     assert grammar.allowed(grammar.initial, 1000).shape == (lm_head_rows,)
     # a prompt holding the image id does not make the processor index the scores with it
-    constraint = SchemaConstraint(grammar, 96)
+    constraint = constrain.SchemaConstraint(grammar, 96)
     prompt = torch.tensor([[1, image_id, 5], [image_id, image_id, 2]])
     scores = constraint(prompt, torch.zeros(2, lm_head_rows))  # type: ignore[arg-type]
     assert scores.shape == (2, lm_head_rows) and bool(torch.isfinite(scores).any(dim=1).all())
@@ -239,7 +241,7 @@ def test_a_budget_too_small_for_any_answer_is_refused_at_load_with_the_fix(llama
 
 
 def test_answer_schema_asks_for_the_prompts_fields_in_its_order_as_strings():
-    schema = answer_schema()
+    schema = constrain.answer_schema()
     assert list(schema["properties"]) == ["merchant", "date", "total", "currency", "address", "line_items"]
     assert schema["properties"]["date"] == schema["properties"]["total"] == {"type": ["string", "null"]}
     assert json.loads(json.dumps(schema)) == schema
@@ -250,7 +252,7 @@ def test_a_grammar_needs_an_end_of_sequence_id_inside_the_lm_head(mllama):
 
     vocab = token_bytes(mllama.processor.tokenizer, mllama.vocab[1])
     with pytest.raises(ValueError, match="end-of-sequence"):
-        AnswerGrammar(vocab, mllama.vocab[1], [mllama.vocab[1]])
+        constrain.AnswerGrammar(vocab, mllama.vocab[1], [mllama.vocab[1]])
 
 
 GPU_CHILD = """

@@ -15,7 +15,8 @@ from structlog.testing import capture_logs
 from router import Router
 from router.failures.errors import ErrorClass
 from router.policy.model import policy_from_dict
-from tests.backends.tiny_models import PARTIAL_ANSWER, build_internvl, printed_receipt
+from tests.backends.conftest import tiny_model
+from tests.backends.receipts import PARTIAL_ANSWER, printed_receipt
 
 pytestmark = pytest.mark.slow
 
@@ -27,10 +28,10 @@ def _receipt_png() -> bytes:
 
 
 @pytest.fixture(scope="module")
-def internvl_partial(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def internvl_partial(request: pytest.FixtureRequest) -> Path:
     """InternVL taught to answer the printed receipt with valid JSON that lacks date and total."""
-    return build_internvl(
-        tmp_path_factory.mktemp("internvl-partial"), teach_answer=True, answer=PARTIAL_ANSWER, image=printed_receipt()
+    return tiny_model(
+        request.config, "build_internvl", teach_answer=True, answer=PARTIAL_ANSWER, image=printed_receipt()
     )
 
 

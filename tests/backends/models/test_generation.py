@@ -8,26 +8,29 @@ installed transformers version (``kinds.unsafe_parameters``); each is tried raw.
 from __future__ import annotations
 
 import re
+from importlib.metadata import version as installed_version
 from pathlib import Path
 from typing import Any
 
 import pytest
-import torch
-import transformers
-from transformers import NoRepeatNGramLogitsProcessor, RepetitionPenaltyLogitsProcessor
 
 from backends import kinds
 from backends.errors import IndexOutOfVocabulary
-from backends.models import generation, prompts
+from backends.models import prompts
 from backends.models.llama_vision import LlamaVisionBackend
 from backends.options import GenerationOptions
 from router.failures.errors import ErrorClass, ErrorInfo, PolicyError
 from router.failures.signatures import classify
 from router.policy.model import policy_from_dict
 from tests.backends.conftest import model_options
-from tests.backends.tiny_models import receipt_image
+from tests.backends.receipts import receipt_image
+from tests.lazy import lazy_module
 
-INSTALLED = transformers.__version__
+torch = lazy_module("torch")
+transformers = lazy_module("transformers")
+generation = lazy_module("backends.models.generation")
+
+INSTALLED = installed_version("transformers")
 RAW_VALUES: dict[str, Any] = {
     "repetition_penalty": 1.3,
     "no_repeat_ngram_size": 2,
@@ -162,17 +165,19 @@ def test_vocab_safe_processor_matches_transformers_inside_the_vocabulary():
     torch.manual_seed(1)
     scores = torch.randn(2, 50)
     ids = torch.randint(0, 50, (2, 12))
-    expected = RepetitionPenaltyLogitsProcessor(1.4)(ids, scores.clone())
-    safe = generation.VocabSafe(RepetitionPenaltyLogitsProcessor(1.4))
+    expected = transformers.RepetitionPenaltyLogitsProcessor(1.4)(ids, scores.clone())
+    safe = generation.VocabSafe(transformers.RepetitionPenaltyLogitsProcessor(1.4))
     assert torch.allclose(safe(ids, scores.clone()), expected)
 
 
 def test_vocab_safe_processor_indexes_ids_past_the_scores_in_padding():
     scores = torch.tensor([[2.0, -2.0, 1.0, 4.0]])
     ids = torch.tensor([[0, 1, 4, 4, 99]])  # 4 and 99 lie past the 4 columns
-    out = generation.VocabSafe(RepetitionPenaltyLogitsProcessor(2.0))(ids, scores.clone())
+    out = generation.VocabSafe(transformers.RepetitionPenaltyLogitsProcessor(2.0))(ids, scores.clone())
     assert out.tolist() == [[1.0, -4.0, 1.0, 4.0]]
-    banned = generation.VocabSafe(NoRepeatNGramLogitsProcessor(2))(torch.tensor([[99, 2, 99]]), scores.clone())
+    banned = generation.VocabSafe(transformers.NoRepeatNGramLogitsProcessor(2))(
+        torch.tensor([[99, 2, 99]]), scores.clone()
+    )
     assert banned[0, 2] == float("-inf") and banned.shape == scores.shape  # 99, 2 was seen: 2 is banned
 
 

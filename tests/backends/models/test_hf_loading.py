@@ -159,7 +159,6 @@ def _bnb_on_cpu() -> bool:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not _bnb_on_cpu(), reason="bitsandbytes cannot quantise on the CPU here")
 @pytest.mark.parametrize(
     ("kind", "quantization", "module"),
     [
@@ -172,6 +171,8 @@ def _bnb_on_cpu() -> bool:
 def test_quantised_loading_on_cpu(request, kind, quantization, module):
     """Quantised layers load and generate on the CPU (bitsandbytes >= 0.45). Not covered on the CPU:
     4-bit with the tiny vision models' 16-wide projections (bitsandbytes' CPU kernels reject them)."""
+    if not _bnb_on_cpu():  # asked here, not at collection: importing bitsandbytes imports torch
+        pytest.skip("bitsandbytes cannot quantise on the CPU here")
     fixture = {"ocr_llm": "llama_random", "internvl3": "internvl_random", "llama_vision": "mllama_random"}[kind]
     path = request.getfixturevalue(fixture)
     backend = registry.create(model_options(kind, path, quantization=quantization, generation={"max_new_tokens": 5}))
@@ -257,3 +258,16 @@ def test_an_interrupted_copy_of_a_sharded_checkpoint_is_reported(tmp_path):
     (tmp_path / "model-00001-of-00002.safetensors").write_bytes(b"")
     reason = registry.preflight(model_options("ocr_llm", tmp_path))
     assert "lacks 1 of the 2 weight shards its index lists (first: model-00002-of-00002.safetensors)" in (reason or "")
+
+
+def test_a_tiny_model_is_built_once_per_recipe_and_kept_in_the_cache(request):
+    """The same builder and arguments give the same saved directory, built once; other arguments
+    another one (the key is the recipe, so a changed recipe never loads a stale model)."""
+    from tests.backends.conftest import tiny_model
+
+    first = tiny_model(request.config, "build_llama_text", answer='{"merchant": "CACHE CHECK"}')
+    built_at = (first / ".complete").stat().st_mtime_ns
+    again = tiny_model(request.config, "build_llama_text", answer='{"merchant": "CACHE CHECK"}')
+    other = tiny_model(request.config, "build_llama_text", answer='{"merchant": "ANOTHER"}')
+    assert again == first and (again / ".complete").stat().st_mtime_ns == built_at
+    assert other != first and (other / "config.json").is_file() and (first / "config.json").is_file()

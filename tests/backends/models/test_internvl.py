@@ -19,7 +19,7 @@ from backends.models.internvl import InternVLBackend, flavour_mismatch
 from router.failures.errors import ErrorClass, ErrorInfo
 from router.failures.signatures import classify
 from tests.backends.conftest import document, model_options
-from tests.backends.tiny_models import ANSWER_FIELDS, receipt_image
+from tests.backends.receipts import ANSWER_FIELDS, receipt_image
 
 
 def test_taught_model_answers_validated_fields(internvl_taught):

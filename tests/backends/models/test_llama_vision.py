@@ -6,20 +6,23 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from importlib.metadata import version as installed_version
 from pathlib import Path
 
 import pytest
-import transformers
 
 from backends import registry
 from backends.errors import InvalidOutput
-from backends.models import generation, loading
+from backends.models import loading
 from backends.models.llama_vision import LlamaVisionBackend
 from router.failures.errors import ErrorClass, ErrorInfo, PolicyError
 from router.failures.signatures import classify
 from router.policy.model import policy_from_dict
 from tests.backends.conftest import document, model_options
-from tests.backends.tiny_models import ANSWER_FIELDS
+from tests.backends.receipts import ANSWER_FIELDS
+from tests.lazy import lazy_module
+
+generation = lazy_module("backends.models.generation")
 
 UNSAFE_EVERYWHERE = {
     "max_new_tokens": 40,
@@ -46,7 +49,7 @@ def test_safe_backend_answers_with_every_crash_prone_parameter_set(mllama_taught
     """The parameters that crash raw are replaced, repetition control stays, the answer is valid."""
     backend = LlamaVisionBackend(model_options("llama_vision", mllama_taught, generation=UNSAFE_EVERYWHERE))
     extraction = backend.extract(document())
-    replaced = list(generation.unsafe_parameters(transformers.__version__))
+    replaced = list(generation.unsafe_parameters(installed_version("transformers")))
     assert extraction.meta["generation_replaced"] == replaced
     assert backend.plan.safe == {name: UNSAFE_EVERYWHERE[name] for name in replaced}  # each with its value
     native_penalty = backend.plan.kwargs["repetition_penalty"] == 1.05  # safe on transformers >= 5.18
@@ -112,7 +115,7 @@ def _child(*args: str) -> subprocess.CompletedProcess[str]:
 def _crashing_parameter() -> str:
     return (
         "repetition_penalty"
-        if "repetition_penalty" in generation.unsafe_parameters(transformers.__version__)
+        if "repetition_penalty" in generation.unsafe_parameters(installed_version("transformers"))
         else ("encoder_repetition_penalty")
     )
 

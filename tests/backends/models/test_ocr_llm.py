@@ -14,8 +14,8 @@ from backends.models import prompts
 from backends.models.ocr_llm import OcrLlmBackend
 from router.failures.errors import ErrorClass, ErrorInfo
 from router.failures.signatures import classify
-from tests.backends.conftest import OCR_TEXT, document, model_options
-from tests.backends.tiny_models import ANSWER_FIELDS, build_llama_text, printed_receipt
+from tests.backends.conftest import OCR_TEXT, document, model_options, tiny_model
+from tests.backends.receipts import ANSWER_FIELDS, printed_receipt
 
 
 @dataclass
@@ -91,13 +91,13 @@ def test_registry_creates_the_backend_with_the_shared_ocr_code(llama_random):
 
 
 @pytest.fixture(scope="module")
-def llama_taught_on_real_ocr(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def llama_taught_on_real_ocr(request: pytest.FixtureRequest) -> Path:
     """A tiny Llama taught to answer the prompt built from Tesseract's reading of printed_receipt()."""
     ocr = pytest.importorskip("backends.ocr.engine", reason="the OCR module has not landed on this branch")
     from backends.options import OcrOptions
 
     text = ocr.ocr_document(document(printed_receipt()), OcrOptions()).text
-    return build_llama_text(tmp_path_factory.mktemp("llama-real-ocr"), teach_on=text)
+    return tiny_model(request.config, "build_llama_text", teach_on=text)
 
 
 def test_full_path_from_image_through_tesseract(llama_taught_on_real_ocr):

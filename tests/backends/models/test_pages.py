@@ -21,7 +21,7 @@ from backends.models.internvl import InternVLBackend
 from backends.models.model_backend import VisionBackend
 from backends.schema import ReceiptFields
 from tests.backends.conftest import model_options
-from tests.backends.tiny_models import ANSWER_FIELDS, receipt_image
+from tests.backends.receipts import ANSWER_FIELDS, receipt_image
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ real workers in tests/router/workers/test_workers_*.py)."""
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import time
 
 import pytest
@@ -74,6 +75,37 @@ def test_seeded_draws_repeat_in_every_process_that_uses_the_seed():
     first = faults(loaded(faults={"slow": 0.5}, slow_s=0, seed=7))
     assert first == faults(loaded(faults={"slow": 0.5}, slow_s=0, seed=7))
     assert 5 < first.count("slow") < 35
+
+
+def _drawn_in_this_process(seed: int, results) -> None:  # runs in a spawned worker-like process
+    results.put((multiprocessing.current_process().name, faults_drawn(seed)))
+
+
+def faults_drawn(seed: int) -> list[str | None]:
+    backend = loaded(faults={"slow": 0.5}, slow_s=0, seed=seed)
+    return [backend.extract(doc(n)).meta["fault"] for n in range(40)]
+
+
+def test_each_worker_process_draws_its_own_seeded_faults_the_same_on_every_run():
+    """A pool's n-th worker (named docroute-TIER-n) draws from the seed and its name: a replacement
+    worker does not repeat its predecessor's faults (a fault drawn first by every new process would
+    recycle it forever), and the same worker draws the same faults on every run."""
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    names = ["docroute-t-1", "docroute-t-2", "docroute-t-1"]
+    processes = [context.Process(target=_drawn_in_this_process, args=(7, results), name=n) for n in names]
+    for process in processes:
+        process.start()
+    drawn = [results.get(timeout=60) for _ in processes]
+    for process in processes:
+        process.join(10)
+    by_name: dict[str, list[list[str | None]]] = {}
+    for name, faults in drawn:
+        by_name.setdefault(name, []).append(faults)
+    first, again = by_name["docroute-t-1"]
+    assert first == again  # the same worker, the same draws
+    assert by_name["docroute-t-2"][0] != first  # its replacement, its own
+    assert faults_drawn(7) not in (first, by_name["docroute-t-2"][0])  # the router's own process: the seed alone
 
 
 def test_fail_load_raises_an_os_error_classified_by_its_text():

@@ -37,6 +37,7 @@ def docroute(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[st
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # its command's own limit: 2,000 requests through Tesseract on a loaded machine
 def test_ci_drill_2000_requests_with_a_fifth_faulty_loses_nothing_leaves_nothing_and_does_not_grow(tmp_path: Path):
     log = tmp_path / "drill.jsonl"
     out = docroute(

@@ -2,7 +2,7 @@
 
 - ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``: otherwise Ray rewrites 127.0.0.1 to the host's interface
   address and connecting can hang for minutes.
-- The temp dir (and the auth token) under the session's tmp dir, its ``ray/`` made first; no dashboard;
+- The temp dir (and the auth token) in a short temp dir of its own, its ``ray/`` made first; no dashboard;
   4 logical CPUs (with 2, a Ray Data pipeline with an actor pool can deadlock).
 - Actors import ``router`` from this checkout (PYTHONPATH), not from wherever docroute is installed.
 - After shutdown, any Ray process still alive is killed by pid: none may outlive the session.
@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,11 +35,12 @@ class LocalCluster:
 
 
 @pytest.fixture(scope="session")
-def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+def ray_cluster() -> Iterator[LocalCluster]:
     ray = pytest.importorskip("ray", reason="needs the ray extra: pip install 'docroute[ray]'")
     from ray.cluster_utils import Cluster
 
-    base = tmp_path_factory.mktemp("rc")
+    # a short path of its own: Ray's socket paths under an xdist worker's temp dir pass the 107-byte limit
+    base = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))
     temp_dir = base / "ray"
     temp_dir.mkdir()
     saved = dict(os.environ)
@@ -58,6 +61,7 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalClust
         _kill_leftovers(before)
         os.environ.clear()
         os.environ.update(saved)
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def node_args(temp_dir: Path, **more: object) -> dict[str, object]:

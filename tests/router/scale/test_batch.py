@@ -31,7 +31,7 @@ from tests.router.scale.kit import (
 )
 from tests.router.surfaces_kit import cli, env, images
 
-pytestmark = pytest.mark.ray
+pytestmark = [pytest.mark.ray, pytest.mark.xdist_group("ray")]  # one worker, one Ray cluster
 
 
 def test_200_documents_through_faulty_model_tiers_get_one_line_each_and_workers_recycle_inside(ray_cluster, tmp_path):

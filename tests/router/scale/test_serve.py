@@ -10,7 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
 from router.cli import ray as scale_cli
 from router.observe import logs
@@ -19,8 +18,7 @@ from router.service import ServiceSettings
 from tests.router.scale.kit import slow_policy
 from tests.router.surfaces_kit import images
 
-pytestmark = [pytest.mark.ray, pytest.mark.slow]
-serve = pytest.importorskip("ray.serve")
+pytestmark = [pytest.mark.ray, pytest.mark.slow, pytest.mark.xdist_group("ray")]  # one worker, one Ray cluster
 TOKEN = "ingress-test-token"
 
 
@@ -37,6 +35,9 @@ def test_two_replicas_answer_and_a_killed_one_gives_classified_503s_only_until_i
 ):
     doc = images(tmp_path / "docs", 1)[0].read_bytes()
     log_dir = tmp_path / "logs"
+    serve = pytest.importorskip("ray.serve")  # here, not at collection: Ray takes seconds to import
+    from fastapi.testclient import TestClient
+
     app = scale_cli.service(slow_policy(0.5, workers=2), ServiceSettings(token=TOKEN), None, 2, {}, log_dir)
     handle = serve.get_deployment_handle(DEPLOYMENT, app_name=DEPLOYMENT)
     with TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"}) as client, ThreadPoolExecutor(8) as pool:
