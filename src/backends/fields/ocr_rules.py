@@ -122,8 +122,6 @@ def calibrated(fields: ReceiptFields, table: PageTable, scorer: FieldScorer) -> 
     """``fields`` with the scorer's calibrated confidence for each core field it holds."""
     own = {str(name): value for name, value in fields.confidence.items()}
     answers: dict[str, tuple[str, float]] = {
-        name: (value, own.get(name, 0.0))
-        for name in SCORED_FIELDS
-        if (value := getattr(fields, name)) is not None
+        name: (value, own.get(name, 0.0)) for name in SCORED_FIELDS if (value := getattr(fields, name)) is not None
     }
     return fields.model_copy(update={"confidence": {**fields.confidence, **scorer.confidences(table, answers)}})
