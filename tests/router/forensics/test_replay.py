@@ -12,12 +12,13 @@ from datetime import datetime, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from backends.options import MAX_SECONDS
 from router.forensics.reader import read_logs
 from router.forensics.replay import percentile, replay
 from router.policy.model import policy_from_dict
 from tests.router.forensics.world import World, documents, run_world, tier
 
-NEVER = {"cooldown_s": 1e6, "failure_threshold": 1000}
+NEVER = {"cooldown_s": MAX_SECONDS, "failure_threshold": 1000}
 
 
 def record_and_replay(tmp_path, world, docs, policy_a, policy_b):
@@ -156,7 +157,7 @@ def tier_settings(draw, name):
         },
         fallback_on=draw(st.lists(st.sampled_from(CLASSES), unique=True, min_size=2, max_size=4)),
         breaker={**NEVER, "failure_threshold": draw(st.sampled_from([1, 2, 1000]))},
-        quarantine_s=draw(st.sampled_from([0, 1e6])),
+        quarantine_s=draw(st.sampled_from([0, MAX_SECONDS])),
     )
 
 
@@ -258,7 +259,7 @@ def test_a_request_admitted_while_a_concurrent_failure_was_in_flight_is_replayed
     recorded verdict stands while the tier's history matches the recording."""
     docs = documents(2)
     world = World({(docs[0].sha256, "a"): [("ok", 0.1)], (docs[1].sha256, "a"): [("sticky", 1.0)]})
-    spec = policy("a", [tier("a", breaker={"cooldown_s": 1e6, "failure_threshold": 1}), tier("b")])
+    spec = policy("a", [tier("a", breaker={"cooldown_s": MAX_SECONDS, "failure_threshold": 1}), tier("b")])
     log = tmp_path / "a.jsonl"
     run_world(spec, world, docs, log)
     events = read_logs([log]).events
@@ -279,7 +280,7 @@ def test_an_attempt_past_a_refusing_breaker_is_not_taken_for_the_breakers_verdic
     attempt for the breaker letting the request through."""
     docs = documents(2)
     world = World({(docs[0].sha256, "a"): [("sticky", 0.1)], (docs[1].sha256, "a"): [("ok", 0.1)]})
-    breaker = {"cooldown_s": 1e6, "failure_threshold": 1}
+    breaker = {"cooldown_s": MAX_SECONDS, "failure_threshold": 1}
     a = policy("a", [tier("a", breaker=breaker)])
     b = policy("b", [tier("a", breaker=breaker), tier("c")])
     log = tmp_path / "a.jsonl"
@@ -307,7 +308,7 @@ def test_a_verdict_set_by_a_later_arrival_that_failed_sooner_is_not_taken_from_t
             (docs[1].sha256, "x"): [("garbage", 0.1)],  # a-1: x fails under both policies
         }
     )
-    breaker = {"cooldown_s": 1e6, "failure_threshold": 1}
+    breaker = {"cooldown_s": MAX_SECONDS, "failure_threshold": 1}
     recorded_policy = policy("a", [tier("x"), tier("a", breaker=breaker), tier("b")])
     new_policy = policy(
         "n", [tier("x", quality_gate={"required": ["merchant"]}), tier("a", breaker=breaker), tier("b")]
