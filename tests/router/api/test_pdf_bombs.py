@@ -19,8 +19,8 @@ from router.api.pdfreader import PdfReader
 from router.failures.errors import BadInputError
 from router.policy.model import InputLimits
 from tests.router.hostile_pdfs import attachment_bomb, content_bomb
-from tests.router.surfaces_kit import env, lines, policy_file, tier
 from tests.router.service.test_service_process import free_port, wait_until_up
+from tests.router.surfaces_kit import env, lines, policy_file, tier
 
 #: The reader's cap in these tests (the smallest allowed: a bomb reaches it fastest).
 LIMITS = InputLimits(pdf_reader_memory_mb=128)
