@@ -8,6 +8,7 @@ without parsing JSON). The process probes use psutil.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections import Counter
@@ -118,12 +119,12 @@ def children_left(wait_s: float = 5.0, *, before: frozenset[int] = frozenset()) 
     """Child processes of this process still there after up to ``wait_s``, described.
 
     Children in ``before`` were there when the drill began (a host's own, a test session's Ray
-    cluster): they are not the router's. Nor is multiprocessing's resource tracker: the standard
-    library's helper lives until the interpreter exits.
+    cluster): they are not the router's. Nor are multiprocessing's resource tracker and fork server
+    (which workers start from): the standard library's helpers live until the interpreter exits.
     """
     deadline = time.monotonic() + wait_s
     while True:
-        left = [c for c in _children() if c.pid not in before and not is_resource_tracker(c)]
+        left = [c for c in _children() if c.pid not in before and not is_multiprocessing_helper(c)]
         if not left or time.monotonic() >= deadline:
             return [f"{c.pid} {' '.join(cmdline(c))[:120]}" for c in left]
         time.sleep(0.1)
@@ -133,8 +134,15 @@ def _children() -> list[psutil.Process]:
     return psutil.Process().children(recursive=True)
 
 
-def is_resource_tracker(process: psutil.Process) -> bool:
-    return "multiprocessing.resource_tracker" in " ".join(cmdline(process))
+def is_multiprocessing_helper(process: psutil.Process) -> bool:
+    """The resource tracker or the fork server this process started (not what the fork server
+    forked: a worker carries the fork server's command line, but is its child, not ours)."""
+    command = " ".join(cmdline(process))
+    helper = "multiprocessing.resource_tracker" in command or "multiprocessing.forkserver" in command
+    try:
+        return helper and process.ppid() == os.getpid()
+    except psutil.Error:
+        return False
 
 
 def cmdline(process: psutil.Process) -> list[str]:

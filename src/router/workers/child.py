@@ -38,8 +38,12 @@ def main(
     region_size: int,
     capacity: int = 1,
     window_s: float = 0.0,
+    environ: dict[str, str] | None = None,
 ) -> None:
     entered = time.monotonic()
+    if environ is not None:  # the parent's, now: a fork server's own may be older
+        os.environ.clear()
+        os.environ.update(environ)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group; the parent decides
     _watch_parent(parent_pid)
     timings: dict[str, float] = {}
@@ -161,13 +165,28 @@ def _error(exc: BaseException) -> dict[str, Any]:
 
 
 def _watch_parent(parent_pid: int) -> None:
-    """End this process if its parent dies, even while a backend call blocks the main thread."""
+    """End this process if its parent dies, even while a backend call blocks the main thread.
+
+    The OS parent is the router's process (spawned) or the fork server (forked), which ends with
+    the router's: either way this process is re-parented when the router dies. The router's pid is
+    checked as well, for a fork server that outlives it."""
+    os_parent = os.getppid()
 
     def watch() -> None:
         while True:
             time.sleep(PARENT_CHECK_S)
-            if os.getppid() != parent_pid:
+            if os.getppid() != os_parent or not _alive(parent_pid):
                 sys.stderr.flush()
                 os._exit(70)
 
     threading.Thread(target=watch, name="docroute-parent-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # there, under another user: not ours, but alive
+        return True
+    return True

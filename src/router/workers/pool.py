@@ -35,7 +35,6 @@ from __future__ import annotations
 import atexit
 import contextlib
 import itertools
-import multiprocessing as mp
 import os
 import threading
 import time
@@ -57,7 +56,7 @@ from router.observe.logs import get_logger
 from router.policy.model import TierPolicy
 from router.workers import transport
 from router.workers.canary import canary_document
-from router.workers.process import Pending, WorkerFailure, WorkerGone, WorkerProcess
+from router.workers.process import Pending, WorkerFailure, WorkerGone, WorkerProcess, start_context
 from router.workers.protocol import signal_name
 
 BACKOFF_FIRST_S = 0.5
@@ -121,7 +120,7 @@ class WorkerPool:
         self.policy = policy
         self._on_recycle = on_recycle or (lambda: None)
         self._log = log or get_logger(tier=policy.name, backend=policy.backend.kind)
-        self._ctx = context or mp.get_context("spawn")
+        self._ctx = context or start_context()
         self._spawn = spawn
         self._cond = threading.Condition()
         self._slots = [_Slot(i) for i in range(policy.workers)]

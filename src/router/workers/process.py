@@ -15,13 +15,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import itertools
-import multiprocessing as mp
 import os
 import threading
 import time
 import weakref
 from collections import deque
-from multiprocessing import connection
+from multiprocessing import connection, forkserver, popen_forkserver
+from multiprocessing import context as mp_context
 from typing import Any
 
 from backends.documents.document import Document
@@ -30,6 +30,53 @@ from router.failures.signatures import classify
 from router.workers import child, protocol, transport
 
 RECENT_REQUESTS = 8
+#: What the fork server imports once, so that a new worker starts with them: the worker's own code
+#: and the backend registry, never torch (the server must stay CUDA-free, or its forks inherit a
+#: context). ``__main__`` is the standard library's default, kept so that a fork need not re-import
+#: the host's main module either.
+WORKER_MODULES = ("__main__", "router.workers.process", "router.workers.child", "backends.registry")
+
+
+def start_context() -> Any:
+    """The multiprocessing context workers start from: the fork server.
+
+    A spawned worker pays a new interpreter and the imports of the worker's code (about 0.4 s of a
+    core each time); a worker forked from the fork server (a clean, single-threaded process started
+    once per router process, that has never touched CUDA) pays a fork. Recycles are off the request
+    path either way, but a crash loop or a drill recycles hundreds of times, and each start takes a
+    core from the requests. The fork server keeps the environment it started with, so each worker
+    is handed the parent's environment of the moment it starts (``child.main``), as a spawned one
+    would have it; its working directory and ``sys.path`` the standard library hands over itself.
+    The preload list is the process's one: the host's modules stay in it, ours are added.
+    """
+    context = _ForkServerContext()
+    preload = list(getattr(getattr(forkserver, "_forkserver", None), "_preload_modules", None) or [])
+    context.set_forkserver_preload(preload + [name for name in WORKER_MODULES if name not in preload])
+    return context
+
+
+class _Popen(popen_forkserver.Popen):
+    """The standard library's, made safe for several threads watching one process (the reader,
+    the pool's watcher, ``stop``): its ``poll`` reads the exit status from a pipe, and of two
+    threads polling at once the second reads end-of-file and records 255 for any death."""
+
+    def __init__(self, process_obj: Any):
+        self._polling = threading.Lock()
+        super().__init__(process_obj)
+
+    def poll(self, flag: int = os.WNOHANG) -> int | None:
+        with self._polling:
+            return super().poll(flag)
+
+
+class _ForkServerProcess(mp_context.ForkServerProcess):
+    @staticmethod
+    def _Popen(process_obj: Any) -> _Popen:
+        return _Popen(process_obj)
+
+
+class _ForkServerContext(mp_context.ForkServerContext):
+    Process = _ForkServerProcess
 
 
 class WorkerFailure(Exception):
@@ -107,7 +154,7 @@ class WorkerProcess:
         self.window_s = window_s
         self.recent: deque[str] = deque(maxlen=RECENT_REQUESTS)
         self.pid: int | None = None
-        self._ctx = context or mp.get_context("spawn")
+        self._ctx = context or start_context()
         self._process: Any = None
         self._conn: Any = None
         self._region: transport.PageRegion | None = None
@@ -139,7 +186,15 @@ class WorkerProcess:
                 region = (self._region.path, self._region.size) if self._region else (None, 0)
                 self._process = self._ctx.Process(
                     target=child.main,
-                    args=(child_conn, self.options, os.getpid(), *region, self.capacity, self.window_s),
+                    args=(
+                        child_conn,
+                        self.options,
+                        os.getpid(),
+                        *region,
+                        self.capacity,
+                        self.window_s,
+                        dict(os.environ),
+                    ),
                     name=self.name,
                     daemon=True,
                 )

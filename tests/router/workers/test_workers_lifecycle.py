@@ -14,6 +14,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from router.core.runners import TierState
+from router.drill.observe import is_multiprocessing_helper
 from router.failures.errors import ErrorClass
 from router.workers import WorkerPool
 from tests.router.failures.test_signatures import HUB_MISSING
@@ -138,16 +139,22 @@ def test_an_idle_worker_is_unloaded_and_started_again_on_demand():
     assert "restart_after_idle" in [e["reason"] for e in events(captured, "worker.starting")]
 
 
+def descendants() -> set[int]:
+    """This process's children and theirs (workers are forked from the fork server), less the
+    standard library's helpers, which live until the interpreter exits."""
+    return {p.pid for p in psutil.Process().children(recursive=True) if not is_multiprocessing_helper(p)}
+
+
 def test_close_stops_every_worker_and_leaves_no_child_process():
-    before = {p.pid for p in psutil.Process().children()}
+    before = descendants()
     router = make_router(primary_tier(preload=True, workers=2), fallback_tier())
     wait_ready(router)
-    wait_until(lambda: len({p.pid for p in psutil.Process().children()} - before) >= 2, what="two workers")
-    workers = {p.pid for p in psutil.Process().children()} - before
+    wait_until(lambda: len(descendants() - before) >= 2, what="two workers")
+    workers = descendants() - before
     router.close()
     assert router.status()["primary"]["state"] == "stopped"
     assert not any(_alive(pid) for pid in workers)
-    assert not ({p.pid for p in psutil.Process().children()} - before)
+    assert not (descendants() - before)
 
 
 def test_workers_exit_when_the_router_process_is_killed():
