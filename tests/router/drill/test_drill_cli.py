@@ -83,7 +83,9 @@ def test_drilling_a_users_policy_keeps_its_tiers_and_reports_them(tmp_path: Path
         {"name": "last", "backend": {"kind": "faulty"}, "isolation": "inline", "breaker": patient},
     ]
     policy.write_text(yaml.safe_dump({"name": "prod", "tiers": tiers}))
-    out = docroute("drill", "-n", "60", "--warmup", "5", "--policy", str(policy), "-f", "sticky_cuda=0.2", "--json")
+    # 200 requests: the inline last tier answers in a few ms, so 60 of them can all pass during the
+    # first recycle of vision's one worker (a third of a second), and vision would answer none
+    out = docroute("drill", "-n", "200", "--warmup", "5", "--policy", str(policy), "-f", "sticky_cuda=0.2", "--json")
     assert out.returncode == 0, out.stdout + out.stderr
     report = json.loads(out.stdout)
     assert report["policy"] == "prod+drill" and report["lost"] == 0
