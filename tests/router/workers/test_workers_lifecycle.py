@@ -206,3 +206,19 @@ def test_the_router_process_never_imports_torch_while_its_worker_does():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "False"
+
+
+def test_a_worker_sees_the_parents_environment_as_it_is_when_the_worker_starts(tmp_path, monkeypatch):
+    """Workers are forked from the fork server, which keeps the environment it started with: a
+    variable set after it started (CUDA_VISIBLE_DEVICES by a Ray actor, say) must still reach a
+    worker started later. The probe module is imported by the worker as it loads its backend."""
+    with make_router(primary_tier(preload=True)) as first:  # the fork server runs from here on
+        wait_ready(first)
+    probe, seen = tmp_path / "docroute_env_probe.py", tmp_path / "seen.txt"
+    probe.write_text('import os\nwith open(os.environ["DOCROUTE_PROBE_OUT"], "w") as f:\n    f.write("set late")\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("DOCROUTE_PROBE_OUT", str(seen))
+    with make_router(primary_tier({"imports": ["docroute_env_probe"]}, preload=True)) as router:
+        wait_ready(router)
+        assert router.extract(GOOD).tier == "primary"
+    assert seen.read_text() == "set late"
