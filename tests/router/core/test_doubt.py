@@ -159,16 +159,24 @@ def test_a_tier_skipped_by_a_document_trait_is_logged_with_the_trait_and_costs_n
     assert skip["reason"] == "not_applicable" and skip["detail"] == "skip_when: scan"
 
 
-def test_a_photo_is_a_camera_format_and_a_pdf_of_images_is_a_scan(tmp_path):
+def test_a_photo_is_a_colour_image_in_a_camera_format_and_a_pdf_of_images_is_a_scan(tmp_path):
     from backends.doctraits import traits
     from backends.testing.synthetic_pdf import text_pdf
     from router.api.inputs import load_document
     from router.policy.model import InputLimits
     from tests.router.surfaces_kit import pdf
 
-    jpeg = io.BytesIO()
-    Image.new("RGB", (40, 30), "white").save(jpeg, "JPEG")
-    assert traits(load_document(jpeg.getvalue(), InputLimits())) == {"photo"}
+    def jpeg(image: Image.Image) -> bytes:
+        buffer = io.BytesIO()
+        image.save(buffer, "JPEG")
+        return buffer.getvalue()
+
+    # a receipt on a wooden table: the paper grey, a third of the frame brown
+    table = Image.new("RGB", (600, 800), (150, 100, 60))
+    table.paste(Image.new("RGB", (400, 800), (235, 235, 230)), (100, 0))
+    assert traits(load_document(jpeg(table), InputLimits())) == {"photo"}
+    # the same paper from a scanner that writes JPEG (grey on white), and a scan as PNG
+    assert traits(load_document(jpeg(Image.new("RGB", (600, 800), (240, 240, 240))), InputLimits())) == {"scan"}
     assert traits(load_document(png(), InputLimits())) == {"scan"}
     assert traits(load_document(pdf(tmp_path / "scan.pdf"), InputLimits())) == {"scan"}
     rows = ["Eisenwaren Huber GmbH", "Rechnung RE-2024-0815 vom 14.03.2024", "Gesamtbetrag 56,58 EUR"]
