@@ -51,6 +51,8 @@ def page_text(page: Any) -> PageText | None:
         return None
     try:
         visibility = PageVisibility(page, textpage)
+        if visibility.overloaded:  # too many objects to judge: read as a person does, from the image
+            return None
         raw, hidden = [], 0
         for char in _raw_chars(textpage):
             if not visibility.hidden(char[0], char[2]):
