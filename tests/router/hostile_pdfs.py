@@ -275,3 +275,26 @@ def form_hidden_page(visible: Sequence[str], secret: str, how: str | None) -> by
             ),
         ]
     )
+
+
+def text_flood(pages: int, lines: int = 160) -> bytes:
+    """A PDF of ``pages`` 600 x 1000 pt pages sharing one content stream of ``lines`` lines of 240
+    visible characters in 5 pt Helvetica (38400 on a page for the default): a kilobyte or two that
+    asks every character of every page to be judged."""
+    line = b"(" + b"TOTAL 27.10 " * 20 + b") ' "
+    content = b"BT /F1 5 Tf 0 990 Td 6 TL " + line * lines + b" ET"
+    kids = b" ".join(b"%d 0 R" % (6 + n) for n in range(pages))
+    page = (
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 600 1000] /Contents 4 0 R"
+        b" /Resources << /Font << /F1 5 0 R >> >> >>"
+    )
+    return pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [" + kids + b"] /Count %d >>" % pages,
+            b"null",
+            stream(b"/Filter /FlateDecode", zlib.compress(content)),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+            *[page] * pages,
+        ]
+    )

@@ -119,9 +119,8 @@ class PageVisibility:
         around = _region(image, x0 - pad, y0 - pad, x1 + pad, y1 + pad)
         if inside is None or around is None:
             return 1.0
-        histogram = around.histogram()
-        common = max(range(256), key=histogram.__getitem__)
-        darkest, lightest = inside.getextrema()
+        common = int(np.bincount(around.ravel(), minlength=256).argmax())
+        darkest, lightest = int(inside.min()), int(inside.max())
         return max(common - darkest, lightest - common) / 255
 
 
@@ -135,7 +134,7 @@ def _unturned_render(page: Any) -> tuple[Any, float]:
     try:
         bitmap = page.render(scale=scale, grayscale=True)
         try:
-            return bitmap.to_pil().convert("L"), scale
+            return np.array(bitmap.to_pil().convert("L")), scale
         finally:
             bitmap.close()
     finally:
@@ -143,8 +142,10 @@ def _unturned_render(page: Any) -> tuple[Any, float]:
 
 
 def _region(image: Any, x0: float, y0: float, x1: float, y1: float) -> Any:
-    box = (max(0, int(x0)), max(0, int(y0)), min(image.width, int(x1) + 1), min(image.height, int(y1) + 1))
-    return image.crop(box) if box[2] > box[0] and box[3] > box[1] else None
+    """The pixels of ``image`` (a grey numpy array) in a box, or None when none of it is on the page."""
+    height, width = image.shape
+    left, top, right, bottom = max(0, int(x0)), max(0, int(y0)), min(width, int(x1) + 1), min(height, int(y1) + 1)
+    return image[top:bottom, left:right] if right > left and bottom > top else None
 
 
 def _glyph_shape(textpage: Any, index: int) -> tuple[float, float]:
