@@ -298,3 +298,55 @@ def text_flood(pages: int, lines: int = 160) -> bytes:
             *[page] * pages,
         ]
     )
+
+
+def hex_and_flate_bomb(mib: int) -> bytes:
+    """A page whose content is ASCIIHex over Flate: a text filter in front of the bomb."""
+    return pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents 4 0 R >>",
+            stream(b"/Filter [/ASCIIHexDecode /FlateDecode]", zeros_deflate(mib).hex().encode() + b">"),
+        ]
+    )
+
+
+def inline_image_bomb(mib: int) -> bytes:
+    """A page drawing an inline image (BI ... ID ... EI) of 20000 x 20000 RGB pixels whose Flate
+    data inflates to ``mib`` MiB: no XObject, no stream dictionary to look at."""
+    content = b"q 200 0 0 200 0 0 cm BI /W 20000 /H 20000 /CS /RGB /BPC 8 /F /Fl ID\n" + zeros_deflate(mib) + b"\nEI Q"
+    return pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents 4 0 R >>",
+            stream(b"", content),
+        ]
+    )
+
+
+def form_fanout(levels: int) -> bytes:
+    """A page drawing a form that draws the next form ten times, ``levels`` deep: 10^levels copies of
+    one letter from a file of a kilobyte (PDFium builds each copy: memory, not decoding)."""
+    forms = []
+    for n in range(levels):
+        body, resources = (
+            (b"/X Do " * 10, b"/XObject << /X %d 0 R >>" % (7 + n))
+            if n < levels - 1
+            else (b"BT /F1 1 Tf (a) Tj ET", b"/Font << /F1 5 0 R >>")
+        )
+        forms.append(
+            stream(b"/Type /XObject /Subtype /Form /BBox [0 0 200 200] /Resources << " + resources + b" >>", body)
+        )
+    return pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents 4 0 R"
+            b" /Resources << /XObject << /X 6 0 R >> >> >>",
+            stream(b"", b"/X Do"),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+            *forms,
+        ]
+    )
