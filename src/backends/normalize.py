@@ -72,6 +72,26 @@ DATE_PATTERNS: tuple[tuple[re.Pattern[str], bool], ...] = tuple(
 _COMPACT = re.compile(r"\d{8}")
 
 
+#: Separators of other scripts, one character for one: the Arabic decimal and thousands
+#: separators, fullwidth full stop, comma, slash and hyphen, the minus sign.
+_SEPARATORS = str.maketrans("\u066b\u066c\uff0e\uff0c\uff0f\uff0d\u2212", ".,.,/--")
+_NON_ASCII_DIGIT = re.compile(r"[^\x00-\x7f]")
+
+
+def fold_digits(text: str) -> str:
+    """``text`` with the decimal digits of every script (fullwidth, Arabic-Indic, Devanagari...)
+    as ASCII digits and their separators as ASCII ones, one character for one, so positions in it
+    are positions in ``text``: a person reads 27.10 in fullwidth forms or Arabic-Indic digits alike."""
+    if text.isascii():
+        return text
+
+    def ascii_digit(match: re.Match[str]) -> str:
+        digit = unicodedata.decimal(match.group(), None)
+        return match.group() if digit is None else str(digit)
+
+    return _NON_ASCII_DIGIT.sub(ascii_digit, text.translate(_SEPARATORS))
+
+
 @dataclass(frozen=True)
 class DateMatch:
     """A date found in a text: where it is, what was printed, what it means."""
@@ -88,6 +108,7 @@ def find_dates(text: str, *, dayfirst: bool = True, yearfirst: bool = False) -> 
     Numeric dates with a two-digit year are read day-first, or month-first (``dayfirst=False``), or
     year-month-day (``yearfirst``: ``24/03/15``) where that is a valid date."""
     found: list[DateMatch] = []
+    text = fold_digits(text)
     for pattern, ymd in DATE_PATTERNS:
         for match in pattern.finditer(text):
             start, end = match.span("date")
@@ -108,7 +129,7 @@ def parse_date(text: str, *, dayfirst: bool = True) -> dt.date | None:
     is not (``03/25/2018``); ``dayfirst=False`` prefers month-first. A text that is nothing but
     eight digits is read as a compact date (``20180304``, ``25032018``).
     """
-    stripped = text.strip()
+    stripped = fold_digits(text).strip()
     if _COMPACT.fullmatch(stripped):
         return _compact_date(stripped)
     found = find_dates(text, dayfirst=dayfirst)
@@ -232,7 +253,7 @@ def find_amounts(text: str) -> list[AmountMatch]:
     """Every amount with two decimal places in ``text``, in order of position (a number of more than
     ``MAX_AMOUNT_DIGITS`` digits is a code, not an amount)."""
     found = []
-    for match in _AMOUNT.finditer(text.replace("\u00a0", " ")):
+    for match in _AMOUNT.finditer(fold_digits(text).replace("\u00a0", " ")):
         value = parse_amount(match.group("num"))
         if value is not None and value.adjusted() < MAX_AMOUNT_DIGITS:
             value = -value if match.group("neg") or match.group("trail") else value
@@ -244,7 +265,7 @@ def find_whole_amounts(text: str) -> list[AmountMatch]:
     """Every amount printed without decimals in ``text`` ("Grand Total Rs 1939"): only for lines that
     say they hold the total, since bare integers are mostly quantities, codes and percentages."""
     found = []
-    for match in _WHOLE_AMOUNT.finditer(text.replace("\u00a0", " ")):
+    for match in _WHOLE_AMOUNT.finditer(fold_digits(text).replace("\u00a0", " ")):
         digits = re.sub(r"\D", "", match.group("num"))
         value = Decimal(digits)
         if value.adjusted() >= MAX_AMOUNT_DIGITS:
@@ -258,6 +279,7 @@ _AMOUNT_TOKEN = re.compile(r"-?\d[\d.,' ]*\d|-?\d")
 
 def parse_amount(text: str) -> Decimal | None:
     """The amount in ``text`` as a Decimal: ``RM 1,234.50``, ``1.234,50 €``, ``12,50``, ``$9``."""
+    text = fold_digits(text)
     match = _AMOUNT_TOKEN.search(text.replace("\u00a0", " "))
     if not match:
         return None

@@ -173,3 +173,28 @@ def test_every_amount_the_renderer_prints_reads_back(value, locale):
     printed = spec.money(value, mark=True)
     assert parse_amount(printed) == value
     assert [a.value for a in find_amounts(printed)] == [value]
+
+
+@pytest.mark.parametrize(
+    ("total", "date", "amount"),
+    [
+        (
+            "TOTAL \uff12\uff17\uff0e\uff11\uff10",
+            "\uff11\uff14\uff0e\uff10\uff13\uff0e\uff12\uff10\uff12\uff14",
+            "27.10",
+        ),
+        ("TOTAL \u0662\u0667\u066b\u0661\u0660", "\u0661\u0664/\u0660\u0663/\u0662\u0660\u0662\u0664", "27.10"),
+        ("TOTAL \u0968\u096d.\u0967\u0966", "\u0967\u096a.\u0966\u0969.\u0968\u0966\u0968\u096a", "27.10"),
+        ("TOTAL \u22122\u0667.1\uff10", "14.03.\u0968\u0966\u0968\u096a", "-27.10"),
+    ],
+    ids=["fullwidth", "arabic-indic", "devanagari", "mixed-scripts"],
+)
+def test_digits_of_any_script_read_as_the_amount_and_date_a_person_sees(total, date, amount):
+    """Fullwidth forms, Arabic-Indic digits with the Arabic decimal separator, Devanagari digits:
+    the same 27.10 and 14.03.2024 to a reader (before: 27.00 from the Arabic one, no fullwidth or
+    Devanagari date), and positions found in the text are positions in it."""
+    assert normalize_amount(total) == amount
+    [found] = find_amounts(f"{date}  {total}")
+    assert str(found.value) == amount and f"{date}  {total}"[found.start : found.end].endswith(total[-2:])
+    assert normalize_date(date) == "2024-03-14"
+    assert [d.date.isoformat() for d in find_dates(f"{total} {date}")] == ["2024-03-14"]

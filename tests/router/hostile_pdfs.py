@@ -196,6 +196,16 @@ HIDING_IN_CONTENT = {
     "transparent": (b"q /Clear gs ", b" Q"),  # fill alpha 0
     "behind-a-box": (b"", b" 1 1 1 rg 40 0 400 842 re f"),  # a white box drawn over it
     "risen-off-the-page": (b"", b""),  # text rise of 2000 pt (Ts)
+    "squeezed-by-cm": (b"q 0.05 0 0 1 47.5 0 cm ", b" Q"),  # 5 % of its width: a smear
+    "flattened-by-cm": (b"q 1 0 0 0.01 0 594 cm ", b" Q"),  # 1 % of its height: a hairline
+    "squeezed-by-Tz": (b"", b""),  # horizontal scaling of 5 % (Tz)
+    "flattened-by-Tm": (b"", b""),  # a text matrix 1 % high (Tm)
+}
+#: Text-state operators some of ``HIDING_IN_CONTENT`` set inside ``BT``, after the line's position.
+_TEXT_STATE = {
+    "risen-off-the-page": b" 2000 Ts",
+    "squeezed-by-Tz": b" 5 Tz",
+    "flattened-by-Tm": b" 1 0 0 0.01 50 600 Tm",
 }
 
 
@@ -204,8 +214,8 @@ def content_hidden_page(visible: Sequence[str], secret: str, how: str | None) ->
     as ``HIDING_IN_CONTENT[how]`` says (shown like the rest when ``how`` is None)."""
     before, after = HIDING_IN_CONTENT[how] if how else (b"", b"")
     shown = b"BT /F1 11 Tf 14 TL 50 780 Td " + b"".join(b"(" + _escaped(line.encode()) + b") '" for line in visible)
-    rise = b" 2000 Ts" if how == "risen-off-the-page" else b""
-    hidden = before + b"BT /F1 11 Tf 50 600 Td" + rise + b" (" + _escaped(secret.encode()) + b") Tj ET" + after
+    state = _TEXT_STATE.get(how or "", b"")
+    hidden = before + b"BT /F1 11 Tf 50 600 Td" + state + b" (" + _escaped(secret.encode()) + b") Tj ET" + after
     return pdf(
         [
             b"<< /Type /Catalog /Pages 2 0 R >>",
@@ -214,5 +224,129 @@ def content_hidden_page(visible: Sequence[str], secret: str, how: str | None) ->
             b" /Resources << /Font << /F1 5 0 R >> /ExtGState << /Clear << /ca 0 >> >> >> >>",
             stream(b"", shown + b" ET " + hidden),
             b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        ]
+    )
+
+
+#: Ways to hide a line inside a form XObject (or behind what a viewer turns off), each as the form's
+#: content around the line's ``BT ... ET`` and what the form's dictionary adds; the page draws the form.
+HIDING_IN_FORM = {
+    "white-box-in-form": (b"", b" 1 1 1 rg 40 590 300 30 re f", b""),
+    "render-mode-3-in-form": (b"3 Tr ", b"", b""),
+    "clipped-in-form": (b"0 0 1 1 re W n ", b"", b""),
+    "outside-the-forms-bbox": (b"", b"", b"/BBox [0 0 1 1]"),
+    "striped-image-in-form-over-it": (b"", b" q 300 0 0 30 40 590 cm /Im Do Q", b""),
+    "soft-mask-in-form": (b"/Masked gs ", b"", b""),
+    "optional-content-off": (b"", b"", b"/OC 8 0 R"),
+}
+
+
+def form_hidden_page(visible: Sequence[str], secret: str, how: str | None) -> bytes:
+    """A one-page PDF: ``visible`` lines in black Helvetica drawn by the page, then a form XObject
+    that draws ``secret`` hidden as ``HIDING_IN_FORM[how]`` says (shown when ``how`` is None). The
+    striped image leaves ink all over the line (black and white columns), so only its being drawn
+    over the line hides it; the optional content group is off in the document's default view."""
+    before, after, extra = HIDING_IN_FORM[how] if how else (b"", b"", b"")
+    shown = b"BT /F1 11 Tf 14 TL 50 780 Td " + b"".join(b"(" + _escaped(line.encode()) + b") '" for line in visible)
+    line = before + b"BT /F1 11 Tf 50 600 Td (" + _escaped(secret.encode()) + b") Tj ET" + after
+    if b"/BBox" not in extra:
+        extra += b" /BBox [0 0 595 842]"
+    resources = (
+        b"/Resources << /Font << /F1 5 0 R >> /XObject << /Im 7 0 R >>"
+        b" /ExtGState << /Masked << /SMask << /Type /Mask /S /Luminosity /G 9 0 R >> >> >> >>"
+    )
+    return pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R /OCProperties << /OCGs [8 0 R] /D << /OFF [8 0 R] >> >> >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R"
+            b" /Resources << /Font << /F1 5 0 R >> /XObject << /Fm 6 0 R >> >> >>",
+            stream(b"", shown + b" ET /Fm Do"),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+            stream(b"/Type /XObject /Subtype /Form " + extra + b" " + resources, line),
+            stream(
+                b"/Type /XObject /Subtype /Image /Width 300 /Height 30 /ColorSpace /DeviceGray /BitsPerComponent 8",
+                b"\x00\xff" * (150 * 30),
+            ),
+            b"<< /Type /OCG /Name (draft) >>",
+            stream(  # a mask that lets nothing through: black all over
+                b"/Type /XObject /Subtype /Form /BBox [0 0 595 842] /Group << /S /Transparency /CS /DeviceGray >>",
+                b"0 g 0 0 595 842 re f",
+            ),
+        ]
+    )
+
+
+def text_flood(pages: int, lines: int = 160) -> bytes:
+    """A PDF of ``pages`` 600 x 1000 pt pages sharing one content stream of ``lines`` lines of 240
+    visible characters in 5 pt Helvetica (38400 on a page for the default): a kilobyte or two that
+    asks every character of every page to be judged."""
+    line = b"(" + b"TOTAL 27.10 " * 20 + b") ' "
+    content = b"BT /F1 5 Tf 0 990 Td 6 TL " + line * lines + b" ET"
+    kids = b" ".join(b"%d 0 R" % (6 + n) for n in range(pages))
+    page = (
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 600 1000] /Contents 4 0 R"
+        b" /Resources << /Font << /F1 5 0 R >> >> >>"
+    )
+    return pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [" + kids + b"] /Count %d >>" % pages,
+            b"null",
+            stream(b"/Filter /FlateDecode", zlib.compress(content)),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+            *[page] * pages,
+        ]
+    )
+
+
+def hex_and_flate_bomb(mib: int) -> bytes:
+    """A page whose content is ASCIIHex over Flate: a text filter in front of the bomb."""
+    return pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents 4 0 R >>",
+            stream(b"/Filter [/ASCIIHexDecode /FlateDecode]", zeros_deflate(mib).hex().encode() + b">"),
+        ]
+    )
+
+
+def inline_image_bomb(mib: int) -> bytes:
+    """A page drawing an inline image (BI ... ID ... EI) of 20000 x 20000 RGB pixels whose Flate
+    data inflates to ``mib`` MiB: no XObject, no stream dictionary to look at."""
+    content = b"q 200 0 0 200 0 0 cm BI /W 20000 /H 20000 /CS /RGB /BPC 8 /F /Fl ID\n" + zeros_deflate(mib) + b"\nEI Q"
+    return pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents 4 0 R >>",
+            stream(b"", content),
+        ]
+    )
+
+
+def form_fanout(levels: int) -> bytes:
+    """A page drawing a form that draws the next form ten times, ``levels`` deep: 10^levels copies of
+    one letter from a file of a kilobyte (PDFium builds each copy: memory, not decoding)."""
+    forms = []
+    for n in range(levels):
+        body, resources = (
+            (b"/X Do " * 10, b"/XObject << /X %d 0 R >>" % (7 + n))
+            if n < levels - 1
+            else (b"BT /F1 1 Tf (a) Tj ET", b"/Font << /F1 5 0 R >>")
+        )
+        forms.append(
+            stream(b"/Type /XObject /Subtype /Form /BBox [0 0 200 200] /Resources << " + resources + b" >>", body)
+        )
+    return pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents 4 0 R"
+            b" /Resources << /XObject << /X 6 0 R >> >> >>",
+            stream(b"", b"/X Do"),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+            *forms,
         ]
     )

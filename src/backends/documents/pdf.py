@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, overload
@@ -29,6 +30,10 @@ MAX_ATTACHMENT_BYTES = 5 * 2**20
 MAX_HIDDEN_CHARS = 3
 #: Most embedded files looked at in one PDF.
 MAX_ATTACHMENTS = 32
+#: Most characters of a page's text layer judged one by one (a dense A4 invoice holds about 5000);
+#: a page with more is read from its image. Two kilobytes of content stream, drawn on 20 pages,
+#: asked for 1.4 million judgements: the PDF reader's whole time.
+MAX_PAGE_CHARS = 10_000
 
 
 def page_text(page: Any) -> PageText | None:
@@ -50,7 +55,11 @@ def page_text(page: Any) -> PageText | None:
     except pdfium.PdfiumError:  # no text to be had: the page is read as an image
         return None
     try:
+        if textpage.count_chars() > MAX_PAGE_CHARS:  # too much to judge: read as a person does, from the image
+            return None
         visibility = PageVisibility(page, textpage)
+        if visibility.overloaded:
+            return None
         raw, hidden = [], 0
         for char in _raw_chars(textpage):
             if not visibility.hidden(char[0], char[2]):
@@ -115,8 +124,12 @@ def _character(codes: Sequence[int], index: int) -> str | None:
     """The character at ``index`` as valid Unicode. PDFium gives UTF-16 code units: a character
     beyond the BMP (an emoji, a CJK extension) is a high and a low surrogate in two places; the
     pair is the character at the high half's place, and None at the low half's. A lone half, or a
-    code that is no character, is U+FFFD. Nothing downstream sees a surrogate."""
+    code that is no character, is U+FFFD. Nothing downstream sees a surrogate. A format character
+    (a zero-width space or joiner, a bidi override or isolate, a soft hyphen) shows nothing, and is
+    None too: "2\u200d7.10" reads 27.10, as it looks."""
     code = codes[index]
+    if 0xAD <= code < 0x10000 and unicodedata.category(chr(code)) == "Cf":
+        return None
     if 0xD800 <= code < 0xDC00:
         low = codes[index + 1] if index + 1 < len(codes) else 0
         return chr(0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)) if 0xDC00 <= low < 0xE000 else "\ufffd"

@@ -235,7 +235,10 @@ SHARED = PdfReader()
 
 def serve(requests: int, answers: int, memory_bytes: int) -> None:
     """The helper's loop (on the pipes' descriptors): one request at a time, until the pipe closes."""
-    from router.api.pdfpages import read_pdf_pages  # imported before the cap, so the cap is all for the PDF
+    # imported before the cap, so the cap is all for the PDF (numpy, which the visibility check
+    # uses, maps more address space at import than the smallest cap leaves)
+    import backends.documents.visibility  # noqa: F401
+    from router.api.pdfpages import read_pdf_pages
 
     _cap_memory(memory_bytes)
     source, conn = Connection(requests, writable=False), Connection(answers, readable=False)

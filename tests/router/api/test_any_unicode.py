@@ -5,6 +5,7 @@ every surface, and an encoding error, should one still happen, is the document's
 from __future__ import annotations
 
 import json
+import unicodedata
 
 import pypdfium2 as pdfium
 import pytest
@@ -41,8 +42,9 @@ def test_pdfiums_surrogate_halves_are_joined_into_one_character_at_the_text_laye
         ([0xD83D, 0x41], ["\ufffd", "A"]),  # a high half alone
         ([0x41, 0xDE00], ["A", "\ufffd"]),  # a low half alone
         ([0, 0x110000], ["\ufffd", "\ufffd"]),
+        ([0x32, 0x200B, 0x37, 0x200D, 0x202E, 0x2066, 0xFEFF, 0xAD], ["2", None, "7", None, None, None, None, None]),
     ],
-    ids=["pair", "lone-high", "lone-low", "no-character"],
+    ids=["pair", "lone-high", "lone-low", "no-character", "format-characters"],
 )
 def test_each_code_unit_becomes_a_character_a_joined_half_or_a_replacement(codes, expected):
     assert [pdf_pages._character(codes, i) for i in range(len(codes))] == expected
@@ -58,3 +60,20 @@ def test_the_cpu_policy_answers_with_valid_unicode_and_no_tier_breaker_moves():
     assert results[0].fields["total"].value == "27.10"
     assert results[0].fields["merchant"].value == "CAF\u00c9 SOLEIL"
     assert set(states.values()) == {BreakerState.CLOSED}
+
+
+def test_no_format_character_reaches_the_layer():
+    """A zero-width space or joiner, a bidi override or isolate, a BOM inside "27.10" shows
+    nothing and is not part of the layer (before: the rules read 27.00 or 2.00 from it). The
+    helper's font draws a glyph for each, so only their absence is checked here."""
+    page = mapped_text_page([*LINES, "TOTAL 2\u200d7\u200b.1\u202e0\u2069 \ufeff"])
+    pdf = pdfium.PdfDocument(page)
+    try:
+        page = pdf[0]
+        layer = pdf_pages.page_text(page)
+        page.close()
+    finally:
+        pdf.close()
+    assert layer is not None
+    text = "\n".join(line.text for line in layer.lines)
+    assert "TOTAL" in text and not any(unicodedata.category(ch) == "Cf" for ch in text)

@@ -13,7 +13,14 @@ from router import Router
 from router.api.inputs import load_document
 from router.policy.model import InputLimits
 from tests.backends import einvoice_xml as xml
-from tests.router.hostile_pdfs import HIDING, HIDING_IN_CONTENT, content_hidden_page, layered_page
+from tests.router.hostile_pdfs import (
+    HIDING,
+    HIDING_IN_CONTENT,
+    HIDING_IN_FORM,
+    content_hidden_page,
+    form_hidden_page,
+    layered_page,
+)
 
 VISIBLE = ["ACME STORE SDN BHD", "12 Jalan Besar, Kuala Lumpur", "Date 14.03.2024", "Coffee 2 x 5.00 10.00"]
 
@@ -58,7 +65,23 @@ def test_an_e_invoice_is_not_said_to_agree_with_a_total_printed_only_in_hidden_t
 
 @pytest.mark.parametrize("how", list(HIDING_IN_CONTENT))
 def test_text_hidden_by_the_content_stream_itself_is_not_read_as_the_page(how):
-    """Clipped away, fully transparent, under a box drawn after it, risen off the page: the page as
-    drawn shows none of it, and the ink check sees that whatever the means."""
+    """Clipped away, fully transparent, under a box drawn after it, risen off the page, squeezed to
+    a smear or flattened to a hairline (by the text matrix, the CTM or Tz): the page as drawn shows
+    none of it readable, whatever the means."""
     assert "TOTAL 999.99" in (_lines(content_hidden_page(VISIBLE, "TOTAL 999.99", None)) or [])
     assert _lines(content_hidden_page(VISIBLE, "TOTAL 999.99", how)) is None
+
+
+@pytest.mark.parametrize("how", list(HIDING_IN_FORM))
+def test_text_hidden_inside_a_form_xobject_is_not_read_as_the_page(how):
+    """A form XObject is a page within the page: a box or an image it draws over its text, its
+    render mode, clip, bounding box, soft mask or optional content hide the text as on the page."""
+    assert "TOTAL 999.99" in (_lines(form_hidden_page(VISIBLE, "TOTAL 999.99", None)) or [])
+    assert _lines(form_hidden_page(VISIBLE, "TOTAL 999.99", how)) is None
+
+
+@pytest.mark.parametrize("scale", [b"50 Tz", b"1 0 0 1 50 600 Tm", b"1 0 0.3 1 50 600 Tm", b"2 0 0 2 50 600 Tm"])
+def test_condensed_turned_or_slanted_text_is_still_read_from_the_layer(scale):
+    """A condensed font (Tz 50), a slanted or a doubled text matrix draws text a person reads."""
+    data = content_hidden_page(VISIBLE, "TOTAL 999.99", None).replace(b"50 600 Td", b"50 600 Td " + scale)
+    assert "TOTAL 999.99" in " ".join(_lines(data) or [])

@@ -18,7 +18,7 @@ from router.api.inputs import load_document
 from router.api.pdfreader import PdfReader
 from router.failures.errors import BadInputError
 from router.policy.model import InputLimits
-from tests.router.hostile_pdfs import attachment_bomb, content_bomb
+from tests.router.hostile_pdfs import attachment_bomb, content_bomb, text_flood
 from tests.router.service.test_service_process import free_port, wait_until_up
 from tests.router.surfaces_kit import env, lines, policy_file, tier
 
@@ -58,6 +58,17 @@ def test_an_attachment_bomb_behind_an_indirect_filter_costs_only_the_attachment(
     assert embedded.name == "factur-x.xml" and embedded.data is None
     assert "stopped the PDF reader" in (embedded.problem or "")
     assert len(document.pages) == 1
+
+
+def test_a_flood_of_characters_costs_the_reader_a_second_not_its_whole_timeout(reader):
+    """Two kilobytes asked the reader to judge every character of pages of 38400 one by one (about
+    3 s a page: 20 pages took the only reader's whole 60 s). A page with more characters than any
+    receipt is read from its image instead, as a person reads it."""
+    limits = InputLimits(pdf_reader_memory_mb=256, pdf_dpi=72)
+    started = time.monotonic()
+    document = load_document(text_flood(5), limits, name="flood.pdf", reader=reader)
+    assert time.monotonic() - started < 5
+    assert len(document.pages) == 5 and document.text_layer == (None,) * 5
 
 
 def _limited() -> None:
