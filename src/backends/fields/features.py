@@ -74,7 +74,10 @@ class PageFlags:
     def _flags(self) -> dict[str, np.ndarray]:
         texts = self.table.texts
         flags = {name: np.array([bool(p.search(t)) for t in texts], dtype=float) for name, p in _PATTERNS.items()}
-        flags["total_weight"] = np.array([keyword_weight(t) for t in texts], dtype=float)
+        not_total = [bool(v) for v in flags["not_total"]]  # the pattern keyword_weight reads first
+        flags["total_weight"] = np.array(
+            [keyword_weight(t, not_total=n) for t, n in zip(texts, not_total, strict=True)], dtype=float
+        )
         flags["has_amount"] = np.array([bool(find_amounts(t)) for t in texts], dtype=float)
         flags["has_date"] = np.array([bool(find_dates(t)) for t in texts], dtype=float)
         flags["web"] = np.array([bool(_WEB.search(t)) for t in texts], dtype=float)
