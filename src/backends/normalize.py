@@ -71,6 +71,7 @@ DATE_PATTERNS: tuple[tuple[re.Pattern[str], bool], ...] = tuple(
     )
 )
 _COMPACT = re.compile(r"\d{8}")
+_DIGIT = re.compile(r"\d")
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,10 @@ _Shape = tuple[int, int, str, dict[str, str | None], bool]  # start, end, printe
 
 
 def _date_shapes(text: str) -> list[_Shape]:
-    """Every match of the date shapes in ``text``, in the order ``DATE_PATTERNS`` finds them."""
+    """Every match of the date shapes in ``text``, in the order ``DATE_PATTERNS`` finds them (each
+    shape holds a digit: a text without one holds none)."""
+    if not _DIGIT.search(text):
+        return []
     return [
         (*match.span("date"), match.group("date"), match.groupdict(), ymd)
         for pattern, ymd in DATE_PATTERNS
