@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 
@@ -70,6 +71,7 @@ DATE_PATTERNS: tuple[tuple[re.Pattern[str], bool], ...] = tuple(
     )
 )
 _COMPACT = re.compile(r"\d{8}")
+_DIGIT = re.compile(r"\d")
 
 
 #: Separators of other scripts, one character for one: the Arabic decimal and thousands
@@ -107,18 +109,41 @@ def find_dates(text: str, *, dayfirst: bool = True, yearfirst: bool = False) -> 
 
     Numeric dates with a two-digit year are read day-first, or month-first (``dayfirst=False``), or
     year-month-day (``yearfirst``: ``24/03/15``) where that is a valid date."""
-    found: list[DateMatch] = []
+    return _read_dates(_date_shapes(text), dayfirst=dayfirst, yearfirst=yearfirst)
+
+
+def find_dates_read(text: str, readings: Sequence[tuple[bool, bool]]) -> list[list[DateMatch]]:
+    """``find_dates(text, dayfirst=d, yearfirst=y)`` for each ``(d, y)`` of ``readings``, the text
+    matched once for all of them."""
+    shapes = _date_shapes(text)
+    return [_read_dates(shapes, dayfirst=dayfirst, yearfirst=yearfirst) for dayfirst, yearfirst in readings]
+
+
+_Shape = tuple[int, int, str, dict[str, str | None], bool]  # start, end, printed, groups, ymd
+
+
+def _date_shapes(text: str) -> list[_Shape]:
+    """Every match of the date shapes in ``text``, in the order ``DATE_PATTERNS`` finds them (each
+    shape holds a digit: a text without one holds none); digits of every script read as ASCII."""
     text = fold_digits(text)
-    for pattern, ymd in DATE_PATTERNS:
-        for match in pattern.finditer(text):
-            start, end = match.span("date")
-            if any(start < f.end and f.start < end for f in found):
-                continue
-            groups = match.groupdict()
-            date = _year_first(groups) if yearfirst and not ymd and not groups.get("b") else None
-            date = date or _date_from_groups(groups, ymd, dayfirst)
-            if date is not None:
-                found.append(DateMatch(start, end, match.group("date"), date))
+    if not _DIGIT.search(text):
+        return []
+    return [
+        (*match.span("date"), match.group("date"), match.groupdict(), ymd)
+        for pattern, ymd in DATE_PATTERNS
+        for match in pattern.finditer(text)
+    ]
+
+
+def _read_dates(shapes: list[_Shape], *, dayfirst: bool, yearfirst: bool) -> list[DateMatch]:
+    found: list[DateMatch] = []
+    for start, end, raw, groups, ymd in shapes:
+        if any(start < f.end and f.start < end for f in found):
+            continue
+        date = _year_first(groups) if yearfirst and not ymd and not groups.get("b") else None
+        date = date or _date_from_groups(groups, ymd, dayfirst)
+        if date is not None:
+            found.append(DateMatch(start, end, raw, date))
     return sorted(found, key=lambda f: f.start)
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from backends.fields.layout import PageTable
 from backends.fields.rules.candidate import keyword_weight
 from backends.fields.rules.names import clean_name
-from backends.normalize import find_amounts, find_dates, find_whole_amounts, format_amount
+from backends.normalize import find_amounts, find_dates_read, find_whole_amounts, format_amount
 
 #: How many lines from the top of the first page may hold the merchant's name.
 MERCHANT_LINES = 25
@@ -54,8 +54,8 @@ def merchant_candidates(table: PageTable) -> list[Candidate]:
 def date_candidates(table: PageTable) -> list[Candidate]:
     found: dict[tuple[int, int, str], Candidate] = {}
     for i, text in enumerate(table.texts):
-        for reading, options in _READINGS:
-            for match in find_dates(text, **options):
+        for reading, matches in zip(_READINGS, find_dates_read(text, _READ_AS), strict=True):
+            for match in matches:
                 value = match.date.isoformat()
                 found.setdefault(
                     (i, match.start, value), Candidate(value, i, match.start, reading=reading, raw=match.raw)
@@ -79,11 +79,8 @@ def total_candidates(table: PageTable) -> list[Candidate]:
 
 GENERATORS = {"merchant": merchant_candidates, "date": date_candidates, "total": total_candidates}
 
-_READINGS = (
-    ("dayfirst", {"dayfirst": True}),
-    ("monthfirst", {"dayfirst": False}),
-    ("yearfirst", {"dayfirst": True, "yearfirst": True}),
-)
+_READINGS = ("dayfirst", "monthfirst", "yearfirst")
+_READ_AS = ((True, False), (False, False), (True, True))  # (dayfirst, yearfirst) of each reading
 
 
 def _name_like(name: str) -> bool:

@@ -72,13 +72,18 @@ class PageFlags:
 
     @cached_property
     def _flags(self) -> dict[str, np.ndarray]:
-        texts = self.table.texts
+        """Each flag of each line, read once per distinct text (a page repeats its rules "-----")."""
+        distinct, lines = np.unique(np.array(self.table.texts, dtype=object), return_inverse=True)
+        texts: list[str] = list(distinct)
         flags = {name: np.array([bool(p.search(t)) for t in texts], dtype=float) for name, p in _PATTERNS.items()}
-        flags["total_weight"] = np.array([keyword_weight(t) for t in texts], dtype=float)
+        not_total = [bool(v) for v in flags["not_total"]]  # the pattern keyword_weight reads first
+        flags["total_weight"] = np.array(
+            [keyword_weight(t, not_total=n) for t, n in zip(texts, not_total, strict=True)], dtype=float
+        )
         flags["has_amount"] = np.array([bool(find_amounts(t)) for t in texts], dtype=float)
         flags["has_date"] = np.array([bool(find_dates(t)) for t in texts], dtype=float)
         flags["web"] = np.array([bool(_WEB.search(t)) for t in texts], dtype=float)
-        return flags
+        return {name: values[lines].reshape(-1) for name, values in flags.items()}
 
     def above(self, name: str) -> np.ndarray:
         """The flag of the line above each line (0 for the first)."""
@@ -167,14 +172,17 @@ def _centring(flags: PageFlags) -> np.ndarray:
 # merchant ------------------------------------------------------------------------------------------
 
 
-def _name_rank(flags: PageFlags, cand: Candidate) -> float:
-    return float(sum(1 for i in range(cand.line) if flags.table.page[i] == 0))
+def _name_rank(flags: PageFlags, cands: Sequence[Candidate]) -> np.ndarray:
+    """How many lines of the first page stand before the candidate's line."""
+    before = np.concatenate([[0], np.cumsum(flags.table.page == 0)])
+    return before[[c.line for c in cands]].astype(float)
 
 
-def _height_rank(flags: PageFlags, cand: Candidate) -> float:
+def _height_rank(flags: PageFlags, cands: Sequence[Candidate]) -> np.ndarray:
     """How many of the first 25 lines are taller than this one (0: the tallest)."""
     heights = flags.table.height[:25]
-    return float((heights > flags.table.height[cand.line] * 1.05).sum())
+    mine = flags.table.height[[c.line for c in cands]] * 1.05
+    return (heights[None, :] > mine[:, None]).sum(axis=1).astype(float)
 
 
 def _repeats(flags: PageFlags, cand: Candidate) -> float:
@@ -192,8 +200,8 @@ def _first_letters_line(flags: PageFlags, cand: Candidate) -> float:
 
 MERCHANT = [
     *_common(),
-    Feature("name_rank", "position among the first page's lines (0: the first)", _each(_name_rank)),
-    Feature("height_rank", "lines among the first 25 taller than this one", _each(_height_rank)),
+    Feature("name_rank", "position among the first page's lines (0: the first)", _name_rank),
+    Feature("height_rank", "lines among the first 25 taller than this one", _height_rank),
     Feature("first_letters_line", "the first line with letters", _each(_first_letters_line)),
     Feature("joined", "the line and the next one joined", _each(lambda f, c: float(c.joined))),
     Feature("chars", "characters in the name", _each(lambda f, c: float(len(c.value)))),

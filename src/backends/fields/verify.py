@@ -20,13 +20,14 @@ EXTRA = ("answer_score", "best_score", "agrees_with_best", "among_candidates", "
 def same_value(field: str, a: str, b: str) -> bool:
     """Whether two values of ``field`` are the same answer (candidates and answers share one form:
     ISO dates, two-decimal amounts; names compared on letters and digits only)."""
+    return value_key(field, a) == value_key(field, b)
+
+
+def value_key(field: str, value: str) -> str:
+    """What ``same_value`` compares of a value."""
     if field == "merchant":
-        return _name_key(a) == _name_key(b)
-    return a == b
-
-
-def _name_key(text: str) -> str:
-    return "".join(ch for ch in clean_name(text).upper() if ch.isalnum())
+        return "".join(ch for ch in clean_name(value).upper() if ch.isalnum())
+    return value
 
 
 def answer_features(
@@ -36,10 +37,12 @@ def answer_features(
     if answer is None:
         return [0.0] * width + [0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
     best_score = float(scores.max()) if len(scores) else 0.0
-    same = [j for j, value in enumerate(values) if same_value(field, value, answer)]
+    key = value_key(field, answer)
+    keys = [value_key(field, value) for value in values]  # each value's key once
+    same = [j for j, other in enumerate(keys) if other == key]
     if not same:
         return [0.0] * width + [0.0, best_score, 0.0, 0.0, 1.0, own]
     mine = max(same, key=lambda j: scores[j])
     best = int(np.argmax(scores))
-    agrees = float(mine == best or same_value(field, values[best], answer))
+    agrees = float(mine == best or keys[best] == key)
     return [*X[mine], float(scores[mine]), best_score, agrees, 1.0, 1.0, own]

@@ -4,6 +4,7 @@ read by the real OCR tier from receipts the tests render; nothing reads the labe
 
 from __future__ import annotations
 
+import hashlib
 import random
 import shutil
 import time
@@ -16,9 +17,12 @@ from backends.fields.calibration import Calibration, expected_calibration_error
 from backends.fields.candidates import GENERATORS, date_candidates, merchant_candidates, total_candidates
 from backends.fields.features import FEATURES, PageFlags, feature_matrix, feature_names
 from backends.fields.layout import MAX_LINES, PageTable
+from backends.fields.rules import read_receipt
 from backends.fields.scorer import MODEL_DIR, FieldScorer, ScorerModelError, field_scorer
 from backends.fields.training import build_rows, cross_validate, fit_field, grouped_folds
+from backends.fields.verify import answer_features
 from backends.ocr.result import OcrLine
+from backends.testing.synthetic import _rows, random_receipt
 
 
 def page(*texts: str, height: int = 20) -> PageTable:
@@ -179,3 +183,52 @@ def test_the_trees_predict_as_lightgbm_does():
     assert isinstance(booster, lightgbm.Booster)
     trees = TreeEnsemble.from_json(booster.dump_model())
     assert np.allclose(trees.predict(rows.X), booster.predict(rows.X), atol=1e-9)
+
+
+def printed_page(seed: int) -> tuple[PageTable, dict[str, tuple[str, float]]]:
+    """A rendered receipt's rows as the renderer lays them out (a bold name, centred and
+    right-aligned columns), each row one OCR line, and the rules' answers to it."""
+    spec = random_receipt(random.Random(seed))
+    size, width, lines = spec.style.size, spec.style.width, []
+    for number, (left, right, bold) in enumerate(_rows(spec)):
+        text = f"{left} {right}" if right else left
+        chars = int(0.6 * size * len(text))
+        x = max(size, (width - chars) // 2) if right is None else size
+        top, height = size + int(size * 1.45) * number, int(size * (1.3 if bold else 1.0))
+        lines.append(OcrLine(text, 90.0 - number % 7, x, top, chars, height))
+    fields = read_receipt([line.text for line in lines]).fields
+    answers = {
+        n: (v, fields.confidence.get(n, 0.0)) for n in ("merchant", "date", "total") if (v := getattr(fields, n))
+    }
+    return PageTable.from_lines(lines), answers
+
+
+def scorer_steps(table: PageTable, answers: dict[str, tuple[str, float]]) -> dict[str, tuple]:
+    """Each number the scorer computes for a page: per field the candidates' features, the ranker's
+    scores, the verifier's row and the verifier's output."""
+    scorer, flags, out = field_scorer(), PageFlags(table), {}
+    for field, (value, own) in answers.items():
+        model = scorer.models[field]
+        cands = GENERATORS[field](table)
+        X = feature_matrix(field, flags, cands)
+        scores = model.ranker.predict(X) if len(cands) else np.zeros(0)
+        row = answer_features(field, X, scores, [c.value for c in cands], value, own)
+        out[field] = (X, scores, np.array(row), float(model.verifier.predict(np.array([row]))[0]))
+    return out
+
+
+#: The sha256 of every number ``scorer_steps`` gives on ``printed_page(0..23)``, as the per-tree,
+#: per-candidate code of commit d57bb68 computed them with the shipped model. Faster code must give
+#: the same bits; a retrained model changes it (re-record it then, with the old code's numbers).
+PINNED_STEPS = "80b20960ac35bd31202e4fe6676153b1be8601a11ff6e17701ad93aea5d2d40f"
+
+
+def test_the_scorer_computes_the_very_numbers_it_computed_before_it_was_made_fast():
+    digest = hashlib.sha256()
+    for seed in range(24):
+        steps = scorer_steps(*printed_page(seed))
+        for field in sorted(steps):
+            X, scores, row, raw = steps[field]
+            for part in (X, scores, row, np.array([raw])):
+                digest.update(np.ascontiguousarray(part, dtype=float).tobytes())
+    assert digest.hexdigest() == PINNED_STEPS

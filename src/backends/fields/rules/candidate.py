@@ -39,8 +39,9 @@ class TotalCandidate:
     source: str = "line"
 
 
-def keyword_weight(text: str) -> float:
-    """How strongly a line says it holds the total: 0 when it does not or is something else."""
-    if NOT_TOTAL_RE.search(text):
+def keyword_weight(text: str, *, not_total: bool | None = None) -> float:
+    """How strongly a line says it holds the total: 0 when it does not or is something else.
+    ``not_total``: whether ``NOT_TOTAL_RE`` finds something in ``text``, where the caller knows."""
+    if NOT_TOTAL_RE.search(text) if not_total is None else not_total:
         return 0.0
     return next((weight for pattern, weight in KEYWORDS if pattern.search(text)), 0.0)
