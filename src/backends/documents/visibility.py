@@ -5,7 +5,8 @@ too small to read (however it was made small: font size, text matrix, CTM), sque
 (horizontal scaling), outside the page's crop box, under an opaque image drawn after it (on the
 page or inside a form XObject), drawn in an invisible render mode. Such text is not the document
 (a receipt image that says 27.10 over a white "999.99"), so ``backends.documents.pdf.page_text``
-reads a page that holds any as an image (OCR sees what a person sees) instead of trusting its layer.
+leaves it out, and reads a page that holds some and draws images from its image (OCR sees what a
+person sees) instead of trusting its layer.
 
 Colour is judged on the page as drawn (rendered small, in grey): a character is seen where its box
 holds ink, pixels that stand out from the most common shade around it. White text on white has
@@ -59,13 +60,18 @@ class PageVisibility:
         self._order: dict[int | None, int] = {}  # text objects, by address: their place in drawing order
         images: list[tuple[int, float, float, float, float]] = []  # opaque images: place, bounds on the page
         self.overloaded = False  # more objects than are judged
+        #: Whether the page draws any image: then hidden text may stand for what a picture shows
+        #: (a scanner app's invisible OCR layer, text under a photo), and only the picture tells.
+        self.shows_images = False
         for n, (obj, kind, to_page) in enumerate(_walk(page.raw)):
             if n >= MAX_OBJECTS:
                 self.overloaded = True
                 break
             if kind == pdfium_c.FPDF_PAGEOBJ_TEXT:
                 self._order[_address(obj)] = n
-            elif kind == pdfium_c.FPDF_PAGEOBJ_IMAGE and not pdfium_c.FPDFPageObj_HasTransparency(obj):
+            if kind == pdfium_c.FPDF_PAGEOBJ_IMAGE:
+                self.shows_images = True
+            if kind == pdfium_c.FPDF_PAGEOBJ_IMAGE and not pdfium_c.FPDFPageObj_HasTransparency(obj):
                 bounds = _bounds(obj, to_page)
                 if bounds is not None:
                     images.append((n, *bounds))
