@@ -60,9 +60,7 @@ class PageVisibility:
         self._order: dict[int | None, int] = {}  # text objects, by address: their place in drawing order
         images: list[tuple[int, float, float, float, float]] = []  # opaque images: place, bounds on the page
         self.overloaded = False  # more objects than are judged
-        #: Whether the page draws any image: then hidden text may stand for what a picture shows
-        #: (a scanner app's invisible OCR layer, text under a photo), and only the picture tells.
-        self.shows_images = False
+        pictures: list[tuple[float, float, float, float]] = []  # every image's bounds on the page
         for n, (obj, kind, to_page) in enumerate(_walk(page.raw)):
             if n >= MAX_OBJECTS:
                 self.overloaded = True
@@ -70,12 +68,15 @@ class PageVisibility:
             if kind == pdfium_c.FPDF_PAGEOBJ_TEXT:
                 self._order[_address(obj)] = n
             if kind == pdfium_c.FPDF_PAGEOBJ_IMAGE:
-                self.shows_images = True
+                drawn = _bounds(obj, to_page)
+                if drawn is not None:
+                    pictures.append(drawn)
             if kind == pdfium_c.FPDF_PAGEOBJ_IMAGE and not pdfium_c.FPDFPageObj_HasTransparency(obj):
                 bounds = _bounds(obj, to_page)
                 if bounds is not None:
                     images.append((n, *bounds))
         self._images = np.array(images, dtype=float).reshape(-1, 5)
+        self._pictures = np.array(pictures, dtype=float).reshape(-1, 4)
         self._drawn: Any = None
 
     def hidden(self, index: int, box: tuple[float, float, float, float]) -> str | None:
@@ -102,6 +103,15 @@ class PageVisibility:
         if self._ink(box) < MIN_CONTRAST:
             return "no ink: the colour of what lies under it"
         return None
+
+    def over_image(self, box: tuple[float, float, float, float]) -> bool:
+        """Whether the middle of ``box`` lies on an image: hidden text there may stand for what the
+        picture shows (a scanner app's invisible OCR layer over its scan), and only the picture tells."""
+        if not len(self._pictures):
+            return False
+        x, y = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+        left, bottom, right, top = self._pictures.T
+        return bool(np.any((left <= x) & (x <= right) & (bottom <= y) & (y <= top)))
 
     def _covered(self, position: int, x: float, y: float) -> bool:
         """Whether an opaque image drawn after the text object at ``position`` covers (x, y)."""
