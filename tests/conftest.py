@@ -90,7 +90,24 @@ def pytest_make_collect_report(collector: pytest.Collector):
         sys.dont_write_bytecode, sys.pycache_prefix = True, saved
 
 
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """``-n auto``: two test processes per core. Much of the suite waits on what it started (worker
+    processes, servers, a Ray cluster, timeouts it provokes), and a second process per core computes
+    meanwhile; ``PYTEST_XDIST_AUTO_NUM_WORKERS`` or ``-n N`` picks another number."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return int(os.environ["PYTEST_XDIST_AUTO_NUM_WORKERS"])
+    return 2 * (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+
+@pytest.hookimpl(trylast=True)  # after pytest-randomly's shuffle, which stays within each of the two parts
 def pytest_collection_modifyitems(config, items):
+    """The longest work is handed out first, so that no worker starts it while the others run out of
+    tests: Ray's tests (one unit on one worker) and the slow tests, then the rest."""
+    items.sort(key=lambda item: (item.get_closest_marker("xdist_group") is None, "slow" not in item.keywords))
+    _skip_gpu_tests_without_cuda(items)
+
+
+def _skip_gpu_tests_without_cuda(items: list[pytest.Item]) -> None:
     """GPU tests run only where CUDA is, checked in a child process: the test process stays CUDA-free."""
     if not any("gpu" in item.keywords for item in items):
         return

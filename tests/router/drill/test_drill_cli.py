@@ -40,11 +40,15 @@ def docroute(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[st
 @pytest.mark.timeout(600)  # its command's own limit: 2,000 requests through Tesseract on a loaded machine
 def test_ci_drill_2000_requests_with_a_fifth_faulty_loses_nothing_leaves_nothing_and_does_not_grow(tmp_path: Path):
     log = tmp_path / "drill.jsonl"
+    # four workers per model tier and eight requests at once: a hang holds one worker for the tier's
+    # 2 s timeout, and with two workers and four clients the drill spent most of its time waiting on them
     out = docroute(
-        "drill", "--requests", "2000", "--faults", CI_FAULTS, "--bad-inputs", "0.02", "--json", "--log-json", str(log)
-    )
+        "drill", "--requests", "2000", "--workers", "4", "--concurrency", "8",
+        "--faults", CI_FAULTS, "--bad-inputs", "0.02", "--json", "--log-json", str(log),
+    )  # fmt: skip
     assert out.returncode == 0, out.stdout + out.stderr
     report = json.loads(out.stdout)
+    assert report["concurrency"] == 8
     assert report.keys() >= REQUIRED_KEYS
     assert report["requests"] == 2000 and report["policy"] == "drill-ocr_rules"
     assert report["lost"] == 0 and report["raised"] == 0 and not report["stalled"]

@@ -178,8 +178,11 @@ def test_a_node_sigkilled_mid_run_loses_and_repeats_nothing(ray_cluster, tmp_pat
         address=ray_cluster.address, routers=2, batch_size=8, resources={"routers": 1}, log_dir=logs
     )
     result: dict[str, Any] = {}
+    # a batch of 8 takes 0.6 s on a router's 4 workers: longer than the kill takes to land on a loaded
+    # machine, so the batch whose notes were seen is still in flight when its node dies (at 0.1 s it
+    # could finish first, and nothing was left to re-run)
     run = threading.Thread(
-        target=lambda: result.update(summary=run_cluster_batch(docs, out, slow_policy(0.1), settings)), daemon=True
+        target=lambda: result.update(summary=run_cluster_batch(docs, out, slow_policy(0.3), settings)), daemon=True
     )
     run.start()
     deadline = time.monotonic() + 120

@@ -193,10 +193,13 @@ def test_the_router_process_never_imports_torch_while_its_worker_does():
         """
         import sys
         from router.observe import logs
-        from tests.router.workerkit import make_router, primary_tier, png
+        from tests.router.workerkit import make_router, primary_tier, png, wait_ready
         if __name__ == "__main__":
             logs.configure(stderr=False)
-            with make_router(primary_tier({"imports": ["torch"]})) as router:
+            # ready before the request: a worker importing torch on a loaded machine takes longer
+            # than the tier's 5 s timeout, which is not what this test is about
+            with make_router(primary_tier({"imports": ["torch"]}, preload=True)) as router:
+                wait_ready(router, timeout_s=90)
                 result = router.extract(png(1))
             assert result.tier == "primary", result
             print("torch" in sys.modules)
