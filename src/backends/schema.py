@@ -31,7 +31,7 @@ FIELD_NAMES: tuple[str, ...] = (
 #: The fields every document should give; a reading without one of them is worth another look.
 CORE_FIELDS = frozenset({"merchant", "date", "total"})
 #: Fields whose printed text travels with them.
-_RAW_OF = {"date": "date_raw", "total": "total_raw"}
+RAW_OF = {"date": "date_raw", "total": "total_raw"}
 
 #: A decimal amount: at most ``MAX_AMOUNT_DIGITS`` digits before the point and 4 after.
 _AMOUNT = re.compile(rf"^-?\d{{1,{MAX_AMOUNT_DIGITS}}}(\.\d{{1,4}})?$")
@@ -132,7 +132,7 @@ class ReceiptFields(BaseModel):
         the names taken."""
         taken = sorted(other.present() - self.present())
         update: dict[str, object] = {name: getattr(other, name) for name in taken}
-        update |= {_RAW_OF[name]: getattr(other, _RAW_OF[name]) for name in taken if name in _RAW_OF}
+        update |= {RAW_OF[name]: getattr(other, RAW_OF[name]) for name in taken if name in RAW_OF}
         taken_confidence = {name: other.confidence[name] for name in taken if name in other.confidence}
         if taken_confidence:
             update["confidence"] = {**self.confidence, **taken_confidence}

@@ -176,6 +176,7 @@ def test_an_einvoice_whose_date_is_a_placeholder_keeps_its_xml_answer_with_the_d
         result = router.extract(text_pdf([page], attachments={"factur-x.xml": placeholder}), name="p.pdf")
     assert (result.status, result.tier, result.missing) == ("degraded", "einvoice", ["date"])
     assert "date" not in result.fields and result.fields["invoice_number"].value == "RE-2024-0815"
+    assert result.fields["date_raw"].value == "00010101"  # what the XML says, for the reviewer
     assert {field.backend for field in result.fields.values()} == {"einvoice"}
     assert result.meta["einvoice_unread"] == ["date"]
     [predicted] = replay(read_logs([log]).events, load_policy("cpu")).predictions
