@@ -200,6 +200,11 @@ HIDING_IN_CONTENT = {
     "flattened-by-cm": (b"q 1 0 0 0.01 0 594 cm ", b" Q"),  # 1 % of its height: a hairline
     "squeezed-by-Tz": (b"", b""),  # horizontal scaling of 5 % (Tz)
     "flattened-by-Tm": (b"", b""),  # a text matrix 1 % high (Tm)
+    # black text under a blend mode that leaves white paper white: max(paper, ink), 1-(1-paper)(1-ink),
+    # |paper - ink|; the text object itself is drawn as any other (render mode 0, black fill)
+    "blend-lighten": (b"q /Lighten gs ", b" Q"),
+    "blend-screen": (b"q /Screen gs ", b" Q"),
+    "blend-difference": (b"q /Difference gs ", b" Q"),
 }
 #: Text-state operators some of ``HIDING_IN_CONTENT`` set inside ``BT``, after the line's position.
 _TEXT_STATE = {
@@ -221,7 +226,8 @@ def content_hidden_page(visible: Sequence[str], secret: str, how: str | None) ->
             b"<< /Type /Catalog /Pages 2 0 R >>",
             b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
             b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R"
-            b" /Resources << /Font << /F1 5 0 R >> /ExtGState << /Clear << /ca 0 >> >> >> >>",
+            b" /Resources << /Font << /F1 5 0 R >> /ExtGState << /Clear << /ca 0 >> /Lighten << /BM /Lighten >>"
+            b" /Screen << /BM /Screen >> /Difference << /BM /Difference >> >> >> >>",
             stream(b"", shown + b" ET " + hidden),
             b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
         ]
@@ -238,6 +244,7 @@ HIDING_IN_FORM = {
     "striped-image-in-form-over-it": (b"", b" q 300 0 0 30 40 590 cm /Im Do Q", b""),
     "soft-mask-in-form": (b"/Masked gs ", b"", b""),
     "optional-content-off": (b"", b"", b"/OC 8 0 R"),
+    "blend-lighten-on-the-form": (b"", b"", b""),  # the page draws the form under /BM /Lighten
 }
 
 
@@ -260,8 +267,9 @@ def form_hidden_page(visible: Sequence[str], secret: str, how: str | None) -> by
             b"<< /Type /Catalog /Pages 2 0 R /OCProperties << /OCGs [8 0 R] /D << /OFF [8 0 R] >> >> >>",
             b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
             b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R"
-            b" /Resources << /Font << /F1 5 0 R >> /XObject << /Fm 6 0 R >> >> >>",
-            stream(b"", shown + b" ET /Fm Do"),
+            b" /Resources << /Font << /F1 5 0 R >> /XObject << /Fm 6 0 R >>"
+            b" /ExtGState << /Lighten << /BM /Lighten >> >> >> >>",
+            stream(b"", shown + (b" ET q /Lighten gs /Fm Do Q" if how == "blend-lighten-on-the-form" else b" ET /Fm Do")),
             b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
             stream(b"/Type /XObject /Subtype /Form " + extra + b" " + resources, line),
             stream(
