@@ -185,6 +185,31 @@ def mapped_text_page(lines: Sequence[str]) -> bytes:
     )
 
 
+def lying_cmap_page(lines: Sequence[str], lie: dict[str, str]) -> bytes:
+    """A one-page PDF that shows ``lines`` (ASCII, Helvetica's own glyphs) while its font's
+    /ToUnicode CMap says each character of ``lie`` is another: glyphs 27.10, text layer 99.99."""
+    shown = sorted({ch for line in lines for ch in line})
+    mapping = b"".join(b"<%02X> <%04X>\n" % (ord(ch), ord(lie.get(ch, ch))) for ch in shown)
+    cmap = (
+        b"/CIDInit /ProcSet findresource begin 12 dict begin begincmap /CMapName /X def\n"
+        b"1 begincodespacerange <00> <FF> endcodespacerange\n%d beginbfchar\n" % len(shown)
+        + mapping
+        + b"endbfchar endcmap CMapName currentdict /CMap defineresource pop end end"
+    )
+    content = b"BT /F1 11 Tf 14 TL 50 780 Td " + b"".join(b"(" + _escaped(ln.encode()) + b") '" for ln in lines)
+    return pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R"
+            b" /Resources << /Font << /F1 5 0 R >> >> >>",
+            stream(b"", content + b" ET"),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /ToUnicode 6 0 R >>",
+            stream(b"", cmap),
+        ]
+    )
+
+
 def _escaped(string: bytes) -> bytes:
     """Bytes as the inside of a PDF literal string."""
     return string.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")

@@ -106,3 +106,13 @@ def test_text_in_a_form_with_a_transparency_group_and_no_blend_mode_is_read():
     grouped = plain.replace(b"/Subtype /Form  /BBox", b"/Subtype /Form /Group << /S /Transparency >> /BBox")
     assert grouped != plain
     assert "TOTAL 999.99" in (_lines(grouped) or [])
+
+
+@pytest.mark.xfail(strict=True, reason="open: a lying /ToUnicode CMap is not detected (README, PDFs)")
+def test_a_text_layer_whose_cmap_lies_about_the_glyphs_is_not_read_as_the_page():
+    """The glyphs show 27.10, the font's /ToUnicode says 99.99. Every glyph leaves ink where its
+    character is, so no visibility check sees it; only reading the glyphs (OCR of the render) does."""
+    from tests.router.hostile_pdfs import lying_cmap_page
+
+    data = lying_cmap_page([*VISIBLE, "TOTAL 27.10"], {"2": "9", "7": "9", "1": "9", "0": "9"})
+    assert "TOTAL 99.99" not in (_lines(data) or [])
