@@ -340,11 +340,12 @@ def _iso_date(text: str | None) -> str | None:
     ``einvoice_unread`` names it), never guessed, and the policy's gate decides what follows."""
     if text is None:
         return None
-    digits = re.fullmatch(r"(\d{4})-?(\d{2})-?(\d{2})", text)
+    # xsd:date may carry a time zone (2024-03-14Z, 2024-03-14+01:00): the day is the invoice's
+    digits = re.fullmatch(r"(\d{4})-?(\d{2})-?(\d{2})(Z|[+-]\d{2}:\d{2})?", text, re.ASCII)
     if digits is None:
         return None
     try:
-        date = dt.date(*(int(g) for g in digits.groups()))
+        date = dt.date(*(int(g) for g in digits.groups()[:3]))
     except ValueError:
         return None
     return date.isoformat() if DATE_YEARS[0] <= date.year <= DATE_YEARS[1] else None

@@ -203,3 +203,17 @@ def test_a_date_that_is_no_date_drops_only_the_date_and_the_rest_of_the_invoice_
 def test_a_ubl_date_that_is_no_date_drops_only_the_date():
     fields = read("invoice-ubl.xml", xml.UBL.replace(b">2024-02-29<", b">2023-02-29<")).fields
     assert (fields.date, fields.date_raw, fields.invoice_number) == (None, "2023-02-29", "UBL-77")
+
+
+@pytest.mark.parametrize("written", ["2024-02-29Z", "2024-02-29+01:00", "2024-02-29-05:00"])
+def test_a_ubl_date_with_a_time_zone_is_the_day_it_names(written):
+    """xsd:date allows a time zone; it was read as no date."""
+    fields = read("invoice-ubl.xml", xml.UBL.replace(b">2024-02-29<", f">{written}<".encode())).fields
+    assert (fields.date, fields.date_raw) == ("2024-02-29", written)
+
+
+def test_a_date_in_another_scripts_digits_is_no_xml_date():
+    """xsd:date's digits are ASCII: Arabic-Indic ones are left out like any other unreadable date."""
+    arabic = ">\u0662\u0660\u0662\u0664\u0660\u0663\u0661\u0664<".encode()
+    fields = read("factur-x.xml", xml.CII.replace(b">20240314<", arabic)).fields
+    assert fields.date is None and fields.total == "56.58"
