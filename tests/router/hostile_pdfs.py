@@ -192,7 +192,8 @@ def lying_cmap_page(lines: Sequence[str], lie: dict[str, str]) -> bytes:
     mapping = b"".join(b"<%02X> <%04X>\n" % (ord(ch), ord(lie.get(ch, ch))) for ch in shown)
     cmap = (
         b"/CIDInit /ProcSet findresource begin 12 dict begin begincmap /CMapName /X def\n"
-        b"1 begincodespacerange <00> <FF> endcodespacerange\n%d beginbfchar\n" % len(shown)
+        b"1 begincodespacerange <00> <FF> endcodespacerange\n%d beginbfchar\n"
+        % len(shown)
         + mapping
         + b"endbfchar endcmap CMapName currentdict /CMap defineresource pop end end"
     )
@@ -294,7 +295,9 @@ def form_hidden_page(visible: Sequence[str], secret: str, how: str | None) -> by
             b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R"
             b" /Resources << /Font << /F1 5 0 R >> /XObject << /Fm 6 0 R >>"
             b" /ExtGState << /Lighten << /BM /Lighten >> >> >> >>",
-            stream(b"", shown + (b" ET q /Lighten gs /Fm Do Q" if how == "blend-lighten-on-the-form" else b" ET /Fm Do")),
+            stream(
+                b"", shown + (b" ET q /Lighten gs /Fm Do Q" if how == "blend-lighten-on-the-form" else b" ET /Fm Do")
+            ),
             b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
             stream(b"/Type /XObject /Subtype /Form " + extra + b" " + resources, line),
             stream(

@@ -102,7 +102,10 @@ def test_a_refused_value_is_named_by_its_field_never_quoted():
     """The refusal reaches the decision log: a currency holding an IBAN and a name stays out of it."""
     secret = b"IBAN DE89370400440532013000 Max Mustermann"
     with pytest.raises(InvalidOutput, match="currency") as caught:
-        read("factur-x.xml", xml.CII.replace(b">EUR</ram:InvoiceCurrencyCode>", b">" + secret + b"</ram:InvoiceCurrencyCode>"))
+        read(
+            "factur-x.xml",
+            xml.CII.replace(b">EUR</ram:InvoiceCurrencyCode>", b">" + secret + b"</ram:InvoiceCurrencyCode>"),
+        )
     assert "IBAN" not in str(caught.value) and "Mustermann" not in str(caught.value)
 
 
@@ -195,7 +198,12 @@ def test_a_date_that_is_no_date_drops_only_the_date_and_the_rest_of_the_invoice_
     assert dated != xml.CII
     extraction = read("factur-x.xml", dated)
     fields = extraction.fields
-    assert (fields.date, fields.date_raw, fields.total, fields.invoice_number) == (None, written, "56.58", "RE-2024-0815")
+    assert (fields.date, fields.date_raw, fields.total, fields.invoice_number) == (
+        None,
+        written,
+        "56.58",
+        "RE-2024-0815",
+    )
     assert "date" not in fields.confidence and fields.confidence["total"] == 1.0
     assert extraction.meta["einvoice_unread"] == ["date"]
 
