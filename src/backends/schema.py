@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from backends.normalize import MAX_AMOUNT_DIGITS
+from backends.normalize import MAX_AMOUNT_DIGITS, fold_digits
 
 FieldName = Literal["merchant", "date", "total", "address", "currency", "line_items", "invoice_number", "amount_due"]
 FIELD_NAMES: tuple[str, ...] = (
@@ -31,10 +31,10 @@ FIELD_NAMES: tuple[str, ...] = (
 #: The fields every document should give; a reading without one of them is worth another look.
 CORE_FIELDS = frozenset({"merchant", "date", "total"})
 #: Fields whose printed text travels with them.
-_RAW_OF = {"date": "date_raw", "total": "total_raw"}
+RAW_OF = {"date": "date_raw", "total": "total_raw"}
 
 #: A decimal amount: at most ``MAX_AMOUNT_DIGITS`` digits before the point and 4 after.
-_AMOUNT = re.compile(rf"^-?\d{{1,{MAX_AMOUNT_DIGITS}}}(\.\d{{1,4}})?$")
+_AMOUNT = re.compile(rf"^-?\d{{1,{MAX_AMOUNT_DIGITS}}}(\.\d{{1,4}})?$", re.ASCII)
 #: Longest text a field holds (a merchant's name, an address, an item): no document prints more.
 MAX_TEXT_CHARS = 1000
 #: Years a document's date may fall in: outside them it is a misreading or a made-up value.
@@ -45,20 +45,24 @@ DATE_YEARS = (1900, 2100)
 
 
 def _iso_date(value: str | None) -> str | None:
+    """The date as YYYY-MM-DD: fromisoformat also reads 20240314 and 2024-W11-4, which
+    would otherwise be stored as given; digits of other scripts are read as ASCII."""
     if value is None:
         return None
     try:
-        year = dt.date.fromisoformat(value).year
+        date = dt.date.fromisoformat(fold_digits(value))
     except ValueError:  # its message quotes the value
         raise ValueError(f"expected an ISO date such as '2024-03-14', got {len(value)} characters") from None
-    if not DATE_YEARS[0] <= year <= DATE_YEARS[1]:
-        raise ValueError(f"expected a date between {DATE_YEARS[0]} and {DATE_YEARS[1]}, got the year {year}")
-    return value
+    if not DATE_YEARS[0] <= date.year <= DATE_YEARS[1]:
+        raise ValueError(f"expected a date between {DATE_YEARS[0]} and {DATE_YEARS[1]}, got the year {date.year}")
+    return date.isoformat()
 
 
 def _decimal_string(value: str | None) -> str | None:
+    """The amount with ASCII digits: \\d matches every script's, so "٥٦.58" passed as given."""
     if value is None:
         return None
+    value = fold_digits(value)
     if not _AMOUNT.match(value):
         raise ValueError(
             f"expected a decimal amount such as '12.50' (at most {MAX_AMOUNT_DIGITS} digits before the point), "
@@ -132,7 +136,7 @@ class ReceiptFields(BaseModel):
         the names taken."""
         taken = sorted(other.present() - self.present())
         update: dict[str, object] = {name: getattr(other, name) for name in taken}
-        update |= {_RAW_OF[name]: getattr(other, _RAW_OF[name]) for name in taken if name in _RAW_OF}
+        update |= {RAW_OF[name]: getattr(other, RAW_OF[name]) for name in taken if name in RAW_OF}
         taken_confidence = {name: other.confidence[name] for name in taken if name in other.confidence}
         if taken_confidence:
             update["confidence"] = {**self.confidence, **taken_confidence}

@@ -185,6 +185,32 @@ def mapped_text_page(lines: Sequence[str]) -> bytes:
     )
 
 
+def lying_cmap_page(lines: Sequence[str], lie: dict[str, str]) -> bytes:
+    """A one-page PDF that shows ``lines`` (ASCII, Helvetica's own glyphs) while its font's
+    /ToUnicode CMap says each character of ``lie`` is another: glyphs 27.10, text layer 99.99."""
+    shown = sorted({ch for line in lines for ch in line})
+    mapping = b"".join(b"<%02X> <%04X>\n" % (ord(ch), ord(lie.get(ch, ch))) for ch in shown)
+    cmap = (
+        b"/CIDInit /ProcSet findresource begin 12 dict begin begincmap /CMapName /X def\n"
+        b"1 begincodespacerange <00> <FF> endcodespacerange\n%d beginbfchar\n"
+        % len(shown)
+        + mapping
+        + b"endbfchar endcmap CMapName currentdict /CMap defineresource pop end end"
+    )
+    content = b"BT /F1 11 Tf 14 TL 50 780 Td " + b"".join(b"(" + _escaped(ln.encode()) + b") '" for ln in lines)
+    return pdf(
+        [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R"
+            b" /Resources << /Font << /F1 5 0 R >> >> >>",
+            stream(b"", content + b" ET"),
+            b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /ToUnicode 6 0 R >>",
+            stream(b"", cmap),
+        ]
+    )
+
+
 def _escaped(string: bytes) -> bytes:
     """Bytes as the inside of a PDF literal string."""
     return string.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)")
@@ -200,6 +226,11 @@ HIDING_IN_CONTENT = {
     "flattened-by-cm": (b"q 1 0 0 0.01 0 594 cm ", b" Q"),  # 1 % of its height: a hairline
     "squeezed-by-Tz": (b"", b""),  # horizontal scaling of 5 % (Tz)
     "flattened-by-Tm": (b"", b""),  # a text matrix 1 % high (Tm)
+    # black text under a blend mode that leaves white paper white: max(paper, ink), 1-(1-paper)(1-ink),
+    # |paper - ink|; the text object itself is drawn as any other (render mode 0, black fill)
+    "blend-lighten": (b"q /Lighten gs ", b" Q"),
+    "blend-screen": (b"q /Screen gs ", b" Q"),
+    "blend-difference": (b"q /Difference gs ", b" Q"),
 }
 #: Text-state operators some of ``HIDING_IN_CONTENT`` set inside ``BT``, after the line's position.
 _TEXT_STATE = {
@@ -221,7 +252,8 @@ def content_hidden_page(visible: Sequence[str], secret: str, how: str | None) ->
             b"<< /Type /Catalog /Pages 2 0 R >>",
             b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
             b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R"
-            b" /Resources << /Font << /F1 5 0 R >> /ExtGState << /Clear << /ca 0 >> >> >> >>",
+            b" /Resources << /Font << /F1 5 0 R >> /ExtGState << /Clear << /ca 0 >> /Lighten << /BM /Lighten >>"
+            b" /Screen << /BM /Screen >> /Difference << /BM /Difference >> >> >> >>",
             stream(b"", shown + b" ET " + hidden),
             b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
         ]
@@ -238,6 +270,7 @@ HIDING_IN_FORM = {
     "striped-image-in-form-over-it": (b"", b" q 300 0 0 30 40 590 cm /Im Do Q", b""),
     "soft-mask-in-form": (b"/Masked gs ", b"", b""),
     "optional-content-off": (b"", b"", b"/OC 8 0 R"),
+    "blend-lighten-on-the-form": (b"", b"", b""),  # the page draws the form under /BM /Lighten
 }
 
 
@@ -260,8 +293,11 @@ def form_hidden_page(visible: Sequence[str], secret: str, how: str | None) -> by
             b"<< /Type /Catalog /Pages 2 0 R /OCProperties << /OCGs [8 0 R] /D << /OFF [8 0 R] >> >> >>",
             b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
             b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R"
-            b" /Resources << /Font << /F1 5 0 R >> /XObject << /Fm 6 0 R >> >> >>",
-            stream(b"", shown + b" ET /Fm Do"),
+            b" /Resources << /Font << /F1 5 0 R >> /XObject << /Fm 6 0 R >>"
+            b" /ExtGState << /Lighten << /BM /Lighten >> >> >> >>",
+            stream(
+                b"", shown + (b" ET q /Lighten gs /Fm Do Q" if how == "blend-lighten-on-the-form" else b" ET /Fm Do")
+            ),
             b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
             stream(b"/Type /XObject /Subtype /Form " + extra + b" " + resources, line),
             stream(

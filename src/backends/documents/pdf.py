@@ -111,7 +111,14 @@ def _raw_chars(textpage: Any) -> Iterator[tuple[int, str, Box, float, bool, int]
     space = False
     count = textpage.count_chars()
     codes = [pdfium_c.FPDFText_GetUnicode(textpage, index) for index in range(count)]
+    held: tuple[int, str, Box, float, bool, int] | None = None  # yielded one behind: a mark widens it
     for index in range(count):
+        if held is not None and _marks_a_number(codes, index):
+            # the mark is drawn with the digit before it: its box is the digit's, and no gap follows
+            mark = textpage.get_charbox(index, loose=True)
+            at, base, box, size, spaced, turned = held
+            held = (at, base, (box[0], box[1], max(box[2], mark[2]), box[3]), size, spaced, turned)
+            continue
         text = _character(codes, index)
         if text is None:  # the low half of a pair, joined to the high half before it
             continue
@@ -124,8 +131,12 @@ def _raw_chars(textpage: Any) -> Iterator[tuple[int, str, Box, float, bool, int]
         box = textpage.get_charbox(index, loose=True)
         angle = pdfium_c.FPDFText_GetCharAngle(textpage, index)
         quarter = -round(angle / (math.pi / 2)) % 4 if angle >= 0 else 0  # PDFium measures clockwise
-        yield index, text, box, pdfium_c.FPDFText_GetFontSize(textpage, index), space, quarter
+        if held is not None:
+            yield held
+        held = (index, text, box, pdfium_c.FPDFText_GetFontSize(textpage, index), space, quarter)
         space = False
+    if held is not None:
+        yield held
 
 
 def _character(codes: Sequence[int], index: int) -> str | None:
@@ -134,9 +145,12 @@ def _character(codes: Sequence[int], index: int) -> str | None:
     pair is the character at the high half's place, and None at the low half's. A lone half, or a
     code that is no character, is U+FFFD. Nothing downstream sees a surrogate. A format character
     (a zero-width space or joiner, a bidi override or isolate, a soft hyphen) shows nothing, and is
-    None too: "2\u200d7.10" reads 27.10, as it looks."""
+    None too: "2\u200d7.10" reads 27.10, as it looks; so is a combining mark on a digit or an
+    amount's separator (``_marks_a_number``)."""
     code = codes[index]
     if 0xAD <= code < 0x10000 and unicodedata.category(chr(code)) == "Cf":
+        return None
+    if _marks_a_number(codes, index):
         return None
     if 0xD800 <= code < 0xDC00:
         low = codes[index + 1] if index + 1 < len(codes) else 0
@@ -144,6 +158,30 @@ def _character(codes: Sequence[int], index: int) -> str | None:
     if 0xDC00 <= code < 0xE000:
         return None if index and 0xD800 <= codes[index - 1] < 0xDC00 else "\ufffd"
     return chr(code) if 0 < code < 0x110000 else "\ufffd"
+
+
+#: What an amount or a date is written with besides digits: a mark on one is no part of the number.
+_NUMBER_SEPARATORS = frozenset(".,-/'")
+
+
+def _marks_a_number(codes: Sequence[int], index: int) -> bool:
+    """Whether the code at ``index`` is a combining mark (an underline, an accent, a keycap) on a
+    digit or separator, past any marks before it: no mark makes a digit another one, and "2\u0332"
+    shows a 2, so the rules must read it as one (they found no amount in 2\u03327.10). A mark on a
+    letter is part of the letter and stays."""
+    if not _is_mark(codes[index]):
+        return False
+    before = index - 1
+    while before >= 0 and _is_mark(codes[before]):
+        before -= 1
+    if before < 0 or not 0 < codes[before] < 0xD800:
+        return False
+    base = chr(codes[before])
+    return base.isdecimal() or base in _NUMBER_SEPARATORS
+
+
+def _is_mark(code: int) -> bool:
+    return 0x300 <= code < 0x10000 and unicodedata.category(chr(code)) in ("Mn", "Me", "Mc")
 
 
 #: A box in PDF space (left, bottom, right, top; y up) as read along text turned by 0-3 quarters

@@ -3,7 +3,9 @@
 A text layer can say what the page does not show: text in the colour of what lies under it, text
 too small to read (however it was made small: font size, text matrix, CTM), squeezed to a smear
 (horizontal scaling), outside the page's crop box, under an opaque image drawn after it (on the
-page or inside a form XObject), drawn in an invisible render mode. Such text is not the document
+page or inside a form XObject), drawn in an invisible render mode, or blended into what lies
+under it (a blend mode: black text under /Lighten leaves white paper white in a viewer that
+honours it, and PDFium draws it as plain ink, so its render cannot say). Such text is not the document
 (a receipt image that says 27.10 over a white "999.99"), so ``backends.documents.pdf.page_text``
 leaves it out, and reads a page that holds some and draws images from its image (OCR sees what a
 person sees) instead of trusting its layer.
@@ -58,6 +60,7 @@ class PageVisibility:
         self._textpage = textpage
         self._crop = page.get_cropbox()
         self._order: dict[int | None, int] = {}  # text objects, by address: their place in drawing order
+        self._blended: set[int | None] = set()  # text objects, by address, drawn with a blend mode
         images: list[tuple[int, float, float, float, float]] = []  # opaque images: place, bounds on the page
         self.overloaded = False  # more objects than are judged
         pictures: list[tuple[float, float, float, float]] = []  # every image's bounds on the page
@@ -67,6 +70,8 @@ class PageVisibility:
                 break
             if kind == pdfium_c.FPDF_PAGEOBJ_TEXT:
                 self._order[_address(obj)] = n
+                if _blended(obj):  # a blend mode set around a form reaches the text inside in its own state
+                    self._blended.add(_address(obj))
             if kind == pdfium_c.FPDF_PAGEOBJ_IMAGE:
                 drawn = _bounds(obj, to_page)
                 if drawn is not None:
@@ -97,6 +102,8 @@ class PageVisibility:
         left, bottom, right, top = self._crop
         if not (left <= x <= right and bottom <= y <= top):
             return "outside the page's crop box"
+        if obj and _address(obj) in self._blended:
+            return "blended into what lies under it"
         position = self._order.get(_address(obj)) if obj else None
         if position is not None and self._covered(position, x, y):
             return "under an image drawn over it"
@@ -200,6 +207,21 @@ def _walk(parent: Any, to_page: Matrix = _IDENTITY, depth: int = 0) -> Iterator[
         if kind == pdfium_c.FPDF_PAGEOBJ_FORM and depth < MAX_FORM_DEPTH:
             # a form's objects are given in its own space; the form object's matrix takes them to its parent's
             yield from _walk(obj, _times(_matrix(obj), to_page), depth + 1)
+
+
+def _blended(obj: Any) -> bool:
+    """Whether text object ``obj`` is drawn with a blend mode (or a soft mask). PDFium has no getter
+    for the blend mode: a text object it calls transparent whose fill is fully opaque owes it to one
+    of those (partial alpha shows in the render, and the ink check judges it). Only text is asked:
+    a form's own transparency may be no more than its group (/Group /S /Transparency, common)."""
+    import pypdfium2.raw as pdfium_c
+
+    if not pdfium_c.FPDFPageObj_HasTransparency(obj):
+        return False
+    r, g, b, a = (ctypes.c_uint() for _ in range(4))
+    if not pdfium_c.FPDFPageObj_GetFillColor(obj, r, g, b, a):
+        return True
+    return a.value == 255
 
 
 def _matrix(obj: Any) -> Matrix:

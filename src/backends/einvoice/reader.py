@@ -97,6 +97,7 @@ class EInvoiceBackend(BaseBackend):
             "xml_bytes": len(embedded.data),
             "total_printed": agrees,
             "einvoice_disagreeing": disagreeing,
+            "einvoice_unread": ["date"] if fields.date is None and fields.date_raw else [],
             "line_items": len(fields.line_items),
             "parse_s": round(time.perf_counter() - started, 4),
             "pages": len(document.pages),
@@ -331,17 +332,22 @@ def _amount(text: str | None) -> str | None:
 
 
 def _iso_date(text: str | None) -> str | None:
-    """CII format 102 (``YYYYMMDD``) or UBL's ISO date as ISO 8601."""
+    """CII format 102 (``YYYYMMDD``) or UBL's ISO date as ISO 8601; None for anything else.
+
+    Generators write placeholders (00010101, 99991231, 00000000) and typos (a 13th month, 29
+    February of a common year) where they have no date. That says nothing against the XML's other
+    fields, which are exact: only the date is left missing (``date_raw`` keeps what it says, meta's
+    ``einvoice_unread`` names it), never guessed, and the policy's gate decides what follows."""
     if text is None:
         return None
-    digits = re.fullmatch(r"(\d{4})-?(\d{2})-?(\d{2})", text)
+    # xsd:date may carry a time zone (2024-03-14Z, 2024-03-14+01:00): the day is the invoice's
+    digits = re.fullmatch(r"(\d{4})-?(\d{2})-?(\d{2})(Z|[+-]\d{2}:\d{2})?", text, re.ASCII)
     if digits is None:
-        return text  # the schema names the field and refuses it
+        return None
     try:
-        date = dt.date(*(int(g) for g in digits.groups()))
+        date = dt.date(*(int(g) for g in digits.groups()[:3]))
     except ValueError:
-        return text
-    # a year no document is from (0001, 9999: a placeholder) is no date; date_raw keeps what it says
+        return None
     return date.isoformat() if DATE_YEARS[0] <= date.year <= DATE_YEARS[1] else None
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from backends import doctraits
 from backends.documents.document import Document
+from backends.schema import RAW_OF
 from router.core import decide, merge, quality
 from router.core.result import (
     AttemptRecord,
@@ -366,13 +367,21 @@ class Engine:
 
 
 def _merged(request: _Request, picks: dict[str, merge.Pick]) -> dict[str, FieldValue]:
-    """Each field from the tier the merge picked, with the merged confidence and who agreed."""
-    return {
+    """Each field from the tier the merge picked, with the merged confidence and who agreed; a
+    value's printed text (``date_raw``) from the tier the value came from, or none: another tier's
+    text beside it would tell a reviewer what the value was not read from."""
+    fields = {
         name: request.answers[pick.tier][name].model_copy(
             update={"confidence": pick.confidence, "agreed_with": list(pick.agreed_with)}
         )
         for name, pick in picks.items()
     }
+    for name, raw in RAW_OF.items():
+        if name in fields:
+            fields.pop(raw, None)
+            if raw in request.answers[fields[name].tier]:
+                fields[raw] = request.answers[fields[name].tier][raw]
+    return fields
 
 
 def _error_summary(verdict: decide.Verdict) -> ErrorSummary:

@@ -77,3 +77,31 @@ def test_no_format_character_reaches_the_layer():
     assert layer is not None
     text = "\n".join(line.text for line in layer.lines)
     assert "TOTAL" in text and not any(unicodedata.category(ch) == "Cf" for ch in text)
+
+
+@pytest.mark.parametrize(
+    ("codes", "expected"),
+    [
+        ([0x32, 0x332, 0x37], ["2", None, "7"]),  # a low line under a digit
+        ([0x31, 0x2E, 0x301, 0x30], ["1", ".", None, "0"]),  # an accent on the decimal point
+        ([0x39, 0x20E3, 0x336, 0x39], ["9", None, None, "9"]),  # an enclosing keycap, then a stroke
+        ([0x65, 0x301], ["e", "\u0301"]),  # on a letter it is an accent: kept
+    ],
+    ids=["under-a-digit", "on-the-point", "marks-in-a-row", "on-a-letter"],
+)
+def test_a_combining_mark_on_a_digit_or_separator_is_left_out(codes, expected):
+    """No mark makes a digit another digit: 2\u03327.10 is 27.10 to a person (before: the rules
+    found no amount in it). Marks on letters stay: they make the letters."""
+    assert [pdf_pages._character(codes, i) for i in range(len(codes))] == expected
+
+
+def test_the_rules_read_an_amount_with_combining_marks_as_it_looks():
+    page = mapped_text_page([*LINES, "TOTAL 2\u03327.1\u03010"])
+    pdf = pdfium.PdfDocument(page)
+    try:
+        page = pdf[0]
+        layer = pdf_pages.page_text(page)
+        page.close()
+    finally:
+        pdf.close()
+    assert layer is not None and layer.lines[-1].text == "TOTAL 27.10"

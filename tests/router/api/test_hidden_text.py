@@ -71,8 +71,9 @@ def test_an_e_invoice_is_not_said_to_agree_with_a_total_printed_only_in_hidden_t
 @pytest.mark.parametrize("how", list(HIDING_IN_CONTENT))
 def test_text_hidden_by_the_content_stream_itself_is_not_read_as_the_page(how):
     """Clipped away, fully transparent, under a box drawn after it, risen off the page, squeezed to
-    a smear or flattened to a hairline (by the text matrix, the CTM or Tz): the page as drawn shows
-    none of it readable, whatever the means."""
+    a smear or flattened to a hairline (by the text matrix, the CTM or Tz), blended away (Lighten,
+    Screen, Difference over white paper: PDFium draws it as ink, so the blend itself is the sign):
+    the page as a viewer draws it shows none of it readable, whatever the means."""
     assert "TOTAL 999.99" in (_lines(content_hidden_page(VISIBLE, "TOTAL 999.99", None)) or [])
     assert _lines(content_hidden_page(VISIBLE, "TOTAL 999.99", how)) in SEEN
 
@@ -97,3 +98,21 @@ def test_hidden_text_on_a_page_without_images_is_left_out_and_the_visible_layer_
     its whole content, read from the layer (OCR of the page misread an invoice's total)."""
     assert _lines(layered_page(VISIBLE, "Powered by TCPDF (www.tcpdf.org)", "render-mode-3")) == VISIBLE
     assert _lines(layered_page(VISIBLE, "TOTAL 999.99", "white")) == VISIBLE
+
+
+def test_text_in_a_form_with_a_transparency_group_and_no_blend_mode_is_read():
+    """A transparency group is how many generators wrap a page's content: it hides nothing."""
+    plain = form_hidden_page(VISIBLE, "TOTAL 999.99", None)
+    grouped = plain.replace(b"/Subtype /Form  /BBox", b"/Subtype /Form /Group << /S /Transparency >> /BBox")
+    assert grouped != plain
+    assert "TOTAL 999.99" in (_lines(grouped) or [])
+
+
+@pytest.mark.xfail(strict=True, reason="open: a lying /ToUnicode CMap is not detected (README, PDFs)")
+def test_a_text_layer_whose_cmap_lies_about_the_glyphs_is_not_read_as_the_page():
+    """The glyphs show 27.10, the font's /ToUnicode says 99.99. Every glyph leaves ink where its
+    character is, so no visibility check sees it; only reading the glyphs (OCR of the render) does."""
+    from tests.router.hostile_pdfs import lying_cmap_page
+
+    data = lying_cmap_page([*VISIBLE, "TOTAL 27.10"], {"2": "9", "7": "9", "1": "9", "0": "9"})
+    assert "TOTAL 99.99" not in (_lines(data) or [])

@@ -161,6 +161,28 @@ def test_replay_predicts_the_not_applicable_skip_and_the_einvoice_answer(tmp_pat
     assert report.predictions[0].predicted.path[0] == "einvoice:skip(not_applicable)"
 
 
+def test_an_einvoice_whose_date_is_a_placeholder_keeps_its_xml_answer_with_the_date_missing(tmp_path):
+    """The XML's 00010101 says the generator had no date; the page prints the same placeholder and a
+    due date, which OCR would take for the issue date. The exact XML answer stands, degraded, with
+    the date named missing for review, and replay predicts it."""
+    from router.forensics.reader import read_logs
+    from router.forensics.replay import replay
+    from router.policy.model import load_policy
+
+    placeholder = xml.CII.replace(b">20240314<", b">00010101<")
+    page = [row for row in INVOICE if "datum" not in str(row)] + ["Leistungsdatum: 01.01.0001", "Fällig: 16.09.2026"]
+    log = tmp_path / "cpu.jsonl"
+    with Router.from_policy("cpu", log_json=log, log_stderr=False) as router:
+        result = router.extract(text_pdf([page], attachments={"factur-x.xml": placeholder}), name="p.pdf")
+    assert (result.status, result.tier, result.missing) == ("degraded", "einvoice", ["date"])
+    assert "date" not in result.fields and result.fields["invoice_number"].value == "RE-2024-0815"
+    assert result.fields["date_raw"].value == "00010101"  # what the XML says, for the reviewer
+    assert {field.backend for field in result.fields.values()} == {"einvoice"}
+    assert result.meta["einvoice_unread"] == ["date"]
+    [predicted] = replay(read_logs([log]).events, load_policy("cpu")).predictions
+    assert (predicted.predicted.status, predicted.predicted.tier) == ("degraded", "einvoice")
+
+
 MARKED = b"/Type /EmbeddedFile /Subtype /text#2Fxml"
 
 

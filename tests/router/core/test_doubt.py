@@ -186,3 +186,35 @@ def test_a_photo_is_a_colour_image_in_a_camera_format_and_a_pdf_of_images_is_a_s
         "born_digital",
         "e_invoice",
     }
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        {**ANSWER, "date_raw": "31/01/2024"},
+        {"merchant": "FAULTY MART", "total": "12.50", "date_raw": "00010101"},  # an e-invoice's placeholder
+    ],
+    ids=["other-date", "no-date"],
+)
+def test_a_merged_date_brings_its_own_printed_text_never_another_tiers(first):
+    """date_raw is what the picked date was read from: a cheaper tier's text beside a dearer tier's
+    date would tell a reviewer the wrong thing."""
+    dear = {**ANSWER, "date": "2024-02-01", "date_raw": "01.02.2024"}
+    result, _ = run(
+        {
+            "accept": {"date": 0.9},
+            "tiers": [tier("cheap", {**SURE, "date": 0.4}, first), tier("dear", SURE, dear)],
+        }
+    )
+    assert result.fields["date"].value == "2024-02-01"
+    assert (result.fields["date_raw"].value, result.fields["date_raw"].tier) == ("01.02.2024", "dear")
+
+
+def test_a_merged_date_without_printed_text_carries_none_from_another_tier():
+    result, _ = run(
+        {
+            "accept": {"date": 0.9},
+            "tiers": [tier("cheap", {**SURE, "date": 0.4}, {**ANSWER, "date_raw": "31/01/2024"}), tier("dear", SURE)],
+        }
+    )
+    assert result.fields["date"].tier == "dear" and "date_raw" not in result.fields
