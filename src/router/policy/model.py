@@ -40,6 +40,7 @@ GPU_KINDS = frozenset(spec.kind for spec in SPECS if spec.cuda)
 BUILTIN_POLICY_DIR = Path(__file__).resolve().parents[3] / "policies"
 
 
+MAX_WORKERS = 64
 DEFAULT_REQUIRED: tuple[FieldName, ...] = ("merchant", "date", "total")
 
 #: Per field, the least confidence (0-1) at which an answer is accepted (``router.core.merge``).
@@ -125,7 +126,7 @@ class TierPolicy(_Model):
         )
         + ".",
     )
-    workers: Annotated[int, Field(ge=1, le=64)] | Literal["cores"] = Field(
+    workers: int | Literal["cores"] = Field(
         1,
         description="Worker processes (or inline slots) for this tier; 'cores': one per core this process may "
         "run on (its CPU affinity), counted where the router runs.",
@@ -196,10 +197,17 @@ class TierPolicy(_Model):
             return self.isolation
         return spec_for(self.backend.kind).isolation
 
+    @field_validator("workers")
+    @classmethod
+    def _workers_in_range(cls, workers: int | str) -> int | str:
+        if isinstance(workers, int) and not 1 <= workers <= MAX_WORKERS:
+            raise ValueError(f"workers: expected 1 to {MAX_WORKERS} or 'cores', got {workers}")
+        return workers
+
     @property
     def worker_count(self) -> int:
         """Its worker processes (or inline slots): ``workers``, with 'cores' counted here."""
-        return machine_cores() if self.workers == "cores" else self.workers
+        return min(MAX_WORKERS, machine_cores()) if self.workers == "cores" else int(self.workers)
 
     @property
     def slots(self) -> int:
