@@ -59,6 +59,15 @@ class OcrOptions(_Options):
         "before OCR (0: never): thumbnails of receipts (a 231-px-wide photo) lose their dates and totals "
         "otherwise. Receipt scans (SROIE: 443 px and wider) are read as they are.",
     )
+    threads: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Threads one reading of a page may use: onnxruntime's intra-op threads for RapidOCR, "
+        "OMP_THREAD_LIMIT for Tesseract. 1 (the default) suits a tier that reads several pages at once, one "
+        "per core (workers: cores): the readings then do not fight over cores. Raise it for a tier that "
+        "reads one page at a time on a machine with idle cores.",
+    )
     orientation: bool = Field(
         True,
         description="When a reading is poor (little text, or low confidence), detect the page's orientation "

@@ -78,3 +78,15 @@ def one_line_per_input(path: Path, inputs: list[Path]) -> bool:
     """Every input has exactly one line, and no line belongs to something else."""
     seen = sorted(os.path.realpath(line["input"]) for line in lines(path))
     return seen == sorted(os.path.realpath(p) for p in inputs)
+
+
+def cpu_inline() -> Any:
+    """The shipped cpu policy with its OCR tier in the test's own process (two slots, no workers to
+    start): for tests of what the tier reads, not of where it runs. RapidOCR's models then load once
+    per test process instead of once per router and worker."""
+    from router.policy.model import load_policy
+
+    policy = load_policy("cpu")
+    inline = {"isolation": "inline", "workers": 2, "warm_start": False}
+    tiers = [t.model_copy(update=inline) if t.name == "ocr-rules" else t for t in policy.tiers]
+    return policy.model_copy(update={"tiers": tiers})

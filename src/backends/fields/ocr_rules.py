@@ -51,7 +51,7 @@ class OcrRulesBackend(BaseBackend):
         if self.options.ocr.engine == "rapidocr":
             from backends.ocr.rapid import engine
 
-            engine()
+            engine(self.options.ocr.threads)
 
     def extract(self, document: Document) -> Extraction:
         page, sources = read_document(document, self.options.ocr, ocr_document)

@@ -1,11 +1,12 @@
 """RapidOCR: PP-OCR detection and recognition models on onnxruntime, as a second OCR engine.
 
 The models ship inside the ``rapidocr`` wheel (nothing is downloaded). One engine is built per
-process, lazily, with onnxruntime pinned to one thread (like Tesseract's ``OMP_THREAD_LIMIT=1``:
-parallelise by documents instead), and its log level raised to errors so that it prints nothing
-per page. RapidOCR returns text fragments with their quadrilaterals; ``rebuild_lines`` puts the
-fragments printed on one row back together (``TOTAL`` and ``56.58`` are two boxes on a receipt),
-so that the rules, which read lines, see ``TOTAL 56.58``.
+process (and thread count), lazily, with onnxruntime's intra-op threads set by the options' ``threads``
+(1 by default, like Tesseract's ``OMP_THREAD_LIMIT=1``: parallelise by documents instead) and one
+inter-op thread, and its log level raised to errors so that it prints nothing per page. RapidOCR
+returns text fragments with their quadrilaterals; ``rebuild_lines`` puts the fragments printed on
+one row back together (``TOTAL`` and ``56.58`` are two boxes on a receipt), so that the rules,
+which read lines, see ``TOTAL 56.58``.
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ from backends.errors import BackendUnavailable
 from backends.ocr.result import OcrLine, OcrPage
 
 INSTALL_HINT = "the rapidocr engine needs the 'rapidocr' and 'onnxruntime' packages: pip install rapidocr onnxruntime"
-#: Settings of the engine: one thread per run, quiet (errors only), the wheel's own models.
+#: Settings of the engine: one thread per run (intra-op: the options' ``threads``), quiet (errors
+#: only), the wheel's own models.
 PARAMS = {
     "Global.log_level": "error",  # its warnings ("detection result is empty") would reach stderr
     "EngineConfig.onnxruntime.intra_op_num_threads": 1,
     "EngineConfig.onnxruntime.inter_op_num_threads": 1,
 }
+INTRA_OP = "EngineConfig.onnxruntime.intra_op_num_threads"
 
 
 @dataclass(frozen=True)
@@ -70,23 +73,24 @@ def available() -> bool:
 
 
 @cache
-def engine() -> Any:
-    """This process's RapidOCR engine (built once: loading the models takes about a second)."""
+def engine(threads: int = 1) -> Any:
+    """This process's RapidOCR engine for ``threads`` intra-op threads (built once: loading the
+    models takes about a second)."""
     try:
         from rapidocr import RapidOCR
     except ImportError:
         raise BackendUnavailable(INSTALL_HINT) from None
-    return RapidOCR(params=dict(PARAMS))
+    return RapidOCR(params={**PARAMS, INTRA_OP: threads})
 
 
-def read_rapidocr(image: Image.Image) -> OcrPage:
+def read_rapidocr(image: Image.Image, threads: int = 1) -> OcrPage:
     """The page as RapidOCR reads it, fragments rebuilt into lines.
 
     RapidOCR's direction classifier turns each upside-down fragment before reading it; when most
     fragments were upside down the page was, and the positions are turned too, so that lines come
     top to bottom. A page whose fragments stand upright (taller than wide) is read sideways:
     ``sideways`` says so, and the caller turns the page (``backends.ocr.engine``)."""
-    fragments, upside_down = _fragments(image.convert("RGB") if image.mode != "RGB" else image)
+    fragments, upside_down = _fragments(image.convert("RGB") if image.mode != "RGB" else image, threads)
     if upside_down:
         fragments = [_turned(f, image.width, image.height) for f in fragments]
     lines = rebuild_lines(fragments)
@@ -105,9 +109,9 @@ def read_rapidocr(image: Image.Image) -> OcrPage:
     )
 
 
-def _fragments(image: Image.Image) -> tuple[list[Fragment], bool]:
+def _fragments(image: Image.Image, threads: int) -> tuple[list[Fragment], bool]:
     """The fragments read, and whether most were upside down (from the direction classifier)."""
-    ocr = engine()
+    ocr = engine(threads)
     original = ocr.load_img(image)
     prepared, record = ocr.preprocess_img(original)
     det, cls, rec, crops = ocr.run_ocr_steps(prepared, record)

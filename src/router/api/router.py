@@ -34,11 +34,14 @@ from router.core import decide
 from router.core.breaker import Breaker, BreakerState
 from router.core.engine import Engine
 from router.core.result import DocumentInfo, ErrorSummary, Result
-from router.core.runners import InlineRunner, Runner, UnavailableRunner
+from router.core.runners import InlineRunner, Runner, TierState, UnavailableRunner
 from router.core.tiers import Tier
 from router.failures.errors import BadInputError, ErrorClass, RouterClosedError
 from router.observe import events, logs
 from router.policy.model import Policy, TierPolicy, load_policy
+
+#: How often a request waiting for the warm-up looks again.
+ADMIT_POLL_S = 0.02
 
 
 class Router:
@@ -86,8 +89,9 @@ class Router:
         )
         tiers = [self._build_tier(t) for t in policy.tiers]
         self.engine = Engine(policy, tiers, clock=clock, sleep=sleep)
+        self._warm = threading.Event()  # set once no warm_start tier is warming: documents are admitted
         for tier in tiers:
-            if tier.policy.preload and tier.unavailable_reason() is None:
+            if (tier.policy.preload or tier.policy.warm_start) and tier.unavailable_reason() is None:
                 tier.runner.start()
 
     @classmethod
@@ -116,7 +120,7 @@ class Router:
 
     def _runner(self, tier_policy: TierPolicy, breaker: Breaker, log: Any) -> Runner:
         if tier_policy.effective_isolation == "inline":
-            return InlineRunner(tier_policy.backend, slots=tier_policy.workers)
+            return InlineRunner(tier_policy.backend, slots=tier_policy.worker_count)
         from router.workers import WorkerPool
 
         def on_recycle() -> None:
@@ -141,6 +145,7 @@ class Router:
             raise RouterClosedError("router is closed")
         check_source(source)  # the caller's mistake (None, a text stream) is a TypeError, not a result
         request_id = request_id or uuid.uuid4().hex
+        self._admit()
         started = self._clock()
         display = name or (str(source) if isinstance(source, str | os.PathLike) else None)
         try:
@@ -191,6 +196,21 @@ class Router:
             duration_ms=duration_ms,
             error=ErrorSummary(error_class=ErrorClass.BAD_INPUT, message=str(error)),
         )
+
+    def warming(self) -> bool:
+        """Whether a ``warm_start`` tier is still on its first start (no document is admitted meanwhile)."""
+        return any(t.runner.state() is TierState.WARMING for t in self.tiers)
+
+    def _admit(self) -> None:
+        """Wait, before a request's deadline begins, until no warm_start tier is warming (at most
+        their ``start_timeout_s``; a closed router admits at once, and refuses the request later)."""
+        if self._warm.is_set():
+            return
+        gated = [t for t in self.tiers if t.policy.warm_start]
+        until = time.monotonic() + max((t.policy.start_timeout_s for t in gated), default=0.0)
+        while not self._closed and self.warming() and time.monotonic() < until:
+            time.sleep(ADMIT_POLL_S)
+        self._warm.set()
 
     def warm_up(self, timeout_s: float | None = None) -> dict[str, str]:
         """Start every tier that can run here and wait until none is still starting.

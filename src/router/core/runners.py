@@ -24,6 +24,7 @@ from router.failures.signatures import classify
 class TierState(StrEnum):
     IDLE = "idle"  # nothing started yet (lazy start)
     LOADING = "loading"  # a worker is starting
+    WARMING = "warming"  # a warm_start tier's first start: no document is admitted until it ends
     READY = "ready"  # can take a request now
     BUSY = "busy"  # every worker is serving a request
     RECYCLING = "recycling"  # a poisoned worker is being replaced

@@ -17,7 +17,12 @@ from router.failures.errors import Failure
 from router.policy.model import TierPolicy
 
 #: Runner states in which a request would have to wait for a process to start.
-WARMING = {TierState.IDLE: "starting", TierState.LOADING: "starting", TierState.RECYCLING: "recycling"}
+WARMING = {
+    TierState.IDLE: "starting",
+    TierState.LOADING: "starting",
+    TierState.WARMING: "starting",
+    TierState.RECYCLING: "recycling",
+}
 
 
 class Tier:

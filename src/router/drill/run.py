@@ -96,7 +96,7 @@ def _warm_up(router: Router, inputs: DrillInputs, settings: DrillSettings) -> in
 
 
 #: Tier states of workers still being started or replaced.
-_UNSETTLED = frozenset({"loading", "recycling"})
+_UNSETTLED = frozenset({"warming", "loading", "recycling"})
 
 
 def _settle(router: Router) -> None:

@@ -40,6 +40,7 @@ GPU_KINDS = frozenset(spec.kind for spec in SPECS if spec.cuda)
 BUILTIN_POLICY_DIR = Path(__file__).resolve().parents[3] / "policies"
 
 
+MAX_WORKERS = 64
 DEFAULT_REQUIRED: tuple[FieldName, ...] = ("merchant", "date", "total")
 
 #: Per field, the least confidence (0-1) at which an answer is accepted (``router.core.merge``).
@@ -125,7 +126,11 @@ class TierPolicy(_Model):
         )
         + ".",
     )
-    workers: int = Field(1, ge=1, le=64, description="Worker processes (or inline slots) for this tier.")
+    workers: int | Literal["cores"] = Field(
+        1,
+        description="Worker processes (or inline slots) for this tier; 'cores': one per core this process may "
+        "run on (its CPU affinity), counted where the router runs.",
+    )
     capacity: int = Field(
         1,
         ge=1,
@@ -144,6 +149,14 @@ class TierPolicy(_Model):
         "with it. Longer windows make fuller batches and add that much latency when traffic is light.",
     )
     preload: bool = Field(False, description="Start workers when the router starts, not on first use.")
+    warm_start: bool = Field(
+        False,
+        description="Start this tier's workers with the router and admit no document until each has loaded "
+        "its backend and read the canary (or failed to start): Router.extract waits before a request's "
+        "deadline begins, and the tier's state reads 'warming' (readiness: not ready). For a tier every "
+        "document needs, such as the cpu policy's OCR: its models load off the first documents' deadline. "
+        "Needs isolation: process.",
+    )
     idle_unload_s: Seconds | None = Field(
         None, gt=0, description="Stop idle workers after this long; they restart on demand."
     )
@@ -184,10 +197,28 @@ class TierPolicy(_Model):
             return self.isolation
         return spec_for(self.backend.kind).isolation
 
+    @field_validator("workers")
+    @classmethod
+    def _workers_in_range(cls, workers: int | str) -> int | str:
+        if isinstance(workers, int) and not 1 <= workers <= MAX_WORKERS:
+            raise ValueError(f"workers: expected 1 to {MAX_WORKERS} or 'cores', got {workers}")
+        return workers
+
+    @property
+    def worker_count(self) -> int:
+        """Its worker processes (or inline slots): ``workers``, with 'cores' counted here."""
+        return min(MAX_WORKERS, machine_cores()) if self.workers == "cores" else int(self.workers)
+
     @property
     def slots(self) -> int:
         """Requests this tier works on at once: its workers times each one's capacity."""
-        return self.workers * self.capacity
+        return self.worker_count * self.capacity
+
+    @model_validator(mode="after")
+    def _warm_start_needs_workers(self) -> TierPolicy:
+        if self.warm_start and self.effective_isolation != "process":
+            raise ValueError("warm_start needs isolation: process (an inline tier has no workers to start)")
+        return self
 
     @model_validator(mode="after")
     def _capacity_needs_a_batching_worker(self) -> TierPolicy:
@@ -306,6 +337,12 @@ class Policy(_Model):
         """A short hash of the policy's content, logged with every event."""
         canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+def machine_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the OS has one), at least 1."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return max(1, len(affinity(0)) if affinity is not None else os.cpu_count() or 1)
 
 
 def resolve_policy_path(name_or_path: str | os.PathLike[str]) -> Path:

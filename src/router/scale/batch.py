@@ -31,9 +31,9 @@ from router.batch import StopFlag, Summary
 from router.batch.progress import NoProgress, Progress
 from router.observe import events
 from router.observe.logs import get_logger
-from router.policy.model import Policy
+from router.policy.model import Policy, machine_cores
 from router.scale.output import done_inputs, drop_repeats, remove_leftovers
-from router.scale.resources import Sizing
+from router.scale.resources import Sizing, on_cores
 
 #: How often the driver looks at its stop flag while it waits for results, and how long, once stopped,
 #: it waits for Ray Data's iterator to close.
@@ -135,6 +135,7 @@ def batch_size(policy: Policy, settings: ClusterSettings) -> int:
 def _pipeline(todo: list[str], out_dir: Path, policy: Policy, settings: ClusterSettings):
     import ray.data
 
+    policy = on_cores(policy, machine_cores())  # each actor runs the workers its CPUs were asked for
     size = batch_size(policy, settings)
     items = ray.data.from_items([{"input": name} for name in todo], override_num_blocks=math.ceil(len(todo) / size))
     with warnings.catch_warnings():  # Ray 2.60 takes the actors' retry bounds only as ray_remote_args

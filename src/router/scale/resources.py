@@ -46,6 +46,8 @@ OCR_SLOT_GB = 0.15
 SHIPPED = ("default", "cpu")
 #: Routers sharing one GPU in the documented layout (two on an H200).
 SHARED = 2
+#: The cores a tier of ``workers: cores`` is sized for in the documented table (this project's machines).
+DOC_CORES = 2
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,13 @@ def fit(
     return dataclasses.replace(sizing, **changes), notes
 
 
+def on_cores(policy: Policy, cores: int) -> Policy:
+    """``policy`` with each tier of ``workers: cores`` given ``cores`` workers: as a router on a machine of
+    that many cores runs it (the driver sends the actors a policy resolved so, for the CPUs it asks)."""
+    tiers = [t.model_copy(update={"workers": cores}) if t.workers == "cores" else t for t in policy.tiers]
+    return policy.model_copy(update={"tiers": tiers})
+
+
 def ocr_slots(policy: Policy) -> int:
     return sum(tier.slots for tier in policy.tiers if _runs_ocr(tier))
 
@@ -139,7 +148,9 @@ def gpus_needed(policy: Policy) -> int:
 
 
 def memory_needed_gb(policy: Policy) -> float:
-    workers = sum(tier.workers * _worker_gb(tier) for tier in policy.tiers if tier.effective_isolation == "process")
+    workers = sum(
+        tier.worker_count * _worker_gb(tier) for tier in policy.tiers if tier.effective_isolation == "process"
+    )
     return round(ROUTER_GB + workers + OCR_SLOT_GB * ocr_slots(policy), 2)
 
 
@@ -153,7 +164,7 @@ def _runs_ocr(tier: TierPolicy) -> bool:
 
 def _cpu_model_notes(policy: Policy) -> tuple[str, ...]:
     return tuple(
-        f"tier {tier.name!r} runs its model on the CPU: its weights, in each of its {tier.workers} worker(s), "
+        f"tier {tier.name!r} runs its model on the CPU: its weights, in each of its {tier.worker_count} worker(s), "
         "come on top of this memory (set --memory-per-router)"
         for tier in policy.tiers
         if getattr(tier.backend, "device", None) == "cpu"
@@ -173,7 +184,7 @@ def sizing_table(policies: tuple[str, ...] = SHIPPED) -> str:
         "| --- | --- | --- | --- | --- |",
     ]
     for name in policies:
-        policy = load_policy(name)
+        policy = on_cores(load_policy(name), DOC_CORES)
         alone = router_resources(policy)
         layouts = [("one GPU per router" if alone.num_gpus else "no GPU", alone)]
         if alone.num_gpus == 1:

@@ -29,12 +29,12 @@ from typing import Any
 
 from router.core.result import DocumentInfo, ErrorSummary, Result
 from router.failures.errors import ErrorClass
-from router.policy.model import Policy
-from router.scale.resources import RouterResources, router_resources
+from router.policy.model import Policy, machine_cores
+from router.scale.resources import RouterResources, on_cores, router_resources
 from router.service.readiness import can_answer
 
 #: Tier states that are on the way back to answering (not "unusable").
-RECOVERING = frozenset({"loading", "recycling"})
+RECOVERING = frozenset({"warming", "loading", "recycling"})
 DEPLOYMENT = "docroute"
 
 
@@ -99,6 +99,7 @@ def deploy(
     ``resources`` (default: derived from the policy, ``router.scale.resources``)."""
     from ray import serve
 
+    policy = on_cores(policy, machine_cores())  # each replica runs the workers its CPUs were asked for
     parallelism = max(1, sum(t.slots for t in policy.tiers))  # workers x capacity, as Router.parallelism()
     queued = max_queued if max_queued is not None else replicas * parallelism
     serve.start(proxy_location="Disabled")

@@ -40,7 +40,7 @@ from router.observe.logs import get_logger
 from router.service.errors import CLIENT_CLOSED, CODES, error_response, retry_headers, status_for
 from router.service.guards import BearerAuth, BodyDeadline, BodyLimit
 from router.service.metrics import CONTENT_TYPE, Metrics
-from router.service.readiness import readiness
+from router.service.readiness import readiness, warming
 from router.service.request_ids import SCOPE_KEY, RequestIds
 from router.service.server import DROPPED_AT_SHUTDOWN
 from router.service.settings import ServiceSettings
@@ -115,9 +115,11 @@ def create_app(router_factory: Callable[[], Any], settings: ServiceSettings | No
     async def readyz() -> JSONResponse:
         router = live.router
         if router is None:
-            return JSONResponse({"ready": False, "tiers": {}}, status_code=503)
-        ready, tiers = readiness(router.status())
-        return JSONResponse({"ready": ready, "tiers": tiers}, status_code=200 if ready else 503)
+            return JSONResponse({"ready": False, "warming": True, "tiers": {}}, status_code=503)
+        status = router.status()
+        ready, tiers = readiness(status)
+        body = {"ready": ready, "warming": warming(status), "tiers": tiers}
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     @app.get("/metrics")
     async def prometheus() -> Response:

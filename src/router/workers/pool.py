@@ -56,7 +56,14 @@ from router.observe.logs import get_logger
 from router.policy.model import TierPolicy
 from router.workers import transport
 from router.workers.canary import canary_document
-from router.workers.process import Pending, WorkerFailure, WorkerGone, WorkerProcess, start_context
+from router.workers.process import (
+    Pending,
+    WorkerFailure,
+    WorkerGone,
+    WorkerProcess,
+    refuse_while_importing_main,
+    start_context,
+)
 from router.workers.protocol import signal_name
 
 BACKOFF_FIRST_S = 0.5
@@ -91,6 +98,7 @@ class _Slot:
     in_flight: int = 0  # requests the worker holds (ready below capacity, busy at it)
     last_used: float = 0.0
     unloaded: bool = False
+    warmed: bool = False  # its first start has ended: a worker installed, or the start failed
 
 
 class _StartFailed(Exception):
@@ -117,13 +125,14 @@ class WorkerPool:
         context: Any = None,
         spawn: SpawnWorker = spawn_worker,
     ):
+        refuse_while_importing_main()
         self.policy = policy
         self._on_recycle = on_recycle or (lambda: None)
         self._log = log or get_logger(tier=policy.name, backend=policy.backend.kind)
         self._ctx = context or start_context()
         self._spawn = spawn
         self._cond = threading.Condition()
-        self._slots = [_Slot(i) for i in range(policy.workers)]
+        self._slots = [_Slot(i) for i in range(policy.worker_count)]
         self._generations = itertools.count(1)
         self._live: set[WorkerProcess] = set()
         self._threads: set[threading.Thread] = set()
@@ -147,6 +156,9 @@ class WorkerPool:
             if self._unavailable is not None:
                 return TierState.UNAVAILABLE
             phases = {slot.phase for slot in self._slots}
+            warming = self.policy.warm_start and not all(slot.warmed for slot in self._slots)
+        if warming:
+            return TierState.WARMING
         for phase, state in _PHASE_STATES:
             if phase in phases:
                 return state
@@ -423,7 +435,7 @@ class WorkerPool:
             wait=self._backoff(),
             stop=lambda _: self._stopping.is_set(),
             sleep=self._sleep,
-            before_sleep=self._start_failed,
+            before_sleep=lambda state: self._start_failed(state, slot),
             reraise=True,
         )
         try:
@@ -478,10 +490,12 @@ class WorkerPool:
         timings["canary_ms"] = round((time.monotonic() - started) * 1000, 2)
         return timings
 
-    def _start_failed(self, state: RetryCallState) -> None:
+    def _start_failed(self, state: RetryCallState, slot: _Slot) -> None:
         """tenacity's before_sleep: log the failed start that will be retried; it counts toward the
         crash loop (a tier whose workers keep failing to start is broken)."""
         failed = state.outcome.exception() if state.outcome else None
+        with self._cond:
+            slot.warmed = True  # a failed first start ends the slot's warm-up; it retries in the background
         if isinstance(failed, _StartFailed):
             self._log_start_failed(failed, retry_in_s=round(state.next_action.sleep, 3) if state.next_action else None)
             self._on_recycle()
@@ -490,7 +504,7 @@ class WorkerPool:
         self._log_start_failed(failed, retry_in_s=None)
         with self._cond:
             self._unavailable = failed.failure.failure
-            slot.phase = "idle"
+            slot.phase, slot.warmed = "idle", True
             self._cond.notify_all()
 
     def _log_start_failed(self, failed: _StartFailed, retry_in_s: float | None) -> None:
@@ -522,7 +536,7 @@ class WorkerPool:
             closed = self._closed
             if not closed:
                 slot.worker, slot.phase, slot.in_flight = worker, "ready", 0
-                slot.last_used = time.monotonic()
+                slot.last_used, slot.warmed = time.monotonic(), True
                 self._cond.notify_all()
         if closed:
             self._stop(worker, graceful=True, reason="close")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import itertools
+import multiprocessing
 import os
 import threading
 import time
@@ -53,6 +54,20 @@ def start_context() -> Any:
     preload = list(getattr(getattr(forkserver, "_forkserver", None), "_preload_modules", None) or [])
     context.set_forkserver_preload(preload + [name for name in WORKER_MODULES if name not in preload])
     return context
+
+
+MAIN_GUARD = (
+    "a router with worker processes was built while multiprocessing imported the main module for a "
+    "process it starts (the fork server or a worker): put the script's code under "
+    '`if __name__ == "__main__":`, as multiprocessing requires'
+)
+
+
+def refuse_while_importing_main() -> None:
+    """Raise at once, with the remedy, when called from a main module that multiprocessing is
+    importing for a new process (an unguarded script): workers started from there could never start."""
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        raise RuntimeError(MAIN_GUARD)
 
 
 class _Popen(popen_forkserver.Popen):

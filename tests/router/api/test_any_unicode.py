@@ -14,6 +14,7 @@ from backends.documents import pdf as pdf_pages
 from router import Router
 from router.core.breaker import BreakerState
 from tests.router.hostile_pdfs import mapped_text_page
+from tests.router.surfaces_kit import cpu_inline
 
 ASTRAL = "\U0001f600 \U00020000 \U0001f9fe"
 LINES = [f"CAF\u00c9 SOLEIL {ASTRAL}", "12 rue de la Paix, Paris", "Date 14.03.2024", "Caf\u00e9 x2 5.00"]
@@ -51,7 +52,7 @@ def test_each_code_unit_becomes_a_character_a_joined_half_or_a_replacement(codes
 
 
 def test_the_cpu_policy_answers_with_valid_unicode_and_no_tier_breaker_moves():
-    with Router.from_policy("cpu") as docroute:
+    with Router(cpu_inline()) as docroute:
         results = [docroute.extract(RECEIPT, name=f"astral-{n}.pdf") for n in range(6)]
         states = {tier.name: tier.health.breaker.state for tier in docroute.tiers}
     for result in results:

@@ -21,6 +21,7 @@ from tests.router.hostile_pdfs import (
     form_hidden_page,
     layered_page,
 )
+from tests.router.surfaces_kit import cpu_inline
 
 VISIBLE = ["ACME STORE SDN BHD", "12 Jalan Besar, Kuala Lumpur", "Date 14.03.2024", "Coffee 2 x 5.00 10.00"]
 
@@ -54,7 +55,7 @@ def test_a_receipt_image_under_a_hidden_layer_is_answered_from_what_the_image_sh
     999.99 at 0.95 from ``text_layer``). The other ways of hiding reach the same decision above."""
     spec = random_receipt(random.Random(11), locale="UK", degrade=False)
     secret = "ACME TRADING LTD\nReceipt 0001 Date 14.03.2024\nTOTAL 999.99"
-    with Router.from_policy("cpu") as router:
+    with Router(cpu_inline()) as router:
         result = router.extract(layered_page([], secret, "white", scan=render_receipt(spec)), name="r.pdf")
     assert result.meta["page_sources"] == ["ocr"]
     assert result.fields["total"].value == str(spec.total)
@@ -63,7 +64,7 @@ def test_a_receipt_image_under_a_hidden_layer_is_answered_from_what_the_image_sh
 def test_an_e_invoice_is_not_said_to_agree_with_a_total_printed_only_in_hidden_text():
     """The cross-check of the XML against the printed total never counts text nobody can see."""
     data = layered_page(VISIBLE, "TOTAL 56.58", "white", attachments={"factur-x.xml": xml.CII})
-    with Router.from_policy("cpu") as router:
+    with Router(cpu_inline()) as router:
         result = router.extract(data, name="e.pdf")
     assert result.tier == "einvoice" and result.meta.get("total_printed") is None
 

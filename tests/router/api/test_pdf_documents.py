@@ -20,6 +20,7 @@ from router.policy.model import InputLimits
 from router.workers import transport
 from tests.backends import einvoice_xml as xml
 from tests.router.hostile_pdfs import embedding
+from tests.router.surfaces_kit import cpu_inline
 
 INVOICE = [
     "Eisenwaren Huber GmbH",
@@ -36,7 +37,7 @@ INVOICE = [
 
 @pytest.fixture(scope="module")
 def cpu_router():
-    with Router.from_policy("cpu") as router:
+    with Router(cpu_inline()) as router:
         yield router
 
 

@@ -14,7 +14,7 @@ from router.api.router import Router
 from router.batch import BatchSettings, ResultSink, StopFlag, run_batch
 from router.batch.sink import read_records
 from router.policy.model import load_policy
-from tests.router.surfaces_kit import FIXED, bad_files, images, one_line_per_input, pdf, policy_file, tier
+from tests.router.surfaces_kit import FIXED, bad_files, cpu_inline, images, one_line_per_input, pdf, policy_file, tier
 
 
 def router_for(tmp_path, *tiers, **settings) -> Router:
@@ -197,7 +197,7 @@ def test_receipt_images_and_pdfs_are_read_by_the_cpu_policy(tmp_path):
     render_receipt(specs[0]).save(png)
     render_receipt(specs[1]).save(pdf_path, "PDF", resolution=200)
     out = tmp_path / "out.jsonl"
-    with Router.from_policy("cpu") as router:
+    with Router(cpu_inline()) as router:
         batch(router, [png, pdf_path], out)
     records = {Path(r["input"]).name: r for r in read_records(out)}
     for name, spec in (("a.png", specs[0]), ("b.pdf", specs[1])):

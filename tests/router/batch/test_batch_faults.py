@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import signal
 import subprocess
 import time
@@ -11,9 +12,21 @@ from pathlib import Path
 
 import psutil
 import pytest
+import yaml
 
 from router.observe.events import validate
-from tests.router.surfaces_kit import bad_files, cli, env, images, lines, one_line_per_input, policy_file, run_cli, tier
+from tests.router.surfaces_kit import (
+    ROOT,
+    bad_files,
+    cli,
+    env,
+    images,
+    lines,
+    one_line_per_input,
+    policy_file,
+    run_cli,
+    tier,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -106,3 +119,69 @@ def test_sigterm_stops_a_batch_on_worker_processes_without_orphans_and_a_rerun_c
     resumed = run_cli("batch", str(tmp_path / "in"), "--out", str(out), "--policy", str(policy), timeout=120)
     assert resumed.returncode == 0, resumed.stderr
     assert one_line_per_input(out, docs)
+
+
+def receipts(folder: Path, count: int) -> list[Path]:
+    """Clean synthetic receipts (``backends.testing.synthetic``), each its own document."""
+    import random
+
+    from backends.testing.synthetic import random_receipt, render_receipt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"receipt{n:02d}.png" for n in range(count)]
+    for n, path in enumerate(paths):
+        render_receipt(random_receipt(random.Random(n), degrade=False)).save(path)
+    return paths
+
+
+def cpu_policy(folder: Path) -> Path:
+    """The shipped cpu policy with two OCR workers (whatever the cores) that no crash takes out."""
+    data = yaml.safe_load((ROOT / "policies" / "cpu.yaml").read_text())
+    ocr = next(t for t in data["tiers"] if t["name"] == "ocr-rules")
+    ocr |= {"workers": 2, "breaker": {"failure_threshold": 100, "max_recycles": 100}}
+    path = folder / "cpu2.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def reading(log: Path) -> tuple[list[int], int]:
+    """The OCR workers that came up, and the documents they are reading now (attempts started, not ended)."""
+    ready, started, ended = [], 0, 0
+    for line in log.read_text().splitlines() if log.exists() else []:
+        event = json.loads(line) if line.endswith("}") else {}
+        if event.get("tier") != "ocr-rules":
+            continue
+        ready += [event["worker_pid"]] if event["event"] == "worker.ready" else []
+        started += event["event"] == "attempt.started"
+        ended += event["event"] in ("attempt.succeeded", "attempt.failed")
+    return ready, started - ended
+
+
+def test_an_ocr_worker_killed_mid_page_leaves_one_line_per_input_and_a_rerun_reads_it_again(tmp_path):
+    """kill -9 of a RapidOCR worker while both read a page: its document gets one classified line
+    (worker_crashed) or, if the worker had not read it yet, another worker's answer; the worker is
+    replaced in the background; a rerun of the command reads the crashed one again."""
+    docs = receipts(tmp_path / "in", 4)
+    policy, out, log = cpu_policy(tmp_path), tmp_path / "out.jsonl", tmp_path / "log.jsonl"
+    args = ["batch", str(tmp_path / "in"), "--out", str(out), "--policy", str(policy)]
+    process = subprocess.Popen(cli(*args, "--log-json", str(log)), env=env(), stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    ready, busy = reading(log)
+    while len(ready) < 2 or busy < 2:  # both workers up, and each holding a document
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.01)
+        ready, busy = reading(log)
+    victim = ready[0]
+    os.kill(victim, signal.SIGKILL)
+    _, stderr = process.communicate(timeout=240)
+    assert process.returncode in (0, 1), stderr
+    assert one_line_per_input(out, docs)
+    classes = {r["error"]["error_class"] for r in lines(out) if r["status"] == "failed"}
+    assert classes <= {"worker_crashed"}, classes
+    logged = [json.loads(line) for line in log.read_text().splitlines()]
+    retired = {e["event"] for e in logged if e.get("worker_pid") == victim}
+    assert {"worker.died", "worker.recycling"} <= retired, retired
+    assert alive(worker_pids(log)) == set(), "worker processes outlived the batch"
+    rerun = run_cli(*args, timeout=240)
+    assert rerun.returncode == 0, rerun.stderr
+    assert one_line_per_input(out, docs) and {r["status"] for r in lines(out)} <= {"ok", "degraded"}

@@ -16,6 +16,7 @@ from backends.testing.synthetic import random_receipt, render_receipt
 from router.api.router import Router
 from router.policy.model import load_policy
 from tests.router.service.test_service import serving, upload
+from tests.router.surfaces_kit import cpu_inline
 
 ROOT = Path(__file__).resolve().parents[3]
 BLANKS = 6  # more than the breaker's failure_threshold (5)
@@ -42,7 +43,7 @@ def good_receipts(folder: Path, seeds: tuple[int, ...]) -> list[Path]:
 @pytest.mark.slow
 def test_documents_the_rules_cannot_answer_do_not_refuse_the_good_ones_after_them(tmp_path):
     documents = blank_pages(tmp_path, BLANKS) + good_receipts(tmp_path, (11, 12))
-    with Router.from_policy("cpu") as router:
+    with Router(cpu_inline()) as router:
         results = [router.extract(path) for path in documents]
         status = router.status()["ocr-rules"]
     refused = [s for r in results for s in r.skipped if s.reason != "not_applicable"]  # einvoice: not PDFs

@@ -17,7 +17,7 @@ from router.evaluation.dataset import Label
 from router.evaluation.report import kind_table, scores_dict
 from router.evaluation.scoring import ALL, normalised_match, score, score_kinds, strict_match
 from router.policy.model import load_policy
-from tests.router.surfaces_kit import images, policy_file, run_cli, tier
+from tests.router.surfaces_kit import cpu_inline, images, policy_file, run_cli, tier
 
 SCORING = [
     # field, label, predicted, strict, normalised
@@ -162,7 +162,7 @@ def test_the_cpu_policy_is_scored_on_receipts_rendered_here(tmp_path):
         rows.append({"id": f"r{seed}", "image": f"images/r{seed}.png", "company": spec.merchant,
                      "date": spec.date_raw, "total": total, "address": ", ".join(spec.address)})  # fmt: skip
     (tmp_path / "set" / "labels.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
-    with Router.from_policy("cpu") as router:
+    with Router(cpu_inline()) as router:
         evaluate(router, tmp_path / "set", tmp_path / "out", BatchSettings(jobs=2))
     scores = json.loads((tmp_path / "out" / "scores.json").read_text())["groups"]
     overall = scores["(all)"]

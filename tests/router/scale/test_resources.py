@@ -29,10 +29,11 @@ def test_the_default_policy_asks_for_its_gpu_a_cpu_per_ocr_slot_and_memory_for_e
     assert router_resources(policy, gpus=0.5).num_gpus == 0.5  # two routers share a GPU; the rest is the same
 
 
-def test_the_cpu_policy_asks_for_no_gpu():
-    sized = router_resources(load_policy("cpu"))
+def test_the_cpu_policy_asks_for_no_gpu_and_a_cpu_per_ocr_worker_process():
+    sized = router_resources(R.on_cores(load_policy("cpu"), 2))  # workers: cores, on a machine of 2
     assert (sized.num_cpus, sized.num_gpus) == (3, 0)
-    assert sized.memory_bytes == round((R.ROUTER_GB + 2 * R.OCR_SLOT_GB) * R.GB)  # OCR inline: no worker process
+    assert sized.memory_bytes == round((R.ROUTER_GB + 2 * (R.WORKER_GB + R.OCR_SLOT_GB)) * R.GB)
+    assert router_resources(R.on_cores(load_policy("cpu"), 8)).num_cpus == 9
 
 
 def test_more_workers_more_memory_and_a_higher_gpu_index_more_gpus():

@@ -69,3 +69,18 @@ def test_readiness_is_503_while_the_only_tier_recycles(tmp_path):
         assert ready.json()["tiers"]["model"]["state"] == "recycling"
         wait_for(client, "ready")
         assert client.get("/readyz").status_code == 200
+
+
+def test_readiness_says_warming_until_a_warm_start_tier_is_up_and_the_first_upload_waits_off_its_deadline(tmp_path):
+    clean, poison = images(tmp_path / "in", 2)
+    model = {**worker_tier(hashlib.sha256(poison.read_bytes()).hexdigest()), "preload": False, "warm_start": True}
+    chain = policy_file(tmp_path, model, tier("rules"), deadline_s=1.0)  # shorter than the worker's start
+    with serving(chain) as client:
+        warming = client.get("/readyz")
+        answered = upload(client, clean).json()  # sent while warming: admitted once the worker is up
+        ready = client.get("/readyz")
+    assert warming.status_code == 503 and warming.json()["warming"] is True
+    assert warming.json()["tiers"]["model"]["state"] == "warming"
+    assert warming.json()["tiers"]["rules"]["can_answer"] is True, "another tier could answer: still warming"
+    assert (answered["status"], answered["tier"]) == ("ok", "model") and answered["duration_ms"] < 1000
+    assert ready.status_code == 200 and ready.json()["warming"] is False
