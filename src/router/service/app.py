@@ -14,12 +14,14 @@ one ``service.client_disconnected`` event and counts as 499 in the metrics.
 
 Memory: up to ``max_in_flight`` requests are accepted, but only ``max_parallel`` of them are read
 into memory, decoded and routed at once; the others wait with their upload spooled (Starlette keeps
-at most 1 MB of each in memory, the rest on disk).
+at most 1 MB of each file in memory, the rest on disk;
+``router.service.bodies`` bounds the fields beside it and JSON bodies).
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -37,6 +39,7 @@ from router import __version__
 from router.core.result import Result
 from router.observe import events
 from router.observe.logs import get_logger
+from router.service import bodies
 from router.service.errors import CLIENT_CLOSED, CODES, error_response, retry_headers, status_for
 from router.service.guards import BearerAuth, BodyDeadline, BodyLimit
 from router.service.metrics import CONTENT_TYPE, Metrics
@@ -57,6 +60,8 @@ class _Live:
 
 def create_app(router_factory: Callable[[], Any], settings: ServiceSettings | None = None) -> FastAPI:
     settings = settings or ServiceSettings()
+    # python-multipart's warnings on a malformed body quote its bytes (a document's); the 400 says it
+    logging.getLogger("python_multipart").setLevel(logging.ERROR)
     live = _Live()
     metrics = Metrics(lambda: live.router.status() if live.router is not None else None)
 
@@ -120,6 +125,10 @@ def create_app(router_factory: Callable[[], Any], settings: ServiceSettings | No
         ready, tiers = readiness(status)
         body = {"ready": ready, "warming": warming(status), "tiers": tiers}
         return JSONResponse(body, status_code=200 if ready else 503)
+
+    # load balancers probe with HEAD too: the same status, no body
+    app.head("/healthz", include_in_schema=False)(healthz)
+    app.head("/readyz", include_in_schema=False)(readyz)
 
     @app.get("/metrics")
     async def prometheus() -> Response:
@@ -192,26 +201,31 @@ class _Source:
 async def _source(request: Request, settings: ServiceSettings) -> AsyncIterator[_Source | Response]:
     """The document to read, or a refusal; an upload stays open (and spooled) for the context."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    try:
+        bodies.check_coding(request)
+        body = await bodies.read_json(request) if content_type == "application/json" else None
+    except bodies.BodyRefused as refused:  # the body is left unread: the connection is closed after the answer
+        yield error_response(refused.status, refused.code, refused.message, headers={"Connection": "close"})
+        return
     if content_type == "multipart/form-data":
-        async with request.form(max_files=1, max_fields=16) as form:
+        async with request.form(
+            max_files=1, max_fields=bodies.MAX_FIELDS, max_part_size=bodies.MAX_FIELD_BYTES
+        ) as form:
             upload = form.get("file")
             if not isinstance(upload, UploadFile):
                 yield error_response(422, "missing_file", "no file in the multipart field 'file'")
             else:
-                yield _Source(Path(upload.filename or "upload").name[:200] or "upload", upload=upload)
+                yield _Source(bodies.upload_name(upload.filename), upload=upload)
     elif content_type == "application/json":
-        yield await _server_path(request, settings.allow_path)
+        yield _server_path(body, settings.allow_path)
     else:
         yield error_response(
             415, "unsupported_media_type", "send multipart/form-data with the document in the field 'file'"
         )
 
 
-async def _server_path(request: Request, allowed: Path | None) -> _Source | Response:
-    try:  # a malformed request is told so first, whatever this service allows
-        body = await request.json()
-    except (ValueError, RecursionError):  # RecursionError: arrays or objects nested too deep
-        return error_response(400, "bad_json", "the body is not valid JSON, or is nested too deep")
+def _server_path(body: Any, allowed: Path | None) -> _Source | Response:
+    """The file a JSON body names, or a refusal (a malformed body was refused before this)."""
     if allowed is None:
         return error_response(403, "server_paths_disabled", "server paths are not enabled; upload the file instead")
     given = body.get("path") if isinstance(body, dict) else None

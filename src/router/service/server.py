@@ -10,6 +10,12 @@ protocol with two changes:
 - **Malformed requests get the error body.** A request h11 cannot parse (a NUL in a header, two
   Content-Lengths, a negative one) gets 400 with ``{"error": {"code": "bad_request", ...}}``, the
   body every other refusal carries, not uvicorn's plain text.
+- **One framing or none.** A request with both ``Transfer-Encoding`` and ``Content-Length``, or
+  ``Transfer-Encoding`` in HTTP/1.0, is refused with that 400 and the connection closed (h11 read
+  it as chunked and kept the connection, so what a proxy took for one body could be a second
+  request: smuggling).
+- **No upgrades.** The service has no websocket endpoint: an ``Upgrade`` header is ignored and the
+  request is answered as plain HTTP (uvicorn answered a websocket handshake with a bare 403).
 - **Shutdown drops uploads.** On SIGTERM uvicorn waits for every open request; one still receiving
   its body (a slow upload) is closed at once instead, and the app logs it as a client that went
   away. Requests whose body has arrived (queued or being routed) finish.
@@ -52,13 +58,36 @@ def bind(host: str, port: int) -> socket.socket:
 def server(app: Any, settings: ServiceSettings, **config: Any) -> uvicorn.Server:
     """The uvicorn server for ``app``, with the header timeout and the shutdown rule above."""
     protocol = type("GuardedH11", (GuardedH11,), {"header_timeout_s": settings.header_timeout_s})
-    return uvicorn.Server(uvicorn.Config(app, http=protocol, lifespan="on", **config))
+    return uvicorn.Server(uvicorn.Config(app, http=protocol, ws="none", lifespan="on", **config))
+
+
+class _OneFraming(h11.Connection):
+    """h11's server connection that refuses a request whose body is framed two ways (RFC 9112 6.1)."""
+
+    def next_event(self) -> Any:
+        event = super().next_event()
+        if isinstance(event, h11.Request):
+            names = {name for name, _ in event.headers}
+            if b"transfer-encoding" in names and (b"content-length" in names or event.http_version == b"1.0"):
+                raise h11.RemoteProtocolError(
+                    "Transfer-Encoding with Content-Length, or in HTTP/1.0: the body's end is ambiguous",
+                    error_status_hint=400,
+                )
+        return event
 
 
 class GuardedH11(H11Protocol):
     header_timeout_s: float = 10.0
     _header_timer: asyncio.TimerHandle | None = None
     _partial = False  # bytes of the next request's headers arrived while the timer ran
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        limit = self.config.h11_max_incomplete_event_size
+        self.conn = _OneFraming(h11.SERVER, **({"max_incomplete_event_size": limit} if limit is not None else {}))
+
+    def _should_upgrade(self) -> bool:
+        return False
 
     def data_received(self, data: bytes) -> None:
         self._partial = self._partial or self._header_timer is not None
@@ -87,7 +116,11 @@ class GuardedH11(H11Protocol):
 
     def send_400_response(self, msg: str) -> None:
         body = json.dumps({"error": {"code": "bad_request", "message": f"malformed HTTP request: {msg}"}}).encode()
-        headers = [(b"content-type", b"application/json"), (b"connection", b"close")]
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            (b"connection", b"close"),
+        ]
         for event in (
             h11.Response(status_code=400, headers=headers, reason=b"Bad Request"),
             h11.Data(data=body),
