@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import stat
 import struct
 import warnings
 from collections.abc import Iterator
@@ -139,10 +140,19 @@ def _read_regular_file(path: Path, limits: InputLimits, name: str) -> bytes:
         raise BadInputError(name, "is a directory, expected an image or PDF file")
     if not path.is_file():
         raise BadInputError(name, "not a regular file")
-    size = path.stat().st_size
-    if size > limits.max_bytes:
-        raise BadInputError(name, f"file is {size} bytes, over the limit of {limits.max_bytes}")
-    return path.read_bytes()
+    # Checked again on the open handle, and read to the limit only: the path may be swapped for a FIFO
+    # (which would block a read forever) or grow after the checks above.
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    with os.fdopen(descriptor, "rb") as file:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode):
+            raise BadInputError(name, "not a regular file")
+        if status.st_size > limits.max_bytes:
+            raise BadInputError(name, f"file is {status.st_size} bytes, over the limit of {limits.max_bytes}")
+        data = file.read(limits.max_bytes + 1)
+    if len(data) > limits.max_bytes:
+        raise BadInputError(name, f"file grew past the limit of {limits.max_bytes} bytes while it was read")
+    return data
 
 
 def _from_bytes(data: bytes, limits: InputLimits, name: str, reader: PdfReader, *, suffix: str = "") -> Document:

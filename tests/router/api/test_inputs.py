@@ -1,6 +1,7 @@
 """Inputs become validated RGB pages, or a BadInputError that names the input and the problem."""
 
 import io
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -149,19 +150,32 @@ def test_bad_input_is_refused_with_the_problem_named(tmp_path: Path, case: str):
 def test_unreadable_file_is_refused(tmp_path: Path, monkeypatch):
     path = write(tmp_path, "secret.png", png_bytes(page()))
 
-    def denied(self):  # the OS edge: root ignores chmod, so the refusal is simulated there
-        raise PermissionError(13, "Permission denied", str(self))
+    real_open = os.open
 
-    monkeypatch.setattr(Path, "read_bytes", denied)
+    def denied(file, flags, *args):  # the OS edge: root ignores chmod, so the refusal is simulated there
+        if str(file) == str(path):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, flags, *args)
+
+    monkeypatch.setattr(os, "open", denied)
     with pytest.raises(BadInputError, match="cannot read file: Permission denied"):
         load_document(path, LIMITS)
 
 
 def test_special_files_are_refused(tmp_path: Path):
-    import os
-
     fifo = tmp_path / "pipe.jpg"
     os.mkfifo(fifo)
+    with pytest.raises(BadInputError, match="not a regular file"):
+        load_document(fifo, LIMITS)
+
+
+@pytest.mark.timeout(20)
+def test_a_fifo_swapped_in_after_the_path_was_checked_is_refused_without_blocking(tmp_path: Path, monkeypatch):
+    """The checks by name and the read are two steps: a FIFO put in the file's place between them
+    must not block the reader (and a service slot) forever."""
+    fifo = tmp_path / "receipt.png"
+    os.mkfifo(fifo)
+    monkeypatch.setattr(Path, "is_file", lambda self: True)  # the regular file the checks saw
     with pytest.raises(BadInputError, match="not a regular file"):
         load_document(fifo, LIMITS)
 
