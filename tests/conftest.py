@@ -90,15 +90,6 @@ def pytest_make_collect_report(collector: pytest.Collector):
         sys.dont_write_bytecode, sys.pycache_prefix = True, saved
 
 
-def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
-    """``-n auto``: two test processes per core. Much of the suite waits on what it started (worker
-    processes, servers, a Ray cluster, timeouts it provokes), and a second process per core computes
-    meanwhile; ``PYTEST_XDIST_AUTO_NUM_WORKERS`` or ``-n N`` picks another number."""
-    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
-        return int(os.environ["PYTEST_XDIST_AUTO_NUM_WORKERS"])
-    return 2 * (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
-
-
 @pytest.hookimpl(trylast=True)  # after pytest-randomly's shuffle, which stays within each of the two parts
 def pytest_collection_modifyitems(config, items):
     """The longest work is handed out first, so that no worker starts it while the others run out of
