@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
+from typing import Any
 
 import pypdfium2 as pdfium
 import pytest
@@ -21,14 +22,20 @@ LINES = [f"CAF\u00c9 SOLEIL {ASTRAL}", "12 rue de la Paix, Paris", "Date 14.03.2
 RECEIPT = mapped_text_page([*LINES, f"TOTAL {ASTRAL[0]} 27.10"])
 
 
-def test_pdfiums_surrogate_halves_are_joined_into_one_character_at_the_text_layer():
-    pdf = pdfium.PdfDocument(RECEIPT)
+def text_layer(pdf_bytes: bytes) -> Any:
+    """The text layer ``page_text`` reads from the PDF's first page."""
+    pdf = pdfium.PdfDocument(pdf_bytes)
     try:
         page = pdf[0]
         layer = pdf_pages.page_text(page)
         page.close()
     finally:
         pdf.close()
+    return layer
+
+
+def test_pdfiums_surrogate_halves_are_joined_into_one_character_at_the_text_layer():
+    layer = text_layer(RECEIPT)
     assert layer is not None
     text = "\n".join(line.text for line in layer.lines)
     assert ASTRAL in text
@@ -67,14 +74,7 @@ def test_no_format_character_reaches_the_layer():
     """A zero-width space or joiner, a bidi override or isolate, a BOM inside "27.10" shows
     nothing and is not part of the layer (before: the rules read 27.00 or 2.00 from it). The
     helper's font draws a glyph for each, so only their absence is checked here."""
-    page = mapped_text_page([*LINES, "TOTAL 2\u200d7\u200b.1\u202e0\u2069 \ufeff"])
-    pdf = pdfium.PdfDocument(page)
-    try:
-        page = pdf[0]
-        layer = pdf_pages.page_text(page)
-        page.close()
-    finally:
-        pdf.close()
+    layer = text_layer(mapped_text_page([*LINES, "TOTAL 2\u200d7\u200b.1\u202e0\u2069 \ufeff"]))
     assert layer is not None
     text = "\n".join(line.text for line in layer.lines)
     assert "TOTAL" in text and not any(unicodedata.category(ch) == "Cf" for ch in text)
@@ -97,12 +97,5 @@ def test_a_combining_mark_on_a_digit_or_separator_is_left_out(codes, expected):
 
 
 def test_the_rules_read_an_amount_with_combining_marks_as_it_looks():
-    page = mapped_text_page([*LINES, "TOTAL 2\u03327.1\u03010"])
-    pdf = pdfium.PdfDocument(page)
-    try:
-        page = pdf[0]
-        layer = pdf_pages.page_text(page)
-        page.close()
-    finally:
-        pdf.close()
+    layer = text_layer(mapped_text_page([*LINES, "TOTAL 2\u03327.1\u03010"]))
     assert layer is not None and layer.lines[-1].text == "TOTAL 27.10"
